@@ -1,0 +1,34 @@
+//! The loyalty rules engine: pure functions that price a receipt with points, plan a return,
+//! check a promo code and keep a customer's point lots.
+//!
+//! This module does no I/O, reads no clock and touches no database: every input — the program,
+//! the customer's lots, the current time — is an argument. The agent prices receipts with it and
+//! the cloud re-checks the same arithmetic with it, so both sides always agree.
+//!
+//! Money is [`Money`] (integer minor units), quantities are [`Quantity`] (integer thousandths),
+//! points are whole `i64`s. No floating point appears anywhere in this module.
+
+mod amount;
+mod calculate;
+mod error;
+mod program;
+mod promo;
+mod returns;
+mod wallet;
+
+pub use amount::{Money, Quantity};
+pub use calculate::{
+    calculate, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied, LineResult, PointsQuote,
+    Redeem,
+};
+pub use error::RulesError;
+pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
+pub use promo::{check_promo, PromoUsage};
+pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine};
+pub use wallet::{Lot, LotSource, Wallet};
+
+/// Seconds since the Unix epoch (UTC). The rules never read the clock; callers pass `now`.
+pub type Timestamp = i64;
+
+/// Seconds in a day, for activation and expiry windows.
+pub const DAY: i64 = 86_400;
