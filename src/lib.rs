@@ -1,7 +1,16 @@
-//! loyalty-agent: a till-side loyalty agent and its cloud.
+//! loyalty-agent: a till-side loyalty agent (and, later, its cloud).
 //!
 //! # Layout
-//! - [`rules`]: the pure pricing core (no I/O, no clock) that both binaries call.
+//! - [`rules`]: the pure pricing core — program, calculation, returns, promo codes, point lots.
+//!   No I/O, no clock; both binaries call it.
+//! - [`identity`]: pure helpers for customer identifiers — phones (E.164), card numbers (Luhn),
+//!   search-query classification, QR payloads and images, masking for logs.
+//! - [`wire`]: the JSON bodies of the native API, the contract with till integrators.
+//! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
+//!   commands.
 #![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod identity;
 pub mod rules;
+pub mod wire;

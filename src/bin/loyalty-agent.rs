@@ -1,1 +1,168 @@
-fn main(){}
+//! `loyalty-agent`: the till-side daemon and its command line. Thin: parse flags, set up
+//! logging, load the configuration, call the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
+use loyalty::agent::program_file::EXAMPLE_PROGRAM;
+use loyalty::agent::{import, server, status, store, token::AgentToken};
+
+#[derive(Parser)]
+#[command(name = "loyalty-agent", version, about = "Till-side loyalty agent: customer lookup, points and receipts, offline")]
+struct Cli {
+    /// One folder for the database, configuration and token (default: the platform's folders).
+    #[arg(long, global = true, env = "LOYALTY_AGENT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent (the local HTTP API).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8719).
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Do not show a tray icon (accepted now; the tray arrives later).
+        #[arg(long)]
+        no_tray: bool,
+    },
+    /// Print the agent token that API clients send as "Authorization: Bearer <token>".
+    Token,
+    /// Ask the running agent how it is.
+    Status {
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage the local customer directory.
+    Customers {
+        #[command(subcommand)]
+        command: CustomersCommand,
+    },
+    /// Print commented example configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomersCommand {
+    /// Import customers from a CSV file with columns phone, name, email, card, points.
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// An example config.toml.
+    Example,
+    /// An example program.toml (the loyalty rules).
+    Program,
+}
+
+/// Exit codes a service manager or script can act on.
+mod exit {
+    pub const CONFIG: u8 = 2;
+    pub const UNHEALTHY: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOYALTY_LOG").unwrap_or_else(|_| "info,loyalty=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::CONFIG)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let token = std::env::var("LOYALTY_AGENT_TOKEN").ok();
+    let overrides = |listen| Overrides { listen, data_dir: cli.data_dir.clone(), token: token.clone() };
+    match cli.command {
+        Command::Serve { listen, no_tray: _ } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let prepared = server::prepare(&config).await?;
+            let addr = prepared.listener.local_addr()?;
+            // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
+            println!("loyalty-agent listening on http://{addr}");
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), "agent started");
+            server::run(prepared.listener, prepared.state, server::shutdown_signal()).await?;
+            tracing::info!("agent stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token => {
+            let config = AgentConfig::load(overrides(None))?;
+            let token = match config.token_override {
+                Some(token) => token,
+                None => AgentToken::load_or_create(&config.token_path())
+                    .with_context(|| format!("reading {}", config.token_path().display()))?
+                    .as_str()
+                    .to_owned(),
+            };
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { listen } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let base = format!("http://{}", config.listen);
+            match status::fetch_health(&base).await {
+                Ok(health) => {
+                    println!("{}", status::describe(&health));
+                    Ok(if health.status == "ok" { ExitCode::SUCCESS } else { ExitCode::from(exit::UNHEALTHY) })
+                }
+                Err(message) => {
+                    println!("{message}");
+                    Ok(ExitCode::from(exit::UNHEALTHY))
+                }
+            }
+        }
+        Command::Customers { command: CustomersCommand::Import { file } } => {
+            let config = AgentConfig::load(overrides(None))?;
+            let settings =
+                store::StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+            let store = store::Store::open(&config.database_path(), settings)?;
+            let started = std::time::Instant::now();
+            let report = import::import_csv(&store, &file, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+            for row in report.rejected.iter().take(1000) {
+                eprintln!("line {}: {}", row.line, row.reason);
+            }
+            if report.rejected.len() > 1000 {
+                eprintln!("… and {} more skipped rows", report.rejected.len() - 1000);
+            }
+            println!(
+                "imported {} customers, skipped {} rows, in {:.1?}",
+                report.imported,
+                report.rejected.len(),
+                started.elapsed()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command } => {
+            print!("{}", match command {
+                ConfigCommand::Example => EXAMPLE_CONFIG,
+                ConfigCommand::Program => EXAMPLE_PROGRAM,
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

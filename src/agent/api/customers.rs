@@ -1,0 +1,142 @@
+//! Customer endpoints: search, enroll, read, edit, adjust points.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{request_hash, ApiError, AppState, Mode};
+use crate::agent::clock;
+use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
+use crate::rules::Program;
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// A phone in any format, a card number, QR text, an email or the last 4+ digits of a phone.
+    pub q: String,
+}
+
+/// Finds customers. Nothing found is an empty list, not an error.
+#[utoipa::path(get, path = "/v1/customers/search", tag = "customers", params(SearchQuery),
+    responses((status = 200, body = SearchResult), (status = 400, body = crate::wire::ErrorBody)))]
+pub async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQuery>) -> Result<Json<SearchResult>, ApiError> {
+    let outcome = state.store()?.search_customers(query.q).await?;
+    let now = clock::now();
+    Ok(Json(SearchResult {
+        matched_by: outcome.matched_by.map(str::to_owned),
+        customers: outcome.customers.iter().map(|c| customer_json(c, &state.program, now)).collect(),
+    }))
+}
+
+/// Enrolls a customer at the till.
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = EnrollRequest,
+    responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    let now = clock::now();
+    let new = NewCustomer {
+        phone: request.phone,
+        name: request.name,
+        email: request.email,
+        card: request.card,
+        birthday: request.birthday,
+        tags: request.tags,
+        consents: request.consents,
+        source: "till",
+    };
+    let customer = state.store()?.enroll(new, state.program.clone(), now).await?;
+    tracing::info!(customer = %customer.id, phone = %crate::identity::mask_phone(&customer.phone), "customer enrolled");
+    Ok((StatusCode::CREATED, Json(customer_json(&customer, &state.program, now))))
+}
+
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
+    let customer = state.store()?.customer(id).await?;
+    Ok(Json(customer_json(&customer, &state.program, clock::now())))
+}
+
+/// Edits personal data and consents; absent fields stay, `null` clears.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerPatch,
+    responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<CustomerPatch>,
+) -> Result<Json<Customer>, ApiError> {
+    let now = clock::now();
+    let update = CustomerUpdate {
+        phone: patch.phone,
+        name: patch.name,
+        email: patch.email,
+        birthday: patch.birthday,
+        tags: patch.tags,
+        consents: patch.consents,
+    };
+    let customer = state.store()?.update_customer(id, update, now).await?;
+    Ok(Json(customer_json(&customer, &state.program, now)))
+}
+
+/// A manual correction of points (standalone mode only; a connected till asks the cloud).
+#[utoipa::path(post, path = "/v1/customers/{id}/adjustments", tag = "customers", request_body = AdjustmentRequest,
+    responses((status = 201, body = AdjustmentResult), (status = 409, body = crate::wire::ErrorBody)))]
+pub async fn adjust(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<AdjustmentRequest>,
+) -> Result<(StatusCode, Json<AdjustmentResult>), ApiError> {
+    if state.mode != Mode::Standalone {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "adjustments_in_cloud",
+            "this till is connected to a cloud; make adjustments in the cloud's back office",
+        ));
+    }
+    validate_key("id", &request.id)?;
+    if request.points == 0 || request.points.unsigned_abs() > 1_000_000_000 {
+        return Err(ApiError::unprocessable("invalid_points", "points must be a non-zero whole number within ±1,000,000,000"));
+    }
+    if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
+        return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
+    }
+    let hash = request_hash(&request);
+    let result = state.store()?.adjust_points(id, request, hash, state.program.clone(), clock::now()).await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// Idempotency keys and ids the till chooses: 1–128 printable characters.
+pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("invalid_id", format!("{field} must be 1 to 128 characters without spaces")))
+    }
+}
+
+/// A customer as the API shows them, with points computed at `now`.
+pub fn customer_json(customer: &CustomerRecord, program: &Program, now: i64) -> Customer {
+    Customer {
+        id: customer.id.clone(),
+        phone: customer.phone.clone(),
+        name: customer.name.clone(),
+        email: customer.email.clone(),
+        card: customer.card.clone(),
+        birthday: customer.birthday.clone(),
+        group: program.settings_for(customer.paid_total).tier,
+        tags: customer.tags.clone(),
+        consents: customer.consents.clone(),
+        points: PointsBalance {
+            balance: customer.wallet.balance(now),
+            available: customer.wallet.available(now),
+            pending: customer.wallet.pending(now),
+        },
+        paid_total: customer.paid_total.0,
+        created_at: clock::rfc3339(customer.created_at),
+        updated_at: clock::rfc3339(customer.updated_at),
+    }
+}

@@ -1,0 +1,54 @@
+//! `GET /v1/health` and `POST /v1/sync`.
+
+use axum::extract::State;
+use axum::Json;
+
+use super::{ApiError, AppState, Mode};
+use crate::agent::clock;
+use crate::wire::{Health, StorageHealth, SyncHealth, SyncResult};
+
+/// Health of the agent: storage, mode and sync. Needs no token.
+#[utoipa::path(get, path = "/v1/health", tag = "agent", responses((status = 200, body = Health)), security(()))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let (storage, pending, oldest) = match &state.storage {
+        Err(why) => (StorageHealth { ok: false, error: Some(why.to_string()) }, 0, None),
+        Ok(store) => {
+            let (pending, oldest, read_error) = match store.outbox_pending(clock::now()).await {
+                Ok((pending, oldest)) => (pending, oldest, None),
+                Err(e) => (0, None, Some(e.to_string())),
+            };
+            let error = store.write_failure().or(read_error);
+            (StorageHealth { ok: error.is_none(), error }, pending, oldest)
+        }
+    };
+    let state_word = match state.mode {
+        Mode::Standalone => "disabled",
+        Mode::Connected => "offline",
+    };
+    Json(Health {
+        status: if storage.ok { "ok" } else { "unhealthy" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        mode: state.mode.as_str().to_owned(),
+        sync: SyncHealth {
+            state: state_word.to_owned(),
+            pending,
+            oldest_pending_seconds: oldest,
+            last_success_at: None,
+            consecutive_failures: 0,
+        },
+        storage,
+    })
+}
+
+/// Sync now. In standalone mode there is no cloud: the answer says so.
+#[utoipa::path(post, path = "/v1/sync", tag = "agent", responses((status = 200, body = SyncResult), (status = 409, body = crate::wire::ErrorBody)))]
+pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>, ApiError> {
+    match state.mode {
+        Mode::Standalone => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "sync_disabled",
+            "this agent runs standalone (no cloud); enroll it with `loyalty-agent enroll` to sync",
+        )),
+        Mode::Connected => Ok(Json(SyncResult { state: "offline".into(), message: "sync is not available yet".into() })),
+    }
+}

@@ -1,0 +1,134 @@
+//! The agent's native HTTP API (DESIGN §5): the router, its shared state and the guards.
+//!
+//! Handlers are thin: they parse, call one `Store` use-case method and shape the answer.
+//! Errors go through [`ApiError`], the one place that turns failures into HTTP.
+
+mod customers;
+mod error;
+mod extract;
+mod health;
+mod openapi;
+mod promo;
+mod qr;
+mod receipts;
+pub mod security;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+
+use crate::agent::store::Store;
+use crate::agent::token::AgentToken;
+use crate::rules::Program;
+use security::SecurityPolicy;
+
+/// The largest request body accepted (a webcam frame for QR decoding fits comfortably).
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Whether this agent is its own authority or a cache of a cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Standalone,
+    Connected,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Standalone => "standalone",
+            Mode::Connected => "connected",
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, or why it could not be opened (then data endpoints answer 503).
+    pub storage: Result<Store, Arc<String>>,
+    pub program: Arc<Program>,
+    pub token: AgentToken,
+    pub security: Arc<SecurityPolicy>,
+    pub mode: Mode,
+    pub started: Instant,
+}
+
+impl AppState {
+    /// The store, or a 503 saying why there is none.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        self.storage.as_ref().map_err(|why| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("the till's local database is not available ({why}); run `loyalty-agent doctor`"),
+            )
+        })
+    }
+}
+
+/// The whole application: routes, guards and limits.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/health", get(health::health))
+        .route("/v1/customers/search", get(customers::search))
+        .route("/v1/customers", post(customers::enroll))
+        .route("/v1/customers/{id}", get(customers::read).patch(customers::update))
+        .route("/v1/customers/{id}/adjustments", post(customers::adjust))
+        .route("/v1/customers/{id}/{file}", get(qr::card_qr))
+        .route("/v1/receipts/calculate", post(receipts::calculate))
+        .route("/v1/receipts", post(receipts::commit))
+        .route("/v1/receipts/{id}", get(receipts::read))
+        .route("/v1/receipts/{id}/returns", post(receipts::return_lines))
+        .route("/v1/promo-codes/check", post(promo::check))
+        .route("/v1/qr/decode", post(qr::decode))
+        .route("/v1/sync", post(health::sync_now))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+
+    let cors = {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origins: Vec<_> = state.security.extra_origins().iter().filter_map(|o| o.parse().ok()).collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PATCH])
+            .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+    };
+
+    // Layers run outermost-last: logging/timeout, then Host, then Origin, then the token.
+    api.layer(axum::middleware::from_fn_with_state(state.clone(), security::check_token))
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(security::time_and_log))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the agent hit a bug; it was logged — please report it")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_endpoint", "there is no such endpoint; see /openapi.json for the API")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON (the parsed body
+/// serialised again, so spacing and key order in what the till sent do not matter).
+pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
+}

@@ -1,0 +1,68 @@
+//! QR codes: a customer's card as SVG or PNG, and decoding a scanned image.
+
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::extract::{read_body, ApiPath};
+use super::{ApiError, AppState};
+use crate::identity;
+use crate::wire::QrDecoded;
+
+/// The customer's card as a QR code: `qr.svg` or `qr.png`.
+#[utoipa::path(get, path = "/v1/customers/{id}/{file}", tag = "customers",
+    params(("id" = String, Path), ("file" = String, Path, description = "qr.svg or qr.png")),
+    responses((status = 200, content_type = "image/svg+xml"), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn card_qr(State(state): State<AppState>, ApiPath((id, file)): ApiPath<(String, String)>) -> Result<Response, ApiError> {
+    let png = match file.as_str() {
+        "qr.svg" => false,
+        "qr.png" => true,
+        _ => return Err(ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png")),
+    };
+    let customer = state.store()?.customer(id).await?;
+    let payload = identity::card_qr_payload(&customer.card);
+    let render_failed = |e: identity::IdentityError| ApiError::unprocessable(e.code(), e.to_string());
+    let (content_type, body) = if png {
+        ("image/png", identity::render_png(&payload, 8).map_err(render_failed)?)
+    } else {
+        ("image/svg+xml", identity::render_svg(&payload).map_err(render_failed)?.into_bytes())
+    };
+    Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-store")], body).into_response())
+}
+
+/// Decodes the QR code in a PNG or JPEG image (e.g. a webcam frame).
+#[utoipa::path(post, path = "/v1/qr/decode", tag = "customers",
+    request_body(content = Vec<u8>, content_type = "image/png"),
+    responses((status = 200, body = QrDecoded), (status = 415, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn decode(State(_state): State<AppState>, request: Request) -> Result<Json<QrDecoded>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(content_type.as_str(), "image/png" | "image/jpeg" | "application/octet-stream") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the image as image/png or image/jpeg",
+        ));
+    }
+    let bytes = read_body(request, &()).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a PNG or JPEG image"));
+    }
+    // Decoding is CPU work on a possibly large image: keep it off the async workers.
+    let decoded = tokio::task::spawn_blocking(move || identity::decode_image(&bytes))
+        .await
+        .map_err(|_| ApiError::unprocessable("not_an_image", "the image could not be decoded"))?;
+    match decoded {
+        Ok(text) => {
+            let card = identity::parse_qr_payload(&text);
+            Ok(Json(QrDecoded { text, card }))
+        }
+        Err(e) => Err(ApiError::unprocessable(e.code(), e.to_string())),
+    }
+}

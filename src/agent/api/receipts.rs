@@ -1,0 +1,56 @@
+//! Receipt endpoints: calculate (a quote), commit (durable, idempotent), return, read.
+
+use axum::extract::State;
+use axum::Json;
+
+use super::customers::validate_key;
+use super::extract::{ApiJson, ApiPath};
+use super::{request_hash, ApiError, AppState};
+use crate::agent::clock;
+use crate::wire::{CalculateRequest, Calculation, CommitRequest, ReceiptView, ReturnRequest, ReturnResult};
+
+/// Prices a receipt with points; changes nothing.
+#[utoipa::path(post, path = "/v1/receipts/calculate", tag = "receipts", request_body = CalculateRequest,
+    responses((status = 200, body = Calculation), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn calculate(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CalculateRequest>,
+) -> Result<Json<Calculation>, ApiError> {
+    let answer = state.store()?.calculate(request, state.program.clone(), clock::now()).await?;
+    Ok(Json(answer))
+}
+
+/// Commits a sale. The receipt `id` is the idempotency key: the same body again answers the
+/// stored result; a different body with the same id is a 409. A 200 means it is on disk.
+#[utoipa::path(post, path = "/v1/receipts", tag = "receipts", request_body = CommitRequest,
+    responses((status = 200, body = Calculation), (status = 409, body = crate::wire::ErrorBody),
+              (status = 422, body = crate::wire::ErrorBody), (status = 503, body = crate::wire::ErrorBody)))]
+pub async fn commit(State(state): State<AppState>, ApiJson(request): ApiJson<CommitRequest>) -> Result<Json<Calculation>, ApiError> {
+    validate_key("id", &request.id)?;
+    let hash = request_hash(&request);
+    let answer = state.store()?.commit_receipt(request, hash, state.program.clone(), clock::now()).await?;
+    Ok(Json(answer))
+}
+
+/// Returns lines of a committed receipt (or everything with `all: true`).
+#[utoipa::path(post, path = "/v1/receipts/{id}/returns", tag = "receipts", request_body = ReturnRequest,
+    responses((status = 200, body = ReturnResult), (status = 404, body = crate::wire::ErrorBody),
+              (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn return_lines(
+    State(state): State<AppState>,
+    ApiPath(receipt_id): ApiPath<String>,
+    ApiJson(request): ApiJson<ReturnRequest>,
+) -> Result<Json<ReturnResult>, ApiError> {
+    validate_key("id", &request.id)?;
+    let hash = request_hash(&request);
+    let answer = state.store()?.return_receipt(receipt_id, request, hash, state.program.clone(), clock::now()).await?;
+    Ok(Json(answer))
+}
+
+/// The stored receipt, as it was answered at commit, and its returns.
+#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "receipts",
+    responses((status = 200, body = ReceiptView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<ReceiptView>, ApiError> {
+    Ok(Json(state.store()?.receipt(id).await?))
+}
+

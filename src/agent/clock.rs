@@ -1,0 +1,26 @@
+//! The wall clock, read in one place: the rules take `now` as an argument and storage stores
+//! Unix seconds; this module reads the time and formats it as RFC 3339 for JSON.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Seconds since the Unix epoch, UTC.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// `1767225600` → `"2026-01-01T00:00:00Z"`.
+pub fn rfc3339(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc() {
+        assert_eq!(super::rfc3339(1_767_225_600), "2026-01-01T00:00:00Z");
+    }
+}

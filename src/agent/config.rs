@@ -1,0 +1,152 @@
+//! The agent's configuration: one typed struct, built from defaults < `config.toml` in the config
+//! directory < `LOYALTY_AGENT_…` environment < command-line flags.
+//!
+//! Paths come from the `directories` crate (per-user folders) unless `--data-dir` names one
+//! folder for everything, which is what services and tests do.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The port the agent listens on by default.
+pub const DEFAULT_PORT: u16 = 8719;
+
+/// Settings a store may put in `config.toml`; every one is optional.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    pub listen: Option<SocketAddr>,
+    /// ISO 3166 region used for phone numbers typed without a country code ("RU").
+    pub default_country: Option<String>,
+    /// Digits that start every card number the agent assigns.
+    pub card_prefix: Option<String>,
+    /// Extra names accepted in the `Host` header besides loopback (e.g. a till's LAN name).
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`http://till-ui.local:3000`) allowed to call the API from a browser.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The resolved configuration of a running agent.
+#[derive(Clone)]
+pub struct AgentConfig {
+    pub listen: SocketAddr,
+    /// Where the database and logs live.
+    pub data_dir: PathBuf,
+    /// Where `config.toml`, `program.toml` and the token file live.
+    pub config_dir: PathBuf,
+    pub default_country: String,
+    pub card_prefix: String,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// From `LOYALTY_AGENT_TOKEN`; otherwise the token file is used (created on first start).
+    pub token_override: Option<String>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("config_dir", &self.config_dir)
+            .field("default_country", &self.default_country)
+            .field("card_prefix", &self.card_prefix)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("token_override", &self.token_override.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot find a home directory for the agent's data; pass --data-dir")]
+    NoHomeDirectory,
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// What the command line and environment say, before the file is read.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub token: Option<String>,
+}
+
+impl AgentConfig {
+    /// Resolves the directories, reads `config.toml` if present and applies the overrides.
+    pub fn load(overrides: Overrides) -> Result<AgentConfig, ConfigError> {
+        let (data_dir, config_dir) = match &overrides.data_dir {
+            Some(dir) => (dir.clone(), dir.clone()),
+            None => {
+                let dirs = directories::ProjectDirs::from("", "", "loyalty-agent")
+                    .ok_or(ConfigError::NoHomeDirectory)?;
+                (dirs.data_dir().to_path_buf(), dirs.config_dir().to_path_buf())
+            }
+        };
+        let file = read_config_file(&config_dir.join("config.toml"))?;
+        let card_prefix = file.card_prefix.unwrap_or_else(|| "2700".to_owned());
+        if card_prefix.len() > 12 || !card_prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                path: config_dir.join("config.toml"),
+                message: "card_prefix must be up to 12 digits".into(),
+            });
+        }
+        Ok(AgentConfig {
+            listen: overrides
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
+            data_dir,
+            config_dir,
+            default_country: file.default_country.unwrap_or_else(|| "RU".to_owned()).to_uppercase(),
+            card_prefix,
+            allowed_hosts: file.allowed_hosts,
+            allowed_origins: file.allowed_origins,
+            token_override: overrides.token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("agent.db")
+    }
+
+    pub fn program_path(&self) -> PathBuf {
+        self.config_dir.join("program.toml")
+    }
+
+    pub fn token_path(&self) -> PathBuf {
+        self.config_dir.join("token")
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })
+}
+
+/// A commented example `config.toml`, printed by `loyalty-agent config example`.
+pub const EXAMPLE_CONFIG: &str = r#"# loyalty-agent configuration. Every setting is optional.
+
+# Address of the local API. Keep it on loopback unless a LAN relay must reach it.
+# listen = "127.0.0.1:8719"
+
+# Region for phone numbers typed without a country code.
+# default_country = "RU"
+
+# Digits every assigned card number starts with (then 8 digits and a Luhn check digit).
+# card_prefix = "2700"
+
+# Extra Host names accepted besides 127.0.0.1, localhost and [::1].
+# allowed_hosts = ["till-3.local"]
+
+# Browser origins allowed to call the API (none by default; never "*").
+# allowed_origins = []
+"#;

@@ -1,0 +1,12 @@
+//! The till-side agent: configuration, storage, the local HTTP API and the commands of the
+//! `loyalty-agent` binary.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod import;
+pub mod program_file;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod token;

@@ -1,0 +1,113 @@
+//! Starting the agent: open everything `serve` needs and run the HTTP server on a bound
+//! listener until a shutdown future resolves. Tests call [`run`] with a port-0 listener.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use super::api::{self, security::SecurityPolicy, AppState, Mode};
+use super::config::AgentConfig;
+use super::program_file::{self, EXAMPLE_PROGRAM};
+use super::store::{Store, StoreSettings};
+use super::token::AgentToken;
+use super::clock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read or create the agent token at {path}: {source}")]
+    Token { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Program(#[from] program_file::ProgramFileError),
+    #[error("cannot listen on {addr}: {source}; is another agent already running? (`loyalty-agent status`)")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+/// Everything `serve` prepares before it accepts connections.
+pub struct Prepared {
+    pub state: AppState,
+    pub listener: TcpListener,
+}
+
+/// Loads the token and program, opens the database and binds the listener.
+///
+/// A database that cannot be opened does not stop the agent: it starts, reports itself
+/// unhealthy and refuses data requests with 503, so the till sees a clear reason.
+pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
+    let token = match &config.token_override {
+        Some(token) => AgentToken::new(token.clone()),
+        None => AgentToken::load_or_create(&config.token_path())
+            .map_err(|source| StartError::Token { path: config.token_path(), source })?,
+    };
+
+    let program_path = config.program_path();
+    if !program_path.exists() {
+        // Give the store owner a commented file to edit; the agent works without it.
+        if let Err(e) = std::fs::write(&program_path, EXAMPLE_PROGRAM) {
+            tracing::warn!(path = %program_path.display(), error = %e, "could not write the example program file");
+        }
+    }
+    let (mut program, program_text) = program_file::load_program(&program_path)?;
+
+    let settings = StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+    let storage = match Store::open(&config.database_path(), settings) {
+        Ok(store) => {
+            let hash = hex::encode(Sha256::digest(program_text.as_bytes()));
+            match store.record_program(hash, program_text, clock::now()).await {
+                Ok(version) => program.version = version,
+                Err(e) => tracing::error!(error = %e, "could not record the program version"),
+            }
+            Ok(store)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the local database is unavailable; the agent runs unhealthy");
+            Err(Arc::new(e.to_string()))
+        }
+    };
+
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.listen.port());
+    if !config.listen.ip().is_loopback() {
+        tracing::warn!(addr = %config.listen, "listening beyond loopback: anyone who can reach this address and has the token can use the agent");
+    }
+    let state = AppState {
+        storage,
+        program: Arc::new(program),
+        token,
+        security: Arc::new(SecurityPolicy::new(port, &config.allowed_hosts, &config.allowed_origins)),
+        mode: Mode::Standalone,
+        started: Instant::now(),
+    };
+    Ok(Prepared { state, listener })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = api::router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,44 @@
+//! `loyalty-agent status`: asks the running agent for its health and says it in words.
+
+use crate::wire::Health;
+
+/// Fetches `/v1/health` from the agent at `base` (e.g. `http://127.0.0.1:8719`).
+pub async fn fetch_health(base: &str) -> Result<Health, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/v1/health", base.trim_end_matches('/'));
+    let response = client.get(&url).send().await.map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
+    response.json::<Health>().await.map_err(|e| format!("the agent at {base} answered something unexpected: {e}"))
+}
+
+/// Health as sentences for a person at the till.
+pub fn describe(health: &Health) -> String {
+    let mut lines = Vec::new();
+    lines.push(format!(
+        "loyalty-agent {} is running ({}), {}.",
+        health.version,
+        health.mode,
+        if health.status == "ok" { "healthy" } else { "UNHEALTHY" }
+    ));
+    if health.storage.ok {
+        lines.push("Local database: writable.".to_owned());
+    } else {
+        lines.push(format!(
+            "Local database: NOT writable — {}. Sales cannot be committed; check the disk.",
+            health.storage.error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    let sync = &health.sync;
+    lines.push(match sync.state.as_str() {
+        "disabled" => format!("Sync: none (standalone); {} operations recorded locally.", sync.pending),
+        "online" => format!("Sync: online, {} operations waiting.", sync.pending),
+        other => format!(
+            "Sync: {other}, {} operations waiting{}.",
+            sync.pending,
+            sync.oldest_pending_seconds.map(|s| format!(", the oldest for {s} s")).unwrap_or_default()
+        ),
+    });
+    lines.join("\n")
+}

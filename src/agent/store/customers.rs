@@ -1,0 +1,413 @@
+//! The customer directory: search, enrollment, edits and manual adjustments.
+
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::records::{customer_from_row, enqueue, journal, load_customer_by, load_lots, save_wallet, CUSTOMER_COLUMNS};
+use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
+use crate::identity::{self, SearchKey};
+use crate::rules::{LotSource, Program, DAY};
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput};
+
+/// How many customers a last-digits search answers at most.
+const SUFFIX_LIMIT: usize = 20;
+
+/// A customer to enroll, as the till sent it (not yet normalised).
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: Option<String>,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Option<ConsentsInput>,
+    /// Where the data came from, recorded with consents: `till`, `import`, …
+    pub source: &'static str,
+}
+
+/// Fields to change; `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerUpdate {
+    pub phone: Option<String>,
+    pub name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub birthday: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub consents: Option<ConsentsInput>,
+}
+
+impl Store {
+    /// Finds customers by phone (any format), card, QR text, email or the last 4+ phone digits.
+    pub async fn search_customers(&self, query: String) -> Result<SearchOutcome, StoreError> {
+        self.read(move |conn, settings| search(conn, settings, &query)).await
+    }
+
+    pub async fn customer(&self, id: String) -> Result<CustomerRecord, StoreError> {
+        self.read(move |conn, _| {
+            load_customer_by(conn, "id", &id)?.ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })
+        })
+        .await
+    }
+
+    /// Enrolls a customer in one transaction (with welcome points and an outbox event).
+    pub async fn enroll(&self, new: NewCustomer, program: Arc<Program>, now: i64) -> Result<CustomerRecord, StoreError> {
+        self.write(move |conn, settings| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let customer = insert_customer(&tx, settings, new, &program, now)?;
+            enqueue(&tx, "customer_created", &serde_json::json!({ "customer_id": customer.id }), now)?;
+            tx.commit()?;
+            Ok(customer)
+        })
+        .await
+    }
+
+    /// Edits personal data and consents.
+    pub async fn update_customer(&self, id: String, update: CustomerUpdate, now: i64) -> Result<CustomerRecord, StoreError> {
+        self.write(move |conn, settings| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut customer = load_customer_by(&tx, "id", &id)?
+                .ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })?;
+            let mut changed = Vec::new();
+            if let Some(phone) = update.phone {
+                let phone = normalize_phone(&phone, settings)?;
+                if phone != customer.phone {
+                    ensure_unique(&tx, "phone", &phone, Some(&customer.id))?;
+                    customer.phone = phone;
+                    changed.push("phone");
+                }
+            }
+            if let Some(name) = update.name {
+                customer.name = clean_text(name, "name", 200)?;
+                changed.push("name");
+            }
+            if let Some(email) = update.email {
+                let email = match clean_text(email, "email", 254)? {
+                    Some(email) => Some(normalize_email(&email)?),
+                    None => None,
+                };
+                if let Some(email) = &email {
+                    ensure_unique(&tx, "email", email, Some(&customer.id))?;
+                }
+                customer.email = email;
+                changed.push("email");
+            }
+            if let Some(birthday) = update.birthday {
+                customer.birthday = match clean_text(birthday, "birthday", 10)? {
+                    Some(text) => Some(validate_birthday(&text)?),
+                    None => None,
+                };
+                changed.push("birthday");
+            }
+            if let Some(tags) = update.tags {
+                customer.tags = clean_tags(tags)?;
+                changed.push("tags");
+            }
+            if let Some(input) = update.consents {
+                customer.consents = merge_consents(customer.consents, &input, "till", now);
+                changed.push("consents");
+            }
+            customer.updated_at = now;
+            tx.execute(
+                "UPDATE customers SET phone = ?2, phone_rev = ?3, name = ?4, email = ?5, birthday = ?6, tags = ?7,
+                 consents = ?8, updated_at = ?9 WHERE id = ?1",
+                params![
+                    customer.id,
+                    customer.phone,
+                    reversed_digits(&customer.phone),
+                    customer.name,
+                    customer.email,
+                    customer.birthday,
+                    serde_json::to_string(&customer.tags)?,
+                    serde_json::to_string(&customer.consents)?,
+                    now
+                ],
+            )?;
+            enqueue(&tx, "customer_updated", &serde_json::json!({ "customer_id": customer.id, "fields": changed }), now)?;
+            tx.commit()?;
+            Ok(customer)
+        })
+        .await
+    }
+
+    /// A manual correction of points, idempotent by its id. The balance may go into debt.
+    pub async fn adjust_points(
+        &self,
+        customer_id: String,
+        request: AdjustmentRequest,
+        request_hash: String,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<AdjustmentResult, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stored: Option<(String, String)> = tx
+                .query_row("SELECT request_hash, result FROM adjustments WHERE id = ?1", [&request.id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            if let Some((hash, result)) = stored {
+                return if hash == request_hash {
+                    Ok(serde_json::from_str(&result)?)
+                } else {
+                    Err(StoreError::Conflict {
+                        code: "adjustment_conflict",
+                        message: format!(
+                            "adjustment {} was already made with different data; use a new id for a new adjustment",
+                            request.id
+                        ),
+                    })
+                };
+            }
+            let customer = load_customer_by(&tx, "id", &customer_id)?
+                .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+            let before = customer.wallet.clone();
+            let mut wallet = before.clone();
+            if request.points > 0 {
+                let expires = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
+                wallet.credit(request.points, LotSource::Adjustment, None, now, expires);
+            } else if request.points < 0 {
+                wallet.debit(-request.points, now);
+            }
+            save_wallet(&tx, &customer.id, &before, &wallet)?;
+            journal(&tx, &customer.id, "adjustment", request.points, &request.id, now)?;
+            let result = AdjustmentResult {
+                id: request.id.clone(),
+                customer_id: customer.id.clone(),
+                points: request.points,
+                reason: request.reason.clone(),
+                balance_after: wallet.balance(now),
+                created_at: crate::agent::clock::rfc3339(now),
+            };
+            tx.execute(
+                "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![request.id, customer.id, request_hash, serde_json::to_string(&result)?, now],
+            )?;
+            enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
+            tx.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+/// Tries each interpretation of the query in order; the first that finds someone wins.
+pub(crate) fn search(conn: &Connection, settings: &StoreSettings, query: &str) -> Result<SearchOutcome, StoreError> {
+    for key in identity::classify(query, &settings.default_region) {
+        let matched_by = identity::matched_by_name(&key);
+        let found = match &key {
+            SearchKey::Card(card) | SearchKey::Qr(card) => load_customer_by(conn, "card", card)?.into_iter().collect(),
+            SearchKey::Phone(phone) => load_customer_by(conn, "phone", phone.as_str())?.into_iter().collect(),
+            SearchKey::Email(email) => load_customer_by(conn, "email", email)?.into_iter().collect(),
+            SearchKey::PhoneSuffix(digits) => by_phone_suffix(conn, digits)?,
+        };
+        if !found.is_empty() {
+            return Ok(SearchOutcome { matched_by: Some(matched_by), customers: found });
+        }
+    }
+    Ok(SearchOutcome { matched_by: None, customers: Vec::new() })
+}
+
+/// Customers whose phone ends with `digits`: an index range scan on the reversed digits.
+fn by_phone_suffix(conn: &Connection, digits: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+    let low: String = digits.chars().rev().collect();
+    // ':' sorts right after '9', so [low, low + ':') holds exactly the strings starting with `low`.
+    let high = format!("{low}:");
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone_rev >= ?1 AND phone_rev < ?2 ORDER BY phone LIMIT ?3");
+    let mut customers = conn
+        .prepare_cached(&sql)?
+        .query_map(params![low, high, SUFFIX_LIMIT as i64], customer_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for customer in &mut customers {
+        customer.wallet.lots = load_lots(conn, &customer.id)?;
+    }
+    Ok(customers)
+}
+
+/// Inserts a new customer inside the caller's transaction: normalises and checks every
+/// identifier, assigns a card when none is given and grants the welcome points.
+pub(crate) fn insert_customer(
+    conn: &Connection,
+    settings: &StoreSettings,
+    new: NewCustomer,
+    program: &Program,
+    now: i64,
+) -> Result<CustomerRecord, StoreError> {
+    let phone = normalize_phone(&new.phone, settings)?;
+    ensure_unique(conn, "phone", &phone, None)?;
+    let email = match clean_text(new.email, "email", 254)? {
+        Some(email) => {
+            let email = normalize_email(&email)?;
+            ensure_unique(conn, "email", &email, None)?;
+            Some(email)
+        }
+        None => None,
+    };
+    let card = match clean_text(new.card, "card", 40)? {
+        Some(card) => {
+            let card = identity::normalize_card(&card).ok_or_else(|| StoreError::Invalid {
+                code: "invalid_card",
+                message: format!("card number {card:?} must be 4 to 32 digits"),
+            })?;
+            ensure_unique(conn, "card", &card, None)?;
+            card
+        }
+        None => next_card_number(conn, settings)?,
+    };
+    let birthday = match clean_text(new.birthday, "birthday", 10)? {
+        Some(text) => Some(validate_birthday(&text)?),
+        None => None,
+    };
+    let consents = match &new.consents {
+        Some(input) => merge_consents(Consents::default(), input, new.source, now),
+        None => Consents::default(),
+    };
+    let mut customer = CustomerRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        phone,
+        name: clean_text(new.name, "name", 200)?,
+        email,
+        card,
+        birthday,
+        tags: clean_tags(new.tags)?,
+        consents,
+        paid_total: crate::rules::Money(0),
+        created_at: now,
+        updated_at: now,
+        wallet: Default::default(),
+    };
+    conn.prepare_cached(
+        "INSERT INTO customers (id, phone, phone_rev, name, email, card, birthday, tags, consents, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    )?
+    .execute(params![
+        customer.id,
+        customer.phone,
+        reversed_digits(&customer.phone),
+        customer.name,
+        customer.email,
+        customer.card,
+        customer.birthday,
+        serde_json::to_string(&customer.tags)?,
+        serde_json::to_string(&customer.consents)?,
+        now
+    ])?;
+    if program.welcome_points > 0 {
+        let before = customer.wallet.clone();
+        let expires = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
+        customer.wallet.credit(program.welcome_points, LotSource::Welcome, None, now, expires);
+        save_wallet(conn, &customer.id, &before, &customer.wallet)?;
+        journal(conn, &customer.id, "welcome", program.welcome_points, &customer.id, now)?;
+    }
+    Ok(customer)
+}
+
+pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
+    identity::normalize_phone(input, &settings.default_region)
+        .map(|phone| phone.as_str().to_owned())
+        .map_err(|e| StoreError::Invalid { code: "invalid_phone", message: e.to_string() })
+}
+
+fn normalize_email(input: &str) -> Result<String, StoreError> {
+    identity::normalize_email(input)
+        .ok_or_else(|| StoreError::Invalid { code: "invalid_email", message: format!("{input:?} is not an email address") })
+}
+
+/// Fails with a 409 naming the customer who already holds `value` in `column`.
+fn ensure_unique(conn: &Connection, column: &'static str, value: &str, except_id: Option<&str>) -> Result<(), StoreError> {
+    let sql = format!("SELECT id, name, card FROM customers WHERE {column} = ?1");
+    let holder: Option<(String, Option<String>, String)> =
+        conn.prepare_cached(&sql)?.query_row([value], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional()?;
+    match holder {
+        Some((id, name, card)) if Some(id.as_str()) != except_id => Err(StoreError::Conflict {
+            code: match column {
+                "phone" => "phone_taken",
+                "card" => "card_taken",
+                _ => "email_taken",
+            },
+            message: format!(
+                "this {column} already belongs to customer {} (id {id}, card {card}); open that customer instead",
+                name.as_deref().unwrap_or("without a name")
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The next free card number: prefix + 8-digit serial + Luhn check digit.
+fn next_card_number(conn: &Connection, settings: &StoreSettings) -> Result<String, StoreError> {
+    let mut serial: u64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'card_serial'", [], |row| row.get::<_, String>(0))
+        .optional()?
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    loop {
+        serial += 1;
+        let card = identity::card_number(&settings.card_prefix, serial, 8);
+        let taken: bool = conn.prepare_cached("SELECT 1 FROM customers WHERE card = ?1")?.exists([&card])?;
+        if !taken {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('card_serial', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [serial.to_string()],
+            )?;
+            return Ok(card);
+        }
+    }
+}
+
+pub(crate) fn reversed_digits(phone: &str) -> String {
+    phone.chars().rev().filter(char::is_ascii_digit).collect()
+}
+
+/// Trims a text field; empty means absent. Over `max` characters or with control characters
+/// it is refused rather than cut.
+fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, StoreError> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
+        return Err(StoreError::Invalid {
+            code: "invalid_field",
+            message: format!("{field} must be at most {max} characters of text without control characters"),
+        });
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
+    if tags.len() > 50 {
+        return Err(StoreError::Invalid { code: "invalid_field", message: "a customer can have at most 50 tags".into() });
+    }
+    let mut cleaned = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let Some(tag) = clean_text(Some(tag), "tag", 64)? {
+            if !cleaned.contains(&tag) {
+                cleaned.push(tag);
+            }
+        }
+    }
+    Ok(cleaned)
+}
+
+fn validate_birthday(text: &str) -> Result<String, StoreError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).map(|_| text.to_owned()).map_err(|_| StoreError::Invalid {
+        code: "invalid_birthday",
+        message: format!("birthday {text:?} must be a date written as YYYY-MM-DD"),
+    })
+}
+
+/// Applies the consents the customer just gave or withdrew, each stamped with time and source.
+pub(crate) fn merge_consents(mut consents: Consents, input: &ConsentsInput, source: &str, now: i64) -> Consents {
+    let stamp = |granted: bool| Consent { granted, at: crate::agent::clock::rfc3339(now), source: source.to_owned() };
+    if let Some(granted) = input.sms {
+        consents.sms = Some(stamp(granted));
+    }
+    if let Some(granted) = input.email {
+        consents.email = Some(stamp(granted));
+    }
+    consents
+}

@@ -1,0 +1,120 @@
+//! Bulk import of customers (`loyalty-agent customers import`): batches of rows, each batch one
+//! transaction, each bad row reported and skipped without losing the good ones.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::customers::{normalize_phone, reversed_digits};
+use super::{Store, StoreError};
+use crate::identity;
+
+/// One CSV row, as read.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// 1-based line number in the file, for error reports.
+    pub line: u64,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: Option<String>,
+    pub points: i64,
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone)]
+pub struct RejectedRow {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl Store {
+    /// Imports a batch in one transaction; returns the rows it had to skip.
+    pub async fn import_customers(&self, rows: Vec<ImportRow>, now: i64) -> Result<Vec<RejectedRow>, StoreError> {
+        self.write(move |conn, settings| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut serial: u64 = tx
+                .query_row("SELECT value FROM meta WHERE key = 'card_serial'", [], |row| row.get::<_, String>(0))
+                .optional()?
+                .and_then(|text| text.parse().ok())
+                .unwrap_or(0);
+            let mut rejected = Vec::new();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO customers (id, phone, phone_rev, name, email, card, consents, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '{}', ?7, ?7)",
+                )?;
+                let mut card_taken = tx.prepare_cached("SELECT 1 FROM customers WHERE card = ?1")?;
+                let mut lot = tx.prepare_cached(
+                    "INSERT INTO point_lots (customer_id, source, points, remaining, activates_at) VALUES (?1, 'import', ?2, ?2, ?3)",
+                )?;
+                let mut journal =
+                    tx.prepare_cached("INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, 'import', ?2, 'import', ?3)")?;
+                for row in rows {
+                    let reject = |reason: String| RejectedRow { line: row.line, reason };
+                    let phone = match normalize_phone(&row.phone, settings) {
+                        Ok(phone) => phone,
+                        Err(e) => {
+                            rejected.push(reject(e.to_string()));
+                            continue;
+                        }
+                    };
+                    let email = match row.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                        None => None,
+                        Some(text) => match identity::normalize_email(text) {
+                            Some(email) => Some(email),
+                            None => {
+                                rejected.push(reject(format!("{text:?} is not an email address")));
+                                continue;
+                            }
+                        },
+                    };
+                    let card = match row.card.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                        Some(text) => match identity::normalize_card(text) {
+                            Some(card) => card,
+                            None => {
+                                rejected.push(reject(format!("card {text:?} must be 4 to 32 digits")));
+                                continue;
+                            }
+                        },
+                        None => loop {
+                            serial += 1;
+                            let card = identity::card_number(&settings.card_prefix, serial, 8);
+                            if !card_taken.exists([&card])? {
+                                break card;
+                            }
+                        },
+                    };
+                    if row.points < 0 {
+                        rejected.push(reject("points must be zero or more".into()));
+                        continue;
+                    }
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let name = row.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && n.chars().count() <= 200);
+                    match insert.execute(params![id, phone, reversed_digits(&phone), name, email, card, now]) {
+                        Ok(_) => {}
+                        Err(rusqlite::Error::SqliteFailure(e, message)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                            let what = message.unwrap_or_default();
+                            let field = ["phone", "email", "card"].into_iter().find(|f| what.contains(&format!("customers.{f}")));
+                            rejected.push(reject(match field {
+                                Some(field) => format!("{field} already belongs to another customer"),
+                                None => "duplicates an existing customer".into(),
+                            }));
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    if row.points > 0 {
+                        lot.execute(params![id, row.points, now])?;
+                        journal.execute(params![id, row.points, now])?;
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('card_serial', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [serial.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(rejected)
+        })
+        .await
+    }
+}

@@ -1,0 +1,234 @@
+//! The agent's storage: SQLite behind a typed front door.
+//!
+//! Handlers never see SQL; they call use-case methods (`search_customers`, `commit_receipt`,
+//! `return_receipt`, …). One connection writes (behind a mutex, so commits are serialised and a
+//! points check and the debit it guards happen in the same transaction); a small pool of
+//! connections reads concurrently thanks to WAL. All SQLite work runs on tokio's blocking pool.
+//!
+//! Durability: WAL with `synchronous=FULL`, so when a commit returns `Ok` it survives a power
+//! cut. A failed write marks the store unhealthy (health reports it) until a write succeeds.
+
+mod customers;
+mod import;
+mod receipts;
+mod records;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+pub use customers::{CustomerUpdate, NewCustomer};
+pub use import::{ImportRow, RejectedRow};
+pub use records::{CustomerRecord, SearchOutcome};
+pub use schema::SCHEMA_VERSION;
+
+use crate::rules::RulesError;
+
+/// Why a storage operation failed. Every variant maps to one HTTP status in `api::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be read or written (read-only, disk full, I/O error, corrupt).
+    #[error("the local database cannot be used: {0}")]
+    Unavailable(#[source] rusqlite::Error),
+    #[error("the local database could not be opened at {path}: {message}")]
+    CannotOpen { path: PathBuf, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// A uniqueness or idempotency conflict; `code` is stable (`phone_taken`, `receipt_conflict`, …).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Input that passed JSON parsing but makes no sense (`invalid_phone`, `invalid_birthday`, …).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error("a storage task stopped unexpectedly")]
+    TaskFailed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Unavailable(e)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Unavailable(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    }
+}
+
+/// Settings the store needs to interpret identifiers.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Region for phone numbers without a country code.
+    pub default_region: String,
+    /// Digits every assigned card starts with.
+    pub card_prefix: String,
+}
+
+/// A cheap, clonable handle on the agent database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    settings: StoreSettings,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// The error of the last failed write, cleared by the next successful one.
+    write_failure: Mutex<Option<String>>,
+}
+
+/// How many idle read connections are kept.
+const READER_POOL: usize = 4;
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations and checks integrity.
+    pub fn open(path: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
+        let cannot_open = |message: String| StoreError::CannotOpen { path: path.to_owned(), message };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| cannot_open(e.to_string()))?;
+        }
+        let mut writer = open_connection(path).map_err(|e| cannot_open(e.to_string()))?;
+        let found: i64 = writer
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| cannot_open(e.to_string()))?;
+        if found > SCHEMA_VERSION as i64 {
+            return Err(cannot_open(format!(
+                "it was written by a newer loyalty-agent (schema {found}, this one knows {SCHEMA_VERSION}); install that version or newer"
+            )));
+        }
+        schema::migrate(&mut writer).map_err(|e| cannot_open(format!("migration failed: {e}")))?;
+        let check: String = writer
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(|e| cannot_open(e.to_string()))?;
+        if check != "ok" {
+            return Err(cannot_open(format!("integrity check failed: {check}; restore a backup or move the file away")));
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                settings,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                write_failure: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.inner.settings
+    }
+
+    /// `None` when the last write succeeded; otherwise why it failed.
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.write_failure.lock().map(|guard| guard.clone()).unwrap_or(None)
+    }
+
+    /// Runs `f` on a read connection on the blocking pool.
+    pub(crate) async fn read<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection, &StoreSettings) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&conn, &inner.settings);
+            if let Ok(mut pool) = inner.readers.lock() {
+                if pool.len() < READER_POOL {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::TaskFailed)?
+    }
+
+    /// Runs `f` with the single writer connection on the blocking pool. `f` opens its own
+    /// transaction; a storage failure is remembered for health until a write succeeds.
+    pub(crate) async fn write<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection, &StoreSettings) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
+            let result = f(&mut conn, &inner.settings);
+            let failure = match &result {
+                Err(StoreError::Unavailable(e)) => Some(e.to_string()),
+                _ => None,
+            };
+            // Only storage failures change health; a rule violation says nothing about the disk.
+            if failure.is_some() || result.is_ok() {
+                if let Ok(mut slot) = inner.write_failure.lock() {
+                    *slot = failure;
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::TaskFailed)?
+    }
+
+    /// Records a program version (by the hash of its text) and returns its version number.
+    pub async fn record_program(&self, hash: String, body: String, now: i64) -> Result<i64, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let existing: Option<i64> = tx
+                .query_row("SELECT version FROM program_versions WHERE hash = ?1", [&hash], |row| row.get(0))
+                .optional()?;
+            let version = match existing {
+                Some(version) => version,
+                None => {
+                    tx.execute(
+                        "INSERT INTO program_versions (version, hash, body, recorded_at)
+                         VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM program_versions), ?1, ?2, ?3)",
+                        rusqlite::params![hash, body, now],
+                    )?;
+                    tx.query_row("SELECT version FROM program_versions WHERE hash = ?1", [&hash], |row| row.get(0))?
+                }
+            };
+            tx.commit()?;
+            Ok(version)
+        })
+        .await
+    }
+
+    /// Events waiting for the cloud and the age of the oldest (seconds at `now`).
+    pub async fn outbox_pending(&self, now: i64) -> Result<(i64, Option<i64>), StoreError> {
+        self.read(move |conn, _| {
+            let (count, oldest): (i64, Option<i64>) =
+                conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok((count, oldest.map(|at| (now - at).max(0))))
+        })
+        .await
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}

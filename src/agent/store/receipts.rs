@@ -1,0 +1,422 @@
+//! Receipts: quotes, durable commits and returns, each commit or return one transaction with
+//! its ledger entries and its outbox event.
+
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::customers::normalize_phone;
+use super::records::{enqueue, journal, load_customer_by, save_wallet};
+use super::{CustomerRecord, Store, StoreError, StoreSettings};
+use crate::agent::clock::rfc3339;
+use crate::identity;
+use crate::rules::{
+    self, CalcInput, CalcLine, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem, ReturnLineRequest,
+    SoldLine, DAY,
+};
+use crate::wire::{self, CalculateRequest, CommitRequest, CustomerRef, RedeemInput, ReturnRequest};
+
+impl Store {
+    /// Prices a receipt against the current balances; changes nothing.
+    pub async fn calculate(&self, request: CalculateRequest, program: Arc<Program>, now: i64) -> Result<wire::Calculation, StoreError> {
+        self.read(move |conn, settings| {
+            let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
+            let calculation = price(conn, &program, customer.as_ref(), &request, now)?;
+            Ok(to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None))
+        })
+        .await
+    }
+
+    /// Commits a sale durably, idempotent by the receipt id: the same body answers the stored
+    /// result again, a different body is a conflict.
+    pub async fn commit_receipt(
+        &self,
+        request: CommitRequest,
+        request_hash: String,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<wire::Calculation, StoreError> {
+        self.write(move |conn, settings| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(stored) = stored_answer(&tx, "receipts", &request.id, &request_hash)? {
+                return Ok(serde_json::from_str(&stored)?);
+            }
+            let calc_request = request.calculation();
+            let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
+            let calculation = price(&tx, &program, customer.as_ref(), &calc_request, now)?;
+            let answer = to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), Some((&request.id, now)));
+
+            tx.execute(
+                "INSERT INTO receipts (id, request_hash, customer_id, program_version, result, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![request.id, request_hash, answer.customer_id, program.version, serde_json::to_string(&answer)?, now],
+            )?;
+            for (line_no, line) in calculation.lines.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO receipt_lines (receipt_id, line_no, sku, quantity, paid, earn, redeem_points)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    request.id,
+                    line_no as i64,
+                    line.sku,
+                    line.quantity_milli.0,
+                    line.paid.0,
+                    line.earn,
+                    line.redeem_points
+                ])?;
+            }
+            for promo in &calculation.promo_codes {
+                tx.execute(
+                    "INSERT OR IGNORE INTO promo_uses (code, receipt_id, customer_id) VALUES (?1, ?2, ?3)",
+                    params![promo.code.to_uppercase(), request.id, answer.customer_id],
+                )?;
+            }
+            if let Some(customer) = &customer {
+                let before = customer.wallet.clone();
+                let mut wallet = before.clone();
+                let points = &calculation.points;
+                if points.redeem > 0 {
+                    wallet.debit(points.redeem, now);
+                    journal(&tx, &customer.id, "redemption", -points.redeem, &request.id, now)?;
+                }
+                if points.earn > 0 {
+                    let activates_at = now + program.activation_days * DAY;
+                    let expires_at = (program.expiry_days > 0).then(|| activates_at + program.expiry_days * DAY);
+                    wallet.credit(points.earn, LotSource::Accrual, Some(request.id.clone()), activates_at, expires_at);
+                    journal(&tx, &customer.id, "accrual", points.earn, &request.id, now)?;
+                }
+                save_wallet(&tx, &customer.id, &before, &wallet)?;
+                tx.execute(
+                    "UPDATE customers SET paid_total = paid_total + ?2, updated_at = ?3 WHERE id = ?1",
+                    params![customer.id, calculation.total.0, now],
+                )?;
+            }
+            enqueue(&tx, "sale", &serde_json::json!({ "receipt": answer, "request": request }), now)?;
+            tx.commit()?;
+            Ok(answer)
+        })
+        .await
+    }
+
+    /// Returns lines (or everything) of a committed receipt, idempotent by the return's id.
+    pub async fn return_receipt(
+        &self,
+        receipt_id: String,
+        request: ReturnRequest,
+        request_hash: String,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<wire::ReturnResult, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let earlier: Option<(String, String, String)> = tx
+                .query_row("SELECT receipt_id, request_hash, result FROM returns WHERE id = ?1", [&request.id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            if let Some((earlier_receipt, hash, result)) = earlier {
+                if earlier_receipt == receipt_id && hash == request_hash {
+                    return Ok(serde_json::from_str(&result)?);
+                }
+                return Err(StoreError::Conflict {
+                    code: "return_conflict",
+                    message: format!("return {} was already made with different data; use a new id for a new return", request.id),
+                });
+            }
+            let customer_id: Option<String> = tx
+                .query_row("SELECT customer_id FROM receipts WHERE id = ?1", [&receipt_id], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound { what: format!("receipt {receipt_id}") })?;
+            let sold = sold_lines(&tx, &receipt_id)?;
+            let wanted = return_lines(&request)?;
+            let plan = rules::plan_return(&sold, wanted.as_deref())?;
+
+            for line in &plan.lines {
+                tx.prepare_cached(
+                    "UPDATE receipt_lines SET returned = returned + ?3, refunded = refunded + ?4,
+                     earn_taken_back = earn_taken_back + ?5, redeem_given_back = redeem_given_back + ?6
+                     WHERE receipt_id = ?1 AND line_no = ?2",
+                )?
+                .execute(params![receipt_id, line.line_no as i64, line.quantity.0, line.refund.0, line.earn_back, line.redeem_back])?;
+            }
+            let mut balance_after = None;
+            if let Some(customer_id) = &customer_id {
+                let customer = load_customer_by(&tx, "id", customer_id)?
+                    .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+                let before = customer.wallet.clone();
+                let mut wallet = before.clone();
+                if plan.points_taken_back > 0 {
+                    wallet.take_back_accrual(&receipt_id, plan.points_taken_back, now);
+                    journal(&tx, customer_id, "return_accrual", -plan.points_taken_back, &request.id, now)?;
+                }
+                if plan.points_given_back > 0 {
+                    let expires_at = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
+                    wallet.credit(plan.points_given_back, LotSource::ReturnRefund, Some(receipt_id.clone()), now, expires_at);
+                    journal(&tx, customer_id, "return_redemption", plan.points_given_back, &request.id, now)?;
+                }
+                save_wallet(&tx, customer_id, &before, &wallet)?;
+                tx.execute(
+                    "UPDATE customers SET paid_total = MAX(0, paid_total - ?2), updated_at = ?3 WHERE id = ?1",
+                    params![customer_id, plan.refund.0, now],
+                )?;
+                balance_after = Some(wallet.balance(now));
+            }
+            let result = wire::ReturnResult {
+                id: request.id.clone(),
+                receipt_id: receipt_id.clone(),
+                customer_id: customer_id.clone(),
+                lines: plan
+                    .lines
+                    .iter()
+                    .map(|line| wire::ReturnedLine {
+                        line: line.line_no,
+                        sku: line.sku.clone(),
+                        quantity: line.quantity.to_decimal_string(),
+                        refund: line.refund.0,
+                        points_taken_back: line.earn_back,
+                        points_given_back: line.redeem_back,
+                    })
+                    .collect(),
+                refund: plan.refund.0,
+                points_taken_back: plan.points_taken_back,
+                points_given_back: plan.points_given_back,
+                balance_after,
+                created_at: rfc3339(now),
+            };
+            tx.execute(
+                "INSERT INTO returns (id, receipt_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![request.id, receipt_id, request_hash, serde_json::to_string(&result)?, now],
+            )?;
+            enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
+            tx.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// The stored receipt as it was answered, with its returns.
+    pub async fn receipt(&self, id: String) -> Result<wire::ReceiptView, StoreError> {
+        self.read(move |conn, _| {
+            let result: String = conn
+                .query_row("SELECT result FROM receipts WHERE id = ?1", [&id], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound { what: format!("receipt {id}") })?;
+            let mut stmt = conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
+            let returns = stmt
+                .query_map([&id], |row| row.get::<_, String>(0))?
+                .map(|row| Ok(serde_json::from_str(&row?)?))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(wire::ReceiptView { receipt: serde_json::from_str(&result)?, returns })
+        })
+        .await
+    }
+
+    /// How often a promo code has been used, overall and by one customer.
+    pub async fn promo_usage(&self, code: String, customer_id: Option<String>) -> Result<PromoUsage, StoreError> {
+        self.read(move |conn, _| promo_usage(conn, &code, customer_id.as_deref())).await
+    }
+}
+
+/// The stored answer for an idempotency key, or a conflict when the key was used with another body.
+fn stored_answer(conn: &Connection, table: &str, id: &str, request_hash: &str) -> Result<Option<String>, StoreError> {
+    let sql = format!("SELECT request_hash, result FROM {table} WHERE id = ?1");
+    let stored: Option<(String, String)> =
+        conn.query_row(&sql, [id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+    match stored {
+        None => Ok(None),
+        Some((hash, result)) if hash == request_hash => Ok(Some(result)),
+        Some(_) => Err(StoreError::Conflict {
+            code: "receipt_conflict",
+            message: format!("receipt {id} was already committed with different contents; a new receipt needs a new id"),
+        }),
+    }
+}
+
+/// Finds the customer a receipt names (by exactly one of id, phone, card, QR text).
+pub(crate) fn resolve_customer(
+    conn: &Connection,
+    settings: &StoreSettings,
+    reference: Option<&CustomerRef>,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    let Some(reference) = reference else { return Ok(None) };
+    let given = [&reference.id, &reference.phone, &reference.card, &reference.qr].iter().filter(|v| v.is_some()).count();
+    if given != 1 {
+        return Err(StoreError::Invalid {
+            code: "invalid_customer_ref",
+            message: "name the customer by exactly one of id, phone, card or qr".into(),
+        });
+    }
+    let found = if let Some(id) = &reference.id {
+        load_customer_by(conn, "id", id)?
+    } else if let Some(phone) = &reference.phone {
+        load_customer_by(conn, "phone", &normalize_phone(phone, settings)?)?
+    } else if let Some(card) = &reference.card {
+        match identity::normalize_card(card) {
+            Some(card) => load_customer_by(conn, "card", &card)?,
+            None => None,
+        }
+    } else if let Some(qr) = &reference.qr {
+        match identity::parse_qr_payload(qr) {
+            Some(card) => load_customer_by(conn, "card", &card)?,
+            None => None,
+        }
+    } else {
+        None
+    };
+    found.map(Some).ok_or_else(|| StoreError::NotFound { what: "customer".into() })
+}
+
+/// Runs the rules for a request against the customer's current points.
+fn price(
+    conn: &Connection,
+    program: &Program,
+    customer: Option<&CustomerRecord>,
+    request: &CalculateRequest,
+    now: i64,
+) -> Result<rules::Calculation, StoreError> {
+    let lines = request
+        .lines
+        .iter()
+        .map(|line| {
+            Ok(CalcLine {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                category: line.category.clone(),
+                quantity: Quantity::parse(&line.quantity.0)?,
+                price: Money(line.price),
+            })
+        })
+        .collect::<Result<Vec<_>, rules::RulesError>>()?;
+    let redeem = match &request.redeem {
+        None => Redeem::None,
+        Some(RedeemInput::Points(points)) => Redeem::Points(*points),
+        Some(RedeemInput::Word(word)) if word.eq_ignore_ascii_case("max") => Redeem::Max,
+        Some(RedeemInput::Word(word)) => {
+            return Err(StoreError::Invalid {
+                code: "invalid_redeem",
+                message: format!("redeem must be a whole number of points or \"max\", not {word:?}"),
+            })
+        }
+    };
+    if request.promo_codes.len() > 10 {
+        return Err(StoreError::Invalid { code: "too_many_promo_codes", message: "at most 10 promo codes per receipt".into() });
+    }
+    let mut promo_codes = Vec::with_capacity(request.promo_codes.len());
+    for code in &request.promo_codes {
+        let usage = promo_usage(conn, code, customer.map(|c| c.id.as_str()))?;
+        promo_codes.push((code.clone(), usage));
+    }
+    let points = customer.map(|customer| CustomerPoints {
+        balance: customer.wallet.balance(now),
+        available: customer.wallet.available(now),
+        paid_total: customer.paid_total,
+    });
+    Ok(rules::calculate(&CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &promo_codes, now })?)
+}
+
+fn promo_usage(conn: &Connection, code: &str, customer_id: Option<&str>) -> Result<PromoUsage, StoreError> {
+    let code = code.trim().to_uppercase();
+    let total: i64 = conn.prepare_cached("SELECT COUNT(*) FROM promo_uses WHERE code = ?1")?.query_row([&code], |row| row.get(0))?;
+    let by_customer: i64 = match customer_id {
+        Some(id) => conn
+            .prepare_cached("SELECT COUNT(*) FROM promo_uses WHERE code = ?1 AND customer_id = ?2")?
+            .query_row([&code, id], |row| row.get(0))?,
+        None => 0,
+    };
+    Ok(PromoUsage { total, by_customer })
+}
+
+fn sold_lines(conn: &Connection, receipt_id: &str) -> Result<Vec<SoldLine>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT line_no, sku, quantity, paid, earn, redeem_points, returned, refunded, earn_taken_back, redeem_given_back
+         FROM receipt_lines WHERE receipt_id = ?1 ORDER BY line_no",
+    )?;
+    let lines = stmt
+        .query_map([receipt_id], |row| {
+            Ok(SoldLine {
+                line_no: row.get::<_, i64>(0)?.try_into().unwrap_or(usize::MAX),
+                sku: row.get(1)?,
+                quantity: Quantity(row.get(2)?),
+                paid: Money(row.get(3)?),
+                earn: row.get(4)?,
+                redeem_points: row.get(5)?,
+                returned: Quantity(row.get(6)?),
+                refunded: Money(row.get(7)?),
+                earn_taken_back: row.get(8)?,
+                redeem_given_back: row.get(9)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines)
+}
+
+/// The lines a return asks for: `None` for everything, or the parsed list.
+fn return_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>>, StoreError> {
+    match (&request.lines, request.all) {
+        (None, Some(true)) => Ok(None),
+        (Some(lines), None | Some(false)) if !lines.is_empty() => lines
+            .iter()
+            .map(|line| {
+                Ok(ReturnLineRequest { sku: line.sku.clone(), line: line.line, quantity: Quantity::parse(&line.quantity.0)? })
+            })
+            .collect::<Result<Vec<_>, rules::RulesError>>()
+            .map(Some)
+            .map_err(StoreError::from),
+        _ => Err(StoreError::Invalid {
+            code: "invalid_return",
+            message: "a return needs either \"lines\" (sku and quantity) or \"all\": true, not both".into(),
+        }),
+    }
+}
+
+/// The rules' answer in the wire's shape.
+pub(crate) fn to_wire(calc: &rules::Calculation, customer_id: Option<String>, committed: Option<(&str, i64)>) -> wire::Calculation {
+    wire::Calculation {
+        id: committed.map(|(id, _)| id.to_owned()),
+        customer_id,
+        program_version: calc.program_version,
+        tier: calc.tier.clone(),
+        subtotal: calc.subtotal.0,
+        discount: calc.discount.0,
+        total: calc.total.0,
+        points: wire::PointsQuote {
+            balance: calc.points.balance,
+            available: calc.points.available,
+            max_redeem: calc.points.max_redeem,
+            redeem: calc.points.redeem,
+            earn: calc.points.earn,
+            balance_after: calc.points.balance_after,
+        },
+        lines: calc
+            .lines
+            .iter()
+            .map(|line| wire::LineResult {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                category: line.category.clone(),
+                quantity: line.quantity.clone(),
+                price: line.price.0,
+                amount: line.amount.0,
+                excluded: line.excluded,
+                promo_discount: line.promo_discount.0,
+                points_discount: line.points_discount.0,
+                discount: line.discount.0,
+                paid: line.paid.0,
+                earn: line.earn,
+                redeem_points: line.redeem_points,
+            })
+            .collect(),
+        promo_codes: calc
+            .promo_codes
+            .iter()
+            .map(|promo| wire::PromoApplied { code: promo.code.clone(), discount: promo.discount.0 })
+            .collect(),
+        limits: calc
+            .limits
+            .iter()
+            .map(|limit| wire::LimitApplied { code: limit.code.to_owned(), message: limit.message.clone() })
+            .collect(),
+        committed_at: committed.map(|(_, at)| rfc3339(at)),
+    }
+}

@@ -1,0 +1,156 @@
+//! Rows as the rest of the agent sees them, and the mapping between rows and rules types.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::StoreError;
+use crate::rules::{Lot, LotSource, Money, Wallet};
+use crate::wire::Consents;
+
+/// A customer of the local directory, with their points.
+#[derive(Debug, Clone)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: String,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+    pub paid_total: Money,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub wallet: Wallet,
+}
+
+/// What a search found and how.
+#[derive(Debug, Clone)]
+pub struct SearchOutcome {
+    pub matched_by: Option<&'static str>,
+    pub customers: Vec<CustomerRecord>,
+}
+
+pub(crate) const CUSTOMER_COLUMNS: &str =
+    "id, phone, name, email, card, birthday, tags, consents, paid_total, created_at, updated_at, debt";
+
+/// Maps a row selected with [`CUSTOMER_COLUMNS`]; the wallet's lots are loaded separately.
+pub(crate) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecord> {
+    let tags: String = row.get(6)?;
+    let consents: String = row.get(7)?;
+    Ok(CustomerRecord {
+        id: row.get(0)?,
+        phone: row.get(1)?,
+        name: row.get(2)?,
+        email: row.get(3)?,
+        card: row.get(4)?,
+        birthday: row.get(5)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        consents: serde_json::from_str(&consents).unwrap_or_default(),
+        paid_total: Money(row.get(8)?),
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        wallet: Wallet { lots: Vec::new(), debt: row.get(11)? },
+    })
+}
+
+/// Loads one customer by a unique column (`id`, `phone`, `card`, `email`), lots included.
+pub(crate) fn load_customer_by(conn: &Connection, column: &str, value: &str) -> Result<Option<CustomerRecord>, StoreError> {
+    // `column` is always one of our own constants, never input.
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {column} = ?1");
+    let found = conn.prepare_cached(&sql)?.query_row([value], customer_from_row).optional()?;
+    match found {
+        Some(mut customer) => {
+            customer.wallet.lots = load_lots(conn, &customer.id)?;
+            Ok(Some(customer))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The customer's lots that still hold points.
+pub(crate) fn load_lots(conn: &Connection, customer_id: &str) -> Result<Vec<Lot>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source, receipt_id, points, remaining, activates_at, expires_at
+         FROM point_lots WHERE customer_id = ?1 AND remaining > 0 ORDER BY id",
+    )?;
+    let lots = stmt
+        .query_map([customer_id], |row| {
+            let source: String = row.get(1)?;
+            Ok(Lot {
+                id: row.get(0)?,
+                source: lot_source_from_str(&source),
+                receipt_id: row.get(2)?,
+                points: row.get(3)?,
+                remaining: row.get(4)?,
+                activates_at: row.get(5)?,
+                expires_at: row.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lots)
+}
+
+/// Writes back a wallet changed by the rules: updated remainders, new lots, the debt.
+pub(crate) fn save_wallet(conn: &Connection, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), StoreError> {
+    for lot in &after.lots {
+        if lot.id == 0 {
+            conn.prepare_cached(
+                "INSERT INTO point_lots (customer_id, source, receipt_id, points, remaining, activates_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(rusqlite::params![
+                customer_id,
+                lot_source_str(lot.source),
+                lot.receipt_id,
+                lot.points,
+                lot.remaining,
+                lot.activates_at,
+                lot.expires_at
+            ])?;
+        } else if before.lots.iter().any(|old| old.id == lot.id && old.remaining != lot.remaining) {
+            conn.prepare_cached("UPDATE point_lots SET remaining = ?1 WHERE id = ?2")?
+                .execute(rusqlite::params![lot.remaining, lot.id])?;
+        }
+    }
+    if before.debt != after.debt {
+        conn.prepare_cached("UPDATE customers SET debt = ?1 WHERE id = ?2")?
+            .execute(rusqlite::params![after.debt, customer_id])?;
+    }
+    Ok(())
+}
+
+/// Appends one movement to the points journal.
+pub(crate) fn journal(conn: &Connection, customer_id: &str, kind: &str, points: i64, reference: &str, now: i64) -> Result<(), StoreError> {
+    if points != 0 {
+        conn.prepare_cached("INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(rusqlite::params![customer_id, kind, points, reference, now])?;
+    }
+    Ok(())
+}
+
+/// Queues an event for the cloud inside the caller's transaction.
+pub(crate) fn enqueue(conn: &Connection, kind: &str, payload: &serde_json::Value, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO outbox (event_id, kind, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(rusqlite::params![uuid::Uuid::new_v4().to_string(), kind, payload.to_string(), now])?;
+    Ok(())
+}
+
+fn lot_source_str(source: LotSource) -> &'static str {
+    match source {
+        LotSource::Welcome => "welcome",
+        LotSource::Accrual => "accrual",
+        LotSource::Adjustment => "adjustment",
+        LotSource::ReturnRefund => "return_refund",
+        LotSource::Import => "import",
+    }
+}
+
+fn lot_source_from_str(text: &str) -> LotSource {
+    match text {
+        "welcome" => LotSource::Welcome,
+        "accrual" => LotSource::Accrual,
+        "return_refund" => LotSource::ReturnRefund,
+        "import" => LotSource::Import,
+        _ => LotSource::Adjustment,
+    }
+}

@@ -1,0 +1,141 @@
+//! The agent database's schema, as numbered migrations applied at start-up.
+//!
+//! Invariant: a migration is never edited once it has landed; changes are new migrations.
+//! `PRAGMA user_version` records how many have been applied.
+
+use rusqlite::Connection;
+
+/// Migrations in order; index + 1 is the schema version they bring the database to.
+const MIGRATIONS: &[&str] = &[
+    // 1: directory, ledger, receipts, outbox.
+    r#"
+    CREATE TABLE customers (
+        id          TEXT PRIMARY KEY,
+        phone       TEXT NOT NULL UNIQUE,        -- E.164
+        phone_rev   TEXT NOT NULL,               -- the phone's digits reversed: last-digits search
+        name        TEXT,
+        email       TEXT UNIQUE,                 -- lower case
+        card        TEXT NOT NULL UNIQUE,        -- digits
+        birthday    TEXT,
+        tags        TEXT NOT NULL DEFAULT '[]',  -- JSON array
+        consents    TEXT NOT NULL DEFAULT '{}',  -- JSON, wire::Consents
+        paid_total  INTEGER NOT NULL DEFAULT 0,  -- minor units, picks the tier
+        debt        INTEGER NOT NULL DEFAULT 0,  -- points owed
+        external_id TEXT UNIQUE,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX customers_phone_rev ON customers (phone_rev);
+
+    -- Each credit of points is a lot with its own activation and expiry (rules::Wallet).
+    CREATE TABLE point_lots (
+        id           INTEGER PRIMARY KEY,
+        customer_id  TEXT NOT NULL REFERENCES customers (id),
+        source       TEXT NOT NULL,
+        receipt_id   TEXT,
+        points       INTEGER NOT NULL,
+        remaining    INTEGER NOT NULL,
+        activates_at INTEGER NOT NULL,
+        expires_at   INTEGER
+    );
+    CREATE INDEX point_lots_open ON point_lots (customer_id) WHERE remaining > 0;
+
+    -- The journal of every points movement, for history and audit.
+    CREATE TABLE ledger (
+        seq         INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        kind        TEXT NOT NULL,   -- welcome | accrual | redemption | adjustment | return_accrual | return_redemption | import
+        points      INTEGER NOT NULL,
+        reference   TEXT,            -- receipt, return or adjustment id
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX ledger_customer ON ledger (customer_id, seq);
+
+    CREATE TABLE adjustments (
+        id           TEXT PRIMARY KEY,
+        customer_id  TEXT NOT NULL REFERENCES customers (id),
+        request_hash TEXT NOT NULL,
+        result       TEXT NOT NULL,   -- JSON, wire::AdjustmentResult
+        created_at   INTEGER NOT NULL
+    );
+
+    CREATE TABLE receipts (
+        id              TEXT PRIMARY KEY,   -- the till's receipt id
+        request_hash    TEXT NOT NULL,
+        customer_id     TEXT REFERENCES customers (id),
+        program_version INTEGER NOT NULL,
+        result          TEXT NOT NULL,      -- JSON, wire::Calculation as answered
+        created_at      INTEGER NOT NULL
+    );
+    CREATE INDEX receipts_customer ON receipts (customer_id);
+
+    CREATE TABLE receipt_lines (
+        receipt_id        TEXT NOT NULL REFERENCES receipts (id),
+        line_no           INTEGER NOT NULL,
+        sku               TEXT NOT NULL,
+        quantity          INTEGER NOT NULL,   -- thousandths
+        paid              INTEGER NOT NULL,
+        earn              INTEGER NOT NULL,
+        redeem_points     INTEGER NOT NULL,
+        returned          INTEGER NOT NULL DEFAULT 0,
+        refunded          INTEGER NOT NULL DEFAULT 0,
+        earn_taken_back   INTEGER NOT NULL DEFAULT 0,
+        redeem_given_back INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (receipt_id, line_no)
+    );
+
+    CREATE TABLE returns (
+        id           TEXT PRIMARY KEY,
+        receipt_id   TEXT NOT NULL REFERENCES receipts (id),
+        request_hash TEXT NOT NULL,
+        result       TEXT NOT NULL,   -- JSON, wire::ReturnResult
+        created_at   INTEGER NOT NULL
+    );
+    CREATE INDEX returns_receipt ON returns (receipt_id);
+
+    CREATE TABLE promo_uses (
+        code        TEXT NOT NULL,    -- upper case
+        receipt_id  TEXT NOT NULL REFERENCES receipts (id),
+        customer_id TEXT,
+        PRIMARY KEY (code, receipt_id)
+    );
+    CREATE INDEX promo_uses_customer ON promo_uses (code, customer_id);
+
+    -- Events for the cloud, in commit order. `seq` has no gaps: it is assigned inside the
+    -- committing transaction and rows leave only when the cloud has answered for them.
+    CREATE TABLE outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT NOT NULL UNIQUE,
+        kind       TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE program_versions (
+        version     INTEGER PRIMARY KEY,
+        hash        TEXT NOT NULL UNIQUE,
+        body        TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build expects.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Applies the migrations the database has not seen, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))?.try_into().unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

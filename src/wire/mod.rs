@@ -1,0 +1,11 @@
+//! The JSON the binaries speak: request and response bodies of the agent's native API (v1).
+//!
+//! This module is the contract with till integrators. Money is an integer number of minor
+//! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
+//! points are integers. Field names never change once released; new fields may be added.
+
+mod native;
+mod quantity;
+
+pub use native::*;
+pub use quantity::QuantityInput;

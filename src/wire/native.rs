@@ -1,0 +1,384 @@
+//! Bodies of the agent's native API (DESIGN §5).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::QuantityInput;
+
+/// Every error answer: `{"error": {"code": "snake_case", "message": "a sentence"}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable.
+    pub code: String,
+    /// What happened and what to do, for a person.
+    pub message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unhealthy` when storage cannot be written.
+    pub status: String,
+    pub version: String,
+    /// `standalone` (the local ledger is the authority) or `connected` (synced to a cloud).
+    pub mode: String,
+    pub sync: SyncHealth,
+    pub storage: StorageHealth,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SyncHealth {
+    /// `online`, `offline`, or `disabled` in standalone mode.
+    pub state: String,
+    /// Operations committed here and not yet confirmed by the cloud.
+    pub pending: i64,
+    pub oldest_pending_seconds: Option<i64>,
+    pub last_success_at: Option<String>,
+    pub consecutive_failures: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StorageHealth {
+    pub ok: bool,
+    /// Why the last write failed, while it is failing.
+    pub error: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PointsBalance {
+    /// Everything the customer holds, pending included; negative when in debt.
+    pub balance: i64,
+    /// What can be spent now.
+    pub available: i64,
+    /// Earned but not yet spendable (activation delay).
+    pub pending: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Consent {
+    pub granted: bool,
+    /// RFC 3339 time the customer gave or withdrew it.
+    pub at: String,
+    /// Where it was given: `till`, `import`, `cloud`, `web`, …
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Consents {
+    pub sms: Option<Consent>,
+    pub email: Option<Consent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Customer {
+    pub id: String,
+    /// E.164.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: String,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    /// The tier the customer is in, if the program has tiers.
+    pub group: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+    pub points: PointsBalance,
+    /// Cumulative amount paid (minor units), which sets the tier.
+    pub paid_total: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchResult {
+    /// `phone`, `card`, `qr`, `email` or `phone_suffix`; null when nothing matched.
+    pub matched_by: Option<String>,
+    pub customers: Vec<Customer>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentsInput {
+    pub sms: Option<bool>,
+    pub email: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// Any common format; normalised to E.164 with the configured default country.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Assigned (prefix + digits + Luhn check digit) when absent.
+    pub card: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub consents: Option<ConsentsInput>,
+}
+
+/// Fields to change; absent fields stay as they are, `null` or `""` clears an optional field.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    pub phone: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub birthday: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub consents: Option<ConsentsInput>,
+}
+
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    /// Idempotency key chosen by the caller.
+    pub id: String,
+    /// Positive adds, negative takes away (the balance may go into debt).
+    pub points: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AdjustmentResult {
+    pub id: String,
+    pub customer_id: String,
+    pub points: i64,
+    pub reason: String,
+    pub balance_after: i64,
+    pub created_at: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receipts
+
+/// Who the receipt is for: exactly one of the fields.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRef {
+    pub id: Option<String>,
+    pub phone: Option<String>,
+    pub card: Option<String>,
+    pub qr: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptLineInput {
+    pub sku: String,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    /// Up to 3 decimals.
+    pub quantity: QuantityInput,
+    /// Price of one unit in minor units.
+    pub price: i64,
+}
+
+/// An integer number of points, or `"max"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RedeemInput {
+    Points(i64),
+    Word(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CalculateRequest {
+    pub customer: Option<CustomerRef>,
+    pub lines: Vec<ReceiptLineInput>,
+    /// Points to spend: an integer or `"max"`; none when absent.
+    pub redeem: Option<RedeemInput>,
+    #[serde(default)]
+    pub promo_codes: Vec<String>,
+}
+
+/// A commit: the calculation request plus the till's receipt id (the idempotency key).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CommitRequest {
+    pub id: String,
+    pub customer: Option<CustomerRef>,
+    pub lines: Vec<ReceiptLineInput>,
+    pub redeem: Option<RedeemInput>,
+    #[serde(default)]
+    pub promo_codes: Vec<String>,
+}
+
+impl CommitRequest {
+    pub fn calculation(&self) -> CalculateRequest {
+        CalculateRequest {
+            customer: self.customer.clone(),
+            lines: self.lines.clone(),
+            redeem: self.redeem.clone(),
+            promo_codes: self.promo_codes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PointsQuote {
+    pub balance: i64,
+    pub available: i64,
+    pub max_redeem: i64,
+    pub redeem: i64,
+    pub earn: i64,
+    pub balance_after: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineResult {
+    pub sku: String,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub quantity: String,
+    pub price: i64,
+    pub amount: i64,
+    pub excluded: bool,
+    pub promo_discount: i64,
+    pub points_discount: i64,
+    pub discount: i64,
+    pub paid: i64,
+    pub earn: i64,
+    pub redeem_points: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LimitApplied {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PromoApplied {
+    pub code: String,
+    pub discount: i64,
+}
+
+/// A priced receipt: the answer to calculate, and (with `id`, `committed_at`) to commit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Calculation {
+    /// The till's receipt id (commits only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub customer_id: Option<String>,
+    pub program_version: i64,
+    pub tier: Option<String>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub total: i64,
+    pub points: PointsQuote,
+    pub lines: Vec<LineResult>,
+    pub promo_codes: Vec<PromoApplied>,
+    pub limits: Vec<LimitApplied>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineInput {
+    pub sku: String,
+    /// 0-based line of the receipt, when several lines carry the same SKU.
+    pub line: Option<usize>,
+    pub quantity: QuantityInput,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    /// The return's own id (idempotency key).
+    pub id: String,
+    pub lines: Option<Vec<ReturnLineInput>>,
+    /// Return everything not yet returned.
+    pub all: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReturnedLine {
+    pub line: usize,
+    pub sku: String,
+    pub quantity: String,
+    /// Money to give back for this line.
+    pub refund: i64,
+    pub points_taken_back: i64,
+    pub points_given_back: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReturnResult {
+    pub id: String,
+    pub receipt_id: String,
+    pub customer_id: Option<String>,
+    pub lines: Vec<ReturnedLine>,
+    pub refund: i64,
+    pub points_taken_back: i64,
+    pub points_given_back: i64,
+    /// The customer's balance after the return (negative = debt).
+    pub balance_after: Option<i64>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptView {
+    pub receipt: Calculation,
+    pub returns: Vec<ReturnResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoCheckRequest {
+    pub code: String,
+    pub receipt: Option<CalculateRequest>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PromoCheckResult {
+    pub code: String,
+    pub valid: bool,
+    /// Why not, as a stable code (`unknown`, `expired`, `min_receipt`, `used_up`, …).
+    pub reason: Option<String>,
+    pub message: String,
+    /// The discount on the given receipt, when one was given and the code applies.
+    pub discount: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QrDecoded {
+    pub text: String,
+    /// The card number the text carries, when it is one of ours.
+    pub card: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncResult {
+    pub state: String,
+    pub message: String,
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real agent as a process, talked to over HTTP.
+//! One test binary (faster to build); one module per feature.
+
+mod support;
+
+mod bad_input;
+mod durability;
+mod flow;
+mod import;
+mod qr;
+mod search;
+mod security;
+mod storage_failure;
