@@ -4,7 +4,12 @@
 //! limit → the redemption discount spread over eligible lines (largest remainder, so the line
 //! discounts add up exactly and no line goes below 0) → accrual on what is paid, kept per line.
 
-use super::{Money, Program, PromoUsage, Quantity, RulesError, Timestamp};
+use super::limits::{redeem_limit, Rates};
+use super::program::same_text;
+use super::spread::spread;
+use super::{
+    check_promo, Money, Program, ProgramKind, PromoUsage, Quantity, RulesError, Timestamp,
+};
 use serde::Serialize;
 
 /// The points a customer asks to spend.
@@ -115,8 +120,283 @@ pub struct Calculation {
     pub limits: Vec<LimitApplied>,
 }
 
+/// The most lines one receipt may carry.
+const MAX_LINES: usize = 1000;
+/// The highest unit price accepted: 1 000 000 000.00 in minor units.
+const MAX_PRICE: Money = Money(100_000_000_000);
+/// The longest SKU accepted, in characters.
+const MAX_SKU_CHARS: usize = 128;
+
 /// Prices a receipt. Errors: empty receipt, bad lines (price < 0, above 10^11 minor units,
 /// more than 1000 lines), overflow, redeem above the limit (naming the bound), rejected promo.
+///
+/// A program that fails [`Program::validate`] is still priced without panicking: percents are
+/// clamped to 0..=100, `point_value` to at least 1 and `min_payable` to at least 0.
 pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
-    todo!("{:?}", input.lines)
+    let program = input.program;
+    check_lines(input.lines)?;
+    let amounts: Vec<i64> = input
+        .lines
+        .iter()
+        .map(|line| {
+            line.price
+                .times(line.quantity)
+                .map(|amount| amount.0)
+                .ok_or(RulesError::Overflow)
+        })
+        .collect::<Result<_, _>>()?;
+    let excluded: Vec<bool> = input
+        .lines
+        .iter()
+        .map(|line| program.is_excluded(&line.sku, line.category.as_deref()))
+        .collect();
+    let eligible_amounts: Vec<i64> = amounts
+        .iter()
+        .zip(&excluded)
+        .map(|(&amount, &excluded)| if excluded { 0 } else { amount })
+        .collect();
+    let subtotal = checked_sum(&amounts)?;
+    let eligible_before = checked_sum(&eligible_amounts)?;
+
+    // An anonymous quote gets the base program: tiers are about a customer's history.
+    let settings = match input.customer {
+        Some(customer) => program.settings_for(customer.paid_total),
+        None => program.base_settings(),
+    };
+    let rates = Rates::new(program, &settings);
+    let bonus_customer = input
+        .customer
+        .filter(|_| settings.kind == ProgramKind::Bonus);
+
+    // Step 1: promo codes, then the discount group's percent, spread over eligible lines.
+    let (promo_codes, promo_total) = apply_promos(input, Money(subtotal), eligible_before)?;
+    let group_discount = match input.customer {
+        Some(_) if settings.kind == ProgramKind::Discount => {
+            percent_of(eligible_before - promo_total, rates.discount)?
+        }
+        _ => 0,
+    };
+    let step1 = promo_total
+        .checked_add(group_discount)
+        .ok_or(RulesError::Overflow)?;
+    let promo_shares = spread(step1, &eligible_amounts)?;
+    let after_promo: Vec<i64> = eligible_amounts
+        .iter()
+        .zip(&promo_shares)
+        .map(|(&a, &d)| a - d)
+        .collect();
+    let eligible = eligible_before - step1;
+
+    // Steps 2 and 3: the redemption limit and the requested points checked against it.
+    let all_excluded = eligible_before == 0 && excluded.iter().any(|&e| e);
+    let limit = redeem_limit(input.customer, &settings, &rates, eligible, all_excluded)?;
+    let redeem = match input.redeem {
+        Redeem::None => 0,
+        Redeem::Max => limit.max,
+        Redeem::Points(points) if points < 0 => return Err(RulesError::NegativeRedeem(points)),
+        Redeem::Points(points) if points > limit.max => {
+            return Err(RulesError::RedeemAboveLimit {
+                requested: points,
+                max: limit.max,
+                bound_by: limit.bound_by(),
+            });
+        }
+        Redeem::Points(points) => points,
+    };
+
+    // Step 4: the money the points pay, spread over what the eligible lines still cost; the
+    // points themselves follow the money so a return gives back exactly what its lines used.
+    let points_money = redeem
+        .checked_mul(rates.point_value)
+        .ok_or(RulesError::Overflow)?;
+    let points_shares = spread(points_money, &after_promo)?;
+    let redeem_shares = spread(redeem, &points_shares)?;
+
+    // Step 5: accrual on what is paid (and the points part if the program says so).
+    let paid: Vec<i64> = after_promo
+        .iter()
+        .zip(&points_shares)
+        .map(|(&a, &d)| a - d)
+        .collect();
+    let bases: Vec<i64> = paid
+        .iter()
+        .zip(&points_shares)
+        .zip(&excluded)
+        .map(|((&paid, &points), &excluded)| match excluded {
+            true => 0,
+            false if program.accrue_on_redeemed => paid + points,
+            false => paid,
+        })
+        .collect();
+    let earn = match bonus_customer {
+        Some(_) => {
+            let base = i128::from(checked_sum(&bases)?);
+            let divisor = 100 * i128::from(rates.point_value);
+            i64::try_from(base * i128::from(rates.accrual) / divisor)
+                .map_err(|_| RulesError::Overflow)?
+        }
+        None => 0,
+    };
+    let earn_shares = spread(earn, &bases)?;
+
+    let mut lines = Vec::with_capacity(input.lines.len());
+    let mut discount = 0i64;
+    for (i, line) in input.lines.iter().enumerate() {
+        let at = |v: &[i64]| v.get(i).copied().unwrap_or(0);
+        let (promo_discount, points_discount) = (at(&promo_shares), at(&points_shares));
+        let line_discount = promo_discount + points_discount;
+        discount = discount
+            .checked_add(line_discount)
+            .ok_or(RulesError::Overflow)?;
+        lines.push(LineResult {
+            sku: line.sku.clone(),
+            name: line.name.clone(),
+            category: line.category.clone(),
+            quantity: line.quantity.to_decimal_string(),
+            quantity_milli: line.quantity,
+            price: line.price,
+            amount: Money(at(&amounts)),
+            excluded: excluded.get(i).copied().unwrap_or(false),
+            promo_discount: Money(promo_discount),
+            points_discount: Money(points_discount),
+            discount: Money(line_discount),
+            paid: Money(at(&amounts) - line_discount),
+            earn: at(&earn_shares),
+            redeem_points: at(&redeem_shares),
+        });
+    }
+
+    let mut limits = Vec::new();
+    let excluded_count = excluded.iter().filter(|&&e| e).count();
+    if excluded_count > 0 && !all_excluded {
+        limits.push(LimitApplied {
+            code: "excluded_lines",
+            message: format!(
+                "{excluded_count} of {} lines are excluded from discounts and points.",
+                input.lines.len()
+            ),
+        });
+    }
+    limits.extend(limit.applied);
+
+    let points = match input.customer {
+        Some(customer) => PointsQuote {
+            balance: customer.balance,
+            available: customer.available,
+            max_redeem: limit.max,
+            redeem,
+            earn,
+            balance_after: customer
+                .balance
+                .checked_sub(redeem)
+                .and_then(|b| b.checked_add(earn))
+                .ok_or(RulesError::Overflow)?,
+        },
+        None => PointsQuote {
+            balance: 0,
+            available: 0,
+            max_redeem: 0,
+            redeem: 0,
+            earn: 0,
+            balance_after: 0,
+        },
+    };
+
+    Ok(Calculation {
+        program_version: program.version,
+        tier: settings.tier,
+        subtotal: Money(subtotal),
+        discount: Money(discount),
+        total: Money(subtotal - discount),
+        points,
+        lines,
+        promo_codes,
+        limits,
+    })
+}
+
+fn check_lines(lines: &[CalcLine]) -> Result<(), RulesError> {
+    if lines.is_empty() {
+        return Err(RulesError::EmptyReceipt);
+    }
+    if lines.len() > MAX_LINES {
+        let why = format!(
+            "a receipt may have at most {MAX_LINES} lines, this one has {}",
+            lines.len()
+        );
+        return Err(RulesError::InvalidLine {
+            line: MAX_LINES,
+            why,
+        });
+    }
+    for (line_no, line) in lines.iter().enumerate() {
+        let why = if line.sku.trim().is_empty() {
+            "the SKU is empty".to_string()
+        } else if line.sku.chars().count() > MAX_SKU_CHARS {
+            format!("the SKU is longer than {MAX_SKU_CHARS} characters")
+        } else if line.price.0 < 0 {
+            format!("the price {} is negative", line.price)
+        } else if line.price > MAX_PRICE {
+            format!(
+                "the price {} is above the maximum of {MAX_PRICE}",
+                line.price
+            )
+        } else if line.quantity.0 <= 0 || line.quantity > Quantity::MAX {
+            format!(
+                "the quantity {} is not between 0.001 and {}",
+                line.quantity,
+                Quantity::MAX
+            )
+        } else {
+            continue;
+        };
+        return Err(RulesError::InvalidLine { line: line_no, why });
+    }
+    Ok(())
+}
+
+fn checked_sum(values: &[i64]) -> Result<i64, RulesError> {
+    values
+        .iter()
+        .try_fold(0i64, |sum, &v| sum.checked_add(v))
+        .ok_or(RulesError::Overflow)
+}
+
+/// `floor(amount × percent / 100)` for a percent already clamped to 0..=100.
+fn percent_of(amount: i64, percent: i64) -> Result<i64, RulesError> {
+    i64::try_from(i128::from(amount.max(0)) * i128::from(percent) / 100)
+        .map_err(|_| RulesError::Overflow)
+}
+
+/// Applies the entered promo codes in order, each on what the previous ones left eligible, so
+/// together they never exceed the eligible amount. A code entered twice counts once.
+fn apply_promos(
+    input: &CalcInput<'_>,
+    subtotal: Money,
+    eligible: i64,
+) -> Result<(Vec<AppliedPromo>, i64), RulesError> {
+    let mut applied: Vec<AppliedPromo> = Vec::new();
+    let mut total = 0i64;
+    for (entered, usage) in input.promo_codes {
+        let Some(promo) = input.program.find_promo(entered) else {
+            return Err(RulesError::PromoRejected {
+                code: entered.trim().to_string(),
+                reason: "unknown",
+                message: "there is no such promo code.".to_string(),
+            });
+        };
+        if applied
+            .iter()
+            .any(|done| same_text(&done.code, &promo.code))
+        {
+            continue;
+        }
+        let discount = check_promo(promo, subtotal, Money(eligible - total), *usage, input.now)?;
+        total += discount.0;
+        applied.push(AppliedPromo {
+            code: promo.code.clone(),
+            discount,
+        });
+    }
+    Ok((applied, total))
 }

@@ -11,15 +11,22 @@
 mod amount;
 mod calculate;
 mod error;
+mod limits;
 mod program;
 mod promo;
+#[cfg(test)]
+mod properties;
 mod returns;
+mod spread;
+#[cfg(test)]
+mod tests;
+mod validate;
 mod wallet;
 
 pub use amount::{Money, Quantity};
 pub use calculate::{
-    calculate, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied, LineResult, PointsQuote,
-    Redeem,
+    calculate, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied,
+    LineResult, PointsQuote, Redeem,
 };
 pub use error::RulesError;
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};

@@ -109,28 +109,228 @@ pub struct Settings {
 
 impl Default for Program {
     fn default() -> Self {
-        todo!("the defaults of DESIGN §3; offline_redeem_limit 500, offline_max_redemptions 3, offline_max_age_hours 24")
+        Program {
+            version: 0,
+            point_value: 100,
+            kind: ProgramKind::Bonus,
+            accrual_percent: 5,
+            discount_percent: 0,
+            redeem_cap_percent: 100,
+            min_payable: Money(0),
+            accrue_on_redeemed: false,
+            excluded_categories: Vec::new(),
+            excluded_skus: Vec::new(),
+            activation_days: 0,
+            expiry_days: 0,
+            welcome_points: 0,
+            tiers: Vec::new(),
+            promo_codes: Vec::new(),
+            offline_redeem_limit: 500,
+            offline_max_redemptions: 3,
+            offline_max_age_hours: 24,
+        }
     }
 }
 
 impl Program {
-    /// Checks the program for contradictions (percent outside 0..=100, point_value < 1,
-    /// negative days, duplicate promo codes, unsorted or duplicate tiers) and says which.
-    pub fn validate(&self) -> Result<(), String> {
-        todo!()
+    /// The base program's settings, no tier: what applies below every threshold.
+    pub(crate) fn base_settings(&self) -> Settings {
+        Settings {
+            tier: None,
+            kind: self.kind,
+            accrual_percent: self.accrual_percent,
+            discount_percent: self.discount_percent,
+            redeem_cap_percent: self.redeem_cap_percent,
+        }
     }
 
     /// The effective settings for a customer who has paid `paid_total` so far.
+    ///
+    /// The highest threshold reached wins even if the list is not sorted (a program that failed
+    /// `validate` must still price predictably); between equal thresholds the later tier wins.
     pub fn settings_for(&self, paid_total: Money) -> Settings {
-        todo!("{paid_total:?}")
+        let mut reached: Option<&Tier> = None;
+        for tier in &self.tiers {
+            if tier.threshold <= paid_total
+                && reached.is_none_or(|best| tier.threshold >= best.threshold)
+            {
+                reached = Some(tier);
+            }
+        }
+        let base = self.base_settings();
+        match reached {
+            None => base,
+            Some(tier) => Settings {
+                tier: Some(tier.name.clone()),
+                kind: tier.kind.unwrap_or(base.kind),
+                accrual_percent: tier.accrual_percent.unwrap_or(base.accrual_percent),
+                discount_percent: tier.discount_percent.unwrap_or(base.discount_percent),
+                redeem_cap_percent: tier.redeem_cap_percent.unwrap_or(base.redeem_cap_percent),
+            },
+        }
     }
 
     /// Whether a line with this SKU and category gets no discount, no redemption and no accrual.
+    ///
+    /// Matching is exact but case-insensitive (Unicode-aware, so "Табак" matches "табак"):
+    /// the store types the list by hand and the till's catalogue capitalises as it likes.
     pub fn is_excluded(&self, sku: &str, category: Option<&str>) -> bool {
-        todo!("{sku}{category:?}")
+        self.excluded_skus
+            .iter()
+            .any(|excluded| same_text(excluded, sku))
+            || category.is_some_and(|category| {
+                self.excluded_categories
+                    .iter()
+                    .any(|excluded| same_text(excluded, category))
+            })
     }
 
+    /// The promo code matching `code`, ignoring case and surrounding whitespace.
     pub fn find_promo(&self, code: &str) -> Option<&PromoCode> {
-        todo!("{code}")
+        let code = code.trim();
+        if code.is_empty() {
+            return None;
+        }
+        self.promo_codes
+            .iter()
+            .find(|promo| same_text(promo.code.trim(), code))
+    }
+}
+
+/// Case-insensitive equality without allocating.
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tier(name: &str, threshold: i64) -> Tier {
+        Tier {
+            name: name.to_string(),
+            threshold: Money(threshold),
+            kind: None,
+            accrual_percent: None,
+            discount_percent: None,
+            redeem_cap_percent: None,
+        }
+    }
+
+    fn promo(code: &str) -> PromoCode {
+        PromoCode {
+            code: code.to_string(),
+            kind: PromoKind::Percent,
+            value: 10,
+            min_receipt: Money(0),
+            valid_from: None,
+            valid_until: None,
+            usage_limit: None,
+            per_customer_limit: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default_program() {
+        let program: Program = toml::from_str("").expect("an empty program parses");
+        assert_eq!(program, Program::default());
+        assert_eq!(program.point_value, 100);
+        assert_eq!(program.accrual_percent, 5);
+        assert_eq!(program.redeem_cap_percent, 100);
+        assert_eq!(program.offline_redeem_limit, 500);
+        assert_eq!(program.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Program>("acrual_percent = 5").is_err());
+    }
+
+    #[test]
+    fn tiers_override_the_base_from_their_threshold() {
+        let gold = Tier {
+            accrual_percent: Some(10),
+            redeem_cap_percent: Some(50),
+            ..tier("gold", 100_000)
+        };
+        let vip = Tier {
+            kind: Some(ProgramKind::Discount),
+            discount_percent: Some(7),
+            ..tier("vip", 500_000)
+        };
+        let program = Program {
+            tiers: vec![gold, vip],
+            ..Program::default()
+        };
+        assert_eq!(program.validate(), Ok(()));
+
+        let below = program.settings_for(Money(99_999));
+        assert_eq!(below, program.base_settings());
+        assert_eq!(below.tier, None);
+
+        let at_gold = program.settings_for(Money(100_000));
+        assert_eq!(at_gold.tier.as_deref(), Some("gold"));
+        assert_eq!(
+            (
+                at_gold.kind,
+                at_gold.accrual_percent,
+                at_gold.redeem_cap_percent
+            ),
+            (ProgramKind::Bonus, 10, 50)
+        );
+        assert_eq!(at_gold.discount_percent, 0);
+
+        let at_vip = program.settings_for(Money(10_000_000));
+        assert_eq!(at_vip.tier.as_deref(), Some("vip"));
+        assert_eq!(
+            (at_vip.kind, at_vip.discount_percent, at_vip.accrual_percent),
+            (ProgramKind::Discount, 7, 5)
+        );
+    }
+
+    #[test]
+    fn unsorted_tiers_still_pick_the_highest_reached() {
+        let program = Program {
+            tiers: vec![tier("vip", 500), tier("gold", 100)],
+            ..Program::default()
+        };
+        assert_eq!(
+            program.settings_for(Money(600)).tier.as_deref(),
+            Some("vip")
+        );
+        assert_eq!(
+            program.settings_for(Money(200)).tier.as_deref(),
+            Some("gold")
+        );
+    }
+
+    #[test]
+    fn exclusions_match_exactly_ignoring_case() {
+        let program = Program {
+            excluded_categories: vec!["Tobacco".into(), "Табак".into()],
+            excluded_skus: vec!["SKU-1".into()],
+            ..Program::default()
+        };
+        assert!(program.is_excluded("x", Some("tobacco")));
+        assert!(program.is_excluded("x", Some("ТАБАК")));
+        assert!(program.is_excluded("sku-1", None));
+        assert!(!program.is_excluded("sku-10", Some("tobacco products")));
+        assert!(!program.is_excluded("x", None));
+    }
+
+    #[test]
+    fn promo_lookup_ignores_case_and_spaces() {
+        let program = Program {
+            promo_codes: vec![promo("Spring10")],
+            ..Program::default()
+        };
+        assert_eq!(
+            program.find_promo("  SPRING10 ").map(|p| p.code.as_str()),
+            Some("Spring10")
+        );
+        assert_eq!(program.find_promo("spring1"), None);
+        assert_eq!(program.find_promo(""), None);
     }
 }
