@@ -82,8 +82,8 @@ impl AgentConfig {
         let (data_dir, config_dir) = match &overrides.data_dir {
             Some(dir) => (dir.clone(), dir.clone()),
             None => {
-                let dirs = directories::ProjectDirs::from("", "", "loyalty-agent")
-                    .ok_or(ConfigError::NoHomeDirectory)?;
+                let dirs =
+                    directories::ProjectDirs::from("", "", "loyalty-agent").ok_or(ConfigError::NoHomeDirectory)?;
                 (dirs.data_dir().to_path_buf(), dirs.config_dir().to_path_buf())
             }
         };

@@ -51,7 +51,8 @@ pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<Im
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let phone_col = column("phone").ok_or(ImportError::NoPhoneColumn)?;
-    let (name_col, email_col, card_col, points_col) = (column("name"), column("email"), column("card"), column("points"));
+    let (name_col, email_col, card_col, points_col) =
+        (column("name"), column("email"), column("card"), column("points"));
 
     let mut report = ImportReport::default();
     let mut batch = Vec::with_capacity(BATCH);
@@ -74,7 +75,9 @@ pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<Im
             Some(text) => match text.parse::<i64>() {
                 Ok(points) => points,
                 Err(_) => {
-                    report.rejected.push(RejectedRow { line, reason: format!("points {text:?} is not a whole number") });
+                    report
+                        .rejected
+                        .push(RejectedRow { line, reason: format!("points {text:?} is not a whole number") });
                     continue;
                 }
             },

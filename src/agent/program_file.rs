@@ -28,7 +28,8 @@ pub fn load_program(path: &Path) -> Result<(Program, String), ProgramFileError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(source) => return Err(ProgramFileError::Read { path: path.to_owned(), source }),
     };
-    let program = parse_program(&text).map_err(|message| ProgramFileError::Invalid { path: path.to_owned(), message })?;
+    let program =
+        parse_program(&text).map_err(|message| ProgramFileError::Invalid { path: path.to_owned(), message })?;
     Ok((program, text))
 }
 
@@ -40,8 +41,9 @@ pub fn parse_program(text: &str) -> Result<Program, String> {
             let Some(table) = code.as_table_mut() else { continue };
             for (field, end_of_day) in [("valid_from", false), ("valid_until", true)] {
                 if let Some(raw) = table.get(field) {
-                    let seconds = to_unix_seconds(raw, end_of_day)
-                        .ok_or_else(|| format!("promo code {field} must be a date like 2026-12-31 or 2026-12-31T18:00:00Z"))?;
+                    let seconds = to_unix_seconds(raw, end_of_day).ok_or_else(|| {
+                        format!("promo code {field} must be a date like 2026-12-31 or 2026-12-31T18:00:00Z")
+                    })?;
                     table.insert(field.to_owned(), toml::Value::Integer(seconds));
                 }
             }

@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use super::api::{self, security::SecurityPolicy, AppState, Mode};
+use super::clock;
 use super::config::AgentConfig;
 use super::program_file::{self, EXAMPLE_PROGRAM};
 use super::store::{Store, StoreSettings};
 use super::token::AgentToken;
-use super::clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -51,7 +51,8 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
     }
     let (mut program, program_text) = program_file::load_program(&program_path)?;
 
-    let settings = StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+    let settings =
+        StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
     let storage = match Store::open(&config.database_path(), settings) {
         Ok(store) => {
             let hash = hex::encode(Sha256::digest(program_text.as_bytes()));
@@ -85,7 +86,11 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -4,12 +4,11 @@ use crate::wire::Health;
 
 /// Fetches `/v1/health` from the agent at `base` (e.g. `http://127.0.0.1:8719`).
 pub async fn fetch_health(base: &str) -> Result<Health, String> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
     let url = format!("{}/v1/health", base.trim_end_matches('/'));
-    let response = client.get(&url).send().await.map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
+    let response =
+        client.get(&url).send().await.map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
     response.json::<Health>().await.map_err(|e| format!("the agent at {base} answered something unexpected: {e}"))
 }
 

@@ -12,7 +12,11 @@ use loyalty::agent::program_file::EXAMPLE_PROGRAM;
 use loyalty::agent::{import, server, status, store, token::AgentToken};
 
 #[derive(Parser)]
-#[command(name = "loyalty-agent", version, about = "Till-side loyalty agent: customer lookup, points and receipts, offline")]
+#[command(
+    name = "loyalty-agent",
+    version,
+    about = "Till-side loyalty agent: customer lookup, points and receipts, offline"
+)]
 struct Cli {
     /// One folder for the database, configuration and token (default: the platform's folders).
     #[arg(long, global = true, env = "LOYALTY_AGENT_DATA_DIR")]
@@ -138,11 +142,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Customers { command: CustomersCommand::Import { file } } => {
             let config = AgentConfig::load(overrides(None))?;
-            let settings =
-                store::StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+            let settings = store::StoreSettings {
+                default_region: config.default_country.clone(),
+                card_prefix: config.card_prefix.clone(),
+            };
             let store = store::Store::open(&config.database_path(), settings)?;
             let started = std::time::Instant::now();
-            let report = import::import_csv(&store, &file, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+            let report =
+                import::import_csv(&store, &file, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
             for row in report.rejected.iter().take(1000) {
                 eprintln!("line {}: {}", row.line, row.reason);
             }
@@ -158,10 +165,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command } => {
-            print!("{}", match command {
-                ConfigCommand::Example => EXAMPLE_CONFIG,
-                ConfigCommand::Program => EXAMPLE_PROGRAM,
-            });
+            print!(
+                "{}",
+                match command {
+                    ConfigCommand::Example => EXAMPLE_CONFIG,
+                    ConfigCommand::Program => EXAMPLE_PROGRAM,
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

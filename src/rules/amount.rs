@@ -9,9 +9,7 @@ use std::fmt;
 use super::RulesError;
 
 /// An amount of money in minor units (kopecks, cents).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
@@ -35,10 +33,7 @@ impl Quantity {
     /// non-ASCII digits are "not a number": the till sends plain decimals, and accepting more
     /// shapes would only hide bugs on its side.
     pub fn parse(text: &str) -> Result<Quantity, RulesError> {
-        let bad = |why: &'static str| RulesError::InvalidQuantity {
-            text: text.to_string(),
-            why,
-        };
+        let bad = |why: &'static str| RulesError::InvalidQuantity { text: text.to_string(), why };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(bad("empty"));
@@ -117,11 +112,8 @@ impl Money {
     pub fn times(self, quantity: Quantity) -> Option<Money> {
         let product = i128::from(self.0) * i128::from(quantity.0);
         let half = i128::from(MILLI / 2);
-        let rounded = if product >= 0 {
-            (product + half) / i128::from(MILLI)
-        } else {
-            (product - half) / i128::from(MILLI)
-        };
+        let rounded =
+            if product >= 0 { (product + half) / i128::from(MILLI) } else { (product - half) / i128::from(MILLI) };
         i64::try_from(rounded).ok().map(Money)
     }
 
@@ -191,41 +183,25 @@ mod tests {
             ("99999999999999999999999999", "more than 1000000 units"),
         ];
         for &(text, why) in cases {
-            let expected = RulesError::InvalidQuantity {
-                text: text.to_string(),
-                why,
-            };
+            let expected = RulesError::InvalidQuantity { text: text.to_string(), why };
             assert_eq!(Quantity::parse(text), Err(expected), "{text:?}");
         }
     }
 
     #[test]
     fn prints_canonical_decimals() {
-        let cases: &[(i64, &str)] = &[
-            (354, "0.354"),
-            (2000, "2"),
-            (1500, "1.5"),
-            (1, "0.001"),
-            (1010, "1.01"),
-            (0, "0"),
-            (-1500, "-1.5"),
-        ];
+        let cases: &[(i64, &str)] =
+            &[(354, "0.354"), (2000, "2"), (1500, "1.5"), (1, "0.001"), (1010, "1.01"), (0, "0"), (-1500, "-1.5")];
         for &(milli, text) in cases {
             assert_eq!(Quantity(milli).to_decimal_string(), text);
         }
-        assert_eq!(
-            Quantity(i64::MIN).to_decimal_string(),
-            "-9223372036854775.808"
-        );
+        assert_eq!(Quantity(i64::MIN).to_decimal_string(), "-9223372036854775.808");
     }
 
     #[test]
     fn round_trips_through_text() {
         for milli in [1, 9, 10, 99, 354, 1000, 1500, 123_456, 1_000_000_000] {
-            assert_eq!(
-                Quantity::parse(&Quantity(milli).to_decimal_string()),
-                Ok(Quantity(milli))
-            );
+            assert_eq!(Quantity::parse(&Quantity(milli).to_decimal_string()), Ok(Quantity(milli)));
         }
     }
 

@@ -7,9 +7,7 @@
 use super::limits::{redeem_limit, Rates};
 use super::program::same_text;
 use super::spread::spread;
-use super::{
-    check_promo, Money, Program, ProgramKind, PromoUsage, Quantity, RulesError, Timestamp,
-};
+use super::{check_promo, Money, Program, ProgramKind, PromoUsage, Quantity, RulesError, Timestamp};
 use serde::Serialize;
 
 /// The points a customer asks to spend.
@@ -138,23 +136,12 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
     let amounts: Vec<i64> = input
         .lines
         .iter()
-        .map(|line| {
-            line.price
-                .times(line.quantity)
-                .map(|amount| amount.0)
-                .ok_or(RulesError::Overflow)
-        })
+        .map(|line| line.price.times(line.quantity).map(|amount| amount.0).ok_or(RulesError::Overflow))
         .collect::<Result<_, _>>()?;
-    let excluded: Vec<bool> = input
-        .lines
-        .iter()
-        .map(|line| program.is_excluded(&line.sku, line.category.as_deref()))
-        .collect();
-    let eligible_amounts: Vec<i64> = amounts
-        .iter()
-        .zip(&excluded)
-        .map(|(&amount, &excluded)| if excluded { 0 } else { amount })
-        .collect();
+    let excluded: Vec<bool> =
+        input.lines.iter().map(|line| program.is_excluded(&line.sku, line.category.as_deref())).collect();
+    let eligible_amounts: Vec<i64> =
+        amounts.iter().zip(&excluded).map(|(&amount, &excluded)| if excluded { 0 } else { amount }).collect();
     let subtotal = checked_sum(&amounts)?;
     let eligible_before = checked_sum(&eligible_amounts)?;
 
@@ -164,27 +151,17 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         None => program.base_settings(),
     };
     let rates = Rates::new(program, &settings);
-    let bonus_customer = input
-        .customer
-        .filter(|_| settings.kind == ProgramKind::Bonus);
+    let bonus_customer = input.customer.filter(|_| settings.kind == ProgramKind::Bonus);
 
     // Step 1: promo codes, then the discount group's percent, spread over eligible lines.
     let (promo_codes, promo_total) = apply_promos(input, Money(subtotal), eligible_before)?;
     let group_discount = match input.customer {
-        Some(_) if settings.kind == ProgramKind::Discount => {
-            percent_of(eligible_before - promo_total, rates.discount)?
-        }
+        Some(_) if settings.kind == ProgramKind::Discount => percent_of(eligible_before - promo_total, rates.discount)?,
         _ => 0,
     };
-    let step1 = promo_total
-        .checked_add(group_discount)
-        .ok_or(RulesError::Overflow)?;
+    let step1 = promo_total.checked_add(group_discount).ok_or(RulesError::Overflow)?;
     let promo_shares = spread(step1, &eligible_amounts)?;
-    let after_promo: Vec<i64> = eligible_amounts
-        .iter()
-        .zip(&promo_shares)
-        .map(|(&a, &d)| a - d)
-        .collect();
+    let after_promo: Vec<i64> = eligible_amounts.iter().zip(&promo_shares).map(|(&a, &d)| a - d).collect();
     let eligible = eligible_before - step1;
 
     // Steps 2 and 3: the redemption limit and the requested points checked against it.
@@ -195,29 +172,19 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         Redeem::Max => limit.max,
         Redeem::Points(points) if points < 0 => return Err(RulesError::NegativeRedeem(points)),
         Redeem::Points(points) if points > limit.max => {
-            return Err(RulesError::RedeemAboveLimit {
-                requested: points,
-                max: limit.max,
-                bound_by: limit.bound_by(),
-            });
+            return Err(RulesError::RedeemAboveLimit { requested: points, max: limit.max, bound_by: limit.bound_by() });
         }
         Redeem::Points(points) => points,
     };
 
     // Step 4: the money the points pay, spread over what the eligible lines still cost; the
     // points themselves follow the money so a return gives back exactly what its lines used.
-    let points_money = redeem
-        .checked_mul(rates.point_value)
-        .ok_or(RulesError::Overflow)?;
+    let points_money = redeem.checked_mul(rates.point_value).ok_or(RulesError::Overflow)?;
     let points_shares = spread(points_money, &after_promo)?;
     let redeem_shares = spread(redeem, &points_shares)?;
 
     // Step 5: accrual on what is paid (and the points part if the program says so).
-    let paid: Vec<i64> = after_promo
-        .iter()
-        .zip(&points_shares)
-        .map(|(&a, &d)| a - d)
-        .collect();
+    let paid: Vec<i64> = after_promo.iter().zip(&points_shares).map(|(&a, &d)| a - d).collect();
     let bases: Vec<i64> = paid
         .iter()
         .zip(&points_shares)
@@ -232,8 +199,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         Some(_) => {
             let base = i128::from(checked_sum(&bases)?);
             let divisor = 100 * i128::from(rates.point_value);
-            i64::try_from(base * i128::from(rates.accrual) / divisor)
-                .map_err(|_| RulesError::Overflow)?
+            i64::try_from(base * i128::from(rates.accrual) / divisor).map_err(|_| RulesError::Overflow)?
         }
         None => 0,
     };
@@ -245,9 +211,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         let at = |v: &[i64]| v.get(i).copied().unwrap_or(0);
         let (promo_discount, points_discount) = (at(&promo_shares), at(&points_shares));
         let line_discount = promo_discount + points_discount;
-        discount = discount
-            .checked_add(line_discount)
-            .ok_or(RulesError::Overflow)?;
+        discount = discount.checked_add(line_discount).ok_or(RulesError::Overflow)?;
         lines.push(LineResult {
             sku: line.sku.clone(),
             name: line.name.clone(),
@@ -271,10 +235,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
     if excluded_count > 0 && !all_excluded {
         limits.push(LimitApplied {
             code: "excluded_lines",
-            message: format!(
-                "{excluded_count} of {} lines are excluded from discounts and points.",
-                input.lines.len()
-            ),
+            message: format!("{excluded_count} of {} lines are excluded from discounts and points.", input.lines.len()),
         });
     }
     limits.extend(limit.applied);
@@ -292,14 +253,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
                 .and_then(|b| b.checked_add(earn))
                 .ok_or(RulesError::Overflow)?,
         },
-        None => PointsQuote {
-            balance: 0,
-            available: 0,
-            max_redeem: 0,
-            redeem: 0,
-            earn: 0,
-            balance_after: 0,
-        },
+        None => PointsQuote { balance: 0, available: 0, max_redeem: 0, redeem: 0, earn: 0, balance_after: 0 },
     };
 
     Ok(Calculation {
@@ -320,14 +274,8 @@ fn check_lines(lines: &[CalcLine]) -> Result<(), RulesError> {
         return Err(RulesError::EmptyReceipt);
     }
     if lines.len() > MAX_LINES {
-        let why = format!(
-            "a receipt may have at most {MAX_LINES} lines, this one has {}",
-            lines.len()
-        );
-        return Err(RulesError::InvalidLine {
-            line: MAX_LINES,
-            why,
-        });
+        let why = format!("a receipt may have at most {MAX_LINES} lines, this one has {}", lines.len());
+        return Err(RulesError::InvalidLine { line: MAX_LINES, why });
     }
     for (line_no, line) in lines.iter().enumerate() {
         let why = if line.sku.trim().is_empty() {
@@ -337,16 +285,9 @@ fn check_lines(lines: &[CalcLine]) -> Result<(), RulesError> {
         } else if line.price.0 < 0 {
             format!("the price {} is negative", line.price)
         } else if line.price > MAX_PRICE {
-            format!(
-                "the price {} is above the maximum of {MAX_PRICE}",
-                line.price
-            )
+            format!("the price {} is above the maximum of {MAX_PRICE}", line.price)
         } else if line.quantity.0 <= 0 || line.quantity > Quantity::MAX {
-            format!(
-                "the quantity {} is not between 0.001 and {}",
-                line.quantity,
-                Quantity::MAX
-            )
+            format!("the quantity {} is not between 0.001 and {}", line.quantity, Quantity::MAX)
         } else {
             continue;
         };
@@ -356,25 +297,17 @@ fn check_lines(lines: &[CalcLine]) -> Result<(), RulesError> {
 }
 
 fn checked_sum(values: &[i64]) -> Result<i64, RulesError> {
-    values
-        .iter()
-        .try_fold(0i64, |sum, &v| sum.checked_add(v))
-        .ok_or(RulesError::Overflow)
+    values.iter().try_fold(0i64, |sum, &v| sum.checked_add(v)).ok_or(RulesError::Overflow)
 }
 
 /// `floor(amount × percent / 100)` for a percent already clamped to 0..=100.
 fn percent_of(amount: i64, percent: i64) -> Result<i64, RulesError> {
-    i64::try_from(i128::from(amount.max(0)) * i128::from(percent) / 100)
-        .map_err(|_| RulesError::Overflow)
+    i64::try_from(i128::from(amount.max(0)) * i128::from(percent) / 100).map_err(|_| RulesError::Overflow)
 }
 
 /// Applies the entered promo codes in order, each on what the previous ones left eligible, so
 /// together they never exceed the eligible amount. A code entered twice counts once.
-fn apply_promos(
-    input: &CalcInput<'_>,
-    subtotal: Money,
-    eligible: i64,
-) -> Result<(Vec<AppliedPromo>, i64), RulesError> {
+fn apply_promos(input: &CalcInput<'_>, subtotal: Money, eligible: i64) -> Result<(Vec<AppliedPromo>, i64), RulesError> {
     let mut applied: Vec<AppliedPromo> = Vec::new();
     let mut total = 0i64;
     for (entered, usage) in input.promo_codes {
@@ -385,18 +318,12 @@ fn apply_promos(
                 message: "there is no such promo code.".to_string(),
             });
         };
-        if applied
-            .iter()
-            .any(|done| same_text(&done.code, &promo.code))
-        {
+        if applied.iter().any(|done| same_text(&done.code, &promo.code)) {
             continue;
         }
         let discount = check_promo(promo, subtotal, Money(eligible - total), *usage, input.now)?;
         total += discount.0;
-        applied.push(AppliedPromo {
-            code: promo.code.clone(),
-            discount,
-        });
+        applied.push(AppliedPromo { code: promo.code.clone(), discount });
     }
     Ok((applied, total))
 }

@@ -15,29 +15,17 @@ pub enum RulesError {
     /// More points requested than may be redeemed; `bound_by` names the limit
     /// (`available_points`, `redeem_cap`, `min_payable`, `no_customer`, `excluded_lines`).
     #[error("at most {max} points can be redeemed on this receipt ({bound_by}); {requested} were requested")]
-    RedeemAboveLimit {
-        requested: i64,
-        max: i64,
-        bound_by: &'static str,
-    },
+    RedeemAboveLimit { requested: i64, max: i64, bound_by: &'static str },
     #[error("points to redeem must be zero or more, not {0}")]
     NegativeRedeem(i64),
     /// A promo code that cannot be applied; `reason` is a stable code
     /// (`unknown`, `not_yet_valid`, `expired`, `min_receipt`, `used_up`, `customer_limit`).
     #[error("promo code {code:?} cannot be applied: {message}")]
-    PromoRejected {
-        code: String,
-        reason: &'static str,
-        message: String,
-    },
+    PromoRejected { code: String, reason: &'static str, message: String },
     #[error("line {line} was not in the receipt")]
     UnknownReturnLine { line: String },
     #[error("cannot return {requested} of {sku}: {remaining} left to return")]
-    ReturnTooMuch {
-        sku: String,
-        requested: String,
-        remaining: String,
-    },
+    ReturnTooMuch { sku: String, requested: String, remaining: String },
     #[error("nothing left to return on this receipt")]
     NothingToReturn,
 }
@@ -67,49 +55,19 @@ mod tests {
     #[test]
     fn codes_are_stable_snake_case() {
         let cases = [
-            (
-                RulesError::InvalidQuantity {
-                    text: "x".into(),
-                    why: "not a number",
-                },
-                "invalid_quantity",
-            ),
-            (
-                RulesError::InvalidLine {
-                    line: 0,
-                    why: "the price is negative".into(),
-                },
-                "invalid_line",
-            ),
+            (RulesError::InvalidQuantity { text: "x".into(), why: "not a number" }, "invalid_quantity"),
+            (RulesError::InvalidLine { line: 0, why: "the price is negative".into() }, "invalid_line"),
             (RulesError::EmptyReceipt, "empty_receipt"),
             (RulesError::Overflow, "amount_overflow"),
-            (
-                RulesError::RedeemAboveLimit {
-                    requested: 2,
-                    max: 1,
-                    bound_by: "redeem_cap",
-                },
-                "redeem_limit",
-            ),
+            (RulesError::RedeemAboveLimit { requested: 2, max: 1, bound_by: "redeem_cap" }, "redeem_limit"),
             (RulesError::NegativeRedeem(-1), "negative_redeem"),
             (
-                RulesError::PromoRejected {
-                    code: "X".into(),
-                    reason: "unknown",
-                    message: "no such code".into(),
-                },
+                RulesError::PromoRejected { code: "X".into(), reason: "unknown", message: "no such code".into() },
                 "promo_rejected",
             ),
+            (RulesError::UnknownReturnLine { line: "A".into() }, "unknown_return_line"),
             (
-                RulesError::UnknownReturnLine { line: "A".into() },
-                "unknown_return_line",
-            ),
-            (
-                RulesError::ReturnTooMuch {
-                    sku: "A".into(),
-                    requested: "2".into(),
-                    remaining: "1".into(),
-                },
+                RulesError::ReturnTooMuch { sku: "A".into(), requested: "2".into(), remaining: "1".into() },
                 "return_exceeds_sale",
             ),
             (RulesError::NothingToReturn, "nothing_to_return"),

@@ -34,9 +34,7 @@ pub(super) struct RedeemLimit {
 
 impl RedeemLimit {
     pub fn bound_by(&self) -> &'static str {
-        self.applied
-            .first()
-            .map_or("available_points", |limit| limit.code)
+        self.applied.first().map_or("available_points", |limit| limit.code)
     }
 }
 
@@ -47,10 +45,8 @@ pub(super) fn redeem_limit(
     eligible: i64,
     all_excluded: bool,
 ) -> Result<RedeemLimit, RulesError> {
-    let only = |code: &'static str, message: String| RedeemLimit {
-        max: 0,
-        applied: vec![LimitApplied { code, message }],
-    };
+    let only =
+        |code: &'static str, message: String| RedeemLimit { max: 0, applied: vec![LimitApplied { code, message }] };
     let Some(customer) = customer else {
         return Ok(only(
             "no_customer",
@@ -58,58 +54,37 @@ pub(super) fn redeem_limit(
         ));
     };
     if settings.kind == ProgramKind::Discount {
-        let message = format!(
-            "The customer's group gets {}% off instead of points.",
-            rates.discount
-        );
+        let message = format!("The customer's group gets {}% off instead of points.", rates.discount);
         return Ok(only("discount_group", message));
     }
     let point_value = i128::from(rates.point_value);
     let by_available = customer.available.max(0);
     let by_cap = i64::try_from(i128::from(eligible) * i128::from(rates.cap) / (100 * point_value))
         .map_err(|_| RulesError::Overflow)?;
-    let by_min_payable = i64::try_from(
-        (i128::from(eligible) - i128::from(rates.min_payable)).div_euclid(point_value),
-    )
-    .map_err(|_| RulesError::Overflow)?
-    .max(0);
+    let by_min_payable = i64::try_from((i128::from(eligible) - i128::from(rates.min_payable)).div_euclid(point_value))
+        .map_err(|_| RulesError::Overflow)?
+        .max(0);
     let max = by_available.min(by_cap).min(by_min_payable);
 
     let mut applied = Vec::new();
     if all_excluded {
-        let message =
-            "Every line is excluded from discounts and points, so no points can be redeemed.";
-        applied.push(LimitApplied {
-            code: "excluded_lines",
-            message: message.to_string(),
-        });
+        let message = "Every line is excluded from discounts and points, so no points can be redeemed.";
+        applied.push(LimitApplied { code: "excluded_lines", message: message.to_string() });
     }
     if by_available == max {
         let message = format!("The customer has {by_available} points available to spend.");
-        applied.push(LimitApplied {
-            code: "available_points",
-            message,
-        });
+        applied.push(LimitApplied { code: "available_points", message });
     }
     if by_cap == max {
-        let message = format!(
-            "Points may pay at most {}% of the eligible amount: {by_cap} points here.",
-            rates.cap
-        );
-        applied.push(LimitApplied {
-            code: "redeem_cap",
-            message,
-        });
+        let message = format!("Points may pay at most {}% of the eligible amount: {by_cap} points here.", rates.cap);
+        applied.push(LimitApplied { code: "redeem_cap", message });
     }
     if by_min_payable == max {
         let message = format!(
             "At least {} must be paid in money, so at most {by_min_payable} points can be redeemed.",
             Money(rates.min_payable)
         );
-        applied.push(LimitApplied {
-            code: "min_payable",
-            message,
-        });
+        applied.push(LimitApplied { code: "min_payable", message });
     }
     Ok(RedeemLimit { max, applied })
 }

@@ -151,9 +151,7 @@ impl Program {
     pub fn settings_for(&self, paid_total: Money) -> Settings {
         let mut reached: Option<&Tier> = None;
         for tier in &self.tiers {
-            if tier.threshold <= paid_total
-                && reached.is_none_or(|best| tier.threshold >= best.threshold)
-            {
+            if tier.threshold <= paid_total && reached.is_none_or(|best| tier.threshold >= best.threshold) {
                 reached = Some(tier);
             }
         }
@@ -175,14 +173,9 @@ impl Program {
     /// Matching is exact but case-insensitive (Unicode-aware, so "Табак" matches "табак"):
     /// the store types the list by hand and the till's catalogue capitalises as it likes.
     pub fn is_excluded(&self, sku: &str, category: Option<&str>) -> bool {
-        self.excluded_skus
-            .iter()
-            .any(|excluded| same_text(excluded, sku))
-            || category.is_some_and(|category| {
-                self.excluded_categories
-                    .iter()
-                    .any(|excluded| same_text(excluded, category))
-            })
+        self.excluded_skus.iter().any(|excluded| same_text(excluded, sku))
+            || category
+                .is_some_and(|category| self.excluded_categories.iter().any(|excluded| same_text(excluded, category)))
     }
 
     /// The promo code matching `code`, ignoring case and surrounding whitespace.
@@ -191,17 +184,13 @@ impl Program {
         if code.is_empty() {
             return None;
         }
-        self.promo_codes
-            .iter()
-            .find(|promo| same_text(promo.code.trim(), code))
+        self.promo_codes.iter().find(|promo| same_text(promo.code.trim(), code))
     }
 }
 
 /// Case-insensitive equality without allocating.
 pub(crate) fn same_text(a: &str, b: &str) -> bool {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
+    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]
@@ -250,20 +239,9 @@ mod tests {
 
     #[test]
     fn tiers_override_the_base_from_their_threshold() {
-        let gold = Tier {
-            accrual_percent: Some(10),
-            redeem_cap_percent: Some(50),
-            ..tier("gold", 100_000)
-        };
-        let vip = Tier {
-            kind: Some(ProgramKind::Discount),
-            discount_percent: Some(7),
-            ..tier("vip", 500_000)
-        };
-        let program = Program {
-            tiers: vec![gold, vip],
-            ..Program::default()
-        };
+        let gold = Tier { accrual_percent: Some(10), redeem_cap_percent: Some(50), ..tier("gold", 100_000) };
+        let vip = Tier { kind: Some(ProgramKind::Discount), discount_percent: Some(7), ..tier("vip", 500_000) };
+        let program = Program { tiers: vec![gold, vip], ..Program::default() };
         assert_eq!(program.validate(), Ok(()));
 
         let below = program.settings_for(Money(99_999));
@@ -272,38 +250,19 @@ mod tests {
 
         let at_gold = program.settings_for(Money(100_000));
         assert_eq!(at_gold.tier.as_deref(), Some("gold"));
-        assert_eq!(
-            (
-                at_gold.kind,
-                at_gold.accrual_percent,
-                at_gold.redeem_cap_percent
-            ),
-            (ProgramKind::Bonus, 10, 50)
-        );
+        assert_eq!((at_gold.kind, at_gold.accrual_percent, at_gold.redeem_cap_percent), (ProgramKind::Bonus, 10, 50));
         assert_eq!(at_gold.discount_percent, 0);
 
         let at_vip = program.settings_for(Money(10_000_000));
         assert_eq!(at_vip.tier.as_deref(), Some("vip"));
-        assert_eq!(
-            (at_vip.kind, at_vip.discount_percent, at_vip.accrual_percent),
-            (ProgramKind::Discount, 7, 5)
-        );
+        assert_eq!((at_vip.kind, at_vip.discount_percent, at_vip.accrual_percent), (ProgramKind::Discount, 7, 5));
     }
 
     #[test]
     fn unsorted_tiers_still_pick_the_highest_reached() {
-        let program = Program {
-            tiers: vec![tier("vip", 500), tier("gold", 100)],
-            ..Program::default()
-        };
-        assert_eq!(
-            program.settings_for(Money(600)).tier.as_deref(),
-            Some("vip")
-        );
-        assert_eq!(
-            program.settings_for(Money(200)).tier.as_deref(),
-            Some("gold")
-        );
+        let program = Program { tiers: vec![tier("vip", 500), tier("gold", 100)], ..Program::default() };
+        assert_eq!(program.settings_for(Money(600)).tier.as_deref(), Some("vip"));
+        assert_eq!(program.settings_for(Money(200)).tier.as_deref(), Some("gold"));
     }
 
     #[test]
@@ -322,14 +281,8 @@ mod tests {
 
     #[test]
     fn promo_lookup_ignores_case_and_spaces() {
-        let program = Program {
-            promo_codes: vec![promo("Spring10")],
-            ..Program::default()
-        };
-        assert_eq!(
-            program.find_promo("  SPRING10 ").map(|p| p.code.as_str()),
-            Some("Spring10")
-        );
+        let program = Program { promo_codes: vec![promo("Spring10")], ..Program::default() };
+        assert_eq!(program.find_promo("  SPRING10 ").map(|p| p.code.as_str()), Some("Spring10"));
         assert_eq!(program.find_promo("spring1"), None);
         assert_eq!(program.find_promo(""), None);
     }

@@ -19,44 +19,28 @@ enum RedeemChoice {
 /// A program and receipt: SKUs repeat across lines (`S0`..`S4`) so returns by SKU get tested,
 /// `S3` is excluded by SKU and lines marked so are excluded by category.
 fn receipt() -> impl Strategy<Value = (Program, Vec<CalcLine>)> {
-    let lines = prop::collection::vec(
-        (0i64..10_000_000, 1i64..=100_000, any::<bool>(), 0usize..5),
-        1..=20,
-    );
-    (
-        lines,
-        0i64..=100,
-        0i64..1_000_000,
-        0i64..=100,
-        1i64..=1000,
-        any::<bool>(),
+    let lines = prop::collection::vec((0i64..10_000_000, 1i64..=100_000, any::<bool>(), 0usize..5), 1..=20);
+    (lines, 0i64..=100, 0i64..1_000_000, 0i64..=100, 1i64..=1000, any::<bool>()).prop_map(
+        |(raw, cap, min_payable, accrual, point_value, accrue_on_redeemed)| {
+            let program = Program {
+                redeem_cap_percent: cap,
+                min_payable: Money(min_payable),
+                accrual_percent: accrual,
+                point_value,
+                accrue_on_redeemed,
+                excluded_categories: vec!["tobacco".into()],
+                excluded_skus: vec!["s3".into()],
+                ..Program::default()
+            };
+            let lines = raw
+                .into_iter()
+                .map(|(price, quantity, tobacco, sku)| {
+                    line(&format!("S{sku}"), tobacco.then_some("Tobacco"), price, quantity)
+                })
+                .collect();
+            (program, lines)
+        },
     )
-        .prop_map(
-            |(raw, cap, min_payable, accrual, point_value, accrue_on_redeemed)| {
-                let program = Program {
-                    redeem_cap_percent: cap,
-                    min_payable: Money(min_payable),
-                    accrual_percent: accrual,
-                    point_value,
-                    accrue_on_redeemed,
-                    excluded_categories: vec!["tobacco".into()],
-                    excluded_skus: vec!["s3".into()],
-                    ..Program::default()
-                };
-                let lines = raw
-                    .into_iter()
-                    .map(|(price, quantity, tobacco, sku)| {
-                        line(
-                            &format!("S{sku}"),
-                            tobacco.then_some("Tobacco"),
-                            price,
-                            quantity,
-                        )
-                    })
-                    .collect();
-                (program, lines)
-            },
-        )
 }
 
 fn redeem_choice() -> impl Strategy<Value = RedeemChoice> {
@@ -87,25 +71,9 @@ fn wallet() -> impl Strategy<Value = Wallet> {
     })
 }
 
-fn price(
-    program: &Program,
-    lines: &[CalcLine],
-    available: i64,
-    redeem: Redeem,
-) -> Result<Calculation, RulesError> {
-    let customer = Some(CustomerPoints {
-        balance: available,
-        available,
-        paid_total: Money(0),
-    });
-    calculate(&CalcInput {
-        program,
-        customer,
-        lines,
-        redeem,
-        promo_codes: &[],
-        now: NOW,
-    })
+fn price(program: &Program, lines: &[CalcLine], available: i64, redeem: Redeem) -> Result<Calculation, RulesError> {
+    let customer = Some(CustomerPoints { balance: available, available, paid_total: Money(0) });
+    calculate(&CalcInput { program, customer, lines, redeem, promo_codes: &[], now: NOW })
 }
 
 /// Prices with the chosen redemption; `None` when a raw request was (rightly) above the limit.
@@ -115,10 +83,7 @@ fn price_with_choice(
     available: i64,
     choice: &RedeemChoice,
 ) -> Result<Option<Calculation>, TestCaseError> {
-    let max = price(program, lines, available, Redeem::None)
-        .map_err(fail)?
-        .points
-        .max_redeem;
+    let max = price(program, lines, available, Redeem::None).map_err(fail)?.points.max_redeem;
     let redeem = match *choice {
         RedeemChoice::Max => Redeem::Max,
         RedeemChoice::Share(thousandths) => Redeem::Points(max * thousandths / 1000),
@@ -126,11 +91,7 @@ fn price_with_choice(
     };
     match price(program, lines, available, redeem) {
         Ok(calculation) => Ok(Some(calculation)),
-        Err(RulesError::RedeemAboveLimit {
-            requested,
-            max: reported,
-            ..
-        }) => {
+        Err(RulesError::RedeemAboveLimit { requested, max: reported, .. }) => {
             prop_assert!(requested > max && reported == max);
             Ok(None)
         }
@@ -165,10 +126,7 @@ fn sold_lines(calculation: &Calculation) -> Vec<SoldLine> {
 /// Records a committed return on the sale and the customer's wallet, as the agent would.
 fn commit_return(sold: &mut [SoldLine], wallet: &mut Wallet, plan: &ReturnPlan) {
     for returned in &plan.lines {
-        if let Some(line) = sold
-            .iter_mut()
-            .find(|line| line.line_no == returned.line_no)
-        {
+        if let Some(line) = sold.iter_mut().find(|line| line.line_no == returned.line_no) {
             line.returned.0 += returned.quantity.0;
             line.refunded.0 += returned.refund.0;
             line.earn_taken_back += returned.earn_back;
@@ -176,22 +134,13 @@ fn commit_return(sold: &mut [SoldLine], wallet: &mut Wallet, plan: &ReturnPlan) 
         }
     }
     wallet.take_back_accrual("r1", plan.points_taken_back, NOW);
-    wallet.credit(
-        plan.points_given_back,
-        LotSource::ReturnRefund,
-        Some("r1".into()),
-        NOW,
-        None,
-    );
+    wallet.credit(plan.points_given_back, LotSource::ReturnRefund, Some("r1".into()), NOW, None);
 }
 
 /// Turns random picks into a valid partial-return request: each pick takes a share of what
 /// its line still has, either naming the line or by SKU only.
 fn partial_request(sold: &[SoldLine], picks: &[(usize, i64, bool)]) -> Vec<ReturnLineRequest> {
-    let mut budget: Vec<i64> = sold
-        .iter()
-        .map(|line| line.quantity.0 - line.returned.0)
-        .collect();
+    let mut budget: Vec<i64> = sold.iter().map(|line| line.quantity.0 - line.returned.0).collect();
     let mut request = Vec::new();
     for &(pick, thousandths, by_line) in picks {
         let index = pick % sold.len().max(1);
@@ -315,19 +264,8 @@ fn sometimes_sane(range: std::ops::RangeInclusive<i64>) -> impl Strategy<Value =
 
 /// A program nobody validated: every number arbitrary.
 fn unchecked_program() -> impl Strategy<Value = Program> {
-    let tier = (
-        any::<i64>(),
-        prop::option::of(any::<i64>()),
-        prop::option::of(any::<i64>()),
-        any::<bool>(),
-    );
-    let promo = (
-        "[ab]{1,2}",
-        any::<bool>(),
-        any::<i64>(),
-        any::<i64>(),
-        prop::option::of(any::<i64>()),
-    );
+    let tier = (any::<i64>(), prop::option::of(any::<i64>()), prop::option::of(any::<i64>()), any::<bool>());
+    let promo = ("[ab]{1,2}", any::<bool>(), any::<i64>(), any::<i64>(), prop::option::of(any::<i64>()));
     (
         sometimes_sane(1..=1000),
         sometimes_sane(0..=100),
@@ -338,54 +276,40 @@ fn unchecked_program() -> impl Strategy<Value = Program> {
         prop::collection::vec(tier, 0..3),
         prop::collection::vec(promo, 0..3),
     )
-        .prop_map(
-            |(point_value, accrual, discount, cap, min_payable, discount_kind, tiers, promos)| {
-                Program {
-                    point_value,
-                    kind: if discount_kind {
-                        ProgramKind::Discount
-                    } else {
-                        ProgramKind::Bonus
-                    },
-                    accrual_percent: accrual,
-                    discount_percent: discount,
+        .prop_map(|(point_value, accrual, discount, cap, min_payable, discount_kind, tiers, promos)| Program {
+            point_value,
+            kind: if discount_kind { ProgramKind::Discount } else { ProgramKind::Bonus },
+            accrual_percent: accrual,
+            discount_percent: discount,
+            redeem_cap_percent: cap,
+            min_payable: Money(min_payable),
+            excluded_skus: vec!["a".into()],
+            tiers: tiers
+                .into_iter()
+                .map(|(threshold, percent, cap, discount)| Tier {
+                    name: "t".into(),
+                    threshold: Money(threshold),
+                    kind: discount.then_some(ProgramKind::Discount),
+                    accrual_percent: percent,
+                    discount_percent: percent,
                     redeem_cap_percent: cap,
-                    min_payable: Money(min_payable),
-                    excluded_skus: vec!["a".into()],
-                    tiers: tiers
-                        .into_iter()
-                        .map(|(threshold, percent, cap, discount)| Tier {
-                            name: "t".into(),
-                            threshold: Money(threshold),
-                            kind: discount.then_some(ProgramKind::Discount),
-                            accrual_percent: percent,
-                            discount_percent: percent,
-                            redeem_cap_percent: cap,
-                        })
-                        .collect(),
-                    promo_codes: promos
-                        .into_iter()
-                        .map(
-                            |(code, percent, value, min_receipt, usage_limit)| PromoCode {
-                                code,
-                                kind: if percent {
-                                    PromoKind::Percent
-                                } else {
-                                    PromoKind::Amount
-                                },
-                                value,
-                                min_receipt: Money(min_receipt),
-                                valid_from: None,
-                                valid_until: None,
-                                usage_limit,
-                                per_customer_limit: None,
-                            },
-                        )
-                        .collect(),
-                    ..Program::default()
-                }
-            },
-        )
+                })
+                .collect(),
+            promo_codes: promos
+                .into_iter()
+                .map(|(code, percent, value, min_receipt, usage_limit)| PromoCode {
+                    code,
+                    kind: if percent { PromoKind::Percent } else { PromoKind::Amount },
+                    value,
+                    min_receipt: Money(min_receipt),
+                    valid_from: None,
+                    valid_until: None,
+                    usage_limit,
+                    per_customer_limit: None,
+                })
+                .collect(),
+            ..Program::default()
+        })
 }
 
 proptest! {

@@ -61,10 +61,7 @@ pub struct ReturnPlan {
 /// Request lines add up: the same SKU twice is one request for the sum. Requests naming a
 /// `line` are placed first, then SKU-only requests fill the remaining quantity in receipt order.
 /// An empty request is `NothingToReturn`; a request quantity of zero or less is `InvalidQuantity`.
-pub fn plan_return(
-    sold: &[SoldLine],
-    request: Option<&[ReturnLineRequest]>,
-) -> Result<ReturnPlan, RulesError> {
+pub fn plan_return(sold: &[SoldLine], request: Option<&[ReturnLineRequest]>) -> Result<ReturnPlan, RulesError> {
     let take = match request {
         None => sold.iter().map(returnable).collect(),
         Some(requests) => allocate(sold, requests)?,
@@ -73,44 +70,22 @@ pub fn plan_return(
         return Err(RulesError::NothingToReturn);
     }
 
-    let mut plan = ReturnPlan {
-        lines: Vec::new(),
-        refund: Money(0),
-        points_taken_back: 0,
-        points_given_back: 0,
-    };
+    let mut plan = ReturnPlan { lines: Vec::new(), refund: Money(0), points_taken_back: 0, points_given_back: 0 };
     for (line, &quantity) in sold.iter().zip(&take) {
         if quantity == 0 {
             continue;
         }
         let total = line.quantity.0;
-        let after = line
-            .returned
-            .0
-            .max(0)
-            .checked_add(quantity)
-            .ok_or(RulesError::Overflow)?;
+        let after = line.returned.0.max(0).checked_add(quantity).ok_or(RulesError::Overflow)?;
         // Cumulative reversal: what should have come back after `after` units, minus what already
         // did. A corrupt record that already gave back more yields 0 rather than a negative.
         let refund = still_due(half_up_share(line.paid.0, after, total)?, line.refunded.0)?;
         let earn_back = still_due(floor_share(line.earn, after, total)?, line.earn_taken_back)?;
-        let redeem_back = still_due(
-            floor_share(line.redeem_points, after, total)?,
-            line.redeem_given_back,
-        )?;
+        let redeem_back = still_due(floor_share(line.redeem_points, after, total)?, line.redeem_given_back)?;
 
-        plan.refund = plan
-            .refund
-            .checked_add(Money(refund))
-            .ok_or(RulesError::Overflow)?;
-        plan.points_taken_back = plan
-            .points_taken_back
-            .checked_add(earn_back)
-            .ok_or(RulesError::Overflow)?;
-        plan.points_given_back = plan
-            .points_given_back
-            .checked_add(redeem_back)
-            .ok_or(RulesError::Overflow)?;
+        plan.refund = plan.refund.checked_add(Money(refund)).ok_or(RulesError::Overflow)?;
+        plan.points_taken_back = plan.points_taken_back.checked_add(earn_back).ok_or(RulesError::Overflow)?;
+        plan.points_given_back = plan.points_given_back.checked_add(redeem_back).ok_or(RulesError::Overflow)?;
         plan.lines.push(ReturnedLine {
             line_no: line.line_no,
             sku: line.sku.clone(),
@@ -125,10 +100,7 @@ pub fn plan_return(
 
 /// What is left to return on a line, in thousandths (never negative, even for corrupt records).
 fn returnable(line: &SoldLine) -> i64 {
-    line.quantity
-        .0
-        .saturating_sub(line.returned.0.max(0))
-        .max(0)
+    line.quantity.0.saturating_sub(line.returned.0.max(0)).max(0)
 }
 
 /// Turns the request into a quantity per sold line (same order as `sold`), checking every limit.
@@ -144,9 +116,7 @@ fn allocate(sold: &[SoldLine], requests: &[ReturnLineRequest]) -> Result<Vec<i64
             });
         }
         if !sold.iter().any(|line| line.sku == request.sku) {
-            return Err(RulesError::UnknownReturnLine {
-                line: request.sku.clone(),
-            });
+            return Err(RulesError::UnknownReturnLine { line: request.sku.clone() });
         }
         match request.line {
             Some(line_no) => {
@@ -158,15 +128,11 @@ fn allocate(sold: &[SoldLine], requests: &[ReturnLineRequest]) -> Result<Vec<i64
                     .ok_or_else(|| RulesError::UnknownReturnLine {
                         line: format!("{} at position {line_no}", request.sku),
                     })?;
-                *slot = slot
-                    .checked_add(request.quantity.0)
-                    .ok_or(RulesError::Overflow)?;
+                *slot = slot.checked_add(request.quantity.0).ok_or(RulesError::Overflow)?;
             }
             None => match by_sku.iter_mut().find(|(sku, _)| *sku == request.sku) {
                 Some((_, quantity)) => {
-                    *quantity = quantity
-                        .checked_add(request.quantity.0)
-                        .ok_or(RulesError::Overflow)?;
+                    *quantity = quantity.checked_add(request.quantity.0).ok_or(RulesError::Overflow)?;
                 }
                 None => by_sku.push((&request.sku, request.quantity.0)),
             },
@@ -183,9 +149,7 @@ fn allocate(sold: &[SoldLine], requests: &[ReturnLineRequest]) -> Result<Vec<i64
             .iter()
             .zip(&take)
             .filter(|(line, _)| line.sku == sku)
-            .fold(0i64, |room, (line, &taken)| {
-                room.saturating_add(returnable(line) - taken)
-            });
+            .fold(0i64, |room, (line, &taken)| room.saturating_add(returnable(line) - taken));
         if wanted > room {
             return Err(too_much(sku, wanted, room));
         }
@@ -211,10 +175,7 @@ fn too_much(sku: &str, requested: i64, remaining: i64) -> RulesError {
 
 /// What should have come back so far minus what already did; never negative.
 fn still_due(cumulative: i64, already: i64) -> Result<i64, RulesError> {
-    cumulative
-        .checked_sub(already)
-        .map(|due| due.max(0))
-        .ok_or(RulesError::Overflow)
+    cumulative.checked_sub(already).map(|due| due.max(0)).ok_or(RulesError::Overflow)
 }
 
 /// `floor(value × part / whole)`; 0 for a line sold with no quantity.
@@ -240,14 +201,7 @@ fn half_up_share(value: i64, part: i64, whole: i64) -> Result<i64, RulesError> {
 mod tests {
     use super::*;
 
-    fn sold(
-        line_no: usize,
-        sku: &str,
-        quantity: i64,
-        paid: i64,
-        earn: i64,
-        redeem_points: i64,
-    ) -> SoldLine {
+    fn sold(line_no: usize, sku: &str, quantity: i64, paid: i64, earn: i64, redeem_points: i64) -> SoldLine {
         SoldLine {
             line_no,
             sku: sku.to_string(),
@@ -263,20 +217,13 @@ mod tests {
     }
 
     fn ask(sku: &str, line: Option<usize>, quantity: i64) -> ReturnLineRequest {
-        ReturnLineRequest {
-            sku: sku.to_string(),
-            line,
-            quantity: Quantity(quantity),
-        }
+        ReturnLineRequest { sku: sku.to_string(), line, quantity: Quantity(quantity) }
     }
 
     /// Records a plan on the sale, as storage does after committing the return.
     fn record(lines: &mut [SoldLine], plan: &ReturnPlan) {
         for returned in &plan.lines {
-            if let Some(line) = lines
-                .iter_mut()
-                .find(|line| line.line_no == returned.line_no)
-            {
+            if let Some(line) = lines.iter_mut().find(|line| line.line_no == returned.line_no) {
                 line.returned.0 += returned.quantity.0;
                 line.refunded.0 += returned.refund.0;
                 line.earn_taken_back += returned.earn_back;
@@ -310,58 +257,25 @@ mod tests {
 
     #[test]
     fn a_full_return_gives_back_what_is_left() {
-        let mut lines = vec![
-            sold(0, "A", 2000, 1_001, 3, 2),
-            sold(1, "B", 1000, 500, 1, 1),
-        ];
+        let mut lines = vec![sold(0, "A", 2000, 1_001, 3, 2), sold(1, "B", 1000, 500, 1, 1)];
         let first = plan_return(&lines, Some(&[ask("A", None, 1000)])).expect("half of A");
-        assert_eq!(
-            (
-                first.refund,
-                first.points_taken_back,
-                first.points_given_back
-            ),
-            (Money(501), 1, 1)
-        );
+        assert_eq!((first.refund, first.points_taken_back, first.points_given_back), (Money(501), 1, 1));
         record(&mut lines, &first);
         let rest = plan_return(&lines, None).expect("the rest");
-        assert_eq!(
-            (rest.refund, rest.points_taken_back, rest.points_given_back),
-            (Money(1_000), 3, 2)
-        );
-        assert_eq!(
-            rest.lines.iter().map(|l| l.quantity.0).collect::<Vec<_>>(),
-            vec![1000, 1000]
-        );
+        assert_eq!((rest.refund, rest.points_taken_back, rest.points_given_back), (Money(1_000), 3, 2));
+        assert_eq!(rest.lines.iter().map(|l| l.quantity.0).collect::<Vec<_>>(), vec![1000, 1000]);
     }
 
     #[test]
     fn the_same_sku_twice_adds_up_and_fills_lines_in_order() {
-        let lines = vec![
-            sold(0, "A", 1000, 100, 0, 0),
-            sold(1, "B", 1000, 50, 0, 0),
-            sold(2, "A", 2000, 400, 0, 0),
-        ];
-        let plan = plan_return(&lines, Some(&[ask("A", None, 1000), ask("A", None, 500)]))
-            .expect("1.5 of A");
-        let placed: Vec<(usize, i64)> = plan
-            .lines
-            .iter()
-            .map(|l| (l.line_no, l.quantity.0))
-            .collect();
+        let lines = vec![sold(0, "A", 1000, 100, 0, 0), sold(1, "B", 1000, 50, 0, 0), sold(2, "A", 2000, 400, 0, 0)];
+        let plan = plan_return(&lines, Some(&[ask("A", None, 1000), ask("A", None, 500)])).expect("1.5 of A");
+        let placed: Vec<(usize, i64)> = plan.lines.iter().map(|l| (l.line_no, l.quantity.0)).collect();
         assert_eq!(placed, vec![(0, 1000), (2, 500)]);
         assert_eq!(plan.refund, Money(200));
 
-        let picked = plan_return(
-            &lines,
-            Some(&[ask("A", Some(2), 2000), ask("A", None, 1000)]),
-        )
-        .expect("all of A");
-        let placed: Vec<(usize, i64)> = picked
-            .lines
-            .iter()
-            .map(|l| (l.line_no, l.quantity.0))
-            .collect();
+        let picked = plan_return(&lines, Some(&[ask("A", Some(2), 2000), ask("A", None, 1000)])).expect("all of A");
+        let placed: Vec<(usize, i64)> = picked.lines.iter().map(|l| (l.line_no, l.quantity.0)).collect();
         assert_eq!(placed, vec![(0, 1000), (2, 2000)]);
     }
 
@@ -374,45 +288,22 @@ mod tests {
         );
         assert_eq!(
             plan_return(&lines, Some(&[ask("A", Some(7), 1000)])),
-            Err(RulesError::UnknownReturnLine {
-                line: "A at position 7".into()
-            })
+            Err(RulesError::UnknownReturnLine { line: "A at position 7".into() })
         );
         assert_eq!(
             plan_return(&lines, Some(&[ask("A", None, 1500), ask("A", None, 1000)])),
-            Err(RulesError::ReturnTooMuch {
-                sku: "A".into(),
-                requested: "2.5".into(),
-                remaining: "2".into()
-            })
+            Err(RulesError::ReturnTooMuch { sku: "A".into(), requested: "2.5".into(), remaining: "2".into() })
         );
         assert_eq!(
             plan_return(&lines, Some(&[ask("A", Some(1), 1001)])),
-            Err(RulesError::ReturnTooMuch {
-                sku: "A".into(),
-                requested: "1.001".into(),
-                remaining: "1".into()
-            })
+            Err(RulesError::ReturnTooMuch { sku: "A".into(), requested: "1.001".into(), remaining: "1".into() })
         );
         assert_eq!(
-            plan_return(
-                &lines,
-                Some(&[ask("A", Some(1), 1000), ask("A", None, 1001)])
-            ),
-            Err(RulesError::ReturnTooMuch {
-                sku: "A".into(),
-                requested: "1.001".into(),
-                remaining: "1".into()
-            })
+            plan_return(&lines, Some(&[ask("A", Some(1), 1000), ask("A", None, 1001)])),
+            Err(RulesError::ReturnTooMuch { sku: "A".into(), requested: "1.001".into(), remaining: "1".into() })
         );
-        assert!(matches!(
-            plan_return(&lines, Some(&[ask("A", None, 0)])),
-            Err(RulesError::InvalidQuantity { .. })
-        ));
-        assert_eq!(
-            plan_return(&lines, Some(&[])),
-            Err(RulesError::NothingToReturn)
-        );
+        assert!(matches!(plan_return(&lines, Some(&[ask("A", None, 0)])), Err(RulesError::InvalidQuantity { .. })));
+        assert_eq!(plan_return(&lines, Some(&[])), Err(RulesError::NothingToReturn));
         assert_eq!(plan_return(&[], None), Err(RulesError::NothingToReturn));
     }
 
@@ -420,20 +311,11 @@ mod tests {
     fn huge_or_corrupt_records_do_not_panic() {
         let mut corrupt = sold(0, "A", 0, i64::MAX, i64::MAX, i64::MIN);
         corrupt.returned = Quantity(-5);
-        assert_eq!(
-            plan_return(&[corrupt.clone()], None),
-            Err(RulesError::NothingToReturn)
-        );
+        assert_eq!(plan_return(&[corrupt.clone()], None), Err(RulesError::NothingToReturn));
         let big = sold(0, "A", Quantity::MAX.0, i64::MAX, i64::MAX, i64::MAX);
         let plan = plan_return(&[big], None).expect("everything back");
-        assert_eq!(
-            (plan.refund.0, plan.points_taken_back),
-            (i64::MAX, i64::MAX)
-        );
+        assert_eq!((plan.refund.0, plan.points_taken_back), (i64::MAX, i64::MAX));
         let request = [ask("A", None, i64::MAX), ask("A", None, i64::MAX)];
-        assert_eq!(
-            plan_return(&[sold(0, "A", 1000, 1, 1, 1)], Some(&request)),
-            Err(RulesError::Overflow)
-        );
+        assert_eq!(plan_return(&[sold(0, "A", 1000, 1, 1, 1)], Some(&request)), Err(RulesError::Overflow));
     }
 }

@@ -36,12 +36,7 @@ pub(crate) fn spread(total: i64, weights: &[i64]) -> Result<Vec<i64>, RulesError
             let weight = i128::from(w.max(0));
             // total ≤ 2^63 and weight < 2^63, so the product fits an i128 comfortably.
             let scaled = total_wide * weight;
-            Share {
-                index,
-                weight,
-                floor: scaled / weight_sum,
-                remainder: scaled % weight_sum,
-            }
+            Share { index, weight, floor: scaled / weight_sum, remainder: scaled % weight_sum }
         })
         .collect();
 
@@ -62,10 +57,7 @@ pub(crate) fn spread(total: i64, weights: &[i64]) -> Result<Vec<i64>, RulesError
         return Err(RulesError::Overflow);
     }
     shares.sort_by_key(|share| share.index);
-    shares
-        .into_iter()
-        .map(|share| i64::try_from(share.floor).map_err(|_| RulesError::Overflow))
-        .collect()
+    shares.into_iter().map(|share| i64::try_from(share.floor).map_err(|_| RulesError::Overflow)).collect()
 }
 
 #[cfg(test)]
@@ -97,10 +89,7 @@ mod tests {
     fn huge_values_do_not_overflow() {
         assert_eq!(spread(i64::MAX, &[i64::MAX]), Ok(vec![i64::MAX]));
         let halves = spread(i64::MAX - 1, &[i64::MAX, i64::MAX]).expect("fits");
-        assert_eq!(
-            halves.iter().map(|&h| i128::from(h)).sum::<i128>(),
-            i128::from(i64::MAX - 1)
-        );
+        assert_eq!(halves.iter().map(|&h| i128::from(h)).sum::<i128>(), i128::from(i64::MAX - 1));
     }
 
     proptest! {

@@ -20,10 +20,7 @@ impl Program {
         check_percent("discount_percent", self.discount_percent)?;
         check_percent("redeem_cap_percent", self.redeem_cap_percent)?;
         if self.point_value < 1 {
-            return Err(format!(
-                "point_value must be at least 1, not {}.",
-                self.point_value
-            ));
+            return Err(format!("point_value must be at least 1, not {}.", self.point_value));
         }
         check_not_negative("min_payable", self.min_payable.0)?;
         check_days("activation_days", self.activation_days)?;
@@ -54,13 +51,7 @@ impl Program {
                     ));
                 }
             }
-            if self
-                .tiers
-                .iter()
-                .filter(|other| same_text(&other.name, name))
-                .count()
-                > 1
-            {
+            if self.tiers.iter().filter(|other| same_text(&other.name, name)).count() > 1 {
                 return Err(format!("tiers: the name {name:?} is used twice."));
             }
             let overrides = [
@@ -70,8 +61,7 @@ impl Program {
             ];
             for (field, value) in overrides {
                 if let Some(value) = value {
-                    check_percent(field, value)
-                        .map_err(|e| format!("tiers: tier {name:?}: {e}"))?;
+                    check_percent(field, value).map_err(|e| format!("tiers: tier {name:?}: {e}"))?;
                 }
             }
             previous = Some(tier);
@@ -85,15 +75,9 @@ impl Program {
             if code.is_empty() {
                 return Err("promo_codes: every promo code needs a non-empty code.".to_string());
             }
-            let copies = self
-                .promo_codes
-                .iter()
-                .filter(|other| same_text(other.code.trim(), code))
-                .count();
+            let copies = self.promo_codes.iter().filter(|other| same_text(other.code.trim(), code)).count();
             if copies > 1 {
-                return Err(format!(
-                    "promo_codes: the code {code:?} is defined {copies} times."
-                ));
+                return Err(format!("promo_codes: the code {code:?} is defined {copies} times."));
             }
             match promo.kind {
                 PromoKind::Percent if !(1..=100).contains(&promo.value) => {
@@ -111,21 +95,15 @@ impl Program {
                 _ => {}
             }
             if promo.min_receipt.0 < 0 {
-                return Err(format!(
-                    "promo_codes: code {code:?} has a negative min_receipt."
-                ));
+                return Err(format!("promo_codes: code {code:?} has a negative min_receipt."));
             }
             if let (Some(from), Some(until)) = (promo.valid_from, promo.valid_until) {
                 if from > until {
-                    return Err(format!(
-                        "promo_codes: code {code:?} has valid_from after valid_until."
-                    ));
+                    return Err(format!("promo_codes: code {code:?} has valid_from after valid_until."));
                 }
             }
-            for (field, limit) in [
-                ("usage_limit", promo.usage_limit),
-                ("per_customer_limit", promo.per_customer_limit),
-            ] {
+            for (field, limit) in [("usage_limit", promo.usage_limit), ("per_customer_limit", promo.per_customer_limit)]
+            {
                 if limit.is_some_and(|limit| limit < 1) {
                     return Err(format!("promo_codes: code {code:?} has {field} below 1; leave it out for no limit."));
                 }
@@ -155,9 +133,7 @@ fn check_days(field: &str, value: i64) -> Result<(), String> {
     if (0..=MAX_DAYS).contains(&value) {
         Ok(())
     } else {
-        Err(format!(
-            "{field} must be between 0 and {MAX_DAYS} days, not {value}."
-        ))
+        Err(format!("{field} must be between 0 and {MAX_DAYS} days, not {value}."))
     }
 }
 
@@ -193,126 +169,29 @@ mod tests {
     #[test]
     fn validate_names_the_field() {
         let cases: Vec<(Program, &str)> = vec![
+            (Program { accrual_percent: 101, ..Program::default() }, "accrual_percent"),
+            (Program { discount_percent: -1, ..Program::default() }, "discount_percent"),
+            (Program { redeem_cap_percent: 200, ..Program::default() }, "redeem_cap_percent"),
+            (Program { point_value: 0, ..Program::default() }, "point_value"),
+            (Program { min_payable: Money(-1), ..Program::default() }, "min_payable"),
+            (Program { activation_days: -1, ..Program::default() }, "activation_days"),
+            (Program { expiry_days: 100_000, ..Program::default() }, "expiry_days"),
+            (Program { welcome_points: -5, ..Program::default() }, "welcome_points"),
+            (Program { tiers: vec![tier("gold", 100), tier("silver", 50)], ..Program::default() }, "sorted"),
+            (Program { tiers: vec![tier("gold", 100), tier("plat", 100)], ..Program::default() }, "sorted"),
+            (Program { tiers: vec![tier("gold", 100), tier("GOLD", 200)], ..Program::default() }, "used twice"),
+            (Program { promo_codes: vec![promo("SALE"), promo(" sale ")], ..Program::default() }, "SALE"),
+            (Program { promo_codes: vec![promo("  ")], ..Program::default() }, "non-empty"),
+            (Program { promo_codes: vec![PromoCode { value: 0, ..promo("X") }], ..Program::default() }, "value"),
             (
                 Program {
-                    accrual_percent: 101,
-                    ..Program::default()
-                },
-                "accrual_percent",
-            ),
-            (
-                Program {
-                    discount_percent: -1,
-                    ..Program::default()
-                },
-                "discount_percent",
-            ),
-            (
-                Program {
-                    redeem_cap_percent: 200,
-                    ..Program::default()
-                },
-                "redeem_cap_percent",
-            ),
-            (
-                Program {
-                    point_value: 0,
-                    ..Program::default()
-                },
-                "point_value",
-            ),
-            (
-                Program {
-                    min_payable: Money(-1),
-                    ..Program::default()
-                },
-                "min_payable",
-            ),
-            (
-                Program {
-                    activation_days: -1,
-                    ..Program::default()
-                },
-                "activation_days",
-            ),
-            (
-                Program {
-                    expiry_days: 100_000,
-                    ..Program::default()
-                },
-                "expiry_days",
-            ),
-            (
-                Program {
-                    welcome_points: -5,
-                    ..Program::default()
-                },
-                "welcome_points",
-            ),
-            (
-                Program {
-                    tiers: vec![tier("gold", 100), tier("silver", 50)],
-                    ..Program::default()
-                },
-                "sorted",
-            ),
-            (
-                Program {
-                    tiers: vec![tier("gold", 100), tier("plat", 100)],
-                    ..Program::default()
-                },
-                "sorted",
-            ),
-            (
-                Program {
-                    tiers: vec![tier("gold", 100), tier("GOLD", 200)],
-                    ..Program::default()
-                },
-                "used twice",
-            ),
-            (
-                Program {
-                    promo_codes: vec![promo("SALE"), promo(" sale ")],
-                    ..Program::default()
-                },
-                "SALE",
-            ),
-            (
-                Program {
-                    promo_codes: vec![promo("  ")],
-                    ..Program::default()
-                },
-                "non-empty",
-            ),
-            (
-                Program {
-                    promo_codes: vec![PromoCode {
-                        value: 0,
-                        ..promo("X")
-                    }],
-                    ..Program::default()
-                },
-                "value",
-            ),
-            (
-                Program {
-                    promo_codes: vec![PromoCode {
-                        valid_from: Some(10),
-                        valid_until: Some(5),
-                        ..promo("X")
-                    }],
+                    promo_codes: vec![PromoCode { valid_from: Some(10), valid_until: Some(5), ..promo("X") }],
                     ..Program::default()
                 },
                 "valid_from",
             ),
             (
-                Program {
-                    promo_codes: vec![PromoCode {
-                        usage_limit: Some(0),
-                        ..promo("X")
-                    }],
-                    ..Program::default()
-                },
+                Program { promo_codes: vec![PromoCode { usage_limit: Some(0), ..promo("X") }], ..Program::default() },
                 "usage_limit",
             ),
         ];

@@ -53,11 +53,7 @@ impl Lot {
     /// Debit order: nearest expiry first, never-expiring last, then the oldest activation; the
     /// sort is stable, so equal keys keep their position in the wallet.
     fn spend_order(&self) -> (bool, Option<Timestamp>, Timestamp) {
-        (
-            self.expires_at.is_none(),
-            self.expires_at,
-            self.activates_at,
-        )
+        (self.expires_at.is_none(), self.expires_at, self.activates_at)
     }
 
     /// Takes up to `wanted` points from this lot and returns how many it gave.
@@ -83,9 +79,7 @@ impl Wallet {
 
     /// What can be spent now: active unexpired lots − debt, never below 0.
     pub fn available(&self, now: Timestamp) -> i64 {
-        self.live_sum(now, |lot| lot.is_active(now))
-            .saturating_sub(self.debt)
-            .max(0)
+        self.live_sum(now, |lot| lot.is_active(now)).saturating_sub(self.debt).max(0)
     }
 
     fn live_sum(&self, now: Timestamp, pick: impl Fn(&Lot) -> bool) -> i64 {
@@ -114,15 +108,7 @@ impl Wallet {
         self.debt -= repaid;
         let rest = points - repaid;
         if rest > 0 {
-            self.lots.push(Lot {
-                id: 0,
-                source,
-                receipt_id,
-                points: rest,
-                remaining: rest,
-                activates_at,
-                expires_at,
-            });
+            self.lots.push(Lot { id: 0, source, receipt_id, points: rest, remaining: rest, activates_at, expires_at });
         }
     }
 
@@ -133,11 +119,8 @@ impl Wallet {
         if points <= 0 {
             return;
         }
-        let mut spendable: Vec<&mut Lot> = self
-            .lots
-            .iter_mut()
-            .filter(|lot| lot.is_live(now) && lot.is_active(now) && lot.remaining > 0)
-            .collect();
+        let mut spendable: Vec<&mut Lot> =
+            self.lots.iter_mut().filter(|lot| lot.is_live(now) && lot.is_active(now) && lot.remaining > 0).collect();
         spendable.sort_by_key(|lot| lot.spend_order());
         let mut left = points;
         for lot in spendable {
@@ -218,28 +201,15 @@ mod tests {
             ],
             debt: 0,
         };
-        assert_eq!(
-            (
-                wallet.balance(now),
-                wallet.pending(now),
-                wallet.available(now)
-            ),
-            (130, 30, 100)
-        );
+        assert_eq!((wallet.balance(now), wallet.pending(now), wallet.available(now)), (130, 30, 100));
         // Activation is inclusive: at `activates_at` the lot is spendable.
-        assert_eq!(
-            (wallet.pending(now + DAY), wallet.available(now + DAY)),
-            (0, 130)
-        );
+        assert_eq!((wallet.pending(now + DAY), wallet.available(now + DAY)), (0, 130));
     }
 
     #[test]
     fn expired_lots_stop_counting_at_their_expiry() {
         let wallet = Wallet {
-            lots: vec![
-                lot(LotSource::Accrual, Some("r1"), 50, 0, Some(100)),
-                lot(LotSource::Import, None, 7, 0, None),
-            ],
+            lots: vec![lot(LotSource::Accrual, Some("r1"), 50, 0, Some(100)), lot(LotSource::Import, None, 7, 0, None)],
             debt: 0,
         };
         assert_eq!((wallet.balance(99), wallet.available(99)), (57, 57));
@@ -282,36 +252,21 @@ mod tests {
 
     #[test]
     fn an_overdraft_becomes_debt_that_credits_pay_first() {
-        let mut wallet = Wallet {
-            lots: vec![lot(LotSource::Welcome, None, 10, 0, None)],
-            debt: 0,
-        };
+        let mut wallet = Wallet { lots: vec![lot(LotSource::Welcome, None, 10, 0, None)], debt: 0 };
         wallet.debit(25, 0);
-        assert_eq!(
-            (wallet.balance(0), wallet.available(0), wallet.debt),
-            (-15, 0, 15)
-        );
+        assert_eq!((wallet.balance(0), wallet.available(0), wallet.debt), (-15, 0, 15));
         wallet.credit(10, LotSource::Accrual, Some("r9".into()), 0, None);
-        assert_eq!(
-            (wallet.balance(0), wallet.debt, wallet.lots.len()),
-            (-5, 5, 1)
-        );
+        assert_eq!((wallet.balance(0), wallet.debt, wallet.lots.len()), (-5, 5, 1));
         wallet.credit(8, LotSource::Accrual, Some("r10".into()), 0, None);
         assert_eq!((wallet.balance(0), wallet.debt), (3, 0));
-        let new_lot = wallet
-            .lots
-            .last()
-            .expect("a lot for what the debt did not take");
+        let new_lot = wallet.lots.last().expect("a lot for what the debt did not take");
         assert_eq!((new_lot.points, new_lot.remaining, new_lot.id), (3, 3, 0));
         assert_eq!(new_lot.receipt_id.as_deref(), Some("r10"));
     }
 
     #[test]
     fn non_positive_amounts_change_nothing() {
-        let mut wallet = Wallet {
-            lots: vec![lot(LotSource::Welcome, None, 10, 0, None)],
-            debt: 2,
-        };
+        let mut wallet = Wallet { lots: vec![lot(LotSource::Welcome, None, 10, 0, None)], debt: 2 };
         let before = wallet.clone();
         wallet.credit(0, LotSource::Adjustment, None, 0, None);
         wallet.credit(-5, LotSource::Adjustment, None, 0, None);
@@ -345,10 +300,7 @@ mod tests {
 
     #[test]
     fn take_back_after_spending_leaves_debt() {
-        let mut wallet = Wallet {
-            lots: vec![lot(LotSource::Accrual, Some("r1"), 10, 0, None)],
-            debt: 0,
-        };
+        let mut wallet = Wallet { lots: vec![lot(LotSource::Accrual, Some("r1"), 10, 0, None)], debt: 0 };
         wallet.debit(8, 0);
         wallet.take_back_accrual("r1", 10, 0);
         assert_eq!((wallet.balance(0), wallet.debt), (-8, 8));
@@ -357,10 +309,7 @@ mod tests {
     #[test]
     fn take_back_skips_expired_own_lots() {
         let mut wallet = Wallet {
-            lots: vec![
-                lot(LotSource::Accrual, Some("r1"), 10, 0, Some(50)),
-                lot(LotSource::Import, None, 10, 0, None),
-            ],
+            lots: vec![lot(LotSource::Accrual, Some("r1"), 10, 0, Some(50)), lot(LotSource::Import, None, 10, 0, None)],
             debt: 0,
         };
         wallet.take_back_accrual("r1", 4, 60);
@@ -378,10 +327,7 @@ mod tests {
             debt: 0,
         };
         assert_eq!(wallet.balance(0), i64::MAX);
-        let indebted = Wallet {
-            lots: Vec::new(),
-            debt: i64::MAX,
-        };
+        let indebted = Wallet { lots: Vec::new(), debt: i64::MAX };
         assert_eq!((indebted.balance(0), indebted.available(0)), (-i64::MAX, 0));
     }
 }

@@ -37,7 +37,10 @@ async fn receipt_250_balance_171_pays_79() {
     assert_eq!(quote["subtotal"], 25000);
     assert_eq!(quote["discount"], 17100);
     assert_eq!(quote["total"], 7900);
-    assert_eq!(quote["points"], json!({ "balance": 171, "available": 171, "max_redeem": 171, "redeem": 171, "earn": 3, "balance_after": 3 }));
+    assert_eq!(
+        quote["points"],
+        json!({ "balance": 171, "available": 171, "max_redeem": 171, "redeem": 171, "earn": 3, "balance_after": 3 })
+    );
     // A quote changes nothing.
     let (_, unchanged) = agent.get(&format!("/v1/customers/{id}")).await;
     assert_eq!(unchanged["points"]["balance"], 171);
@@ -65,7 +68,8 @@ async fn receipt_250_balance_171_pays_79() {
     assert_error(&agent.post("/v1/receipts", changed).await, 409, "receipt_conflict");
 
     // Return everything: the 3 earned points go, the 171 spent come back, 79.00 is refunded.
-    let (status, returned) = agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-1", "all": true })).await;
+    let (status, returned) =
+        agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-1", "all": true })).await;
     assert_eq!(status, 200, "{returned}");
     assert_eq!(returned["refund"], 7900);
     assert_eq!(returned["points_taken_back"], 3);
@@ -75,9 +79,14 @@ async fn receipt_250_balance_171_pays_79() {
     assert_eq!(restored["points"]["balance"], 171);
 
     // The return is idempotent, and nothing is left to return.
-    let (status, again) = agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-1", "all": true })).await;
+    let (status, again) =
+        agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-1", "all": true })).await;
     assert_eq!((status, &again), (200, &returned));
-    assert_error(&agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-2", "all": true })).await, 422, "nothing_to_return");
+    assert_error(
+        &agent.post("/v1/receipts/till-1%2F000042/returns", json!({ "id": "ret-2", "all": true })).await,
+        422,
+        "nothing_to_return",
+    );
 
     let (status, view) = agent.get("/v1/receipts/till-1%2F000042").await;
     assert_eq!(status, 200);
@@ -135,7 +144,10 @@ async fn partial_return_and_debt() {
     let id = customer["id"].as_str().unwrap();
     // Buy 2 × 100.00 and earn 20; spend all 20 on another receipt; return one unit of the first.
     let (status, sale) = agent
-        .post("/v1/receipts", json!({ "id": "s1", "customer": { "id": id }, "lines": [{ "sku": "x", "quantity": "2", "price": 10000 }] }))
+        .post(
+            "/v1/receipts",
+            json!({ "id": "s1", "customer": { "id": id }, "lines": [{ "sku": "x", "quantity": "2", "price": 10000 }] }),
+        )
         .await;
     assert_eq!(status, 200, "{sale}");
     assert_eq!(sale["points"]["earn"], 20);
@@ -150,7 +162,8 @@ async fn partial_return_and_debt() {
     let before = now["points"]["balance"].as_i64().unwrap();
     assert_eq!(before, 3, "20 − 20 + 3 earned on the 30.00 paid");
 
-    let (status, ret) = agent.post("/v1/receipts/s1/returns", json!({ "id": "r1", "lines": [{ "sku": "x", "quantity": "1" }] })).await;
+    let (status, ret) =
+        agent.post("/v1/receipts/s1/returns", json!({ "id": "r1", "lines": [{ "sku": "x", "quantity": "1" }] })).await;
     assert_eq!(status, 200, "{ret}");
     assert_eq!(ret["refund"], 10000);
     assert_eq!(ret["points_taken_back"], 10);
@@ -162,7 +175,9 @@ async fn partial_return_and_debt() {
 
     // More than remains is refused.
     assert_error(
-        &agent.post("/v1/receipts/s1/returns", json!({ "id": "r2", "lines": [{ "sku": "x", "quantity": "1.001" }] })).await,
+        &agent
+            .post("/v1/receipts/s1/returns", json!({ "id": "r2", "lines": [{ "sku": "x", "quantity": "1.001" }] }))
+            .await,
         422,
         "return_exceeds_sale",
     );

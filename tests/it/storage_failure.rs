@@ -20,7 +20,8 @@ async fn disk_full_refuses_commits_with_503() {
         return;
     }
     let mount = tempfile::tempdir().unwrap();
-    let status = Command::new("mount").args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"]).arg(mount.path()).status().unwrap();
+    let status =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"]).arg(mount.path()).status().unwrap();
     assert!(status.success(), "mount a tmpfs (CI runs as root)");
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
@@ -46,8 +47,11 @@ async fn disk_full_refuses_commits_with_503() {
     let mut refused = 0;
     for n in 0..200 {
         let receipt_id = format!("full-{n}");
-        let lines: Vec<_> = (0..50).map(|i| json!({ "sku": format!("sku-{i}-{}", "x".repeat(100)), "quantity": 1, "price": 100 })).collect();
-        let answer = agent.post("/v1/receipts", json!({ "id": receipt_id, "customer": { "id": id }, "lines": lines })).await;
+        let lines: Vec<_> = (0..50)
+            .map(|i| json!({ "sku": format!("sku-{i}-{}", "x".repeat(100)), "quantity": 1, "price": 100 }))
+            .collect();
+        let answer =
+            agent.post("/v1/receipts", json!({ "id": receipt_id, "customer": { "id": id }, "lines": lines })).await;
         if answer.0 == 200 {
             let (status, _) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
             assert_eq!(status, 200, "a 200 must mean stored");
@@ -65,7 +69,10 @@ async fn disk_full_refuses_commits_with_503() {
     // Space again: the agent recovers by itself.
     std::fs::remove_file(&filler).unwrap();
     let (status, body) = agent
-        .post("/v1/receipts", json!({ "id": "after", "customer": { "id": id }, "lines": [{ "sku": "x", "quantity": 1, "price": 1000 }] }))
+        .post(
+            "/v1/receipts",
+            json!({ "id": "after", "customer": { "id": id }, "lines": [{ "sku": "x", "quantity": 1, "price": 1000 }] }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (_, health) = agent.get("/v1/health").await;

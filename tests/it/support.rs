@@ -88,13 +88,9 @@ impl Agent {
     /// Kills the agent and starts a new one on the same data directory.
     pub fn restart(&mut self) {
         self.kill9();
-        let fresh = Agent::spawn_in(&self.dir.clone(), None);
-        self.child = fresh.child_take();
+        let mut fresh = Agent::spawn_in(&self.dir.clone(), None);
         self.base = fresh.base.clone();
-    }
-
-    fn child_take(mut self) -> Option<Child> {
-        self.child.take()
+        self.child = fresh.child.take();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -140,7 +136,10 @@ impl Agent {
     pub async fn give_points(&self, customer_id: &str, points: i64) {
         let id = format!("adj-{}", uuid::Uuid::new_v4());
         let (status, body) = self
-            .post(&format!("/v1/customers/{customer_id}/adjustments"), serde_json::json!({ "id": id, "points": points, "reason": "test" }))
+            .post(
+                &format!("/v1/customers/{customer_id}/adjustments"),
+                serde_json::json!({ "id": id, "points": points, "reason": "test" }),
+            )
             .await;
         assert_eq!(status, 201, "adjust: {body}");
     }

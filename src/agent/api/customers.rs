@@ -10,7 +10,9 @@ use super::{request_hash, ApiError, AppState, Mode};
 use crate::agent::clock;
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
 use crate::rules::Program;
-use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult};
+use crate::wire::{
+    AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
+};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SearchQuery {
@@ -21,7 +23,10 @@ pub struct SearchQuery {
 /// Finds customers. Nothing found is an empty list, not an error.
 #[utoipa::path(get, path = "/v1/customers/search", tag = "customers", params(SearchQuery),
     responses((status = 200, body = SearchResult), (status = 400, body = crate::wire::ErrorBody)))]
-pub async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQuery>) -> Result<Json<SearchResult>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResult>, ApiError> {
     let outcome = state.store()?.search_customers(query.q).await?;
     let now = clock::now();
     Ok(Json(SearchResult {
@@ -98,7 +103,10 @@ pub async fn adjust(
     }
     validate_key("id", &request.id)?;
     if request.points == 0 || request.points.unsigned_abs() > 1_000_000_000 {
-        return Err(ApiError::unprocessable("invalid_points", "points must be a non-zero whole number within ±1,000,000,000"));
+        return Err(ApiError::unprocessable(
+            "invalid_points",
+            "points must be a non-zero whole number within ±1,000,000,000",
+        ));
     }
     if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
         return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));

@@ -39,7 +39,11 @@ impl ApiError {
         )
     }
     pub fn too_large() -> ApiError {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large; the limit is 4 MB")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large; the limit is 4 MB",
+        )
     }
 }
 

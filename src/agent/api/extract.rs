@@ -55,7 +55,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
             }
-            Category::Data => ApiError::unprocessable("invalid_field", format!("the body has a wrong or missing field: {e}")),
+            Category::Data => {
+                ApiError::unprocessable("invalid_field", format!("the body has a wrong or missing field: {e}"))
+            }
         }
     })
 }
@@ -77,10 +79,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::bad_request("invalid_query", format!("the query string is not valid: {}", e.body_text())))
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|e| {
+            ApiError::bad_request("invalid_query", format!("the query string is not valid: {}", e.body_text()))
+        })
     }
 }
 

@@ -49,6 +49,8 @@ pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>,
             "sync_disabled",
             "this agent runs standalone (no cloud); enroll it with `loyalty-agent enroll` to sync",
         )),
-        Mode::Connected => Ok(Json(SyncResult { state: "offline".into(), message: "sync is not available yet".into() })),
+        Mode::Connected => {
+            Ok(Json(SyncResult { state: "offline".into(), message: "sync is not available yet".into() }))
+        }
     }
 }

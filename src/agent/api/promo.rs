@@ -12,7 +12,10 @@ use crate::wire::{PromoCheckRequest, PromoCheckResult};
 
 #[utoipa::path(post, path = "/v1/promo-codes/check", tag = "receipts", request_body = PromoCheckRequest,
     responses((status = 200, body = PromoCheckResult)))]
-pub async fn check(State(state): State<AppState>, ApiJson(request): ApiJson<PromoCheckRequest>) -> Result<Json<PromoCheckResult>, ApiError> {
+pub async fn check(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<PromoCheckRequest>,
+) -> Result<Json<PromoCheckResult>, ApiError> {
     let store = state.store()?;
     let code = request.code.trim().to_owned();
     let Some(promo) = state.program.find_promo(&code) else {
@@ -35,7 +38,9 @@ pub async fn check(State(state): State<AppState>, ApiJson(request): ApiJson<Prom
                         discount: Some(discount),
                     }))
                 }
-                Err(StoreError::Rules(RulesError::PromoRejected { reason, message, .. })) => Ok(Json(rejected(&code, reason, message))),
+                Err(StoreError::Rules(RulesError::PromoRejected { reason, message, .. })) => {
+                    Ok(Json(rejected(&code, reason, message)))
+                }
                 Err(e) => Err(e.into()),
             }
         }

@@ -15,7 +15,10 @@ use crate::wire::QrDecoded;
 #[utoipa::path(get, path = "/v1/customers/{id}/{file}", tag = "customers",
     params(("id" = String, Path), ("file" = String, Path, description = "qr.svg or qr.png")),
     responses((status = 200, content_type = "image/svg+xml"), (status = 404, body = crate::wire::ErrorBody)))]
-pub async fn card_qr(State(state): State<AppState>, ApiPath((id, file)): ApiPath<(String, String)>) -> Result<Response, ApiError> {
+pub async fn card_qr(
+    State(state): State<AppState>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
     let png = match file.as_str() {
         "qr.svg" => false,
         "qr.png" => true,

@@ -25,7 +25,10 @@ pub async fn calculate(
 #[utoipa::path(post, path = "/v1/receipts", tag = "receipts", request_body = CommitRequest,
     responses((status = 200, body = Calculation), (status = 409, body = crate::wire::ErrorBody),
               (status = 422, body = crate::wire::ErrorBody), (status = 503, body = crate::wire::ErrorBody)))]
-pub async fn commit(State(state): State<AppState>, ApiJson(request): ApiJson<CommitRequest>) -> Result<Json<Calculation>, ApiError> {
+pub async fn commit(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CommitRequest>,
+) -> Result<Json<Calculation>, ApiError> {
     validate_key("id", &request.id)?;
     let hash = request_hash(&request);
     let answer = state.store()?.commit_receipt(request, hash, state.program.clone(), clock::now()).await?;
@@ -53,4 +56,3 @@ pub async fn return_lines(
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<ReceiptView>, ApiError> {
     Ok(Json(state.store()?.receipt(id).await?))
 }
-

@@ -124,7 +124,7 @@ impl SecurityPolicy {
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        self.origins.iter().any(|o| *o == origin)
+        self.origins.contains(&origin)
     }
 
     pub fn extra_origins(&self) -> &[String] {

@@ -52,7 +52,12 @@ impl Store {
     }
 
     /// Enrolls a customer in one transaction (with welcome points and an outbox event).
-    pub async fn enroll(&self, new: NewCustomer, program: Arc<Program>, now: i64) -> Result<CustomerRecord, StoreError> {
+    pub async fn enroll(
+        &self,
+        new: NewCustomer,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<CustomerRecord, StoreError> {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
@@ -64,7 +69,12 @@ impl Store {
     }
 
     /// Edits personal data and consents.
-    pub async fn update_customer(&self, id: String, update: CustomerUpdate, now: i64) -> Result<CustomerRecord, StoreError> {
+    pub async fn update_customer(
+        &self,
+        id: String,
+        update: CustomerUpdate,
+        now: i64,
+    ) -> Result<CustomerRecord, StoreError> {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut customer = load_customer_by(&tx, "id", &id)?
@@ -124,7 +134,12 @@ impl Store {
                     now
                 ],
             )?;
-            enqueue(&tx, "customer_updated", &serde_json::json!({ "customer_id": customer.id, "fields": changed }), now)?;
+            enqueue(
+                &tx,
+                "customer_updated",
+                &serde_json::json!({ "customer_id": customer.id, "fields": changed }),
+                now,
+            )?;
             tx.commit()?;
             Ok(customer)
         })
@@ -214,7 +229,9 @@ fn by_phone_suffix(conn: &Connection, digits: &str) -> Result<Vec<CustomerRecord
     let low: String = digits.chars().rev().collect();
     // ':' sorts right after '9', so [low, low + ':') holds exactly the strings starting with `low`.
     let high = format!("{low}:");
-    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone_rev >= ?1 AND phone_rev < ?2 ORDER BY phone LIMIT ?3");
+    let sql = format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone_rev >= ?1 AND phone_rev < ?2 ORDER BY phone LIMIT ?3"
+    );
     let mut customers = conn
         .prepare_cached(&sql)?
         .query_map(params![low, high, SUFFIX_LIMIT as i64], customer_from_row)?
@@ -310,12 +327,19 @@ pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<S
 }
 
 fn normalize_email(input: &str) -> Result<String, StoreError> {
-    identity::normalize_email(input)
-        .ok_or_else(|| StoreError::Invalid { code: "invalid_email", message: format!("{input:?} is not an email address") })
+    identity::normalize_email(input).ok_or_else(|| StoreError::Invalid {
+        code: "invalid_email",
+        message: format!("{input:?} is not an email address"),
+    })
 }
 
 /// Fails with a 409 naming the customer who already holds `value` in `column`.
-fn ensure_unique(conn: &Connection, column: &'static str, value: &str, except_id: Option<&str>) -> Result<(), StoreError> {
+fn ensure_unique(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+    except_id: Option<&str>,
+) -> Result<(), StoreError> {
     let sql = format!("SELECT id, name, card FROM customers WHERE {column} = ?1");
     let holder: Option<(String, Option<String>, String)> =
         conn.prepare_cached(&sql)?.query_row([value], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional()?;
@@ -379,7 +403,10 @@ fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<S
 
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
     if tags.len() > 50 {
-        return Err(StoreError::Invalid { code: "invalid_field", message: "a customer can have at most 50 tags".into() });
+        return Err(StoreError::Invalid {
+            code: "invalid_field",
+            message: "a customer can have at most 50 tags".into(),
+        });
     }
     let mut cleaned = Vec::with_capacity(tags.len());
     for tag in tags {

@@ -95,20 +95,20 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| cannot_open(e.to_string()))?;
         }
         let mut writer = open_connection(path).map_err(|e| cannot_open(e.to_string()))?;
-        let found: i64 = writer
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| cannot_open(e.to_string()))?;
+        let found: i64 =
+            writer.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|e| cannot_open(e.to_string()))?;
         if found > SCHEMA_VERSION as i64 {
             return Err(cannot_open(format!(
                 "it was written by a newer loyalty-agent (schema {found}, this one knows {SCHEMA_VERSION}); install that version or newer"
             )));
         }
         schema::migrate(&mut writer).map_err(|e| cannot_open(format!("migration failed: {e}")))?;
-        let check: String = writer
-            .query_row("PRAGMA quick_check", [], |row| row.get(0))
-            .map_err(|e| cannot_open(e.to_string()))?;
+        let check: String =
+            writer.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(|e| cannot_open(e.to_string()))?;
         if check != "ok" {
-            return Err(cannot_open(format!("integrity check failed: {check}; restore a backup or move the file away")));
+            return Err(cannot_open(format!(
+                "integrity check failed: {check}; restore a backup or move the file away"
+            )));
         }
         Ok(Store {
             inner: Arc::new(Inner {
@@ -214,7 +214,9 @@ impl Store {
     pub async fn outbox_pending(&self, now: i64) -> Result<(i64, Option<i64>), StoreError> {
         self.read(move |conn, _| {
             let (count, oldest): (i64, Option<i64>) =
-                conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
             Ok((count, oldest.map(|at| (now - at).max(0))))
         })
         .await

@@ -11,14 +11,19 @@ use super::{CustomerRecord, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
 use crate::identity;
 use crate::rules::{
-    self, CalcInput, CalcLine, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem, ReturnLineRequest,
-    SoldLine, DAY,
+    self, CalcInput, CalcLine, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem,
+    ReturnLineRequest, SoldLine, DAY,
 };
 use crate::wire::{self, CalculateRequest, CommitRequest, CustomerRef, RedeemInput, ReturnRequest};
 
 impl Store {
     /// Prices a receipt against the current balances; changes nothing.
-    pub async fn calculate(&self, request: CalculateRequest, program: Arc<Program>, now: i64) -> Result<wire::Calculation, StoreError> {
+    pub async fn calculate(
+        &self,
+        request: CalculateRequest,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<wire::Calculation, StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
             let calculation = price(conn, &program, customer.as_ref(), &request, now)?;
@@ -49,7 +54,14 @@ impl Store {
             tx.execute(
                 "INSERT INTO receipts (id, request_hash, customer_id, program_version, result, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![request.id, request_hash, answer.customer_id, program.version, serde_json::to_string(&answer)?, now],
+                params![
+                    request.id,
+                    request_hash,
+                    answer.customer_id,
+                    program.version,
+                    serde_json::to_string(&answer)?,
+                    now
+                ],
             )?;
             for (line_no, line) in calculation.lines.iter().enumerate() {
                 tx.prepare_cached(
@@ -121,7 +133,10 @@ impl Store {
                 }
                 return Err(StoreError::Conflict {
                     code: "return_conflict",
-                    message: format!("return {} was already made with different data; use a new id for a new return", request.id),
+                    message: format!(
+                        "return {} was already made with different data; use a new id for a new return",
+                        request.id
+                    ),
                 });
             }
             let customer_id: Option<String> = tx
@@ -138,7 +153,14 @@ impl Store {
                      earn_taken_back = earn_taken_back + ?5, redeem_given_back = redeem_given_back + ?6
                      WHERE receipt_id = ?1 AND line_no = ?2",
                 )?
-                .execute(params![receipt_id, line.line_no as i64, line.quantity.0, line.refund.0, line.earn_back, line.redeem_back])?;
+                .execute(params![
+                    receipt_id,
+                    line.line_no as i64,
+                    line.quantity.0,
+                    line.refund.0,
+                    line.earn_back,
+                    line.redeem_back
+                ])?;
             }
             let mut balance_after = None;
             if let Some(customer_id) = &customer_id {
@@ -152,7 +174,13 @@ impl Store {
                 }
                 if plan.points_given_back > 0 {
                     let expires_at = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
-                    wallet.credit(plan.points_given_back, LotSource::ReturnRefund, Some(receipt_id.clone()), now, expires_at);
+                    wallet.credit(
+                        plan.points_given_back,
+                        LotSource::ReturnRefund,
+                        Some(receipt_id.clone()),
+                        now,
+                        expires_at,
+                    );
                     journal(&tx, customer_id, "return_redemption", plan.points_given_back, &request.id, now)?;
                 }
                 save_wallet(&tx, customer_id, &before, &wallet)?;
@@ -202,7 +230,8 @@ impl Store {
                 .query_row("SELECT result FROM receipts WHERE id = ?1", [&id], |row| row.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound { what: format!("receipt {id}") })?;
-            let mut stmt = conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
             let returns = stmt
                 .query_map([&id], |row| row.get::<_, String>(0))?
                 .map(|row| Ok(serde_json::from_str(&row?)?))
@@ -228,7 +257,9 @@ fn stored_answer(conn: &Connection, table: &str, id: &str, request_hash: &str) -
         Some((hash, result)) if hash == request_hash => Ok(Some(result)),
         Some(_) => Err(StoreError::Conflict {
             code: "receipt_conflict",
-            message: format!("receipt {id} was already committed with different contents; a new receipt needs a new id"),
+            message: format!(
+                "receipt {id} was already committed with different contents; a new receipt needs a new id"
+            ),
         }),
     }
 }
@@ -240,7 +271,8 @@ pub(crate) fn resolve_customer(
     reference: Option<&CustomerRef>,
 ) -> Result<Option<CustomerRecord>, StoreError> {
     let Some(reference) = reference else { return Ok(None) };
-    let given = [&reference.id, &reference.phone, &reference.card, &reference.qr].iter().filter(|v| v.is_some()).count();
+    let given =
+        [&reference.id, &reference.phone, &reference.card, &reference.qr].iter().filter(|v| v.is_some()).count();
     if given != 1 {
         return Err(StoreError::Invalid {
             code: "invalid_customer_ref",
@@ -300,7 +332,10 @@ fn price(
         }
     };
     if request.promo_codes.len() > 10 {
-        return Err(StoreError::Invalid { code: "too_many_promo_codes", message: "at most 10 promo codes per receipt".into() });
+        return Err(StoreError::Invalid {
+            code: "too_many_promo_codes",
+            message: "at most 10 promo codes per receipt".into(),
+        });
     }
     let mut promo_codes = Vec::with_capacity(request.promo_codes.len());
     for code in &request.promo_codes {
@@ -312,12 +347,20 @@ fn price(
         available: customer.wallet.available(now),
         paid_total: customer.paid_total,
     });
-    Ok(rules::calculate(&CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &promo_codes, now })?)
+    Ok(rules::calculate(&CalcInput {
+        program,
+        customer: points,
+        lines: &lines,
+        redeem,
+        promo_codes: &promo_codes,
+        now,
+    })?)
 }
 
 fn promo_usage(conn: &Connection, code: &str, customer_id: Option<&str>) -> Result<PromoUsage, StoreError> {
     let code = code.trim().to_uppercase();
-    let total: i64 = conn.prepare_cached("SELECT COUNT(*) FROM promo_uses WHERE code = ?1")?.query_row([&code], |row| row.get(0))?;
+    let total: i64 =
+        conn.prepare_cached("SELECT COUNT(*) FROM promo_uses WHERE code = ?1")?.query_row([&code], |row| row.get(0))?;
     let by_customer: i64 = match customer_id {
         Some(id) => conn
             .prepare_cached("SELECT COUNT(*) FROM promo_uses WHERE code = ?1 AND customer_id = ?2")?
@@ -358,7 +401,11 @@ fn return_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>
         (Some(lines), None | Some(false)) if !lines.is_empty() => lines
             .iter()
             .map(|line| {
-                Ok(ReturnLineRequest { sku: line.sku.clone(), line: line.line, quantity: Quantity::parse(&line.quantity.0)? })
+                Ok(ReturnLineRequest {
+                    sku: line.sku.clone(),
+                    line: line.line,
+                    quantity: Quantity::parse(&line.quantity.0)?,
+                })
             })
             .collect::<Result<Vec<_>, rules::RulesError>>()
             .map(Some)
@@ -371,7 +418,11 @@ fn return_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>
 }
 
 /// The rules' answer in the wire's shape.
-pub(crate) fn to_wire(calc: &rules::Calculation, customer_id: Option<String>, committed: Option<(&str, i64)>) -> wire::Calculation {
+pub(crate) fn to_wire(
+    calc: &rules::Calculation,
+    customer_id: Option<String>,
+    committed: Option<(&str, i64)>,
+) -> wire::Calculation {
     wire::Calculation {
         id: committed.map(|(id, _)| id.to_owned()),
         customer_id,

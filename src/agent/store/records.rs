@@ -54,7 +54,11 @@ pub(crate) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecor
 }
 
 /// Loads one customer by a unique column (`id`, `phone`, `card`, `email`), lots included.
-pub(crate) fn load_customer_by(conn: &Connection, column: &str, value: &str) -> Result<Option<CustomerRecord>, StoreError> {
+pub(crate) fn load_customer_by(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+) -> Result<Option<CustomerRecord>, StoreError> {
     // `column` is always one of our own constants, never input.
     let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {column} = ?1");
     let found = conn.prepare_cached(&sql)?.query_row([value], customer_from_row).optional()?;
@@ -91,7 +95,12 @@ pub(crate) fn load_lots(conn: &Connection, customer_id: &str) -> Result<Vec<Lot>
 }
 
 /// Writes back a wallet changed by the rules: updated remainders, new lots, the debt.
-pub(crate) fn save_wallet(conn: &Connection, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), StoreError> {
+pub(crate) fn save_wallet(
+    conn: &Connection,
+    customer_id: &str,
+    before: &Wallet,
+    after: &Wallet,
+) -> Result<(), StoreError> {
     for lot in &after.lots {
         if lot.id == 0 {
             conn.prepare_cached(
@@ -120,10 +129,19 @@ pub(crate) fn save_wallet(conn: &Connection, customer_id: &str, before: &Wallet,
 }
 
 /// Appends one movement to the points journal.
-pub(crate) fn journal(conn: &Connection, customer_id: &str, kind: &str, points: i64, reference: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) fn journal(
+    conn: &Connection,
+    customer_id: &str,
+    kind: &str,
+    points: i64,
+    reference: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     if points != 0 {
-        conn.prepare_cached("INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(rusqlite::params![customer_id, kind, points, reference, now])?;
+        conn.prepare_cached(
+            "INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(rusqlite::params![customer_id, kind, points, reference, now])?;
     }
     Ok(())
 }

@@ -1,0 +1,142 @@
+//! Customer search and enrollment rules: formats, last digits, emails, duplicates, cards.
+
+use serde_json::json;
+
+use crate::support::{assert_error, Agent};
+
+#[tokio::test]
+async fn search_by_every_identifier() {
+    let agent = Agent::start().await;
+    let ivan = agent.enroll("+7 999 111-22-33", "Ivan").await;
+    let (status, olga) = agent
+        .post(
+            "/v1/customers",
+            json!({ "phone": "89992223333", "name": "Olga", "email": "Olga@Example.COM", "card": "1234 5678 9012" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{olga}");
+    assert_eq!(olga["card"], "123456789012");
+    assert_eq!(olga["email"], "olga@example.com");
+
+    let cases = [
+        ("olga@example.com", "email", &olga),
+        ("OLGA@example.com", "email", &olga),
+        ("123456789012", "card", &olga),
+        ("1234 5678 9012", "card", &olga),
+        ("+79991112233", "phone", &ivan),
+        ("8 (999) 111-22-33", "phone", &ivan),
+        ("2233", "phone_suffix", &ivan),
+    ];
+    for (query, matched_by, who) in cases {
+        let (status, found) =
+            agent.get(&format!("/v1/customers/search?q={}", query.replace(' ', "%20").replace('+', "%2B"))).await;
+        assert_eq!(status, 200);
+        assert_eq!(found["matched_by"], matched_by, "{query}: {found}");
+        assert_eq!(found["customers"][0]["id"], who["id"], "{query}");
+    }
+    // The QR text of a card finds its owner.
+    let card = ivan["card"].as_str().unwrap();
+    let (_, found) = agent.get(&format!("/v1/customers/search?q=loyalty:card:{card}")).await;
+    assert_eq!(found["customers"][0]["id"], ivan["id"], "{found}");
+    assert_eq!(found["matched_by"], "qr");
+
+    // Last digits shared by several customers: a list.
+    agent.enroll("+79993332233", "Third").await;
+    let (_, several) = agent.get("/v1/customers/search?q=2233").await;
+    assert_eq!(several["customers"].as_array().unwrap().len(), 2, "{several}");
+
+    // Unknown: an empty list, not an error.
+    for query in ["+79990000000", "0000", "nobody@example.com", "zzz"] {
+        let (status, none) = agent.get(&format!("/v1/customers/search?q={}", query.replace('+', "%2B"))).await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(none["customers"], json!([]), "{query}");
+        assert_eq!(none["matched_by"], serde_json::Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn enrollment_rules() {
+    let agent = Agent::start_with_program("welcome_points = 50\n").await;
+    let (status, first) = agent
+        .post(
+            "/v1/customers",
+            json!({ "phone": "+79994445566", "name": "First", "consents": { "sms": true, "email": false } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let card = first["card"].as_str().unwrap();
+    assert!(card.starts_with("2700") && card.len() == 13, "prefix + 8 digits + check digit: {card}");
+    assert!(luhn_ok(card), "{card}");
+    assert_eq!(first["points"]["balance"], 50, "welcome points");
+    assert_eq!(first["consents"]["sms"]["granted"], true);
+    assert_eq!(first["consents"]["sms"]["source"], "till");
+    assert!(first["consents"]["sms"]["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(first["consents"]["email"]["granted"], false);
+
+    // The same phone in another format is a duplicate naming the customer.
+    let duplicate = agent.post("/v1/customers", json!({ "phone": "8 999 444 55 66", "name": "Second" })).await;
+    assert_error(&duplicate, 409, "phone_taken");
+    assert!(duplicate.1["error"]["message"].as_str().unwrap().contains(first["id"].as_str().unwrap()));
+    let taken_card = agent.post("/v1/customers", json!({ "phone": "+79994445567", "card": card })).await;
+    assert_error(&taken_card, 409, "card_taken");
+
+    assert_error(&agent.post("/v1/customers", json!({ "name": "No phone" })).await, 422, "invalid_field");
+    assert_error(&agent.post("/v1/customers", json!({ "phone": "123" })).await, 422, "invalid_phone");
+    assert_error(
+        &agent.post("/v1/customers", json!({ "phone": "+79994445599", "birthday": "31.12.1990" })).await,
+        422,
+        "invalid_birthday",
+    );
+    assert_error(
+        &agent.post("/v1/customers", json!({ "phone": "+79994445599", "email": "not-an-email" })).await,
+        422,
+        "invalid_email",
+    );
+
+    // Cards are assigned in sequence and never collide.
+    let second = agent.enroll("+79994445577", "Another").await;
+    assert_ne!(second["card"], first["card"]);
+
+    // Edit personal data; an opt-out is recorded with its time.
+    let id = first["id"].as_str().unwrap();
+    let (status, edited) = agent
+        .patch(
+            &format!("/v1/customers/{id}"),
+            json!({ "name": "First Renamed", "email": "first@example.com", "consents": { "sms": false } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["name"], "First Renamed");
+    assert_eq!(edited["consents"]["sms"]["granted"], false);
+    assert_eq!(edited["consents"]["email"]["granted"], false, "untouched consent stays");
+    let (_, cleared) = agent.patch(&format!("/v1/customers/{id}"), json!({ "email": null })).await;
+    assert_eq!(cleared["email"], serde_json::Value::Null);
+    assert_error(
+        &agent.patch(&format!("/v1/customers/{id}"), json!({ "phone": "+79994445577" })).await,
+        409,
+        "phone_taken",
+    );
+    assert_error(&agent.get("/v1/customers/no-such-id").await, 404, "customer_not_found");
+}
+
+fn luhn_ok(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
