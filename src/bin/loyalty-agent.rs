@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
 use loyalty::agent::{import, server, status, store, token::AgentToken};
+use tracing_subscriber::Layer;
 
 #[derive(Parser)]
 #[command(
@@ -77,12 +78,6 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOYALTY_LOG").unwrap_or_else(|_| "info,loyalty=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -99,12 +94,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr and, for `serve`, to a daily rolling file in the data directory (kept
+/// for two weeks). `LOYALTY_LOG` sets the filter (default `info`).
+fn init_logging(log_dir: Option<&std::path::Path>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = || tracing_subscriber::EnvFilter::try_from_env("LOYALTY_LOG").unwrap_or_else(|_| "info".into());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
+    let file = log_dir.and_then(|dir| {
+        std::fs::create_dir_all(dir).ok()?;
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("agent")
+            .filename_suffix("log")
+            .max_log_files(14)
+            .build(dir)
+            .ok()
+    });
+    match file {
+        Some(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let file_layer =
+                tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(filter());
+            tracing_subscriber::registry().with(stderr).with(file_layer).init();
+            Some(guard)
+        }
+        None => {
+            tracing_subscriber::registry().with(stderr).init();
+            None
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if !matches!(cli.command, Command::Serve { .. }) {
+        init_logging(None);
+    }
     let token = std::env::var("LOYALTY_AGENT_TOKEN").ok();
     let overrides = |listen| Overrides { listen, data_dir: cli.data_dir.clone(), token: token.clone() };
     match cli.command {
         Command::Serve { listen, no_tray: _ } => {
             let config = AgentConfig::load(overrides(listen))?;
+            let _log_guard = init_logging(Some(&config.data_dir.join("logs")));
             let prepared = server::prepare(&config).await?;
             let addr = prepared.listener.local_addr()?;
             // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).

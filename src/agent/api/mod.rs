@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host))
+        .layer(axum::middleware::from_fn(security::check_declared_size))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(security::time_and_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

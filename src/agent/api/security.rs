@@ -74,6 +74,20 @@ pub async fn check_token(State(state): State<AppState>, request: Request, next: 
     }
 }
 
+/// Refuses a body announced as too large before reading any of it (the streaming limit in
+/// the extractors still catches bodies without a `Content-Length`).
+pub async fn check_declared_size(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > super::BODY_LIMIT as u64 => ApiError::too_large().into_response(),
+        _ => next.run(request).await,
+    }
+}
+
 /// Cuts off slow requests and logs each one — method, path without the query (which may
 /// hold a phone number), status and time.
 pub async fn time_and_log(request: Request, next: Next) -> Response {

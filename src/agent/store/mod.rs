@@ -168,7 +168,9 @@ impl Store {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(|_| StoreError::TaskFailed)?;
+            // A panic inside an earlier closure poisons the mutex; the connection itself is
+            // still sound (its transaction was rolled back on drop), so keep using it.
+            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let result = f(&mut conn, &inner.settings);
             let failure = match &result {
                 Err(StoreError::Unavailable(e)) => Some(e.to_string()),
