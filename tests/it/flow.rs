@@ -191,3 +191,77 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn promo_codes_activation_and_openapi() {
+    let program = r#"
+activation_days = 14
+accrual_percent = 10
+
+[[promo_codes]]
+code = "ONCE10"
+kind = "percent"
+value = 10
+usage_limit = 1
+
+[[promo_codes]]
+code = "OLD"
+kind = "amount"
+value = 500
+valid_until = 2020-01-01
+"#;
+    let agent = Agent::start_with_program(program).await;
+    let customer = agent.enroll("+79998887766", "Promo").await;
+    let id = customer["id"].as_str().unwrap();
+    let line = json!({ "sku": "tea", "quantity": 2, "price": 5000 });
+
+    let (status, check) = agent.post("/v1/promo-codes/check", json!({ "code": "once10" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(check["valid"], true, "{check}");
+    let (_, check) = agent
+        .post("/v1/promo-codes/check", json!({ "code": "ONCE10", "receipt": { "lines": [line.clone()] } }))
+        .await;
+    assert_eq!(check["discount"], 1000, "10 % of 100.00: {check}");
+    let (_, expired) = agent.post("/v1/promo-codes/check", json!({ "code": "OLD" })).await;
+    assert_eq!((expired["valid"].clone(), expired["reason"].clone()), (json!(false), json!("expired")));
+    let (_, unknown) = agent.post("/v1/promo-codes/check", json!({ "code": "NOPE" })).await;
+    assert_eq!(unknown["reason"], "unknown");
+
+    let (status, sale) = agent
+        .post("/v1/receipts", json!({ "id": "p1", "customer": { "id": id }, "lines": [line.clone()], "promo_codes": ["ONCE10"] }))
+        .await;
+    assert_eq!(status, 200, "{sale}");
+    assert_eq!(sale["total"], 9000);
+    assert_eq!(sale["promo_codes"][0]["discount"], 1000);
+    assert_eq!(sale["points"]["earn"], 9);
+    // Earned points wait 14 days before they can be spent.
+    let (_, after) = agent.get(&format!("/v1/customers/{id}")).await;
+    assert_eq!(after["points"], json!({ "balance": 9, "available": 0, "pending": 9 }));
+    // The one-time code is used up.
+    let (_, used) = agent.post("/v1/promo-codes/check", json!({ "code": "ONCE10" })).await;
+    assert_eq!(used["reason"], "used_up", "{used}");
+    assert_error(
+        &agent.post("/v1/receipts/calculate", json!({ "lines": [line.clone()], "promo_codes": ["ONCE10"] })).await,
+        422,
+        "promo_rejected",
+    );
+
+    let (status, doc) = agent.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    for path in [
+        "/v1/health",
+        "/v1/customers/search",
+        "/v1/customers",
+        "/v1/customers/{id}",
+        "/v1/customers/{id}/adjustments",
+        "/v1/receipts/calculate",
+        "/v1/receipts",
+        "/v1/receipts/{id}",
+        "/v1/receipts/{id}/returns",
+        "/v1/promo-codes/check",
+        "/v1/qr/decode",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from /openapi.json");
+    }
+    assert!(doc["components"]["schemas"]["Calculation"].is_object());
+}
