@@ -61,7 +61,7 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            enqueue(&tx, "customer_created", &serde_json::json!({ "customer_id": customer.id }), now)?;
+            enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
             tx.commit()?;
             Ok(customer)
         })
@@ -134,12 +134,7 @@ impl Store {
                     now
                 ],
             )?;
-            enqueue(
-                &tx,
-                "customer_updated",
-                &serde_json::json!({ "customer_id": customer.id, "fields": changed }),
-                now,
-            )?;
+            enqueue(&tx, "customer_updated", &customer_event(&customer, &changed), now)?;
             tx.commit()?;
             Ok(customer)
         })
@@ -318,6 +313,22 @@ pub(crate) fn insert_customer(
         journal(conn, &customer.id, "welcome", program.welcome_points, &customer.id, now)?;
     }
     Ok(customer)
+}
+
+/// The personal data an outbox event carries, so the cloud can apply it without asking back.
+/// `fields` names what an edit changed (empty for a new customer).
+fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "customer_id": customer.id,
+        "fields": fields,
+        "phone": customer.phone,
+        "name": customer.name,
+        "email": customer.email,
+        "card": customer.card,
+        "birthday": customer.birthday,
+        "tags": customer.tags,
+        "consents": customer.consents,
+    })
 }
 
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
