@@ -1,1 +1,1074 @@
-fn main() {}
+//! The agent's performance budgets (DESIGN §11), measured end to end against the real
+//! `loyalty-agent` binary with a large local customer directory: customer lookup over HTTP by
+//! phone (three formats), card number, QR text and the last 4 digits of a phone (p99 ≤ 1 ms);
+//! `POST /v1/receipts/calculate` with 20 lines for a customer with points (p99 ≤ 1 ms); the
+//! durable commit `POST /v1/receipts` (p99 ≤ 10 ms); the agent's resident memory after the run
+//! (≤ 50 MiB) and its idle CPU; and, on the way, how long `loyalty-agent customers import` takes
+//! for the whole directory (well under a minute for 1,000,000 rows).
+//!
+//! Run it with `cargo bench --bench agent_budgets` (a release build, 1,000,000 customers,
+//! thousands of timed requests per case after a warm-up). The seeded directory is cached under
+//! `target/bench-data/` keyed by the customer count, the generator and the schema version, so
+//! later runs skip the import (delete that folder to measure the import again); every run works
+//! on a fresh copy of it. A full run prints a table of figures against the budgets and exits
+//! non-zero when a budget is missed.
+//!
+//! Without `--bench` (as `cargo test --all-targets` runs it) it is a quick correctness check
+//! instead: 2,000 customers and a few requests per case, every answer checked (the right
+//! customer for every query form, calculation totals that add up, commits stored and
+//! idempotent), panicking on any wrong answer. Timings are printed but not judged there, because
+//! CI machines and debug builds say nothing about the budgets.
+//!
+//! The client is a tiny HTTP/1.1 client over one keep-alive `TcpStream`, sending requests one
+//! after another: on the project's 2-core machine a heavier client (reqwest, a tokio runtime)
+//! would compete with the agent for the CPU and its own overhead would show in the figures.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The token the benchmarked agent is started with (the API wants 64 characters of it).
+const TOKEN: &str = "bench-token-0123456789abcdef0123456789abcdef0123456789abcdef0123";
+const _: () = assert!(TOKEN.len() == 64);
+
+/// Bump when the generated customers change, so a cached directory is not reused wrongly.
+const GENERATOR_VERSION: u32 = 1;
+
+/// How many customers a phone-suffix search lists at most (the agent's `SUFFIX_LIMIT`).
+const SUFFIX_LIMIT: usize = 20;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_loyalty-agent");
+
+// DESIGN §11.
+const LOOKUP_BUDGET: Duration = Duration::from_millis(1);
+const CALCULATE_BUDGET: Duration = Duration::from_millis(1);
+const COMMIT_BUDGET: Duration = Duration::from_millis(10);
+const RSS_BUDGET_KIB: u64 = 50 * 1024;
+/// "Idle CPU ≈ 0", made concrete: at most 1% of one core while nothing is asked of the agent.
+const IDLE_CPU_BUDGET_PERCENT: f64 = 1.0;
+/// The import promise: 1,000,000 rows "well under a minute".
+const IMPORT_BUDGET: Duration = Duration::from_secs(60);
+
+/// How big a run is.
+struct Plan {
+    full: bool,
+    customers: u64,
+    /// Untimed requests per case first, so caches, connections and pages are warm.
+    warmup: usize,
+    lookups: usize,
+    calculations: usize,
+    commits: usize,
+    /// Commits whose storage is re-read afterwards (all of them in quick mode).
+    commit_checks: usize,
+    /// How long to watch the idle agent's CPU.
+    idle_window: Duration,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            full: true,
+            customers: 1_000_000,
+            warmup: 300,
+            lookups: 5_000,
+            calculations: 5_000,
+            commits: 2_000,
+            commit_checks: 100,
+            idle_window: Duration::from_secs(2),
+        }
+    }
+
+    fn quick() -> Plan {
+        Plan {
+            full: false,
+            customers: 2_000,
+            warmup: 2,
+            lookups: 12,
+            calculations: 12,
+            commits: 12,
+            commit_checks: 12,
+            idle_window: Duration::from_secs(1),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench` to a `harness = false` target; `cargo test` does not.
+    let plan = if std::env::args().any(|arg| arg == "--bench") { Plan::full() } else { Plan::quick() };
+    println!(
+        "agent_budgets: {} run, {} customers, agent {} ({} build), {} CPU(s)",
+        if plan.full { "full" } else { "quick correctness" },
+        thousands(plan.customers),
+        AGENT,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    );
+
+    let seed = Seed::new(plan.customers);
+    let data = prepare_directory(&plan, &seed);
+    let agent = Agent::start(data.dir());
+    println!(
+        "agent up in {:.2} s (start-up with its integrity check), listening on {}",
+        agent.startup.as_secs_f64(),
+        agent.addr
+    );
+    let rss_at_start = proc_status_kib(agent.pid(), "VmRSS");
+
+    let mut client = Client::connect(agent.addr);
+    let mut rng = Rng(0x5eed_0fb0_d9e7);
+    let mut rows = Vec::new();
+
+    // The HTTP floor: a request that passes the guards and touches no storage. It shows how
+    // much of every figure below is HTTP, the middleware and this client rather than the work.
+    let floor = measure(plan.warmup, plan.lookups, |_| {
+        let started = Instant::now();
+        let reply = client.request("GET", "/v1/no-such-endpoint", None);
+        let took = started.elapsed();
+        assert_eq!(reply.status, 404, "an unknown endpoint must answer 404: {}", reply.text());
+        took
+    });
+    rows.push(LatencyRow::new("HTTP floor (404, no storage)", floor, None));
+
+    let mut known_ids: HashMap<u64, String> = HashMap::new();
+    let mut all_lookups = Vec::new();
+    for case in Lookup::ALL {
+        let samples = measure(plan.warmup, plan.lookups, |_| {
+            let i = rng.below(seed.count);
+            let path = format!("/v1/customers/search?q={}", url_encode(&case.query(&seed, i)));
+            let started = Instant::now();
+            let reply = client.request("GET", &path, None);
+            let took = started.elapsed();
+            if let Some(id) = check_lookup(case, &seed, i, &reply) {
+                known_ids.insert(i, id);
+            }
+            took
+        });
+        all_lookups.extend_from_slice(&samples);
+        rows.push(LatencyRow::new(case.label(), samples, Some(LOOKUP_BUDGET)));
+    }
+    rows.push(LatencyRow::new("lookup, all forms together", all_lookups, Some(LOOKUP_BUDGET)));
+
+    let calculations = measure(plan.warmup, plan.calculations, |_| {
+        let i = seed.customer_with_points(&mut rng);
+        let receipt = Receipt::random(&mut rng);
+        let body = receipt.body(json!({ "card": seed.card(i) }), None);
+        let started = Instant::now();
+        let reply = client.request("POST", "/v1/receipts/calculate", Some(&body));
+        let took = started.elapsed();
+        let answer = check_calculation(&reply, &receipt, "calculate");
+        assert_eq!(
+            answer["points"]["balance"],
+            seed.points(i),
+            "calculate must see customer {i}'s imported points: {answer}"
+        );
+        if let Some(id) = known_ids.get(&i) {
+            assert_eq!(answer["customer_id"], id.as_str(), "calculate by card must price for the card's owner");
+        }
+        took
+    });
+    rows.push(LatencyRow::new("calculate, 20 lines, redeem max", calculations, Some(CALCULATE_BUDGET)));
+
+    // Commits: each a new receipt id for a customer with points (found by phone, as a till
+    // that typed it would), so every one is a real transaction with ledger entries.
+    let mut committed: Vec<(String, Vec<u8>, Value, u64)> = Vec::new();
+    let mut touched: HashSet<u64> = HashSet::new();
+    let commits = measure(plan.warmup, plan.commits, |_| {
+        let i = seed.customer_with_points(&mut rng);
+        let receipt = Receipt::random(&mut rng);
+        let id = format!("bench-{}", uuid::Uuid::new_v4());
+        let body = receipt.body(json!({ "phone": seed.e164(i) }), Some(&id));
+        let started = Instant::now();
+        let reply = client.request("POST", "/v1/receipts", Some(&body));
+        let took = started.elapsed();
+        let answer = check_calculation(&reply, &receipt, "commit");
+        assert_eq!(answer["id"], id.as_str(), "a commit answers with its receipt id: {answer}");
+        assert!(answer["committed_at"].is_string(), "a commit says when it was stored: {answer}");
+        if touched.insert(i) {
+            assert_eq!(
+                answer["points"]["balance"],
+                seed.points(i),
+                "the first commit for customer {i} starts from the imported points"
+            );
+        }
+        committed.push((id, body, answer, i));
+        took
+    });
+    rows.push(LatencyRow::new("commit (durable), new receipt id", commits, Some(COMMIT_BUDGET)));
+    check_commits_stored(&mut client, &seed, &committed, plan.commit_checks);
+
+    // Resources, once the work is done.
+    let rss_after = proc_status_kib(agent.pid(), "VmRSS");
+    let rss_peak = proc_status_kib(agent.pid(), "VmHWM");
+    let idle = idle_cpu_percent(agent.pid(), plan.idle_window);
+    let database_size = std::fs::metadata(data.dir().join("agent.db")).map(|m| m.len()).ok();
+    drop(client);
+    drop(agent);
+
+    // The report.
+    let judge = plan.full;
+    println!();
+    println!("{:<42} {:>6} {:>10} {:>10} {:>10}   {:<12} verdict", "case", "n", "p50", "p99", "max", "budget");
+    println!("{}", "-".repeat(108));
+    let mut failed = Vec::new();
+    for row in &rows {
+        let verdict = verdict(judge, row.budget.map(|budget| row.p99 <= budget));
+        if verdict == "FAIL" {
+            failed.push(row.name.clone());
+        }
+        println!(
+            "{:<42} {:>6} {:>10} {:>10} {:>10}   {:<12} {}",
+            row.name,
+            row.count,
+            ms(row.p50),
+            ms(row.p99),
+            ms(row.max),
+            row.budget.map(|b| format!("p99 ≤ {}", short(b))).unwrap_or_else(|| "—".into()),
+            verdict
+        );
+    }
+    println!();
+    let mut other = |name: &str, figure: String, budget: &str, pass: Option<bool>| {
+        let verdict = verdict(judge, pass);
+        if verdict == "FAIL" {
+            failed.push(name.to_owned());
+        }
+        println!("{name:<42} {figure:>39}   {budget:<12} {verdict}");
+    };
+    other(
+        &format!("import {} rows{}", thousands(seed.count), if data.cached { " (from cache)" } else { "" }),
+        format!("{:.1} s", data.import.as_secs_f64()),
+        "< 60 s",
+        (seed.count >= 1_000_000).then_some(data.import < IMPORT_BUDGET),
+    );
+    other(
+        "agent RSS after the run (VmRSS)",
+        rss_after.map(|kib| format!("{:.1} MiB", kib as f64 / 1024.0)).unwrap_or_else(|| "unavailable".into()),
+        "≤ 50 MiB",
+        rss_after.map(|kib| kib <= RSS_BUDGET_KIB),
+    );
+    other(
+        &format!("agent idle CPU over {:.1} s", plan.idle_window.as_secs_f64()),
+        idle.map(|p| format!("{p:.2} % of a core")).unwrap_or_else(|| "unavailable".into()),
+        "≈ 0 (≤ 1 %)",
+        idle.map(|p| p <= IDLE_CPU_BUDGET_PERCENT),
+    );
+    let info = |kib: Option<u64>| {
+        kib.map(|kib| format!("{:.1} MiB", kib as f64 / 1024.0)).unwrap_or_else(|| "unavailable".into())
+    };
+    other("agent RSS right after start-up (info)", info(rss_at_start), "—", None);
+    other("agent peak RSS (VmHWM, info)", info(rss_peak), "—", None);
+    other(
+        "database file (info)",
+        database_size.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0)).unwrap_or_else(|| "unavailable".into()),
+        "—",
+        None,
+    );
+    println!();
+    if !judge {
+        println!("quick mode: every answer was correct; timings are not judged (run `cargo bench --bench agent_budgets` for the budgets)");
+        return ExitCode::SUCCESS;
+    }
+    if failed.is_empty() {
+        println!("all budgets met");
+        ExitCode::SUCCESS
+    } else {
+        println!("budgets missed: {}", failed.join("; "));
+        ExitCode::FAILURE
+    }
+}
+
+fn verdict(judge: bool, pass: Option<bool>) -> &'static str {
+    match (judge, pass) {
+        (_, None) => "",
+        (false, Some(_)) => "(not judged)",
+        (true, Some(true)) => "PASS",
+        (true, Some(false)) => "FAIL",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generated customer directory
+
+/// Customer `i` of `count`, derived from `i` alone, so the bench knows every answer without
+/// keeping a million rows in memory.
+struct Seed {
+    count: u64,
+    /// How many customers' phones end with each 4 digits, to check suffix searches.
+    suffix_counts: Vec<u32>,
+}
+
+impl Seed {
+    fn new(count: u64) -> Seed {
+        assert!(count < 1_000_000_000, "the phone generator has room for fewer than a billion customers");
+        let mut suffix_counts = vec![0u32; 10_000];
+        for i in 0..count {
+            suffix_counts[(Seed::national(i) % 10_000) as usize] += 1;
+        }
+        Seed { count, suffix_counts }
+    }
+
+    /// A Russian mobile number without the country code, `9XXXXXXXXX`: `i` goes through a
+    /// bijection of 0..10⁹ (3¹⁸ is coprime to 10⁹), so numbers are distinct and look random.
+    fn national(i: u64) -> u64 {
+        9_000_000_000 + (i * 387_420_489 + 12_345_679) % 1_000_000_000
+    }
+
+    fn e164(&self, i: u64) -> String {
+        format!("+7{}", Seed::national(i))
+    }
+
+    /// The national number cut as `(999, 123, 45, 67)`.
+    fn parts(i: u64) -> (u64, u64, u64, u64) {
+        let n = Seed::national(i);
+        (n / 10_000_000, n / 10_000 % 1000, n / 100 % 100, n % 100)
+    }
+
+    /// The phone as the CSV has it: the formats a shop's old system might export.
+    fn csv_phone(i: u64) -> String {
+        let (a, b, c, d) = Seed::parts(i);
+        match i % 3 {
+            0 => format!("+7{}", Seed::national(i)),
+            1 => format!("8 ({a}) {b:03}-{c:02}-{d:02}"),
+            _ => format!("+7 {a} {b:03}-{c:02}-{d:02}"),
+        }
+    }
+
+    /// A 13-digit card: `46` + 10 digits of `i` + a Luhn check digit. Never 10 or 11 digits,
+    /// so a card number is never mistaken for a phone.
+    fn card(&self, i: u64) -> String {
+        let body = format!("46{i:010}");
+        format!("{body}{}", luhn_digit(&body))
+    }
+
+    /// Most customers have points; every 7th has none.
+    fn points(&self, i: u64) -> i64 {
+        if i % 7 == 0 {
+            0
+        } else {
+            100 + (i * 13 % 5_000) as i64
+        }
+    }
+
+    fn name(i: u64) -> String {
+        const FIRST: [&str; 8] = ["Иван", "Ольга", "Пётр", "Анна", "Сергей", "Мария", "Дмитрий", "Елена"];
+        const LAST: [&str; 8] =
+            ["Петров", "Смирнова", "Иванов", "Кузнецова", "Попов", "Соколова", "Лебедев", "Козлова"];
+        format!("{} {}", FIRST[(i % 8) as usize], LAST[(i / 8 % 8) as usize])
+    }
+
+    /// Every 4th customer left an email.
+    fn email(i: u64) -> String {
+        if i % 4 == 0 {
+            format!("customer{i}@example.com")
+        } else {
+            String::new()
+        }
+    }
+
+    fn customer_with_points(&self, rng: &mut Rng) -> u64 {
+        loop {
+            let i = rng.below(self.count);
+            if self.points(i) > 0 {
+                return i;
+            }
+        }
+    }
+
+    fn write_csv(&self, path: &Path) {
+        let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut write = || -> std::io::Result<()> {
+            writeln!(out, "phone,name,email,card,points")?;
+            for i in 0..self.count {
+                writeln!(
+                    out,
+                    "{},{},{},{},{}",
+                    Seed::csv_phone(i),
+                    Seed::name(i),
+                    Seed::email(i),
+                    self.card(i),
+                    self.points(i)
+                )?;
+            }
+            out.flush()
+        };
+        write().unwrap_or_else(|e| panic!("cannot write the customers CSV {}: {e}", path.display()));
+    }
+}
+
+fn luhn_digit(body: &str) -> u32 {
+    // Double every second digit from the right, counting the check digit as the first.
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(k, b)| {
+            let d = u32::from(b - b'0');
+            if k % 2 == 0 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+/// The data directory the agent serves, and how long its import took.
+struct DataDir {
+    /// Quick mode: a temporary directory. Full mode: a copy of the cached directory.
+    temp: Option<tempfile::TempDir>,
+    work: Option<RemoveOnDrop>,
+    import: Duration,
+    cached: bool,
+}
+
+impl DataDir {
+    fn dir(&self) -> &Path {
+        match (&self.temp, &self.work) {
+            (Some(temp), _) => temp.path(),
+            (None, Some(work)) => &work.0,
+            (None, None) => unreachable!("a DataDir always has a directory"),
+        }
+    }
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn prepare_directory(plan: &Plan, seed: &Seed) -> DataDir {
+    if !plan.full {
+        let temp = tempfile::tempdir().expect("a temporary directory for the quick run must be creatable");
+        let import = seed_directory(seed, temp.path(), temp.path());
+        return DataDir { temp: Some(temp), work: None, import, cached: false };
+    }
+    // target/bench-data: next to cargo's per-target temporary directory.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let root = tmp.parent().unwrap_or(tmp).join("bench-data");
+    let key =
+        format!("customers-{}-gen{GENERATOR_VERSION}-schema{}", seed.count, loyalty::agent::store::SCHEMA_VERSION);
+    let cache = root.join(&key);
+    let marker = cache.join("import-seconds");
+    let (import, cached) = match std::fs::read_to_string(&marker).ok().and_then(|t| t.trim().parse::<f64>().ok()) {
+        Some(seconds) => {
+            println!("using the cached directory {} (delete it to measure the import again)", cache.display());
+            (Duration::from_secs_f64(seconds), true)
+        }
+        None => {
+            // Import into a side directory and rename it into place only when complete, so an
+            // interrupted run never leaves a half-seeded cache behind.
+            let partial = root.join(format!("{key}.partial"));
+            let _ = std::fs::remove_dir_all(&partial);
+            let _ = std::fs::remove_dir_all(&cache);
+            std::fs::create_dir_all(&partial).unwrap_or_else(|e| panic!("cannot create {}: {e}", partial.display()));
+            let import = seed_directory(seed, &partial, &root);
+            std::fs::write(partial.join("import-seconds"), format!("{}\n", import.as_secs_f64()))
+                .expect("the import time must be recordable in the cache directory");
+            std::fs::rename(&partial, &cache)
+                .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", partial.display(), cache.display()));
+            println!("cached the seeded directory in {}", cache.display());
+            (import, false)
+        }
+    };
+    // Commits change the database, so each run gets its own copy (on the same disk, so fsync
+    // costs what it costs there).
+    let work = root.join(format!("run-{}", std::process::id()));
+    let guard = RemoveOnDrop(work.clone());
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
+    let started = Instant::now();
+    let entries = std::fs::read_dir(&cache).unwrap_or_else(|e| panic!("cannot list {}: {e}", cache.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", cache.display()));
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && entry.file_name().to_string_lossy().starts_with("agent.db") {
+            std::fs::copy(entry.path(), work.join(entry.file_name()))
+                .unwrap_or_else(|e| panic!("cannot copy {} for this run: {e}", entry.path().display()));
+        }
+    }
+    println!("copied the directory for this run in {:.1} s", started.elapsed().as_secs_f64());
+    DataDir { temp: None, work: Some(guard), import, cached }
+}
+
+/// Writes the CSV (in `scratch`) and imports it into `dir` with the real CLI; returns the
+/// import's wall-clock time, process start-up included, as a shop would see it.
+fn seed_directory(seed: &Seed, dir: &Path, scratch: &Path) -> Duration {
+    let csv = tempfile::Builder::new()
+        .prefix("customers-")
+        .suffix(".csv")
+        .tempfile_in(scratch)
+        .expect("a temporary CSV file must be creatable");
+    let started = Instant::now();
+    seed.write_csv(csv.path());
+    println!("generated {} customers as CSV in {:.1} s", thousands(seed.count), started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    let output = Command::new(AGENT)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["customers", "import"])
+        .arg(csv.path())
+        .env("LOYALTY_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the loyalty-agent binary must start for the import");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the import failed ({}):\n{stdout}\n{stderr}", output.status);
+    let expected = format!("imported {} customers, skipped 0 rows", seed.count);
+    assert!(stdout.contains(&expected), "the import must take every generated row ({expected}):\n{stdout}\n{stderr}");
+    println!("import: {} — {:.1} s wall clock", stdout.trim(), took.as_secs_f64());
+    took
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent process
+
+struct Agent {
+    child: Child,
+    addr: SocketAddr,
+    startup: Duration,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let started = Instant::now();
+        let mut child = Command::new(AGENT)
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
+            .arg(dir)
+            .env("LOYALTY_AGENT_TOKEN", TOKEN)
+            .env("LOYALTY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the loyalty-agent binary must start");
+        let stdout = child.stdout.take().expect("the agent's stdout is piped");
+        // Read the listening line on a thread so a stuck agent ends the bench with a message
+        // instead of hanging it; the thread then drains stdout until the agent exits.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(300)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the agent did not say where it listens within 5 minutes");
+            }
+        };
+        let startup = started.elapsed();
+        let addr = line
+            .trim()
+            .strip_prefix("loyalty-agent listening on http://")
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("unexpected first line from the agent (its stderr is above): {line:?}")
+            });
+        Agent { child, addr, startup }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`); `None` where there is no /proc.
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with(field) && line[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces; fields count from after it.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The agent's CPU use while idle, as a percentage of one core over `window`.
+fn idle_cpu_percent(pid: u32, window: Duration) -> Option<f64> {
+    let ticks_per_second = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().ok())
+        .unwrap_or(100);
+    let before = cpu_ticks(pid)?;
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let after = cpu_ticks(pid)?;
+    let cpu_seconds = after.saturating_sub(before) as f64 / ticks_per_second as f64;
+    Some(cpu_seconds / started.elapsed().as_secs_f64() * 100.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal HTTP/1.1 keep-alive client
+
+struct Client {
+    addr: SocketAddr,
+    host: String,
+    conn: Option<BufReader<TcpStream>>,
+    request: Vec<u8>,
+}
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self, what: &str) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{what}: the answer is not JSON ({e}): {}", self.text()))
+    }
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        Client { addr, host: addr.to_string(), conn: None, request: Vec::with_capacity(8192) }
+    }
+
+    fn stream(&mut self) -> &mut BufReader<TcpStream> {
+        let addr = self.addr;
+        self.conn.get_or_insert_with(|| {
+            let stream =
+                TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to the agent at {addr}: {e}"));
+            // One write per request, and no Nagle delay waiting for an ACK.
+            stream.set_nodelay(true).expect("TCP_NODELAY must be settable on a loopback socket");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .expect("a read timeout must be settable on a loopback socket");
+            BufReader::with_capacity(64 * 1024, stream)
+        })
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
+        self.request.clear();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n", self.host);
+        if let Some(body) = body {
+            let _ = write!(head, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+        }
+        head.push_str("\r\n");
+        self.request.extend_from_slice(head.as_bytes());
+        if let Some(body) = body {
+            self.request.extend_from_slice(body);
+        }
+        let request = std::mem::take(&mut self.request);
+        let result = (|| -> std::io::Result<(Reply, bool)> {
+            let conn = self.stream();
+            conn.get_mut().write_all(&request)?;
+            read_reply(conn)
+        })();
+        self.request = request;
+        match result {
+            Ok((reply, keep)) => {
+                if !keep {
+                    self.conn = None;
+                }
+                reply
+            }
+            Err(e) => panic!("{method} {path}: the agent did not answer properly: {e}"),
+        }
+    }
+}
+
+fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<(Reply, bool)> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut line = String::new();
+    if conn.read_line(&mut line)? == 0 {
+        return Err(bad("the connection closed before an answer".into()));
+    }
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| bad(format!("not an HTTP status line: {line:?}")))?;
+    let mut length = None;
+    let mut chunked = false;
+    let mut keep = true;
+    loop {
+        line.clear();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(bad("the connection closed inside the headers".into()));
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let Some((name, value)) = header.split_once(':') else { continue };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| bad(format!("bad Content-Length {value:?}")))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.eq_ignore_ascii_case("chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            keep = !value.eq_ignore_ascii_case("close");
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            conn.read_line(&mut line)?;
+            let size_text = line.trim().split(';').next().unwrap_or("");
+            let size = usize::from_str_radix(size_text, 16).map_err(|_| bad(format!("bad chunk size {line:?}")))?;
+            let start = body.len();
+            body.resize(start + size, 0);
+            conn.read_exact(&mut body[start..])?;
+            line.clear();
+            conn.read_line(&mut line)?;
+            if size == 0 {
+                break;
+            }
+        }
+    } else if let Some(length) = length {
+        body.resize(length, 0);
+        conn.read_exact(&mut body)?;
+    } else {
+        // No length: the body runs to the end of the connection.
+        conn.read_to_end(&mut body)?;
+        keep = false;
+    }
+    Ok((Reply { status, body }, keep))
+}
+
+fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases and their answers
+
+#[derive(Clone, Copy)]
+enum Lookup {
+    PhonePlusSeven,
+    PhoneEight,
+    PhoneTenDigits,
+    Card,
+    QrCard,
+    QrPrefixed,
+    PhoneSuffix,
+}
+
+impl Lookup {
+    const ALL: [Lookup; 7] = [
+        Lookup::PhonePlusSeven,
+        Lookup::PhoneEight,
+        Lookup::PhoneTenDigits,
+        Lookup::Card,
+        Lookup::QrCard,
+        Lookup::QrPrefixed,
+        Lookup::PhoneSuffix,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Lookup::PhonePlusSeven => "lookup phone \"+7 (999) 123-45-67\"",
+            Lookup::PhoneEight => "lookup phone \"8 999 123 45 67\"",
+            Lookup::PhoneTenDigits => "lookup phone \"9991234567\"",
+            Lookup::Card => "lookup card number",
+            Lookup::QrCard => "lookup QR text (the card number)",
+            Lookup::QrPrefixed => "lookup QR text \"loyalty:card:<card>\"",
+            Lookup::PhoneSuffix => "lookup last 4 digits of a phone",
+        }
+    }
+
+    /// The query text for customer `i`, before URL encoding.
+    fn query(self, seed: &Seed, i: u64) -> String {
+        let (a, b, c, d) = Seed::parts(i);
+        match self {
+            Lookup::PhonePlusSeven => format!("+7 ({a}) {b:03}-{c:02}-{d:02}"),
+            Lookup::PhoneEight => format!("8 {a} {b:03} {c:02} {d:02}"),
+            Lookup::PhoneTenDigits => Seed::national(i).to_string(),
+            Lookup::Card | Lookup::QrCard => seed.card(i),
+            Lookup::QrPrefixed => format!("loyalty:card:{}", seed.card(i)),
+            Lookup::PhoneSuffix => format!("{:04}", Seed::national(i) % 10_000),
+        }
+    }
+
+    /// What `matched_by` may say. A QR holding a bare card number is indistinguishable from
+    /// a typed card number, so either name is right for it.
+    fn matched_by(self) -> &'static [&'static str] {
+        match self {
+            Lookup::PhonePlusSeven | Lookup::PhoneEight | Lookup::PhoneTenDigits => &["phone"],
+            Lookup::Card => &["card"],
+            Lookup::QrCard | Lookup::QrPrefixed => &["card", "qr"],
+            Lookup::PhoneSuffix => &["phone_suffix"],
+        }
+    }
+}
+
+/// Checks a search answer for customer `i`; returns the customer's id when the answer names
+/// exactly that customer.
+fn check_lookup(case: Lookup, seed: &Seed, i: u64, reply: &Reply) -> Option<String> {
+    let query = case.query(seed, i);
+    assert_eq!(reply.status, 200, "search {query:?} ({}): {}", case.label(), reply.text());
+    let answer = reply.json(&format!("search {query:?}"));
+    let matched_by = answer["matched_by"].as_str().unwrap_or("null");
+    assert!(
+        case.matched_by().contains(&matched_by),
+        "search {query:?} ({}) must match by {:?}, not {matched_by}: {answer}",
+        case.label(),
+        case.matched_by()
+    );
+    let customers =
+        answer["customers"].as_array().unwrap_or_else(|| panic!("search {query:?}: no customers list: {answer}"));
+    let phone = seed.e164(i);
+    if let Lookup::PhoneSuffix = case {
+        let total = seed.suffix_counts[(Seed::national(i) % 10_000) as usize] as usize;
+        assert_eq!(
+            customers.len(),
+            total.min(SUFFIX_LIMIT),
+            "search {query:?}: {total} customers' phones end so, the answer lists {}",
+            customers.len()
+        );
+        for customer in customers {
+            let found = customer["phone"].as_str().unwrap_or("");
+            assert!(found.ends_with(&query), "search {query:?} listed {found}, which does not end with it");
+        }
+        if total <= SUFFIX_LIMIT {
+            assert!(
+                customers.iter().any(|c| c["phone"] == phone.as_str()),
+                "search {query:?} must list {phone}: {answer}"
+            );
+        }
+        return None;
+    }
+    assert_eq!(customers.len(), 1, "search {query:?} ({}) must find exactly customer {i}: {answer}", case.label());
+    let customer = &customers[0];
+    assert_eq!(customer["phone"], phone.as_str(), "search {query:?} found the wrong customer: {answer}");
+    assert_eq!(customer["card"], seed.card(i).as_str(), "search {query:?}: wrong card: {answer}");
+    assert_eq!(customer["points"]["balance"], seed.points(i), "search {query:?}: wrong points: {answer}");
+    customer["id"].as_str().map(str::to_owned)
+}
+
+/// A receipt of 20 lines with whole quantities, so the expected subtotal is exact.
+struct Receipt {
+    lines: Vec<(String, i64, i64)>, // sku, quantity, price in minor units
+}
+
+impl Receipt {
+    fn random(rng: &mut Rng) -> Receipt {
+        let lines = (0..20)
+            .map(|_| {
+                let sku = format!("sku-{:05}", rng.below(20_000));
+                let quantity = 1 + rng.below(3) as i64;
+                // 10.00 to 500.00, with kopecks, in minor units.
+                let price = 1_000 + rng.below(49_001) as i64;
+                (sku, quantity, price)
+            })
+            .collect();
+        Receipt { lines }
+    }
+
+    fn subtotal(&self) -> i64 {
+        self.lines.iter().map(|(_, quantity, price)| quantity * price).sum()
+    }
+
+    fn body(&self, customer: Value, id: Option<&str>) -> Vec<u8> {
+        let lines: Vec<Value> = self
+            .lines
+            .iter()
+            .map(|(sku, quantity, price)| json!({ "sku": sku, "name": format!("Item {sku}"), "quantity": quantity, "price": price }))
+            .collect();
+        let mut body = json!({ "customer": customer, "lines": lines, "redeem": "max" });
+        if let Some(id) = id {
+            body["id"] = json!(id);
+        }
+        serde_json::to_vec(&body).expect("a receipt serialises to JSON")
+    }
+}
+
+/// Checks a priced receipt (calculate or commit): 200, the lines and the totals add up to the
+/// sum of line prices minus the discounts, and points were spent. Returns the answer.
+fn check_calculation(reply: &Reply, receipt: &Receipt, what: &str) -> Value {
+    assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+    let answer = reply.json(what);
+    let int = |value: &Value, field: &str| -> i64 {
+        value[field].as_i64().unwrap_or_else(|| panic!("{what}: {field} must be an integer: {answer}"))
+    };
+    let lines = answer["lines"].as_array().unwrap_or_else(|| panic!("{what}: no lines: {answer}"));
+    assert_eq!(lines.len(), receipt.lines.len(), "{what}: one result per line: {answer}");
+    let (mut discounts, mut paid) = (0, 0);
+    for (line, (sku, quantity, price)) in lines.iter().zip(&receipt.lines) {
+        assert_eq!(line["sku"], sku.as_str(), "{what}: lines keep their order");
+        assert_eq!(int(line, "amount"), quantity * price, "{what}: line {sku} amount is quantity × price");
+        assert_eq!(int(line, "paid"), int(line, "amount") - int(line, "discount"), "{what}: line {sku} paid");
+        discounts += int(line, "discount");
+        paid += int(line, "paid");
+    }
+    let subtotal = receipt.subtotal();
+    assert_eq!(int(&answer, "subtotal"), subtotal, "{what}: subtotal is the sum of the lines: {answer}");
+    assert_eq!(int(&answer, "discount"), discounts, "{what}: discount is the sum of line discounts: {answer}");
+    assert_eq!(int(&answer, "total"), subtotal - discounts, "{what}: total is subtotal minus discounts: {answer}");
+    assert_eq!(int(&answer, "total"), paid, "{what}: total is what the lines pay: {answer}");
+    let points = &answer["points"];
+    assert!(int(points, "redeem") > 0, "{what}: a customer with points and \"redeem\": \"max\" spends some: {answer}");
+    assert!(int(points, "redeem") <= int(points, "available"), "{what}: cannot spend more than available: {answer}");
+    answer
+}
+
+/// Reads back committed receipts: stored as answered, idempotent on a repeat, and the
+/// customer's balance moved.
+fn check_commits_stored(
+    client: &mut Client,
+    seed: &Seed,
+    committed: &[(String, Vec<u8>, Value, u64)],
+    how_many: usize,
+) {
+    let step = (committed.len() / how_many.max(1)).max(1);
+    let mut last_for: HashMap<u64, &Value> = HashMap::new();
+    for (_, _, answer, i) in committed {
+        last_for.insert(*i, answer);
+    }
+    for (id, body, answer, i) in committed.iter().step_by(step) {
+        let reply = client.request("GET", &format!("/v1/receipts/{}", url_encode(id)), None);
+        assert_eq!(reply.status, 200, "committed receipt {id} must be readable: {}", reply.text());
+        let stored = reply.json("read receipt");
+        assert_eq!(&stored["receipt"], answer, "receipt {id} must be stored as it was answered");
+
+        let again = client.request("POST", "/v1/receipts", Some(body));
+        assert_eq!(again.status, 200, "repeating commit {id}: {}", again.text());
+        assert_eq!(&again.json("repeat commit"), answer, "repeating commit {id} must answer the stored result");
+
+        // The customer's balance is the one after their last commit.
+        let query = url_encode(&seed.card(*i));
+        let found = client.request("GET", &format!("/v1/customers/search?q={query}"), None).json("search after commit");
+        let last = last_for[i];
+        assert_eq!(
+            found["customers"][0]["points"]["balance"], last["points"]["balance_after"],
+            "customer {i}'s balance must be the one after their last commit: {found}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/// Runs `warmup` untimed and `count` timed rounds of `round`, which returns its own time (so
+/// building requests and checking answers stay outside the figure).
+fn measure(warmup: usize, count: usize, mut round: impl FnMut(usize) -> Duration) -> Vec<Duration> {
+    for k in 0..warmup {
+        round(k);
+    }
+    (0..count).map(&mut round).collect()
+}
+
+struct LatencyRow {
+    name: String,
+    count: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    budget: Option<Duration>,
+}
+
+impl LatencyRow {
+    fn new(name: &str, mut samples: Vec<Duration>, budget: Option<Duration>) -> LatencyRow {
+        samples.sort_unstable();
+        LatencyRow {
+            name: name.to_owned(),
+            count: samples.len(),
+            p50: percentile(&samples, 50.0),
+            p99: percentile(&samples, 99.0),
+            max: samples.last().copied().unwrap_or_default(),
+            budget,
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn short(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// splitmix64: deterministic picks without depending on a particular `rand` API.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform enough in 0..n for picking customers (n is far below 2⁶⁴).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

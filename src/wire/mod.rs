@@ -6,6 +6,8 @@
 
 mod native;
 mod quantity;
+mod sync;
 
 pub use native::*;
 pub use quantity::QuantityInput;
+pub use sync::*;

@@ -1,0 +1,191 @@
+//! The sync contract between an agent and loyalty-cloud (DESIGN §7): enrollment, pushing the
+//! outbox, pulling the change feed.
+//!
+//! Invariants both sides rely on:
+//! - `seq` is per till, starts at 1 and has no gaps; the cloud applies each `(till, seq)` and
+//!   each `event_id` at most once.
+//! - An event leaves the agent's outbox only after the cloud answered `applied`, `duplicate` or
+//!   `rejected` for it.
+//! - A pull page and its `next_cursor` are applied by the agent in one local transaction.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{CommitRequest, Consents, ReturnRequest, ReturnResult};
+
+/// `POST /v1/enroll`: a one-time code from the cloud's admin, exchanged for a device token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TillEnrollRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TillEnrollResponse {
+    pub till_id: String,
+    pub store: String,
+    /// Sent as `Authorization: Bearer …` on every sync call. Shown once; the cloud keeps a hash.
+    pub device_token: String,
+}
+
+/// What happened on the till, in commit order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    CustomerCreated,
+    CustomerUpdated,
+    Sale,
+    Return,
+    Adjustment,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::CustomerCreated => "customer_created",
+            EventKind::CustomerUpdated => "customer_updated",
+            EventKind::Sale => "sale",
+            EventKind::Return => "return",
+            EventKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// One outbox event. `payload` is one of the `*Event` structs below, by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub kind: EventKind,
+    /// The till's clock, which may be wrong; the cloud records its own time too.
+    pub created_at: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// Payload of `customer_created` and `customer_updated`: the customer's personal data after
+/// the change; `fields` names what an edit changed (empty on creation).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerEvent {
+    pub customer_id: String,
+    #[serde(default)]
+    pub fields: Vec<String>,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: String,
+    pub birthday: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub consents: Consents,
+}
+
+/// Payload of `sale`: the answer the till gave (with per-line points) and the request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SaleEvent {
+    pub receipt: super::Calculation,
+    pub request: CommitRequest,
+}
+
+/// Payload of `return`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReturnEvent {
+    #[serde(rename = "return")]
+    pub result: ReturnResult,
+    pub request: ReturnRequest,
+}
+
+/// `POST /v1/sync/push`: events in `seq` order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PushRequest {
+    pub events: Vec<SyncEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    /// Applied now.
+    Applied,
+    /// Applied before (a retry after a lost answer): success.
+    Duplicate,
+    /// Refused for good (`code`, `message`); recorded on both sides, the queue moves on.
+    Rejected,
+    /// Not the next event; resend from `expected_seq`.
+    OutOfOrder,
+    /// This `seq` was applied with another `event_id` (a till restored from an old backup):
+    /// the push stops and the till must be enrolled again. Nothing is overwritten.
+    SequenceConflict,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventResult {
+    pub seq: i64,
+    pub event_id: String,
+    pub outcome: EventOutcome,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub expected_seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PushResponse {
+    pub results: Vec<EventResult>,
+}
+
+/// `GET /v1/sync/pull?cursor=…&limit=…&wait=…` answers a page of changes after `cursor`
+/// (opaque; absent = from the beginning). Each change is the entity's state when the page was
+/// read, so a page never goes back in time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    pub next_cursor: String,
+    pub has_more: bool,
+    /// The cursor is too old or unknown: drop the local directory and page it all again.
+    #[serde(default)]
+    pub must_refetch: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Customer(CustomerSnapshot),
+    Balance(BalanceSnapshot),
+    Program(ProgramSnapshot),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct CustomerSnapshot {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: String,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+    /// MoySklad's counterparty id, when linked.
+    pub external_id: Option<String>,
+    pub updated_at: String,
+}
+
+/// A customer's points as the cloud has them, and how far this till's own events are in them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BalanceSnapshot {
+    pub customer_id: String,
+    pub balance: i64,
+    pub available: i64,
+    pub pending: i64,
+    pub paid_total: i64,
+    /// The highest `seq` of the pulling till whose effects this balance includes (0 = none).
+    /// The agent drops its local entries up to here from its own sum (DESIGN §4).
+    pub included_seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProgramSnapshot {
+    pub version: i64,
+    /// The program (DESIGN §3 settings) as JSON.
+    #[schema(value_type = Object)]
+    pub program: serde_json::Value,
+}
