@@ -6,11 +6,13 @@
 //! - [`identity`]: pure helpers for customer identifiers — phones (E.164), card numbers (Luhn),
 //!   search-query classification, QR payloads and images, masking for logs.
 //! - [`wire`]: the JSON bodies of the native API, the contract with till integrators.
+//! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
 //!   commands.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod http;
 pub mod identity;
 pub mod rules;
 pub mod wire;

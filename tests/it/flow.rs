@@ -218,9 +218,8 @@ valid_until = 2020-01-01
     let (status, check) = agent.post("/v1/promo-codes/check", json!({ "code": "once10" })).await;
     assert_eq!(status, 200);
     assert_eq!(check["valid"], true, "{check}");
-    let (_, check) = agent
-        .post("/v1/promo-codes/check", json!({ "code": "ONCE10", "receipt": { "lines": [line.clone()] } }))
-        .await;
+    let (_, check) =
+        agent.post("/v1/promo-codes/check", json!({ "code": "ONCE10", "receipt": { "lines": [line.clone()] } })).await;
     assert_eq!(check["discount"], 1000, "10 % of 100.00: {check}");
     let (_, expired) = agent.post("/v1/promo-codes/check", json!({ "code": "OLD" })).await;
     assert_eq!((expired["valid"].clone(), expired["reason"].clone()), (json!(false), json!("expired")));
@@ -228,7 +227,10 @@ valid_until = 2020-01-01
     assert_eq!(unknown["reason"], "unknown");
 
     let (status, sale) = agent
-        .post("/v1/receipts", json!({ "id": "p1", "customer": { "id": id }, "lines": [line.clone()], "promo_codes": ["ONCE10"] }))
+        .post(
+            "/v1/receipts",
+            json!({ "id": "p1", "customer": { "id": id }, "lines": [line.clone()], "promo_codes": ["ONCE10"] }),
+        )
         .await;
     assert_eq!(status, 200, "{sale}");
     assert_eq!(sale["total"], 9000);

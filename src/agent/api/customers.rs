@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{request_hash, ApiError, AppState, Mode};
 use crate::agent::clock;
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 use crate::wire::{
     AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,

@@ -5,7 +5,6 @@
 
 mod customers;
 mod error;
-mod extract;
 mod health;
 mod openapi;
 mod promo;

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::extract::ApiJson;
 use super::{ApiError, AppState};
 use crate::agent::clock;
 use crate::agent::store::StoreError;
+use crate::http::extract::ApiJson;
 use crate::rules::{check_promo, RulesError};
 use crate::wire::{PromoCheckRequest, PromoCheckResult};
 

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::extract::{read_body, ApiPath};
 use super::{ApiError, AppState};
+use crate::http::extract::{read_body, ApiPath};
 use crate::identity;
 use crate::wire::QrDecoded;
 

@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::Json;
 
 use super::customers::validate_key;
-use super::extract::{ApiJson, ApiPath};
 use super::{request_hash, ApiError, AppState};
 use crate::agent::clock;
+use crate::http::extract::{ApiJson, ApiPath};
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, ReceiptView, ReturnRequest, ReturnResult};
 
 /// Prices a receipt with points; changes nothing.

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::ApiError;
 
 /// A JSON body: `application/json` required (which also closes form-post CSRF), parsed with
 /// errors a till integrator can act on.
