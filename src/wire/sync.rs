@@ -149,7 +149,7 @@ pub struct PullResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
-    Customer(CustomerSnapshot),
+    Customer(Box<CustomerSnapshot>),
     Balance(BalanceSnapshot),
     Program(ProgramSnapshot),
 }
