@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::clock;
 use super::store::{ImportRow, RejectedRow, Store};
+use crate::identity;
 
 /// Rows per transaction: large enough to amortise the fsync, small enough to keep memory flat.
 const BATCH: usize = 10_000;
@@ -36,8 +37,17 @@ pub enum ImportError {
     Store(#[from] super::store::StoreError),
 }
 
-/// Imports `path` into `store`; `progress` shows a bar on a terminal.
-pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<ImportReport, ImportError> {
+/// Imports `path` into `store`; `progress` shows a bar on a terminal. Phones are read in
+/// `default_region`.
+///
+/// Two stages overlap: this task reads and normalises a batch (phone parsing is the costly part)
+/// while the store writes the previous one on its own thread.
+pub async fn import_csv(
+    store: &Store,
+    path: &Path,
+    default_region: &str,
+    progress: bool,
+) -> Result<ImportReport, ImportError> {
     let open_error = |source| ImportError::Open { path: path.display().to_string(), source };
     let file = File::open(path).map_err(open_error)?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -56,6 +66,7 @@ pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<Im
 
     let mut report = ImportReport::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut in_flight: Option<Batch> = None;
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -82,34 +93,82 @@ pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<Im
                 }
             },
         };
-        batch.push(ImportRow {
+        match normalize_row(
             line,
-            phone: record.get(phone_col).unwrap_or("").to_owned(),
-            name: field(name_col),
-            email: field(email_col),
-            card: field(card_col),
+            record.get(phone_col).unwrap_or(""),
+            field(name_col),
+            field(email_col),
+            field(card_col),
             points,
-        });
+            default_region,
+        ) {
+            Ok(row) => batch.push(row),
+            Err(rejected) => report.rejected.push(rejected),
+        }
         if batch.len() >= BATCH {
-            flush(store, &mut batch, &mut report).await?;
+            if let Some(previous) = in_flight.take() {
+                finish(previous, &mut report).await?;
+            }
+            in_flight = Some(start_batch(store, &mut batch));
             bar.set_position(reader.position().byte());
             bar.set_message(format!("{} imported", report.imported));
         }
     }
-    flush(store, &mut batch, &mut report).await?;
+    if let Some(previous) = in_flight.take() {
+        finish(previous, &mut report).await?;
+    }
+    if !batch.is_empty() {
+        finish(start_batch(store, &mut batch), &mut report).await?;
+    }
     bar.finish_with_message(format!("{} imported, {} skipped", report.imported, report.rejected.len()));
     report.rejected.sort_by_key(|r| r.line);
     Ok(report)
 }
 
-async fn flush(store: &Store, batch: &mut Vec<ImportRow>, report: &mut ImportReport) -> Result<(), ImportError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let rows = std::mem::take(batch);
+/// A batch being written: how many rows it has and the task writing them.
+type Batch = (u64, tokio::task::JoinHandle<Result<Vec<RejectedRow>, super::store::StoreError>>);
+
+fn start_batch(store: &Store, batch: &mut Vec<ImportRow>) -> Batch {
+    let rows = std::mem::replace(batch, Vec::with_capacity(BATCH));
     let count = rows.len() as u64;
-    let rejected = store.import_customers(rows, clock::now()).await?;
+    let store = store.clone();
+    (count, tokio::spawn(async move { store.import_customers(rows, clock::now()).await }))
+}
+
+async fn finish((count, task): Batch, report: &mut ImportReport) -> Result<(), ImportError> {
+    let rejected = task.await.map_err(|_| ImportError::Store(super::store::StoreError::TaskFailed))??;
     report.imported += count - rejected.len() as u64;
     report.rejected.extend(rejected);
     Ok(())
+}
+
+/// Validates and normalises one row, or says why it cannot be imported.
+fn normalize_row(
+    line: u64,
+    phone: &str,
+    name: Option<String>,
+    email: Option<String>,
+    card: Option<String>,
+    points: i64,
+    default_region: &str,
+) -> Result<ImportRow, RejectedRow> {
+    let reject = |reason: String| RejectedRow { line, reason };
+    let phone = identity::normalize_phone(phone, default_region).map_err(|e| reject(e.to_string()))?;
+    let email = match email {
+        None => None,
+        Some(text) => {
+            Some(identity::normalize_email(&text).ok_or_else(|| reject(format!("{text:?} is not an email address")))?)
+        }
+    };
+    let card = match card {
+        None => None,
+        Some(text) => Some(
+            identity::normalize_card(&text).ok_or_else(|| reject(format!("card {text:?} must be 4 to 32 digits")))?,
+        ),
+    };
+    if points < 0 {
+        return Err(reject("points must be zero or more".into()));
+    }
+    let name = name.filter(|n| n.chars().count() <= 200 && !n.chars().any(char::is_control));
+    Ok(ImportRow { line, phone: phone.as_str().to_owned(), name, email, card, points })
 }

@@ -179,8 +179,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let store = store::Store::open(&config.database_path(), settings)?;
             let started = std::time::Instant::now();
-            let report =
-                import::import_csv(&store, &file, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+            let report = import::import_csv(
+                &store,
+                &file,
+                &config.default_country,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .await?;
             for row in report.rejected.iter().take(1000) {
                 eprintln!("line {}: {}", row.line, row.reason);
             }

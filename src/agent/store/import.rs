@@ -1,21 +1,28 @@
 //! Bulk import of customers (`loyalty-agent customers import`): batches of rows, each batch one
 //! transaction, each bad row reported and skipped without losing the good ones.
+//!
+//! Rows arrive already normalised (the caller parses phones and emails on its own thread while
+//! the previous batch is being written); this module assigns cards and enforces uniqueness.
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::customers::{normalize_phone, reversed_digits};
+use super::customers::reversed_digits;
 use super::{Store, StoreError};
 use crate::identity;
 
-/// One CSV row, as read.
+/// One customer to import, validated and normalised by the caller.
 #[derive(Debug, Clone)]
 pub struct ImportRow {
     /// 1-based line number in the file, for error reports.
     pub line: u64,
+    /// E.164.
     pub phone: String,
     pub name: Option<String>,
+    /// Lower case.
     pub email: Option<String>,
+    /// Digits; `None` assigns the next card number.
     pub card: Option<String>,
+    /// ≥ 0.
     pub points: i64,
 }
 
@@ -50,31 +57,8 @@ impl Store {
                     tx.prepare_cached("INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, 'import', ?2, 'import', ?3)")?;
                 for row in rows {
                     let reject = |reason: String| RejectedRow { line: row.line, reason };
-                    let phone = match normalize_phone(&row.phone, settings) {
-                        Ok(phone) => phone,
-                        Err(e) => {
-                            rejected.push(reject(e.to_string()));
-                            continue;
-                        }
-                    };
-                    let email = match row.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-                        None => None,
-                        Some(text) => match identity::normalize_email(text) {
-                            Some(email) => Some(email),
-                            None => {
-                                rejected.push(reject(format!("{text:?} is not an email address")));
-                                continue;
-                            }
-                        },
-                    };
-                    let card = match row.card.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-                        Some(text) => match identity::normalize_card(text) {
-                            Some(card) => card,
-                            None => {
-                                rejected.push(reject(format!("card {text:?} must be 4 to 32 digits")));
-                                continue;
-                            }
-                        },
+                    let card = match row.card {
+                        Some(card) => card,
                         None => loop {
                             serial += 1;
                             let card = identity::card_number(&settings.card_prefix, serial, 8);
@@ -83,10 +67,7 @@ impl Store {
                             }
                         },
                     };
-                    if row.points < 0 {
-                        rejected.push(reject("points must be zero or more".into()));
-                        continue;
-                    }
+                    let (phone, email) = (row.phone, row.email);
                     let id = uuid::Uuid::new_v4().to_string();
                     let name = row.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && n.chars().count() <= 200);
                     match insert.execute(params![id, phone, reversed_digits(&phone), name, email, card, now]) {
