@@ -40,6 +40,12 @@ async fn search_by_every_identifier() {
     assert_eq!(found["customers"][0]["id"], ivan["id"], "{found}");
     assert_eq!(found["matched_by"], "qr");
 
+    // A Saint Petersburg landline (+7 812 …): the trunk 8 and the area code's 8 are different.
+    let spb = agent.enroll("8 (812) 123-45-67", "Petersburg").await;
+    assert_eq!(spb["phone"], "+78121234567");
+    let (_, found) = agent.get("/v1/customers/search?q=%2B7%20812%20123%2045%2067").await;
+    assert_eq!(found["customers"][0]["id"], spb["id"], "{found}");
+
     // Last digits shared by several customers: a list.
     agent.enroll("+79993332233", "Third").await;
     let (_, several) = agent.get("/v1/customers/search?q=2233").await;
