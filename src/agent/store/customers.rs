@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::records::{customer_from_row, enqueue, journal, load_customer_by, load_lots, save_wallet, CUSTOMER_COLUMNS};
+use super::records::{
+    customer_from_row, enqueue, journal, load_customer_by, load_lots, save_wallet, Entry, CUSTOMER_COLUMNS,
+};
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
@@ -61,7 +63,15 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
+            let seq = enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
+            let welcome = Entry {
+                customer_id: &customer.id,
+                kind: "welcome",
+                points: customer.wallet.balance(now),
+                reference: &customer.id,
+                activates_at: None,
+            };
+            journal(&tx, &[welcome], seq, now)?;
             tx.commit()?;
             Ok(customer)
         })
@@ -181,7 +191,6 @@ impl Store {
                 wallet.debit(-request.points, now);
             }
             save_wallet(&tx, &customer.id, &before, &wallet)?;
-            journal(&tx, &customer.id, "adjustment", request.points, &request.id, now)?;
             let result = AdjustmentResult {
                 id: request.id.clone(),
                 customer_id: customer.id.clone(),
@@ -194,7 +203,15 @@ impl Store {
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, customer.id, request_hash, serde_json::to_string(&result)?, now],
             )?;
-            enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
+            let seq = enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
+            let entry = Entry {
+                customer_id: &customer.id,
+                kind: "adjustment",
+                points: request.points,
+                reference: &request.id,
+                activates_at: None,
+            };
+            journal(&tx, &[entry], seq, now)?;
             tx.commit()?;
             Ok(result)
         })
@@ -238,7 +255,8 @@ fn by_phone_suffix(conn: &Connection, digits: &str) -> Result<Vec<CustomerRecord
 }
 
 /// Inserts a new customer inside the caller's transaction: normalises and checks every
-/// identifier, assigns a card when none is given and grants the welcome points.
+/// identifier, assigns a card when none is given and grants the welcome points (the caller
+/// journals them with the event's seq).
 pub(crate) fn insert_customer(
     conn: &Connection,
     settings: &StoreSettings,
@@ -310,7 +328,6 @@ pub(crate) fn insert_customer(
         let expires = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
         customer.wallet.credit(program.welcome_points, LotSource::Welcome, None, now, expires);
         save_wallet(conn, &customer.id, &before, &customer.wallet)?;
-        journal(conn, &customer.id, "welcome", program.welcome_points, &customer.id, now)?;
     }
     Ok(customer)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::customers::normalize_phone;
-use super::records::{enqueue, journal, load_customer_by, save_wallet};
+use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
 use super::{CustomerRecord, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
 use crate::identity;
@@ -84,27 +84,42 @@ impl Store {
                     params![promo.code.to_uppercase(), request.id, answer.customer_id],
                 )?;
             }
+            let seq = enqueue(&tx, "sale", &serde_json::json!({ "receipt": answer, "request": request }), now)?;
             if let Some(customer) = &customer {
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
                 let points = &calculation.points;
+                let activates_at = now + program.activation_days * DAY;
                 if points.redeem > 0 {
                     wallet.debit(points.redeem, now);
-                    journal(&tx, &customer.id, "redemption", -points.redeem, &request.id, now)?;
                 }
                 if points.earn > 0 {
-                    let activates_at = now + program.activation_days * DAY;
                     let expires_at = (program.expiry_days > 0).then(|| activates_at + program.expiry_days * DAY);
                     wallet.credit(points.earn, LotSource::Accrual, Some(request.id.clone()), activates_at, expires_at);
-                    journal(&tx, &customer.id, "accrual", points.earn, &request.id, now)?;
                 }
+                let entries = [
+                    Entry {
+                        customer_id: &customer.id,
+                        kind: "redemption",
+                        points: -points.redeem,
+                        reference: &request.id,
+                        activates_at: None,
+                    },
+                    Entry {
+                        customer_id: &customer.id,
+                        kind: "accrual",
+                        points: points.earn,
+                        reference: &request.id,
+                        activates_at: Some(activates_at),
+                    },
+                ];
+                journal(&tx, &entries, seq, now)?;
                 save_wallet(&tx, &customer.id, &before, &wallet)?;
                 tx.execute(
                     "UPDATE customers SET paid_total = paid_total + ?2, updated_at = ?3 WHERE id = ?1",
                     params![customer.id, calculation.total.0, now],
                 )?;
             }
-            enqueue(&tx, "sale", &serde_json::json!({ "receipt": answer, "request": request }), now)?;
             tx.commit()?;
             Ok(answer)
         })
@@ -170,7 +185,6 @@ impl Store {
                 let mut wallet = before.clone();
                 if plan.points_taken_back > 0 {
                     wallet.take_back_accrual(&receipt_id, plan.points_taken_back, now);
-                    journal(&tx, customer_id, "return_accrual", -plan.points_taken_back, &request.id, now)?;
                 }
                 if plan.points_given_back > 0 {
                     let expires_at = (program.expiry_days > 0).then(|| now + program.expiry_days * DAY);
@@ -181,7 +195,6 @@ impl Store {
                         now,
                         expires_at,
                     );
-                    journal(&tx, customer_id, "return_redemption", plan.points_given_back, &request.id, now)?;
                 }
                 save_wallet(&tx, customer_id, &before, &wallet)?;
                 tx.execute(
@@ -216,7 +229,26 @@ impl Store {
                 "INSERT INTO returns (id, receipt_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, receipt_id, request_hash, serde_json::to_string(&result)?, now],
             )?;
-            enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
+            let seq = enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
+            if let Some(customer_id) = &customer_id {
+                let entries = [
+                    Entry {
+                        customer_id,
+                        kind: "return_accrual",
+                        points: -plan.points_taken_back,
+                        reference: &request.id,
+                        activates_at: None,
+                    },
+                    Entry {
+                        customer_id,
+                        kind: "return_redemption",
+                        points: plan.points_given_back,
+                        reference: &request.id,
+                        activates_at: None,
+                    },
+                ];
+                journal(&tx, &entries, seq, now)?;
+            }
             tx.commit()?;
             Ok(result)
         })

@@ -128,29 +128,45 @@ pub(crate) fn save_wallet(
     Ok(())
 }
 
-/// Appends one movement to the points journal.
-pub(crate) fn journal(
-    conn: &Connection,
-    customer_id: &str,
-    kind: &str,
-    points: i64,
-    reference: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    if points != 0 {
-        conn.prepare_cached(
-            "INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(rusqlite::params![customer_id, kind, points, reference, now])?;
+/// One movement of points, as the journal records it.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry<'a> {
+    pub customer_id: &'a str,
+    /// welcome | accrual | redemption | adjustment | return_accrual | return_redemption
+    pub kind: &'static str,
+    pub points: i64,
+    /// The receipt, return or adjustment id.
+    pub reference: &'a str,
+    /// When earned points become spendable (accruals only).
+    pub activates_at: Option<i64>,
+}
+
+/// Appends movements to the points journal, tagged with the outbox event that carries them
+/// (zero movements are skipped).
+pub(crate) fn journal(conn: &Connection, entries: &[Entry<'_>], outbox_seq: i64, now: i64) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq, activates_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for entry in entries.iter().filter(|e| e.points != 0) {
+        insert.execute(rusqlite::params![
+            entry.customer_id,
+            entry.kind,
+            entry.points,
+            entry.reference,
+            now,
+            outbox_seq,
+            entry.activates_at
+        ])?;
     }
     Ok(())
 }
 
-/// Queues an event for the cloud inside the caller's transaction.
-pub(crate) fn enqueue(conn: &Connection, kind: &str, payload: &serde_json::Value, now: i64) -> Result<(), StoreError> {
+/// Queues an event for the cloud inside the caller's transaction and returns its `seq`.
+pub(crate) fn enqueue(conn: &Connection, kind: &str, payload: &serde_json::Value, now: i64) -> Result<i64, StoreError> {
     conn.prepare_cached("INSERT INTO outbox (event_id, kind, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(rusqlite::params![uuid::Uuid::new_v4().to_string(), kind, payload.to_string(), now])?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
 fn lot_source_str(source: LotSource) -> &'static str {

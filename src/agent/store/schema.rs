@@ -123,6 +123,35 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: sync with a cloud. Journal entries remember the outbox event that carries them, so a
+    // pulled balance that includes this till's events up to some seq can drop exactly those
+    // entries from the local sum (DESIGN §4).
+    r#"
+    ALTER TABLE ledger ADD COLUMN outbox_seq INTEGER;
+    ALTER TABLE ledger ADD COLUMN activates_at INTEGER;
+    CREATE INDEX ledger_unconfirmed ON ledger (customer_id, outbox_seq);
+
+    -- Balances as last confirmed by the cloud, and up to which of our own events they include.
+    CREATE TABLE cloud_balances (
+        customer_id  TEXT PRIMARY KEY,
+        balance      INTEGER NOT NULL,
+        available    INTEGER NOT NULL,
+        pending      INTEGER NOT NULL,
+        paid_total   INTEGER NOT NULL,
+        included_seq INTEGER NOT NULL
+    );
+
+    -- Events the cloud refused for good: kept for the back office and health.
+    CREATE TABLE sync_rejections (
+        seq         INTEGER PRIMARY KEY,
+        event_id    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        code        TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        rejected_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build expects.
