@@ -294,7 +294,7 @@ pub(crate) fn insert_customer(
         None => Consents::default(),
     };
     let mut customer = CustomerRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::now_v7().to_string(),
         phone,
         name: clean_text(new.name, "name", 200)?,
         email,

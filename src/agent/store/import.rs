@@ -37,6 +37,9 @@ impl Store {
     /// Imports a batch in one transaction; returns the rows it had to skip.
     pub async fn import_customers(&self, rows: Vec<ImportRow>, now: i64) -> Result<Vec<RejectedRow>, StoreError> {
         self.write(move |conn, settings| {
+            // A bigger page cache for the bulk load keeps the unique indexes' pages in memory
+            // between batches; the running agent keeps SQLite's small default.
+            conn.pragma_update(None, "cache_size", -65_536)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut serial: u64 = tx
                 .query_row("SELECT value FROM meta WHERE key = 'card_serial'", [], |row| row.get::<_, String>(0))
@@ -68,7 +71,7 @@ impl Store {
                         },
                     };
                     let (phone, email) = (row.phone, row.email);
-                    let id = uuid::Uuid::new_v4().to_string();
+                    let id = uuid::Uuid::now_v7().to_string();
                     let name = row.name.as_deref().map(str::trim).filter(|n| !n.is_empty() && n.chars().count() <= 200);
                     match insert.execute(params![id, phone, reversed_digits(&phone), name, email, card, now]) {
                         Ok(_) => {}
@@ -94,6 +97,7 @@ impl Store {
                 [serial.to_string()],
             )?;
             tx.commit()?;
+            conn.pragma_update(None, "cache_size", -2_000)?;
             Ok(rejected)
         })
         .await
