@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod cloud_link;
 pub mod config;
 pub mod import;
 pub mod program_file;

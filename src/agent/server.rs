@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use super::api::{self, security::SecurityPolicy, AppState, Mode};
 use super::clock;
+use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
 use super::program_file::{self, EXAMPLE_PROGRAM};
 use super::store::{Store, StoreSettings};
@@ -21,6 +22,8 @@ pub enum StartError {
     Token { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Program(#[from] program_file::ProgramFileError),
+    #[error(transparent)]
+    Link(#[from] super::cloud_link::LinkError),
     #[error("cannot listen on {addr}: {source}; is another agent already running? (`loyalty-agent status`)")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -51,8 +54,13 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
     }
     let (mut program, program_text) = program_file::load_program(&program_path)?;
 
-    let settings =
-        StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+    let link = CloudLink::load(&config.config_dir)?;
+    let mode = if link.is_some() { Mode::Connected } else { Mode::Standalone };
+    let settings = StoreSettings {
+        default_region: config.default_country.clone(),
+        card_prefix: config.card_prefix.clone(),
+        connected: link.is_some(),
+    };
     let storage = match Store::open(&config.database_path(), settings) {
         Ok(store) => {
             let hash = hex::encode(Sha256::digest(program_text.as_bytes()));
@@ -79,7 +87,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         program: Arc::new(program),
         token,
         security: Arc::new(SecurityPolicy::new(port, &config.allowed_hosts, &config.allowed_origins)),
-        mode: Mode::Standalone,
+        mode,
         started: Instant::now(),
     };
     Ok(Prepared { state, listener })

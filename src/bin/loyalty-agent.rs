@@ -173,9 +173,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Customers { command: CustomersCommand::Import { file } } => {
             let config = AgentConfig::load(overrides(None))?;
+            if loyalty::agent::cloud_link::CloudLink::load(&config.config_dir)?.is_some() {
+                anyhow::bail!("this till is connected to a cloud: import customers there, and they reach every till");
+            }
             let settings = store::StoreSettings {
                 default_region: config.default_country.clone(),
                 card_prefix: config.card_prefix.clone(),
+                connected: false,
             };
             let store = store::Store::open(&config.database_path(), settings)?;
             let started = std::time::Instant::now();

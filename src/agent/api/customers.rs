@@ -10,9 +10,7 @@ use crate::agent::clock;
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
-use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
-};
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, SearchResult};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SearchQuery {
@@ -138,11 +136,7 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, now: i64) -> 
         group: program.settings_for(customer.paid_total).tier,
         tags: customer.tags.clone(),
         consents: customer.consents.clone(),
-        points: PointsBalance {
-            balance: customer.wallet.balance(now),
-            available: customer.wallet.available(now),
-            pending: customer.wallet.pending(now),
-        },
+        points: customer.points(now),
         paid_total: customer.paid_total.0,
         created_at: clock::rfc3339(customer.created_at),
         updated_at: clock::rfc3339(customer.updated_at),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::records::{
-    customer_from_row, enqueue, journal, load_customer_by, load_lots, save_wallet, Entry, CUSTOMER_COLUMNS,
+    customer_from_row, enqueue, journal, load_customer_by, load_points, save_wallet, Entry, CUSTOMER_COLUMNS,
 };
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, SearchKey};
@@ -47,8 +47,9 @@ impl Store {
     }
 
     pub async fn customer(&self, id: String) -> Result<CustomerRecord, StoreError> {
-        self.read(move |conn, _| {
-            load_customer_by(conn, "id", &id)?.ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })
+        self.read(move |conn, settings| {
+            load_customer_by(conn, settings, "id", &id)?
+                .ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })
         })
         .await
     }
@@ -87,7 +88,7 @@ impl Store {
     ) -> Result<CustomerRecord, StoreError> {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut customer = load_customer_by(&tx, "id", &id)?
+            let mut customer = load_customer_by(&tx, settings, "id", &id)?
                 .ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })?;
             let mut changed = Vec::new();
             if let Some(phone) = update.phone {
@@ -160,7 +161,7 @@ impl Store {
         program: Arc<Program>,
         now: i64,
     ) -> Result<AdjustmentResult, StoreError> {
-        self.write(move |conn, _| {
+        self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let stored: Option<(String, String)> = tx
                 .query_row("SELECT request_hash, result FROM adjustments WHERE id = ?1", [&request.id], |row| {
@@ -180,7 +181,7 @@ impl Store {
                     })
                 };
             }
-            let customer = load_customer_by(&tx, "id", &customer_id)?
+            let customer = load_customer_by(&tx, settings, "id", &customer_id)?
                 .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
             let before = customer.wallet.clone();
             let mut wallet = before.clone();
@@ -196,7 +197,7 @@ impl Store {
                 customer_id: customer.id.clone(),
                 points: request.points,
                 reason: request.reason.clone(),
-                balance_after: wallet.balance(now),
+                balance_after: customer.points(now).balance + request.points,
                 created_at: crate::agent::clock::rfc3339(now),
             };
             tx.execute(
@@ -224,10 +225,12 @@ pub(crate) fn search(conn: &Connection, settings: &StoreSettings, query: &str) -
     for key in identity::classify(query, &settings.default_region) {
         let matched_by = identity::matched_by_name(&key);
         let found = match &key {
-            SearchKey::Card(card) | SearchKey::Qr(card) => load_customer_by(conn, "card", card)?.into_iter().collect(),
-            SearchKey::Phone(phone) => load_customer_by(conn, "phone", phone.as_str())?.into_iter().collect(),
-            SearchKey::Email(email) => load_customer_by(conn, "email", email)?.into_iter().collect(),
-            SearchKey::PhoneSuffix(digits) => by_phone_suffix(conn, digits)?,
+            SearchKey::Card(card) | SearchKey::Qr(card) => {
+                load_customer_by(conn, settings, "card", card)?.into_iter().collect()
+            }
+            SearchKey::Phone(phone) => load_customer_by(conn, settings, "phone", phone.as_str())?.into_iter().collect(),
+            SearchKey::Email(email) => load_customer_by(conn, settings, "email", email)?.into_iter().collect(),
+            SearchKey::PhoneSuffix(digits) => by_phone_suffix(conn, settings, digits)?,
         };
         if !found.is_empty() {
             return Ok(SearchOutcome { matched_by: Some(matched_by), customers: found });
@@ -237,7 +240,11 @@ pub(crate) fn search(conn: &Connection, settings: &StoreSettings, query: &str) -
 }
 
 /// Customers whose phone ends with `digits`: an index range scan on the reversed digits.
-fn by_phone_suffix(conn: &Connection, digits: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+fn by_phone_suffix(
+    conn: &Connection,
+    settings: &StoreSettings,
+    digits: &str,
+) -> Result<Vec<CustomerRecord>, StoreError> {
     let low: String = digits.chars().rev().collect();
     // ':' sorts right after '9', so [low, low + ':') holds exactly the strings starting with `low`.
     let high = format!("{low}:");
@@ -249,7 +256,7 @@ fn by_phone_suffix(conn: &Connection, digits: &str) -> Result<Vec<CustomerRecord
         .query_map(params![low, high, SUFFIX_LIMIT as i64], customer_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for customer in &mut customers {
-        customer.wallet.lots = load_lots(conn, &customer.id)?;
+        load_points(conn, settings, customer)?;
     }
     Ok(customers)
 }
@@ -306,6 +313,7 @@ pub(crate) fn insert_customer(
         created_at: now,
         updated_at: now,
         wallet: Default::default(),
+        connected: None,
     };
     conn.prepare_cached(
         "INSERT INTO customers (id, phone, phone_rev, name, email, card, birthday, tags, consents, created_at, updated_at)

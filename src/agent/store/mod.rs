@@ -10,6 +10,7 @@
 
 mod customers;
 mod import;
+mod points;
 mod receipts;
 mod records;
 mod schema;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use customers::{CustomerUpdate, NewCustomer};
 pub use import::{ImportRow, RejectedRow};
+pub use points::ConnectedPoints;
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 
@@ -67,6 +69,8 @@ pub struct StoreSettings {
     pub default_region: String,
     /// Digits every assigned card starts with.
     pub card_prefix: String,
+    /// Synced to a cloud: points come from the cloud's balances plus local movements.
+    pub connected: bool,
 }
 
 /// A cheap, clonable handle on the agent database.

@@ -135,7 +135,7 @@ impl Store {
         program: Arc<Program>,
         now: i64,
     ) -> Result<wire::ReturnResult, StoreError> {
-        self.write(move |conn, _| {
+        self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let earlier: Option<(String, String, String)> = tx
                 .query_row("SELECT receipt_id, request_hash, result FROM returns WHERE id = ?1", [&request.id], |row| {
@@ -179,8 +179,9 @@ impl Store {
             }
             let mut balance_after = None;
             if let Some(customer_id) = &customer_id {
-                let customer = load_customer_by(&tx, "id", customer_id)?
+                let customer = load_customer_by(&tx, settings, "id", customer_id)?
                     .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+                let points_before = customer.points(now).balance;
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
                 if plan.points_taken_back > 0 {
@@ -201,7 +202,7 @@ impl Store {
                     "UPDATE customers SET paid_total = MAX(0, paid_total - ?2), updated_at = ?3 WHERE id = ?1",
                     params![customer_id, plan.refund.0, now],
                 )?;
-                balance_after = Some(wallet.balance(now));
+                balance_after = Some(points_before - plan.points_taken_back + plan.points_given_back);
             }
             let result = wire::ReturnResult {
                 id: request.id.clone(),
@@ -312,17 +313,17 @@ pub(crate) fn resolve_customer(
         });
     }
     let found = if let Some(id) = &reference.id {
-        load_customer_by(conn, "id", id)?
+        load_customer_by(conn, settings, "id", id)?
     } else if let Some(phone) = &reference.phone {
-        load_customer_by(conn, "phone", &normalize_phone(phone, settings)?)?
+        load_customer_by(conn, settings, "phone", &normalize_phone(phone, settings)?)?
     } else if let Some(card) = &reference.card {
         match identity::normalize_card(card) {
-            Some(card) => load_customer_by(conn, "card", &card)?,
+            Some(card) => load_customer_by(conn, settings, "card", &card)?,
             None => None,
         }
     } else if let Some(qr) = &reference.qr {
         match identity::parse_qr_payload(qr) {
-            Some(card) => load_customer_by(conn, "card", &card)?,
+            Some(card) => load_customer_by(conn, settings, "card", &card)?,
             None => None,
         }
     } else {
@@ -374,10 +375,9 @@ fn price(
         let usage = promo_usage(conn, code, customer.map(|c| c.id.as_str()))?;
         promo_codes.push((code.clone(), usage));
     }
-    let points = customer.map(|customer| CustomerPoints {
-        balance: customer.wallet.balance(now),
-        available: customer.wallet.available(now),
-        paid_total: customer.paid_total,
+    let points = customer.map(|customer| {
+        let points = customer.points(now);
+        CustomerPoints { balance: points.balance, available: points.available, paid_total: customer.paid_total }
     });
     Ok(rules::calculate(&CalcInput {
         program,

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::StoreError;
+use super::{StoreError, StoreSettings};
 use crate::rules::{Lot, LotSource, Money, Wallet};
 use crate::wire::Consents;
 
@@ -20,7 +20,10 @@ pub struct CustomerRecord {
     pub paid_total: Money,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The local lots: the authority in standalone mode.
     pub wallet: Wallet,
+    /// Connected to a cloud: the cloud's balance and the local movements after it.
+    pub connected: Option<super::points::ConnectedPoints>,
 }
 
 /// What a search found and how.
@@ -50,12 +53,14 @@ pub(crate) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecor
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         wallet: Wallet { lots: Vec::new(), debt: row.get(11)? },
+        connected: None,
     })
 }
 
 /// Loads one customer by a unique column (`id`, `phone`, `card`, `email`), lots included.
 pub(crate) fn load_customer_by(
     conn: &Connection,
+    settings: &StoreSettings,
     column: &str,
     value: &str,
 ) -> Result<Option<CustomerRecord>, StoreError> {
@@ -64,11 +69,25 @@ pub(crate) fn load_customer_by(
     let found = conn.prepare_cached(&sql)?.query_row([value], customer_from_row).optional()?;
     match found {
         Some(mut customer) => {
-            customer.wallet.lots = load_lots(conn, &customer.id)?;
+            load_points(conn, settings, &mut customer)?;
             Ok(Some(customer))
         }
         None => Ok(None),
     }
+}
+
+/// Loads what the customer's points are computed from: the lots, and in connected mode the
+/// cloud's balance with the local movements after it.
+pub(crate) fn load_points(
+    conn: &Connection,
+    settings: &StoreSettings,
+    customer: &mut CustomerRecord,
+) -> Result<(), StoreError> {
+    customer.wallet.lots = load_lots(conn, &customer.id)?;
+    if settings.connected {
+        customer.connected = Some(super::points::load_connected(conn, &customer.id)?);
+    }
+    Ok(())
 }
 
 /// The customer's lots that still hold points.
