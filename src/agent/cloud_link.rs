@@ -103,7 +103,10 @@ mod tests {
         };
         link.save(dir.path()).unwrap();
         let loaded = CloudLink::load(dir.path()).unwrap().unwrap();
-        assert_eq!((loaded.url, loaded.till_id, loaded.device_token), (link.url.clone(), link.till_id.clone(), link.device_token.clone()));
+        assert_eq!(
+            (loaded.url, loaded.till_id, loaded.device_token),
+            (link.url.clone(), link.till_id.clone(), link.device_token.clone())
+        );
         assert!(!std::fs::read_to_string(dir.path().join("cloud.toml")).unwrap().contains("secret"));
         assert!(!format!("{link:?}").contains("secret"));
     }

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use super::api::{self, security::SecurityPolicy, AppState, Mode};
 use super::clock;
@@ -14,6 +15,7 @@ use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
 use super::program_file::{self, EXAMPLE_PROGRAM};
 use super::store::{Store, StoreSettings};
+use super::sync::{self, SyncClient};
 use super::token::AgentToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,9 @@ pub enum StartError {
 pub struct Prepared {
     pub state: AppState,
     pub listener: TcpListener,
+    /// Tells background work (the sync worker) to stop.
+    stop: watch::Sender<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Loads the token and program, opens the database and binds the listener.
@@ -82,25 +87,53 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
     if !config.listen.ip().is_loopback() {
         tracing::warn!(addr = %config.listen, "listening beyond loopback: anyone who can reach this address and has the token can use the agent");
     }
-    let state = AppState {
+    // Connected, the cloud's program is the one in force (the file is only a fallback until
+    // the first pull brings one).
+    if let (Some(_), Ok(store)) = (&link, &storage) {
+        match store.cloud_program().await {
+            Ok(Some(cloud_program)) => program = cloud_program,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not read the cloud's program"),
+        }
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let mut state = AppState {
         storage,
-        program: Arc::new(program),
+        program: Arc::new(std::sync::RwLock::new(Arc::new(program))),
         token,
         security: Arc::new(SecurityPolicy::new(port, &config.allowed_hosts, &config.allowed_origins)),
         mode,
         started: Instant::now(),
+        sync: None,
     };
-    Ok(Prepared { state, listener })
+    let mut background = Vec::new();
+    if let (Some(link), Ok(store)) = (&link, &state.storage) {
+        let client = SyncClient::new(&link.url, &link.device_token);
+        let program_slot = state.clone();
+        let on_program = Arc::new(move |program| program_slot.set_program(program));
+        let (handle, task) = sync::spawn(store.clone(), client, on_program, stopped);
+        tracing::info!(cloud = %link.url, till = %link.till_id, "connected to the cloud");
+        state.sync = Some(handle);
+        background.push(task);
+    }
+    Ok(Prepared { state, listener, stop, background })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// How long background work gets to finish after the server stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests
+/// and stops the background work (waiting for it at most a few seconds).
+pub async fn run(prepared: Prepared, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let Prepared { state, listener, stop, background } = prepared;
     let app = api::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = stop.send(true);
+    for task in background {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
+    }
+    served
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers send).

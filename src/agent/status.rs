@@ -12,6 +12,30 @@ pub async fn fetch_health(base: &str) -> Result<Health, String> {
     response.json::<Health>().await.map_err(|e| format!("the agent at {base} answered something unexpected: {e}"))
 }
 
+/// Asks the agent at `base` to sync now and returns its answer as a sentence.
+pub async fn sync_now(base: &str, token: &str) -> Result<String, String> {
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
+    let url = format!("{}/v1/sync", base.trim_end_matches('/'));
+    let response = client
+        .post(&url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
+    let ok = response.status().is_success();
+    let body: serde_json::Value = response.json().await.map_err(|e| format!("unexpected answer: {e}"))?;
+    let text = if ok { &body["message"] } else { &body["error"]["message"] };
+    let line = format!("sync: {}", text.as_str().unwrap_or("no message"));
+    if ok {
+        Ok(line)
+    } else {
+        Err(line)
+    }
+}
+
 /// Health as sentences for a person at the till.
 pub fn describe(health: &Health) -> String {
     let mut lines = Vec::new();
@@ -33,11 +57,19 @@ pub fn describe(health: &Health) -> String {
     lines.push(match sync.state.as_str() {
         "disabled" => format!("Sync: none (standalone); {} operations recorded locally.", sync.pending),
         "online" => format!("Sync: online, {} operations waiting.", sync.pending),
+        "auth_error" => format!(
+            "Sync: STOPPED — the cloud refused this till's credentials; enroll it again. {} operations waiting.",
+            sync.pending
+        ),
         other => format!(
-            "Sync: {other}, {} operations waiting{}.",
+            "Sync: {other}, {} operations waiting{}{}.",
             sync.pending,
-            sync.oldest_pending_seconds.map(|s| format!(", the oldest for {s} s")).unwrap_or_default()
+            sync.oldest_pending_seconds.map(|s| format!(", the oldest for {s} s")).unwrap_or_default(),
+            sync.last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
         ),
     });
+    if let Some(at) = &sync.last_success_at {
+        lines.push(format!("Last successful sync: {at}."));
+    }
     lines.join("\n")
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
-use loyalty::agent::{import, server, status, store, token::AgentToken};
+use loyalty::agent::{enroll, import, server, status, store, token::AgentToken};
 use tracing_subscriber::Layer;
 
 #[derive(Parser)]
@@ -39,6 +39,21 @@ enum Command {
     },
     /// Print the agent token that API clients send as "Authorization: Bearer <token>".
     Token,
+    /// Join this till to a loyalty-cloud with a one-time code from its admin, and pull the
+    /// cloud's customer directory.
+    Enroll {
+        /// The cloud's base address, e.g. https://loyalty.example.com
+        #[arg(long)]
+        cloud: String,
+        /// The one-time enrollment code.
+        #[arg(long)]
+        code: String,
+    },
+    /// Ask the running agent to sync with the cloud now, and say how it went.
+    Sync {
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
     /// Ask the running agent how it is.
     Status {
         #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
@@ -141,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
             println!("loyalty-agent listening on http://{addr}");
             tracing::info!(%addr, data_dir = %config.data_dir.display(), "agent started");
-            server::run(prepared.listener, prepared.state, server::shutdown_signal()).await?;
+            server::run(prepared, server::shutdown_signal()).await?;
             tracing::info!("agent stopped");
             Ok(ExitCode::SUCCESS)
         }
@@ -156,6 +171,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             println!("{token}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll { cloud, code } => {
+            let config = AgentConfig::load(overrides(None))?;
+            let report =
+                enroll::enroll(&config, &cloud, &code, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+            println!(
+                "enrolled as till {} of store {} at {}; {} changes pulled.",
+                report.link.till_id, report.link.store, report.link.url, report.changes_pulled
+            );
+            println!("Restart the agent (e.g. `systemctl restart loyalty-agent`) to run it connected.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { listen } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let token = match config.token_override.clone() {
+                Some(token) => token,
+                None => AgentToken::load_or_create(&config.token_path())?.as_str().to_owned(),
+            };
+            match status::sync_now(&format!("http://{}", config.listen), &token).await {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(message) => {
+                    println!("{message}");
+                    Ok(ExitCode::from(exit::UNHEALTHY))
+                }
+            }
         }
         Command::Status { listen } => {
             let config = AgentConfig::load(overrides(listen))?;

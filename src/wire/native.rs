@@ -42,6 +42,9 @@ pub struct SyncHealth {
     pub oldest_pending_seconds: Option<i64>,
     pub last_success_at: Option<String>,
     pub consecutive_failures: i64,
+    /// Why the last attempt failed, while sync is failing.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

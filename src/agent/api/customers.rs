@@ -29,7 +29,7 @@ pub async fn search(
     let now = clock::now();
     Ok(Json(SearchResult {
         matched_by: outcome.matched_by.map(str::to_owned),
-        customers: outcome.customers.iter().map(|c| customer_json(c, &state.program, now)).collect(),
+        customers: outcome.customers.iter().map(|c| customer_json(c, &state.program(), now)).collect(),
     }))
 }
 
@@ -51,16 +51,17 @@ pub async fn enroll(
         consents: request.consents,
         source: "till",
     };
-    let customer = state.store()?.enroll(new, state.program.clone(), now).await?;
+    let customer = state.store()?.enroll(new, state.program(), now).await?;
+    state.outbox_changed();
     tracing::info!(customer = %customer.id, phone = %crate::identity::mask_phone(&customer.phone), "customer enrolled");
-    Ok((StatusCode::CREATED, Json(customer_json(&customer, &state.program, now))))
+    Ok((StatusCode::CREATED, Json(customer_json(&customer, &state.program(), now))))
 }
 
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
     let customer = state.store()?.customer(id).await?;
-    Ok(Json(customer_json(&customer, &state.program, clock::now())))
+    Ok(Json(customer_json(&customer, &state.program(), clock::now())))
 }
 
 /// Edits personal data and consents; absent fields stay, `null` clears.
@@ -81,7 +82,8 @@ pub async fn update(
         consents: patch.consents,
     };
     let customer = state.store()?.update_customer(id, update, now).await?;
-    Ok(Json(customer_json(&customer, &state.program, now)))
+    state.outbox_changed();
+    Ok(Json(customer_json(&customer, &state.program(), now)))
 }
 
 /// A manual correction of points (standalone mode only; a connected till asks the cloud).
@@ -110,7 +112,8 @@ pub async fn adjust(
         return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
     }
     let hash = request_hash(&request);
-    let result = state.store()?.adjust_points(id, request, hash, state.program.clone(), clock::now()).await?;
+    let result = state.store()?.adjust_points(id, request, hash, state.program(), clock::now()).await?;
+    state.outbox_changed();
     Ok((StatusCode::CREATED, Json(result)))
 }
 

@@ -21,9 +21,11 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
             (StorageHealth { ok: error.is_none(), error }, pending, oldest)
         }
     };
-    let state_word = match state.mode {
-        Mode::Standalone => "disabled",
-        Mode::Connected => "offline",
+    let sync = state.sync.as_ref().map(|handle| handle.status());
+    let state_word = match (&state.mode, &sync) {
+        (Mode::Standalone, _) => "disabled",
+        (Mode::Connected, Some(status)) => status.state,
+        (Mode::Connected, None) => "offline",
     };
     Json(Health {
         status: if storage.ok { "ok" } else { "unhealthy" }.to_owned(),
@@ -33,14 +35,16 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
             state: state_word.to_owned(),
             pending,
             oldest_pending_seconds: oldest,
-            last_success_at: None,
-            consecutive_failures: 0,
+            last_success_at: sync.as_ref().and_then(|s| s.last_success_at).map(clock::rfc3339),
+            consecutive_failures: sync.as_ref().map(|s| s.consecutive_failures).unwrap_or(0),
+            last_error: sync.as_ref().and_then(|s| s.last_error.clone()),
         },
         storage,
     })
 }
 
-/// Sync now. In standalone mode there is no cloud: the answer says so.
+/// Sync now: push and pull at once, skipping any backoff; answers when the attempt is done.
+/// In standalone mode there is no cloud: the answer says so.
 #[utoipa::path(post, path = "/v1/sync", tag = "agent", responses((status = 200, body = SyncResult), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>, ApiError> {
     match state.mode {

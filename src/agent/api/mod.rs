@@ -12,7 +12,7 @@ mod qr;
 mod receipts;
 pub mod security;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +26,7 @@ pub use error::ApiError;
 pub use openapi::ApiDoc;
 
 use crate::agent::store::Store;
+use crate::agent::sync::SyncHandle;
 use crate::agent::token::AgentToken;
 use crate::rules::Program;
 use security::SecurityPolicy;
@@ -54,14 +55,41 @@ impl Mode {
 pub struct AppState {
     /// The database, or why it could not be opened (then data endpoints answer 503).
     pub storage: Result<Store, Arc<String>>,
-    pub program: Arc<Program>,
+    /// The program in force; a connected agent swaps it when the cloud sends a new version.
+    pub program: Arc<RwLock<Arc<Program>>>,
     pub token: AgentToken,
     pub security: Arc<SecurityPolicy>,
     pub mode: Mode,
     pub started: Instant,
+    /// The sync worker, in connected mode.
+    pub sync: Option<SyncHandle>,
 }
 
 impl AppState {
+    /// Tells the sync worker that a commit put something in the outbox.
+    pub fn outbox_changed(&self) {
+        if let Some(sync) = &self.sync {
+            sync.wake();
+        }
+    }
+
+    /// The program in force now (receipts keep the version that priced them).
+    pub fn program(&self) -> Arc<Program> {
+        match self.program.read() {
+            Ok(program) => program.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts a new program version in force.
+    pub fn set_program(&self, program: Program) {
+        let mut slot = match self.program.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(program);
+    }
+
     /// The store, or a 503 saying why there is none.
     pub fn store(&self) -> Result<&Store, ApiError> {
         self.storage.as_ref().map_err(|why| {

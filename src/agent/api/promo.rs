@@ -18,7 +18,8 @@ pub async fn check(
 ) -> Result<Json<PromoCheckResult>, ApiError> {
     let store = state.store()?;
     let code = request.code.trim().to_owned();
-    let Some(promo) = state.program.find_promo(&code) else {
+    let program = state.program();
+    let Some(promo) = program.find_promo(&code) else {
         return Ok(Json(rejected(&code, "unknown", format!("there is no promo code {code:?}"))));
     };
     let now = clock::now();
@@ -27,7 +28,7 @@ pub async fn check(
         Some(mut receipt) => {
             receipt.redeem = None;
             receipt.promo_codes = vec![code.clone()];
-            match store.calculate(receipt, state.program.clone(), now).await {
+            match store.calculate(receipt, program.clone(), now).await {
                 Ok(calculation) => {
                     let discount = calculation.promo_codes.iter().map(|p| p.discount).sum();
                     Ok(Json(PromoCheckResult {

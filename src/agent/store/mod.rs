@@ -14,6 +14,7 @@ mod points;
 mod receipts;
 mod records;
 mod schema;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ pub use import::{ImportRow, RejectedRow};
 pub use points::ConnectedPoints;
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
+pub use sync::{AckSummary, PageSummary};
 
 use crate::rules::RulesError;
 

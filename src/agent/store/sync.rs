@@ -1,0 +1,259 @@
+//! The store's side of sync: reading the outbox in order, dropping what the cloud answered
+//! for, and applying pulled pages of changes — each page and its cursor in one transaction.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::customers::reversed_digits;
+use super::{Store, StoreError};
+use crate::rules::Program;
+use crate::wire::{BalanceSnapshot, Change, CustomerSnapshot, EventOutcome, EventResult, SyncEvent};
+
+/// What acknowledging a push did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AckSummary {
+    /// Events the cloud has (applied now, before, or refused for good) — removed from the outbox.
+    pub removed: usize,
+    pub rejected: usize,
+    /// The push must stop: the cloud holds other events under our sequence numbers.
+    pub sequence_conflict: bool,
+    /// The cloud wants the events from this seq on (resend from there).
+    pub resend_from: Option<i64>,
+}
+
+/// What a pulled page changed locally.
+#[derive(Debug, Default, Clone)]
+pub struct PageSummary {
+    pub customers: usize,
+    pub balances: usize,
+    /// A new program version, to put in force.
+    pub program: Option<Program>,
+    /// Customers whose phone, card or email the cloud gave to another customer (merged
+    /// duplicates enrolled offline on two tills).
+    pub released: usize,
+}
+
+impl Store {
+    /// Up to `limit` events from the outbox, oldest first.
+    pub async fn outbox_batch(&self, limit: usize) -> Result<Vec<SyncEvent>, StoreError> {
+        self.read(move |conn, _| {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, event_id, kind, created_at, payload FROM outbox ORDER BY seq LIMIT ?1")?;
+            let rows = stmt.query_map([limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (seq, event_id, kind, created_at, payload) = row?;
+                events.push(SyncEvent {
+                    seq,
+                    event_id,
+                    kind: serde_json::from_value(serde_json::Value::String(kind))?,
+                    created_at: crate::agent::clock::rfc3339(created_at),
+                    payload: serde_json::from_str(&payload)?,
+                });
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    /// Drops from the outbox every event the cloud has answered for, keeping refusals on
+    /// record. Nothing leaves the outbox without an answer for it.
+    pub async fn acknowledge(&self, results: Vec<EventResult>, now: i64) -> Result<AckSummary, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut summary = AckSummary::default();
+            for result in &results {
+                match result.outcome {
+                    EventOutcome::Applied | EventOutcome::Duplicate => {
+                        summary.removed += delete_event(&tx, result)?;
+                    }
+                    EventOutcome::Rejected => {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO sync_rejections (seq, event_id, kind, payload, code, message, rejected_at)
+                             SELECT seq, event_id, kind, payload, ?3, ?4, ?5 FROM outbox WHERE seq = ?1 AND event_id = ?2",
+                            params![
+                                result.seq,
+                                result.event_id,
+                                result.code.as_deref().unwrap_or("rejected"),
+                                result.message.as_deref().unwrap_or(""),
+                                now
+                            ],
+                        )?;
+                        summary.removed += delete_event(&tx, result)?;
+                        summary.rejected += 1;
+                    }
+                    EventOutcome::OutOfOrder => {
+                        summary.resend_from = result.expected_seq;
+                        break;
+                    }
+                    EventOutcome::SequenceConflict => {
+                        summary.sequence_conflict = true;
+                        break;
+                    }
+                }
+            }
+            // The cloud expects a later seq than ours: it applied those events already and the
+            // answers were lost. They are acknowledged by that expectation.
+            if let Some(expected) = summary.resend_from {
+                summary.removed += tx.execute("DELETE FROM outbox WHERE seq < ?1", [expected])?;
+            }
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// The cursor the next pull continues from (`None` = from the beginning).
+    pub async fn sync_cursor(&self) -> Result<Option<String>, StoreError> {
+        self.read(|conn, _| Ok(meta(conn, "sync_cursor")?)).await
+    }
+
+    /// Forgets the cursor, so the next pull pages the whole directory again.
+    pub async fn reset_sync_cursor(&self) -> Result<(), StoreError> {
+        self.write(|conn, _| {
+            conn.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies one pulled page and its cursor in one transaction.
+    pub async fn apply_pull_page(&self, changes: Vec<Change>, next_cursor: String) -> Result<PageSummary, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut summary = PageSummary::default();
+            for change in changes {
+                match change {
+                    Change::Customer(customer) => {
+                        summary.released += upsert_customer(&tx, &customer)?;
+                        summary.customers += 1;
+                    }
+                    Change::Balance(balance) => {
+                        upsert_balance(&tx, &balance)?;
+                        summary.balances += 1;
+                    }
+                    Change::Program(snapshot) => {
+                        let mut program: Program = serde_json::from_value(snapshot.program.clone())?;
+                        program.version = snapshot.version;
+                        set_meta(&tx, "cloud_program", &serde_json::to_string(&snapshot)?)?;
+                        summary.program = Some(program);
+                    }
+                }
+            }
+            set_meta(&tx, "sync_cursor", &next_cursor)?;
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// The program the cloud sent last, if any (a connected agent prices with it).
+    pub async fn cloud_program(&self) -> Result<Option<Program>, StoreError> {
+        self.read(|conn, _| {
+            let Some(text) = meta(conn, "cloud_program")? else { return Ok(None) };
+            let snapshot: crate::wire::ProgramSnapshot = serde_json::from_str(&text)?;
+            let mut program: Program = serde_json::from_value(snapshot.program)?;
+            program.version = snapshot.version;
+            Ok(Some(program))
+        })
+        .await
+    }
+
+    /// Events the cloud refused for good, newest first (for health and the back office).
+    pub async fn rejected_count(&self) -> Result<i64, StoreError> {
+        self.read(|conn, _| Ok(conn.query_row("SELECT COUNT(*) FROM sync_rejections", [], |row| row.get(0))?)).await
+    }
+}
+
+fn delete_event(conn: &Connection, result: &EventResult) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND event_id = ?2")?
+        .execute(params![result.seq, result.event_id])?)
+}
+
+/// Inserts or updates a customer from the cloud. If another local customer holds the same
+/// phone, card or email (the same person enrolled offline on this till, merged by the cloud),
+/// that record gives them up: its receipts stay intact, and searches find the cloud's customer.
+/// Returns how many local records gave up an identifier.
+fn upsert_customer(conn: &Connection, customer: &CustomerSnapshot) -> Result<usize, StoreError> {
+    let mut released = 0;
+    for (column, value) in
+        [("phone", Some(&customer.phone)), ("card", Some(&customer.card)), ("email", customer.email.as_ref())]
+    {
+        let Some(value) = value else { continue };
+        let sql = format!("SELECT id FROM customers WHERE {column} = ?1 AND id != ?2");
+        let holder: Option<String> = conn.query_row(&sql, params![value, customer.id], |row| row.get(0)).optional()?;
+        if let Some(holder) = holder {
+            tracing::warn!(local = %holder, cloud = %customer.id, field = column, "a local customer gives an identifier up to the cloud's customer");
+            let release = match column {
+                "email" => "UPDATE customers SET email = NULL WHERE id = ?1".to_owned(),
+                // Phones and cards are required: keep them unique and unsearchable.
+                _ => format!("UPDATE customers SET {column} = 'merged:' || id WHERE id = ?1"),
+            };
+            conn.execute(&release, [&holder])?;
+            released += 1;
+        }
+    }
+    let now = crate::agent::clock::now();
+    conn.prepare_cached(
+        "INSERT INTO customers (id, phone, phone_rev, name, email, card, birthday, tags, consents, external_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+         ON CONFLICT (id) DO UPDATE SET phone = excluded.phone, phone_rev = excluded.phone_rev, name = excluded.name,
+             email = excluded.email, card = excluded.card, birthday = excluded.birthday, tags = excluded.tags,
+             consents = excluded.consents, external_id = excluded.external_id, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        customer.id,
+        customer.phone,
+        reversed_digits(&customer.phone),
+        customer.name,
+        customer.email,
+        customer.card,
+        customer.birthday,
+        serde_json::to_string(&customer.tags)?,
+        serde_json::to_string(&customer.consents)?,
+        customer.external_id,
+        now
+    ])?;
+    Ok(released)
+}
+
+fn upsert_balance(conn: &Connection, balance: &BalanceSnapshot) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cloud_balances (customer_id, balance, available, pending, paid_total, included_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, available = excluded.available,
+             pending = excluded.pending, paid_total = excluded.paid_total,
+             included_seq = MAX(cloud_balances.included_seq, excluded.included_seq)",
+    )?
+    .execute(params![
+        balance.customer_id,
+        balance.balance,
+        balance.available,
+        balance.pending,
+        balance.paid_total,
+        balance.included_seq
+    ])?;
+    conn.prepare_cached("UPDATE customers SET paid_total = ?2 WHERE id = ?1")?
+        .execute(params![balance.customer_id, balance.paid_total])?;
+    Ok(())
+}
+
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |row| row.get(0)).optional()
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The HTTP client of the sync API: enrollment, push, pull. Knows which failures are worth
+//! retrying and what the cloud asked for (`Retry-After`).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::wire::{PullResponse, PushRequest, PushResponse, SyncEvent, TillEnrollRequest, TillEnrollResponse};
+
+/// Why a sync call failed, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The network or the cloud is down, slow or overloaded: try again later.
+    #[error("the cloud is unreachable: {0}")]
+    Unreachable(String),
+    /// The cloud answered 5xx or 429; it may say when to come back.
+    #[error("the cloud is busy or failing (HTTP {status})")]
+    Busy { status: u16, retry_after: Option<Duration> },
+    /// The device token was refused: retrying will not help until the till is enrolled again.
+    #[error("the cloud refused this till's credentials (HTTP {0}); enroll the till again")]
+    Unauthorized(u16),
+    /// The cloud holds other events under this till's sequence numbers (a till restored from an
+    /// old backup): nothing is overwritten; the till must be enrolled again.
+    #[error("the cloud already has different events under this till's sequence numbers; enroll the till again")]
+    SequenceConflict,
+    /// The cloud wants events this till no longer has.
+    #[error("the cloud expects event {expected}, but this till's outbox starts at {first}")]
+    Gap { expected: i64, first: i64 },
+    /// The cloud refused the request itself (4xx): a bug on one side; retried with backoff.
+    #[error("the cloud refused the request (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::agent::store::StoreError),
+}
+
+impl SyncError {
+    /// Whether the loop should keep retrying on its own.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, SyncError::Unauthorized(_) | SyncError::SequenceConflict)
+    }
+
+    /// The word health shows for this failure.
+    pub fn state(&self) -> &'static str {
+        match self {
+            SyncError::Unauthorized(_) | SyncError::SequenceConflict => "auth_error",
+            _ => "offline",
+        }
+    }
+}
+
+/// A client bound to one cloud and one device token.
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// How long a single request may take, not counting a long-poll's wait.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl SyncClient {
+    pub fn new(base: &str, token: &str) -> SyncClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        SyncClient { http, base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
+    }
+
+    /// Exchanges a one-time enrollment code for this till's identity and device token.
+    pub async fn enroll(base: &str, code: &str) -> Result<TillEnrollResponse, SyncError> {
+        let client = SyncClient::new(base, "");
+        let response = client
+            .http
+            .post(format!("{}/v1/enroll", client.base))
+            .timeout(REQUEST_TIMEOUT)
+            .json(&TillEnrollRequest { code: code.trim().to_owned() })
+            .send()
+            .await
+            .map_err(unreachable)?;
+        parse(response).await
+    }
+
+    pub async fn push(&self, events: Vec<SyncEvent>) -> Result<PushResponse, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/sync/push", self.base))
+            .bearer_auth(&self.token)
+            .timeout(REQUEST_TIMEOUT)
+            .json(&PushRequest { events })
+            .send()
+            .await
+            .map_err(unreachable)?;
+        parse(response).await
+    }
+
+    /// A page of changes after `cursor`; with `wait` > 0 the cloud holds the request until
+    /// something changes or the wait is over.
+    pub async fn pull(&self, cursor: Option<&str>, limit: u32, wait: u32) -> Result<PullResponse, SyncError> {
+        let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string()), ("wait", wait.to_string())];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_owned()));
+        }
+        let response = self
+            .http
+            .get(format!("{}/v1/sync/pull", self.base))
+            .bearer_auth(&self.token)
+            .query(&query)
+            .timeout(REQUEST_TIMEOUT + Duration::from_secs(u64::from(wait)))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        parse(response).await
+    }
+}
+
+fn unreachable(e: reqwest::Error) -> SyncError {
+    SyncError::Unreachable(e.to_string())
+}
+
+async fn parse<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, SyncError> {
+    let status = response.status();
+    if status.is_success() {
+        // A body cut off on the way is a network failure like any other: retry.
+        return response.json::<T>().await.map_err(unreachable);
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let message = response.text().await.unwrap_or_default();
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Unauthorized(status.as_u16()),
+        StatusCode::TOO_MANY_REQUESTS => SyncError::Busy { status: status.as_u16(), retry_after },
+        s if s.is_server_error() => SyncError::Busy { status: s.as_u16(), retry_after },
+        s => SyncError::Refused { status: s.as_u16(), message: message.chars().take(500).collect() },
+    })
+}

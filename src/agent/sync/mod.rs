@@ -1,0 +1,11 @@
+//! Sync with loyalty-cloud (DESIGN §7): a background worker that pushes the outbox in order and
+//! pulls the change feed, and the client it talks through.
+//!
+//! The worker is a component with a command channel (`sync now`), a wake-up for new local
+//! commits, and a published status that health and the tray read.
+
+mod client;
+mod worker;
+
+pub use client::{SyncClient, SyncError};
+pub use worker::{spawn, SyncHandle, SyncStatus};

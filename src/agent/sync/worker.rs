@@ -1,0 +1,319 @@
+//! The sync loop. One cycle pushes the whole outbox (in batches, in order) and then pulls
+//! pages until the feed is exhausted; between cycles the worker long-polls the feed, and wakes
+//! at once when a local commit or a "sync now" arrives.
+//!
+//! Failures back off with full jitter — a random sleep up to min(60 s, 1 s × 2ⁿ) — honouring
+//! the cloud's `Retry-After`, and reset on success. Refused credentials stop the loop until a
+//! "sync now" (health shows `auth_error`): retrying cannot fix them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+use super::client::{SyncClient, SyncError};
+use crate::agent::clock;
+use crate::agent::store::Store;
+use crate::rules::Program;
+
+/// Events per push request.
+const PUSH_BATCH: usize = 500;
+/// Changes per pull page.
+const PULL_LIMIT: u32 = 1000;
+/// How long an idle pull waits at the cloud for something new.
+const LONG_POLL_SECONDS: u32 = 25;
+/// The longest backoff between failed attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What health and the tray show about sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// `connecting` (no attempt finished yet), `online`, `offline` or `auth_error`.
+    pub state: &'static str,
+    /// Unix seconds of the last fully successful cycle.
+    pub last_success_at: Option<i64>,
+    pub consecutive_failures: i64,
+    pub last_error: Option<String>,
+}
+
+impl SyncStatus {
+    fn starting() -> SyncStatus {
+        SyncStatus { state: "connecting", last_success_at: None, consecutive_failures: 0, last_error: None }
+    }
+}
+
+enum Command {
+    /// Run a cycle now and report how it went.
+    SyncNow(oneshot::Sender<SyncStatus>),
+}
+
+/// The handle the rest of the agent holds on the worker.
+#[derive(Clone)]
+pub struct SyncHandle {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<SyncStatus>,
+    wake: Arc<Notify>,
+}
+
+impl SyncHandle {
+    pub fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Tells the worker there is something new in the outbox.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs a cycle at once (skipping any backoff) and answers when it is done.
+    pub async fn sync_now(&self) -> SyncStatus {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::SyncNow(reply)).await.is_err() {
+            return self.status();
+        }
+        answer.await.unwrap_or_else(|_| self.status())
+    }
+}
+
+/// Starts the worker. `on_program` is called with each new program version the cloud sends.
+pub fn spawn(
+    store: Store,
+    client: SyncClient,
+    on_program: Arc<dyn Fn(Program) + Send + Sync>,
+    shutdown: watch::Receiver<bool>,
+) -> (SyncHandle, tokio::task::JoinHandle<()>) {
+    let (commands, receiver) = mpsc::channel(16);
+    let (status_tx, status) = watch::channel(SyncStatus::starting());
+    let wake = Arc::new(Notify::new());
+    let worker =
+        Worker { store, client, on_program, commands: receiver, status: status_tx, wake: wake.clone(), shutdown };
+    let task = tokio::spawn(worker.run());
+    (SyncHandle { commands, status, wake }, task)
+}
+
+struct Worker {
+    store: Store,
+    client: SyncClient,
+    on_program: Arc<dyn Fn(Program) + Send + Sync>,
+    commands: mpsc::Receiver<Command>,
+    status: watch::Sender<SyncStatus>,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// What ended a wait between cycles.
+enum Wakeup {
+    Cycle,
+    Stop,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut waiters: Vec<oneshot::Sender<SyncStatus>> = Vec::new();
+        let mut failures: u32 = 0;
+        loop {
+            if *self.shutdown.borrow() {
+                break;
+            }
+            let outcome = self.cycle().await;
+            let status = self.record(&outcome, &mut failures);
+            for waiter in waiters.drain(..) {
+                let _ = waiter.send(status.clone());
+            }
+            let wakeup = match outcome {
+                Ok(()) => self.idle(&mut waiters).await,
+                Err(e) if e.is_retryable() => {
+                    let delay = backoff(failures, retry_after(&e));
+                    tracing::info!(error = %e, retry_in_ms = delay.as_millis() as u64, "sync failed; will retry");
+                    self.wait(Some(delay), &mut waiters).await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "sync stopped until the till is enrolled again or sync is asked for");
+                    self.wait(None, &mut waiters).await
+                }
+            };
+            if let Wakeup::Stop = wakeup {
+                break;
+            }
+        }
+        for waiter in waiters.drain(..) {
+            let _ = waiter.send(self.status.borrow().clone());
+        }
+    }
+
+    /// Pushes everything, then pulls until the feed is exhausted.
+    async fn cycle(&mut self) -> Result<(), SyncError> {
+        self.push_all().await?;
+        self.pull_all().await
+    }
+
+    async fn push_all(&mut self) -> Result<(), SyncError> {
+        loop {
+            let batch = self.store.outbox_batch(PUSH_BATCH).await?;
+            let Some(first) = batch.first().map(|e| e.seq) else { return Ok(()) };
+            let answer = self.client.push(batch).await?;
+            let summary = self.store.acknowledge(answer.results, clock::now()).await?;
+            if summary.sequence_conflict {
+                return Err(SyncError::SequenceConflict);
+            }
+            if let Some(expected) = summary.resend_from {
+                if expected < first {
+                    return Err(SyncError::Gap { expected, first });
+                }
+            } else if summary.removed == 0 {
+                // The cloud answered for nothing; do not spin — try again after a backoff.
+                return Err(SyncError::Refused {
+                    status: 200,
+                    message: "the cloud answered no event of the batch".into(),
+                });
+            }
+        }
+    }
+
+    async fn pull_all(&mut self) -> Result<(), SyncError> {
+        let mut refetched = false;
+        loop {
+            let cursor = self.store.sync_cursor().await?;
+            let page = self.client.pull(cursor.as_deref(), PULL_LIMIT, 0).await?;
+            if page.must_refetch && !refetched {
+                tracing::warn!("the cloud asked for a full refetch of the directory");
+                self.store.reset_sync_cursor().await?;
+                refetched = true;
+                continue;
+            }
+            let has_more = page.has_more;
+            self.apply(page).await?;
+            if !has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn apply(&mut self, page: crate::wire::PullResponse) -> Result<(), SyncError> {
+        let summary = self.store.apply_pull_page(page.changes, page.next_cursor).await?;
+        if let Some(program) = summary.program {
+            tracing::info!(version = program.version, "a new program version from the cloud is in force");
+            (self.on_program)(program);
+        }
+        Ok(())
+    }
+
+    /// Publishes how the cycle went and returns the new status.
+    fn record(&mut self, outcome: &Result<(), SyncError>, failures: &mut u32) -> SyncStatus {
+        let previous = self.status.borrow().clone();
+        let status = match outcome {
+            Ok(()) => {
+                *failures = 0;
+                SyncStatus {
+                    state: "online",
+                    last_success_at: Some(clock::now()),
+                    consecutive_failures: 0,
+                    last_error: None,
+                }
+            }
+            Err(e) => {
+                *failures = failures.saturating_add(1);
+                SyncStatus {
+                    state: e.state(),
+                    last_success_at: previous.last_success_at,
+                    consecutive_failures: i64::from(*failures),
+                    last_error: Some(e.to_string()),
+                }
+            }
+        };
+        if status.state != previous.state {
+            tracing::info!(from = previous.state, to = status.state, "sync state changed");
+        }
+        self.status.send_replace(status.clone());
+        status
+    }
+
+    /// Online and idle: long-poll the feed until something changes here or there.
+    async fn idle(&mut self, waiters: &mut Vec<oneshot::Sender<SyncStatus>>) -> Wakeup {
+        loop {
+            let cursor = match self.store.sync_cursor().await {
+                Ok(cursor) => cursor,
+                Err(_) => return Wakeup::Cycle,
+            };
+            let client = self.client.clone();
+            let poll = async move { client.pull(cursor.as_deref(), PULL_LIMIT, LONG_POLL_SECONDS).await };
+            tokio::select! {
+                page = poll => {
+                    match page {
+                        Ok(page) if page.changes.is_empty() && !page.must_refetch => {
+                            if self.store.apply_pull_page(Vec::new(), page.next_cursor).await.is_err() {
+                                return Wakeup::Cycle;
+                            }
+                        }
+                        // Something changed (or the poll failed): a full cycle handles it.
+                        _ => return Wakeup::Cycle,
+                    }
+                }
+                _ = self.wake.notified() => return Wakeup::Cycle,
+                command = self.commands.recv() => {
+                    match command {
+                        Some(Command::SyncNow(reply)) => { waiters.push(reply); return Wakeup::Cycle; }
+                        None => return Wakeup::Stop,
+                    }
+                }
+                _ = self.shutdown.changed() => return Wakeup::Stop,
+            }
+        }
+    }
+
+    /// After a failure: sleep `delay` (forever if `None`), cut short by new work or a command.
+    async fn wait(&mut self, delay: Option<Duration>, waiters: &mut Vec<oneshot::Sender<SyncStatus>>) -> Wakeup {
+        let sleep = async {
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => Wakeup::Cycle,
+            // New local work does not skip the backoff when the cloud is down; only a person
+            // asking ("sync now") does.
+            command = self.commands.recv() => match command {
+                Some(Command::SyncNow(reply)) => { waiters.push(reply); Wakeup::Cycle }
+                None => Wakeup::Stop,
+            },
+            _ = self.shutdown.changed() => Wakeup::Stop,
+        }
+    }
+}
+
+fn retry_after(error: &SyncError) -> Option<Duration> {
+    match error {
+        SyncError::Busy { retry_after, .. } => *retry_after,
+        _ => None,
+    }
+}
+
+/// Full jitter: a random delay up to min(60 s, 1 s × 2^(failures − 1)), or what the cloud asked
+/// for when it said (capped at five minutes).
+fn backoff(failures: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(asked) = retry_after {
+        return asked.min(Duration::from_secs(300));
+    }
+    let exponent = failures.saturating_sub(1).min(16);
+    let ceiling = Duration::from_secs(1).saturating_mul(1 << exponent).min(MAX_BACKOFF);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(60_000);
+    Duration::from_millis(rand::rng().random_range(0..=millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        for failures in 1..40 {
+            let delay = backoff(failures, None);
+            assert!(delay <= MAX_BACKOFF);
+            assert!(delay <= Duration::from_secs(1 << (failures - 1).min(6)));
+        }
+        assert_eq!(backoff(3, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(backoff(3, Some(Duration::from_secs(7_000))), Duration::from_secs(300));
+    }
+}
