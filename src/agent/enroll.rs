@@ -70,6 +70,7 @@ pub async fn enroll(
             break;
         }
     }
+    store.record_sync_success(crate::agent::clock::now()).await?;
     bar.finish_with_message(format!("{pulled} changes pulled from the cloud"));
     Ok(EnrollReport { link, changes_pulled: pulled })
 }

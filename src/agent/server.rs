@@ -112,7 +112,8 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         let client = SyncClient::new(&link.url, &link.device_token);
         let program_slot = state.clone();
         let on_program = Arc::new(move |program| program_slot.set_program(program));
-        let (handle, task) = sync::spawn(store.clone(), client, on_program, stopped);
+        let last_success = store.last_sync_success().await.unwrap_or(None);
+        let (handle, task) = sync::spawn(store.clone(), client, on_program, last_success, stopped);
         tracing::info!(cloud = %link.url, till = %link.till_id, "connected to the cloud");
         state.sync = Some(handle);
         background.push(task);

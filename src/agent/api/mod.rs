@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
-use crate::agent::store::Store;
+use crate::agent::store::{Offline, Store};
 use crate::agent::sync::SyncHandle;
 use crate::agent::token::AgentToken;
 use crate::rules::Program;
@@ -66,6 +66,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// `Some` when this till syncs with a cloud it cannot reach right now: spending points is
+    /// then bounded (DESIGN §7).
+    pub fn offline(&self) -> Option<Offline> {
+        let status = self.sync.as_ref()?.status();
+        (status.state != "online").then_some(Offline { last_online: status.last_success_at })
+    }
+
     /// Tells the sync worker that a commit put something in the outbox.
     pub fn outbox_changed(&self) {
         if let Some(sync) = &self.sync {

@@ -16,7 +16,7 @@ pub async fn calculate(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<CalculateRequest>,
 ) -> Result<Json<Calculation>, ApiError> {
-    let answer = state.store()?.calculate(request, state.program(), clock::now()).await?;
+    let answer = state.store()?.calculate(request, state.program(), state.offline(), clock::now()).await?;
     Ok(Json(answer))
 }
 
@@ -31,7 +31,7 @@ pub async fn commit(
 ) -> Result<Json<Calculation>, ApiError> {
     validate_key("id", &request.id)?;
     let hash = request_hash(&request);
-    let answer = state.store()?.commit_receipt(request, hash, state.program(), clock::now()).await?;
+    let answer = state.store()?.commit_receipt(request, hash, state.program(), state.offline(), clock::now()).await?;
     state.outbox_changed();
     Ok(Json(answer))
 }

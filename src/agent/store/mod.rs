@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use customers::{CustomerUpdate, NewCustomer};
 pub use import::{ImportRow, RejectedRow};
-pub use points::ConnectedPoints;
+pub use points::{ConnectedPoints, Offline};
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 pub use sync::{AckSummary, PageSummary};

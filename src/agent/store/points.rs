@@ -24,6 +24,8 @@ pub struct ConnectedPoints {
 
 #[derive(Debug, Clone)]
 pub struct UnconfirmedEntry {
+    /// The journal's kind: `redemption`, `accrual`, `return_accrual`, …
+    pub kind: String,
     pub points: i64,
     /// Set for accruals: until then the points are pending, not spendable.
     pub activates_at: Option<i64>,
@@ -43,6 +45,53 @@ impl ConnectedPoints {
             available: self.cloud_available.saturating_add(local).saturating_sub(local_pending).max(0),
             pending: self.cloud_pending.saturating_add(local_pending),
         }
+    }
+}
+
+/// The till cannot reach the cloud, so spending points is bounded like a card terminal's floor
+/// limit (DESIGN §7): the cloud cannot confirm the balance, and another till may be spending
+/// the same points right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offline {
+    /// When the till last completed a sync (`None`: never, as far as it knows).
+    pub last_online: Option<i64>,
+}
+
+impl Offline {
+    /// How many points the customer may still spend on this till while it is offline, and
+    /// which bound decides it (a sentence for the cashier).
+    pub fn allowance(&self, program: &crate::rules::Program, connected: &ConnectedPoints, now: i64) -> (i64, String) {
+        let max_age = program.offline_max_age_hours.saturating_mul(3_600);
+        let offline_for = self.last_online.map(|at| now.saturating_sub(at));
+        if offline_for.is_none_or(|age| age > max_age) {
+            return (
+                0,
+                format!(
+                    "the till has been offline for more than {} hours; no points can be spent until it reconnects",
+                    program.offline_max_age_hours
+                ),
+            );
+        }
+        let spent: Vec<i64> = connected
+            .unconfirmed
+            .iter()
+            .filter(|e| e.kind == "redemption")
+            .map(|e| e.points.saturating_neg())
+            .collect();
+        if spent.len() as i64 >= program.offline_max_redemptions {
+            return (
+                0,
+                format!("the customer already spent points {} times on this till while it is offline", spent.len()),
+            );
+        }
+        let left = program.offline_redeem_limit.saturating_sub(spent.iter().sum()).max(0);
+        (
+            left,
+            format!(
+                "while the till is offline a customer can spend at most {} points on it",
+                program.offline_redeem_limit
+            ),
+        )
     }
 }
 
@@ -69,10 +118,10 @@ pub(crate) fn load_connected(conn: &Connection, customer_id: &str) -> Result<Con
     let (cloud_balance, cloud_available, cloud_pending, included_seq) = cloud.unwrap_or((0, 0, 0, 0));
     let unconfirmed = conn
         .prepare_cached(
-            "SELECT points, activates_at FROM ledger WHERE customer_id = ?1 AND outbox_seq > ?2 ORDER BY seq",
+            "SELECT kind, points, activates_at FROM ledger WHERE customer_id = ?1 AND outbox_seq > ?2 ORDER BY seq",
         )?
         .query_map(rusqlite::params![customer_id, included_seq], |row| {
-            Ok(UnconfirmedEntry { points: row.get(0)?, activates_at: row.get(1)? })
+            Ok(UnconfirmedEntry { kind: row.get(0)?, points: row.get(1)?, activates_at: row.get(2)? })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ConnectedPoints { cloud_balance, cloud_available, cloud_pending, unconfirmed })
@@ -89,8 +138,8 @@ mod tests {
             cloud_available: 171,
             cloud_pending: 0,
             unconfirmed: vec![
-                UnconfirmedEntry { points: -171, activates_at: None },
-                UnconfirmedEntry { points: 3, activates_at: Some(1_000) },
+                UnconfirmedEntry { kind: "redemption".into(), points: -171, activates_at: None },
+                UnconfirmedEntry { kind: "accrual".into(), points: 3, activates_at: Some(1_000) },
             ],
         };
         assert_eq!(view.at(999), PointsBalance { balance: 3, available: 0, pending: 3 });
@@ -99,7 +148,7 @@ mod tests {
             cloud_balance: 5,
             cloud_available: 5,
             cloud_pending: 0,
-            unconfirmed: vec![UnconfirmedEntry { points: -8, activates_at: None }],
+            unconfirmed: vec![UnconfirmedEntry { kind: "redemption".into(), points: -8, activates_at: None }],
         };
         assert_eq!(overdrawn.at(0), PointsBalance { balance: -3, available: 0, pending: 0 });
     }

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::customers::normalize_phone;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
-use super::{CustomerRecord, Store, StoreError, StoreSettings};
+use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
 use crate::identity;
 use crate::rules::{
@@ -22,11 +22,12 @@ impl Store {
         &self,
         request: CalculateRequest,
         program: Arc<Program>,
+        offline: Option<Offline>,
         now: i64,
     ) -> Result<wire::Calculation, StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
-            let calculation = price(conn, &program, customer.as_ref(), &request, now)?;
+            let calculation = price(conn, &program, customer.as_ref(), &request, offline, now)?;
             Ok(to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None))
         })
         .await
@@ -39,6 +40,7 @@ impl Store {
         request: CommitRequest,
         request_hash: String,
         program: Arc<Program>,
+        offline: Option<Offline>,
         now: i64,
     ) -> Result<wire::Calculation, StoreError> {
         self.write(move |conn, settings| {
@@ -48,7 +50,7 @@ impl Store {
             }
             let calc_request = request.calculation();
             let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
-            let calculation = price(&tx, &program, customer.as_ref(), &calc_request, now)?;
+            let calculation = price(&tx, &program, customer.as_ref(), &calc_request, offline, now)?;
             let answer = to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), Some((&request.id, now)));
 
             tx.execute(
@@ -338,6 +340,7 @@ fn price(
     program: &Program,
     customer: Option<&CustomerRecord>,
     request: &CalculateRequest,
+    offline: Option<Offline>,
     now: i64,
 ) -> Result<rules::Calculation, StoreError> {
     let lines = request
@@ -375,18 +378,42 @@ fn price(
         let usage = promo_usage(conn, code, customer.map(|c| c.id.as_str()))?;
         promo_codes.push((code.clone(), usage));
     }
-    let points = customer.map(|customer| {
+    let mut points = customer.map(|customer| {
         let points = customer.points(now);
         CustomerPoints { balance: points.balance, available: points.available, paid_total: customer.paid_total }
     });
-    Ok(rules::calculate(&CalcInput {
+    // Offline, the points the till may let the customer spend are bounded (DESIGN §7).
+    let allowance = match (offline, customer.and_then(|c| c.connected.as_ref())) {
+        (Some(offline), Some(connected)) => Some(offline.allowance(program, connected, now)),
+        _ => None,
+    };
+    let mut offline_bound = None;
+    if let (Some((allowed, why)), Some(points)) = (&allowance, points.as_mut()) {
+        if let Redeem::Points(requested) = redeem {
+            if requested > *allowed {
+                return Err(StoreError::Invalid {
+                    code: "offline_limit",
+                    message: format!("the till is offline: at most {allowed} points can be spent now ({why}); {requested} were asked for"),
+                });
+            }
+        }
+        if *allowed < points.available {
+            points.available = *allowed;
+            offline_bound = Some(format!("the till is offline: at most {allowed} points can be spent now ({why})"));
+        }
+    }
+    let mut calculation = rules::calculate(&CalcInput {
         program,
         customer: points,
         lines: &lines,
         redeem,
         promo_codes: &promo_codes,
         now,
-    })?)
+    })?;
+    if let Some(message) = offline_bound {
+        calculation.limits.push(rules::LimitApplied { code: "offline_limit", message });
+    }
+    Ok(calculation)
 }
 
 fn promo_usage(conn: &Connection, code: &str, customer_id: Option<&str>) -> Result<PromoUsage, StoreError> {

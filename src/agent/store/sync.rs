@@ -154,6 +154,17 @@ impl Store {
         .await
     }
 
+    /// Remembers that a sync cycle completed (the offline allowance counts from here, across
+    /// restarts).
+    pub async fn record_sync_success(&self, now: i64) -> Result<(), StoreError> {
+        self.write(move |conn, _| Ok(set_meta(conn, "sync_last_success", &now.to_string())?)).await
+    }
+
+    /// When a sync cycle last completed, if ever.
+    pub async fn last_sync_success(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn, _| Ok(meta(conn, "sync_last_success")?.and_then(|v| v.parse().ok()))).await
+    }
+
     /// The program the cloud sent last, if any (a connected agent prices with it).
     pub async fn cloud_program(&self) -> Result<Option<Program>, StoreError> {
         self.read(|conn, _| {
