@@ -1,4 +1,4 @@
-//! loyalty-agent: a till-side loyalty agent (and, later, its cloud).
+//! loyalty-agent: a till-side loyalty agent and its cloud.
 //!
 //! # Layout
 //! - [`rules`]: the pure pricing core — program, calculation, returns, promo codes, point lots.
@@ -9,9 +9,12 @@
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
 //!   commands.
+//! - [`cloud`]: the `loyalty-cloud` server — the authoritative ledger on SQLite or PostgreSQL,
+//!   the admin API and the sync API the agents push to and pull from.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod cloud;
 pub mod http;
 pub mod identity;
 pub mod rules;

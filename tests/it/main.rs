@@ -12,3 +12,8 @@ mod qr;
 mod search;
 mod security;
 mod storage_failure;
+
+mod cloud_support;
+
+mod cloud_admin;
+mod cloud_sync;

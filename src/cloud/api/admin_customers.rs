@@ -1,0 +1,113 @@
+//! Admin: customers — create, read, find by phone/card/email, edit, adjust points. Customers
+//! are shown exactly as the agent shows them (`wire::Customer`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::{request_hash, validate_key, ApiError, AppState};
+use crate::cloud::clock::{now, rfc3339};
+use crate::cloud::store::{CustomerInput, CustomerRecord};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::rules::Program;
+use crate::wire::{
+    AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
+};
+
+/// A customer as the API shows them, with points computed now and the tier of the current program.
+pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> Customer {
+    Customer {
+        id: customer.id.clone(),
+        phone: customer.phone.clone(),
+        name: customer.name.clone(),
+        email: customer.email.clone(),
+        card: customer.card.clone(),
+        birthday: customer.birthday.clone(),
+        group: program.settings_for(customer.paid_total).tier,
+        tags: customer.tags.clone(),
+        consents: customer.consents.clone(),
+        points: PointsBalance {
+            balance: customer.wallet.balance(at),
+            available: customer.wallet.available(at),
+            pending: customer.wallet.pending(at),
+        },
+        paid_total: customer.paid_total.0,
+        created_at: rfc3339(customer.created_at),
+        updated_at: rfc3339(customer.updated_at),
+    }
+}
+
+/// Creates a customer (card assigned when none is given, welcome points granted).
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", request_body = EnrollRequest,
+    responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    let (customer, program) = state.store.create_customer(request).await?;
+    Ok((StatusCode::CREATED, Json(customer_json(&customer, &program, now()))))
+}
+
+#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin",
+    responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
+    let (customer, program) = state.store.customer(id).await?;
+    Ok(Json(customer_json(&customer, &program, now())))
+}
+
+/// Finds customers by exactly one of `phone` (any format), `card` or `email`.
+#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", params(CustomerInput),
+    responses((status = 200, body = SearchResult), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn find(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CustomerInput>,
+) -> Result<Json<SearchResult>, ApiError> {
+    let matched_by = if query.phone.is_some() {
+        "phone"
+    } else if query.card.is_some() {
+        "card"
+    } else {
+        "email"
+    };
+    let (customers, program) = state.store.find_customers(query).await?;
+    let at = now();
+    Ok(Json(SearchResult {
+        matched_by: (!customers.is_empty()).then(|| matched_by.to_owned()),
+        customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+    }))
+}
+
+/// Edits personal data and consents; absent fields stay, `null` clears.
+#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", request_body = CustomerPatch,
+    responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<CustomerPatch>,
+) -> Result<Json<Customer>, ApiError> {
+    let (customer, program) = state.store.update_customer(id, patch).await?;
+    Ok(Json(customer_json(&customer, &program, now())))
+}
+
+/// A manual correction of points, idempotent by `id`; a negative one may leave debt.
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", request_body = AdjustmentRequest,
+    responses((status = 201, body = AdjustmentResult), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
+pub async fn adjust(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<AdjustmentRequest>,
+) -> Result<(StatusCode, Json<AdjustmentResult>), ApiError> {
+    validate_key("id", &request.id)?;
+    if request.points == 0 || request.points.unsigned_abs() > 1_000_000_000 {
+        return Err(ApiError::unprocessable(
+            "invalid_points",
+            "points must be a non-zero whole number within ±1,000,000,000",
+        ));
+    }
+    if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
+        return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
+    }
+    let hash = request_hash(&request);
+    let result = state.store.adjust_points(id, request, hash).await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}

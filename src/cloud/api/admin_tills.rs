@@ -1,0 +1,51 @@
+//! Admin: tills and their one-time enrollment codes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::cloud::store::{NewTill, TillView};
+use crate::http::extract::{ApiJson, ApiPath};
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTill {
+    /// The store the till is in.
+    pub store: String,
+    /// A name for the till ("Till 2").
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TillList {
+    pub tills: Vec<TillView>,
+}
+
+/// Creates a till and answers a one-time enrollment code (valid 24 hours, shown once).
+#[utoipa::path(post, path = "/v1/admin/tills", tag = "admin", request_body = CreateTill,
+    responses((status = 201, body = NewTill), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CreateTill>,
+) -> Result<(StatusCode, Json<NewTill>), ApiError> {
+    let till = state.store.create_till(request.store, request.name).await?;
+    tracing::info!(till = %till.till_id, "till created");
+    Ok((StatusCode::CREATED, Json(till)))
+}
+
+#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", responses((status = 200, body = TillList)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<TillList>, ApiError> {
+    Ok(Json(TillList { tills: state.store.list_tills().await? }))
+}
+
+/// A new one-time code for an existing till, e.g. to enroll it again after a restore.
+#[utoipa::path(post, path = "/v1/admin/tills/{id}/enrollment-code", tag = "admin",
+    responses((status = 201, body = NewTill), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn new_code(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<NewTill>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.store.new_enrollment_code(id).await?)))
+}

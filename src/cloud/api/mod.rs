@@ -1,0 +1,226 @@
+//! loyalty-cloud's HTTP API: the router, its state, the two kinds of credentials and the one
+//! place where [`CloudError`] becomes an HTTP answer.
+//!
+//! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the credential);
+//! - admin token: everything under `/v1/admin/`;
+//! - device token: `/v1/sync/push` and `/v1/sync/pull` (the till is known from the token).
+//!
+//! Every error is `{"error": {"code", "message"}}`; no input panics or answers 500.
+
+mod admin_customers;
+mod admin_ledger;
+mod admin_tills;
+mod health;
+mod openapi;
+mod sync;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+pub use crate::http::ApiError;
+pub use openapi::CloudApiDoc;
+
+use super::db::DbError;
+use super::store::{CloudError, Store};
+use super::token::AdminToken;
+
+/// The largest request body accepted (a push of 1000 events fits comfortably).
+pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// How long one request may take; long-polls end well before (at most 30 s of waiting).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub admin_token: AdminToken,
+    pub started: Instant,
+}
+
+/// The till a device token belongs to, put into the request by the guard.
+#[derive(Debug, Clone)]
+pub struct TillId(pub String);
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/v1/admin/tills", post(admin_tills::create).get(admin_tills::list))
+        .route("/v1/admin/tills/{id}/enrollment-code", post(admin_tills::new_code))
+        .route("/v1/admin/customers", post(admin_customers::create).get(admin_customers::find))
+        .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
+        .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
+        .route("/v1/admin/receipts", get(admin_ledger::receipts))
+        .route("/v1/admin/receipts/{till_id}/{receipt_id}", get(admin_ledger::receipt))
+        .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
+        .route("/v1/admin/conflicts", get(admin_ledger::conflicts))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_admin));
+    let till = Router::new()
+        .route("/v1/sync/push", post(sync::push))
+        .route("/v1/sync/pull", get(sync::pull))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_device));
+    let public = Router::new()
+        .route("/v1/health", get(health::health))
+        .route("/v1/enroll", post(sync::enroll))
+        .route("/openapi.json", get(openapi::document));
+
+    public
+        .merge(admin)
+        .merge(till)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(check_declared_size))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(time_and_log))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "loyalty-cloud hit a bug; it was logged")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+/// The bearer token of a request, never from the query string.
+fn bearer(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|v| v.trim().to_owned())
+}
+
+fn unauthorized(what: &str) -> Response {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!("send the {what} as \"Authorization: Bearer <token>\""),
+    )
+    .into_response()
+}
+
+async fn check_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match bearer(&request) {
+        Some(token) if state.admin_token.matches(&token) => next.run(request).await,
+        _ => unauthorized("admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)"),
+    }
+}
+
+async fn check_device(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(token) = bearer(&request).filter(|t| !t.is_empty() && t.len() <= 256) else {
+        return unauthorized("device token this till got at enrollment");
+    };
+    match state.store.till_for_token(token).await {
+        Ok(Some(till_id)) => {
+            request.extensions_mut().insert(TillId(till_id));
+            next.run(request).await
+        }
+        Ok(None) => unauthorized("device token this till got at enrollment (it is unknown or was replaced)"),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Refuses a body announced as too large before reading any of it.
+async fn check_declared_size(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > BODY_LIMIT as u64 => too_large().into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large; the limit is 16 MB")
+}
+
+/// Cuts off slow requests and logs each one without its query string (which may hold a phone).
+async fn time_and_log(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the cloud could not answer in time; retry",
+        )
+        .into_response(),
+    };
+    // The agent's extractor answers 413 in our format only for its own 4 MB; map ours here.
+    let response =
+        if response.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large().into_response() } else { response };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_endpoint", "there is no such endpoint; see /openapi.json for the API")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON.
+pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
+}
+
+/// Ids a caller chooses: 1–128 printable characters without spaces.
+pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("invalid_id", format!("{field} must be 1 to 128 characters without spaces")))
+    }
+}
+
+impl From<CloudError> for ApiError {
+    fn from(e: CloudError) -> ApiError {
+        match e {
+            CloudError::Db(DbError::Open(message)) => {
+                tracing::error!(error = %message, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    format!("the database is not available ({message}); retry"),
+                )
+            }
+            CloudError::Db(e) => {
+                tracing::error!(error = %e, "database failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the cloud's database failed; nothing was stored — retry",
+                )
+            }
+            CloudError::NotFound { what } => {
+                let code = if what.starts_with("receipt") {
+                    "receipt_not_found"
+                } else if what.starts_with("customer") {
+                    "customer_not_found"
+                } else if what.starts_with("till") {
+                    "till_not_found"
+                } else {
+                    "not_found"
+                };
+                ApiError::not_found(code, format!("{what} not found; check the identifier"))
+            }
+            CloudError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            CloudError::Invalid { code, message } => ApiError::unprocessable(code, message),
+            CloudError::Denied { code, message } => ApiError::new(StatusCode::UNAUTHORIZED, code, message),
+            CloudError::Rules(rule) => ApiError::unprocessable(rule.code(), rule.to_string()),
+        }
+    }
+}

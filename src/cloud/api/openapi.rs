@@ -1,0 +1,40 @@
+//! `GET /openapi.json`: the cloud's API description, generated from the handlers and types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin_customers, admin_ledger, admin_tills, health, sync};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "loyalty-cloud API", description = "The cloud the agents sync to (DESIGN §7, §8): admin API and sync API. Money is in minor units."),
+    paths(
+        health::health,
+        admin_tills::create, admin_tills::list, admin_tills::new_code,
+        admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust,
+        admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::conflicts,
+        sync::enroll, sync::push, sync::pull,
+    ),
+    modifiers(&Tokens),
+    security(("admin_token" = [])),
+)]
+pub struct CloudApiDoc;
+
+struct Tokens;
+
+impl Modify for Tokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for name in ["admin_token", "device_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(CloudApiDoc::openapi())
+}

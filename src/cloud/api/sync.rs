@@ -1,0 +1,74 @@
+//! The sync API for agents (DESIGN §7, `wire::sync`): enroll, push, pull.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::{ApiError, AppState, TillId};
+use crate::cloud::store::{DEFAULT_LIMIT, MAX_BATCH};
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::wire::{PullResponse, PushRequest, PushResponse, TillEnrollRequest, TillEnrollResponse};
+
+/// Exchanges a one-time enrollment code for the till's device token.
+#[utoipa::path(post, path = "/v1/enroll", tag = "sync", request_body = TillEnrollRequest,
+    responses((status = 200, body = TillEnrollResponse), (status = 401, body = crate::wire::ErrorBody)), security(()))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TillEnrollRequest>,
+) -> Result<Json<TillEnrollResponse>, ApiError> {
+    let answer = state.store.enroll_till(request.code).await?;
+    tracing::info!(till = %answer.till_id, "till enrolled");
+    Ok(Json(answer))
+}
+
+/// Applies the till's events in order; one answer per event up to the first `out_of_order`
+/// or `sequence_conflict` (events after it are not processed).
+#[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn push(
+    State(state): State<AppState>,
+    Extension(TillId(till_id)): Extension<TillId>,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if request.events.len() > MAX_BATCH {
+        return Err(ApiError::unprocessable(
+            "batch_too_large",
+            format!("send at most {MAX_BATCH} events per push, in seq order"),
+        ));
+    }
+    if request.events.windows(2).any(|pair| pair[1].seq <= pair[0].seq) || request.events.iter().any(|e| e.seq < 1) {
+        return Err(ApiError::unprocessable("events_not_in_order", "events must have seq ≥ 1 in increasing order"));
+    }
+    let results = state.store.push(till_id, request.events).await?;
+    Ok(Json(PushResponse { results }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PullQuery {
+    /// The `next_cursor` of the previous page; absent = from the beginning.
+    pub cursor: Option<String>,
+    /// Changes per page (1–5000, default 500).
+    pub limit: Option<i64>,
+    /// Seconds to wait for a change when there is none (0–30, default 0).
+    pub wait: Option<u64>,
+}
+
+/// A page of changes after the cursor; with `wait`, answers as soon as there is one.
+#[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", params(PullQuery),
+    responses((status = 200, body = PullResponse), (status = 401, body = crate::wire::ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn pull(
+    State(state): State<AppState>,
+    Extension(TillId(till_id)): Extension<TillId>,
+    ApiQuery(query): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    if query.cursor.as_ref().is_some_and(|c| c.len() > 200) {
+        return Err(ApiError::bad_request("invalid_query", "the cursor is too long"));
+    }
+    let wait = Duration::from_secs(query.wait.unwrap_or(0));
+    let page = state.store.pull(till_id, query.cursor, query.limit.unwrap_or(DEFAULT_LIMIT), wait).await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,81 @@
+//! The cloud's configuration: one typed struct. Defaults < `LOYALTY_CLOUD_…` environment <
+//! flags (the binary reads both with clap). Secrets are redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The port loyalty-cloud listens on by default.
+pub const DEFAULT_PORT: u16 = 8720;
+
+#[derive(Clone)]
+pub struct CloudConfig {
+    pub listen: SocketAddr,
+    /// The SQLite database (when no URL is given), the admin token file and logs live here.
+    pub data_dir: PathBuf,
+    /// `postgres://…`; `None` = SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// From `LOYALTY_CLOUD_ADMIN_TOKEN`; otherwise the token file is used (created on first start).
+    pub admin_token: Option<String>,
+    /// Region for phone numbers typed without a country code.
+    pub default_country: String,
+    /// Digits that start every card number the cloud assigns. Distinct from the agents' default
+    /// ("2700") so a card the cloud assigns never collides with one a till assigned offline.
+    pub card_prefix: String,
+}
+
+impl std::fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|url| redact_url(url)))
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("default_country", &self.default_country)
+            .field("card_prefix", &self.card_prefix)
+            .finish()
+    }
+}
+
+impl CloudConfig {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("cloud.sqlite3")
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join("admin-token")
+    }
+
+    /// The default data directory: the platform's per-user data folder.
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "loyalty-cloud").map(|dirs| dirs.data_dir().to_path_buf())
+    }
+
+    pub fn database_kind(&self) -> &'static str {
+        if self.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact_url("postgres://app:s3cret@db:5432/loyalty"), "postgres://app:***@db:5432/loyalty");
+        assert_eq!(super::redact_url("postgres://db/loyalty"), "postgres://db/loyalty");
+    }
+}

@@ -1,0 +1,293 @@
+//! The PostgreSQL backend, over the synchronous `postgres` crate (run on tokio's blocking pool
+//! like everything in `db`).
+//!
+//! Writes run at READ COMMITTED and lock what they check (`SELECT … FOR UPDATE`: the till row
+//! before its events, the customer row before their lots, the feed counter last), so two
+//! loyalty-cloud processes on one database serialise exactly where they must and nowhere else.
+//! Reads run at REPEATABLE READ: every statement of a pull sees the same snapshot.
+//!
+//! The pool is a mutex of idle connections plus a cap on how many exist, each with its own
+//! prepared-statement cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use postgres::error::SqlState;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{Client, NoTls, Statement};
+
+use super::{schema_postgres, AsDbError, DbError, Dialect, Mode, Row, Sql, Value};
+
+/// Connections one process opens at most; more callers wait for a free one.
+const MAX_CONNECTIONS: usize = 16;
+/// How long a caller waits for a free connection before giving up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A lock id for the migration advisory lock ("LC" + 8720).
+const MIGRATION_LOCK: i64 = 0x4C43_2210;
+
+#[derive(Clone)]
+pub struct PgDb {
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    url: String,
+    idle: Mutex<Vec<PgConn>>,
+    /// Connections that may still be opened (the cap minus those in use or idle).
+    free_slots: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgDb {
+    /// Connects, then applies the migrations not yet recorded. Call from a blocking thread.
+    pub fn open(url: &str) -> Result<PgDb, DbError> {
+        let db = PgDb {
+            pool: Arc::new(Pool {
+                url: url.to_owned(),
+                idle: Mutex::new(Vec::new()),
+                free_slots: Mutex::new(MAX_CONNECTIONS),
+                freed: Condvar::new(),
+            }),
+        };
+        db.transaction(Mode::Write, &|sql: &mut dyn Sql| migrate(sql))?;
+        Ok(db)
+    }
+
+    pub(super) fn transaction<R, E, F>(&self, mode: Mode, work: &F) -> Result<R, E>
+    where
+        F: Fn(&mut dyn Sql) -> Result<R, E>,
+        E: From<DbError> + AsDbError,
+    {
+        let mut lease = self.pool.acquire()?;
+        let begin = match mode {
+            Mode::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let conn = lease.conn.as_mut().ok_or_else(|| DbError::Open("no connection".into()))?;
+        conn.client.batch_execute(begin).map_err(map_error)?;
+        let result = work(&mut PgSql { conn });
+        let conn = lease.conn.as_mut().ok_or_else(|| DbError::Open("no connection".into()))?;
+        match result {
+            Ok(value) => match conn.client.batch_execute("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    lease.discard();
+                    Err(E::from(map_error(e)))
+                }
+            },
+            Err(e) => {
+                if conn.client.batch_execute("ROLLBACK").is_err() {
+                    lease.discard();
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Pool {
+    fn acquire(self: &Arc<Pool>) -> Result<Lease, DbError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        if let Some(conn) = idle {
+            if !conn.client.is_closed() {
+                return Ok(Lease { pool: self.clone(), conn: Some(conn) });
+            }
+            self.give_back_slot();
+        }
+        {
+            let slots = self.free_slots.lock().unwrap_or_else(|p| p.into_inner());
+            let (mut slots, timeout) = self
+                .freed
+                .wait_timeout_while(slots, ACQUIRE_TIMEOUT, |slots| *slots == 0)
+                .unwrap_or_else(|p| p.into_inner());
+            if timeout.timed_out() && *slots == 0 {
+                return Err(DbError::Open("all database connections are busy".into()));
+            }
+            *slots -= 1;
+        }
+        // Another lease may have returned an idle connection while this one waited.
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            self.give_back_slot();
+            return Ok(Lease { pool: self.clone(), conn: Some(conn) });
+        }
+        match connect(&self.url) {
+            Ok(conn) => Ok(Lease { pool: self.clone(), conn: Some(conn) }),
+            Err(e) => {
+                self.give_back_slot();
+                Err(e)
+            }
+        }
+    }
+
+    fn give_back_slot(&self) {
+        let mut slots = self.free_slots.lock().unwrap_or_else(|p| p.into_inner());
+        *slots += 1;
+        self.freed.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    /// A `postgres::Client` owns a small tokio runtime, which must not be dropped on an async
+    /// thread; the last handle may well go away on one, so the connections close elsewhere.
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
+/// A connection on loan; it goes back to the pool when dropped, unless it was discarded.
+struct Lease {
+    pool: Arc<Pool>,
+    conn: Option<PgConn>,
+}
+
+impl Lease {
+    fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn);
+            self.pool.give_back_slot();
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.client.is_closed() {
+                drop(conn);
+                self.pool.give_back_slot();
+            } else if let Ok(mut idle) = self.pool.idle.lock() {
+                // An idle connection keeps its slot: slots count connections, not leases.
+                idle.push(conn);
+                self.pool.freed.notify_one();
+            }
+        }
+    }
+}
+
+fn connect(url: &str) -> Result<PgConn, DbError> {
+    let mut client = Client::connect(url, NoTls).map_err(|e| DbError::Open(format!("PostgreSQL: {e}")))?;
+    // No statement may hang a request forever; a pull never holds a transaction while waiting.
+    client.batch_execute("SET statement_timeout = '30s'; SET lock_timeout = '20s'").map_err(map_error)?;
+    Ok(PgConn { client, statements: HashMap::new() })
+}
+
+fn map_error(e: postgres::Error) -> DbError {
+    match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => DbError::UniqueViolation(e.to_string()),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE => {
+            DbError::Retry(e.to_string())
+        }
+        _ => DbError::Postgres(e),
+    }
+}
+
+fn migrate(sql: &mut dyn Sql) -> Result<(), DbError> {
+    sql.query("SELECT pg_advisory_xact_lock($1)", crate::vals![MIGRATION_LOCK])?;
+    sql.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        &[],
+    )?;
+    let found = sql.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.int(0)?;
+    let known = schema_postgres::MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(DbError::Open(format!(
+            "the database was written by a newer loyalty-cloud (schema {found}, this one knows {known})"
+        )));
+    }
+    for (index, migration) in schema_postgres::MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        sql.execute(migration, &[])?;
+        sql.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            crate::vals![index as i64 + 1, crate::cloud::clock::now()],
+        )?;
+    }
+    Ok(())
+}
+
+struct PgSql<'c> {
+    conn: &'c mut PgConn,
+}
+
+impl PgSql<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(statement) = self.conn.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.conn.client.prepare(sql).map_err(map_error)?;
+        self.conn.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+impl Sql for PgSql<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        if params.is_empty() && sql.contains(';') {
+            // Migrations: several statements, no parameters.
+            self.conn.client.batch_execute(sql).map_err(map_error)?;
+            return Ok(0);
+        }
+        let statement = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        self.conn.client.execute(&statement, &refs).map_err(map_error)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let statement = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let rows = self.conn.client.query(&statement, &refs).map_err(map_error)?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}
+
+fn decode_row(row: &postgres::Row) -> Result<Row, DbError> {
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let bad = |e: postgres::Error| DbError::Decode(format!("column {}: {e}", column.name()));
+        let value = match *column.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Value::Int),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(bad)?.map(|v| Value::Int(v.into())),
+            Type::INT2 => row.try_get::<_, Option<i16>>(i).map_err(bad)?.map(|v| Value::Int(v.into())),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(bad)?.map(|v| Value::Int(v.into())),
+            Type::VOID => None,
+            _ => row.try_get::<_, Option<String>>(i).map_err(bad)?.map(Value::Text),
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT8 => v.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                _ => Err(format!("an integer cannot be bound to a {ty} parameter").into()),
+            },
+            Value::Text(v) => v.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Checked per value in `to_sql`: a NULL fits any column type.
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}

@@ -1,0 +1,193 @@
+//! The SQLite schema as numbered migrations, applied at start-up in one transaction each.
+//!
+//! Invariant: a migration is never edited once it has landed; changes are new migrations, in
+//! step with `schema_postgres.rs` (same tables, same columns, that dialect's types).
+
+use rusqlite::Connection;
+
+use super::DbError;
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: tills, customers, the ledger, applied events, receipts, programs, conflicts, the feed.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE tills (
+        id          TEXT PRIMARY KEY,
+        store       TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        token_hash  TEXT UNIQUE,                 -- SHA-256 of the device token, hex
+        last_seq    INTEGER NOT NULL DEFAULT 0,  -- the highest seq answered for this till
+        created_at  INTEGER NOT NULL,
+        enrolled_at INTEGER
+    );
+    CREATE TABLE enrollment_codes (
+        code_hash  TEXT PRIMARY KEY,             -- SHA-256 of the code, hex
+        till_id    TEXT NOT NULL REFERENCES tills (id),
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+
+    CREATE TABLE customers (
+        id          TEXT PRIMARY KEY,
+        phone       TEXT NOT NULL UNIQUE,
+        name        TEXT,
+        email       TEXT UNIQUE,
+        card        TEXT NOT NULL UNIQUE,
+        birthday    TEXT,
+        tags        TEXT NOT NULL DEFAULT '[]',
+        consents    TEXT NOT NULL DEFAULT '{}',
+        external_id TEXT UNIQUE,
+        paid_total  INTEGER NOT NULL DEFAULT 0,
+        debt        INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    -- A customer a till enrolled whose phone already belonged to someone: the same person.
+    CREATE TABLE customer_aliases (
+        alias_id    TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers (id)
+    );
+    CREATE TABLE point_lots (
+        id           INTEGER PRIMARY KEY,
+        customer_id  TEXT NOT NULL REFERENCES customers (id),
+        source       TEXT NOT NULL,
+        receipt_key  TEXT,
+        points       INTEGER NOT NULL,
+        remaining    INTEGER NOT NULL,
+        activates_at INTEGER NOT NULL,
+        expires_at   INTEGER
+    );
+    CREATE INDEX point_lots_customer ON point_lots (customer_id);
+    CREATE TABLE ledger (
+        id          INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        kind        TEXT NOT NULL,
+        points      INTEGER NOT NULL,
+        till_id     TEXT,
+        reference   TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX ledger_customer ON ledger (customer_id, id);
+    CREATE TABLE adjustments (
+        id           TEXT PRIMARY KEY,
+        customer_id  TEXT NOT NULL REFERENCES customers (id),
+        request_hash TEXT NOT NULL,
+        result       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    -- The highest seq of each till whose effects a customer's balance includes.
+    CREATE TABLE customer_till_seq (
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        till_id     TEXT NOT NULL REFERENCES tills (id),
+        seq         INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, till_id)
+    );
+
+    CREATE TABLE events (
+        event_id       TEXT PRIMARY KEY,
+        till_id        TEXT NOT NULL REFERENCES tills (id),
+        seq            INTEGER NOT NULL,
+        kind           TEXT NOT NULL,
+        outcome        TEXT NOT NULL,            -- applied | rejected
+        code           TEXT,
+        message        TEXT,
+        payload        TEXT NOT NULL,
+        till_time      TEXT NOT NULL,
+        received_at    INTEGER NOT NULL,
+        UNIQUE (till_id, seq)
+    );
+    CREATE TABLE receipts (
+        till_id         TEXT NOT NULL REFERENCES tills (id),
+        receipt_id      TEXT NOT NULL,
+        customer_id     TEXT REFERENCES customers (id),
+        program_version INTEGER NOT NULL,
+        seq             INTEGER NOT NULL,
+        event_id        TEXT NOT NULL,
+        body            TEXT NOT NULL,           -- wire::SaleEvent as pushed
+        applied_at      INTEGER NOT NULL,
+        PRIMARY KEY (till_id, receipt_id)
+    );
+    CREATE INDEX receipts_customer ON receipts (customer_id, applied_at);
+    CREATE TABLE receipt_lines (
+        till_id           TEXT NOT NULL,
+        receipt_id        TEXT NOT NULL,
+        line_no           INTEGER NOT NULL,
+        quantity          INTEGER NOT NULL,      -- thousandths
+        paid              INTEGER NOT NULL,
+        earn              INTEGER NOT NULL,
+        redeem_points     INTEGER NOT NULL,
+        returned          INTEGER NOT NULL DEFAULT 0,
+        refunded          INTEGER NOT NULL DEFAULT 0,
+        earn_taken_back   INTEGER NOT NULL DEFAULT 0,
+        redeem_given_back INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (till_id, receipt_id, line_no)
+    );
+    CREATE TABLE returns (
+        till_id     TEXT NOT NULL REFERENCES tills (id),
+        return_id   TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        customer_id TEXT REFERENCES customers (id),
+        seq         INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        body        TEXT NOT NULL,               -- wire::ReturnEvent as pushed
+        applied_at  INTEGER NOT NULL,
+        PRIMARY KEY (till_id, return_id)
+    );
+    CREATE INDEX returns_receipt ON returns (till_id, receipt_id);
+    CREATE TABLE promo_uses (
+        code        TEXT NOT NULL,               -- upper case
+        till_id     TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        customer_id TEXT,
+        PRIMARY KEY (code, till_id, receipt_id)
+    );
+
+    CREATE TABLE program_versions (
+        version    INTEGER PRIMARY KEY,
+        body       TEXT NOT NULL,                -- rules::Program as JSON
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE conflicts (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        till_id     TEXT,
+        event_id    TEXT,
+        seq         INTEGER,
+        customer_id TEXT,
+        receipt_id  TEXT,
+        happened    TEXT NOT NULL,
+        done        TEXT NOT NULL,
+        details     TEXT NOT NULL DEFAULT '{}',
+        created_at  INTEGER NOT NULL
+    );
+
+    -- The change feed: positions come from feed_counter inside the writing transaction.
+    CREATE TABLE feed (
+        pos       INTEGER PRIMARY KEY,
+        kind      TEXT NOT NULL,                 -- customer | balance | program
+        entity_id TEXT NOT NULL
+    );
+    CREATE INDEX feed_entity ON feed (kind, entity_id);
+    CREATE TABLE feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), pos INTEGER NOT NULL);
+    INSERT INTO feed_counter (id, pos) VALUES (1, 0);
+    "#,
+];
+
+/// Applies the migrations not yet recorded in `PRAGMA user_version`.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > MIGRATIONS.len() as i64 {
+        return Err(DbError::Open(format!(
+            "the database was written by a newer loyalty-cloud (schema {found}, this one knows {})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The SQLite backend: one file in the data directory, WAL with `synchronous=FULL` (a commit
+//! that answered is on disk), one writer connection behind a mutex (`BEGIN IMMEDIATE`, so a
+//! check and the write it guards never interleave with another writer) and a few pooled
+//! readers that see consistent snapshots beside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{schema_sqlite, AsDbError, DbError, Dialect, Mode, Row, Sql, Value};
+
+/// How many idle read connections are kept.
+const READERS: usize = 4;
+
+#[derive(Clone)]
+pub struct SqliteDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteDb {
+    pub fn open(path: &Path) -> Result<SqliteDb, DbError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| DbError::Open(format!("{}: {e}", dir.display())))?;
+        }
+        let mut writer = connect(path)?;
+        schema_sqlite::migrate(&mut writer)?;
+        Ok(SqliteDb {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub(super) fn transaction<R, E, F>(&self, mode: Mode, work: &F) -> Result<R, E>
+    where
+        F: Fn(&mut dyn Sql) -> Result<R, E>,
+        E: From<DbError> + AsDbError,
+    {
+        match mode {
+            Mode::Write => {
+                // A panic in an earlier use case poisons the mutex; the connection is still sound
+                // (its transaction rolled back when the panic unwound past it), so keep using it.
+                let mut conn = self.inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                in_transaction(&mut conn, "BEGIN IMMEDIATE", work)
+            }
+            Mode::Read => {
+                let pooled = self.inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+                let mut conn = match pooled {
+                    Some(conn) => conn,
+                    None => connect(&self.inner.path)?,
+                };
+                let result = in_transaction(&mut conn, "BEGIN", work);
+                if let Ok(mut pool) = self.inner.readers.lock() {
+                    if pool.len() < READERS {
+                        pool.push(conn);
+                    }
+                }
+                result
+            }
+        }
+    }
+}
+
+fn in_transaction<R, E, F>(conn: &mut Connection, begin: &str, work: &F) -> Result<R, E>
+where
+    F: Fn(&mut dyn Sql) -> Result<R, E>,
+    E: From<DbError>,
+{
+    conn.execute_batch(begin).map_err(DbError::from)?;
+    let mut sql = SqliteSql { conn };
+    let result = work(&mut sql);
+    match result {
+        Ok(value) => match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(E::from(map_error(e)))
+            }
+        },
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, DbError> {
+    let open = |e: rusqlite::Error| DbError::Open(format!("{}: {e}", path.display()));
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(open)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(open)?;
+    Ok(conn)
+}
+
+fn map_error(e: rusqlite::Error) -> DbError {
+    match &e {
+        rusqlite::Error::SqliteFailure(code, message)
+            if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            DbError::UniqueViolation(message.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => DbError::Sqlite(e),
+    }
+}
+
+/// A connection inside a transaction, as the use cases see it.
+pub(super) struct SqliteSql<'c> {
+    pub(super) conn: &'c mut Connection,
+}
+
+impl SqliteSql<'_> {
+    fn prepare(&self, sql: &str, params: &[Value]) -> Result<rusqlite::CachedStatement<'_>, DbError> {
+        let stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
+        check_placeholders(&stmt, params.len())?;
+        Ok(stmt)
+    }
+}
+
+/// SQLite binds `$1, $2, …` by their position of first appearance, not by their digits: a
+/// statement where `$2` appears before `$1` would silently swap the values. Refuse it.
+fn check_placeholders(stmt: &rusqlite::Statement<'_>, given: usize) -> Result<(), DbError> {
+    let count = stmt.parameter_count();
+    if count != given {
+        return Err(DbError::Decode(format!("the statement has {count} placeholders but {given} values were given")));
+    }
+    for index in 1..=count {
+        let expected = format!("${index}");
+        if stmt.parameter_name(index) != Some(expected.as_str()) {
+            return Err(DbError::Decode(format!(
+                "placeholder {index} is {:?}; number placeholders $1, $2, … in order of first appearance",
+                stmt.parameter_name(index)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn to_sql(value: &Value) -> rusqlite::types::Value {
+    match value {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(v) => rusqlite::types::Value::Integer(*v),
+        Value::Text(v) => rusqlite::types::Value::Text(v.clone()),
+    }
+}
+
+impl Sql for SqliteSql<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let mut stmt = self.prepare(sql, params)?;
+        let changed = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(map_error)?;
+        Ok(changed as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let mut stmt = self.prepare(sql, params)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(map_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(map_error)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i).map_err(map_error)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+                    other => {
+                        return Err(DbError::Decode(format!(
+                            "column {i} has an unexpected type {:?}",
+                            other.data_type()
+                        )))
+                    }
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Connection {
+        Connection::open_in_memory().expect("an in-memory database")
+    }
+
+    #[test]
+    fn dollar_placeholders_bind_by_position_of_first_appearance() {
+        let mut conn = memory();
+        let mut sql = SqliteSql { conn: &mut conn };
+        sql.execute("CREATE TABLE t (a INTEGER, b TEXT, c INTEGER)", &[]).unwrap();
+        // $1 used twice, and $3 after $2: both fine.
+        sql.execute("INSERT INTO t (a, b, c) VALUES ($1, $2, $1 + $3)", crate::vals![7, "x", 5]).unwrap();
+        let row = sql.query_one("SELECT a, b, c FROM t WHERE b = $1", crate::vals!["x"]).unwrap();
+        assert_eq!((row.int(0).unwrap(), row.text(1).unwrap(), row.int(2).unwrap()), (7, "x".to_owned(), 12));
+        let nulls = sql.query_one("SELECT $1, $2", &[Value::Null, Value::Text("é".into())]).unwrap();
+        assert_eq!(nulls.opt_int(0).unwrap(), None);
+        assert_eq!(nulls.text(1).unwrap(), "é");
+    }
+
+    #[test]
+    fn placeholders_out_of_order_are_refused_not_swapped() {
+        let mut conn = memory();
+        let mut sql = SqliteSql { conn: &mut conn };
+        sql.execute("CREATE TABLE t (a INTEGER, b INTEGER)", &[]).unwrap();
+        assert!(matches!(
+            sql.execute("INSERT INTO t (a, b) VALUES ($2, $1)", crate::vals![1, 2]),
+            Err(DbError::Decode(_))
+        ));
+        assert!(matches!(
+            sql.execute("INSERT INTO t (a, b) VALUES ($1, $2)", crate::vals![1]),
+            Err(DbError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn unique_violations_are_recognised() {
+        let mut conn = memory();
+        let mut sql = SqliteSql { conn: &mut conn };
+        sql.execute("CREATE TABLE t (a TEXT PRIMARY KEY)", &[]).unwrap();
+        sql.execute("INSERT INTO t (a) VALUES ($1)", crate::vals!["k"]).unwrap();
+        let again = sql.execute("INSERT INTO t (a) VALUES ($1)", crate::vals!["k"]);
+        assert!(matches!(again, Err(DbError::UniqueViolation(_))), "{again:?}");
+    }
+}

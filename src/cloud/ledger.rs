@@ -1,0 +1,345 @@
+//! The cloud's authoritative ledger: a customer's point lots kept with [`rules::Wallet`], and
+//! the checks on the figures a till computed.
+//!
+//! The cloud re-prices nothing: a sale or return carries the points the till computed with the
+//! program version it names. The cloud checks that the figures add up (see [`check_sale`] and
+//! [`check_return`]) and applies them; activation, expiry, debt and tiers are its own.
+
+use crate::cloud::db::{DbError, Sql};
+use crate::rules::{Lot, LotSource, Program, Quantity, Timestamp, Wallet, DAY};
+use crate::vals;
+use crate::wire::{ReturnEvent, SaleEvent};
+
+/// Why a till's figures were refused: a stable code and a sentence for the back office.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { code, message: message.into() }
+}
+
+fn bad(message: impl Into<String>) -> Refusal {
+    refuse("bad_arithmetic", message)
+}
+
+/// The lines of a sale the cloud keeps, to bound later returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldLine {
+    pub quantity: i64,
+    pub paid: i64,
+    pub earn: i64,
+    pub redeem_points: i64,
+}
+
+/// The figures of a sale that passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleFigures {
+    pub receipt_id: String,
+    pub customer_id: Option<String>,
+    pub total: i64,
+    pub earn: i64,
+    pub redeem: i64,
+    pub lines: Vec<SoldLine>,
+    pub promo_codes: Vec<String>,
+}
+
+/// Sums that overflow are refused like any other wrong figure.
+fn sum(mut values: impl Iterator<Item = i64>) -> Result<i64, Refusal> {
+    values.try_fold(0i64, |acc, v| acc.checked_add(v)).ok_or_else(|| bad("the figures overflow"))
+}
+
+/// Checks a sale's arithmetic: every figure ≥ 0; per line `discount = promo + points discount`
+/// and `paid = amount − discount`; Σ amount = subtotal, Σ discount = discount, Σ paid = total,
+/// subtotal − discount = total, Σ earn = earn, Σ redeem = redeem; with the program the sale
+/// names, the points discount is exactly `redeem × point_value`.
+pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFigures, Refusal> {
+    let receipt = &sale.receipt;
+    let request = &sale.request;
+    if receipt.id.as_deref().is_some_and(|id| id != request.id) {
+        return Err(refuse("invalid_payload", "the receipt's id differs from the request's id"));
+    }
+    if !valid_key(&request.id) {
+        return Err(refuse("invalid_payload", "the receipt id must be 1 to 128 characters without spaces"));
+    }
+    if receipt.lines.is_empty() || receipt.lines.len() != request.lines.len() {
+        return Err(bad("the receipt's lines do not match the request's lines"));
+    }
+    let mut lines = Vec::with_capacity(receipt.lines.len());
+    for (no, line) in receipt.lines.iter().enumerate() {
+        let figures = [
+            line.price,
+            line.amount,
+            line.promo_discount,
+            line.points_discount,
+            line.discount,
+            line.paid,
+            line.earn,
+            line.redeem_points,
+        ];
+        if figures.iter().any(|v| *v < 0) {
+            return Err(bad(format!("line {no} has a negative figure")));
+        }
+        if line.promo_discount.checked_add(line.points_discount) != Some(line.discount) {
+            return Err(bad(format!("line {no}: promo_discount + points_discount ≠ discount")));
+        }
+        if line.amount.checked_sub(line.discount) != Some(line.paid) {
+            return Err(bad(format!("line {no}: amount − discount ≠ paid")));
+        }
+        let quantity = Quantity::parse(&line.quantity).map_err(|e| bad(format!("line {no}: {e}")))?;
+        lines.push(SoldLine {
+            quantity: quantity.0,
+            paid: line.paid,
+            earn: line.earn,
+            redeem_points: line.redeem_points,
+        });
+    }
+    let totals = [receipt.subtotal, receipt.discount, receipt.total, receipt.points.earn, receipt.points.redeem];
+    if totals.iter().any(|v| *v < 0) {
+        return Err(bad("a total is negative"));
+    }
+    let checks = [
+        ("Σ line amount", sum(receipt.lines.iter().map(|l| l.amount))?, "subtotal", receipt.subtotal),
+        ("Σ line discount", sum(receipt.lines.iter().map(|l| l.discount))?, "discount", receipt.discount),
+        ("Σ line paid", sum(receipt.lines.iter().map(|l| l.paid))?, "total", receipt.total),
+        ("subtotal − discount", receipt.subtotal - receipt.discount, "total", receipt.total),
+        ("Σ line earn", sum(receipt.lines.iter().map(|l| l.earn))?, "points.earn", receipt.points.earn),
+        (
+            "Σ line redeem_points",
+            sum(receipt.lines.iter().map(|l| l.redeem_points))?,
+            "points.redeem",
+            receipt.points.redeem,
+        ),
+    ];
+    for (left, computed, right, stated) in checks {
+        if computed != stated {
+            return Err(bad(format!("{left} is {computed} but {right} is {stated}")));
+        }
+    }
+    if let Some(program) = program {
+        let points_discount = sum(receipt.lines.iter().map(|l| l.points_discount))?;
+        if receipt.points.redeem.checked_mul(program.point_value) != Some(points_discount) {
+            return Err(bad(format!(
+                "{} points at {} minor units each do not make a points discount of {points_discount}",
+                receipt.points.redeem, program.point_value
+            )));
+        }
+    }
+    if receipt.customer_id.is_none() && (receipt.points.earn > 0 || receipt.points.redeem > 0) {
+        return Err(refuse("invalid_payload", "a sale without a customer cannot earn or redeem points"));
+    }
+    Ok(SaleFigures {
+        receipt_id: request.id.clone(),
+        customer_id: receipt.customer_id.clone(),
+        total: receipt.total,
+        earn: receipt.points.earn,
+        redeem: receipt.points.redeem,
+        lines,
+        promo_codes: receipt.promo_codes.iter().map(|p| p.code.trim().to_uppercase()).collect(),
+    })
+}
+
+/// What a sold line already gave back, kept per line by the cloud.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Returned {
+    pub quantity: i64,
+    pub refunded: i64,
+    pub earn_taken_back: i64,
+    pub redeem_given_back: i64,
+}
+
+/// Checks a return against itself and the sale: figures ≥ 0, the per-line figures add up to
+/// the totals, and no line gives back more than was sold (counting earlier returns).
+/// Answers the new cumulative figures per line number.
+pub fn check_return(event: &ReturnEvent, sold: &[(SoldLine, Returned)]) -> Result<Vec<(usize, Returned)>, Refusal> {
+    let result = &event.result;
+    if result.id != event.request.id || !valid_key(&result.id) {
+        return Err(refuse("invalid_payload", "the return's id is missing or differs from the request's id"));
+    }
+    let totals = [result.refund, result.points_taken_back, result.points_given_back];
+    if totals.iter().any(|v| *v < 0) || result.lines.is_empty() {
+        return Err(bad("a return needs lines and figures ≥ 0"));
+    }
+    let sums = [
+        ("refund", sum(result.lines.iter().map(|l| l.refund))?, result.refund),
+        ("points_taken_back", sum(result.lines.iter().map(|l| l.points_taken_back))?, result.points_taken_back),
+        ("points_given_back", sum(result.lines.iter().map(|l| l.points_given_back))?, result.points_given_back),
+    ];
+    for (name, computed, stated) in sums {
+        if computed != stated {
+            return Err(bad(format!("Σ line {name} is {computed} but {name} is {stated}")));
+        }
+    }
+    let mut after: Vec<(usize, Returned)> = Vec::new();
+    for line in &result.lines {
+        let (sold_line, before) = sold
+            .get(line.line)
+            .ok_or_else(|| refuse("return_exceeds_sale", format!("the receipt has no line {}", line.line)))?;
+        let quantity = Quantity::parse(&line.quantity).map_err(|e| bad(format!("line {}: {e}", line.line)))?;
+        if line.refund < 0 || line.points_taken_back < 0 || line.points_given_back < 0 {
+            return Err(bad(format!("line {} has a negative figure", line.line)));
+        }
+        let index = match after.iter().position(|(no, _)| *no == line.line) {
+            Some(index) => index,
+            None => {
+                after.push((line.line, before.clone()));
+                after.len() - 1
+            }
+        };
+        let total = &mut after[index].1;
+        let add = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| bad("the figures overflow"));
+        total.quantity = add(total.quantity, quantity.0)?;
+        total.refunded = add(total.refunded, line.refund)?;
+        total.earn_taken_back = add(total.earn_taken_back, line.points_taken_back)?;
+        total.redeem_given_back = add(total.redeem_given_back, line.points_given_back)?;
+        if total.quantity > sold_line.quantity
+            || total.refunded > sold_line.paid
+            || total.earn_taken_back > sold_line.earn
+            || total.redeem_given_back > sold_line.redeem_points
+        {
+            return Err(refuse(
+                "return_exceeds_sale",
+                format!("line {} would give back more than the sale holds", line.line),
+            ));
+        }
+    }
+    Ok(after)
+}
+
+fn valid_key(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace())
+}
+
+/// When points credited at `at` expire under `program` (counted from activation).
+pub fn expiry(program: &Program, activates_at: Timestamp) -> Option<Timestamp> {
+    (program.expiry_days > 0).then(|| activates_at.saturating_add(program.expiry_days.saturating_mul(DAY)))
+}
+
+/// Credits earned points with the program's activation delay and expiry.
+pub fn credit_accrual(wallet: &mut Wallet, program: &Program, points: i64, receipt_key: &str, at: Timestamp) {
+    let activates_at = at.saturating_add(program.activation_days.saturating_mul(DAY));
+    wallet.credit(
+        points,
+        LotSource::Accrual,
+        Some(receipt_key.to_owned()),
+        activates_at,
+        expiry(program, activates_at),
+    );
+}
+
+/// A manual correction: positive credits a lot, negative debits (perhaps into debt).
+pub fn adjust(wallet: &mut Wallet, program: &Program, points: i64, at: Timestamp) {
+    if points > 0 {
+        wallet.credit(points, LotSource::Adjustment, None, at, expiry(program, at));
+    } else if points < 0 {
+        wallet.debit(points.saturating_neg(), at);
+    }
+}
+
+/// The customer's lots that still hold points.
+pub fn load_lots(sql: &mut dyn Sql, customer_id: &str) -> Result<Vec<Lot>, DbError> {
+    let rows = sql.query(
+        "SELECT id, source, receipt_key, points, remaining, activates_at, expires_at
+         FROM point_lots WHERE customer_id = $1 AND remaining > 0 ORDER BY id",
+        vals![customer_id],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(Lot {
+                id: row.int(0)?,
+                source: source_from_str(&row.text(1)?),
+                receipt_id: row.opt_text(2)?,
+                points: row.int(3)?,
+                remaining: row.int(4)?,
+                activates_at: row.int(5)?,
+                expires_at: row.opt_int(6)?,
+            })
+        })
+        .collect()
+}
+
+/// Writes back a wallet changed by the rules: new lots, changed remainders, the debt.
+pub fn save_wallet(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), DbError> {
+    for lot in &after.lots {
+        if lot.id == 0 {
+            sql.execute(
+                "INSERT INTO point_lots (customer_id, source, receipt_key, points, remaining, activates_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vals![
+                    customer_id,
+                    source_str(lot.source),
+                    lot.receipt_id.clone(),
+                    lot.points,
+                    lot.remaining,
+                    lot.activates_at,
+                    lot.expires_at
+                ],
+            )?;
+        } else if before.lots.iter().any(|old| old.id == lot.id && old.remaining != lot.remaining) {
+            sql.execute("UPDATE point_lots SET remaining = $1 WHERE id = $2", vals![lot.remaining, lot.id])?;
+        }
+    }
+    if before.debt != after.debt {
+        sql.execute("UPDATE customers SET debt = $1 WHERE id = $2", vals![after.debt, customer_id])?;
+    }
+    Ok(())
+}
+
+/// Appends one movement to the points journal.
+pub fn journal(
+    sql: &mut dyn Sql,
+    customer_id: &str,
+    kind: &str,
+    points: i64,
+    till_id: Option<&str>,
+    reference: &str,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    if points != 0 {
+        sql.execute(
+            "INSERT INTO ledger (customer_id, kind, points, till_id, reference, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            vals![customer_id, kind, points, till_id, reference, at],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records that the customer's balance now includes this till's events up to `seq`.
+pub fn note_till_seq(sql: &mut dyn Sql, customer_id: &str, till_id: &str, seq: i64) -> Result<(), DbError> {
+    let changed = sql.execute(
+        "UPDATE customer_till_seq SET seq = $1 WHERE customer_id = $2 AND till_id = $3 AND seq < $1",
+        vals![seq, customer_id, till_id],
+    )?;
+    if changed == 0 {
+        sql.execute(
+            "INSERT INTO customer_till_seq (customer_id, till_id, seq) VALUES ($1, $2, $3) ON CONFLICT (customer_id, till_id) DO NOTHING",
+            vals![customer_id, till_id, seq],
+        )?;
+    }
+    Ok(())
+}
+
+fn source_str(source: LotSource) -> &'static str {
+    match source {
+        LotSource::Welcome => "welcome",
+        LotSource::Accrual => "accrual",
+        LotSource::Adjustment => "adjustment",
+        LotSource::ReturnRefund => "return_refund",
+        LotSource::Import => "import",
+    }
+}
+
+fn source_from_str(text: &str) -> LotSource {
+    match text {
+        "welcome" => LotSource::Welcome,
+        "accrual" => LotSource::Accrual,
+        "return_refund" => LotSource::ReturnRefund,
+        "import" => LotSource::Import,
+        _ => LotSource::Adjustment,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! The arithmetic checks on hand-built sales and returns.
+
+use serde_json::json;
+
+use super::*;
+
+/// 250.00 receipt, 171 points spent, 3 earned — the worked example as a till sends it.
+fn sale() -> SaleEvent {
+    serde_json::from_value(json!({
+        "receipt": {
+            "id": "r1", "customer_id": "c1", "program_version": 1, "tier": null,
+            "subtotal": 25000, "discount": 17100, "total": 7900,
+            "points": { "balance": 171, "available": 171, "max_redeem": 171, "redeem": 171, "earn": 3, "balance_after": 3 },
+            "lines": [{ "sku": "beans", "name": null, "category": null, "quantity": "1", "price": 25000, "amount": 25000,
+                        "excluded": false, "promo_discount": 0, "points_discount": 17100, "discount": 17100,
+                        "paid": 7900, "earn": 3, "redeem_points": 171 }],
+            "promo_codes": [], "limits": []
+        },
+        "request": { "id": "r1", "customer": { "id": "c1" },
+                     "lines": [{ "sku": "beans", "quantity": "1", "price": 25000 }], "redeem": "max" }
+    }))
+    .expect("a sale event")
+}
+
+#[test]
+fn the_worked_example_adds_up() {
+    let figures = check_sale(&sale(), Some(&Program::default())).expect("consistent");
+    assert_eq!((figures.total, figures.earn, figures.redeem), (7900, 3, 171));
+    assert_eq!(figures.lines, vec![SoldLine { quantity: 1000, paid: 7900, earn: 3, redeem_points: 171 }]);
+}
+
+#[test]
+fn wrong_figures_are_refused() {
+    type Spoil = fn(&mut SaleEvent);
+    let cases: Vec<(&str, Spoil)> = vec![
+        ("total", |s| s.receipt.total = 8000),
+        ("line paid", |s| s.receipt.lines[0].paid = 8000),
+        ("earn", |s| s.receipt.points.earn = 4),
+        ("redeem", |s| s.receipt.points.redeem = 170),
+        ("negative", |s| s.receipt.lines[0].earn = -3),
+        ("discount split", |s| s.receipt.lines[0].promo_discount = 1),
+        ("overflow", |s| s.receipt.lines[0].amount = i64::MAX),
+    ];
+    for (name, spoil) in cases {
+        let mut event = sale();
+        spoil(&mut event);
+        let refusal = check_sale(&event, Some(&Program::default())).expect_err(name);
+        assert_eq!(refusal.code, "bad_arithmetic", "{name}: {refusal:?}");
+    }
+    // A point worth 2.00 under the named program: 171 points cannot be a 171.00 discount.
+    let dear = Program { point_value: 200, ..Program::default() };
+    assert_eq!(check_sale(&sale(), Some(&dear)).unwrap_err().code, "bad_arithmetic");
+    assert!(check_sale(&sale(), None).is_ok(), "without the program the point value is not checked");
+}
+
+#[test]
+fn returns_cannot_exceed_the_sale() {
+    let sold = vec![(SoldLine { quantity: 1000, paid: 7900, earn: 3, redeem_points: 171 }, Returned::default())];
+    let event = |refund: i64, taken: i64, given: i64| -> ReturnEvent {
+        serde_json::from_value(json!({
+            "return": { "id": "ret1", "receipt_id": "r1", "customer_id": "c1",
+                        "lines": [{ "line": 0, "sku": "beans", "quantity": "1", "refund": refund,
+                                    "points_taken_back": taken, "points_given_back": given }],
+                        "refund": refund, "points_taken_back": taken, "points_given_back": given,
+                        "balance_after": 171, "created_at": "2026-01-01T00:00:00Z" },
+            "request": { "id": "ret1", "all": true }
+        }))
+        .expect("a return event")
+    };
+    let after = check_return(&event(7900, 3, 171), &sold).expect("a full return");
+    assert_eq!(after[0].1, Returned { quantity: 1000, refunded: 7900, earn_taken_back: 3, redeem_given_back: 171 });
+    assert_eq!(check_return(&event(7901, 3, 171), &sold).unwrap_err().code, "return_exceeds_sale");
+    assert_eq!(check_return(&event(7900, 4, 171), &sold).unwrap_err().code, "return_exceeds_sale");
+    let mut wrong_sum = event(7900, 3, 171);
+    wrong_sum.result.refund = 100;
+    assert_eq!(check_return(&wrong_sum, &sold).unwrap_err().code, "bad_arithmetic");
+}

@@ -1,0 +1,22 @@
+//! loyalty-cloud: the server the agents sync to — the authoritative ledger for a chain of
+//! stores, with an admin API (DESIGN §7, §8).
+//!
+//! - [`config`]: `CloudConfig`, from defaults, the environment and flags.
+//! - [`db`]: the storage boundary — one small SQL trait, a SQLite and a PostgreSQL backend.
+//! - [`store`]: the use cases, written once over `db::Sql` (tills, customers, push, pull, …).
+//! - [`ledger`]: checking a till's arithmetic and applying points with `rules::Wallet`.
+//! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
+//! - [`server`]: start-up and the serve loop on a bound listener.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod ledger;
+pub mod server;
+pub mod store;
+pub mod token;
+
+/// The wall clock, read in the agent's one place for it.
+pub mod clock {
+    pub use crate::agent::clock::{now, rfc3339};
+}

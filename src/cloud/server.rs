@@ -1,0 +1,65 @@
+//! Starting loyalty-cloud: open the database (migrations run here), load the admin token, bind
+//! the listener, then serve until a shutdown future resolves. Tests run the real binary; the
+//! library form ([`prepare`] + [`run`]) takes a bound listener, so port 0 works.
+
+use std::future::Future;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+
+use super::api::{self, AppState};
+use super::config::{redact_url, CloudConfig};
+use super::db::{self, DbError};
+use super::store::{CloudError, Store, StoreSettings};
+use super::token::AdminToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read or create the admin token at {path}: {source}")]
+    Token { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot open the database {what}: {source}")]
+    Database { what: String, source: DbError },
+    #[error("cannot prepare the database: {0}")]
+    Store(#[from] CloudError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+pub struct Prepared {
+    pub state: AppState,
+    pub listener: TcpListener,
+}
+
+pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
+    let admin_token = match &config.admin_token {
+        Some(token) if !token.trim().is_empty() => AdminToken::new(token.trim().to_owned()),
+        _ => AdminToken::load_or_create(&config.admin_token_path())
+            .map_err(|source| StartError::Token { path: config.admin_token_path(), source })?,
+    };
+    let what = match &config.database_url {
+        Some(url) => redact_url(url),
+        None => config.database_path().display().to_string(),
+    };
+    // The PostgreSQL client blocks (it runs its own small runtime), so it connects off the
+    // async threads, like every later database call.
+    let (url, path) = (config.database_url.clone(), config.database_path());
+    let database = tokio::task::spawn_blocking(move || db::open(url.as_deref(), &path))
+        .await
+        .map_err(|_| StartError::Database { what: what.clone(), source: DbError::TaskFailed })?
+        .map_err(|source| StartError::Database { what, source })?;
+    let settings =
+        StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
+    let store = Store::new(database, settings).await?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    Ok(Prepared { state: AppState { store, admin_token, started: Instant::now() }, listener })
+}
+
+/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+}

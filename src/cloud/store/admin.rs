@@ -1,0 +1,245 @@
+//! What the back office reads and sets besides customers: program versions, the receipts and
+//! returns the cloud applied, and the conflicts it recorded.
+
+use serde::Serialize;
+
+use super::{invalid, publish, Changes, CloudError, FeedKind, Store};
+use crate::cloud::clock::{now, rfc3339};
+use crate::cloud::db::{DbError, Row, Sql};
+use crate::rules::Program;
+use crate::vals;
+use crate::wire::{Calculation, CommitRequest, ReturnEvent, ReturnResult, SaleEvent, SyncEvent};
+
+/// A receipt as the cloud applied it, with its returns.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AppliedReceipt {
+    pub till_id: String,
+    pub receipt_id: String,
+    /// The customer the points went to (after a merge, the surviving customer).
+    pub customer_id: Option<String>,
+    pub program_version: i64,
+    pub seq: i64,
+    pub event_id: String,
+    pub applied_at: String,
+    /// The figures the till computed, as pushed.
+    pub receipt: Calculation,
+    pub request: CommitRequest,
+    pub returns: Vec<ReturnResult>,
+}
+
+/// One conflict: what happened and what the cloud did about it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConflictView {
+    pub id: i64,
+    /// `overdraft`, `promo_code_overused`, `rejected_event`, `customer_merged`,
+    /// `card_reassigned`, `email_taken`, `phone_taken`.
+    pub kind: String,
+    pub till_id: Option<String>,
+    pub event_id: Option<String>,
+    pub seq: Option<i64>,
+    pub customer_id: Option<String>,
+    pub receipt_id: Option<String>,
+    pub what_happened: String,
+    pub what_was_done: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub created_at: String,
+}
+
+/// A program version as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProgramVersion {
+    pub version: i64,
+    #[schema(value_type = Object)]
+    pub program: Program,
+    pub created_at: String,
+}
+
+pub(crate) struct NewConflict<'a> {
+    pub kind: &'static str,
+    pub till_id: Option<&'a str>,
+    pub event: Option<&'a SyncEvent>,
+    pub customer_id: Option<&'a str>,
+    pub receipt_id: Option<&'a str>,
+    pub happened: String,
+    pub done: String,
+    pub details: serde_json::Value,
+}
+
+pub(crate) fn record_conflict(sql: &mut dyn Sql, conflict: NewConflict<'_>, at: i64) -> Result<(), DbError> {
+    sql.execute(
+        "INSERT INTO conflicts (kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vals![
+            conflict.kind,
+            conflict.till_id,
+            conflict.event.map(|e| e.event_id.clone()),
+            conflict.event.map(|e| e.seq),
+            conflict.customer_id,
+            conflict.receipt_id,
+            conflict.happened,
+            conflict.done,
+            conflict.details.to_string(),
+            at
+        ],
+    )?;
+    Ok(())
+}
+
+/// The newest program version.
+pub(crate) fn current_program(sql: &mut dyn Sql) -> Result<Program, CloudError> {
+    let row = sql.query_one("SELECT version, body FROM program_versions ORDER BY version DESC LIMIT 1", &[])?;
+    program_from_row(&row)
+}
+
+/// A given program version, if the cloud issued it.
+pub(crate) fn program_version(sql: &mut dyn Sql, version: i64) -> Result<Option<Program>, CloudError> {
+    match sql.query_opt("SELECT version, body FROM program_versions WHERE version = $1", vals![version])? {
+        Some(row) => program_from_row(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn program_from_row(row: &Row) -> Result<Program, CloudError> {
+    let mut program: Program = serde_json::from_str(&row.text(1)?)?;
+    program.version = row.int(0)?;
+    Ok(program)
+}
+
+/// Stores `program` as the next version and publishes it to the feed.
+pub(crate) fn insert_program(sql: &mut dyn Sql, mut program: Program, at: i64) -> Result<Program, CloudError> {
+    // The counter is the program table itself: locking its newest row would not stop a second
+    // writer from reading the same maximum, so the unique primary key settles a race (the
+    // loser's transaction is retried by `Database::run` and takes the next number).
+    let version = sql.query_one("SELECT COALESCE(MAX(version), 0) + 1 FROM program_versions", &[])?.int(0)?;
+    program.version = version;
+    sql.execute(
+        "INSERT INTO program_versions (version, body, created_at) VALUES ($1, $2, $3)",
+        vals![version, serde_json::to_string(&program)?, at],
+    )?;
+    let mut changes = Changes::default();
+    changes.add(FeedKind::Program, "current");
+    publish(sql, &changes)?;
+    Ok(program)
+}
+
+fn receipt_from_row(sql: &mut dyn Sql, row: &Row) -> Result<AppliedReceipt, CloudError> {
+    let till_id = row.text(0)?;
+    let receipt_id = row.text(1)?;
+    let sale: SaleEvent = serde_json::from_str(&row.text(6)?)?;
+    let returns = sql
+        .query(
+            "SELECT body FROM returns WHERE till_id = $1 AND receipt_id = $2 ORDER BY seq",
+            vals![&till_id, &receipt_id],
+        )?
+        .iter()
+        .map(|r| Ok(serde_json::from_str::<ReturnEvent>(&r.text(0)?)?.result))
+        .collect::<Result<Vec<_>, CloudError>>()?;
+    Ok(AppliedReceipt {
+        till_id,
+        receipt_id,
+        customer_id: row.opt_text(2)?,
+        program_version: row.int(3)?,
+        seq: row.int(4)?,
+        event_id: row.text(5)?,
+        applied_at: rfc3339(row.int(7)?),
+        receipt: sale.receipt,
+        request: sale.request,
+        returns,
+    })
+}
+
+const RECEIPT_COLUMNS: &str = "till_id, receipt_id, customer_id, program_version, seq, event_id, body, applied_at";
+
+/// The most rows a list answers.
+const LIST_LIMIT: i64 = 500;
+
+impl Store {
+    pub async fn put_program(&self, program: Program) -> Result<ProgramVersion, CloudError> {
+        program.validate().map_err(|message| invalid("invalid_program", message))?;
+        let at = now();
+        let program = self.write(move |sql| insert_program(sql, program.clone(), at)).await?;
+        Ok(ProgramVersion { version: program.version, program, created_at: rfc3339(at) })
+    }
+
+    pub async fn program(&self) -> Result<ProgramVersion, CloudError> {
+        self.read(|sql| {
+            let row = sql.query_one(
+                "SELECT version, body, created_at FROM program_versions ORDER BY version DESC LIMIT 1",
+                &[],
+            )?;
+            Ok(ProgramVersion {
+                version: row.int(0)?,
+                program: program_from_row(&row)?,
+                created_at: rfc3339(row.int(2)?),
+            })
+        })
+        .await
+    }
+
+    pub async fn receipt(&self, till_id: String, receipt_id: String) -> Result<AppliedReceipt, CloudError> {
+        self.read(move |sql| {
+            let row = sql
+                .query_opt(
+                    &format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE till_id = $1 AND receipt_id = $2"),
+                    vals![&till_id, &receipt_id],
+                )?
+                .ok_or_else(|| CloudError::NotFound { what: format!("receipt {receipt_id} of till {till_id}") })?;
+            receipt_from_row(sql, &row)
+        })
+        .await
+    }
+
+    /// A customer's receipts, newest first (at most 500).
+    pub async fn receipts_of(&self, customer_id: String) -> Result<Vec<AppliedReceipt>, CloudError> {
+        self.read(move |sql| {
+            let id = match super::customers::load_resolved(sql, &customer_id, false)? {
+                Some(customer) => customer.id,
+                None => return Err(CloudError::NotFound { what: format!("customer {customer_id}") }),
+            };
+            let rows = sql.query(
+                &format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE customer_id = $1 ORDER BY applied_at DESC, seq DESC LIMIT $2"
+                ),
+                vals![&id, LIST_LIMIT],
+            )?;
+            rows.iter().map(|row| receipt_from_row(sql, row)).collect()
+        })
+        .await
+    }
+
+    /// Conflicts, newest first (at most 500), optionally of one kind.
+    pub async fn conflicts(&self, kind: Option<String>) -> Result<Vec<ConflictView>, CloudError> {
+        self.read(move |sql| {
+            let columns =
+                "id, kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at";
+            let rows = match &kind {
+                Some(kind) => sql.query(
+                    &format!("SELECT {columns} FROM conflicts WHERE kind = $1 ORDER BY id DESC LIMIT $2"),
+                    vals![kind, LIST_LIMIT],
+                )?,
+                None => {
+                    sql.query(&format!("SELECT {columns} FROM conflicts ORDER BY id DESC LIMIT $1"), vals![LIST_LIMIT])?
+                }
+            };
+            rows.iter()
+                .map(|row| {
+                    Ok(ConflictView {
+                        id: row.int(0)?,
+                        kind: row.text(1)?,
+                        till_id: row.opt_text(2)?,
+                        event_id: row.opt_text(3)?,
+                        seq: row.opt_int(4)?,
+                        customer_id: row.opt_text(5)?,
+                        receipt_id: row.opt_text(6)?,
+                        what_happened: row.text(7)?,
+                        what_was_done: row.text(8)?,
+                        details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
+                        created_at: rfc3339(row.int(10)?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}

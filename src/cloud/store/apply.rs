@@ -1,0 +1,360 @@
+//! Applying one till event to the authoritative ledger: sales, returns and adjustments here,
+//! customer events in `customer_events.rs`. Runs inside the push transaction; a refusal is
+//! rolled back to the event's savepoint by the caller.
+
+use super::admin::{current_program, program_version, record_conflict, NewConflict};
+use super::customers::load_resolved;
+use super::{Changes, CloudError, FeedKind, StoreSettings};
+use crate::cloud::db::{DbError, Sql};
+use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
+use crate::rules::{LotSource, Timestamp, DAY};
+use crate::vals;
+use crate::wire::{AdjustmentResult, EventKind, ReturnEvent, SaleEvent, SyncEvent};
+
+/// What one event's application came to, besides success.
+pub(super) enum Applied {
+    /// The event is refused for good (recorded, listed in the conflicts, the queue moves on).
+    Refused(Refusal),
+    /// Storage failed: the whole transaction rolls back and the till retries.
+    Failed(CloudError),
+}
+
+impl From<CloudError> for Applied {
+    fn from(e: CloudError) -> Applied {
+        Applied::Failed(e)
+    }
+}
+impl From<DbError> for Applied {
+    fn from(e: DbError) -> Applied {
+        Applied::Failed(e.into())
+    }
+}
+impl From<Refusal> for Applied {
+    fn from(r: Refusal) -> Applied {
+        Applied::Refused(r)
+    }
+}
+
+pub(super) fn refuse(code: &'static str, message: impl Into<String>) -> Applied {
+    Applied::Refused(Refusal { code, message: message.into() })
+}
+
+/// Everything an event is applied with.
+pub(super) struct Context<'a> {
+    pub settings: &'a StoreSettings,
+    pub till_id: &'a str,
+    pub event: &'a SyncEvent,
+    /// The cloud's clock.
+    pub at: Timestamp,
+}
+
+impl Context<'_> {
+    /// When the event happened: the till's clock, which may be wrong, kept within the last 30
+    /// days and never in the future. Activation windows count from here, so points earned
+    /// offline yesterday activate when they would have on the till.
+    pub fn happened_at(&self) -> Timestamp {
+        let format = &time::format_description::well_known::Rfc3339;
+        time::OffsetDateTime::parse(&self.event.created_at, format)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(self.at)
+            .clamp(self.at - 30 * DAY, self.at)
+    }
+
+    /// Lots credited for a receipt are keyed by till and receipt, which are only unique together.
+    pub fn receipt_key(&self, receipt_id: &str) -> String {
+        format!("{}/{}", self.till_id, receipt_id)
+    }
+}
+
+pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Changes) -> Result<(), Applied> {
+    let payload = cx.event.payload.clone();
+    let bad_payload = |e: serde_json::Error| {
+        refuse("invalid_payload", format!("the {} payload does not fit the contract: {e}", cx.event.kind.as_str()))
+    };
+    if cx.event.event_id.is_empty() || cx.event.event_id.len() > 128 {
+        return Err(refuse("invalid_payload", "event_id must be 1 to 128 characters"));
+    }
+    match cx.event.kind {
+        EventKind::CustomerCreated => {
+            super::customer_events::created(sql, cx, serde_json::from_value(payload).map_err(bad_payload)?, changes)
+        }
+        EventKind::CustomerUpdated => {
+            super::customer_events::updated(sql, cx, serde_json::from_value(payload).map_err(bad_payload)?, changes)
+        }
+        EventKind::Sale => sale(sql, cx, serde_json::from_value(payload).map_err(bad_payload)?, changes),
+        EventKind::Return => return_lines(sql, cx, serde_json::from_value(payload).map_err(bad_payload)?, changes),
+        EventKind::Adjustment => adjustment(sql, cx, serde_json::from_value(payload).map_err(bad_payload)?, changes),
+    }
+}
+
+fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Changes) -> Result<(), Applied> {
+    let named = program_version(sql, sale.receipt.program_version)?;
+    let figures = check_sale(&sale, named.as_ref())?;
+    let exists = sql.query_opt(
+        "SELECT seq FROM receipts WHERE till_id = $1 AND receipt_id = $2",
+        vals![cx.till_id, &figures.receipt_id],
+    )?;
+    if exists.is_some() {
+        return Err(refuse("duplicate_receipt", format!("receipt {} was already applied", figures.receipt_id)));
+    }
+    // The sale names the version that priced it; one the cloud never issued (a till that ran
+    // standalone before it enrolled) is read as the current program.
+    let program = match named {
+        Some(program) => program,
+        None => current_program(sql)?,
+    };
+    let key = cx.receipt_key(&figures.receipt_id);
+    let mut customer_id = None;
+    if let Some(id) = &figures.customer_id {
+        let customer = load_resolved(sql, id, true)?
+            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+        let mut wallet = customer.wallet.clone();
+        if figures.redeem > 0 {
+            let available = wallet.available(cx.at);
+            wallet.debit(figures.redeem, cx.at);
+            ledger::journal(sql, &customer.id, "redemption", -figures.redeem, Some(cx.till_id), &key, cx.at)?;
+            if figures.redeem > available {
+                // The goods are gone: apply it anyway, the shortfall is debt, and tell the office.
+                let shortfall = figures.redeem - available;
+                record_conflict(
+                    sql,
+                    NewConflict {
+                        kind: "overdraft",
+                        till_id: Some(cx.till_id),
+                        event: Some(cx.event),
+                        customer_id: Some(&customer.id),
+                        receipt_id: Some(&figures.receipt_id),
+                        happened: format!(
+                            "receipt {} spent {} points while {} were available in the cloud (offline spends on several tills)",
+                            figures.receipt_id, figures.redeem, available
+                        ),
+                        done: format!(
+                            "applied anyway; the customer's balance went {} points into debt, which later accruals pay off",
+                            wallet.debt.min(shortfall)
+                        ),
+                        details: serde_json::json!({ "redeemed": figures.redeem, "available": available, "shortfall": shortfall, "debt": wallet.debt }),
+                    },
+                    cx.at,
+                )?;
+            }
+        }
+        if figures.earn > 0 {
+            ledger::credit_accrual(&mut wallet, &program, figures.earn, &key, cx.happened_at());
+            ledger::journal(sql, &customer.id, "accrual", figures.earn, Some(cx.till_id), &key, cx.at)?;
+        }
+        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+        sql.execute(
+            "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
+            vals![figures.total, cx.at, &customer.id],
+        )?;
+        ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+        changes.add(FeedKind::Balance, &customer.id);
+        customer_id = Some(customer.id);
+    }
+    sql.execute(
+        "INSERT INTO receipts (till_id, receipt_id, customer_id, program_version, seq, event_id, body, applied_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vals![
+            cx.till_id,
+            &figures.receipt_id,
+            customer_id.clone(),
+            sale.receipt.program_version,
+            cx.event.seq,
+            &cx.event.event_id,
+            serde_json::to_string(&sale).map_err(CloudError::from)?,
+            cx.at
+        ],
+    )?;
+    for (no, line) in figures.lines.iter().enumerate() {
+        sql.execute(
+            "INSERT INTO receipt_lines (till_id, receipt_id, line_no, quantity, paid, earn, redeem_points)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vals![cx.till_id, &figures.receipt_id, no as i64, line.quantity, line.paid, line.earn, line.redeem_points],
+        )?;
+    }
+    for code in &figures.promo_codes {
+        promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Counts a promo code's use; a use past its limit (one-time codes used offline on two tills)
+/// is kept — the receipt is done — and reported: the cloud keeps the first use.
+fn promo_use(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    program: &crate::rules::Program,
+    code: &str,
+    receipt_id: &str,
+    customer_id: Option<&str>,
+) -> Result<(), Applied> {
+    let total = sql.query_one("SELECT COUNT(*) FROM promo_uses WHERE code = $1", vals![code])?.int(0)?;
+    let by_customer = match customer_id {
+        Some(id) => sql
+            .query_one("SELECT COUNT(*) FROM promo_uses WHERE code = $1 AND customer_id = $2", vals![code, id])?
+            .int(0)?,
+        None => 0,
+    };
+    sql.execute(
+        "INSERT INTO promo_uses (code, till_id, receipt_id, customer_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (code, till_id, receipt_id) DO NOTHING",
+        vals![code, cx.till_id, receipt_id, customer_id],
+    )?;
+    let Some(promo) = program.find_promo(code) else { return Ok(()) };
+    let over_total = promo.usage_limit.is_some_and(|limit| total >= limit);
+    let over_customer = customer_id.is_some() && promo.per_customer_limit.is_some_and(|limit| by_customer >= limit);
+    if over_total || over_customer {
+        let limit = if over_total { promo.usage_limit } else { promo.per_customer_limit };
+        record_conflict(
+            sql,
+            NewConflict {
+                kind: "promo_code_overused",
+                till_id: Some(cx.till_id),
+                event: Some(cx.event),
+                customer_id,
+                receipt_id: Some(receipt_id),
+                happened: format!(
+                    "promo code {code} was used on receipt {receipt_id} past its limit of {} use(s){}",
+                    limit.unwrap_or(0),
+                    if over_total { "" } else { " per customer" }
+                ),
+                done: "the receipt was applied as the till sold it; the earlier use is kept as the valid one".into(),
+                details: serde_json::json!({ "code": code, "uses_before": total, "customer_uses_before": by_customer }),
+            },
+            cx.at,
+        )?;
+    }
+    Ok(())
+}
+
+fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes: &mut Changes) -> Result<(), Applied> {
+    let receipt_id = event.result.receipt_id.clone();
+    let receipt = sql
+        .query_opt(
+            "SELECT customer_id, program_version FROM receipts WHERE till_id = $1 AND receipt_id = $2",
+            vals![cx.till_id, &receipt_id],
+        )?
+        .ok_or_else(|| {
+            refuse("unknown_receipt", format!("receipt {receipt_id} of this till is not known to the cloud"))
+        })?;
+    let exists = sql.query_opt(
+        "SELECT seq FROM returns WHERE till_id = $1 AND return_id = $2",
+        vals![cx.till_id, &event.result.id],
+    )?;
+    if exists.is_some() {
+        return Err(refuse("duplicate_return", format!("return {} was already applied", event.result.id)));
+    }
+    let rows = sql.query(
+        "SELECT quantity, paid, earn, redeem_points, returned, refunded, earn_taken_back, redeem_given_back
+         FROM receipt_lines WHERE till_id = $1 AND receipt_id = $2 ORDER BY line_no",
+        vals![cx.till_id, &receipt_id],
+    )?;
+    let sold = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                SoldLine { quantity: row.int(0)?, paid: row.int(1)?, earn: row.int(2)?, redeem_points: row.int(3)? },
+                Returned {
+                    quantity: row.int(4)?,
+                    refunded: row.int(5)?,
+                    earn_taken_back: row.int(6)?,
+                    redeem_given_back: row.int(7)?,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    let after = check_return(&event, &sold)?;
+    for (line_no, totals) in &after {
+        sql.execute(
+            "UPDATE receipt_lines SET returned = $1, refunded = $2, earn_taken_back = $3, redeem_given_back = $4
+             WHERE till_id = $5 AND receipt_id = $6 AND line_no = $7",
+            vals![
+                totals.quantity,
+                totals.refunded,
+                totals.earn_taken_back,
+                totals.redeem_given_back,
+                cx.till_id,
+                &receipt_id,
+                *line_no as i64
+            ],
+        )?;
+    }
+    let customer_id = receipt.opt_text(0)?;
+    if let Some(id) = &customer_id {
+        let customer = load_resolved(sql, id, true)?
+            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+        let program = match program_version(sql, receipt.int(1)?)? {
+            Some(program) => program,
+            None => current_program(sql)?,
+        };
+        let key = cx.receipt_key(&receipt_id);
+        let result = &event.result;
+        let mut wallet = customer.wallet.clone();
+        // Earned points go first (pending ones voided first), then spent ones come back; a
+        // balance already spent goes into debt rather than being floored.
+        wallet.take_back_accrual(&key, result.points_taken_back, cx.at);
+        wallet.credit(
+            result.points_given_back,
+            LotSource::ReturnRefund,
+            Some(key.clone()),
+            cx.at,
+            ledger::expiry(&program, cx.at),
+        );
+        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+        ledger::journal(sql, &customer.id, "return_accrual", -result.points_taken_back, Some(cx.till_id), &key, cx.at)?;
+        ledger::journal(
+            sql,
+            &customer.id,
+            "return_redemption",
+            result.points_given_back,
+            Some(cx.till_id),
+            &key,
+            cx.at,
+        )?;
+        sql.execute(
+            "UPDATE customers SET paid_total = CASE WHEN paid_total > $1 THEN paid_total - $1 ELSE 0 END, updated_at = $2
+             WHERE id = $3",
+            vals![result.refund, cx.at, &customer.id],
+        )?;
+        ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+        changes.add(FeedKind::Balance, &customer.id);
+    }
+    sql.execute(
+        "INSERT INTO returns (till_id, return_id, receipt_id, customer_id, seq, event_id, body, applied_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vals![
+            cx.till_id,
+            &event.result.id,
+            &receipt_id,
+            customer_id,
+            cx.event.seq,
+            &cx.event.event_id,
+            serde_json::to_string(&event).map_err(CloudError::from)?,
+            cx.at
+        ],
+    )?;
+    Ok(())
+}
+
+fn adjustment(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    adjustment: AdjustmentResult,
+    changes: &mut Changes,
+) -> Result<(), Applied> {
+    if adjustment.points.unsigned_abs() > 1_000_000_000 {
+        return Err(refuse("invalid_payload", "an adjustment must be within ±1,000,000,000 points"));
+    }
+    let id = &adjustment.customer_id;
+    let customer = load_resolved(sql, id, true)?
+        .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+    let program = current_program(sql)?;
+    let mut wallet = customer.wallet.clone();
+    ledger::adjust(&mut wallet, &program, adjustment.points, cx.at);
+    ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+    let reference = cx.receipt_key(&adjustment.id);
+    ledger::journal(sql, &customer.id, "adjustment", adjustment.points, Some(cx.till_id), &reference, cx.at)?;
+    ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+    changes.add(FeedKind::Balance, &customer.id);
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! Customers enrolled or edited at a till.
+//!
+//! Enrolment collisions, decided here:
+//! - the phone already belongs to another customer: a phone is a person, so it is the same
+//!   person enrolled twice. The till's customer id becomes an alias of the existing customer
+//!   (later events naming it apply to the existing one), the existing customer keeps its data
+//!   and gains what it lacked (name, email, birthday), no second welcome bonus is given, and a
+//!   `customer_merged` conflict says so;
+//! - only the card is taken: card numbers assigned offline by two tills can collide, but the
+//!   people differ. The newcomer is created with a fresh card from the cloud (tills receive it
+//!   in the next pull) and a `card_reassigned` conflict says so;
+//! - only the email is taken: the newcomer is created without it (`email_taken` conflict).
+//!
+//! Edits merge last-writer-wins per field in the cloud's receive order; consents compare
+//! their own timestamps, and an opt-out beats an opt-in that is not newer.
+
+use super::admin::{current_program, record_conflict, NewConflict};
+use super::apply::{refuse, Applied, Context};
+use super::customers::{
+    self, clean_birthday, clean_email, clean_tags, clean_text, holder, load_resolved, CleanCustomer,
+};
+use super::{Changes, FeedKind};
+use crate::cloud::db::Sql;
+use crate::cloud::ledger;
+use crate::vals;
+use crate::wire::{Consent, Consents, CustomerEvent};
+
+fn invalid(e: super::CloudError) -> Applied {
+    match e {
+        super::CloudError::Invalid { code, message } => refuse(code, message),
+        other => Applied::Failed(other),
+    }
+}
+
+fn conflict(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    kind: &'static str,
+    customer_id: &str,
+    happened: String,
+    done: String,
+) -> Result<(), Applied> {
+    record_conflict(
+        sql,
+        NewConflict {
+            kind,
+            till_id: Some(cx.till_id),
+            event: Some(cx.event),
+            customer_id: Some(customer_id),
+            receipt_id: None,
+            happened,
+            done,
+            details: serde_json::json!({}),
+        },
+        cx.at,
+    )?;
+    Ok(())
+}
+
+pub(super) fn created(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    event: CustomerEvent,
+    changes: &mut Changes,
+) -> Result<(), Applied> {
+    if event.customer_id.is_empty() || event.customer_id.len() > 128 {
+        return Err(refuse("invalid_payload", "customer_id must be 1 to 128 characters"));
+    }
+    if load_resolved(sql, &event.customer_id, false)?.is_some() {
+        // Already known (the same customer sent again under a new event id): an edit of all fields.
+        let mut all = event;
+        all.fields = ["phone", "name", "email", "birthday", "tags", "consents"].map(str::to_owned).to_vec();
+        return updated(sql, cx, all, changes);
+    }
+    let phone = customers::normalize_phone(&event.phone, cx.settings).map_err(invalid)?;
+    let card = customers::normalize_card(&event.card).map_err(invalid)?;
+    let mut clean = CleanCustomer {
+        id: event.customer_id.clone(),
+        phone,
+        name: clean_text(event.name.clone(), "name", 200).map_err(invalid)?,
+        email: clean_email(event.email.clone()).map_err(invalid)?,
+        card: Some(card),
+        birthday: clean_birthday(event.birthday.clone()).map_err(invalid)?,
+        tags: clean_tags(event.tags.clone()).map_err(invalid)?,
+        consents: event.consents.clone(),
+    };
+
+    if let Some(existing_id) = holder(sql, "phone", &clean.phone, None)? {
+        let mut existing = load_resolved(sql, &existing_id, true)?
+            .ok_or_else(|| refuse("unknown_customer", "the phone's holder vanished"))?;
+        sql.execute(
+            "INSERT INTO customer_aliases (alias_id, customer_id) VALUES ($1, $2)",
+            vals![&clean.id, &existing.id],
+        )?;
+        let mut gained = Vec::new();
+        if existing.name.is_none() && clean.name.is_some() {
+            existing.name = clean.name.clone();
+            gained.push("name");
+        }
+        if existing.email.is_none() {
+            if let Some(email) = &clean.email {
+                if holder(sql, "email", email, None)?.is_none() {
+                    existing.email = Some(email.clone());
+                    gained.push("email");
+                }
+            }
+        }
+        if existing.birthday.is_none() && clean.birthday.is_some() {
+            existing.birthday = clean.birthday.clone();
+            gained.push("birthday");
+        }
+        existing.consents = merge_consents(existing.consents.clone(), &clean.consents);
+        existing.updated_at = cx.at;
+        customers::save_personal(sql, &existing)?;
+        conflict(
+            sql,
+            cx,
+            "customer_merged",
+            &existing.id,
+            format!(
+                "the till enrolled customer {} with phone {} which already belongs to customer {}",
+                clean.id,
+                crate::identity::mask_phone(&clean.phone),
+                existing.id
+            ),
+            format!(
+                "treated as the same person: {} is now an alias of {} (later receipts go to {}); no second welcome bonus{}",
+                clean.id,
+                existing.id,
+                existing.id,
+                if gained.is_empty() { String::new() } else { format!("; filled in {}", gained.join(", ")) }
+            ),
+        )?;
+        ledger::note_till_seq(sql, &existing.id, cx.till_id, cx.event.seq)?;
+        changes.customer(&existing.id);
+        return Ok(());
+    }
+
+    let mut notes = Vec::new();
+    if let Some(card) = &clean.card {
+        if let Some(other) = holder(sql, "card", card, None)? {
+            notes.push((
+                "card_reassigned",
+                format!(
+                    "the till enrolled customer {} with card {card}, which customer {other} already holds",
+                    clean.id
+                ),
+                "the customer was created with a new card number from the cloud; tills receive it with the customer"
+                    .to_owned(),
+            ));
+            clean.card = None;
+        }
+    }
+    if let Some(email) = &clean.email {
+        if let Some(other) = holder(sql, "email", email, None)? {
+            notes.push((
+                "email_taken",
+                format!("the till enrolled customer {} with an email customer {other} already uses", clean.id),
+                "the customer was created without the email".to_owned(),
+            ));
+            clean.email = None;
+        }
+    }
+    let program = current_program(sql)?;
+    let customer = customers::insert(sql, cx.settings, clean, &program, cx.at, changes)?;
+    for (kind, happened, done) in notes {
+        conflict(sql, cx, kind, &customer.id, happened, done)?;
+    }
+    ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+    Ok(())
+}
+
+pub(super) fn updated(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    event: CustomerEvent,
+    changes: &mut Changes,
+) -> Result<(), Applied> {
+    let id = &event.customer_id;
+    let mut customer = load_resolved(sql, id, true)?
+        .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+    for field in &event.fields {
+        match field.as_str() {
+            "phone" => {
+                let phone = customers::normalize_phone(&event.phone, cx.settings).map_err(invalid)?;
+                match holder(sql, "phone", &phone, Some(&customer.id))? {
+                    Some(other) => conflict(
+                        sql,
+                        cx,
+                        "phone_taken",
+                        &customer.id,
+                        format!("the till changed customer {}'s phone to one customer {other} holds", customer.id),
+                        "the phone was left unchanged; other fields were applied".into(),
+                    )?,
+                    None => customer.phone = phone,
+                }
+            }
+            "email" => {
+                let email = clean_email(event.email.clone()).map_err(invalid)?;
+                let taken = match &email {
+                    Some(email) => holder(sql, "email", email, Some(&customer.id))?,
+                    None => None,
+                };
+                match taken {
+                    Some(other) => conflict(
+                        sql,
+                        cx,
+                        "email_taken",
+                        &customer.id,
+                        format!("the till changed customer {}'s email to one customer {other} uses", customer.id),
+                        "the email was left unchanged; other fields were applied".into(),
+                    )?,
+                    None => customer.email = email,
+                }
+            }
+            "name" => customer.name = clean_text(event.name.clone(), "name", 200).map_err(invalid)?,
+            "birthday" => customer.birthday = clean_birthday(event.birthday.clone()).map_err(invalid)?,
+            "tags" => customer.tags = clean_tags(event.tags.clone()).map_err(invalid)?,
+            "consents" => customer.consents = merge_consents(customer.consents.clone(), &event.consents),
+            // A field this cloud does not know (a newer agent) is ignored, not refused.
+            _ => {}
+        }
+    }
+    customer.updated_at = cx.at;
+    customers::save_personal(sql, &customer)?;
+    ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+    changes.add(FeedKind::Customer, &customer.id);
+    changes.add(FeedKind::Balance, &customer.id);
+    Ok(())
+}
+
+/// Per channel, the newer consent wins; at the same time (or when a time cannot be read) an
+/// opt-out wins. So an opt-out always beats an older opt-in, and a customer who opts in again
+/// later is subscribed again.
+pub(crate) fn merge_consents(current: Consents, incoming: &Consents) -> Consents {
+    Consents {
+        sms: merge_one(current.sms, incoming.sms.as_ref()),
+        email: merge_one(current.email, incoming.email.as_ref()),
+    }
+}
+
+fn merge_one(current: Option<Consent>, incoming: Option<&Consent>) -> Option<Consent> {
+    let Some(incoming) = incoming else { return current };
+    let Some(current) = current else { return Some(incoming.clone()) };
+    let parse = |at: &str| {
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+    };
+    let newer = match (parse(&incoming.at), parse(&current.at)) {
+        (Some(new), Some(old)) if new != old => new > old,
+        // Same moment or unreadable: the opt-out wins.
+        _ => !incoming.granted,
+    };
+    Some(if newer { incoming.clone() } else { current })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consent(granted: bool, at: &str) -> Option<Consent> {
+        Some(Consent { granted, at: at.into(), source: "till".into() })
+    }
+
+    #[test]
+    fn an_opt_out_beats_an_older_opt_in_and_loses_to_a_newer_one() {
+        let merged = |current, incoming: Option<Consent>| merge_one(current, incoming.as_ref()).map(|c| c.granted);
+        assert_eq!(merged(consent(true, "2026-01-01T10:00:00Z"), consent(false, "2026-01-02T10:00:00Z")), Some(false));
+        assert_eq!(merged(consent(false, "2026-01-02T10:00:00Z"), consent(true, "2026-01-01T10:00:00Z")), Some(false));
+        assert_eq!(merged(consent(false, "2026-01-01T10:00:00Z"), consent(true, "2026-01-02T10:00:00Z")), Some(true));
+        assert_eq!(merged(consent(true, "2026-01-01T10:00:00Z"), consent(false, "2026-01-01T10:00:00Z")), Some(false));
+        assert_eq!(merged(consent(false, "2026-01-01T10:00:00Z"), consent(true, "2026-01-01T10:00:00Z")), Some(false));
+        assert_eq!(merged(None, consent(true, "x")), Some(true));
+        assert_eq!(merged(consent(true, "x"), None), Some(true));
+    }
+}

@@ -1,0 +1,489 @@
+//! The customer directory: rows, identifiers and their checks, and the admin's use cases
+//! (create, read, find, edit, adjust). Tills' customer events reuse the row helpers here.
+
+use serde::Deserialize;
+
+use super::{invalid, publish, Changes, CloudError, Store, StoreSettings};
+use crate::cloud::clock::{now, rfc3339};
+use crate::cloud::db::{DbError, Row, Sql};
+use crate::cloud::ledger;
+use crate::identity;
+use crate::rules::{LotSource, Money, Program, Wallet};
+use crate::vals;
+use crate::wire::{
+    AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, CustomerPatch, EnrollRequest,
+};
+
+/// A customer of the cloud's directory, with their points.
+#[derive(Debug, Clone)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub card: String,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+    pub external_id: Option<String>,
+    pub paid_total: Money,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub wallet: Wallet,
+}
+
+/// How to find customers: exactly one of the fields.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct CustomerInput {
+    pub phone: Option<String>,
+    pub card: Option<String>,
+    pub email: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, phone, name, email, card, birthday, tags, consents, external_id, paid_total, created_at, updated_at, debt";
+
+fn from_row(row: &Row) -> Result<CustomerRecord, DbError> {
+    Ok(CustomerRecord {
+        id: row.text(0)?,
+        phone: row.text(1)?,
+        name: row.opt_text(2)?,
+        email: row.opt_text(3)?,
+        card: row.text(4)?,
+        birthday: row.opt_text(5)?,
+        tags: serde_json::from_str(&row.text(6)?).unwrap_or_default(),
+        consents: serde_json::from_str(&row.text(7)?).unwrap_or_default(),
+        external_id: row.opt_text(8)?,
+        paid_total: Money(row.int(9)?),
+        created_at: row.int(10)?,
+        updated_at: row.int(11)?,
+        wallet: Wallet { lots: Vec::new(), debt: row.int(12)? },
+    })
+}
+
+/// Loads one customer by a unique column (`id`, `phone`, `card`, `email`), lots included.
+/// With `lock`, the row is locked until commit (PostgreSQL), so the caller's read-modify-write
+/// of the wallet cannot interleave with another process's.
+pub(crate) fn load_by(
+    sql: &mut dyn Sql,
+    column: &'static str,
+    value: &str,
+    lock: bool,
+) -> Result<Option<CustomerRecord>, CloudError> {
+    let suffix = if lock { sql.dialect().for_update() } else { "" };
+    let query = format!("SELECT {COLUMNS} FROM customers WHERE {column} = $1{suffix}");
+    match sql.query_opt(&query, vals![value])? {
+        Some(row) => {
+            let mut customer = from_row(&row)?;
+            customer.wallet.lots = ledger::load_lots(sql, &customer.id)?;
+            Ok(Some(customer))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The customer an id names, following the alias a merge left behind.
+pub(crate) fn load_resolved(sql: &mut dyn Sql, id: &str, lock: bool) -> Result<Option<CustomerRecord>, CloudError> {
+    if let Some(customer) = load_by(sql, "id", id, lock)? {
+        return Ok(Some(customer));
+    }
+    match sql.query_opt("SELECT customer_id FROM customer_aliases WHERE alias_id = $1", vals![id])? {
+        Some(row) => load_by(sql, "id", &row.text(0)?, lock),
+        None => Ok(None),
+    }
+}
+
+fn not_found(id: &str) -> CloudError {
+    CloudError::NotFound { what: format!("customer {id}") }
+}
+
+/// Personal data, checked and normalised, ready to store.
+#[derive(Debug, Clone)]
+pub(crate) struct CleanCustomer {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `None` = assign one.
+    pub card: Option<String>,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+}
+
+impl CleanCustomer {
+    /// Checks what the admin sent to create a customer.
+    pub(crate) fn from_request(
+        settings: &StoreSettings,
+        request: EnrollRequest,
+        at: i64,
+    ) -> Result<CleanCustomer, CloudError> {
+        Ok(CleanCustomer {
+            id: uuid::Uuid::new_v4().to_string(),
+            phone: normalize_phone(&request.phone, settings)?,
+            name: clean_text(request.name, "name", 200)?,
+            email: clean_email(request.email)?,
+            card: match clean_text(request.card, "card", 40)? {
+                Some(card) => Some(normalize_card(&card)?),
+                None => None,
+            },
+            birthday: clean_birthday(request.birthday)?,
+            tags: clean_tags(request.tags)?,
+            consents: match &request.consents {
+                Some(input) => stamp_consents(Consents::default(), input, "cloud", at),
+                None => Consents::default(),
+            },
+        })
+    }
+}
+
+/// Inserts a checked customer with welcome points, and notes the feed rows.
+pub(crate) fn insert(
+    sql: &mut dyn Sql,
+    settings: &StoreSettings,
+    clean: CleanCustomer,
+    program: &Program,
+    at: i64,
+    changes: &mut Changes,
+) -> Result<CustomerRecord, CloudError> {
+    let card = match clean.card {
+        Some(card) => card,
+        None => next_card_number(sql, settings)?,
+    };
+    sql.execute(
+        "INSERT INTO customers (id, phone, name, email, card, birthday, tags, consents, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        vals![
+            &clean.id,
+            &clean.phone,
+            clean.name.clone(),
+            clean.email.clone(),
+            &card,
+            clean.birthday.clone(),
+            serde_json::to_string(&clean.tags)?,
+            serde_json::to_string(&clean.consents)?,
+            at
+        ],
+    )?;
+    let mut customer = CustomerRecord {
+        id: clean.id,
+        phone: clean.phone,
+        name: clean.name,
+        email: clean.email,
+        card,
+        birthday: clean.birthday,
+        tags: clean.tags,
+        consents: clean.consents,
+        external_id: None,
+        paid_total: Money(0),
+        created_at: at,
+        updated_at: at,
+        wallet: Wallet::default(),
+    };
+    if program.welcome_points > 0 {
+        let before = customer.wallet.clone();
+        let expires = ledger::expiry(program, at);
+        customer.wallet.credit(program.welcome_points, LotSource::Welcome, None, at, expires);
+        ledger::save_wallet(sql, &customer.id, &before, &customer.wallet)?;
+        ledger::journal(sql, &customer.id, "welcome", program.welcome_points, None, &customer.id, at)?;
+    }
+    changes.customer(&customer.id);
+    Ok(customer)
+}
+
+/// Writes a customer's personal data back.
+pub(crate) fn save_personal(sql: &mut dyn Sql, customer: &CustomerRecord) -> Result<(), CloudError> {
+    sql.execute(
+        "UPDATE customers SET phone = $1, name = $2, email = $3, card = $4, birthday = $5, tags = $6, consents = $7,
+         updated_at = $8 WHERE id = $9",
+        vals![
+            &customer.phone,
+            customer.name.clone(),
+            customer.email.clone(),
+            &customer.card,
+            customer.birthday.clone(),
+            serde_json::to_string(&customer.tags)?,
+            serde_json::to_string(&customer.consents)?,
+            customer.updated_at,
+            &customer.id
+        ],
+    )?;
+    Ok(())
+}
+
+/// The id of whoever other than `except` holds `value` in `column`.
+pub(crate) fn holder(
+    sql: &mut dyn Sql,
+    column: &'static str,
+    value: &str,
+    except: Option<&str>,
+) -> Result<Option<String>, CloudError> {
+    let row = sql.query_opt(&format!("SELECT id FROM customers WHERE {column} = $1"), vals![value])?;
+    match row {
+        Some(row) => {
+            let id = row.text(0)?;
+            Ok((Some(id.as_str()) != except).then_some(id))
+        }
+        None => Ok(None),
+    }
+}
+
+fn ensure_unique(sql: &mut dyn Sql, column: &'static str, value: &str, except: Option<&str>) -> Result<(), CloudError> {
+    match holder(sql, column, value, except)? {
+        Some(id) => Err(CloudError::Conflict {
+            code: match column {
+                "phone" => "phone_taken",
+                "card" => "card_taken",
+                _ => "email_taken",
+            },
+            message: format!("this {column} already belongs to customer {id}; open that customer instead"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The next free card number the cloud assigns: prefix + 8-digit serial + Luhn check digit.
+pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> Result<String, CloudError> {
+    sql.execute("INSERT INTO meta (key, value) VALUES ('card_serial', '0') ON CONFLICT (key) DO NOTHING", &[])?;
+    let row =
+        sql.query_one(&format!("SELECT value FROM meta WHERE key = 'card_serial'{}", sql.dialect().for_update()), &[])?;
+    let mut serial: u64 = row.text(0)?.parse().unwrap_or(0);
+    loop {
+        serial += 1;
+        let card = identity::card_number(&settings.card_prefix, serial, 8);
+        if holder(sql, "card", &card, None)?.is_none() {
+            sql.execute("UPDATE meta SET value = $1 WHERE key = 'card_serial'", vals![serial.to_string()])?;
+            return Ok(card);
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_customer(&self, request: EnrollRequest) -> Result<(CustomerRecord, Program), CloudError> {
+        let at = now();
+        let clean = CleanCustomer::from_request(self.settings(), request, at)?;
+        let settings = self.settings().clone();
+        self.write(move |sql| {
+            let clean = clean.clone();
+            ensure_unique(sql, "phone", &clean.phone, None)?;
+            if let Some(card) = &clean.card {
+                ensure_unique(sql, "card", card, None)?;
+            }
+            if let Some(email) = &clean.email {
+                ensure_unique(sql, "email", email, None)?;
+            }
+            let program = super::admin::current_program(sql)?;
+            let mut changes = Changes::default();
+            let customer = insert(sql, &settings, clean, &program, at, &mut changes)?;
+            publish(sql, &changes)?;
+            Ok((customer, program))
+        })
+        .await
+    }
+
+    pub async fn customer(&self, id: String) -> Result<(CustomerRecord, Program), CloudError> {
+        self.read(move |sql| {
+            let customer = load_resolved(sql, &id, false)?.ok_or_else(|| not_found(&id))?;
+            Ok((customer, super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// Customers by exactly one of phone (any format), card or email.
+    pub async fn find_customers(&self, by: CustomerInput) -> Result<(Vec<CustomerRecord>, Program), CloudError> {
+        let (column, value): (&'static str, String) = match (by.phone, by.card, by.email) {
+            (Some(phone), None, None) => ("phone", normalize_phone(&phone, self.settings())?),
+            (None, Some(card), None) => ("card", normalize_card(&card)?),
+            (None, None, Some(email)) => ("email", clean_email(Some(email))?.unwrap_or_default()),
+            _ => return Err(invalid("invalid_query", "give exactly one of phone, card or email")),
+        };
+        self.read(move |sql| {
+            let found = load_by(sql, column, &value, false)?;
+            Ok((found.into_iter().collect(), super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// Edits personal data and consents from the back office. Absent fields stay as they are.
+    pub async fn update_customer(
+        &self,
+        id: String,
+        patch: CustomerPatch,
+    ) -> Result<(CustomerRecord, Program), CloudError> {
+        let at = now();
+        let settings = self.settings().clone();
+        let phone = match &patch.phone {
+            Some(phone) => Some(normalize_phone(phone, &settings)?),
+            None => None,
+        };
+        let email = match &patch.email {
+            Some(email) => Some(clean_email(email.clone())?),
+            None => None,
+        };
+        let name = match &patch.name {
+            Some(name) => Some(clean_text(name.clone(), "name", 200)?),
+            None => None,
+        };
+        let birthday = match &patch.birthday {
+            Some(birthday) => Some(clean_birthday(birthday.clone())?),
+            None => None,
+        };
+        let tags = match &patch.tags {
+            Some(tags) => Some(clean_tags(tags.clone())?),
+            None => None,
+        };
+        self.write(move |sql| {
+            let mut customer = load_resolved(sql, &id, true)?.ok_or_else(|| not_found(&id))?;
+            if let Some(phone) = &phone {
+                ensure_unique(sql, "phone", phone, Some(&customer.id))?;
+                customer.phone = phone.clone();
+            }
+            if let Some(email) = &email {
+                if let Some(email) = email {
+                    ensure_unique(sql, "email", email, Some(&customer.id))?;
+                }
+                customer.email = email.clone();
+            }
+            if let Some(name) = &name {
+                customer.name = name.clone();
+            }
+            if let Some(birthday) = &birthday {
+                customer.birthday = birthday.clone();
+            }
+            if let Some(tags) = &tags {
+                customer.tags = tags.clone();
+            }
+            if let Some(input) = &patch.consents {
+                customer.consents = stamp_consents(customer.consents.clone(), input, "cloud", at);
+            }
+            customer.updated_at = at;
+            save_personal(sql, &customer)?;
+            let mut changes = Changes::default();
+            changes.add(super::FeedKind::Customer, &customer.id);
+            publish(sql, &changes)?;
+            Ok((customer, super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// A manual correction from the back office, idempotent by its id; may leave debt.
+    pub async fn adjust_points(
+        &self,
+        customer_id: String,
+        request: AdjustmentRequest,
+        request_hash: String,
+    ) -> Result<AdjustmentResult, CloudError> {
+        let at = now();
+        self.write(move |sql| {
+            if let Some(row) =
+                sql.query_opt("SELECT request_hash, result FROM adjustments WHERE id = $1", vals![&request.id])?
+            {
+                return if row.text(0)? == request_hash {
+                    Ok(serde_json::from_str(&row.text(1)?)?)
+                } else {
+                    Err(CloudError::Conflict {
+                        code: "adjustment_conflict",
+                        message: format!(
+                            "adjustment {} was already made with different data; use a new id for a new adjustment",
+                            request.id
+                        ),
+                    })
+                };
+            }
+            let customer = load_resolved(sql, &customer_id, true)?.ok_or_else(|| not_found(&customer_id))?;
+            let program = super::admin::current_program(sql)?;
+            let mut wallet = customer.wallet.clone();
+            ledger::adjust(&mut wallet, &program, request.points, at);
+            ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+            ledger::journal(sql, &customer.id, "adjustment", request.points, None, &request.id, at)?;
+            let result = AdjustmentResult {
+                id: request.id.clone(),
+                customer_id: customer.id.clone(),
+                points: request.points,
+                reason: request.reason.clone(),
+                balance_after: wallet.balance(at),
+                created_at: rfc3339(at),
+            };
+            sql.execute(
+                "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES ($1, $2, $3, $4, $5)",
+                vals![&request.id, &customer.id, &request_hash, serde_json::to_string(&result)?, at],
+            )?;
+            let mut changes = Changes::default();
+            changes.add(super::FeedKind::Balance, &customer.id);
+            publish(sql, &changes)?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, CloudError> {
+    identity::normalize_phone(input, &settings.default_region)
+        .map(|phone| phone.as_str().to_owned())
+        .map_err(|e| invalid("invalid_phone", e.to_string()))
+}
+
+pub(crate) fn normalize_card(input: &str) -> Result<String, CloudError> {
+    identity::normalize_card(input)
+        .ok_or_else(|| invalid("invalid_card", format!("card number {input:?} must be 4 to 32 digits")))
+}
+
+pub(crate) fn clean_email(input: Option<String>) -> Result<Option<String>, CloudError> {
+    match clean_text(input, "email", 254)? {
+        Some(email) => identity::normalize_email(&email)
+            .map(Some)
+            .ok_or_else(|| invalid("invalid_email", format!("{email:?} is not an email address"))),
+        None => Ok(None),
+    }
+}
+
+/// Trims a text field; empty means absent; too long or with control characters is refused.
+pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, CloudError> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_field",
+            format!("{field} must be at most {max} characters of text without control characters"),
+        ));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+pub(crate) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, CloudError> {
+    if tags.len() > 50 {
+        return Err(invalid("invalid_field", "a customer can have at most 50 tags"));
+    }
+    let mut cleaned = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let Some(tag) = clean_text(Some(tag), "tag", 64)? {
+            if !cleaned.contains(&tag) {
+                cleaned.push(tag);
+            }
+        }
+    }
+    Ok(cleaned)
+}
+
+pub(crate) fn clean_birthday(value: Option<String>) -> Result<Option<String>, CloudError> {
+    let Some(text) = clean_text(value, "birthday", 10)? else { return Ok(None) };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(&text, &format)
+        .map(|_| Some(text.clone()))
+        .map_err(|_| invalid("invalid_birthday", format!("birthday {text:?} must be a date written as YYYY-MM-DD")))
+}
+
+/// Consents the customer just gave or withdrew here, stamped with time and source.
+pub(crate) fn stamp_consents(mut consents: Consents, input: &ConsentsInput, source: &str, at: i64) -> Consents {
+    let stamp = |granted: bool| Consent { granted, at: rfc3339(at), source: source.to_owned() };
+    if let Some(granted) = input.sms {
+        consents.sms = Some(stamp(granted));
+    }
+    if let Some(granted) = input.email {
+        consents.email = Some(stamp(granted));
+    }
+    consents
+}

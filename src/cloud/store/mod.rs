@@ -1,0 +1,210 @@
+//! The cloud's use cases, written once over [`db::Sql`](crate::cloud::db::Sql): each public
+//! method of [`Store`] is one transaction on either backend. Handlers never see SQL.
+//!
+//! - `tills.rs`: tills, enrollment codes, device tokens.
+//! - `customers.rs`: the customer directory and its rows.
+//! - `push.rs`: applying a till's events in order, exactly once.
+//! - `pull.rs`: the change feed.
+//! - `admin.rs`: receipts, programs and conflicts for the back office.
+//!
+//! Invariant: every writing use case that changes something an agent mirrors ends with
+//! [`publish`], which takes feed positions from the counter row as its last statement before
+//! commit (see `pull.rs` for why that keeps pullers from missing changes).
+
+mod admin;
+mod apply;
+mod customer_events;
+mod customers;
+mod pull;
+mod push;
+mod tills;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
+pub use customers::{CustomerInput, CustomerRecord};
+pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
+pub use push::MAX_BATCH;
+pub use tills::{NewTill, TillView};
+
+use super::db::{AsDbError, Database, DbError, Mode, Sql};
+use crate::rules::{Program, RulesError};
+use crate::vals;
+
+/// Why a use case failed. Every variant maps to one HTTP answer in `cloud::api`.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// A uniqueness or idempotency conflict; `code` is stable (`phone_taken`, …).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Input that parsed but makes no sense (`invalid_phone`, `invalid_program`, …).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// A credential that is wrong, used or expired (enrollment codes).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
+
+impl AsDbError for CloudError {
+    fn as_db_error(&self) -> Option<&DbError> {
+        match self {
+            CloudError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<serde_json::Error> for CloudError {
+    fn from(e: serde_json::Error) -> Self {
+        CloudError::Db(DbError::Decode(format!("stored JSON: {e}")))
+    }
+}
+
+pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> CloudError {
+    CloudError::Invalid { code, message: message.into() }
+}
+
+/// Settings the use cases need to interpret identifiers.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub default_region: String,
+    pub card_prefix: String,
+}
+
+/// The cloud's storage front door. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Database,
+    settings: Arc<StoreSettings>,
+    /// Signalled after every local commit that published feed rows: long-polls wake on it.
+    changed: Arc<Notify>,
+}
+
+/// What kind of entity a feed row names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    Customer,
+    Balance,
+    Program,
+}
+
+impl FeedKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Customer => "customer",
+            FeedKind::Balance => "balance",
+            FeedKind::Program => "program",
+        }
+    }
+}
+
+/// The feed rows a transaction will publish, without repeats.
+#[derive(Debug, Default)]
+pub(crate) struct Changes(Vec<(FeedKind, String)>);
+
+impl Changes {
+    pub(crate) fn add(&mut self, kind: FeedKind, id: &str) {
+        if !self.0.iter().any(|(k, existing)| *k == kind && existing == id) {
+            self.0.push((kind, id.to_owned()));
+        }
+    }
+    pub(crate) fn customer(&mut self, id: &str) {
+        self.add(FeedKind::Customer, id);
+        self.add(FeedKind::Balance, id);
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Appends the changes to the feed. Must be the last thing a writing transaction does.
+///
+/// The counter row's update takes its row lock in PostgreSQL until commit, so a second writer
+/// waits here until the first has committed: positions become visible strictly in order. Doing
+/// it last keeps that serialised window to the end of each transaction. An entity's older feed
+/// rows are deleted, so the feed holds one row per entity and a first pull pages through the
+/// directory once, not through its history.
+pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes) -> Result<(), DbError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let count = changes.0.len() as i64;
+    let last =
+        sql.query_one("UPDATE feed_counter SET pos = pos + $1 WHERE id = 1 RETURNING pos", vals![count])?.int(0)?;
+    for (index, (kind, id)) in changes.0.iter().enumerate() {
+        sql.execute("DELETE FROM feed WHERE kind = $1 AND entity_id = $2", vals![kind.as_str(), id.as_str()])?;
+        sql.execute(
+            "INSERT INTO feed (pos, kind, entity_id) VALUES ($1, $2, $3)",
+            vals![last - count + 1 + index as i64, kind.as_str(), id.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Wraps an open database and makes sure it holds what every start needs: the feed's
+    /// epoch (which makes cursors of another database recognisable) and a first program.
+    pub async fn new(db: Database, settings: StoreSettings) -> Result<Store, CloudError> {
+        let store = Store { db, settings: Arc::new(settings), changed: Arc::new(Notify::new()) };
+        store
+            .write(|sql| {
+                let epoch = crate::cloud::token::random_token()[..16].to_owned();
+                sql.execute(
+                    "INSERT INTO meta (key, value) VALUES ('feed_epoch', $1) ON CONFLICT (key) DO NOTHING",
+                    vals![epoch],
+                )?;
+                if sql.query_opt("SELECT version FROM program_versions LIMIT 1", &[])?.is_none() {
+                    admin::insert_program(sql, Program::default(), crate::cloud::clock::now())?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(store)
+    }
+
+    pub fn dialect_name(&self) -> &'static str {
+        self.db.dialect().name()
+    }
+
+    pub(crate) fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// Runs a writing use case in one transaction and wakes long-polls after it committed.
+    async fn write<R, F>(&self, work: F) -> Result<R, CloudError>
+    where
+        F: Fn(&mut dyn Sql) -> Result<R, CloudError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let result = self.db.run(Mode::Write, work).await;
+        if result.is_ok() {
+            self.changed.notify_waiters();
+        }
+        result
+    }
+
+    async fn read<R, F>(&self, work: F) -> Result<R, CloudError>
+    where
+        F: Fn(&mut dyn Sql) -> Result<R, CloudError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.db.run(Mode::Read, work).await
+    }
+
+    /// A trivial query, for health.
+    pub async fn ping(&self) -> Result<(), CloudError> {
+        self.read(|sql| {
+            sql.query_one("SELECT pos FROM feed_counter WHERE id = 1", &[])?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,197 @@
+//! Tills and their enrollment: an admin creates a till and gets a one-time code; the till
+//! exchanges the code for a device token. Only hashes of codes and tokens are stored.
+
+use serde::Serialize;
+
+use super::{invalid, CloudError, Store};
+use crate::cloud::clock::{now, rfc3339};
+use crate::cloud::db::Sql;
+use crate::cloud::token::{enrollment_code, normalize_code, random_token, secret_hash, CODE_LENGTH};
+use crate::vals;
+use crate::wire::TillEnrollResponse;
+
+/// How long an enrollment code may be used.
+pub const CODE_LIFETIME_SECONDS: i64 = 24 * 3600;
+
+/// The answer to creating a till (or a new code for it): the code is shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NewTill {
+    pub till_id: String,
+    pub store: String,
+    pub name: String,
+    pub enrollment_code: String,
+    pub code_expires_at: String,
+}
+
+/// A till as the back office sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TillView {
+    pub till_id: String,
+    pub store: String,
+    pub name: String,
+    pub enrolled: bool,
+    pub enrolled_at: Option<String>,
+    /// The highest event sequence number answered for this till.
+    pub last_seq: i64,
+    pub created_at: String,
+}
+
+impl Store {
+    pub async fn create_till(&self, store: String, name: String) -> Result<NewTill, CloudError> {
+        let store = clean_label("store", &store)?;
+        let name = clean_label("name", &name)?;
+        let till_id = uuid::Uuid::new_v4().to_string();
+        let code = enrollment_code();
+        let at = now();
+        let expires_at = at + CODE_LIFETIME_SECONDS;
+        {
+            let (till_id, code, store, name) = (till_id.clone(), code.clone(), store.clone(), name.clone());
+            self.write(move |sql| {
+                sql.execute(
+                    "INSERT INTO tills (id, store, name, created_at) VALUES ($1, $2, $3, $4)",
+                    vals![&till_id, &store, &name, at],
+                )?;
+                sql.execute(
+                    "INSERT INTO enrollment_codes (code_hash, till_id, expires_at) VALUES ($1, $2, $3)",
+                    vals![secret_hash(&code), &till_id, expires_at],
+                )?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
+    }
+
+    pub async fn list_tills(&self) -> Result<Vec<TillView>, CloudError> {
+        self.read(|sql| {
+            let rows = sql.query(
+                "SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills ORDER BY created_at, id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let enrolled_at = row.opt_int(3)?;
+                    Ok(TillView {
+                        till_id: row.text(0)?,
+                        store: row.text(1)?,
+                        name: row.text(2)?,
+                        enrolled: enrolled_at.is_some(),
+                        enrolled_at: enrolled_at.map(rfc3339),
+                        last_seq: row.int(4)?,
+                        created_at: rfc3339(row.int(5)?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Exchanges a one-time code for a device token. The token is returned once; the database
+    /// keeps its hash. Enrolling again (with a new code) replaces the till's token.
+    pub async fn enroll_till(&self, code: String) -> Result<TillEnrollResponse, CloudError> {
+        let code = normalize_code(&code);
+        if code.len() != CODE_LENGTH {
+            return Err(unknown_code());
+        }
+        let token = random_token();
+        let token_hash = secret_hash(&token);
+        let at = now();
+        let (till_id, store) = self
+            .write(move |sql| {
+                let row = sql
+                    .query_opt(
+                        &format!(
+                            "SELECT till_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = $1{}",
+                            sql.dialect().for_update()
+                        ),
+                        vals![secret_hash(&code)],
+                    )?
+                    .ok_or_else(unknown_code)?;
+                let till_id = row.text(0)?;
+                if row.opt_int(2)?.is_some() {
+                    return Err(CloudError::Denied {
+                        code: "enrollment_code_used",
+                        message: "this enrollment code was already used; ask the back office for a new one".into(),
+                    });
+                }
+                if row.int(1)? <= at {
+                    return Err(CloudError::Denied {
+                        code: "enrollment_code_expired",
+                        message:
+                            "this enrollment code has expired (codes live 24 hours); ask the back office for a new one"
+                                .into(),
+                    });
+                }
+                sql.execute(
+                    "UPDATE enrollment_codes SET used_at = $1 WHERE code_hash = $2",
+                    vals![at, secret_hash(&code)],
+                )?;
+                sql.execute(
+                    "UPDATE tills SET token_hash = $1, enrolled_at = $2 WHERE id = $3",
+                    vals![&token_hash, at, &till_id],
+                )?;
+                let store = sql.query_one("SELECT store FROM tills WHERE id = $1", vals![&till_id])?.text(0)?;
+                Ok((till_id, store))
+            })
+            .await?;
+        Ok(TillEnrollResponse { till_id, store, device_token: token })
+    }
+
+    /// A new one-time code for an existing till (e.g. after a sequence conflict).
+    pub async fn new_enrollment_code(&self, till_id: String) -> Result<NewTill, CloudError> {
+        let code = enrollment_code();
+        let at = now();
+        let expires_at = at + CODE_LIFETIME_SECONDS;
+        let hash = secret_hash(&code);
+        let id = till_id.clone();
+        let (store, name) = self
+            .write(move |sql| {
+                let row = sql
+                    .query_opt("SELECT store, name FROM tills WHERE id = $1", vals![&id])?
+                    .ok_or_else(|| CloudError::NotFound { what: format!("till {id}") })?;
+                sql.execute(
+                    "INSERT INTO enrollment_codes (code_hash, till_id, expires_at) VALUES ($1, $2, $3)",
+                    vals![&hash, &id, expires_at],
+                )?;
+                Ok((row.text(0)?, row.text(1)?))
+            })
+            .await?;
+        Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
+    }
+
+    /// The till a device token belongs to, or `None`.
+    pub async fn till_for_token(&self, token: String) -> Result<Option<String>, CloudError> {
+        let hash = secret_hash(&token);
+        self.read(move |sql| {
+            Ok(match sql.query_opt("SELECT id FROM tills WHERE token_hash = $1", vals![&hash])? {
+                Some(row) => Some(row.text(0)?),
+                None => None,
+            })
+        })
+        .await
+    }
+}
+
+fn unknown_code() -> CloudError {
+    CloudError::Denied {
+        code: "enrollment_code_invalid",
+        message: "this enrollment code is not known; check it, or ask the back office for a new one".into(),
+    }
+}
+
+/// A store or till label: 1–200 characters of text.
+fn clean_label(field: &str, value: &str) -> Result<String, CloudError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control) {
+        return Err(invalid("invalid_field", format!("{field} must be 1 to 200 characters of text")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Used by the ledger: the till row, locked, with its last answered seq.
+pub(crate) fn lock_till(sql: &mut dyn Sql, till_id: &str) -> Result<i64, CloudError> {
+    let row = sql
+        .query_opt(&format!("SELECT last_seq FROM tills WHERE id = $1{}", sql.dialect().for_update()), vals![till_id])?
+        .ok_or_else(|| CloudError::NotFound { what: format!("till {till_id}") })?;
+    Ok(row.int(0)?)
+}

@@ -1,0 +1,381 @@
+//! Test support for loyalty-cloud: the real binary started as a process on port 0, on a fresh
+//! SQLite data directory or — when `LOYALTY_TEST_DATABASE_URL` names a PostgreSQL server — on
+//! its own fresh PostgreSQL database (created with `CREATE DATABASE`, so tests run in
+//! parallel, and dropped afterwards). Under CI (`CI` set) a missing PostgreSQL fails the
+//! PostgreSQL variant of every test instead of skipping it.
+//!
+//! `cloud_test!(name, scenario)` makes two tests of one scenario: `name::sqlite` and
+//! `name::postgres`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// The admin token every test cloud uses.
+pub const ADMIN: &str = "test-admin-token-0123456789abcdef0123456789abcdef0123456789abcd";
+
+/// Which database a scenario runs on.
+#[derive(Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(Arc<PgDatabase>),
+}
+
+impl Backend {
+    /// A fresh PostgreSQL database, or `None` when no server is configured (outside CI).
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("LOYALTY_TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(Arc::new(PgDatabase::create(&url)))),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!(
+                    "CI is set but LOYALTY_TEST_DATABASE_URL is not: the PostgreSQL tests cannot be skipped under CI"
+                )
+            }
+            _ => {
+                eprintln!("LOYALTY_TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
+                None
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+}
+
+/// A throwaway database on the test server, dropped when the last handle goes.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+/// Runs blocking PostgreSQL client work off the test's async runtime (the `postgres` client
+/// brings its own runtime, which must not start inside another).
+fn on_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(work).join().expect("the PostgreSQL helper thread")
+}
+
+impl PgDatabase {
+    fn create(admin_url: &str) -> PgDatabase {
+        let name = format!("loyalty_test_{}", uuid::Uuid::new_v4().simple());
+        let (url, statement) = (admin_url.to_owned(), format!("CREATE DATABASE {name}"));
+        on_thread(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at LOYALTY_TEST_DATABASE_URL: {e}"));
+            client.batch_execute(&statement).expect("CREATE DATABASE");
+        });
+        // Replace the database part of the URL (after the last '/', before any '?').
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url, String::new()),
+        };
+        let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(base);
+        PgDatabase { admin_url: admin_url.to_owned(), url: format!("{server}/{name}{query}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, statement) = (self.admin_url.clone(), format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        on_thread(move || {
+            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
+                let _ = client.batch_execute(&statement);
+            }
+        });
+    }
+}
+
+/// Makes `name::sqlite` and `name::postgres` tests that run `scenario(backend)`.
+#[macro_export]
+macro_rules! cloud_test {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::cloud_support::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::cloud_support::Backend::postgres() {
+                    super::$scenario(backend).await;
+                }
+            }
+        }
+    };
+}
+
+/// A running loyalty-cloud process.
+pub struct Cloud {
+    child: Option<Child>,
+    pub base: String,
+    pub dir: PathBuf,
+    pub backend: Backend,
+    _temp: Option<Arc<tempfile::TempDir>>,
+    client: reqwest::Client,
+}
+
+impl Cloud {
+    pub async fn start(backend: Backend) -> Cloud {
+        let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut cloud = Cloud::spawn(temp.path(), backend);
+        cloud._temp = Some(temp);
+        cloud
+    }
+
+    /// Another process on the same database (and data directory).
+    pub fn second(&self) -> Cloud {
+        let mut other = Cloud::spawn(&self.dir, self.backend.clone());
+        other._temp = self._temp.clone();
+        other
+    }
+
+    fn spawn(dir: &Path, backend: Backend) -> Cloud {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-cloud"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("LOYALTY_CLOUD_ADMIN_TOKEN", ADMIN)
+            .env_remove("LOYALTY_CLOUD_DATABASE_URL")
+            .env("LOYALTY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Backend::Postgres(db) = &backend {
+            command.arg("--database-url").arg(&db.url);
+        }
+        let mut child = command.spawn().expect("start loyalty-cloud");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("loyalty-cloud listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from loyalty-cloud: {line:?}"))
+            .to_owned();
+        Cloud {
+            child: Some(child),
+            base,
+            dir: dir.to_path_buf(),
+            backend,
+            _temp: None,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, Some(ADMIN), None).await
+    }
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(ADMIN), Some(body)).await
+    }
+    pub async fn admin_patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(ADMIN), Some(body)).await
+    }
+    pub async fn admin_put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(ADMIN), Some(body)).await
+    }
+
+    /// Creates a till and returns `(till_id, enrollment_code)`.
+    pub async fn create_till(&self, name: &str) -> (String, String) {
+        let (status, body) = self.admin_post("/v1/admin/tills", json!({ "store": "Main street", "name": name })).await;
+        assert_eq!(status, 201, "create till: {body}");
+        (body["till_id"].as_str().unwrap().to_owned(), body["enrollment_code"].as_str().unwrap().to_owned())
+    }
+
+    /// A created and enrolled till.
+    pub async fn till(&self, name: &str) -> Till {
+        let (till_id, code) = self.create_till(name).await;
+        let (status, body) = self.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
+        assert_eq!(status, 200, "enroll: {body}");
+        assert_eq!(body["till_id"], till_id.as_str());
+        Till { id: till_id, token: body["device_token"].as_str().unwrap().to_owned() }
+    }
+
+    pub async fn push(&self, till: &Till, events: Vec<Value>) -> (u16, Value) {
+        self.send(reqwest::Method::POST, "/v1/sync/push", Some(&till.token), Some(json!({ "events": events }))).await
+    }
+
+    /// Pushes and asserts one outcome per event, in order.
+    pub async fn push_expect(&self, till: &Till, events: Vec<Value>, outcomes: &[&str]) -> Value {
+        let (status, body) = self.push(till, events).await;
+        assert_eq!(status, 200, "push: {body}");
+        let got: Vec<&str> =
+            body["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+        assert_eq!(got, outcomes, "push answers: {body}");
+        body
+    }
+
+    pub async fn pull(&self, till: &Till, cursor: Option<&str>, limit: i64, wait: u64) -> Value {
+        let mut path = format!("/v1/sync/pull?limit={limit}&wait={wait}");
+        if let Some(cursor) = cursor {
+            path.push_str(&format!("&cursor={}", urlencode(cursor)));
+        }
+        let (status, body) = self.send(reqwest::Method::GET, &path, Some(&till.token), None).await;
+        assert_eq!(status, 200, "pull: {body}");
+        body
+    }
+
+    /// Creates a customer through the admin API and returns their JSON.
+    pub async fn customer(&self, phone: &str) -> Value {
+        let (status, body) = self.admin_post("/v1/admin/customers", json!({ "phone": phone, "name": "Test" })).await;
+        assert_eq!(status, 201, "create customer {phone}: {body}");
+        body
+    }
+
+    /// Like [`Cloud::customer`], owning its phone, for futures collected in a list.
+    pub async fn customer_owned(&self, phone: String) -> Value {
+        self.customer(&phone).await
+    }
+
+    pub async fn points(&self, customer_id: &str) -> Value {
+        let (status, body) = self.admin_get(&format!("/v1/admin/customers/{customer_id}")).await;
+        assert_eq!(status, 200, "read customer: {body}");
+        body["points"].clone()
+    }
+
+    /// Runs one SQL statement on the cloud's database directly (to age a code, etc.).
+    pub fn sql(&self, statement: &str) {
+        match &self.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(self.dir.join("cloud.sqlite3")).expect("open the cloud database");
+                conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+                conn.execute_batch(statement).expect("run SQL");
+            }
+            Backend::Postgres(db) => {
+                let (url, statement) = (db.url.clone(), statement.to_owned());
+                on_thread(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+                    client.batch_execute(&statement).expect("run SQL");
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An enrolled till: its id and device token.
+#[derive(Debug, Clone)]
+pub struct Till {
+    pub id: String,
+    pub token: String,
+}
+
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events built by hand, per the contract in src/wire/sync.rs.
+
+pub fn event(seq: i64, kind: &str, payload: Value) -> Value {
+    json!({
+        "seq": seq,
+        "event_id": uuid::Uuid::new_v4().to_string(),
+        "kind": kind,
+        "created_at": "2026-01-01T10:00:00Z",
+        "payload": payload,
+    })
+}
+
+pub fn customer_created(seq: i64, customer_id: &str, phone: &str, card: &str) -> Value {
+    event(
+        seq,
+        "customer_created",
+        json!({ "customer_id": customer_id, "fields": [], "phone": phone, "name": "Till customer", "email": null,
+                "card": card, "birthday": null, "tags": [], "consents": {} }),
+    )
+}
+
+/// A one-line sale at 1 point = 1.00: `price` minor units, `redeem` points spent, `earn` earned.
+pub fn sale(seq: i64, receipt_id: &str, customer_id: &str, price: i64, redeem: i64, earn: i64) -> Value {
+    let discount = redeem * 100;
+    let paid = price - discount;
+    event(
+        seq,
+        "sale",
+        json!({
+            "receipt": {
+                "id": receipt_id, "customer_id": customer_id, "program_version": 1, "tier": null,
+                "subtotal": price, "discount": discount, "total": paid,
+                "points": { "balance": 0, "available": 0, "max_redeem": redeem, "redeem": redeem, "earn": earn,
+                            "balance_after": 0 },
+                "lines": [{ "sku": "beans", "name": "Coffee beans", "category": null, "quantity": "1", "price": price,
+                            "amount": price, "excluded": false, "promo_discount": 0, "points_discount": discount,
+                            "discount": discount, "paid": paid, "earn": earn, "redeem_points": redeem }],
+                "promo_codes": [], "limits": [], "committed_at": "2026-01-01T10:00:00Z"
+            },
+            "request": { "id": receipt_id, "customer": { "id": customer_id },
+                         "lines": [{ "sku": "beans", "quantity": "1", "price": price }], "redeem": redeem }
+        }),
+    )
+}
+
+/// A full return of a one-line sale.
+pub fn full_return(
+    seq: i64,
+    return_id: &str,
+    receipt_id: &str,
+    refund: i64,
+    taken_back: i64,
+    given_back: i64,
+) -> Value {
+    event(
+        seq,
+        "return",
+        json!({
+            "return": { "id": return_id, "receipt_id": receipt_id, "customer_id": null,
+                        "lines": [{ "line": 0, "sku": "beans", "quantity": "1", "refund": refund,
+                                    "points_taken_back": taken_back, "points_given_back": given_back }],
+                        "refund": refund, "points_taken_back": taken_back, "points_given_back": given_back,
+                        "balance_after": null, "created_at": "2026-01-01T11:00:00Z" },
+            "request": { "id": return_id, "all": true }
+        }),
+    )
+}
+
+/// Asserts an error answer's status and code.
+pub fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(answer.0, status, "expected {status} {code}, got {answer:?}");
+    assert_eq!(answer.1["error"]["code"], code, "expected code {code}, got {}", answer.1);
+}

@@ -1,0 +1,364 @@
+//! loyalty-cloud's sync API with events built by hand per `src/wire/sync.rs`, on SQLite and
+//! PostgreSQL: push answers, the ledger they produce, conflicts, and the pull feed.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cloud_support::{customer_created, event, full_return, sale, Backend, Cloud, Till};
+use crate::cloud_test;
+
+fn outcome(body: &Value, index: usize) -> &Value {
+    &body["results"][index]
+}
+
+cloud_test!(push_sales_and_returns, push_sales_and_returns_scenario);
+async fn push_sales_and_returns_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let customer = "c-till-1";
+    let created = customer_created(1, customer, "8 999 555 44 33", "27000000017");
+    // 250.00 earning 12 points, then 100.00 spending 10 of them (earning 4), then a return of the second.
+    let first = sale(2, "r-1", customer, 25000, 0, 12);
+    let second = sale(3, "r-2", customer, 10000, 10, 4);
+    let back = full_return(4, "ret-1", "r-2", 9000, 4, 10);
+    let events = vec![created.clone(), first.clone(), second.clone(), back.clone()];
+    cloud.push_expect(&till, events.clone(), &["applied", "applied", "applied", "applied"]).await;
+
+    let (status, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79995554433").await;
+    assert_eq!(status, 200);
+    let shown = &found["customers"][0];
+    assert_eq!(shown["id"], customer);
+    assert_eq!(shown["card"], "27000000017");
+    assert_eq!(shown["points"], json!({ "balance": 12, "available": 12, "pending": 0 }));
+    assert_eq!(shown["paid_total"], 25000, "the returned receipt no longer counts");
+
+    let (status, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer}")).await;
+    assert_eq!(status, 200, "{receipts}");
+    assert_eq!(receipts["receipts"].as_array().unwrap().len(), 2);
+    let (status, one) = cloud.admin_get(&format!("/v1/admin/receipts/{}/r-2", till.id)).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["receipt"]["total"], 9000);
+    assert_eq!(one["seq"], 3);
+    assert_eq!(one["returns"][0]["id"], "ret-1");
+    assert_eq!(one["returns"][0]["points_given_back"], 10);
+    let (status, _) = cloud.admin_get(&format!("/v1/admin/receipts/{}/r-404", till.id)).await;
+    assert_eq!(status, 404);
+
+    // The same batch again (a lost answer): all duplicates, nothing applied twice.
+    cloud.push_expect(&till, events, &["duplicate", "duplicate", "duplicate", "duplicate"]).await;
+    assert_eq!(cloud.points(customer).await["balance"], 12);
+
+    // A gap: out of order, with the seq expected; processing stops there.
+    let answer = cloud.push_expect(&till, vec![sale(7, "r-7", customer, 1000, 0, 0)], &["out_of_order"]).await;
+    assert_eq!(outcome(&answer, 0)["expected_seq"], 5);
+    // The same seq with another event (a till restored from an old backup): a conflict, nothing overwritten.
+    let impostor = sale(3, "r-other", customer, 50000, 0, 25);
+    let answer =
+        cloud.push_expect(&till, vec![impostor, sale(5, "r-5", customer, 1000, 0, 0)], &["sequence_conflict"]).await;
+    assert_eq!(outcome(&answer, 0)["expected_seq"], 5);
+    assert_eq!(cloud.points(customer).await["balance"], 12);
+
+    // A customer edit: fields merge, an opt-out beats an older opt-in.
+    let mut edit = customer_created(5, customer, "+79995554433", "27000000017");
+    edit["kind"] = json!("customer_updated");
+    edit["payload"]["fields"] = json!(["name", "consents"]);
+    edit["payload"]["name"] = json!("Renamed at the till");
+    edit["payload"]["consents"] =
+        json!({ "sms": { "granted": false, "at": "2026-01-02T00:00:00Z", "source": "till" } });
+    cloud.push_expect(&till, vec![edit], &["applied"]).await;
+    let (_, shown) = cloud.admin_get(&format!("/v1/admin/customers/{customer}")).await;
+    assert_eq!(shown["name"], "Renamed at the till");
+    assert_eq!(shown["consents"]["sms"]["granted"], false);
+
+    // A malformed batch is refused whole.
+    let (status, body) = cloud.push(&till, vec![json!({ "seq": "x" })]).await;
+    assert_eq!(status, 422, "{body}");
+}
+
+cloud_test!(bad_arithmetic_is_rejected, bad_arithmetic_scenario);
+async fn bad_arithmetic_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let customer = cloud.customer("+79991112233").await;
+    let id = customer["id"].as_str().unwrap();
+    let mut wrong = sale(1, "r-bad", id, 25000, 0, 12);
+    wrong["payload"]["receipt"]["total"] = json!(20000);
+    let answer = cloud
+        .push_expect(&till, vec![wrong.clone(), sale(2, "r-good", id, 1000, 0, 1)], &["rejected", "applied"])
+        .await;
+    assert_eq!(outcome(&answer, 0)["code"], "bad_arithmetic");
+    assert!(outcome(&answer, 0)["message"].as_str().unwrap().contains("total"));
+    assert_eq!(cloud.points(id).await["balance"], 1, "only the good sale counts");
+    // Sent again, a rejected event is rejected again (not turned into a success).
+    let again = cloud.push_expect(&till, vec![wrong], &["rejected"]).await;
+    assert_eq!(outcome(&again, 0)["code"], "bad_arithmetic");
+    // An unknown customer and a payload of the wrong shape are rejected too.
+    let stranger = sale(3, "r-stranger", "nobody", 1000, 0, 1);
+    let shapeless = event(4, "sale", json!({ "receipt": 5 }));
+    let answer = cloud.push_expect(&till, vec![stranger, shapeless], &["rejected", "rejected"]).await;
+    assert_eq!(outcome(&answer, 0)["code"], "unknown_customer");
+    assert_eq!(outcome(&answer, 1)["code"], "invalid_payload");
+
+    let (status, conflicts) = cloud.admin_get("/v1/admin/conflicts?kind=rejected_event").await;
+    assert_eq!(status, 200);
+    let list = conflicts["conflicts"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{conflicts}");
+    let bad = list.iter().find(|c| c["details"]["code"] == "bad_arithmetic").expect("the bad sale is listed");
+    assert_eq!(bad["till_id"], till.id.as_str());
+    assert_eq!(bad["seq"], 1);
+    assert!(bad["what_happened"].as_str().unwrap().contains("total"));
+    assert!(bad["what_was_done"].as_str().unwrap().contains("rejected"));
+}
+
+cloud_test!(overdraft_from_two_tills, overdraft_scenario);
+async fn overdraft_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let (a, b) = (cloud.till("Till A").await, cloud.till("Till B").await);
+    let customer = cloud.customer("+79994445566").await;
+    let id = customer["id"].as_str().unwrap();
+    let (status, _) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({ "id": "gift", "points": 100, "reason": "gift" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Both tills were offline and each let the customer spend 80 of the 100 points.
+    cloud.push_expect(&a, vec![sale(1, "a-1", id, 10000, 80, 1)], &["applied"]).await;
+    cloud.push_expect(&b, vec![sale(1, "b-1", id, 10000, 80, 1)], &["applied"]).await;
+    // 100 − 80 + 1 = 21 left after till A; till B spends 80 of them: 59 short, and its earned
+    // point pays one of them off at once.
+    assert_eq!(cloud.points(id).await, json!({ "balance": -58, "available": 0, "pending": 0 }));
+    let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts?kind=overdraft").await;
+    let list = conflicts["conflicts"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{conflicts}");
+    assert_eq!(list[0]["till_id"], b.id.as_str());
+    assert_eq!(list[0]["customer_id"], id);
+    assert_eq!(list[0]["receipt_id"], "b-1");
+    assert_eq!(list[0]["details"]["shortfall"], 59);
+    assert!(list[0]["what_was_done"].as_str().unwrap().contains("debt"));
+    // Later accruals pay the debt off first.
+    cloud.push_expect(&a, vec![sale(2, "a-2", id, 100000, 0, 70)], &["applied"]).await;
+    assert_eq!(cloud.points(id).await["balance"], 12);
+}
+
+cloud_test!(pull_pages_and_included_seq, pull_scenario);
+async fn pull_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let (a, b) = (cloud.till("Till A").await, cloud.till("Till B").await);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(cloud.customer(&format!("+7999000100{n}")).await["id"].as_str().unwrap().to_owned());
+    }
+    // The whole feed: the first program, then a customer and a balance per customer.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = cloud.pull(&a, cursor.as_deref(), 4, 0).await;
+        pages += 1;
+        assert!(page["changes"].as_array().unwrap().len() <= 4);
+        seen.extend(page["changes"].as_array().unwrap().iter().cloned());
+        cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3, "11 changes in pages of 4");
+    assert_eq!(seen.len(), 11);
+    assert_eq!(seen[0]["type"], "program");
+    for id in &ids {
+        assert!(seen.iter().any(|c| c["type"] == "customer" && c["id"] == id.as_str()), "{id}");
+        assert!(seen.iter().any(|c| c["type"] == "balance" && c["customer_id"] == id.as_str()), "{id}");
+    }
+    // Nothing new: an empty page with the same cursor.
+    let empty = cloud.pull(&a, cursor.as_deref(), 4, 0).await;
+    assert_eq!(empty["changes"], json!([]));
+    assert_eq!(empty["next_cursor"].as_str(), cursor.as_deref());
+
+    // Till A sells to a customer: A's balance row includes its seq, B's includes none of A's.
+    cloud.push_expect(&a, vec![sale(1, "a-1", &ids[0], 10000, 0, 5)], &["applied"]).await;
+    let for_a = cloud.pull(&a, cursor.as_deref(), 100, 0).await;
+    let balance = for_a["changes"].as_array().unwrap().iter().find(|c| c["type"] == "balance").unwrap().clone();
+    assert_eq!(balance["customer_id"], ids[0].as_str());
+    assert_eq!((balance["balance"].as_i64(), balance["included_seq"].as_i64()), (Some(5), Some(1)));
+    assert_eq!(balance["paid_total"], 10000);
+    let for_b = cloud.pull(&b, cursor.as_deref(), 100, 0).await;
+    let balance = for_b["changes"].as_array().unwrap().iter().find(|c| c["type"] == "balance").unwrap().clone();
+    assert_eq!((balance["balance"].as_i64(), balance["included_seq"].as_i64()), (Some(5), Some(0)));
+
+    // A customer changed twice appears once, in its current state.
+    for name in ["One", "Two"] {
+        let (status, _) = cloud.admin_patch(&format!("/v1/admin/customers/{}", ids[1]), json!({ "name": name })).await;
+        assert_eq!(status, 200);
+    }
+    let cursor = for_a["next_cursor"].as_str().unwrap().to_owned();
+    let page = cloud.pull(&a, Some(&cursor), 100, 0).await;
+    let changes = page["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{page}");
+    assert_eq!(changes[0]["name"], "Two");
+
+    // A malformed or foreign cursor asks for a full refetch.
+    for bad in ["garbage", "0000000000000000.3", "x.y"] {
+        let page = cloud.pull(&a, Some(bad), 10, 0).await;
+        assert_eq!(page["must_refetch"], true, "{bad}: {page}");
+    }
+}
+
+cloud_test!(long_poll_wakes_within_a_second, long_poll_scenario);
+async fn long_poll_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let head = cloud.pull(&till, None, 1000, 0).await["next_cursor"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let (page, _) = tokio::join!(cloud.pull(&till, Some(&head), 100, 20), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cloud.customer("+79997776655").await
+    });
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(1500), "the long-poll answered after {waited:?}");
+    assert_eq!(page["changes"][0]["phone"], "+79997776655", "{page}");
+    // With nothing happening it waits the time asked for, then answers an empty page.
+    let started = Instant::now();
+    let quiet = cloud.pull(&till, page["next_cursor"].as_str(), 100, 1).await;
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(quiet["changes"], json!([]));
+}
+
+cloud_test!(two_processes_one_database, two_processes_scenario);
+/// Two loyalty-cloud processes on one database: the same events pushed to both at once are
+/// applied once; customers created through both at once all reach a puller that pages to the
+/// end while they are being written (no position is skipped when commits finish out of order).
+async fn two_processes_scenario(backend: Backend) {
+    let first = Cloud::start(backend).await;
+    let second = first.second();
+    let tills: Vec<Till> = vec![first.till("Till A").await, first.till("Till B").await];
+    let customer = first.customer("+79993332211").await["id"].as_str().unwrap().to_owned();
+
+    // Each till has 60 sales of 1 point each; both processes get every batch at once.
+    let mut batches = Vec::new();
+    for (t, till) in tills.iter().enumerate() {
+        let events: Vec<Value> = (1..=60).map(|seq| sale(seq, &format!("t{t}-{seq}"), &customer, 1000, 0, 1)).collect();
+        batches.push((till.clone(), events));
+    }
+    let mut pushes = Vec::new();
+    for (till, events) in &batches {
+        for chunk in events.chunks(20) {
+            for cloud in [&first, &second] {
+                pushes.push(cloud.push(till, chunk.to_vec()));
+            }
+        }
+    }
+
+    // Meanwhile, 40 customers are created through both processes, 8 at a time.
+    let creations = async {
+        let mut created = Vec::new();
+        for round in 0..5 {
+            let mut batch = Vec::new();
+            for n in 0..8 {
+                let cloud = if n % 2 == 0 { &first } else { &second };
+                batch.push(cloud.customer_owned(format!("+7999201{round}{n:03}")));
+            }
+            for body in futures_join_all(batch).await {
+                created.push(body["id"].as_str().unwrap().to_owned());
+            }
+        }
+        created
+    };
+    // And a puller pages continuously, alternating between the processes.
+    let puller = async {
+        let mut seen = HashSet::new();
+        let mut cursor: Option<String> = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet_rounds = 0;
+        while Instant::now() < deadline && quiet_rounds < 20 {
+            let cloud = if seen.len() % 2 == 0 { &first } else { &second };
+            let page = cloud.pull(&tills[0], cursor.as_deref(), 7, 0).await;
+            let changes = page["changes"].as_array().unwrap();
+            quiet_rounds = if changes.is_empty() { quiet_rounds + 1 } else { 0 };
+            for change in changes {
+                if change["type"] == "customer" {
+                    seen.insert(change["id"].as_str().unwrap().to_owned());
+                }
+            }
+            cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (seen, cursor)
+    };
+    let (results, created, (mut seen, cursor)) = tokio::join!(futures_join_all(pushes), creations, puller);
+
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+        for result in body["results"].as_array().unwrap() {
+            assert!(["applied", "duplicate", "out_of_order"].contains(&result["outcome"].as_str().unwrap()), "{body}");
+        }
+    }
+    // Batches that arrived before their predecessors were out of order; resend until done.
+    for (till, events) in &batches {
+        for chunk in events.chunks(20) {
+            let (_, body) = second.push(till, chunk.to_vec()).await;
+            for result in body["results"].as_array().unwrap() {
+                assert!(["applied", "duplicate"].contains(&result["outcome"].as_str().unwrap()), "{body}");
+            }
+        }
+    }
+    assert_eq!(first.points(&customer).await["balance"], 120, "every sale applied exactly once");
+    let (_, receipts) = first.admin_get(&format!("/v1/admin/receipts?customer={customer}")).await;
+    assert_eq!(receipts["receipts"].as_array().unwrap().len(), 120);
+
+    // Pulling on to the end from where the puller stopped misses nothing either.
+    let mut cursor = cursor;
+    loop {
+        let page = second.pull(&tills[1], cursor.as_deref(), 50, 0).await;
+        for change in page["changes"].as_array().unwrap() {
+            if change["type"] == "customer" {
+                seen.insert(change["id"].as_str().unwrap().to_owned());
+            }
+        }
+        cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(created.len(), 40);
+    for id in &created {
+        assert!(seen.contains(id), "customer {id} was never pulled");
+    }
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut handles = Vec::new();
+    for future in futures {
+        handles.push(Box::pin(future));
+    }
+    let mut outputs = Vec::with_capacity(handles.len());
+    // Poll all at once by joining them pairwise through a select loop.
+    let mut pending: Vec<_> = handles.into_iter().enumerate().map(|(i, f)| (i, Some(f))).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (i, slot) in pending.iter_mut() {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => {
+                        results[*i] = Some(output);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.extend(results.into_iter().map(|r| r.expect("every future finished")));
+    outputs
+}
