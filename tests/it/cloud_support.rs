@@ -170,6 +170,27 @@ impl Cloud {
         format!("{}{}", self.base, path)
     }
 
+    /// The address the cloud listens on (for a proxy in front of it).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base.trim_start_matches("http://").parse().expect("the cloud's address")
+    }
+
+    /// Kills the process (SIGKILL), keeping its data; `restart` brings it back.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same data (on a new port: see `addr`).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut fresh = Cloud::spawn(&self.dir.clone(), self.backend.clone());
+        self.base = fresh.base.clone();
+        self.child = fresh.child.take();
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,

@@ -12,6 +12,7 @@ mod qr;
 mod search;
 mod security;
 mod storage_failure;
+mod sync_e2e;
 
 mod cloud_support;
 

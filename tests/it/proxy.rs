@@ -28,6 +28,7 @@ pub enum Fault {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     fault: Arc<Mutex<Fault>>,
+    upstream: Arc<Mutex<SocketAddr>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -37,14 +38,21 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
         let fault = Arc::new(Mutex::new(Fault::None));
-        let shared = fault.clone();
+        let upstream = Arc::new(Mutex::new(upstream));
+        let (shared, target) = (fault.clone(), upstream.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let fault = shared.clone();
+                let upstream = *target.lock().expect("upstream lock");
                 tokio::spawn(async move { handle(client, upstream, fault).await });
             }
         });
-        FaultProxy { addr, fault, task }
+        FaultProxy { addr, fault, upstream, task }
+    }
+
+    /// Points new connections at another address (a restarted cloud listens on a new port).
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.lock().expect("upstream lock") = upstream;
     }
 
     pub fn url(&self) -> String {

@@ -54,7 +54,20 @@ pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>,
             "this agent runs standalone (no cloud); enroll it with `loyalty-agent enroll` to sync",
         )),
         Mode::Connected => {
-            Ok(Json(SyncResult { state: "offline".into(), message: "sync is not available yet".into() }))
+            let Some(handle) = &state.sync else {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "sync_unavailable",
+                    "the sync worker is not running because the local database is unavailable",
+                ));
+            };
+            let status = handle.sync_now().await;
+            let message = match (status.state, &status.last_error) {
+                ("online", _) => "everything committed here has reached the cloud, and its changes are here".to_owned(),
+                (_, Some(error)) => format!("sync did not complete: {error}"),
+                (state, None) => format!("sync is {state}"),
+            };
+            Ok(Json(SyncResult { state: status.state.to_owned(), message }))
         }
     }
 }

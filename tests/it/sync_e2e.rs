@@ -1,0 +1,308 @@
+//! The agent and the cloud together, as real processes: enrollment, pushing sales, pulling
+//! customers and balances, the cloud going away and coming back, faults on the network, kill -9
+//! of the agent mid-stream, and two tills spending the same points offline.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cloud_support::{Backend, Cloud};
+use crate::cloud_test;
+use crate::proxy::{Fault, FaultProxy};
+use crate::support::{agent_binary, Agent};
+
+/// Enrolls a fresh agent data directory with the cloud at `cloud_url` (the real CLI).
+async fn enroll(cloud: &Cloud, cloud_url: &str, dir: &Path, name: &str) -> String {
+    let (till_id, code) = cloud.create_till(name).await;
+    let (cloud_url, dir) = (cloud_url.to_owned(), dir.to_owned());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(agent_binary())
+            .args(["enroll", "--cloud", &cloud_url, "--code", &code, "--data-dir"])
+            .arg(&dir)
+            .env("LOYALTY_LOG", "warn")
+            .output()
+            .expect("run loyalty-agent enroll")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "enroll failed: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(&till_id), "{stdout}");
+    till_id
+}
+
+/// Polls `check` until it returns `Some`, or fails the test after `limit`.
+async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn health(agent: &Agent) -> Value {
+    agent.get("/v1/health").await.1
+}
+
+async fn wait_drained(agent: &Agent, limit: Duration) {
+    eventually(limit, "the outbox to drain", || async {
+        let health = health(agent).await;
+        (health["sync"]["pending"] == 0 && health["sync"]["state"] == "online").then_some(())
+    })
+    .await;
+}
+
+async fn cloud_balance(cloud: &Cloud, customer_id: &str) -> i64 {
+    cloud.points(customer_id).await["balance"].as_i64().expect("balance")
+}
+
+fn sale(id: &str, customer_id: &str, price: i64, redeem: Value) -> Value {
+    json!({ "id": id, "customer": { "id": customer_id }, "redeem": redeem,
+            "lines": [{ "sku": "beans", "quantity": "1", "price": price }] })
+}
+
+cloud_test!(agent_and_cloud_agree, agent_and_cloud_agree_scenario);
+async fn agent_and_cloud_agree_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let ivan = cloud.customer("+79991234567").await;
+    let ivan_id = ivan["id"].as_str().unwrap().to_owned();
+    let (status, body) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{ivan_id}/adjustments"),
+            json!({ "id": "gift", "points": 171, "reason": "test" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let till_id = enroll(&cloud, &cloud.base, dir.path(), "till-1").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    let first = health(&agent).await;
+    assert_eq!(first["mode"], "connected");
+
+    // The directory came with enrollment: the customer and their points are here.
+    let (_, found) = agent.get("/v1/customers/search?q=8%20999%20123%2045%2067").await;
+    assert_eq!(found["customers"][0]["id"], ivan_id.as_str(), "{found}");
+    assert_eq!(found["customers"][0]["points"]["available"], 171);
+
+    // The worked example, committed at the till, reaches the cloud once.
+    let (status, committed) = agent.post("/v1/receipts", sale("r-1", &ivan_id, 25000, json!("max"))).await;
+    assert_eq!(status, 200, "{committed}");
+    assert_eq!((committed["total"].clone(), committed["points"]["earn"].clone()), (json!(7900), json!(3)));
+    wait_drained(&agent, Duration::from_secs(10)).await;
+    eventually(Duration::from_secs(10), "the cloud balance", || async {
+        (cloud_balance(&cloud, &ivan_id).await == 3).then_some(())
+    })
+    .await;
+    let (status, receipt) = cloud.admin_get(&format!("/v1/admin/receipts/{till_id}/r-1")).await;
+    assert_eq!(status, 200, "{receipt}");
+    let (_, local) = agent.get(&format!("/v1/customers/{ivan_id}")).await;
+    assert_eq!(local["points"]["balance"], 3, "{local}");
+
+    // A customer who signs up in the cloud is found at the till within about a second.
+    let started = Instant::now();
+    let olga = cloud.customer("+79990001111").await;
+    eventually(Duration::from_secs(5), "the new customer at the till", || async {
+        let (_, found) = agent.get("/v1/customers/search?q=%2B79990001111").await;
+        (found["customers"][0]["id"] == olga["id"]).then_some(())
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+
+    // A return at the till gives the 171 back in the cloud too.
+    let (status, returned) = agent.post("/v1/receipts/r-1/returns", json!({ "id": "ret-1", "all": true })).await;
+    assert_eq!(status, 200, "{returned}");
+    wait_drained(&agent, Duration::from_secs(10)).await;
+    eventually(Duration::from_secs(10), "the refund in the cloud", || async {
+        (cloud_balance(&cloud, &ivan_id).await == 171).then_some(())
+    })
+    .await;
+}
+
+cloud_test!(cloud_down_then_back, cloud_down_then_back_scenario);
+async fn cloud_down_then_back_scenario(backend: Backend) {
+    let mut cloud = Cloud::start(backend).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let customer = cloud.customer("+79992223344").await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &proxy.url(), dir.path(), "till-down").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+
+    cloud.stop();
+    for n in 0..5 {
+        let (status, body) = agent.post("/v1/receipts", sale(&format!("off-{n}"), &customer_id, 10000, json!(0))).await;
+        assert_eq!(status, 200, "the till keeps selling offline: {body}");
+    }
+    let offline = eventually(Duration::from_secs(10), "health to say offline", || async {
+        let health = health(&agent).await;
+        (health["sync"]["state"] == "offline").then_some(health)
+    })
+    .await;
+    assert_eq!(offline["sync"]["pending"], 5, "{offline}");
+    assert!(offline["sync"]["oldest_pending_seconds"].as_i64().is_some());
+    let (_, found) = agent.get("/v1/customers/search?q=%2B79992223344").await;
+    assert_eq!(found["customers"][0]["points"]["balance"], 25, "5 % of 5 × 100.00, offline");
+
+    cloud.restart();
+    proxy.set_upstream(cloud.addr());
+    let (status, synced) = agent.post("/v1/sync", json!({})).await;
+    assert_eq!(status, 200, "{synced}");
+    wait_drained(&agent, Duration::from_secs(15)).await;
+    assert_eq!(cloud_balance(&cloud, &customer_id).await, 25);
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}")).await;
+    assert_eq!(receipts["receipts"].as_array().map(Vec::len), Some(5), "{receipts}");
+}
+
+cloud_test!(network_faults_apply_each_receipt_once, network_faults_scenario);
+async fn network_faults_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let customer = cloud.customer("+79993334455").await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let till_id = enroll(&cloud, &proxy.url(), dir.path(), "till-faults").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+
+    let mut committed = 0;
+    for fault in [Fault::Refuse, Fault::CutResponse, Fault::Stall, Fault::Trickle, Fault::CutResponse] {
+        proxy.set(fault);
+        for _ in 0..4 {
+            let id = format!("f-{committed}");
+            let (status, body) = agent.post("/v1/receipts", sale(&id, &customer_id, 20000, json!(0))).await;
+            assert_eq!(status, 200, "{fault:?}: {body}");
+            committed += 1;
+        }
+        // Let the worker try through the fault for a moment.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    proxy.set(Fault::None);
+    let _ = agent.post("/v1/sync", json!({})).await;
+    wait_drained(&agent, Duration::from_secs(30)).await;
+
+    // Each receipt once: 10.00 points each at 5 %, and one stored receipt per sale.
+    assert_eq!(cloud_balance(&cloud, &customer_id).await, 10 * committed);
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}")).await;
+    let ids: Vec<&str> =
+        receipts["receipts"].as_array().unwrap().iter().filter_map(|r| r["receipt_id"].as_str()).collect();
+    assert_eq!(ids.len() as i64, committed, "{receipts}");
+    let (status, _) = cloud.admin_get(&format!("/v1/admin/receipts/{till_id}/f-0")).await;
+    assert_eq!(status, 200);
+    let (_, local) = agent.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(local["points"]["balance"], 10 * committed, "both sides agree: {local}");
+}
+
+cloud_test!(kill_9_mid_stream_loses_nothing, kill_9_scenario);
+async fn kill_9_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let customer = cloud.customer("+79994445566").await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &cloud.base, dir.path(), "till-k9").await;
+    let mut agent = Agent::spawn_in(dir.path(), None);
+
+    let mut answered = 0i64;
+    for round in 0..4 {
+        // Fire commits without waiting for the answers of the last few, then kill the agent.
+        let mut pending = Vec::new();
+        for n in 0..12 {
+            let id = format!("k-{round}-{n}");
+            let url = agent.url("/v1/receipts");
+            let body = sale(&id, &customer_id, 10000, json!(0));
+            let client = agent.client().clone();
+            pending.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(crate::support::TOKEN)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }));
+            if n == 8 {
+                tokio::time::sleep(Duration::from_millis(rand_delay())).await;
+                agent.kill9();
+            }
+        }
+        for task in pending {
+            if let Ok(Ok(200)) = task.await {
+                answered += 1;
+            }
+        }
+        agent.restart();
+    }
+    wait_drained(&agent, Duration::from_secs(20)).await;
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}")).await;
+    let in_cloud = receipts["receipts"].as_array().unwrap().len() as i64;
+    assert!(in_cloud >= answered, "every commit answered 200 is in the cloud: {in_cloud} < {answered}");
+    // Nothing twice: the cloud's balance is exactly 5 points per receipt it holds.
+    assert_eq!(cloud_balance(&cloud, &customer_id).await, 5 * in_cloud);
+}
+
+fn rand_delay() -> u64 {
+    use rand::Rng;
+    rand::rng().random_range(0..30)
+}
+
+cloud_test!(two_tills_overspend_offline, overspend_scenario);
+async fn overspend_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let customer = cloud.customer("+79995556677").await;
+    let customer_id = customer["id"].as_str().unwrap().to_owned();
+    let (status, _) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{customer_id}/adjustments"),
+            json!({ "id": "seed", "points": 100, "reason": "test" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    enroll(&cloud, &proxy.url(), dir_a.path(), "till-a").await;
+    enroll(&cloud, &proxy.url(), dir_b.path(), "till-b").await;
+    let a = Agent::spawn_in(dir_a.path(), None);
+    let b = Agent::spawn_in(dir_b.path(), None);
+    wait_drained(&a, Duration::from_secs(10)).await;
+    wait_drained(&b, Duration::from_secs(10)).await;
+
+    // The network goes down; each till lets the customer spend 80 of their 100 points.
+    proxy.set(Fault::Refuse);
+    for agent in [&a, &b] {
+        eventually(Duration::from_secs(10), "offline", || async {
+            let _ = agent.post("/v1/sync", json!({})).await;
+            (health(agent).await["sync"]["state"] == "offline").then_some(())
+        })
+        .await;
+    }
+    for (agent, id) in [(&a, "spend-a"), (&b, "spend-b")] {
+        let (status, body) = agent.post("/v1/receipts", sale(id, &customer_id, 10000, json!(80))).await;
+        assert_eq!(status, 200, "{body}");
+        // Offline, spending beyond the offline limit is refused with a clear code.
+        let over = agent.post("/v1/receipts/calculate", sale("quote", &customer_id, 10000, json!(90))).await;
+        assert!(over.0 == 422, "{over:?}");
+    }
+
+    proxy.set(Fault::None);
+    for agent in [&a, &b] {
+        let _ = agent.post("/v1/sync", json!({})).await;
+        wait_drained(agent, Duration::from_secs(15)).await;
+    }
+    // Both spends applied (the goods are gone): 100 − 160 + earned on the 2 × 20.00 paid.
+    let points = cloud.points(&customer_id).await;
+    assert_eq!(points["balance"], 100 - 160 + 2, "{points}");
+    let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts").await;
+    let overdrafts: Vec<&Value> =
+        conflicts["conflicts"].as_array().unwrap().iter().filter(|c| c["kind"] == "overdraft").collect();
+    assert_eq!(overdrafts.len(), 1, "{conflicts}");
+}
