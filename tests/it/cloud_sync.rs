@@ -362,3 +362,42 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     outputs.extend(results.into_iter().map(|r| r.expect("every future finished")));
     outputs
 }
+
+cloud_test!(a_later_commit_never_hides_an_earlier_position, held_position_scenario);
+/// The trap of sequence-built cursors, made to happen on purpose: a writer takes a feed
+/// position and holds its transaction open; meanwhile the cloud creates a customer (a later
+/// position). A puller must not see the later one first — it would move its cursor past the
+/// held position and never see it. With the counter row, the later writer waits, so the puller
+/// sees neither until the first commits, then both.
+async fn held_position_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let head = cloud.pull(&till, None, 1000, 0).await["next_cursor"].as_str().unwrap().to_owned();
+
+    // The slow writer, on its own connection: takes the next position for the program.
+    let (commit, wait_commit) = std::sync::mpsc::channel::<()>();
+    let (taken, wait_taken) = std::sync::mpsc::channel::<()>();
+    let statements = [
+        "UPDATE feed_counter SET pos = pos + 1 WHERE id = 1",
+        "DELETE FROM feed WHERE kind = 'program'",
+        "INSERT INTO feed (pos, kind, entity_id) SELECT pos, 'program', 'current' FROM feed_counter WHERE id = 1",
+    ];
+    let writer = cloud.hold_transaction(&statements, taken, wait_commit);
+    wait_taken.recv().expect("the slow writer took its position");
+
+    // A customer created now gets a later position, and must wait for the slow writer.
+    let create = cloud.customer("+79998887766");
+    let check = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let page = cloud.pull(&till, Some(&head), 100, 0).await;
+        assert_eq!(page["changes"], json!([]), "nothing may be visible past the held position: {page}");
+        commit.send(()).expect("let the slow writer commit");
+    };
+    let (customer, ()) = tokio::join!(create, check);
+    writer.join().expect("the slow writer");
+
+    let page = cloud.pull(&till, Some(&head), 100, 0).await;
+    let kinds: Vec<&str> = page["changes"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["program", "customer", "balance"], "{page}");
+    assert_eq!(page["changes"][1]["id"], customer["id"]);
+}
