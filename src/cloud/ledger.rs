@@ -25,6 +25,10 @@ fn bad(message: impl Into<String>) -> Refusal {
     refuse("bad_arithmetic", message)
 }
 
+/// The largest figure a receipt may carry (10^15 minor units or points): far beyond any real
+/// sale, and far enough below `i64::MAX` that running totals such as `paid_total` cannot overflow.
+pub const MAX_FIGURE: i64 = 1_000_000_000_000_000;
+
 /// The lines of a sale the cloud keeps, to bound later returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SoldLine {
@@ -79,8 +83,8 @@ pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFig
             line.earn,
             line.redeem_points,
         ];
-        if figures.iter().any(|v| *v < 0) {
-            return Err(bad(format!("line {no} has a negative figure")));
+        if figures.iter().any(|v| !(0..=MAX_FIGURE).contains(v)) {
+            return Err(bad(format!("line {no} has a figure below 0 or above {MAX_FIGURE}")));
         }
         if line.promo_discount.checked_add(line.points_discount) != Some(line.discount) {
             return Err(bad(format!("line {no}: promo_discount + points_discount ≠ discount")));
@@ -97,8 +101,8 @@ pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFig
         });
     }
     let totals = [receipt.subtotal, receipt.discount, receipt.total, receipt.points.earn, receipt.points.redeem];
-    if totals.iter().any(|v| *v < 0) {
-        return Err(bad("a total is negative"));
+    if totals.iter().any(|v| !(0..=MAX_FIGURE).contains(v)) {
+        return Err(bad(format!("a total is below 0 or above {MAX_FIGURE}")));
     }
     let checks = [
         ("Σ line amount", sum(receipt.lines.iter().map(|l| l.amount))?, "subtotal", receipt.subtotal),
@@ -159,8 +163,8 @@ pub fn check_return(event: &ReturnEvent, sold: &[(SoldLine, Returned)]) -> Resul
         return Err(refuse("invalid_payload", "the return's id is missing or differs from the request's id"));
     }
     let totals = [result.refund, result.points_taken_back, result.points_given_back];
-    if totals.iter().any(|v| *v < 0) || result.lines.is_empty() {
-        return Err(bad("a return needs lines and figures ≥ 0"));
+    if totals.iter().any(|v| !(0..=MAX_FIGURE).contains(v)) || result.lines.is_empty() {
+        return Err(bad(format!("a return needs lines and figures from 0 to {MAX_FIGURE}")));
     }
     let sums = [
         ("refund", sum(result.lines.iter().map(|l| l.refund))?, result.refund),

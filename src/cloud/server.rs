@@ -33,8 +33,13 @@ pub struct Prepared {
 pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
     let admin_token = match &config.admin_token {
         Some(token) if !token.trim().is_empty() => AdminToken::new(token.trim().to_owned()),
-        _ => AdminToken::load_or_create(&config.admin_token_path())
-            .map_err(|source| StartError::Token { path: config.admin_token_path(), source })?,
+        _ => {
+            let path = config.admin_token_path();
+            let token =
+                AdminToken::load_or_create(&path).map_err(|source| StartError::Token { path: path.clone(), source })?;
+            tracing::info!(path = %path.display(), "the admin token is in this file");
+            token
+        }
     };
     let what = match &config.database_url {
         Some(url) => redact_url(url),

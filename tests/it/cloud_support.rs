@@ -301,6 +301,43 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Runs `statements` in a write transaction on a connection of its own, signals `taken`,
+    /// and commits only when `commit` says so — a slow writer in another process.
+    pub fn hold_transaction(
+        &self,
+        statements: &[&str],
+        taken: std::sync::mpsc::Sender<()>,
+        commit: std::sync::mpsc::Receiver<()>,
+    ) -> std::thread::JoinHandle<()> {
+        let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
+        let backend = self.backend.clone();
+        let path = self.dir.join("cloud.sqlite3");
+        std::thread::spawn(move || match backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(path).expect("open the cloud database");
+                conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+                for statement in &statements {
+                    conn.execute_batch(statement).expect("run SQL");
+                }
+                taken.send(()).expect("signal");
+                commit.recv().expect("wait for the signal to commit");
+                conn.execute_batch("COMMIT").expect("commit");
+            }
+            Backend::Postgres(db) => {
+                let mut client = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+                client.batch_execute("BEGIN").expect("begin");
+                for statement in &statements {
+                    client.batch_execute(statement).expect("run SQL");
+                }
+                taken.send(()).expect("signal");
+                commit.recv().expect("wait for the signal to commit");
+                client.batch_execute("COMMIT").expect("commit");
+            }
+        })
+    }
+}
+
 impl Drop for Cloud {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

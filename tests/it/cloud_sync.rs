@@ -253,6 +253,7 @@ async fn two_processes_scenario(backend: Backend) {
     }
 
     // Meanwhile, 40 customers are created through both processes, 8 at a time.
+    let done = std::sync::atomic::AtomicBool::new(false);
     let creations = async {
         let mut created = Vec::new();
         for round in 0..5 {
@@ -265,30 +266,41 @@ async fn two_processes_scenario(backend: Backend) {
                 created.push(body["id"].as_str().unwrap().to_owned());
             }
         }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
         created
     };
-    // And a puller pages continuously, alternating between the processes.
-    let puller = async {
-        let mut seen = HashSet::new();
-        let mut cursor: Option<String> = None;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut quiet_rounds = 0;
-        while Instant::now() < deadline && quiet_rounds < 20 {
-            let cloud = if seen.len() % 2 == 0 { &first } else { &second };
-            let page = cloud.pull(&tills[0], cursor.as_deref(), 7, 0).await;
-            let changes = page["changes"].as_array().unwrap();
-            quiet_rounds = if changes.is_empty() { quiet_rounds + 1 } else { 0 };
-            for change in changes {
-                if change["type"] == "customer" {
-                    seen.insert(change["id"].as_str().unwrap().to_owned());
+    // Meanwhile two pullers page continuously, each alternating between the processes, until
+    // the creations are over and they have reached the end.
+    let puller = |till: &'static str, start: usize| {
+        let (first, second, tills, done) = (&first, &second, &tills, &done);
+        async move {
+            let till = if till == "a" { &tills[0] } else { &tills[1] };
+            let mut seen = HashSet::new();
+            let mut cursor: Option<String> = None;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut round = start;
+            loop {
+                assert!(Instant::now() < deadline, "the puller never reached the end");
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                round += 1;
+                let cloud = if round % 2 == 0 { first } else { second };
+                let page = cloud.pull(till, cursor.as_deref(), 7, 0).await;
+                let changes = page["changes"].as_array().unwrap();
+                for change in changes {
+                    if change["type"] == "customer" {
+                        seen.insert(change["id"].as_str().unwrap().to_owned());
+                    }
                 }
+                cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
+                if finished && !page["has_more"].as_bool().unwrap() {
+                    return seen;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        (seen, cursor)
     };
-    let (results, created, (mut seen, cursor)) = tokio::join!(futures_join_all(pushes), creations, puller);
+    let (results, created, seen_a, seen_b) =
+        tokio::join!(futures_join_all(pushes), creations, puller("a", 0), puller("b", 1));
 
     for (status, body) in &results {
         assert_eq!(*status, 200, "{body}");
@@ -309,23 +321,9 @@ async fn two_processes_scenario(backend: Backend) {
     let (_, receipts) = first.admin_get(&format!("/v1/admin/receipts?customer={customer}")).await;
     assert_eq!(receipts["receipts"].as_array().unwrap().len(), 120);
 
-    // Pulling on to the end from where the puller stopped misses nothing either.
-    let mut cursor = cursor;
-    loop {
-        let page = second.pull(&tills[1], cursor.as_deref(), 50, 0).await;
-        for change in page["changes"].as_array().unwrap() {
-            if change["type"] == "customer" {
-                seen.insert(change["id"].as_str().unwrap().to_owned());
-            }
-        }
-        cursor = Some(page["next_cursor"].as_str().unwrap().to_owned());
-        if !page["has_more"].as_bool().unwrap() {
-            break;
-        }
-    }
     assert_eq!(created.len(), 40);
     for id in &created {
-        assert!(seen.contains(id), "customer {id} was never pulled");
+        assert!(seen_a.contains(id) && seen_b.contains(id), "customer {id} was missed by a puller");
     }
 }
 
@@ -361,4 +359,43 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     .await;
     outputs.extend(results.into_iter().map(|r| r.expect("every future finished")));
     outputs
+}
+
+cloud_test!(a_later_commit_never_hides_an_earlier_position, held_position_scenario);
+/// The trap of sequence-built cursors, made to happen on purpose: a writer takes a feed
+/// position and holds its transaction open; meanwhile the cloud creates a customer (a later
+/// position). A puller must not see the later one first — it would move its cursor past the
+/// held position and never see it. With the counter row, the later writer waits, so the puller
+/// sees neither until the first commits, then both.
+async fn held_position_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let head = cloud.pull(&till, None, 1000, 0).await["next_cursor"].as_str().unwrap().to_owned();
+
+    // The slow writer, on its own connection: takes the next position for the program.
+    let (commit, wait_commit) = std::sync::mpsc::channel::<()>();
+    let (taken, wait_taken) = std::sync::mpsc::channel::<()>();
+    let statements = [
+        "UPDATE feed_counter SET pos = pos + 1 WHERE id = 1",
+        "DELETE FROM feed WHERE kind = 'program'",
+        "INSERT INTO feed (pos, kind, entity_id) SELECT pos, 'program', 'current' FROM feed_counter WHERE id = 1",
+    ];
+    let writer = cloud.hold_transaction(&statements, taken, wait_commit);
+    wait_taken.recv().expect("the slow writer took its position");
+
+    // A customer created now gets a later position, and must wait for the slow writer.
+    let create = cloud.customer("+79998887766");
+    let check = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let page = cloud.pull(&till, Some(&head), 100, 0).await;
+        assert_eq!(page["changes"], json!([]), "nothing may be visible past the held position: {page}");
+        commit.send(()).expect("let the slow writer commit");
+    };
+    let (customer, ()) = tokio::join!(create, check);
+    writer.join().expect("the slow writer");
+
+    let page = cloud.pull(&till, Some(&head), 100, 0).await;
+    let kinds: Vec<&str> = page["changes"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["program", "customer", "balance"], "{page}");
+    assert_eq!(page["changes"][1]["id"], customer["id"]);
 }

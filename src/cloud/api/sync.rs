@@ -42,6 +42,9 @@ pub async fn push(
     if request.events.windows(2).any(|pair| pair[1].seq <= pair[0].seq) || request.events.iter().any(|e| e.seq < 1) {
         return Err(ApiError::unprocessable("events_not_in_order", "events must have seq ≥ 1 in increasing order"));
     }
+    if request.events.iter().any(|e| e.event_id.is_empty() || e.event_id.len() > 128) {
+        return Err(ApiError::unprocessable("invalid_event_id", "every event_id must be 1 to 128 characters"));
+    }
     let results = state.store.push(till_id, request.events).await?;
     Ok(Json(PushResponse { results }))
 }

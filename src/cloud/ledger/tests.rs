@@ -40,6 +40,10 @@ fn wrong_figures_are_refused() {
         ("negative", |s| s.receipt.lines[0].earn = -3),
         ("discount split", |s| s.receipt.lines[0].promo_discount = 1),
         ("overflow", |s| s.receipt.lines[0].amount = i64::MAX),
+        ("absurd", |s| {
+            s.receipt.lines[0].amount = MAX_FIGURE + 1;
+            s.receipt.lines[0].paid = MAX_FIGURE + 1 - 17100;
+        }),
     ];
     for (name, spoil) in cases {
         let mut event = sale();
