@@ -173,6 +173,10 @@ async fn pull_scenario(backend: Backend) {
         assert!(seen.iter().any(|c| c["type"] == "customer" && c["id"] == id.as_str()), "{id}");
         assert!(seen.iter().any(|c| c["type"] == "balance" && c["customer_id"] == id.as_str()), "{id}");
     }
+    // Many pulls at once (more than a process's 16 PostgreSQL connections) all get the same page.
+    let everything = futures_join_all((0..40).map(|_| cloud.pull(&b, None, 1000, 0)).collect()).await;
+    assert!(everything.iter().all(|page| page["changes"].as_array().unwrap().len() == 11));
+
     // Nothing new: an empty page with the same cursor.
     let empty = cloud.pull(&a, cursor.as_deref(), 4, 0).await;
     assert_eq!(empty["changes"], json!([]));
