@@ -61,6 +61,8 @@ stop_postgres() {
 }
 if [ -z "${LOYALTY_TEST_DATABASE_URL:-}" ]; then
     trap stop_postgres EXIT
+    # A signal (Ctrl-C, a closed output pipe, a timeout) becomes an exit, so the cluster goes too.
+    trap 'exit 130' INT TERM HUP PIPE
     if ! start_postgres; then
         # Without CI the PostgreSQL variants skip; under CI they fail (tests/it/cloud_support.rs).
         echo "could not start a test PostgreSQL; its tests will skip (or fail under CI)" >&2

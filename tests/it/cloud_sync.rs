@@ -173,6 +173,10 @@ async fn pull_scenario(backend: Backend) {
         assert!(seen.iter().any(|c| c["type"] == "customer" && c["id"] == id.as_str()), "{id}");
         assert!(seen.iter().any(|c| c["type"] == "balance" && c["customer_id"] == id.as_str()), "{id}");
     }
+    // Many pulls at once (more than a process's 16 PostgreSQL connections) all get the same page.
+    let everything = futures_join_all((0..40).map(|_| cloud.pull(&b, None, 1000, 0)).collect()).await;
+    assert!(everything.iter().all(|page| page["changes"].as_array().unwrap().len() == 11));
+
     // Nothing new: an empty page with the same cursor.
     let empty = cloud.pull(&a, cursor.as_deref(), 4, 0).await;
     assert_eq!(empty["changes"], json!([]));
@@ -398,4 +402,52 @@ async fn held_position_scenario(backend: Backend) {
     let kinds: Vec<&str> = page["changes"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["program", "customer", "balance"], "{page}");
     assert_eq!(page["changes"][1]["id"], customer["id"]);
+}
+
+cloud_test!(enrolment_collisions_merge_or_reassign, collisions_scenario);
+/// A till enrolls a phone the cloud already knows (the same person: merged, no second welcome
+/// bonus, later sales go to the known customer) and a card another customer holds (different
+/// people: a fresh card from the cloud).
+async fn collisions_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let (status, _) = cloud.admin_put("/v1/admin/program", json!({ "welcome_points": 10 })).await;
+    assert_eq!(status, 200);
+    let known = cloud.customer("+79995550001").await;
+    let known_id = known["id"].as_str().unwrap();
+    let known_card = known["card"].as_str().unwrap();
+    assert_eq!(known["points"]["balance"], 10);
+    let till = cloud.till("Till 1").await;
+
+    let same_person = customer_created(1, "till-c1", "8 999 555 00 01", "27000000017");
+    let card_clash = customer_created(2, "till-c2", "+79995550002", known_card);
+    let sale_to_alias = sale(3, "r-1", "till-c1", 10000, 0, 5);
+    cloud.push_expect(&till, vec![same_person, card_clash, sale_to_alias], &["applied", "applied", "applied"]).await;
+
+    assert_eq!(
+        cloud.points(known_id).await["balance"],
+        15,
+        "no second welcome bonus; the sale went to the known customer"
+    );
+    let (status, via_alias) = cloud.admin_get("/v1/admin/customers/till-c1").await;
+    assert_eq!(status, 200);
+    assert_eq!(via_alias["id"], known_id);
+    let (_, newcomer) = cloud.admin_get("/v1/admin/customers/till-c2").await;
+    assert_ne!(newcomer["card"], known_card);
+    assert_eq!(newcomer["points"]["balance"], 10);
+
+    let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts").await;
+    let kinds: Vec<&str> =
+        conflicts["conflicts"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"customer_merged") && kinds.contains(&"card_reassigned"), "{conflicts}");
+
+    // The till learns of both through the feed, with its own seqs included.
+    let page = cloud.pull(&till, None, 1000, 0).await;
+    let balance = page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "balance" && c["customer_id"] == known_id)
+        .cloned()
+        .expect("the known customer's balance");
+    assert_eq!((balance["balance"].as_i64(), balance["included_seq"].as_i64()), (Some(15), Some(3)));
 }

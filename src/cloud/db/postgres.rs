@@ -34,10 +34,15 @@ pub struct PgDb {
 
 struct Pool {
     url: String,
-    idle: Mutex<Vec<PgConn>>,
-    /// Connections that may still be opened (the cap minus those in use or idle).
-    free_slots: Mutex<usize>,
+    state: Mutex<PoolState>,
+    /// Signalled when a connection goes back to the pool or a slot frees up.
     freed: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<PgConn>,
+    /// Connections that may still be opened: the cap minus those that exist (idle or leased).
+    free_slots: usize,
 }
 
 struct PgConn {
@@ -51,8 +56,7 @@ impl PgDb {
         let db = PgDb {
             pool: Arc::new(Pool {
                 url: url.to_owned(),
-                idle: Mutex::new(Vec::new()),
-                free_slots: Mutex::new(MAX_CONNECTIONS),
+                state: Mutex::new(PoolState { idle: Vec::new(), free_slots: MAX_CONNECTIONS }),
                 freed: Condvar::new(),
             }),
         };
@@ -93,42 +97,47 @@ impl PgDb {
 }
 
 impl Pool {
+    /// An idle connection, or a new one while fewer than the cap exist, or — when all are in
+    /// use — the next one returned, waiting at most [`ACQUIRE_TIMEOUT`].
     fn acquire(self: &Arc<Pool>) -> Result<Lease, DbError> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        if let Some(conn) = idle {
-            if !conn.client.is_closed() {
-                return Ok(Lease { pool: self.clone(), conn: Some(conn) });
+        let deadline = std::time::Instant::now() + ACQUIRE_TIMEOUT;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            while let Some(conn) = state.idle.pop() {
+                if !conn.client.is_closed() {
+                    return Ok(Lease { pool: self.clone(), conn: Some(conn) });
+                }
+                state.free_slots += 1;
             }
-            self.give_back_slot();
-        }
-        {
-            let slots = self.free_slots.lock().unwrap_or_else(|p| p.into_inner());
-            let (mut slots, timeout) = self
-                .freed
-                .wait_timeout_while(slots, ACQUIRE_TIMEOUT, |slots| *slots == 0)
-                .unwrap_or_else(|p| p.into_inner());
-            if timeout.timed_out() && *slots == 0 {
+            if state.free_slots > 0 {
+                state.free_slots -= 1;
+                drop(state);
+                // Connect without holding the lock: it takes a network round trip or more.
+                return match connect(&self.url) {
+                    Ok(conn) => Ok(Lease { pool: self.clone(), conn: Some(conn) }),
+                    Err(e) => {
+                        self.give_back_slot();
+                        Err(e)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
                 return Err(DbError::Open("all database connections are busy".into()));
             }
-            *slots -= 1;
-        }
-        // Another lease may have returned an idle connection while this one waited.
-        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            self.give_back_slot();
-            return Ok(Lease { pool: self.clone(), conn: Some(conn) });
-        }
-        match connect(&self.url) {
-            Ok(conn) => Ok(Lease { pool: self.clone(), conn: Some(conn) }),
-            Err(e) => {
-                self.give_back_slot();
-                Err(e)
-            }
+            state = self.freed.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
     fn give_back_slot(&self) {
-        let mut slots = self.free_slots.lock().unwrap_or_else(|p| p.into_inner());
-        *slots += 1;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.free_slots += 1;
+        self.freed.notify_one();
+    }
+
+    fn give_back(&self, conn: PgConn) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.idle.push(conn);
         self.freed.notify_one();
     }
 }
@@ -137,7 +146,8 @@ impl Drop for Pool {
     /// A `postgres::Client` owns a small tokio runtime, which must not be dropped on an async
     /// thread; the last handle may well go away on one, so the connections close elsewhere.
     fn drop(&mut self) {
-        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let idle = std::mem::take(&mut state.idle);
         if !idle.is_empty() {
             let _ = std::thread::spawn(move || drop(idle)).join();
         }
@@ -165,10 +175,9 @@ impl Drop for Lease {
             if conn.client.is_closed() {
                 drop(conn);
                 self.pool.give_back_slot();
-            } else if let Ok(mut idle) = self.pool.idle.lock() {
+            } else {
                 // An idle connection keeps its slot: slots count connections, not leases.
-                idle.push(conn);
-                self.pool.freed.notify_one();
+                self.pool.give_back(conn);
             }
         }
     }
