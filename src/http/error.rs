@@ -42,7 +42,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            "the request body is too large; the limit is 4 MB",
+            "the request body is larger than this server accepts; send less at once",
         )
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP pieces both servers share: the error type every answer uses and request extractors
 //! that answer in that format.
 
+pub mod common;
 pub mod error;
 pub mod extract;
 

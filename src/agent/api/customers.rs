@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{request_hash, ApiError, AppState, Mode};
 use crate::agent::clock;
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
+use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, SearchResult};
@@ -115,16 +116,6 @@ pub async fn adjust(
     let result = state.store()?.adjust_points(id, request, hash, state.program(), clock::now()).await?;
     state.outbox_changed();
     Ok((StatusCode::CREATED, Json(result)))
-}
-
-/// Idempotency keys and ids the till chooses: 1–128 printable characters.
-pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
-    let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable("invalid_id", format!("{field} must be 1 to 128 characters without spaces")))
-    }
 }
 
 /// A customer as the API shows them, with points computed at `now`.

@@ -20,8 +20,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use sha2::{Digest, Sha256};
 
+use crate::http::common;
+pub use crate::http::common::request_hash;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
@@ -126,8 +127,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/qr/decode", post(qr::decode))
         .route("/v1/sync", post(health::sync_now))
         .route("/openapi.json", get(openapi::document))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .fallback(common::not_found)
+        .method_not_allowed_fallback(common::method_not_allowed);
 
     let cors = {
         use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -143,9 +144,9 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_host))
-        .layer(axum::middleware::from_fn(security::check_declared_size))
+        .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, common::check_declared_size))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(security::time_and_log))
+        .layer(axum::middleware::from_fn_with_state(security::DEADLINE, common::time_and_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -155,19 +156,4 @@ pub fn router(state: AppState) -> Router {
             .into_response()
         }))
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found("no_such_endpoint", "there is no such endpoint; see /openapi.json for the API")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
-}
-
-/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON (the parsed body
-/// serialised again, so spacing and key order in what the till sent do not matter).
-pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
-    let canonical = serde_json::to_vec(request).unwrap_or_default();
-    hex::encode(Sha256::digest(&canonical))
 }

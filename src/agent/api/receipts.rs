@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::customers::validate_key;
 use super::{request_hash, ApiError, AppState};
 use crate::agent::clock;
+use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, ReceiptView, ReturnRequest, ReturnResult};
 

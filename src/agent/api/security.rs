@@ -8,19 +8,24 @@
 //! No CORS headers are sent unless origins are configured, so other web pages cannot read our
 //! answers.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::http::common::Deadline;
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::AppState;
 
-/// How long one request may take before the agent gives up on it.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request may take before the agent gives up on it, and what it then says.
+pub const DEADLINE: Deadline = Deadline {
+    limit: Duration::from_secs(30),
+    advice: "the agent could not answer in time; retry, and run `loyalty-agent doctor` if it keeps happening",
+};
 
 /// Paths anyone on this machine may call without the token.
 fn is_public(path: &str) -> bool {
@@ -72,39 +77,6 @@ pub async fn check_token(State(state): State<AppState>, request: Request, next: 
         Some(token) if state.token.matches(token) => next.run(request).await,
         _ => ApiError::unauthorized().into_response(),
     }
-}
-
-/// Refuses a body announced as too large before reading any of it (the streaming limit in
-/// the extractors still catches bodies without a `Content-Length`).
-pub async fn check_declared_size(request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > super::BODY_LIMIT as u64 => ApiError::too_large().into_response(),
-        _ => next.run(request).await,
-    }
-}
-
-/// Cuts off slow requests and logs each one — method, path without the query (which may
-/// hold a phone number), status and time.
-pub async fn time_and_log(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "request_timeout",
-            "the agent could not answer in time; retry, and run `loyalty-agent doctor` if it keeps happening",
-        )
-        .into_response(),
-    };
-    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    response
 }
 
 /// Which hosts and origins the guards accept.

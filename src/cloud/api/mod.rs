@@ -16,6 +16,7 @@ mod sync;
 
 use std::time::{Duration, Instant};
 
+use crate::http::common::{self, Deadline};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
@@ -23,7 +24,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use sha2::{Digest, Sha256};
 
 pub use crate::http::ApiError;
 pub use openapi::CloudApiDoc;
@@ -36,6 +36,8 @@ use super::token::AdminToken;
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// How long one request may take; long-polls end well before (at most 30 s of waiting).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The request deadline and what the caller is told past it.
+const DEADLINE: Deadline = Deadline { limit: REQUEST_TIMEOUT, advice: "the cloud could not answer in time; retry" };
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -73,11 +75,11 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(admin)
         .merge(till)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(check_declared_size))
+        .fallback(common::not_found)
+        .method_not_allowed_fallback(common::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(BODY_LIMIT, common::check_declared_size))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(time_and_log))
+        .layer(axum::middleware::from_fn_with_state(DEADLINE, common::time_and_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "loyalty-cloud hit a bug; it was logged")
                 .into_response()
@@ -125,66 +127,7 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
     }
 }
 
-/// Refuses a body announced as too large before reading any of it.
-async fn check_declared_size(request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > BODY_LIMIT as u64 => too_large().into_response(),
-        _ => next.run(request).await,
-    }
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large; the limit is 16 MB")
-}
-
-/// Cuts off slow requests and logs each one without its query string (which may hold a phone).
-async fn time_and_log(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "request_timeout",
-            "the cloud could not answer in time; retry",
-        )
-        .into_response(),
-    };
-    // The agent's extractor answers 413 in our format only for its own 4 MB; map ours here.
-    let response =
-        if response.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large().into_response() } else { response };
-    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    response
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found("no_such_endpoint", "there is no such endpoint; see /openapi.json for the API")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
-}
-
-/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON.
-pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
-    hex::encode(Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
-}
-
-/// Ids a caller chooses: 1–128 printable characters without spaces.
-pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
-    let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable("invalid_id", format!("{field} must be 1 to 128 characters without spaces")))
-    }
-}
+pub use crate::http::common::{request_hash, validate_key};
 
 impl From<CloudError> for ApiError {
     fn from(e: CloudError) -> ApiError {

@@ -1,0 +1,91 @@
+//! Middleware and helpers both servers use: the body-size guard, the timeout-and-log layer,
+//! the JSON 404/405 fallbacks, idempotency fingerprints and caller-chosen id checks.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::ApiError;
+
+/// Refuses a body announced (by `Content-Length`) as larger than the limit before reading any
+/// of it; the extractors' streaming limit still catches bodies that announce nothing.
+/// Use with `from_fn_with_state(limit_in_bytes, check_declared_size)`.
+pub async fn check_declared_size(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => ApiError::too_large().into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// How long a request may take, and what to tell the caller when it took longer.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub limit: Duration,
+    pub advice: &'static str,
+}
+
+/// Cuts off slow requests with a JSON 503 and logs each request — method, path without the
+/// query (which may hold a phone number), status and time.
+pub async fn time_and_log(State(deadline): State<Deadline>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = match tokio::time::timeout(deadline.limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", deadline.advice).into_response(),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_endpoint", "there is no such endpoint; see /openapi.json for the API")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON (the parsed body
+/// serialised again, so spacing and key order in what the caller sent do not matter).
+pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
+}
+
+/// Ids and idempotency keys a caller chooses: 1–128 printable characters without spaces.
+pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
+    let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("invalid_id", format!("{field} must be 1 to 128 characters without spaces")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fingerprint's format is part of the stored data (receipts keep it): it must not drift.
+    #[test]
+    fn request_hash_is_stable() {
+        let body = serde_json::json!({ "id": "r-1", "lines": [{ "sku": "a", "quantity": "1", "price": 100 }] });
+        assert_eq!(
+            request_hash(&body),
+            hex::encode(Sha256::digest(br#"{"id":"r-1","lines":[{"price":100,"quantity":"1","sku":"a"}]}"#))
+        );
+        assert!(validate_key("id", "till-1/000042").is_ok());
+        assert!(validate_key("id", "").is_err());
+        assert!(validate_key("id", "a b").is_err());
+        assert!(validate_key("id", &"x".repeat(129)).is_err());
+    }
+}
