@@ -64,13 +64,12 @@ pub async fn enroll(
         let has_more = page.has_more;
         pulled += page.changes.len();
         store.apply_pull_page(page.changes, page.next_cursor).await?;
-        bar.set_message(format!("{pulled} changes pulled from the cloud"));
-        bar.tick();
+        bar.set_position(pulled as u64);
         if !has_more {
             break;
         }
     }
     store.record_sync_success(crate::agent::clock::now()).await?;
-    bar.finish_with_message(format!("{pulled} changes pulled from the cloud"));
+    bar.finish_with_message("done");
     Ok(EnrollReport { link, changes_pulled: pulled })
 }
