@@ -306,3 +306,66 @@ async fn overspend_scenario(backend: Backend) {
         conflicts["conflicts"].as_array().unwrap().iter().filter(|c| c["kind"] == "overdraft").collect();
     assert_eq!(overdrafts.len(), 1, "{conflicts}");
 }
+
+cloud_test!(edits_merge_per_field_and_opt_out_wins, merge_scenario);
+async fn merge_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let (status, anna) = cloud
+        .admin_post(
+            "/v1/admin/customers",
+            json!({ "phone": "+79996667788", "name": "Anna", "email": "anna@example.com" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{anna}");
+    let id = anna["id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &proxy.url(), dir.path(), "till-merge").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+
+    // Offline, the till renames her and records her SMS opt-in.
+    proxy.set(Fault::Refuse);
+    let (status, edited) = agent
+        .patch(&format!("/v1/customers/{id}"), json!({ "name": "Anna Karenina", "consents": { "sms": true } }))
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    // A second later, in the back office, her email changes and she opts out of SMS.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = cloud
+        .admin_patch(
+            &format!("/v1/admin/customers/{id}"),
+            json!({ "email": "karenina@example.com", "consents": { "sms": false } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Reconnected: each field keeps its own latest value, and the older opt-in that arrived
+    // late does not override the newer opt-out — on both sides.
+    proxy.set(Fault::None);
+    let _ = agent.post("/v1/sync", json!({})).await;
+    wait_drained(&agent, Duration::from_secs(10)).await;
+    let (_, in_cloud) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
+    assert_eq!(in_cloud["name"], "Anna Karenina", "{in_cloud}");
+    assert_eq!(in_cloud["email"], "karenina@example.com", "{in_cloud}");
+    assert_eq!(in_cloud["consents"]["sms"]["granted"], false, "{in_cloud}");
+    let at_till = eventually(Duration::from_secs(10), "the merged customer at the till", || async {
+        let (_, customer) = agent.get(&format!("/v1/customers/{id}")).await;
+        (customer["email"] == "karenina@example.com").then_some(customer)
+    })
+    .await;
+    assert_eq!(at_till["name"], "Anna Karenina");
+    assert_eq!(at_till["consents"]["sms"]["granted"], false, "{at_till}");
+
+    // The other direction: the till opts her out, later than an opt-in the office sends late.
+    let (status, _) =
+        cloud.admin_patch(&format!("/v1/admin/customers/{id}"), json!({ "consents": { "email": true } })).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = agent.patch(&format!("/v1/customers/{id}"), json!({ "consents": { "email": false } })).await;
+    assert_eq!(status, 200);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+    let (_, in_cloud) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
+    assert_eq!(in_cloud["consents"]["email"]["granted"], false, "{in_cloud}");
+    assert_eq!(in_cloud["consents"]["email"]["source"], "till", "{in_cloud}");
+}
