@@ -109,14 +109,14 @@ async fn agent_and_cloud_agree_scenario(backend: Backend) {
     assert_eq!(local["points"]["balance"], 3, "{local}");
 
     // A customer who signs up in the cloud is found at the till within about a second.
-    let started = Instant::now();
     let olga = cloud.customer("+79990001111").await;
+    let started = Instant::now();
     eventually(Duration::from_secs(5), "the new customer at the till", || async {
         let (_, found) = agent.get("/v1/customers/search?q=%2B79990001111").await;
         (found["customers"][0]["id"] == olga["id"]).then_some(())
     })
     .await;
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?} after the cloud answered", started.elapsed());
 
     // A return at the till gives the 171 back in the cloud too.
     let (status, returned) = agent.post("/v1/receipts/r-1/returns", json!({ "id": "ret-1", "all": true })).await;
