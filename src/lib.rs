@@ -6,6 +6,7 @@
 //! - [`identity`]: pure helpers for customer identifiers — phones (E.164), card numbers (Luhn),
 //!   search-query classification, QR payloads and images, masking for logs.
 //! - [`wire`]: the JSON bodies of the native API, the contract with till integrators.
+//! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
 //!   commands.
@@ -15,6 +16,7 @@
 
 pub mod agent;
 pub mod cloud;
+pub mod csv_import;
 pub mod http;
 pub mod identity;
 pub mod rules;

@@ -9,6 +9,11 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Milliseconds since the Unix epoch, UTC (for timers finer than a second, such as retries).
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// `1767225600` → `"2026-01-01T00:00:00Z"`.
 pub fn rfc3339(seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(seconds)

@@ -217,7 +217,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Customers { command: CustomersCommand::Import { file } } => {
             let config = AgentConfig::load(overrides(None))?;
             if loyalty::agent::cloud_link::CloudLink::load(&config.config_dir)?.is_some() {
-                anyhow::bail!("this till is connected to a cloud: import customers there, and they reach every till");
+                anyhow::bail!(
+                    "this till is connected to a cloud: import the customers there (`loyalty-cloud customers import FILE.csv`), and they reach every till"
+                );
             }
             let settings = store::StoreSettings {
                 default_region: config.default_country.clone(),
@@ -233,18 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
             )
             .await?;
-            for row in report.rejected.iter().take(1000) {
-                eprintln!("line {}: {}", row.line, row.reason);
-            }
-            if report.rejected.len() > 1000 {
-                eprintln!("… and {} more skipped rows", report.rejected.len() - 1000);
-            }
-            println!(
-                "imported {} customers, skipped {} rows, in {:.1?}",
-                report.imported,
-                report.rejected.len(),
-                started.elapsed()
-            );
+            report.print(started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command } => {

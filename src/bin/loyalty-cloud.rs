@@ -27,19 +27,73 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8720).
         #[arg(long, env = "LOYALTY_CLOUD_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Folder for the SQLite database, the admin token file and logs.
-        #[arg(long, env = "LOYALTY_CLOUD_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite.
-        #[arg(long, env = "LOYALTY_CLOUD_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        /// Region for phone numbers written without a country code.
-        #[arg(long, env = "LOYALTY_CLOUD_DEFAULT_COUNTRY", default_value = "RU")]
-        default_country: String,
-        /// Digits every card number the cloud assigns starts with.
-        #[arg(long, env = "LOYALTY_CLOUD_CARD_PREFIX", default_value = "2799")]
-        card_prefix: String,
+        #[command(flatten)]
+        storage: Storage,
+        /// Milliseconds before a failed webhook delivery is tried again (doubling each time, up
+        /// to an hour).
+        #[arg(long, env = "LOYALTY_CLOUD_WEBHOOK_BACKOFF_MS", default_value_t = 5000)]
+        webhook_backoff_ms: u64,
+        /// Attempts before a webhook delivery is marked failed.
+        #[arg(long, env = "LOYALTY_CLOUD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12,
+              value_parser = clap::value_parser!(i64).range(1..=100))]
+        webhook_max_attempts: i64,
     },
+    /// Manage the customer directory.
+    Customers {
+        #[command(subcommand)]
+        command: CustomersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomersCommand {
+    /// Import customers from a CSV file with columns phone, name, email, card, points (a header
+    /// row names them, in any order). Bad rows are reported by line number; good ones are
+    /// imported and reach every till through the feed.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        storage: Storage,
+    },
+}
+
+/// Where the data is and how identifiers are read: the same for every command.
+#[derive(clap::Args)]
+struct Storage {
+    /// Folder for the SQLite database, the admin token file and logs.
+    #[arg(long, env = "LOYALTY_CLOUD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite.
+    #[arg(long, env = "LOYALTY_CLOUD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Region for phone numbers written without a country code.
+    #[arg(long, env = "LOYALTY_CLOUD_DEFAULT_COUNTRY", default_value = "RU")]
+    default_country: String,
+    /// Digits every card number the cloud assigns starts with.
+    #[arg(long, env = "LOYALTY_CLOUD_CARD_PREFIX", default_value = "2799")]
+    card_prefix: String,
+}
+
+impl Storage {
+    /// The configuration these flags describe, listening on `listen`.
+    fn config(self, listen: Option<SocketAddr>) -> anyhow::Result<CloudConfig> {
+        if self.card_prefix.len() > 12 || !self.card_prefix.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("--card-prefix must be up to 12 digits");
+        }
+        let data_dir = match self.data_dir.or_else(CloudConfig::default_data_dir) {
+            Some(dir) => dir,
+            None => anyhow::bail!("cannot find a home directory for the cloud's data; pass --data-dir"),
+        };
+        Ok(CloudConfig {
+            listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
+            data_dir,
+            database_url: self.database_url.filter(|url| !url.trim().is_empty()),
+            admin_token: std::env::var("LOYALTY_CLOUD_ADMIN_TOKEN").ok(),
+            default_country: self.default_country.to_uppercase(),
+            card_prefix: self.card_prefix,
+            webhooks: Default::default(),
+        })
+    }
 }
 
 /// Exit codes a service manager or script can act on.
@@ -69,22 +123,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, data_dir, database_url, default_country, card_prefix } => {
-            if card_prefix.len() > 12 || !card_prefix.bytes().all(|b| b.is_ascii_digit()) {
-                anyhow::bail!("--card-prefix must be up to 12 digits");
-            }
-            let data_dir = match data_dir.or_else(CloudConfig::default_data_dir) {
-                Some(dir) => dir,
-                None => anyhow::bail!("cannot find a home directory for the cloud's data; pass --data-dir"),
-            };
-            let config = CloudConfig {
-                listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))),
-                data_dir,
-                database_url: database_url.filter(|url| !url.trim().is_empty()),
-                admin_token: std::env::var("LOYALTY_CLOUD_ADMIN_TOKEN").ok(),
-                default_country: default_country.to_uppercase(),
-                card_prefix,
-            };
+        Command::Serve { listen, storage, webhook_backoff_ms, webhook_max_attempts } => {
+            let mut config = storage.config(listen)?;
+            config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
+            config.webhooks.max_attempts = webhook_max_attempts;
             let prepared = server::prepare(&config).await?;
             let addr = prepared.listener.local_addr()?;
             // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
@@ -92,6 +134,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(%addr, database = config.database_kind(), data_dir = %config.data_dir.display(), "cloud started");
             server::run(prepared.listener, prepared.state, loyalty::agent::server::shutdown_signal()).await?;
             tracing::info!("cloud stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Customers { command: CustomersCommand::Import { file, storage } } => {
+            let config = storage.config(None)?;
+            let store = server::open_store(&config).await?;
+            let started = std::time::Instant::now();
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = loyalty::cloud::import::import_csv(&store, &file, progress).await?;
+            report.print(started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
     }

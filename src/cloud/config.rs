@@ -21,6 +21,8 @@ pub struct CloudConfig {
     /// Digits that start every card number the cloud assigns. Distinct from the agents' default
     /// ("2700") so a card the cloud assigns never collides with one a till assigned offline.
     pub card_prefix: String,
+    /// Webhook retries and timeouts.
+    pub webhooks: crate::cloud::webhooks::WebhookSettings,
 }
 
 impl std::fmt::Debug for CloudConfig {
@@ -32,6 +34,7 @@ impl std::fmt::Debug for CloudConfig {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
             .field("default_country", &self.default_country)
             .field("card_prefix", &self.card_prefix)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }

@@ -6,17 +6,21 @@
 //! - [`store`]: the use cases, written once over `db::Sql` (tills, customers, push, pull, …).
 //! - [`ledger`]: checking a till's arithmetic and applying points with `rules::Wallet`.
 //! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
+//! - [`import`]: `loyalty-cloud customers import`, the chain's bulk CSV import.
+//! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
 //! - [`server`]: start-up and the serve loop on a bound listener.
 
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod import;
 pub mod ledger;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod webhooks;
 
 /// The wall clock, read in the agent's one place for it.
 pub mod clock {
-    pub use crate::agent::clock::{now, rfc3339};
+    pub use crate::agent::clock::{now, now_ms, rfc3339};
 }

@@ -12,6 +12,7 @@ use super::config::{redact_url, CloudConfig};
 use super::db::{self, DbError};
 use super::store::{CloudError, Store, StoreSettings};
 use super::token::AdminToken;
+use super::webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,6 +42,17 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
             token
         }
     };
+    let store = open_store(config).await?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    Ok(Prepared {
+        state: AppState { store, admin_token, started: Instant::now(), webhooks: config.webhooks },
+        listener,
+    })
+}
+
+/// Opens the database named by the configuration (migrations run here) and the store over it.
+pub async fn open_store(config: &CloudConfig) -> Result<Store, StartError> {
     let what = match &config.database_url {
         Some(url) => redact_url(url),
         None => config.database_path().display().to_string(),
@@ -54,17 +66,32 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         .map_err(|source| StartError::Database { what, source })?;
     let settings =
         StoreSettings { default_region: config.default_country.clone(), card_prefix: config.card_prefix.clone() };
-    let store = Store::new(database, settings).await?;
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    Ok(Prepared { state: AppState { store, admin_token, started: Instant::now() }, listener })
+    Ok(Store::new(database, settings).await?)
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// How long a stopping server waits for the webhook task: a delivery in flight may take its
+/// whole timeout; one cut short is sent again when its lease runs out.
+const WEBHOOK_STOP: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests. The
+/// webhook delivery task runs beside the server and stops with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped);
+    // The peer address is the client's IP for the sign-up form's rate limits.
+    let app = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    if tokio::time::timeout(WEBHOOK_STOP, deliveries).await.is_err() {
+        tracing::warn!("the webhook task did not stop in time; unfinished deliveries are retried later");
+    }
+    served
 }

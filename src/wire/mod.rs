@@ -1,4 +1,5 @@
-//! The JSON the binaries speak: request and response bodies of the agent's native API (v1).
+//! The JSON the binaries speak: request and response bodies of the agent's native API (v1),
+//! the sync contract between agent and cloud, and the cloud's webhook deliveries.
 //!
 //! This module is the contract with till integrators. Money is an integer number of minor
 //! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
@@ -7,7 +8,9 @@
 mod native;
 mod quantity;
 mod sync;
+mod webhook;
 
 pub use native::*;
 pub use quantity::QuantityInput;
 pub use sync::*;
+pub use webhook::*;

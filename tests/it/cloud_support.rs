@@ -115,26 +115,34 @@ pub struct Cloud {
     pub base: String,
     pub dir: PathBuf,
     pub backend: Backend,
+    /// Extra environment variables of the process (kept for restarts and second processes).
+    env: Vec<(String, String)>,
     _temp: Option<Arc<tempfile::TempDir>>,
     client: reqwest::Client,
 }
 
 impl Cloud {
     pub async fn start(backend: Backend) -> Cloud {
+        Cloud::start_with(backend, &[]).await
+    }
+
+    /// Starts with extra environment variables, e.g. a short webhook backoff.
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Cloud {
         let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let mut cloud = Cloud::spawn(temp.path(), backend);
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut cloud = Cloud::spawn(temp.path(), backend, env);
         cloud._temp = Some(temp);
         cloud
     }
 
     /// Another process on the same database (and data directory).
     pub fn second(&self) -> Cloud {
-        let mut other = Cloud::spawn(&self.dir, self.backend.clone());
+        let mut other = Cloud::spawn(&self.dir, self.backend.clone(), self.env.clone());
         other._temp = self._temp.clone();
         other
     }
 
-    fn spawn(dir: &Path, backend: Backend) -> Cloud {
+    fn spawn(dir: &Path, backend: Backend, env: Vec<(String, String)>) -> Cloud {
         let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-cloud"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -144,6 +152,7 @@ impl Cloud {
             .env("LOYALTY_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         if let Backend::Postgres(db) = &backend {
             command.arg("--database-url").arg(&db.url);
         }
@@ -161,6 +170,7 @@ impl Cloud {
             base,
             dir: dir.to_path_buf(),
             backend,
+            env,
             _temp: None,
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
         }
@@ -186,7 +196,7 @@ impl Cloud {
     /// Starts the process again on the same data (on a new port: see `addr`).
     pub fn restart(&mut self) {
         self.stop();
-        let mut fresh = Cloud::spawn(&self.dir.clone(), self.backend.clone());
+        let mut fresh = Cloud::spawn(&self.dir.clone(), self.backend.clone(), self.env.clone());
         self.base = fresh.base.clone();
         self.child = fresh.child.take();
     }
@@ -219,6 +229,9 @@ impl Cloud {
     }
     pub async fn admin_patch(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(reqwest::Method::PATCH, path, Some(ADMIN), Some(body)).await
+    }
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, Some(ADMIN), None).await
     }
     pub async fn admin_put(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(reqwest::Method::PUT, path, Some(ADMIN), Some(body)).await
@@ -280,6 +293,20 @@ impl Cloud {
         let (status, body) = self.admin_get(&format!("/v1/admin/customers/{customer_id}")).await;
         assert_eq!(status, 200, "read customer: {body}");
         body["points"].clone()
+    }
+
+    /// Runs a `loyalty-cloud` command (not `serve`) on this cloud's data directory and database,
+    /// as an operator would beside the running server.
+    pub async fn command(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-cloud"));
+        command.args(args).arg("--data-dir").arg(&self.dir).env_remove("LOYALTY_CLOUD_DATABASE_URL");
+        command.env("LOYALTY_LOG", "warn");
+        if let Backend::Postgres(db) = &self.backend {
+            command.arg("--database-url").arg(&db.url);
+        }
+        tokio::task::spawn_blocking(move || command.output().expect("run loyalty-cloud"))
+            .await
+            .expect("the command's thread")
     }
 
     /// Runs one SQL statement on the cloud's database directly (to age a code, etc.).

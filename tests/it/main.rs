@@ -17,4 +17,6 @@ mod sync_e2e;
 mod cloud_support;
 
 mod cloud_admin;
+mod cloud_import;
 mod cloud_sync;
+mod cloud_webhooks;

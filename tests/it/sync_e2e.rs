@@ -14,7 +14,7 @@ use crate::proxy::{Fault, FaultProxy};
 use crate::support::{agent_binary, Agent};
 
 /// Enrolls a fresh agent data directory with the cloud at `cloud_url` (the real CLI).
-async fn enroll(cloud: &Cloud, cloud_url: &str, dir: &Path, name: &str) -> String {
+pub(crate) async fn enroll(cloud: &Cloud, cloud_url: &str, dir: &Path, name: &str) -> String {
     let (till_id, code) = cloud.create_till(name).await;
     let (cloud_url, dir) = (cloud_url.to_owned(), dir.to_owned());
     let output = tokio::task::spawn_blocking(move || {
@@ -34,7 +34,7 @@ async fn enroll(cloud: &Cloud, cloud_url: &str, dir: &Path, name: &str) -> Strin
 }
 
 /// Polls `check` until it returns `Some`, or fails the test after `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

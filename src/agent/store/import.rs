@@ -1,37 +1,15 @@
 //! Bulk import of customers (`loyalty-agent customers import`): batches of rows, each batch one
 //! transaction, each bad row reported and skipped without losing the good ones.
 //!
-//! Rows arrive already normalised (the caller parses phones and emails on its own thread while
-//! the previous batch is being written); this module assigns cards and enforces uniqueness.
+//! Rows arrive already normalised by [`crate::csv_import`], which parses phones and emails
+//! while the previous batch is being written; this module assigns cards and enforces uniqueness.
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::customers::reversed_digits;
 use super::{Store, StoreError};
+pub use crate::csv_import::{ImportRow, RejectedRow};
 use crate::identity;
-
-/// One customer to import, validated and normalised by the caller.
-#[derive(Debug, Clone)]
-pub struct ImportRow {
-    /// 1-based line number in the file, for error reports.
-    pub line: u64,
-    /// E.164.
-    pub phone: String,
-    pub name: Option<String>,
-    /// Lower case.
-    pub email: Option<String>,
-    /// Digits; `None` assigns the next card number.
-    pub card: Option<String>,
-    /// ≥ 0.
-    pub points: i64,
-}
-
-/// A row that was not imported, and why.
-#[derive(Debug, Clone)]
-pub struct RejectedRow {
-    pub line: u64,
-    pub reason: String,
-}
 
 impl Store {
     /// Imports a batch in one transaction; returns the rows it had to skip.

@@ -10,6 +10,7 @@
 mod admin_customers;
 mod admin_ledger;
 mod admin_tills;
+mod admin_webhooks;
 mod health;
 mod openapi;
 mod sync;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub store: Store,
     pub admin_token: AdminToken,
     pub started: Instant,
+    pub webhooks: crate::cloud::webhooks::WebhookSettings,
 }
 
 /// The till a device token belongs to, put into the request by the guard.
@@ -62,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/receipts/{till_id}/{receipt_id}", get(admin_ledger::receipt))
         .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
         .route("/v1/admin/conflicts", get(admin_ledger::conflicts))
+        .route("/v1/admin/webhooks", post(admin_webhooks::create).get(admin_webhooks::list))
+        .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
+        .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
+        .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_admin));
     let till = Router::new()
         .route("/v1/sync/push", post(sync::push))
@@ -155,6 +161,10 @@ impl From<CloudError> for ApiError {
                     "customer_not_found"
                 } else if what.starts_with("till") {
                     "till_not_found"
+                } else if what.starts_with("webhook") {
+                    "webhook_not_found"
+                } else if what.starts_with("failed delivery") {
+                    "delivery_not_found"
                 } else {
                     "not_found"
                 };

@@ -4,18 +4,20 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin_customers, admin_ledger, admin_tills, health, sync};
+use super::{admin_customers, admin_ledger, admin_tills, admin_webhooks, health, sync};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "loyalty-cloud API", description = "The cloud the agents sync to (DESIGN §7, §8): admin API and sync API. Money is in minor units."),
+    info(title = "loyalty-cloud API", description = "The cloud the agents sync to (DESIGN §7, §8): admin API, sync API and webhooks. Money is in minor units."),
     paths(
         health::health,
         admin_tills::create, admin_tills::list, admin_tills::new_code,
         admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust,
         admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::conflicts,
+        admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry,
         sync::enroll, sync::push, sync::pull,
     ),
+    components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
     modifiers(&Tokens),
     security(("admin_token" = [])),
 )]

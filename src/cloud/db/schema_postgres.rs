@@ -169,4 +169,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TABLE feed_counter (id BIGINT PRIMARY KEY CHECK (id = 1), pos BIGINT NOT NULL);
     INSERT INTO feed_counter (id, pos) VALUES (1, 0);
     "#,
+    // 2: webhooks and their delivery outbox (written in the same transaction as the change).
+    r#"
+    CREATE TABLE webhooks (
+        id         TEXT PRIMARY KEY,
+        url        TEXT NOT NULL,
+        events     TEXT NOT NULL,                -- JSON array of event types
+        secret     TEXT NOT NULL,                -- the HMAC key: needed as is to sign, so not hashed
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        id              TEXT PRIMARY KEY,        -- UUIDv7: the body's id and X-Loyalty-Delivery
+        webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        event_type      TEXT NOT NULL,
+        body            TEXT NOT NULL,           -- the exact JSON that is signed and sent
+        status          TEXT NOT NULL DEFAULT 'pending', -- pending | delivered | failed
+        attempts        BIGINT NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,        -- Unix milliseconds
+        lease_owner     TEXT,                    -- the process delivering it now
+        lease_until_ms  BIGINT,
+        last_attempt_ms BIGINT,
+        last_status     BIGINT,
+        last_error      TEXT,
+        created_at      BIGINT NOT NULL,
+        done_at         BIGINT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_ms);
+    CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
+    "#,
 ];

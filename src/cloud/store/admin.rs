@@ -119,7 +119,7 @@ pub(crate) fn insert_program(sql: &mut dyn Sql, mut program: Program, at: i64) -
     )?;
     let mut changes = Changes::default();
     changes.add(FeedKind::Program, "current");
-    publish(sql, &changes)?;
+    publish(sql, &changes, at)?;
     Ok(program)
 }
 

@@ -3,13 +3,15 @@
 //! rolled back to the event's savepoint by the caller.
 
 use super::admin::{current_program, program_version, record_conflict, NewConflict};
-use super::customers::load_resolved;
+use super::customers::{load_resolved, points_of};
 use super::{Changes, CloudError, FeedKind, StoreSettings};
 use crate::cloud::db::{DbError, Sql};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
-use crate::wire::{AdjustmentResult, EventKind, ReturnEvent, SaleEvent, SyncEvent};
+use crate::wire::{
+    AdjustmentResult, BalanceChangedData, EventKind, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
+};
 
 /// What one event's application came to, besides success.
 pub(super) enum Applied {
@@ -149,6 +151,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         )?;
         ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
         changes.add(FeedKind::Balance, &customer.id);
+        balance_changed(changes, cx, &customer.id, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
         customer_id = Some(customer.id);
     }
     sql.execute(
@@ -318,6 +321,8 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
         )?;
         ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
         changes.add(FeedKind::Balance, &customer.id);
+        let change = result.points_given_back - result.points_taken_back;
+        balance_changed(changes, cx, &customer.id, &wallet, change, "return", &result.id);
     }
     sql.execute(
         "INSERT INTO returns (till_id, return_id, receipt_id, customer_id, seq, event_id, body, applied_at)
@@ -356,5 +361,33 @@ fn adjustment(
     ledger::journal(sql, &customer.id, "adjustment", adjustment.points, Some(cx.till_id), &reference, cx.at)?;
     ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
     changes.add(FeedKind::Balance, &customer.id);
+    balance_changed(changes, cx, &customer.id, &wallet, adjustment.points, "adjustment", &adjustment.id);
     Ok(())
+}
+
+/// Tells `balance_changed` subscribers about a movement of `change` points at this till
+/// (nothing when the points did not move, e.g. a sale that neither earned nor spent).
+fn balance_changed(
+    changes: &mut Changes,
+    cx: &Context<'_>,
+    customer_id: &str,
+    wallet: &crate::rules::Wallet,
+    change: i64,
+    reason: &str,
+    reference: &str,
+) {
+    if change == 0 {
+        return;
+    }
+    changes.webhook(
+        WebhookEventType::BalanceChanged,
+        BalanceChangedData {
+            customer_id: customer_id.to_owned(),
+            change,
+            reason: reason.to_owned(),
+            till_id: Some(cx.till_id.to_owned()),
+            reference: Some(reference.to_owned()),
+            points: points_of(wallet, cx.at),
+        },
+    );
 }

@@ -83,6 +83,7 @@ pub(super) fn created(
         birthday: clean_birthday(event.birthday.clone()).map_err(invalid)?,
         tags: clean_tags(event.tags.clone()).map_err(invalid)?,
         consents: event.consents.clone(),
+        source: "till",
     };
 
     if let Some(existing_id) = holder(sql, "phone", &clean.phone, None)? {

@@ -11,7 +11,8 @@ use crate::identity;
 use crate::rules::{LotSource, Money, Program, Wallet};
 use crate::vals;
 use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, CustomerPatch, EnrollRequest,
+    AdjustmentRequest, AdjustmentResult, BalanceChangedData, Consent, Consents, ConsentsInput, CustomerCreatedData,
+    CustomerPatch, CustomerSnapshot, EnrollRequest, PointsBalance, WebhookEventType,
 };
 
 /// A customer of the cloud's directory, with their points.
@@ -109,16 +110,22 @@ pub(crate) struct CleanCustomer {
     pub birthday: Option<String>,
     pub tags: Vec<String>,
     pub consents: Consents,
+    /// Where the customer joined, as `customer_created` webhooks say: `admin`, `till`, `web`.
+    pub source: &'static str,
 }
 
 impl CleanCustomer {
-    /// Checks what the admin sent to create a customer.
+    /// Checks what the back office (`source` "admin", consents stamped "cloud") or the sign-up
+    /// form (both "web") sent to create a customer.
     pub(crate) fn from_request(
         settings: &StoreSettings,
         request: EnrollRequest,
         at: i64,
+        source: &'static str,
+        consent_source: &str,
     ) -> Result<CleanCustomer, CloudError> {
         Ok(CleanCustomer {
+            source,
             id: uuid::Uuid::new_v4().to_string(),
             phone: normalize_phone(&request.phone, settings)?,
             name: clean_text(request.name, "name", 200)?,
@@ -130,7 +137,7 @@ impl CleanCustomer {
             birthday: clean_birthday(request.birthday)?,
             tags: clean_tags(request.tags)?,
             consents: match &request.consents {
-                Some(input) => stamp_consents(Consents::default(), input, "cloud", at),
+                Some(input) => stamp_consents(Consents::default(), input, consent_source, at),
                 None => Consents::default(),
             },
         })
@@ -166,14 +173,14 @@ pub(crate) fn insert(
         ],
     )?;
     let mut customer = CustomerRecord {
-        id: clean.id,
-        phone: clean.phone,
-        name: clean.name,
-        email: clean.email,
+        id: clean.id.clone(),
+        phone: clean.phone.clone(),
+        name: clean.name.clone(),
+        email: clean.email.clone(),
         card,
-        birthday: clean.birthday,
-        tags: clean.tags,
-        consents: clean.consents,
+        birthday: clean.birthday.clone(),
+        tags: clean.tags.clone(),
+        consents: clean.consents.clone(),
         external_id: None,
         paid_total: Money(0),
         created_at: at,
@@ -188,7 +195,36 @@ pub(crate) fn insert(
         ledger::journal(sql, &customer.id, "welcome", program.welcome_points, None, &customer.id, at)?;
     }
     changes.customer(&customer.id);
+    changes.webhook(
+        WebhookEventType::CustomerCreated,
+        CustomerCreatedData {
+            customer: snapshot(&customer),
+            points: points_of(&customer.wallet, at),
+            source: clean.source.to_owned(),
+        },
+    );
     Ok(customer)
+}
+
+/// A customer as the feed and webhooks show them.
+pub(crate) fn snapshot(customer: &CustomerRecord) -> CustomerSnapshot {
+    CustomerSnapshot {
+        id: customer.id.clone(),
+        phone: customer.phone.clone(),
+        name: customer.name.clone(),
+        email: customer.email.clone(),
+        card: customer.card.clone(),
+        birthday: customer.birthday.clone(),
+        tags: customer.tags.clone(),
+        consents: customer.consents.clone(),
+        external_id: customer.external_id.clone(),
+        updated_at: rfc3339(customer.updated_at),
+    }
+}
+
+/// A wallet's points at `at`, as the API shows them.
+pub(crate) fn points_of(wallet: &Wallet, at: i64) -> PointsBalance {
+    PointsBalance { balance: wallet.balance(at), available: wallet.available(at), pending: wallet.pending(at) }
 }
 
 /// Writes a customer's personal data back.
@@ -261,7 +297,7 @@ pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> R
 impl Store {
     pub async fn create_customer(&self, request: EnrollRequest) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
-        let clean = CleanCustomer::from_request(self.settings(), request, at)?;
+        let clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
         let settings = self.settings().clone();
         self.write(move |sql| {
             let clean = clean.clone();
@@ -275,7 +311,7 @@ impl Store {
             let program = super::admin::current_program(sql)?;
             let mut changes = Changes::default();
             let customer = insert(sql, &settings, clean, &program, at, &mut changes)?;
-            publish(sql, &changes)?;
+            publish(sql, &changes, at)?;
             Ok((customer, program))
         })
         .await
@@ -360,7 +396,7 @@ impl Store {
             save_personal(sql, &customer)?;
             let mut changes = Changes::default();
             changes.add(super::FeedKind::Customer, &customer.id);
-            publish(sql, &changes)?;
+            publish(sql, &changes, at)?;
             Ok((customer, super::admin::current_program(sql)?))
         })
         .await
@@ -410,7 +446,18 @@ impl Store {
             )?;
             let mut changes = Changes::default();
             changes.add(super::FeedKind::Balance, &customer.id);
-            publish(sql, &changes)?;
+            changes.webhook(
+                WebhookEventType::BalanceChanged,
+                BalanceChangedData {
+                    customer_id: customer.id.clone(),
+                    change: request.points,
+                    reason: "adjustment".into(),
+                    till_id: None,
+                    reference: Some(request.id.clone()),
+                    points: points_of(&wallet, at),
+                },
+            );
+            publish(sql, &changes, at)?;
             Ok(result)
         })
         .await

@@ -3,9 +3,11 @@
 //!
 //! - `tills.rs`: tills, enrollment codes, device tokens.
 //! - `customers.rs`: the customer directory and its rows.
+//! - `import.rs`: the bulk CSV import, many rows per statement.
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
 //!
 //! Invariant: every writing use case that changes something an agent mirrors ends with
 //! [`publish`], which takes feed positions from the counter row as its last statement before
@@ -15,9 +17,11 @@ mod admin;
 mod apply;
 mod customer_events;
 mod customers;
+mod import;
 mod pull;
 mod push;
 mod tills;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -28,8 +32,9 @@ pub use customers::{CustomerInput, CustomerRecord};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use tills::{NewTill, TillView};
+pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 
-use super::db::{AsDbError, Database, DbError, Mode, Sql};
+use super::db::{AsDbError, Database, DbError, Mode, Sql, Value};
 use crate::rules::{Program, RulesError};
 use crate::vals;
 
@@ -106,45 +111,84 @@ impl FeedKind {
     }
 }
 
-/// The feed rows a transaction will publish, without repeats.
+/// What a transaction will publish: feed rows (without repeats) and webhook events.
 #[derive(Debug, Default)]
-pub(crate) struct Changes(Vec<(FeedKind, String)>);
+pub(crate) struct Changes {
+    feed: Vec<(FeedKind, String)>,
+    webhooks: Vec<webhooks::WebhookEvent>,
+}
 
 impl Changes {
     pub(crate) fn add(&mut self, kind: FeedKind, id: &str) {
-        if !self.0.iter().any(|(k, existing)| *k == kind && existing == id) {
-            self.0.push((kind, id.to_owned()));
+        if !self.feed.iter().any(|(k, existing)| *k == kind && existing == id) {
+            self.feed.push((kind, id.to_owned()));
         }
+    }
+    /// Takes in what another set of changes holds (an event's, once it applied).
+    pub(crate) fn absorb(&mut self, other: Changes) {
+        for (kind, id) in other.feed {
+            self.add(kind, &id);
+        }
+        self.webhooks.extend(other.webhooks);
     }
     pub(crate) fn customer(&mut self, id: &str) {
         self.add(FeedKind::Customer, id);
         self.add(FeedKind::Balance, id);
     }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
-/// Appends the changes to the feed. Must be the last thing a writing transaction does.
+/// Writes the webhook outbox rows, then appends the changes to the feed. Must be the last
+/// thing a writing transaction does.
 ///
 /// The counter row's update takes its row lock in PostgreSQL until commit, so a second writer
 /// waits here until the first has committed: positions become visible strictly in order. Doing
 /// it last keeps that serialised window to the end of each transaction. An entity's older feed
 /// rows are deleted, so the feed holds one row per entity and a first pull pages through the
 /// directory once, not through its history.
-pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes) -> Result<(), DbError> {
-    if changes.is_empty() {
+pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes, at: i64) -> Result<(), CloudError> {
+    webhooks::enqueue(sql, &changes.webhooks, at)?;
+    if changes.feed.is_empty() {
         return Ok(());
     }
-    let count = changes.0.len() as i64;
+    let count = changes.feed.len() as i64;
     let last =
         sql.query_one("UPDATE feed_counter SET pos = pos + $1 WHERE id = 1 RETURNING pos", vals![count])?.int(0)?;
-    for (index, (kind, id)) in changes.0.iter().enumerate() {
+    for (index, (kind, id)) in changes.feed.iter().enumerate() {
         sql.execute("DELETE FROM feed WHERE kind = $1 AND entity_id = $2", vals![kind.as_str(), id.as_str()])?;
         sql.execute(
             "INSERT INTO feed (pos, kind, entity_id) VALUES ($1, $2, $3)",
             vals![last - count + 1 + index as i64, kind.as_str(), id.as_str()],
         )?;
+    }
+    Ok(())
+}
+
+/// [`publish`] for a bulk import: customers created in this very transaction have no older
+/// feed rows to delete, so the rows go in many at a time. A balance row is published only for
+/// those imported with points (a till reads no balance row as zero). Must come last, likewise.
+pub(crate) fn publish_new_customers(sql: &mut dyn Sql, ids: &[&str], with_points: &[&str]) -> Result<(), DbError> {
+    let rows: Vec<(&str, &str)> = ids
+        .iter()
+        .map(|id| (FeedKind::Customer.as_str(), *id))
+        .chain(with_points.iter().map(|id| (FeedKind::Balance.as_str(), *id)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let count = rows.len() as i64;
+    let last =
+        sql.query_one("UPDATE feed_counter SET pos = pos + $1 WHERE id = 1 RETURNING pos", vals![count])?.int(0)?;
+    let mut pos = last - count;
+    for chunk in rows.chunks(500) {
+        let mut statement = String::from("INSERT INTO feed (pos, kind, entity_id) VALUES ");
+        let mut params = Vec::with_capacity(chunk.len() * 3);
+        for (i, (kind, id)) in chunk.iter().enumerate() {
+            let n = params.len();
+            statement.push_str(&format!("{}(${}, ${}, ${})", if i > 0 { ", " } else { "" }, n + 1, n + 2, n + 3));
+            pos += 1;
+            params.extend([Value::Int(pos), Value::from(*kind), Value::from(*id)]);
+        }
+        sql.execute(&statement, &params)?;
     }
     Ok(())
 }
@@ -170,11 +214,16 @@ impl Store {
         Ok(store)
     }
 
+    /// Signalled after every write this process commits (long-polls and webhook delivery wait on it).
+    pub fn change_signal(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
     pub fn dialect_name(&self) -> &'static str {
         self.db.dialect().name()
     }
 
-    pub(crate) fn settings(&self) -> &StoreSettings {
+    pub fn settings(&self) -> &StoreSettings {
         &self.settings
     }
 

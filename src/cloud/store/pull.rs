@@ -18,10 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{CloudError, Store};
-use crate::cloud::clock::rfc3339;
 use crate::cloud::db::Sql;
 use crate::vals;
-use crate::wire::{BalanceSnapshot, Change, CustomerSnapshot, ProgramSnapshot, PullResponse};
+use crate::wire::{BalanceSnapshot, Change, ProgramSnapshot, PullResponse};
 
 /// Changes per page by default, and at most.
 pub const DEFAULT_LIMIT: i64 = 500;
@@ -112,20 +111,8 @@ fn page(
 
 fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Option<Change>, CloudError> {
     Ok(match kind {
-        "customer" => super::customers::load_by(sql, "id", id, false)?.map(|c| {
-            Change::Customer(Box::new(CustomerSnapshot {
-                id: c.id,
-                phone: c.phone,
-                name: c.name,
-                email: c.email,
-                card: c.card,
-                birthday: c.birthday,
-                tags: c.tags,
-                consents: c.consents,
-                external_id: c.external_id,
-                updated_at: rfc3339(c.updated_at),
-            }))
-        }),
+        "customer" => super::customers::load_by(sql, "id", id, false)?
+            .map(|customer| Change::Customer(Box::new(super::customers::snapshot(&customer)))),
         "balance" => match super::customers::load_by(sql, "id", id, false)? {
             Some(customer) => {
                 let at = crate::cloud::clock::now();

@@ -86,7 +86,7 @@ fn push_chunk(
     if last_seq != first_seq {
         sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
     }
-    publish(sql, &changes)?;
+    publish(sql, &changes, at)?;
     Ok((results, stopped))
 }
 
@@ -153,9 +153,7 @@ fn apply_one(
     let (result, code, message) = match outcome {
         Ok(()) => {
             sql.execute("RELEASE SAVEPOINT event", &[])?;
-            for (kind, id) in event_changes.0 {
-                changes.add(kind, &id);
-            }
+            changes.absorb(event_changes);
             (answer(event, EventOutcome::Applied), None, None)
         }
         Err(Applied::Refused(refusal)) => {

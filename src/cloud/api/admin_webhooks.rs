@@ -1,0 +1,70 @@
+//! Admin: webhooks (DESIGN §8) — subscribe a URL to `balance_changed` and `customer_created`,
+//! list and delete subscriptions, and see (and resend) their deliveries. The secret that signs
+//! deliveries is shown once, when the webhook is created.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::cloud::clock::{now, now_ms};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
+
+/// Subscribes `url` to `events`; answers the signing secret (shown this once).
+#[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", request_body = WebhookCreate,
+    responses((status = 201, body = WebhookCreated), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<WebhookCreate>,
+) -> Result<(StatusCode, Json<WebhookCreated>), ApiError> {
+    let created = state.store.create_webhook(request.url, request.events, now()).await?;
+    tracing::info!(webhook = %created.id, "webhook created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Every webhook (without secrets), with its deliveries counted by status.
+#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", responses((status = 200, body = WebhookList)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
+    Ok(Json(WebhookList { webhooks: state.store.list_webhooks().await? }))
+}
+
+/// Deletes a webhook and its deliveries; nothing more is sent to it.
+#[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin",
+    responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
+    state.store.delete_webhook(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeliveryQuery {
+    /// Only deliveries in this state: `pending`, `delivered` or `failed`.
+    pub status: Option<String>,
+    /// At most this many, newest first (1–1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// A webhook's deliveries, newest first: status, attempts, the receiver's last answer, the body.
+#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", params(DeliveryQuery),
+    responses((status = 200, body = DeliveryList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeliveryQuery>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let deliveries = state.store.deliveries(id, query.status, query.limit.unwrap_or(100)).await?;
+    Ok(Json(DeliveryList { deliveries }))
+}
+
+/// Sends a failed delivery again (same id and body), with a fresh set of attempts.
+#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin",
+    responses((status = 202), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn retry(
+    State(state): State<AppState>,
+    ApiPath((id, delivery_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.store.retry_delivery(id, delivery_id, now_ms()).await?;
+    Ok(StatusCode::ACCEPTED)
+}

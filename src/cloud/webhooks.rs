@@ -1,0 +1,171 @@
+//! Webhook delivery: a background component, one per loyalty-cloud process (DESIGN §8).
+//!
+//! The outbox rows are written by the changing transactions (`store::webhooks`); this task
+//! claims due rows under a lease, POSTs each one signed (`X-Loyalty-Signature`), and records
+//! the outcome: a 2xx is delivered; anything else — another status, a refused connection, a
+//! timeout — is tried again after an exponential backoff, and after the last attempt the row
+//! is `failed` and listed for the back office. With several processes on one PostgreSQL
+//! database each claims different rows (see the store module for the lease), so a row is
+//! delivered by one process at a time; receivers deduplicate by `X-Loyalty-Delivery` for the
+//! rare redelivery after a crash.
+//!
+//! It wakes when this process commits a change (the store's signal), and polls otherwise, for
+//! retries coming due and for rows another process wrote. It stops when the server stops; a
+//! delivery cut short is retried when its lease runs out.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, USER_AGENT};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::clock::{now, now_ms};
+use super::store::{AttemptOutcome, ClaimedDelivery, RetryPolicy, Store};
+
+/// How deliveries are retried and how long a receiver may take.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookSettings {
+    /// The wait after the first failure; it doubles per failure, up to an hour.
+    pub backoff: Duration,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: i64,
+    /// How long one POST may take.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        // 5 s, 10 s, 20 s … capped at an hour: twelve attempts span about three hours.
+        WebhookSettings { backoff: Duration::from_secs(5), max_attempts: 12, timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Deliveries claimed (and sent concurrently) at a time.
+const BATCH: i64 = 16;
+/// The longest wait between looks at the outbox when nothing wakes the task.
+const POLL: Duration = Duration::from_secs(1);
+/// Delivered rows are kept this long for the back office, then removed.
+const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often old delivered rows are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts the delivery task; it ends when `stop` turns true (or its sender goes away).
+pub fn spawn(store: Store, settings: WebhookSettings, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(run(store, settings, stop))
+}
+
+async fn run(store: Store, settings: WebhookSettings, mut stop: watch::Receiver<bool>) {
+    // Redirects are not followed: a receiver that moved must be updated by the admin, and a
+    // signed body should not travel to an address nobody configured.
+    let client = match reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are not delivered");
+            return;
+        }
+    };
+    let owner = uuid::Uuid::new_v4().to_string();
+    // The lease outlasts the slowest possible attempt, so it never runs out while one is in flight.
+    let lease = settings.timeout * 2 + Duration::from_secs(30);
+    let policy = RetryPolicy { backoff: settings.backoff, max_attempts: settings.max_attempts.max(1) };
+    let poll = POLL.min(settings.backoff.max(Duration::from_millis(50)));
+    let signal = store.change_signal();
+    let mut last_prune: Option<tokio::time::Instant> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // Registered before looking, so a commit made while we look still wakes the wait below.
+        let changed = signal.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+
+        match store.claim_deliveries(owner.clone(), now_ms(), lease, BATCH).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                deliver_all(&store, &client, &owner, policy, claimed).await;
+                // There may be more due right away.
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the webhook outbox; trying again"),
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(tokio::time::Instant::now());
+            if let Err(e) = store.prune_deliveries(now(), KEEP_DELIVERED).await {
+                tracing::warn!(error = %e, "cannot remove old webhook deliveries");
+            }
+        }
+        tokio::select! {
+            _ = &mut changed => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Sends the claimed deliveries concurrently and records each outcome.
+async fn deliver_all(
+    store: &Store,
+    client: &reqwest::Client,
+    owner: &str,
+    policy: RetryPolicy,
+    claimed: Vec<ClaimedDelivery>,
+) {
+    let mut tasks = JoinSet::new();
+    for delivery in claimed {
+        let (store, client, owner) = (store.clone(), client.clone(), owner.to_owned());
+        tasks.spawn(async move {
+            let outcome = attempt(&client, &delivery).await;
+            match &outcome {
+                AttemptOutcome::Delivered { status } => {
+                    tracing::debug!(delivery = %delivery.id, status, "webhook delivered")
+                }
+                AttemptOutcome::Failed { error, .. } => {
+                    tracing::info!(delivery = %delivery.id, webhook = %delivery.webhook_id, attempts = delivery.attempts, %error, "webhook delivery failed")
+                }
+            }
+            if let Err(e) = store.finish_delivery(owner, delivery, outcome, policy, now_ms()).await {
+                // The lease runs out and the delivery is tried again: at least once, never lost.
+                tracing::warn!(error = %e, "cannot record a webhook delivery's outcome");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One POST of one delivery.
+async fn attempt(client: &reqwest::Client, delivery: &ClaimedDelivery) -> AttemptOutcome {
+    let signature = crate::wire::signature(&delivery.secret, delivery.body.as_bytes());
+    let sent = client
+        .post(&delivery.url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(USER_AGENT, concat!("loyalty-cloud/", env!("CARGO_PKG_VERSION")))
+        .header("X-Loyalty-Event", &delivery.kind)
+        .header("X-Loyalty-Delivery", &delivery.id)
+        .header("X-Loyalty-Signature", signature)
+        .body(delivery.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {
+            AttemptOutcome::Delivered { status: response.status().as_u16() }
+        }
+        Ok(response) => AttemptOutcome::Failed {
+            status: Some(response.status().as_u16()),
+            error: format!("the receiver answered HTTP {}", response.status()),
+        },
+        Err(e) => {
+            let mut error = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                error.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            AttemptOutcome::Failed { status: None, error }
+        }
+    }
+}
