@@ -6,12 +6,14 @@
 //! - [`store`]: the use cases, written once over `db::Sql` (tills, customers, push, pull, …).
 //! - [`ledger`]: checking a till's arithmetic and applying points with `rules::Wallet`.
 //! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
+//! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
 //! - [`server`]: start-up and the serve loop on a bound listener.
 
 pub mod api;
 pub mod config;
 pub mod db;
 pub mod ledger;
+pub mod moysklad_backend;
 pub mod server;
 pub mod store;
 pub mod token;

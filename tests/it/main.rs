@@ -18,3 +18,6 @@ mod cloud_support;
 
 mod cloud_admin;
 mod cloud_sync;
+
+mod moysklad;
+mod moysklad_flows;

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin_customers, admin_ledger, admin_tills, health, sync};
+use super::{admin_customers, admin_ledger, admin_moysklad, admin_tills, health, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,6 +14,7 @@ use super::{admin_customers, admin_ledger, admin_tills, health, sync};
         admin_tills::create, admin_tills::list, admin_tills::new_code,
         admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust,
         admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::conflicts,
+        admin_moysklad::create, admin_moysklad::revoke,
         sync::enroll, sync::push, sync::pull,
     ),
     modifiers(&Tokens),

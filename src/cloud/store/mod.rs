@@ -6,6 +6,7 @@
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
 //!
 //! Invariant: every writing use case that changes something an agent mirrors ends with
 //! [`publish`], which takes feed positions from the counter row as its last statement before
@@ -15,6 +16,8 @@ mod admin;
 mod apply;
 mod customer_events;
 mod customers;
+mod moysklad;
+mod moysklad_ledger;
 mod pull;
 mod push;
 mod tills;
@@ -25,6 +28,7 @@ use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
 pub use customers::{CustomerInput, CustomerRecord};
+pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use tills::{NewTill, TillView};
