@@ -20,4 +20,5 @@ mod cloud_admin;
 mod cloud_sync;
 
 mod moysklad;
+mod moysklad_bad_input;
 mod moysklad_flows;

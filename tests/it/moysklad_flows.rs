@@ -216,3 +216,52 @@ async fn agent_to_cloud_scenario(backend: Backend) {
     eventually("the outbox to drain", || drained(&agent)).await;
     assert_eq!(cloud.points(&id).await["balance"], 171);
 }
+
+/// A customer with 171 points, created through MoySklad, and the seed's sale spending them all.
+async fn customer_with_points(ms: &MoySklad, native: &Native<'_>) -> (String, Value) {
+    let create = fixture(CREATE, &[("/phone", json!("+79995554433"))]);
+    assert_eq!(ms.post("/counterparty", &create).await.status, 201);
+    let id = ms.get("/counterparty?search=79995554433").await.ok(200)["rows"][0]["id"].as_str().expect("id").to_owned();
+    native.give_points(&id, 171).await;
+    let sale = json!({
+        "retailStore": { "meta": { "href": "h", "id": "store" } }, "name": "O-1", "moment": "2026-11-22 12:00:00",
+        "meta": { "href": "", "id": "" }, "agent": { "meta": { "href": "h", "id": crate::moysklad::MS_IVAN } },
+        "positions": [crate::moysklad::position("coffee", json!(1), json!(250.00))],
+        "bonusProgram": { "bonusValueToSpend": 171, "bonusValueToEarn": 3 }
+    });
+    (id, sale)
+}
+
+// Between the recalc and the sale, 100 of the 171 points were spent elsewhere. The sale is
+// fiscalised already: the cloud books it anyway, the shortfall becomes debt (later accruals pay
+// it off) and an `overdraft` conflict tells the back office — as for tills spending offline.
+cloud_test!(moysklad_overdraft_on_the_cloud, cloud_overdraft_scenario);
+async fn cloud_overdraft_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let (ms, till_id) = cloud_moysklad(&cloud).await;
+    let native = Native::Cloud { cloud: &cloud, till_id: till_id.clone() };
+    let (id, sale) = customer_with_points(&ms, &native).await;
+    native.give_points(&id, -100).await;
+    assert_eq!(ms.post("/retaildemand", &sale).await.status, 201);
+    // 71 − 171 = −100 of debt, of which the 3 points earned pay 3 back.
+    assert_eq!(cloud.points(&id).await["balance"], -97);
+    let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts?kind=overdraft").await;
+    let listed = conflicts["conflicts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), 1, "{conflicts}");
+    assert_eq!(listed[0]["till_id"], till_id.as_str());
+}
+
+// The agent's own ledger never spends points it does not hold: the sale is refused with the
+// rule that bound it, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moysklad_overdraft_on_the_agent() {
+    let (agent, _dir) = agent_with("", None);
+    let ms = MoySklad::new(&agent.base, TOKEN);
+    let native = Native::Agent(&agent);
+    let (id, sale) = customer_with_points(&ms, &native).await;
+    native.give_points(&id, -100).await;
+    let refused = ms.post("/retaildemand", &sale).await;
+    let message = refused.error(422, 42200)["error_message"].as_str().unwrap_or("").to_owned();
+    assert!(message.contains("redeem_limit"), "{message}");
+    assert_eq!(native.customer(&id).await["points"]["balance"], 71);
+}
