@@ -10,6 +10,8 @@
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
 //!   commands.
+//! - [`moysklad`]: the MoySklad Loyalty API 1.0 adapter, one router generic over a ledger
+//!   backend, served by both binaries under `/moysklad/v1/`.
 //! - [`cloud`]: the `loyalty-cloud` server — the authoritative ledger on SQLite or PostgreSQL,
 //!   the admin API and the sync API the agents push to and pull from.
 #![forbid(unsafe_code)]
@@ -19,5 +21,6 @@ pub mod cloud;
 pub mod csv_import;
 pub mod http;
 pub mod identity;
+pub mod moysklad;
 pub mod rules;
 pub mod wire;

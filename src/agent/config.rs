@@ -25,6 +25,8 @@ pub struct ConfigFile {
     pub allowed_hosts: Vec<String>,
     /// Origins (`http://till-ui.local:3000`) allowed to call the API from a browser.
     pub allowed_origins: Vec<String>,
+    /// A key the MoySklad adapter (`/moysklad/v1/`) accepts besides the agent token.
+    pub moysklad_key: Option<String>,
 }
 
 /// The resolved configuration of a running agent.
@@ -41,6 +43,8 @@ pub struct AgentConfig {
     pub allowed_origins: Vec<String>,
     /// From `LOYALTY_AGENT_TOKEN`; otherwise the token file is used (created on first start).
     pub token_override: Option<String>,
+    /// The MoySklad adapter's extra key, from `config.toml`.
+    pub moysklad_key: Option<String>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("allowed_origins", &self.allowed_origins)
             .field("token_override", &self.token_override.as_ref().map(|_| "<redacted>"))
+            .field("moysklad_key", &self.moysklad_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -95,6 +100,13 @@ impl AgentConfig {
                 message: "card_prefix must be up to 12 digits".into(),
             });
         }
+        let moysklad_key = file.moysklad_key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty());
+        if moysklad_key.as_ref().is_some_and(|k| k.chars().count() < 16) {
+            return Err(ConfigError::Invalid {
+                path: config_dir.join("config.toml"),
+                message: "moysklad_key must be at least 16 characters (use a long random key)".into(),
+            });
+        }
         Ok(AgentConfig {
             listen: overrides
                 .listen
@@ -107,6 +119,7 @@ impl AgentConfig {
             allowed_hosts: file.allowed_hosts,
             allowed_origins: file.allowed_origins,
             token_override: overrides.token.filter(|t| !t.is_empty()),
+            moysklad_key,
         })
     }
 
@@ -149,4 +162,8 @@ pub const EXAMPLE_CONFIG: &str = r#"# loyalty-agent configuration. Every setting
 
 # Browser origins allowed to call the API (none by default; never "*").
 # allowed_origins = []
+
+# A key MoySklad may send (Lognex-Discount-API-Auth-Token) to /moysklad/v1/ besides the
+# agent token; at least 16 characters (use a long random key).
+# moysklad_key = "…"
 "#;

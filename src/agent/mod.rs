@@ -7,6 +7,7 @@ pub mod cloud_link;
 pub mod config;
 pub mod enroll;
 pub mod import;
+pub mod moysklad_backend;
 pub mod program_file;
 pub mod server;
 pub mod status;

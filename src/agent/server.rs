@@ -102,6 +102,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         storage,
         program: Arc::new(std::sync::RwLock::new(Arc::new(program))),
         token,
+        moysklad_key: config.moysklad_key.clone().map(AgentToken::new),
         security: Arc::new(SecurityPolicy::new(port, &config.allowed_hosts, &config.allowed_origins)),
         mode,
         started: Instant::now(),

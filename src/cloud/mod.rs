@@ -8,6 +8,7 @@
 //! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
 //! - [`import`]: `loyalty-cloud customers import`, the chain's bulk CSV import.
 //! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
+//! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
 //! - [`server`]: start-up and the serve loop on a bound listener.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod import;
 pub mod ledger;
+pub mod moysklad_backend;
 pub mod server;
 pub mod store;
 pub mod token;

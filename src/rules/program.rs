@@ -49,6 +49,11 @@ pub struct Program {
     pub offline_redeem_limit: i64,
     pub offline_max_redemptions: i64,
     pub offline_max_age_hours: i64,
+    /// Confirm a new customer's phone with an SMS code before enrolling them (MoySklad's
+    /// registration flow: 412 / 28001, then `/counterparty/verify`). Default false.
+    pub verify_registration: bool,
+    /// Confirm spending points with an SMS code (MoySklad's `needVerification`). Default false.
+    pub verify_spending: bool,
 }
 
 /// A customer group reached by cumulative paid amount; `None` fields inherit the base program.
@@ -128,6 +133,8 @@ impl Default for Program {
             offline_redeem_limit: 500,
             offline_max_redemptions: 3,
             offline_max_age_hours: 24,
+            verify_registration: false,
+            verify_spending: false,
         }
     }
 }

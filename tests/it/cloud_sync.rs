@@ -219,14 +219,12 @@ async fn long_poll_scenario(backend: Backend) {
     let started = Instant::now();
     // Time the propagation from the moment the write was answered, so a loaded machine's slow
     // admin call does not count against the long-poll.
-    let ((page, answered), created) = tokio::join!(
-        async { (cloud.pull(&till, Some(&head), 100, 20).await, Instant::now()) },
-        async {
+    let ((page, answered), created) =
+        tokio::join!(async { (cloud.pull(&till, Some(&head), 100, 20).await, Instant::now()) }, async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             cloud.customer("+79997776655").await;
             Instant::now()
-        }
-    );
+        });
     let lag = answered.saturating_duration_since(created);
     assert!(lag < Duration::from_secs(1), "the long-poll answered {lag:?} after the change");
     assert!(started.elapsed() < Duration::from_secs(10), "the long-poll waited {:?}", started.elapsed());

@@ -20,3 +20,6 @@ mod cloud_admin;
 mod cloud_import;
 mod cloud_sync;
 mod cloud_webhooks;
+mod moysklad;
+mod moysklad_bad_input;
+mod moysklad_flows;

@@ -59,6 +59,8 @@ pub struct AppState {
     /// The program in force; a connected agent swaps it when the cloud sends a new version.
     pub program: Arc<RwLock<Arc<Program>>>,
     pub token: AgentToken,
+    /// A second key the MoySklad adapter accepts besides the token (`moysklad_key` in config).
+    pub moysklad_key: Option<AgentToken>,
     pub security: Arc<SecurityPolicy>,
     pub mode: Mode,
     pub started: Instant,
@@ -127,6 +129,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/qr/decode", post(qr::decode))
         .route("/v1/sync", post(health::sync_now))
         .route("/openapi.json", get(openapi::document))
+        .nest_service(
+            crate::moysklad::PREFIX,
+            crate::moysklad::service(
+                crate::agent::moysklad_backend::AgentBackend::new(state.clone()),
+                std::sync::Arc::new(crate::moysklad::LogSender),
+            ),
+        )
         .fallback(common::not_found)
         .method_not_allowed_fallback(common::method_not_allowed);
 

@@ -27,9 +27,10 @@ pub const DEADLINE: Deadline = Deadline {
     advice: "the agent could not answer in time; retry, and run `loyalty-agent doctor` if it keeps happening",
 };
 
-/// Paths anyone on this machine may call without the token.
+/// Paths anyone on this machine may call without the token. The MoySklad adapter checks its
+/// own key (`Lognex-Discount-API-Auth-Token`), since MoySklad cannot send a bearer token.
 fn is_public(path: &str) -> bool {
-    path == "/v1/health"
+    path == "/v1/health" || path == crate::moysklad::PREFIX || path.starts_with("/moysklad/")
 }
 
 pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {

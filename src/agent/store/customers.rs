@@ -342,7 +342,7 @@ pub(crate) fn insert_customer(
 
 /// The personal data an outbox event carries, so the cloud can apply it without asking back.
 /// `fields` names what an edit changed (empty for a new customer).
-fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serde_json::Value {
+pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serde_json::Value {
     serde_json::json!({
         "customer_id": customer.id,
         "fields": fields,

@@ -10,6 +10,7 @@
 
 mod customers;
 mod import;
+mod moysklad;
 mod points;
 mod receipts;
 mod records;
@@ -24,6 +25,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 pub use customers::{CustomerUpdate, NewCustomer};
 pub use import::{ImportRow, RejectedRow};
 pub use points::{ConnectedPoints, Offline};
+/// The rules' answer in the wire's shape; the cloud's MoySklad sales are recorded in it too.
+pub(crate) use receipts::to_wire;
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 pub use sync::{AckSummary, PageSummary};

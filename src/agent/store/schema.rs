@@ -152,6 +152,26 @@ const MIGRATIONS: &[&str] = &[
         rejected_at INTEGER NOT NULL
     );
     "#,
+    // 3: MoySklad. MoySklad's counterparty id → our customer. Not `customers.external_id`: a
+    // pull from the cloud overwrites that column with the cloud's value, which would drop a
+    // link made on this till. Verification codes expire and are used once.
+    r#"
+    CREATE TABLE moysklad_links (
+        ms_id       TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL UNIQUE REFERENCES customers (id),
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE moysklad_codes (
+        id         INTEGER PRIMARY KEY,
+        purpose    TEXT NOT NULL,      -- registration | spending
+        subject    TEXT NOT NULL,      -- E.164 phone (registration) or customer id (spending)
+        code       TEXT NOT NULL,
+        issued_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX moysklad_codes_subject ON moysklad_codes (purpose, subject, issued_at);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -9,6 +9,7 @@
 
 mod admin_customers;
 mod admin_ledger;
+mod admin_moysklad;
 mod admin_tills;
 mod admin_webhooks;
 mod health;
@@ -68,13 +69,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
         .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
         .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
+        .route("/v1/admin/stores/{store}/moysklad-key", post(admin_moysklad::create).delete(admin_moysklad::revoke))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_admin));
     let till = Router::new()
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_device));
+    // MoySklad's calls carry their own key (a store's, see admin_moysklad.rs).
+    let moysklad = crate::moysklad::service(
+        crate::cloud::moysklad_backend::CloudBackend::new(state.store.clone()),
+        std::sync::Arc::new(crate::moysklad::LogSender),
+    );
     let public = Router::new()
         .route("/v1/health", get(health::health))
+        .nest_service(crate::moysklad::PREFIX, moysklad)
         .route("/v1/enroll", post(sync::enroll))
         .route("/openapi.json", get(openapi::document));
 

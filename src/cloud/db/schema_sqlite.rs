@@ -200,6 +200,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_ms);
     CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
     "#,
+    // 3: MoySklad. A store's access key (SHA-256; NULL once revoked) and the till row its
+    // MoySklad sales and returns are booked on. Verification codes expire and are used once.
+    r#"
+    CREATE TABLE moysklad_stores (
+        store      TEXT PRIMARY KEY,
+        key_hash   TEXT UNIQUE,
+        till_id    TEXT NOT NULL UNIQUE REFERENCES tills (id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE moysklad_codes (
+        id         INTEGER PRIMARY KEY,
+        purpose    TEXT NOT NULL,                -- registration | spending
+        subject    TEXT NOT NULL,                -- E.164 phone or customer id
+        code       TEXT NOT NULL,
+        issued_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX moysklad_codes_subject ON moysklad_codes (purpose, subject, issued_at);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -8,6 +8,7 @@
 //! - `pull.rs`: the change feed.
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
+//! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
 //!
 //! Invariant: every writing use case that changes something an agent mirrors ends with
 //! [`publish`], which takes feed positions from the counter row as its last statement before
@@ -18,6 +19,8 @@ mod apply;
 mod customer_events;
 mod customers;
 mod import;
+mod moysklad;
+mod moysklad_ledger;
 mod pull;
 mod push;
 mod tills;
@@ -29,6 +32,7 @@ use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
 pub use customers::{CustomerInput, CustomerRecord};
+pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use tills::{NewTill, TillView};

@@ -149,6 +149,13 @@ impl Store {
                 let row = sql
                     .query_opt("SELECT store, name FROM tills WHERE id = $1", vals![&id])?
                     .ok_or_else(|| CloudError::NotFound { what: format!("till {id}") })?;
+                // Its seqs are the cloud's own: a device enrolled on it would collide with them.
+                if super::moysklad::is_moysklad_till(sql, &id)? {
+                    return Err(invalid(
+                        "moysklad_till",
+                        "this till books a store's MoySklad sales; it cannot be enrolled",
+                    ));
+                }
                 sql.execute(
                     "INSERT INTO enrollment_codes (code_hash, till_id, expires_at) VALUES ($1, $2, $3)",
                     vals![&hash, &id, expires_at],

@@ -1,0 +1,33 @@
+//! Admin: a store's MoySklad access key. `POST` creates it (or replaces it: the old key stops
+//! working at once) and shows it once; the cloud keeps its SHA-256. `DELETE` revokes it.
+//! The store then enters `https://<this cloud>/moysklad/v1/` and the key in MoySklad.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::{ApiError, AppState};
+use crate::cloud::store::MoyskladKey;
+use crate::http::extract::ApiPath;
+
+/// Creates or replaces the store's MoySklad key; the answer is the only time it is shown.
+#[utoipa::path(post, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin",
+    params(("store" = String, Path, description = "The store's name, as its tills carry it")),
+    responses((status = 201, body = MoyskladKey), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath(store): ApiPath<String>,
+) -> Result<(StatusCode, Json<MoyskladKey>), ApiError> {
+    let key = state.store.moysklad_new_key(store).await?;
+    tracing::info!(store = %key.store, till = %key.till_id, "MoySklad key created");
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Revokes the store's MoySklad key; its documents stay.
+#[utoipa::path(delete, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin",
+    params(("store" = String, Path, description = "The store's name")),
+    responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn revoke(State(state): State<AppState>, ApiPath(store): ApiPath<String>) -> Result<StatusCode, ApiError> {
+    state.store.moysklad_revoke_key(store).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,367 @@
+//! The cloud's use cases for the MoySklad adapter, part two: pricing, sales and returns.
+//!
+//! For a till, the cloud only checks and applies the figures the till computed. For MoySklad
+//! the cloud is the till: it prices with the current program and the customer's authoritative
+//! wallet (`rules::calculate`, the same code the agent runs), then records the result as an
+//! event of the store's MoySklad till and applies it with the very code that applies pushed
+//! events (`apply::apply_event`), in one transaction with the till row locked. So a MoySklad
+//! sale gets a gapless seq, an `events` row, its receipt lines, feed rows and, when offline
+//! spends elsewhere left too few points, the same `overdraft` conflict and debt as a till's.
+//!
+//! Idempotency: a receipt or return id already booked on the store's till answers the stored
+//! result when the request is the same (by `request_hash`) and `receipt_conflict` /
+//! `return_conflict` otherwise.
+
+use super::admin::current_program;
+use super::apply::{apply_event, Applied, Context};
+use super::customers::{load_resolved, CustomerRecord};
+use super::tills::lock_till;
+use super::{publish, Changes, CloudError, Store, StoreSettings};
+use crate::agent::store::to_wire;
+use crate::cloud::clock::{now, rfc3339};
+use crate::cloud::db::Sql;
+use crate::http::common::request_hash;
+use crate::moysklad::service::SaleRecord;
+use crate::rules::{
+    self, CalcInput, CalcLine, CustomerPoints, Money, Program, Quantity, Redeem, ReturnLineRequest, RulesError,
+    SoldLine,
+};
+use crate::vals;
+use crate::wire::{
+    CalculateRequest, Calculation, CommitRequest, EventKind, RedeemInput, ReturnEvent, ReturnRequest, ReturnResult,
+    ReturnedLine, SaleEvent, SyncEvent,
+};
+
+/// How many recent sales a return without a named sale looks through.
+const RECENT_SALES: i64 = 20;
+
+impl Store {
+    /// Prices a receipt against the customer's current wallet; changes nothing.
+    pub async fn moysklad_quote(&self, request: CalculateRequest) -> Result<Calculation, CloudError> {
+        self.read(move |sql| {
+            let at = now();
+            let program = current_program(sql)?;
+            let customer = customer_of(sql, &request, false)?;
+            let calc = price(&program, customer.as_ref(), &request, at, false)?;
+            Ok(to_wire(&calc, customer.map(|c| c.id), None))
+        })
+        .await
+    }
+
+    /// Prices and books a sale on the store's MoySklad till, idempotent by `request.id`.
+    pub async fn moysklad_sale(&self, till_id: String, request: CommitRequest) -> Result<Calculation, CloudError> {
+        let settings = self.settings().clone();
+        let hash = request_hash(&request);
+        self.write(move |sql| {
+            let at = now();
+            let last_seq = lock_till(sql, &till_id)?;
+            let stored = sql.query_opt(
+                "SELECT body FROM receipts WHERE till_id = $1 AND receipt_id = $2",
+                vals![&till_id, &request.id],
+            )?;
+            if let Some(row) = stored {
+                let sale: SaleEvent = serde_json::from_str(&row.text(0)?)?;
+                if request_hash(&sale.request) == hash {
+                    return Ok(sale.receipt);
+                }
+                return Err(CloudError::Conflict {
+                    code: "receipt_conflict",
+                    message: format!("sale {} was already recorded with different contents", request.id),
+                });
+            }
+            let program = current_program(sql)?;
+            let calculation = request.calculation();
+            let customer = customer_of(sql, &calculation, true)?;
+            // The goods are gone: points spent elsewhere since the recalc do not stop the sale;
+            // `apply` books the shortfall as debt and an `overdraft` conflict.
+            let calc = price(&program, customer.as_ref(), &calculation, at, true)?;
+            let receipt = to_wire(&calc, customer.map(|c| c.id), Some((&request.id, at)));
+            let payload = serde_json::to_value(SaleEvent { receipt: receipt.clone(), request: request.clone() })?;
+            book(sql, &settings, &till_id, event(last_seq + 1, EventKind::Sale, payload, at), at)?;
+            Ok(receipt)
+        })
+        .await
+    }
+
+    /// A sale booked on the store's MoySklad till, with what is left to return per line.
+    pub async fn moysklad_sale_record(
+        &self,
+        till_id: String,
+        receipt_id: String,
+    ) -> Result<Option<SaleRecord>, CloudError> {
+        self.read(move |sql| sale_record(sql, &till_id, &receipt_id)).await
+    }
+
+    /// A customer's recent sales on the store's MoySklad till, newest first.
+    pub async fn moysklad_recent_sales(
+        &self,
+        till_id: String,
+        customer_id: String,
+    ) -> Result<Vec<SaleRecord>, CloudError> {
+        self.read(move |sql| {
+            let rows = sql.query(
+                "SELECT receipt_id FROM receipts WHERE till_id = $1 AND customer_id = $2
+                 ORDER BY applied_at DESC, seq DESC LIMIT $3",
+                vals![&till_id, &customer_id, RECENT_SALES],
+            )?;
+            let mut sales = Vec::with_capacity(rows.len());
+            for row in rows {
+                sales.extend(sale_record(sql, &till_id, &row.text(0)?)?);
+            }
+            Ok(sales)
+        })
+        .await
+    }
+
+    /// The receipt a return with this id was booked against on the store's MoySklad till.
+    pub async fn moysklad_returned(&self, till_id: String, return_id: String) -> Result<Option<String>, CloudError> {
+        self.read(move |sql| {
+            let row = sql.query_opt(
+                "SELECT receipt_id FROM returns WHERE till_id = $1 AND return_id = $2",
+                vals![&till_id, &return_id],
+            )?;
+            Ok(match row {
+                Some(row) => Some(row.text(0)?),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    /// Plans and books a return of a sale on the store's MoySklad till, idempotent by its id.
+    pub async fn moysklad_return(
+        &self,
+        till_id: String,
+        receipt_id: String,
+        request: ReturnRequest,
+    ) -> Result<ReturnResult, CloudError> {
+        let settings = self.settings().clone();
+        let hash = request_hash(&request);
+        self.write(move |sql| {
+            let at = now();
+            let last_seq = lock_till(sql, &till_id)?;
+            let stored = sql.query_opt(
+                "SELECT receipt_id, body FROM returns WHERE till_id = $1 AND return_id = $2",
+                vals![&till_id, &request.id],
+            )?;
+            if let Some(row) = stored {
+                let earlier: ReturnEvent = serde_json::from_str(&row.text(1)?)?;
+                if row.text(0)? == receipt_id && request_hash(&earlier.request) == hash {
+                    return Ok(earlier.result);
+                }
+                return Err(CloudError::Conflict {
+                    code: "return_conflict",
+                    message: format!("return {} was already recorded with different contents", request.id),
+                });
+            }
+            let sale = sql
+                .query_opt(
+                    "SELECT customer_id, body FROM receipts WHERE till_id = $1 AND receipt_id = $2",
+                    vals![&till_id, &receipt_id],
+                )?
+                .ok_or_else(|| CloudError::NotFound { what: format!("receipt {receipt_id}") })?;
+            let customer_id = sale.opt_text(0)?;
+            let body: SaleEvent = serde_json::from_str(&sale.text(1)?)?;
+            let sold = sold_lines(sql, &till_id, &receipt_id, &body)?;
+            let wanted = wanted_lines(&request)?;
+            let plan = rules::plan_return(&sold, wanted.as_deref())?;
+            let balance_after = match &customer_id {
+                Some(id) => load_resolved(sql, id, true)?
+                    .map(|c| c.wallet.balance(at) - plan.points_taken_back + plan.points_given_back),
+                None => None,
+            };
+            let result = ReturnResult {
+                id: request.id.clone(),
+                receipt_id: receipt_id.clone(),
+                customer_id,
+                lines: plan
+                    .lines
+                    .iter()
+                    .map(|line| ReturnedLine {
+                        line: line.line_no,
+                        sku: line.sku.clone(),
+                        quantity: line.quantity.to_decimal_string(),
+                        refund: line.refund.0,
+                        points_taken_back: line.earn_back,
+                        points_given_back: line.redeem_back,
+                    })
+                    .collect(),
+                refund: plan.refund.0,
+                points_taken_back: plan.points_taken_back,
+                points_given_back: plan.points_given_back,
+                balance_after,
+                created_at: rfc3339(at),
+            };
+            let payload = serde_json::to_value(ReturnEvent { result: result.clone(), request: request.clone() })?;
+            book(sql, &settings, &till_id, event(last_seq + 1, EventKind::Return, payload, at), at)?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
+fn event(seq: i64, kind: EventKind, payload: serde_json::Value, at: i64) -> SyncEvent {
+    SyncEvent { seq, event_id: uuid::Uuid::new_v4().to_string(), kind, created_at: rfc3339(at), payload }
+}
+
+/// Applies an event of the MoySklad till with the push path's own code, records it and moves
+/// the till's seq: what `push` does per event, minus the answers a till needs. A refusal here
+/// means our own figures did not add up, so the whole transaction rolls back.
+fn book(
+    sql: &mut dyn Sql,
+    settings: &StoreSettings,
+    till_id: &str,
+    event: SyncEvent,
+    at: i64,
+) -> Result<(), CloudError> {
+    let mut changes = Changes::default();
+    let context = Context { settings, till_id, event: &event, at };
+    match apply_event(sql, &context, &mut changes) {
+        Ok(()) => {}
+        Err(Applied::Refused(refusal)) => {
+            tracing::error!(code = refusal.code, message = %refusal.message, "a MoySklad document was refused by the ledger");
+            return Err(CloudError::Invalid { code: refusal.code, message: refusal.message });
+        }
+        Err(Applied::Failed(e)) => return Err(e),
+    }
+    sql.execute(
+        "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at)
+         VALUES ($1, $2, $3, $4, 'applied', NULL, NULL, $5, $6, $7)",
+        vals![
+            &event.event_id,
+            till_id,
+            event.seq,
+            event.kind.as_str(),
+            event.payload.to_string(),
+            &event.created_at,
+            at
+        ],
+    )?;
+    sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![event.seq, till_id])?;
+    publish(sql, &changes, at)?;
+    Ok(())
+}
+
+fn customer_of(
+    sql: &mut dyn Sql,
+    request: &CalculateRequest,
+    lock: bool,
+) -> Result<Option<CustomerRecord>, CloudError> {
+    match request.customer.as_ref().and_then(|c| c.id.clone()) {
+        Some(id) => load_resolved(sql, &id, lock)?
+            .map(Some)
+            .ok_or_else(|| CloudError::NotFound { what: format!("customer {id}") }),
+        None => Ok(None),
+    }
+}
+
+/// `rules::calculate` for a request of the native shape. With `overdraft`, points the wallet
+/// no longer holds do not refuse the receipt (every other limit still does).
+fn price(
+    program: &Program,
+    customer: Option<&CustomerRecord>,
+    request: &CalculateRequest,
+    at: i64,
+    overdraft: bool,
+) -> Result<rules::Calculation, CloudError> {
+    let lines = request
+        .lines
+        .iter()
+        .map(|line| {
+            Ok(CalcLine {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                category: line.category.clone(),
+                quantity: Quantity::parse(&line.quantity.0)?,
+                price: Money(line.price),
+            })
+        })
+        .collect::<Result<Vec<_>, RulesError>>()?;
+    let redeem = match &request.redeem {
+        None => Redeem::None,
+        Some(RedeemInput::Points(points)) => Redeem::Points(*points),
+        Some(RedeemInput::Word(word)) if word.eq_ignore_ascii_case("max") => Redeem::Max,
+        Some(RedeemInput::Word(_)) => return Err(super::invalid("invalid_redeem", "redeem must be points or \"max\"")),
+    };
+    let points = customer.map(|c| CustomerPoints {
+        balance: c.wallet.balance(at),
+        available: c.wallet.available(at),
+        paid_total: c.paid_total,
+    });
+    let input = |points| CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
+    match rules::calculate(&input(points)) {
+        Err(RulesError::RedeemAboveLimit { requested, bound_by: "available_points", .. }) if overdraft => {
+            let raised = points.map(|p| CustomerPoints { available: p.available.max(requested), ..p });
+            Ok(rules::calculate(&input(raised))?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn sale_record(sql: &mut dyn Sql, till_id: &str, receipt_id: &str) -> Result<Option<SaleRecord>, CloudError> {
+    let Some(row) = sql.query_opt(
+        "SELECT customer_id, body FROM receipts WHERE till_id = $1 AND receipt_id = $2",
+        vals![till_id, receipt_id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let body: SaleEvent = serde_json::from_str(&row.text(1)?)?;
+    let sold = sold_lines(sql, till_id, receipt_id, &body)?;
+    Ok(Some(SaleRecord {
+        receipt_id: receipt_id.to_owned(),
+        customer_id: row.opt_text(0)?,
+        lines: sold.into_iter().map(|l| (l.sku, (l.quantity.0 - l.returned.0).max(0))).collect(),
+    }))
+}
+
+/// The sale's lines as the rules plan returns: figures from `receipt_lines`, SKUs from the
+/// stored request (the cloud's line table has none).
+fn sold_lines(
+    sql: &mut dyn Sql,
+    till_id: &str,
+    receipt_id: &str,
+    sale: &SaleEvent,
+) -> Result<Vec<SoldLine>, CloudError> {
+    let rows = sql.query(
+        "SELECT line_no, quantity, paid, earn, redeem_points, returned, refunded, earn_taken_back, redeem_given_back
+         FROM receipt_lines WHERE till_id = $1 AND receipt_id = $2 ORDER BY line_no",
+        vals![till_id, receipt_id],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let line_no = usize::try_from(row.int(0)?).unwrap_or(usize::MAX);
+            Ok(SoldLine {
+                line_no,
+                sku: sale.request.lines.get(line_no).map(|l| l.sku.clone()).unwrap_or_default(),
+                quantity: Quantity(row.int(1)?),
+                paid: Money(row.int(2)?),
+                earn: row.int(3)?,
+                redeem_points: row.int(4)?,
+                returned: Quantity(row.int(5)?),
+                refunded: Money(row.int(6)?),
+                earn_taken_back: row.int(7)?,
+                redeem_given_back: row.int(8)?,
+            })
+        })
+        .collect()
+}
+
+fn wanted_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>>, CloudError> {
+    match (&request.lines, request.all) {
+        (None, Some(true)) => Ok(None),
+        (Some(lines), _) if !lines.is_empty() => lines
+            .iter()
+            .map(|line| {
+                Ok(ReturnLineRequest {
+                    sku: line.sku.clone(),
+                    line: line.line,
+                    quantity: Quantity::parse(&line.quantity.0)?,
+                })
+            })
+            .collect::<Result<Vec<_>, RulesError>>()
+            .map(Some)
+            .map_err(CloudError::from),
+        _ => Err(super::invalid("invalid_return", "a return needs lines or \"all\": true")),
+    }
+}

@@ -1,0 +1,69 @@
+//! The MoySklad (МойСклад) Loyalty API 1.0 adapter: the protocol MoySklad uses to call an
+//! external loyalty program, served on top of our ledger by both servers.
+//!
+//! A store gives MoySklad a base address and an access key. MoySklad's servers (not the till)
+//! then call, relative to that address: `POST /counterparty` (create), `GET /counterparty`
+//! (search), `POST /counterparty/detail` (balance), `POST /counterparty/verify` (registration
+//! code), `POST /retaildemand/recalc` (discounts and points), `POST /retaildemand/verify`
+//! (spending code), `POST /retaildemand` (the sale), `POST /retailsalesreturn` (the return) and
+//! `GET /giftcard`. loyalty-cloud serves them under `/moysklad/v1/` with a per-store key (the
+//! deployment a store normally uses: the address must be reachable from the internet); the agent
+//! serves the same router on its local ledger for set-ups where the calls can reach the till.
+//!
+//! # Layout
+//! - [`wire`]: the protocol's JSON, field for field; [`number`]: its decimals as exact integers.
+//! - [`convert`]: positions ⇄ our receipt lines; per-unit prices, splitting a position in two
+//!   when one 2-decimal price cannot carry the line's discount.
+//! - [`service`]: [`LoyaltyBackend`](service::LoyaltyBackend), the ledger operations the adapter
+//!   needs; implemented by `agent::moysklad_backend` and `cloud::moysklad_backend`.
+//! - [`customers`], [`receipts`]: the protocol's flows, written once over the trait.
+//! - [`verify`]: verification codes and the [`CodeSender`](verify::CodeSender) that delivers them.
+//! - [`body`], [`errors`], [`routes`]: reading requests, the protocol's error body, the router.
+//!
+//! # Customers
+//! A search row's `id` is ours (a UUID) and `msId` MoySklad's counterparty id when linked.
+//! Calls that name a customer carry MoySklad's id (`agent.meta.id`): it is looked up in the link
+//! (the cloud's `customers.external_id`, the agent's `moysklad_links`); failing that the
+//! request's card number, then its phone, finds the customer, who is then linked. Creating a
+//! counterparty creates our customer (card assigned as at any enrollment, welcome points) linked
+//! to `meta.id`, or links the customer we already know by that phone.
+//!
+//! # Idempotency of sales and returns
+//! A sale or return becomes a receipt or return of our ledger with the id
+//! [`receipts::document_key`] derives, and that id is the ledger's idempotency key:
+//! 1. `moysklad:<meta.id>` when MoySklad sends the document's id;
+//! 2. otherwise (the documented examples send `meta: {href: "", id: ""}`)
+//!    `moysklad:n:<first 32 hex digits of SHA-256 of "retailStore.meta.id \n name \n moment">`:
+//!    a point of sale never reuses a document number at the same moment, and a retry repeats both;
+//! 3. otherwise `moysklad:b:<…>` of the body's canonical JSON (keys sorted, spacing dropped).
+//!
+//! The same document again answers 201 without counting twice; a different document under the
+//! same id is a 409. A return finds its sale by `moysklad:<demand.meta.id>`; when the sale was
+//! keyed otherwise, among the customer's recent MoySklad sales, the newest that still holds
+//! every returned position. Returns carry no points: the reversal is computed per line from the
+//! linked sale (`rules::plan_return`), exactly as for a native return.
+//!
+//! # Money
+//! Prices and sums are rubles with two decimals, quantities have three, gift cards are kopecks,
+//! points are whole numbers; all are read from the JSON text into integers (never an `f64`) and
+//! written back with their decimals (`79.00`). Payment sums (`cashSum`, `noCashSum`) are not
+//! used: points never depend on them, and the return's `noCashSum` unit is doubtful.
+//!
+//! # Not done
+//! This program issues no gift cards: every number looks up as `INVALID`, and `giftCards` paid
+//! in a sale are logged. Only the development [`LogSender`](verify::LogSender) delivers codes.
+
+pub mod body;
+pub mod convert;
+pub mod customers;
+pub mod errors;
+pub mod number;
+pub mod receipts;
+pub mod routes;
+pub mod service;
+pub mod verify;
+pub mod wire;
+
+pub use routes::{service, PREFIX};
+pub use service::{BackendError, LoyaltyBackend};
+pub use verify::{CodeSender, LogSender};
