@@ -18,5 +18,6 @@ mod cloud_support;
 
 mod cloud_admin;
 mod cloud_import;
+mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;

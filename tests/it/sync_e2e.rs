@@ -53,7 +53,7 @@ async fn health(agent: &Agent) -> Value {
     agent.get("/v1/health").await.1
 }
 
-async fn wait_drained(agent: &Agent, limit: Duration) {
+pub(crate) async fn wait_drained(agent: &Agent, limit: Duration) {
     eventually(limit, "the outbox to drain", || async {
         let health = health(agent).await;
         (health["sync"]["pending"] == 0 && health["sync"]["state"] == "online").then_some(())

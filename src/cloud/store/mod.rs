@@ -6,6 +6,7 @@
 //! - `import.rs`: the bulk CSV import, many rows per statement.
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
+//! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
 //!
@@ -20,6 +21,7 @@ mod customers;
 mod import;
 mod pull;
 mod push;
+mod signup;
 mod tills;
 mod webhooks;
 
@@ -31,6 +33,7 @@ pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
 pub use customers::{CustomerInput, CustomerRecord};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
+pub use signup::SignupOutcome;
 pub use tills::{NewTill, TillView};
 pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 
