@@ -139,6 +139,9 @@ impl Store {
                         upsert_balance(&tx, &balance)?;
                         summary.balances += 1;
                     }
+                    // Re-pointing the local duplicate to the surviving customer is not done yet;
+                    // `into`'s snapshot, which comes first, already took over its identifiers.
+                    Change::CustomerMerged { .. } => {}
                     Change::Program(snapshot) => {
                         let mut program: Program = serde_json::from_value(snapshot.program.clone())?;
                         program.version = snapshot.version;

@@ -4,8 +4,9 @@
 //! - the phone already belongs to another customer: a phone is a person, so it is the same
 //!   person enrolled twice. The till's customer id becomes an alias of the existing customer
 //!   (later events naming it apply to the existing one), the existing customer keeps its data
-//!   and gains what it lacked (name, email, birthday), no second welcome bonus is given, and a
-//!   `customer_merged` conflict says so;
+//!   and gains what it lacked (name, email, birthday), no second welcome bonus is given, a
+//!   `customer_merged` conflict says so, and the feed carries a `customer_merged` change so
+//!   tills re-point their copy of the till's id;
 //! - only the card is taken: card numbers assigned offline by two tills can collide, but the
 //!   people differ. The newcomer is created with a fresh card from the cloud (tills receive it
 //!   in the next pull) and a `card_reassigned` conflict says so;
@@ -134,6 +135,8 @@ pub(super) fn created(
         )?;
         ledger::note_till_seq(sql, &existing.id, cx.till_id, cx.event.seq)?;
         changes.customer(&existing.id);
+        // After the survivor's own rows, so a till has `into` before it re-points `from`.
+        changes.add(FeedKind::Merge, &clean.id);
         return Ok(());
     }
 

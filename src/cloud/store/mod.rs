@@ -102,6 +102,8 @@ pub enum FeedKind {
     Customer,
     Balance,
     Program,
+    /// A till's customer id that became an alias (the entity id is the alias).
+    Merge,
 }
 
 impl FeedKind {
@@ -110,6 +112,7 @@ impl FeedKind {
             FeedKind::Customer => "customer",
             FeedKind::Balance => "balance",
             FeedKind::Program => "program",
+            FeedKind::Merge => "merge",
         }
     }
 }
