@@ -17,6 +17,7 @@ mod sync_e2e;
 mod cloud_support;
 
 mod cloud_admin;
+mod cloud_consents;
 mod cloud_import;
 mod cloud_signup;
 mod cloud_sync;
