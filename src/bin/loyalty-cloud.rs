@@ -37,6 +37,18 @@ enum Command {
         #[arg(long, env = "LOYALTY_CLOUD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12,
               value_parser = clap::value_parser!(i64).range(1..=100))]
         webhook_max_attempts: i64,
+        /// Sign-ups the public form accepts per minute in total (besides 5 per client address
+        /// and 3 per phone per hour).
+        #[arg(long, env = "LOYALTY_CLOUD_SIGNUP_PER_MINUTE", default_value_t = 300)]
+        signup_per_minute: u32,
+        /// Read the client's address from the last X-Forwarded-For entry (only behind your
+        /// own load balancer, which sets it).
+        #[arg(long, env = "LOYALTY_CLOUD_TRUST_FORWARDED_FOR")]
+        trust_forwarded_for: bool,
+        /// A website origin (https://shop.example.com) whose pages may call the sign-up form;
+        /// repeat the flag, or separate with commas in the variable.
+        #[arg(long = "signup-origin", env = "LOYALTY_CLOUD_SIGNUP_ORIGINS", value_delimiter = ',')]
+        signup_origins: Vec<String>,
     },
     /// Manage the customer directory.
     Customers {
@@ -92,6 +104,9 @@ impl Storage {
             default_country: self.default_country.to_uppercase(),
             card_prefix: self.card_prefix,
             webhooks: Default::default(),
+            signup_per_minute: 300,
+            trust_forwarded_for: false,
+            signup_origins: Vec::new(),
         })
     }
 }
@@ -123,8 +138,19 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, storage, webhook_backoff_ms, webhook_max_attempts } => {
+        Command::Serve {
+            listen,
+            storage,
+            webhook_backoff_ms,
+            webhook_max_attempts,
+            signup_per_minute,
+            trust_forwarded_for,
+            signup_origins,
+        } => {
             let mut config = storage.config(listen)?;
+            config.signup_per_minute = signup_per_minute.max(1);
+            config.trust_forwarded_for = trust_forwarded_for;
+            config.signup_origins = signup_origins.into_iter().filter(|o| !o.trim().is_empty()).collect();
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             let prepared = server::prepare(&config).await?;

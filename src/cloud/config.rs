@@ -23,6 +23,11 @@ pub struct CloudConfig {
     pub card_prefix: String,
     /// Webhook retries and timeouts.
     pub webhooks: crate::cloud::webhooks::WebhookSettings,
+    /// The sign-up form: sign-ups a minute in total, whether `X-Forwarded-For` names the
+    /// client (behind our own load balancer only), and the website origins allowed by CORS.
+    pub signup_per_minute: u32,
+    pub trust_forwarded_for: bool,
+    pub signup_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for CloudConfig {
@@ -35,6 +40,9 @@ impl std::fmt::Debug for CloudConfig {
             .field("default_country", &self.default_country)
             .field("card_prefix", &self.card_prefix)
             .field("webhooks", &self.webhooks)
+            .field("signup_per_minute", &self.signup_per_minute)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("signup_origins", &self.signup_origins)
             .finish()
     }
 }

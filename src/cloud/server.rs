@@ -45,10 +45,17 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
     let store = open_store(config).await?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    Ok(Prepared {
-        state: AppState { store, admin_token, started: Instant::now(), webhooks: config.webhooks },
-        listener,
-    })
+    let signup =
+        api::SignupGuard::new(config.signup_per_minute, config.trust_forwarded_for, config.default_country.clone());
+    let state = AppState {
+        store,
+        admin_token,
+        started: Instant::now(),
+        webhooks: config.webhooks,
+        signup: std::sync::Arc::new(signup),
+        signup_origins: config.signup_origins.clone(),
+    };
+    Ok(Prepared { state, listener })
 }
 
 /// Opens the database named by the configuration (migrations run here) and the store over it.

@@ -1,5 +1,6 @@
 //! The JSON the binaries speak: request and response bodies of the agent's native API (v1),
-//! the sync contract between agent and cloud, and the cloud's webhook deliveries.
+//! the sync contract between agent and cloud, the cloud's sign-up form and its webhook
+//! deliveries.
 //!
 //! This module is the contract with till integrators. Money is an integer number of minor
 //! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
@@ -7,10 +8,12 @@
 
 mod native;
 mod quantity;
+mod signup;
 mod sync;
 mod webhook;
 
 pub use native::*;
 pub use quantity::QuantityInput;
+pub use signup::*;
 pub use sync::*;
 pub use webhook::*;

@@ -152,6 +152,14 @@ pub enum Change {
     Customer(Box<CustomerSnapshot>),
     Balance(BalanceSnapshot),
     Program(ProgramSnapshot),
+    /// A customer a till enrolled had a phone the cloud already knew: the same person. `from`
+    /// (the till's customer id) is now an alias of `into`; events naming `from` apply to `into`.
+    /// A till holding a local `from` re-points it to `into`. Comes after `into`'s snapshot:
+    /// `{"type": "customer_merged", "from": "…", "into": "…"}`.
+    CustomerMerged {
+        from: String,
+        into: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

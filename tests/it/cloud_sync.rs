@@ -456,3 +456,28 @@ async fn collisions_scenario(backend: Backend) {
         .expect("the known customer's balance");
     assert_eq!((balance["balance"].as_i64(), balance["included_seq"].as_i64()), (Some(15), Some(3)));
 }
+
+cloud_test!(a_merge_is_in_the_feed, merge_feed_scenario);
+/// When a till enrolls a phone the cloud knew, every till's next pull carries
+/// `{"type": "customer_merged", "from": <the till's id>, "into": <the known id>}`, after the
+/// known customer's own snapshot; a first full pull carries it too.
+async fn merge_feed_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let known = cloud.customer("+79995550009").await;
+    let known_id = known["id"].as_str().unwrap();
+    let (a, b) = (cloud.till("Till A").await, cloud.till("Till B").await);
+    let head = cloud.pull(&b, None, 1000, 0).await["next_cursor"].as_str().unwrap().to_owned();
+
+    let twin = customer_created(1, "till-a-7", "8 999 555 00 09", "27000000017");
+    cloud.push_expect(&a, vec![twin], &["applied"]).await;
+
+    let page = cloud.pull(&b, Some(&head), 1000, 0).await;
+    let changes = page["changes"].as_array().unwrap();
+    let merge = changes.iter().position(|c| c["type"] == "customer_merged").expect("the merge change");
+    assert_eq!(changes[merge], json!({ "type": "customer_merged", "from": "till-a-7", "into": known_id }));
+    let snapshot =
+        changes.iter().position(|c| c["type"] == "customer" && c["id"] == known_id).expect("the known customer");
+    assert!(snapshot < merge, "the survivor comes first: {page}");
+    let everything = cloud.pull(&a, None, 1000, 0).await;
+    assert!(everything["changes"].as_array().unwrap().iter().any(|c| c["type"] == "customer_merged"), "{everything}");
+}

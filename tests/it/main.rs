@@ -17,7 +17,9 @@ mod sync_e2e;
 mod cloud_support;
 
 mod cloud_admin;
+mod cloud_consents;
 mod cloud_import;
+mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;
 mod moysklad;

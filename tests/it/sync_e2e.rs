@@ -53,7 +53,7 @@ async fn health(agent: &Agent) -> Value {
     agent.get("/v1/health").await.1
 }
 
-async fn wait_drained(agent: &Agent, limit: Duration) {
+pub(crate) async fn wait_drained(agent: &Agent, limit: Duration) {
     eventually(limit, "the outbox to drain", || async {
         let health = health(agent).await;
         (health["sync"]["pending"] == 0 && health["sync"]["state"] == "online").then_some(())
@@ -368,4 +368,44 @@ async fn merge_scenario(backend: Backend) {
     let (_, in_cloud) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
     assert_eq!(in_cloud["consents"]["email"]["granted"], false, "{in_cloud}");
     assert_eq!(in_cloud["consents"]["email"]["source"], "till", "{in_cloud}");
+}
+
+cloud_test!(a_customer_enrolled_twice_is_merged_at_the_till, merged_scenario);
+async fn merged_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &proxy.url(), dir.path(), "till-merge-2").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+
+    // While the till is offline, the same person signs up in the cloud and enrolls at the till.
+    proxy.set(Fault::Refuse);
+    let _ = agent.post("/v1/sync", json!({})).await;
+    let in_cloud = cloud.customer("+79998889900").await;
+    let kept = in_cloud["id"].as_str().unwrap().to_owned();
+    let local = agent.enroll("8 999 888 99 00", "Boris").await;
+    let local_id = local["id"].as_str().unwrap().to_owned();
+    assert_ne!(local_id, kept);
+    let (status, sale_answer) = agent.post("/v1/receipts", sale("m-1", &local_id, 20000, json!(0))).await;
+    assert_eq!(status, 200, "{sale_answer}");
+
+    // Reconnected: the cloud keeps its customer, and the till folds its duplicate into it.
+    proxy.set(Fault::None);
+    let _ = agent.post("/v1/sync", json!({})).await;
+    wait_drained(&agent, Duration::from_secs(15)).await;
+    let merged = eventually(Duration::from_secs(10), "the merge at the till", || async {
+        let (_, found) = agent.get("/v1/customers/search?q=%2B79998889900").await;
+        let customers = found["customers"].as_array().cloned().unwrap_or_default();
+        (customers.len() == 1 && customers[0]["id"] == kept.as_str()).then(|| customers[0].clone())
+    })
+    .await;
+    assert_eq!(merged["points"]["balance"], 10, "the sale's 10 points count for the kept customer: {merged}");
+    assert_eq!(cloud_balance(&cloud, &kept).await, 10);
+    // The old id still answers, as the customer it became.
+    let (status, by_old_id) = agent.get(&format!("/v1/customers/{local_id}")).await;
+    assert_eq!(status, 200, "{by_old_id}");
+    assert_eq!(by_old_id["id"], kept.as_str());
+    let (_, receipt) = agent.get("/v1/receipts/m-1").await;
+    assert_eq!(receipt["receipt"]["id"], "m-1");
 }

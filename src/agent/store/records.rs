@@ -67,6 +67,20 @@ pub(crate) fn load_customer_by(
     // `column` is always one of our own constants, never input.
     let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {column} = ?1");
     let found = conn.prepare_cached(&sql)?.query_row([value], customer_from_row).optional()?;
+    // An id the cloud merged into another customer still answers, as that customer.
+    let found = match found {
+        None if column == "id" => {
+            let target: Option<String> = conn
+                .prepare_cached("SELECT customer_id FROM customer_aliases WHERE alias = ?1")?
+                .query_row([value], |row| row.get(0))
+                .optional()?;
+            match target {
+                Some(target) => conn.prepare_cached(&sql)?.query_row([&target], customer_from_row).optional()?,
+                None => None,
+            }
+        }
+        found => found,
+    };
     match found {
         Some(mut customer) => {
             load_points(conn, settings, &mut customer)?;

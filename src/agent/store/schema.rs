@@ -172,6 +172,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX moysklad_codes_subject ON moysklad_codes (purpose, subject, issued_at);
     "#,
+    // 4: customers the cloud merged into another (one person enrolled on two tills): the old
+    // id keeps answering, as the customer it became.
+    r#"
+    CREATE TABLE customer_aliases (
+        alias       TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -30,6 +30,8 @@ pub struct PageSummary {
     /// Customers whose phone, card or email the cloud gave to another customer (merged
     /// duplicates enrolled offline on two tills).
     pub released: usize,
+    /// Local duplicates folded into the customer the cloud kept.
+    pub merged: usize,
 }
 
 impl Store {
@@ -139,6 +141,10 @@ impl Store {
                         upsert_balance(&tx, &balance)?;
                         summary.balances += 1;
                     }
+                    Change::CustomerMerged { from, into } => {
+                        merge_customer(&tx, &from, &into)?;
+                        summary.merged += 1;
+                    }
                     Change::Program(snapshot) => {
                         let mut program: Program = serde_json::from_value(snapshot.program.clone())?;
                         program.version = snapshot.version;
@@ -234,6 +240,43 @@ fn upsert_customer(conn: &Connection, customer: &CustomerSnapshot) -> Result<usi
         now
     ])?;
     Ok(released)
+}
+
+/// Folds the local customer `from` into `into` (the cloud decided they are one person): their
+/// receipts, journal, lots and promo uses move over, so the till's unconfirmed movements count
+/// for the customer the cloud kept, and `from` stays an alias so a till that remembers the old
+/// id still finds them.
+fn merge_customer(conn: &Connection, from: &str, into: &str) -> Result<(), StoreError> {
+    if from == into {
+        return Ok(());
+    }
+    conn.execute(
+        "INSERT INTO customer_aliases (alias, customer_id) VALUES (?1, ?2)
+         ON CONFLICT (alias) DO UPDATE SET customer_id = excluded.customer_id",
+        params![from, into],
+    )?;
+    // Aliases of `from` now lead to `into` too.
+    conn.execute("UPDATE customer_aliases SET customer_id = ?2 WHERE customer_id = ?1", params![from, into])?;
+    let exists = |id: &str| -> rusqlite::Result<bool> {
+        conn.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])
+    };
+    if !exists(from)? || !exists(into)? {
+        return Ok(());
+    }
+    for table in ["receipts", "ledger", "point_lots", "promo_uses", "adjustments"] {
+        conn.execute(&format!("UPDATE {table} SET customer_id = ?2 WHERE customer_id = ?1"), params![from, into])?;
+    }
+    // One MoySklad link per customer: the kept customer's own link wins.
+    conn.execute(
+        "UPDATE moysklad_links SET customer_id = ?2 WHERE customer_id = ?1
+         AND NOT EXISTS (SELECT 1 FROM moysklad_links WHERE customer_id = ?2)",
+        params![from, into],
+    )?;
+    conn.execute("DELETE FROM moysklad_links WHERE customer_id = ?1", [from])?;
+    conn.execute("DELETE FROM cloud_balances WHERE customer_id = ?1", [from])?;
+    conn.execute("DELETE FROM customers WHERE id = ?1", [from])?;
+    tracing::info!(from, into, "a local customer was merged into the one the cloud kept");
+    Ok(())
 }
 
 fn upsert_balance(conn: &Connection, balance: &BalanceSnapshot) -> Result<(), StoreError> {

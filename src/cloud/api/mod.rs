@@ -1,7 +1,8 @@
 //! loyalty-cloud's HTTP API: the router, its state, the two kinds of credentials and the one
 //! place where [`CloudError`] becomes an HTTP answer.
 //!
-//! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the credential);
+//! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
+//!   credential), `POST /v1/signup` (the website's form, rate-limited);
 //! - admin token: everything under `/v1/admin/`;
 //! - device token: `/v1/sync/push` and `/v1/sync/pull` (the till is known from the token).
 //!
@@ -14,6 +15,7 @@ mod admin_tills;
 mod admin_webhooks;
 mod health;
 mod openapi;
+mod signup;
 mod sync;
 
 use std::time::{Duration, Instant};
@@ -48,7 +50,13 @@ pub struct AppState {
     pub admin_token: AdminToken,
     pub started: Instant,
     pub webhooks: crate::cloud::webhooks::WebhookSettings,
+    /// The sign-up form's rate limits.
+    pub signup: std::sync::Arc<SignupGuard>,
+    /// Website origins allowed to call the sign-up form from a browser (CORS); none = no CORS.
+    pub signup_origins: Vec<String>,
 }
+
+pub use signup::SignupGuard;
 
 /// The till a device token belongs to, put into the request by the guard.
 #[derive(Debug, Clone)]
@@ -80,6 +88,16 @@ pub fn router(state: AppState) -> Router {
         crate::cloud::moysklad_backend::CloudBackend::new(state.store.clone()),
         std::sync::Arc::new(crate::moysklad::LogSender),
     );
+    let signup = Router::new()
+        // OPTIONS is routed so the CORS layer sees browsers' preflight requests (it answers
+        // them itself); without configured origins it is a plain 204 without CORS headers.
+        .route("/v1/signup", post(signup::signup).options(|| async { StatusCode::NO_CONTENT }))
+        .layer(DefaultBodyLimit::max(signup::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(signup::BODY_LIMIT, common::check_declared_size));
+    let signup = match cors(&state.signup_origins) {
+        Some(cors) => signup.layer(cors),
+        None => signup,
+    };
     let public = Router::new()
         .route("/v1/health", get(health::health))
         .nest_service(crate::moysklad::PREFIX, moysklad)
@@ -87,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document));
 
     public
+        .merge(signup)
         .merge(admin)
         .merge(till)
         .fallback(common::not_found)
@@ -99,6 +118,22 @@ pub fn router(state: AppState) -> Router {
                 .into_response()
         }))
         .with_state(state)
+}
+
+/// CORS for the sign-up form, when website origins are configured: a browser on those pages
+/// may POST JSON to it. Nothing else is ever open to other origins.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    let origins: Vec<axum::http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([axum::http::Method::POST])
+            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 /// The bearer token of a request, never from the query string.

@@ -221,6 +221,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX moysklad_codes_subject ON moysklad_codes (purpose, subject, issued_at);
     "#,
+    // 4: the sign-up form's log: proof of when, from where and with which consents someone
+    // registered (or tried again with a phone already known).
+    r#"
+    CREATE TABLE signups (
+        id          TEXT PRIMARY KEY,            -- UUIDv7
+        phone       TEXT NOT NULL,               -- E.164
+        customer_id TEXT,                        -- created, or the phone's existing holder
+        outcome     TEXT NOT NULL,               -- created | existing
+        client_ip   TEXT NOT NULL,
+        consents    TEXT NOT NULL,               -- as stamped: granted, at, source web
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX signups_phone ON signups (phone);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

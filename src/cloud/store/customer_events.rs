@@ -4,15 +4,17 @@
 //! - the phone already belongs to another customer: a phone is a person, so it is the same
 //!   person enrolled twice. The till's customer id becomes an alias of the existing customer
 //!   (later events naming it apply to the existing one), the existing customer keeps its data
-//!   and gains what it lacked (name, email, birthday), no second welcome bonus is given, and a
-//!   `customer_merged` conflict says so;
+//!   and gains what it lacked (name, email, birthday), no second welcome bonus is given, a
+//!   `customer_merged` conflict says so, and the feed carries a `customer_merged` change so
+//!   tills re-point their copy of the till's id;
 //! - only the card is taken: card numbers assigned offline by two tills can collide, but the
 //!   people differ. The newcomer is created with a fresh card from the cloud (tills receive it
 //!   in the next pull) and a `card_reassigned` conflict says so;
 //! - only the email is taken: the newcomer is created without it (`email_taken` conflict).
 //!
 //! Edits merge last-writer-wins per field in the cloud's receive order; consents compare
-//! their own timestamps, and an opt-out beats an opt-in that is not newer.
+//! their own timestamps (a till's never later than when the cloud received it), and an
+//! opt-out beats an opt-in that is not newer — the same rule for the back office's edits.
 
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::apply::{refuse, Applied, Context};
@@ -82,7 +84,7 @@ pub(super) fn created(
         card: Some(card),
         birthday: clean_birthday(event.birthday.clone()).map_err(invalid)?,
         tags: clean_tags(event.tags.clone()).map_err(invalid)?,
-        consents: event.consents.clone(),
+        consents: received_consents(&event.consents, cx.at),
         source: "till",
     };
 
@@ -134,6 +136,8 @@ pub(super) fn created(
         )?;
         ledger::note_till_seq(sql, &existing.id, cx.till_id, cx.event.seq)?;
         changes.customer(&existing.id);
+        // After the survivor's own rows, so a till has `into` before it re-points `from`.
+        changes.add(FeedKind::Merge, &clean.id);
         return Ok(());
     }
 
@@ -217,7 +221,10 @@ pub(super) fn updated(
             "name" => customer.name = clean_text(event.name.clone(), "name", 200).map_err(invalid)?,
             "birthday" => customer.birthday = clean_birthday(event.birthday.clone()).map_err(invalid)?,
             "tags" => customer.tags = clean_tags(event.tags.clone()).map_err(invalid)?,
-            "consents" => customer.consents = merge_consents(customer.consents.clone(), &event.consents),
+            "consents" => {
+                customer.consents =
+                    merge_consents(customer.consents.clone(), &received_consents(&event.consents, cx.at))
+            }
             // A field this cloud does not know (a newer agent) is ignored, not refused.
             _ => {}
         }
@@ -228,6 +235,26 @@ pub(super) fn updated(
     changes.add(FeedKind::Customer, &customer.id);
     changes.add(FeedKind::Balance, &customer.id);
     Ok(())
+}
+
+/// A till's consents as the cloud keeps them: a time in the future (a till whose clock runs
+/// ahead) or one that cannot be read becomes the time the cloud received it. Otherwise a
+/// skewed till's opt-in could outrank every later opt-out made in the back office.
+pub(crate) fn received_consents(consents: &Consents, received_at: i64) -> Consents {
+    let clamp = |consent: &Option<Consent>| {
+        consent.clone().map(|mut consent| {
+            match unix_time(&consent.at) {
+                Some(at) if at <= received_at => {}
+                _ => consent.at = crate::cloud::clock::rfc3339(received_at),
+            }
+            consent
+        })
+    };
+    Consents { sms: clamp(&consents.sms), email: clamp(&consents.email) }
+}
+
+fn unix_time(at: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
 }
 
 /// Per channel, the newer consent wins; at the same time (or when a time cannot be read) an
@@ -243,10 +270,7 @@ pub(crate) fn merge_consents(current: Consents, incoming: &Consents) -> Consents
 fn merge_one(current: Option<Consent>, incoming: Option<&Consent>) -> Option<Consent> {
     let Some(incoming) = incoming else { return current };
     let Some(current) = current else { return Some(incoming.clone()) };
-    let parse = |at: &str| {
-        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
-    };
-    let newer = match (parse(&incoming.at), parse(&current.at)) {
+    let newer = match (unix_time(&incoming.at), unix_time(&current.at)) {
         (Some(new), Some(old)) if new != old => new > old,
         // Same moment or unreadable: the opt-out wins.
         _ => !incoming.granted,
@@ -272,5 +296,17 @@ mod tests {
         assert_eq!(merged(consent(false, "2026-01-01T10:00:00Z"), consent(true, "2026-01-01T10:00:00Z")), Some(false));
         assert_eq!(merged(None, consent(true, "x")), Some(true));
         assert_eq!(merged(consent(true, "x"), None), Some(true));
+    }
+
+    #[test]
+    fn a_till_consent_from_the_future_is_dated_when_received() {
+        let received = 1_767_225_600; // 2026-01-01T00:00:00Z
+        let consents =
+            Consents { sms: consent(true, "2099-01-01T00:00:00Z"), email: consent(false, "2025-12-31T10:00:00Z") };
+        let kept = received_consents(&consents, received);
+        assert_eq!(kept.sms.map(|c| (c.granted, c.at)), Some((true, "2026-01-01T00:00:00Z".to_owned())));
+        assert_eq!(kept.email.map(|c| c.at), Some("2025-12-31T10:00:00Z".to_owned()), "a past time is kept");
+        let garbled = Consents { sms: consent(false, "yesterday"), email: None };
+        assert_eq!(received_consents(&garbled, received).sms.map(|c| c.at), Some("2026-01-01T00:00:00Z".to_owned()));
     }
 }

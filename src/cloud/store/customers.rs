@@ -390,7 +390,10 @@ impl Store {
                 customer.tags = tags.clone();
             }
             if let Some(input) = &patch.consents {
-                customer.consents = stamp_consents(customer.consents.clone(), input, "cloud", at);
+                // Merged like a till's, not overwritten: an opt-out recorded in this very second
+                // (a till's, dated when received) still beats this opt-in.
+                let given = stamp_consents(Consents::default(), input, "cloud", at);
+                customer.consents = super::customer_events::merge_consents(customer.consents.clone(), &given);
             }
             customer.updated_at = at;
             save_personal(sql, &customer)?;

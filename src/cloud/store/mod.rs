@@ -6,6 +6,7 @@
 //! - `import.rs`: the bulk CSV import, many rows per statement.
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
+//! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
 //! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
@@ -23,6 +24,7 @@ mod moysklad;
 mod moysklad_ledger;
 mod pull;
 mod push;
+mod signup;
 mod tills;
 mod webhooks;
 
@@ -35,6 +37,7 @@ pub use customers::{CustomerInput, CustomerRecord};
 pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
+pub use signup::SignupOutcome;
 pub use tills::{NewTill, TillView};
 pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 
@@ -103,6 +106,8 @@ pub enum FeedKind {
     Customer,
     Balance,
     Program,
+    /// A till's customer id that became an alias (the entity id is the alias).
+    Merge,
 }
 
 impl FeedKind {
@@ -111,6 +116,7 @@ impl FeedKind {
             FeedKind::Customer => "customer",
             FeedKind::Balance => "balance",
             FeedKind::Program => "program",
+            FeedKind::Merge => "merge",
         }
     }
 }

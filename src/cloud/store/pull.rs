@@ -135,6 +135,11 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
             }
             None => None,
         },
+        "merge" => sql
+            .query_opt("SELECT customer_id FROM customer_aliases WHERE alias_id = $1", vals![id])?
+            .map(|row| row.text(0))
+            .transpose()?
+            .map(|into| Change::CustomerMerged { from: id.to_owned(), into }),
         "program" => {
             let program = super::admin::current_program(sql)?;
             Some(Change::Program(ProgramSnapshot {

@@ -1,0 +1,146 @@
+//! `POST /v1/signup`: the public registration form of a chain's website (no token).
+//!
+//! Abuse is bounded by token buckets: per client IP (5 a minute; IPv6 counted per /64, which
+//! one subscriber usually holds whole), per phone number (3 an hour, so nobody floods one
+//! person's number), and in total (`--signup-per-minute`, 300 by default); past a bound the
+//! answer is 429 with `Retry-After`. The limits are per process: N processes behind a load
+//! balancer allow N times as much (put a stricter limit in the balancer if that matters).
+//!
+//! A phone that is already registered gets exactly the answer a new one gets (202
+//! `{"status": "received"}`), and nothing about that customer changes: the form cannot prove
+//! who is typing, so it must neither reveal who is a customer nor let a stranger edit one.
+//! Invalid input (a malformed phone, a bad date) is a 422 — that says nothing about anyone.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::{ApiError, AppState};
+use crate::http::extract::ApiJson;
+use crate::http::rate_limit::{retry_after_seconds, KeyedLimiter, Limiter, Rate};
+use crate::wire::{SignupAccepted, SignupRequest};
+
+/// The largest sign-up body: a form is a few hundred bytes.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// The sign-up form's limits and how the client's address is found.
+#[derive(Debug)]
+pub struct SignupGuard {
+    global: Limiter,
+    per_ip: KeyedLimiter<IpAddr>,
+    per_phone: KeyedLimiter<String>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set by our own load
+    /// balancer) instead of the TCP peer. Only behind a proxy that sets it: otherwise anyone
+    /// could claim any address.
+    trust_forwarded_for: bool,
+    default_region: String,
+}
+
+impl SignupGuard {
+    pub fn new(per_minute: u32, trust_forwarded_for: bool, default_region: String) -> SignupGuard {
+        SignupGuard {
+            global: Limiter::new(Rate::per(per_minute, Duration::from_secs(60))),
+            per_ip: KeyedLimiter::new(Rate::per(5, Duration::from_secs(60)), 100_000),
+            per_phone: KeyedLimiter::new(Rate::per(3, Duration::from_secs(3600)), 100_000),
+            trust_forwarded_for,
+            default_region,
+        }
+    }
+
+    /// The client's address, as the rate limits count it.
+    fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| headers.get_all("x-forwarded-for").iter().next_back())
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        let ip = forwarded.or(peer.map(|p| p.ip())).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let mut segments = v6.segments();
+                    segments[4..].fill(0);
+                    IpAddr::from(segments)
+                }
+            },
+            v4 => v4,
+        }
+    }
+}
+
+fn too_many(wait: Duration, what: &str) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many sign-ups {what}; try again in {} s", retry_after_seconds(wait)),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Registers a customer from the website's form; answers the same for a new and a known phone.
+#[utoipa::path(post, path = "/v1/signup", tag = "public", request_body = SignupRequest,
+    responses((status = 202, body = SignupAccepted), (status = 422, body = crate::wire::ErrorBody),
+              (status = 429, body = crate::wire::ErrorBody, description = "rate limited; see Retry-After")),
+    security(()))]
+pub async fn signup(State(state): State<AppState>, request: Request) -> Response {
+    let now = Instant::now();
+    let guard = &state.signup;
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let client = guard.client(peer, request.headers());
+    if let Err(wait) = guard.global.check(now) {
+        return too_many(wait, "right now");
+    }
+    if let Err(wait) = guard.per_ip.check(&client, now) {
+        return too_many(wait, "from this address");
+    }
+    let body = match ApiJson::<SignupRequest>::from_request(request, &state).await {
+        Ok(ApiJson(body)) => body,
+        Err(e) => return e.into_response(),
+    };
+    // Invalid phones are refused by the store below; only a real number has a bucket.
+    if let Ok(phone) = crate::identity::normalize_phone(&body.phone, &guard.default_region) {
+        if let Err(wait) = guard.per_phone.check(&phone.as_str().to_owned(), now) {
+            return too_many(wait, "for this phone number");
+        }
+    }
+    match state.store.signup(body, client.to_string()).await {
+        Ok(outcome) => {
+            tracing::info!(known = matches!(outcome, crate::cloud::store::SignupOutcome::AlreadyKnown), "sign-up");
+            let answer = SignupAccepted {
+                status: "received".into(),
+                message: "Thank you! Your loyalty card is on its way.".into(),
+            };
+            (StatusCode::ACCEPTED, Json(answer)).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_says_otherwise() {
+        let peer: SocketAddr = "198.51.100.7:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1, 203.0.113.9"));
+        let direct = SignupGuard::new(300, false, "RU".into());
+        assert_eq!(direct.client(Some(peer), &headers), "198.51.100.7".parse::<IpAddr>().unwrap());
+        let proxied = SignupGuard::new(300, true, "RU".into());
+        assert_eq!(proxied.client(Some(peer), &headers), "203.0.113.9".parse::<IpAddr>().unwrap());
+        let six: SocketAddr = "[2001:db8:1:2:3:4:5:6]:443".parse().unwrap();
+        assert_eq!(direct.client(Some(six), &HeaderMap::new()), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+    }
+}

@@ -1,0 +1,95 @@
+//! The public sign-up form's use case: a new phone becomes a customer (welcome points, a card
+//! from the cloud's series, a feed row so every till finds them, a `customer_created` webhook
+//! with source `web`); a phone the cloud already knows changes nothing. Either way the attempt
+//! is logged in `signups` — the proof of consent a marketing opt-in needs, and a write on both
+//! paths, so the two take about as long (the answer must not reveal which one it was).
+//!
+//! An email someone else already uses is dropped rather than refused, for the same reason;
+//! the back office sees an `email_taken` conflict.
+
+use super::admin::{current_program, record_conflict, NewConflict};
+use super::customers::{self, holder, CleanCustomer};
+use super::{publish, Changes, CloudError, Store};
+use crate::cloud::clock::now;
+use crate::vals;
+use crate::wire::{EnrollRequest, SignupRequest};
+
+/// What a sign-up did; the HTTP answer is the same for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupOutcome {
+    Created { customer_id: String },
+    AlreadyKnown,
+}
+
+impl Store {
+    /// Registers `request` from `client_ip`. Invalid input is refused before anything is stored.
+    pub async fn signup(&self, request: SignupRequest, client_ip: String) -> Result<SignupOutcome, CloudError> {
+        let at = now();
+        let enroll = EnrollRequest {
+            phone: request.phone,
+            name: request.name,
+            email: request.email,
+            card: None,
+            birthday: request.birthday,
+            tags: Vec::new(),
+            consents: request.consents,
+        };
+        let clean = CleanCustomer::from_request(self.settings(), enroll, at, "web", "web")?;
+        let settings = self.settings().clone();
+        self.write(move |sql| {
+            let mut clean = clean.clone();
+            let log = |sql: &mut dyn crate::cloud::db::Sql, customer_id: &str, outcome: &str| {
+                sql.execute(
+                    "INSERT INTO signups (id, phone, customer_id, outcome, client_ip, consents, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    vals![
+                        uuid::Uuid::now_v7().to_string(),
+                        &clean.phone,
+                        customer_id,
+                        outcome,
+                        &client_ip,
+                        serde_json::to_string(&clean.consents).unwrap_or_default(),
+                        at
+                    ],
+                )
+            };
+            if let Some(existing) = holder(sql, "phone", &clean.phone, None)? {
+                log(sql, &existing, "existing")?;
+                return Ok(SignupOutcome::AlreadyKnown);
+            }
+            let mut email_taken = None;
+            if let Some(email) = &clean.email {
+                if let Some(other) = holder(sql, "email", email, None)? {
+                    email_taken = Some(other);
+                    clean.email = None;
+                }
+            }
+            let program = current_program(sql)?;
+            let mut changes = Changes::default();
+            let customer = customers::insert(sql, &settings, clean.clone(), &program, at, &mut changes)?;
+            if let Some(other) = email_taken {
+                record_conflict(
+                    sql,
+                    NewConflict {
+                        kind: "email_taken",
+                        till_id: None,
+                        event: None,
+                        customer_id: Some(&customer.id),
+                        receipt_id: None,
+                        happened: format!(
+                            "the sign-up form gave customer {} an email customer {other} already uses",
+                            customer.id
+                        ),
+                        done: "the customer was created without the email".into(),
+                        details: serde_json::json!({ "source": "web" }),
+                    },
+                    at,
+                )?;
+            }
+            log(sql, &customer.id, "created")?;
+            publish(sql, &changes, at)?;
+            Ok(SignupOutcome::Created { customer_id: customer.id })
+        })
+        .await
+    }
+}

@@ -1,0 +1,36 @@
+//! The cloud's public sign-up form (`POST /v1/signup`, DESIGN §8): what a chain's website
+//! sends when someone registers, and the one answer it always gets.
+//!
+//! The form collects what the seeds' registration forms do (Poster/GrowCards: a phone number
+//! is enough to get a card; Mindbox, Sailplay, SARE: name, email, birthday, and marketing
+//! subscriptions whose time and source must be kept). Consents given here are stamped with the
+//! cloud's time and source `web`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ConsentsInput;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// Any common format; normalised to E.164 with the cloud's default country.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    /// Marketing by SMS and by email: `true` only when the person ticked the box.
+    pub consents: Option<ConsentsInput>,
+}
+
+/// The answer to every accepted sign-up, whether the phone was new or already registered: the
+/// form must not tell a stranger who is a customer. The card number reaches the person through
+/// the chain's own channel (a `customer_created` webhook to its SMS or email service).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignupAccepted {
+    /// Always `received`.
+    pub status: String,
+    /// A sentence the website may show.
+    pub message: String,
+}

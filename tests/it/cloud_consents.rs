@@ -1,0 +1,142 @@
+//! Customer edits from tills (the push API) and the back office (the admin API), on SQLite and
+//! PostgreSQL: fields merge last-writer-wins per field in the cloud's receive order; consents
+//! compare their timestamps and an opt-out beats an older opt-in, in both directions — with a
+//! till's clock running behind or far ahead.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cloud_support::{customer_created, Backend, Cloud, Till};
+use crate::cloud_test;
+
+/// RFC 3339 for now + `offset` seconds, on the machine's clock (the cloud's too).
+fn at(offset: i64) -> String {
+    (OffsetDateTime::now_utc() + time::Duration::seconds(offset))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap()
+}
+
+/// A `customer_updated` event from a till: `fields` changed, the rest of the payload as given.
+fn edit(seq: i64, id: &str, fields: &[&str], changes: Value) -> Value {
+    let mut event = customer_created(seq, id, "+79996660001", "27000000017");
+    event["kind"] = json!("customer_updated");
+    event["payload"]["fields"] = json!(fields);
+    event["payload"]["name"] = Value::Null;
+    for (key, value) in changes.as_object().unwrap() {
+        event["payload"][key] = value.clone();
+    }
+    event
+}
+
+fn consent(granted: bool, at: &str) -> Value {
+    json!({ "granted": granted, "at": at, "source": "till" })
+}
+
+struct Subject<'a> {
+    cloud: &'a Cloud,
+    till: &'a Till,
+    id: String,
+    seq: i64,
+}
+
+impl Subject<'_> {
+    async fn push(&mut self, fields: &[&str], changes: Value) {
+        self.seq += 1;
+        let event = edit(self.seq, &self.id, fields, changes);
+        self.cloud.push_expect(self.till, vec![event], &["applied"]).await;
+    }
+    async fn admin(&self, patch: Value) {
+        let (status, body) = self.cloud.admin_patch(&format!("/v1/admin/customers/{}", self.id), patch).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    async fn read(&self) -> Value {
+        let (status, body) = self.cloud.admin_get(&format!("/v1/admin/customers/{}", self.id)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+    async fn granted(&self, channel: &str) -> bool {
+        self.read().await["consents"][channel]["granted"].as_bool().expect("a consent")
+    }
+}
+
+/// Seconds on the cloud's clock move on (consent times have one-second resolution).
+async fn next_second() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+cloud_test!(consents_opt_out_beats_an_older_opt_in_both_ways, consents_scenario);
+async fn consents_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let (status, created) = cloud
+        .admin_post(
+            "/v1/admin/customers",
+            json!({ "phone": "+79996660001", "consents": { "sms": true, "email": true } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let mut subject = Subject { cloud: &cloud, till: &till, id: created["id"].as_str().unwrap().to_owned(), seq: 0 };
+
+    // SMS — a till's opt-out against the back office's opt-in.
+    // An opt-out older than the opt-in loses (the customer opted in after it)…
+    subject.push(&["consents"], json!({ "consents": { "sms": consent(false, &at(-86_400)) } })).await;
+    assert!(subject.granted("sms").await, "an older opt-out does not undo a newer opt-in");
+    // …one made now wins (a tie in the same second goes to the opt-out as well)…
+    subject.push(&["consents"], json!({ "consents": { "sms": consent(false, &at(0)) } })).await;
+    let shown = subject.read().await;
+    assert_eq!(
+        (shown["consents"]["sms"]["granted"].as_bool(), shown["consents"]["sms"]["source"].as_str()),
+        (Some(false), Some("till"))
+    );
+    // …and the back office opting in again later subscribes the customer again.
+    next_second().await;
+    subject.admin(json!({ "consents": { "sms": true } })).await;
+    let shown = subject.read().await;
+    assert_eq!(
+        (shown["consents"]["sms"]["granted"].as_bool(), shown["consents"]["sms"]["source"].as_str()),
+        (Some(true), Some("cloud"))
+    );
+
+    // Email — the back office's opt-out against a till's opt-in.
+    // A till whose clock runs years ahead opts in: the cloud dates it when it received it…
+    subject.push(&["consents"], json!({ "consents": { "email": consent(true, "2099-01-01T00:00:00Z") } })).await;
+    let kept = subject.read().await["consents"]["email"]["at"].as_str().unwrap().to_owned();
+    assert!(kept <= at(1), "a future consent time is not kept: {kept}");
+    // …so the back office's opt-out now beats it (not outranked by the year 2099)…
+    subject.admin(json!({ "consents": { "email": false } })).await;
+    assert!(!subject.granted("email").await, "the back office's opt-out beats the till's earlier opt-in");
+    // …an older opt-in from a till (its clock behind, or an edit queued offline) loses…
+    subject.push(&["consents"], json!({ "consents": { "email": consent(true, &at(-3600)) } })).await;
+    assert!(!subject.granted("email").await, "an opt-in older than the opt-out does not resubscribe");
+    // …and a newer one from the till wins.
+    next_second().await;
+    subject.push(&["consents"], json!({ "consents": { "email": consent(true, &at(0)) } })).await;
+    assert!(subject.granted("email").await, "a later opt-in at the till subscribes again");
+
+    // Other fields: the last one the cloud received wins, field by field, whatever the till's clock.
+    subject.admin(json!({ "email": "olga@example.com", "name": "Admin name" })).await;
+    subject.push(&["name"], json!({ "name": "Till name" })).await;
+    let shown = subject.read().await;
+    assert_eq!((shown["name"].as_str(), shown["email"].as_str()), (Some("Till name"), Some("olga@example.com")));
+    subject.admin(json!({ "name": "Admin again" })).await;
+    let mut stale = edit(subject.seq + 1, &subject.id, &["name"], json!({ "name": "Old till edit" }));
+    stale["created_at"] = json!("2020-01-01T00:00:00Z");
+    cloud.push_expect(&till, vec![stale], &["applied"]).await;
+    subject.seq += 1;
+    let shown = subject.read().await;
+    assert_eq!(shown["name"], "Old till edit", "receive order, not the till's clock");
+    assert_eq!(shown["email"], "olga@example.com", "a name edit leaves the email alone");
+    assert_eq!(shown["consents"]["sms"]["granted"], true, "and the consents");
+
+    // A customer enrolled at a till with a consent from the future is dated on arrival too.
+    let mut enrolled = customer_created(subject.seq + 1, "till-c-9", "+79996660002", "27000000025");
+    enrolled["payload"]["consents"] = json!({ "sms": consent(true, "2099-01-01T00:00:00Z") });
+    cloud.push_expect(&till, vec![enrolled], &["applied"]).await;
+    let (_, newcomer) = cloud.admin_get("/v1/admin/customers/till-c-9").await;
+    assert!(newcomer["consents"]["sms"]["at"].as_str().unwrap() <= at(1).as_str(), "{newcomer}");
+}
