@@ -139,6 +139,7 @@ pub(super) struct SqliteSql<'c> {
 
 impl SqliteSql<'_> {
     fn prepare(&self, sql: &str, params: &[Value]) -> Result<rusqlite::CachedStatement<'_>, DbError> {
+        super::refuse_nul(params)?;
         let stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
         if stmt.parameter_count() != params.len() {
             return Err(DbError::Decode(format!(
