@@ -43,7 +43,8 @@ enum Command {
         signup_per_minute: u32,
         /// Read the client's address from the last X-Forwarded-For entry (only behind your
         /// own load balancer, which sets it).
-        #[arg(long, env = "LOYALTY_CLOUD_TRUST_FORWARDED_FOR")]
+        #[arg(long, env = "LOYALTY_CLOUD_TRUST_FORWARDED_FOR", value_parser = clap::builder::BoolishValueParser::new(),
+              action = clap::ArgAction::SetTrue)]
         trust_forwarded_for: bool,
         /// A website origin (https://shop.example.com) whose pages may call the sign-up form;
         /// repeat the flag, or separate with commas in the variable.

@@ -73,6 +73,10 @@ async fn tills_and_enrollment_scenario(backend: Backend) {
     let (status, body) = cloud.send(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     assert!(body["paths"]["/v1/sync/push"].is_object());
+    for path in ["/v1/signup", "/v1/admin/webhooks", "/v1/admin/webhooks/{id}/deliveries"] {
+        assert!(body["paths"][path].is_object(), "{path} is described");
+    }
+    assert!(body["components"]["schemas"]["WebhookBody"].is_object(), "the delivery body is described");
 }
 
 cloud_test!(customers, customers_scenario);

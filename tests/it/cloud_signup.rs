@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cloud_support::{Backend, Cloud};
+use crate::cloud_support::{assert_error, Backend, Cloud};
 use crate::cloud_test;
 use crate::support::Agent;
 use crate::sync_e2e::{enroll, eventually, wait_drained};
@@ -129,4 +129,71 @@ async fn signup_scenario(backend: Backend) {
         .await
         .unwrap();
     assert!(preflight.headers().get("access-control-allow-origin").is_none(), "the admin API is never open to a site");
+}
+
+cloud_test!(odd_input_is_a_4xx_never_a_5xx, odd_input_scenario);
+/// The public form and the webhook admin API with bodies of every wrong kind: each gets a
+/// clear 4xx, the process neither panics nor answers 5xx.
+async fn odd_input_scenario(backend: Backend) {
+    let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "1")]).await;
+    let long = "9".repeat(100_000);
+    let bodies = [
+        json!(null),
+        json!([]),
+        json!("phone"),
+        json!({ "phone": 79991234567u64 }),
+        json!({ "phone": null }),
+        json!({ "phone": long }),
+        json!({ "phone": "+7 999 123\u{0}45 67" }),
+        json!({ "phone": "\u{202e}+79991234567" }),
+        json!({ "phone": "+79991234567", "name": "x".repeat(500) }),
+        json!({ "phone": "+79991234567", "name": "bell\u{7}" }),
+        json!({ "phone": "+79991234567", "email": "@" }),
+        json!({ "phone": "+79991234567", "birthday": "2024-02-30" }),
+        json!({ "phone": "+79991234567", "consents": { "sms": "yes" } }),
+        json!({ "phone": "+79991234567", "consents": { "push": true } }),
+    ];
+    for (n, body) in bodies.iter().enumerate() {
+        let (status, _, answer) = signup(&cloud, &format!("192.0.2.{n}"), body.clone()).await;
+        assert!((400..500).contains(&status), "{body}: {status} {answer}");
+        assert!(answer["error"]["code"].is_string(), "{answer}");
+    }
+    let raw = reqwest::Client::new();
+    let too_big = raw
+        .post(cloud.url("/v1/signup"))
+        .header("Content-Type", "application/json")
+        .body(format!("{{\"phone\": \"{}\"}}", "1".repeat(20_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status().as_u16(), 413);
+    let form = raw.post(cloud.url("/v1/signup")).body("phone=%2B79991234567").send().await.unwrap();
+    assert_eq!(form.status().as_u16(), 415, "a plain HTML form post is not JSON");
+
+    for body in [
+        json!({ "url": long, "events": ["customer_created"] }),
+        json!({ "url": "https://example.com/", "events": "customer_created" }),
+        json!({ "url": "https://example.com/", "events": [null] }),
+        json!({ "url": "https://example.com/", "events": ["customer_created"], "secret": "mine" }),
+        json!({ "url": "http://[::1", "events": ["customer_created"] }),
+    ] {
+        let (status, answer) = cloud.admin_post("/v1/admin/webhooks", body.clone()).await;
+        assert!((400..500).contains(&status), "{body}: {status} {answer}");
+    }
+    // A NUL character, which PostgreSQL cannot hold: a 4xx, and a till event holding one is
+    // rejected (the queue moves on) rather than failing the push for ever.
+    assert_error(&cloud.admin_get("/v1/admin/customers/a%00b").await, 422, "invalid_text");
+    let till = cloud.till("Till 1").await;
+    let nul = crate::cloud_support::sale(1, "r-1", "a\u{0}b", 1000, 0, 1);
+    let answer = cloud.push_expect(&till, vec![nul], &["rejected"]).await;
+    assert_eq!(answer["results"][0]["code"], "invalid_payload");
+    for path in [
+        "/v1/admin/webhooks/%00/deliveries",
+        "/v1/admin/webhooks/x/deliveries?limit=-5",
+        "/v1/admin/webhooks/x/deliveries?limit=99999999999999999999",
+        "/v1/admin/webhooks/x/deliveries?status=%F0%9F%92%A9",
+    ] {
+        let (status, answer) = cloud.admin_get(path).await;
+        assert!((400..500).contains(&status), "{path}: {status} {answer}");
+    }
 }

@@ -189,6 +189,10 @@ impl From<CloudError> for ApiError {
                     format!("the database is not available ({message}); retry"),
                 )
             }
+            CloudError::Db(DbError::NulInText) => ApiError::unprocessable(
+                "invalid_text",
+                "text must not contain NUL characters; remove them and send again",
+            ),
             CloudError::Db(e) => {
                 tracing::error!(error = %e, "database failure");
                 ApiError::new(

@@ -42,8 +42,16 @@ pub async fn push(
     if request.events.windows(2).any(|pair| pair[1].seq <= pair[0].seq) || request.events.iter().any(|e| e.seq < 1) {
         return Err(ApiError::unprocessable("events_not_in_order", "events must have seq ≥ 1 in increasing order"));
     }
-    if request.events.iter().any(|e| e.event_id.is_empty() || e.event_id.len() > 128) {
-        return Err(ApiError::unprocessable("invalid_event_id", "every event_id must be 1 to 128 characters"));
+    let printable =
+        |text: &str, max: usize| !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control);
+    if request.events.iter().any(|e| !printable(&e.event_id, 128)) {
+        return Err(ApiError::unprocessable(
+            "invalid_event_id",
+            "every event_id must be 1 to 128 characters without control characters",
+        ));
+    }
+    if request.events.iter().any(|e| !printable(&e.created_at, 64)) {
+        return Err(ApiError::unprocessable("invalid_event", "every created_at must be an RFC 3339 time"));
     }
     let results = state.store.push(till_id, request.events).await?;
     Ok(Json(PushResponse { results }))

@@ -154,6 +154,10 @@ pub enum DbError {
     Decode(String),
     #[error("cannot open the database: {0}")]
     Open(String),
+    /// Text holding a NUL character: PostgreSQL cannot store it, so neither backend takes it
+    /// (the same input gets the same answer on both). Bad input, not a database failure.
+    #[error("text with a NUL character cannot be stored or looked up")]
+    NulInText,
     #[error("a database task stopped unexpectedly")]
     TaskFailed,
 }
@@ -161,6 +165,14 @@ pub enum DbError {
 impl DbError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, DbError::UniqueViolation(_) | DbError::Retry(_))
+    }
+}
+
+/// Refuses parameters holding a NUL character (see [`DbError::NulInText`]).
+pub(crate) fn refuse_nul(params: &[Value]) -> Result<(), DbError> {
+    match params.iter().any(|v| matches!(v, Value::Text(text) if text.contains('\0'))) {
+        true => Err(DbError::NulInText),
+        false => Ok(()),
     }
 }
 

@@ -228,7 +228,8 @@ struct PgSql<'c> {
 }
 
 impl PgSql<'_> {
-    fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+    fn statement(&mut self, sql: &str, params: &[Value]) -> Result<Statement, DbError> {
+        super::refuse_nul(params)?;
         if let Some(statement) = self.conn.statements.get(sql) {
             return Ok(statement.clone());
         }
@@ -245,13 +246,13 @@ impl Sql for PgSql<'_> {
             self.conn.client.batch_execute(sql).map_err(map_error)?;
             return Ok(0);
         }
-        let statement = self.statement(sql)?;
+        let statement = self.statement(sql, params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         self.conn.client.execute(&statement, &refs).map_err(map_error)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let statement = self.statement(sql)?;
+        let statement = self.statement(sql, params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let rows = self.conn.client.query(&statement, &refs).map_err(map_error)?;
         rows.iter().map(decode_row).collect()

@@ -3,6 +3,7 @@
 //! check and the write it guards never interleave with another writer) and a few pooled
 //! readers that see consistent snapshots beside it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +24,10 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Statements whose placeholders were checked: SQLite looks a parameter's name up by
+    /// walking a list, so checking a statement of n placeholders costs n², and a bulk insert
+    /// of thousands of them must pay that once, not on every execution.
+    checked: Mutex<HashSet<String>>,
 }
 
 impl SqliteDb {
@@ -37,6 +42,7 @@ impl SqliteDb {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                checked: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -51,7 +57,7 @@ impl SqliteDb {
                 // A panic in an earlier use case poisons the mutex; the connection is still sound
                 // (its transaction rolled back when the panic unwound past it), so keep using it.
                 let mut conn = self.inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                in_transaction(&mut conn, "BEGIN IMMEDIATE", work)
+                in_transaction(&mut conn, &self.inner.checked, "BEGIN IMMEDIATE", work)
             }
             Mode::Read => {
                 let pooled = self.inner.readers.lock().ok().and_then(|mut pool| pool.pop());
@@ -59,7 +65,7 @@ impl SqliteDb {
                     Some(conn) => conn,
                     None => connect(&self.inner.path)?,
                 };
-                let result = in_transaction(&mut conn, "BEGIN", work);
+                let result = in_transaction(&mut conn, &self.inner.checked, "BEGIN", work);
                 if let Ok(mut pool) = self.inner.readers.lock() {
                     if pool.len() < READERS {
                         pool.push(conn);
@@ -71,13 +77,18 @@ impl SqliteDb {
     }
 }
 
-fn in_transaction<R, E, F>(conn: &mut Connection, begin: &str, work: &F) -> Result<R, E>
+fn in_transaction<R, E, F>(
+    conn: &mut Connection,
+    checked: &Mutex<HashSet<String>>,
+    begin: &str,
+    work: &F,
+) -> Result<R, E>
 where
     F: Fn(&mut dyn Sql) -> Result<R, E>,
     E: From<DbError>,
 {
     conn.execute_batch(begin).map_err(DbError::from)?;
-    let mut sql = SqliteSql { conn };
+    let mut sql = SqliteSql { conn, checked };
     let result = work(&mut sql);
     match result {
         Ok(value) => match conn.execute_batch("COMMIT") {
@@ -123,12 +134,25 @@ fn map_error(e: rusqlite::Error) -> DbError {
 /// A connection inside a transaction, as the use cases see it.
 pub(super) struct SqliteSql<'c> {
     pub(super) conn: &'c mut Connection,
+    pub(super) checked: &'c Mutex<HashSet<String>>,
 }
 
 impl SqliteSql<'_> {
     fn prepare(&self, sql: &str, params: &[Value]) -> Result<rusqlite::CachedStatement<'_>, DbError> {
+        super::refuse_nul(params)?;
         let stmt = self.conn.prepare_cached(sql).map_err(map_error)?;
-        check_placeholders(&stmt, params.len())?;
+        if stmt.parameter_count() != params.len() {
+            return Err(DbError::Decode(format!(
+                "the statement has {} placeholders but {} values were given",
+                stmt.parameter_count(),
+                params.len()
+            )));
+        }
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        if !checked.contains(sql) {
+            check_placeholders(&stmt, params.len())?;
+            checked.insert(sql.to_owned());
+        }
         Ok(stmt)
     }
 }
@@ -208,7 +232,8 @@ mod tests {
     #[test]
     fn dollar_placeholders_bind_by_position_of_first_appearance() {
         let mut conn = memory();
-        let mut sql = SqliteSql { conn: &mut conn };
+        let checked = Mutex::default();
+        let mut sql = SqliteSql { conn: &mut conn, checked: &checked };
         sql.execute("CREATE TABLE t (a INTEGER, b TEXT, c INTEGER)", &[]).unwrap();
         // $1 used twice, and $3 after $2: both fine.
         sql.execute("INSERT INTO t (a, b, c) VALUES ($1, $2, $1 + $3)", crate::vals![7, "x", 5]).unwrap();
@@ -222,7 +247,8 @@ mod tests {
     #[test]
     fn placeholders_out_of_order_are_refused_not_swapped() {
         let mut conn = memory();
-        let mut sql = SqliteSql { conn: &mut conn };
+        let checked = Mutex::default();
+        let mut sql = SqliteSql { conn: &mut conn, checked: &checked };
         sql.execute("CREATE TABLE t (a INTEGER, b INTEGER)", &[]).unwrap();
         assert!(matches!(
             sql.execute("INSERT INTO t (a, b) VALUES ($2, $1)", crate::vals![1, 2]),
@@ -237,7 +263,8 @@ mod tests {
     #[test]
     fn unique_violations_are_recognised() {
         let mut conn = memory();
-        let mut sql = SqliteSql { conn: &mut conn };
+        let checked = Mutex::default();
+        let mut sql = SqliteSql { conn: &mut conn, checked: &checked };
         sql.execute("CREATE TABLE t (a TEXT PRIMARY KEY)", &[]).unwrap();
         sql.execute("INSERT INTO t (a) VALUES ($1)", crate::vals!["k"]).unwrap();
         let again = sql.execute("INSERT INTO t (a) VALUES ($1)", crate::vals!["k"]);

@@ -23,12 +23,20 @@ pub(super) enum Applied {
 
 impl From<CloudError> for Applied {
     fn from(e: CloudError) -> Applied {
-        Applied::Failed(e)
+        match e {
+            CloudError::Db(e) => e.into(),
+            e => Applied::Failed(e),
+        }
     }
 }
 impl From<DbError> for Applied {
     fn from(e: DbError) -> Applied {
-        Applied::Failed(e.into())
+        match e {
+            // Input no database can take is the event's fault: refuse it, so it cannot block
+            // the till's queue the way a storage failure (retried) would.
+            DbError::NulInText => refuse("invalid_payload", "the event holds text with a NUL character"),
+            e => Applied::Failed(e.into()),
+        }
     }
 }
 impl From<Refusal> for Applied {
