@@ -19,20 +19,24 @@
 //! idempotent), panicking on any wrong answer. Timings are printed but not judged there, because
 //! CI machines and debug builds say nothing about the budgets.
 //!
-//! The client is a tiny HTTP/1.1 client over one keep-alive `TcpStream`, sending requests one
-//! after another: on the project's 2-core machine a heavier client (reqwest, a tokio runtime)
-//! would compete with the agent for the CPU and its own overhead would show in the figures.
+//! The client is a tiny HTTP/1.1 client over one keep-alive `TcpStream` (benches/support,
+//! shared with the sync benchmark), sending requests one after another: on the project's
+//! 2-core machine a heavier client (reqwest, a tokio runtime) would compete with the agent for
+//! the CPU and its own overhead would show in the figures.
+
+mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{
+    bench_data_root, copy_files, cpu_seconds, ms, percentile, proc_status_kib, thousands, url_encode, verdict, Client,
+    RemoveOnDrop, Reply, Rng, Server,
+};
 
 /// The token the benchmarked agent is started with (the API wants 64 characters of it).
 const TOKEN: &str = "bench-token-0123456789abcdef0123456789abcdef0123456789abcdef0123";
@@ -113,7 +117,7 @@ fn main() -> ExitCode {
 
     let seed = Seed::new(plan.customers);
     let data = prepare_directory(&plan, &seed);
-    let agent = Agent::start(data.dir());
+    let agent = start_agent(data.dir());
     println!(
         "agent up in {:.2} s (start-up with its integrity check), listening on {}",
         agent.startup.as_secs_f64(),
@@ -121,7 +125,7 @@ fn main() -> ExitCode {
     );
     let rss_at_start = proc_status_kib(agent.pid(), "VmRSS");
 
-    let mut client = Client::connect(agent.addr);
+    let mut client = Client::connect(agent.addr, Some(TOKEN));
     let mut rng = Rng(0x5eed_0fb0_d9e7);
     let mut rows = Vec::new();
 
@@ -284,15 +288,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn verdict(judge: bool, pass: Option<bool>) -> &'static str {
-    match (judge, pass) {
-        (_, None) => "",
-        (false, Some(_)) => "(not judged)",
-        (true, Some(true)) => "PASS",
-        (true, Some(false)) => "FAIL",
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The generated customer directory
 
@@ -445,23 +440,13 @@ impl DataDir {
     }
 }
 
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn prepare_directory(plan: &Plan, seed: &Seed) -> DataDir {
     if !plan.full {
         let temp = tempfile::tempdir().expect("a temporary directory for the quick run must be creatable");
         let import = seed_directory(seed, temp.path(), temp.path());
         return DataDir { temp: Some(temp), work: None, import, cached: false };
     }
-    // target/bench-data: next to cargo's per-target temporary directory.
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let root = tmp.parent().unwrap_or(tmp).join("bench-data");
+    let root = bench_data_root();
     let key =
         format!("customers-{}-gen{GENERATOR_VERSION}-schema{}", seed.count, loyalty::agent::store::SCHEMA_VERSION);
     let cache = root.join(&key);
@@ -492,17 +477,8 @@ fn prepare_directory(plan: &Plan, seed: &Seed) -> DataDir {
     let work = root.join(format!("run-{}", std::process::id()));
     let guard = RemoveOnDrop(work.clone());
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
     let started = Instant::now();
-    let entries = std::fs::read_dir(&cache).unwrap_or_else(|e| panic!("cannot list {}: {e}", cache.display()));
-    for entry in entries {
-        let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", cache.display()));
-        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if is_file && entry.file_name().to_string_lossy().starts_with("agent.db") {
-            std::fs::copy(entry.path(), work.join(entry.file_name()))
-                .unwrap_or_else(|e| panic!("cannot copy {} for this run: {e}", entry.path().display()));
-        }
-    }
+    copy_files(&cache, &work, |name| name.starts_with("agent.db"));
     println!("copied the directory for this run in {:.1} s", started.elapsed().as_secs_f64());
     DataDir { temp: None, work: Some(guard), import, cached }
 }
@@ -542,247 +518,23 @@ fn seed_directory(seed: &Seed, dir: &Path, scratch: &Path) -> Duration {
 // ---------------------------------------------------------------------------------------------
 // The agent process
 
-struct Agent {
-    child: Child,
-    addr: SocketAddr,
-    startup: Duration,
-}
-
-impl Agent {
-    fn start(dir: &Path) -> Agent {
-        let started = Instant::now();
-        let mut child = Command::new(AGENT)
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
-            .arg(dir)
-            .env("LOYALTY_AGENT_TOKEN", TOKEN)
-            .env("LOYALTY_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the loyalty-agent binary must start");
-        let stdout = child.stdout.take().expect("the agent's stdout is piped");
-        // Read the listening line on a thread so a stuck agent ends the bench with a message
-        // instead of hanging it; the thread then drains stdout until the agent exits.
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(300)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the agent did not say where it listens within 5 minutes");
-            }
-        };
-        let startup = started.elapsed();
-        let addr = line
-            .trim()
-            .strip_prefix("loyalty-agent listening on http://")
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("unexpected first line from the agent (its stderr is above): {line:?}")
-            });
-        Agent { child, addr, startup }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`); `None` where there is no /proc.
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with(field) && line[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
-}
-
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces; fields count from after it.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+fn start_agent(dir: &Path) -> Server {
+    let mut command = Command::new(AGENT);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
+        .arg(dir)
+        .env("LOYALTY_AGENT_TOKEN", TOKEN)
+        .env("LOYALTY_LOG", "warn");
+    Server::start(command, "loyalty-agent listening on", Duration::from_secs(300))
 }
 
 /// The agent's CPU use while idle, as a percentage of one core over `window`.
 fn idle_cpu_percent(pid: u32, window: Duration) -> Option<f64> {
-    let ticks_per_second = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().ok())
-        .unwrap_or(100);
-    let before = cpu_ticks(pid)?;
+    let before = cpu_seconds(pid)?;
     let started = Instant::now();
     std::thread::sleep(window);
-    let after = cpu_ticks(pid)?;
-    let cpu_seconds = after.saturating_sub(before) as f64 / ticks_per_second as f64;
-    Some(cpu_seconds / started.elapsed().as_secs_f64() * 100.0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 keep-alive client
-
-struct Client {
-    addr: SocketAddr,
-    host: String,
-    conn: Option<BufReader<TcpStream>>,
-    request: Vec<u8>,
-}
-
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self, what: &str) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{what}: the answer is not JSON ({e}): {}", self.text()))
-    }
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> Client {
-        Client { addr, host: addr.to_string(), conn: None, request: Vec::with_capacity(8192) }
-    }
-
-    fn stream(&mut self) -> &mut BufReader<TcpStream> {
-        let addr = self.addr;
-        self.conn.get_or_insert_with(|| {
-            let stream =
-                TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to the agent at {addr}: {e}"));
-            // One write per request, and no Nagle delay waiting for an ACK.
-            stream.set_nodelay(true).expect("TCP_NODELAY must be settable on a loopback socket");
-            stream
-                .set_read_timeout(Some(Duration::from_secs(60)))
-                .expect("a read timeout must be settable on a loopback socket");
-            BufReader::with_capacity(64 * 1024, stream)
-        })
-    }
-
-    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
-        self.request.clear();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n", self.host);
-        if let Some(body) = body {
-            let _ = write!(head, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
-        }
-        head.push_str("\r\n");
-        self.request.extend_from_slice(head.as_bytes());
-        if let Some(body) = body {
-            self.request.extend_from_slice(body);
-        }
-        let request = std::mem::take(&mut self.request);
-        let result = (|| -> std::io::Result<(Reply, bool)> {
-            let conn = self.stream();
-            conn.get_mut().write_all(&request)?;
-            read_reply(conn)
-        })();
-        self.request = request;
-        match result {
-            Ok((reply, keep)) => {
-                if !keep {
-                    self.conn = None;
-                }
-                reply
-            }
-            Err(e) => panic!("{method} {path}: the agent did not answer properly: {e}"),
-        }
-    }
-}
-
-fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<(Reply, bool)> {
-    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    let mut line = String::new();
-    if conn.read_line(&mut line)? == 0 {
-        return Err(bad("the connection closed before an answer".into()));
-    }
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| bad(format!("not an HTTP status line: {line:?}")))?;
-    let mut length = None;
-    let mut chunked = false;
-    let mut keep = true;
-    loop {
-        line.clear();
-        if conn.read_line(&mut line)? == 0 {
-            return Err(bad("the connection closed inside the headers".into()));
-        }
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let Some((name, value)) = header.split_once(':') else { continue };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().map_err(|_| bad(format!("bad Content-Length {value:?}")))?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.eq_ignore_ascii_case("chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
-            keep = !value.eq_ignore_ascii_case("close");
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            conn.read_line(&mut line)?;
-            let size_text = line.trim().split(';').next().unwrap_or("");
-            let size = usize::from_str_radix(size_text, 16).map_err(|_| bad(format!("bad chunk size {line:?}")))?;
-            let start = body.len();
-            body.resize(start + size, 0);
-            conn.read_exact(&mut body[start..])?;
-            line.clear();
-            conn.read_line(&mut line)?;
-            if size == 0 {
-                break;
-            }
-        }
-    } else if let Some(length) = length {
-        body.resize(length, 0);
-        conn.read_exact(&mut body)?;
-    } else {
-        // No length: the body runs to the end of the connection.
-        conn.read_to_end(&mut body)?;
-        keep = false;
-    }
-    Ok((Reply { status, body }, keep))
-}
-
-fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
+    let after = cpu_seconds(pid)?;
+    Some((after - before).max(0.0) / started.elapsed().as_secs_f64() * 100.0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1026,49 +778,6 @@ impl LatencyRow {
     }
 }
 
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
-}
-
 fn short(d: Duration) -> String {
     format!("{} ms", d.as_millis())
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// splitmix64: deterministic picks without depending on a particular `rand` API.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough in 0..n for picking customers (n is far below 2⁶⁴).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
