@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
 use super::store::{Store, StoreSettings};
-use super::sync::{SyncClient, SyncError};
+use super::sync::{pull_to_end, SyncClient, SyncError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
@@ -57,18 +57,7 @@ pub async fn enroll(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let mut pulled = 0;
-    loop {
-        let cursor = store.sync_cursor().await?;
-        let page = client.pull(cursor.as_deref(), 1000, 0).await?;
-        let has_more = page.has_more;
-        pulled += page.changes.len();
-        store.apply_pull_page(page.changes, page.next_cursor).await?;
-        bar.set_position(pulled as u64);
-        if !has_more {
-            break;
-        }
-    }
+    let pulled = pull_to_end(&client, &store, |_, pulled| bar.set_position(pulled as u64)).await?;
     store.record_sync_success(crate::agent::clock::now()).await?;
     bar.finish_with_message("done");
     Ok(EnrollReport { link, changes_pulled: pulled })

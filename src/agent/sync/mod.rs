@@ -5,7 +5,9 @@
 //! commits, and a published status that health and the tray read.
 
 mod client;
+mod pager;
 mod worker;
 
 pub use client::{SyncClient, SyncError};
+pub use pager::pull_to_end;
 pub use worker::{spawn, SyncHandle, SyncStatus};

@@ -19,8 +19,6 @@ use crate::rules::Program;
 
 /// Events per push request.
 const PUSH_BATCH: usize = 500;
-/// Changes per pull page.
-const PULL_LIMIT: u32 = 1000;
 /// How long an idle pull waits at the cloud for something new.
 const LONG_POLL_SECONDS: u32 = 25;
 /// The longest backoff between failed attempts.
@@ -179,30 +177,14 @@ impl Worker {
     }
 
     async fn pull_all(&mut self) -> Result<(), SyncError> {
-        let mut refetched = false;
-        loop {
-            let cursor = self.store.sync_cursor().await?;
-            let page = self.client.pull(cursor.as_deref(), PULL_LIMIT, 0).await?;
-            if page.must_refetch && !refetched {
-                tracing::warn!("the cloud asked for a full refetch of the directory");
-                self.store.reset_sync_cursor().await?;
-                refetched = true;
-                continue;
+        let on_program = self.on_program.clone();
+        super::pager::pull_to_end(&self.client, &self.store, |summary, _| {
+            if let Some(program) = &summary.program {
+                tracing::info!(version = program.version, "a new program version from the cloud is in force");
+                on_program(program.clone());
             }
-            let has_more = page.has_more;
-            self.apply(page).await?;
-            if !has_more {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn apply(&mut self, page: crate::wire::PullResponse) -> Result<(), SyncError> {
-        let summary = self.store.apply_pull_page(page.changes, page.next_cursor).await?;
-        if let Some(program) = summary.program {
-            tracing::info!(version = program.version, "a new program version from the cloud is in force");
-            (self.on_program)(program);
-        }
+        })
+        .await?;
         Ok(())
     }
 
@@ -244,7 +226,7 @@ impl Worker {
                 Err(_) => return Wakeup::Cycle,
             };
             let client = self.client.clone();
-            let poll = async move { client.pull(cursor.as_deref(), PULL_LIMIT, LONG_POLL_SECONDS).await };
+            let poll = async move { client.pull(cursor.as_deref(), super::pager::PAGE_LIMIT, LONG_POLL_SECONDS).await };
             tokio::select! {
                 page = poll => {
                     match page {
