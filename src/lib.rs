@@ -5,7 +5,8 @@
 //!   No I/O, no clock; both binaries call it.
 //! - [`identity`]: pure helpers for customer identifiers — phones (E.164), card numbers (Luhn),
 //!   search-query classification, QR payloads and images, masking for logs.
-//! - [`wire`]: the JSON bodies of the native API, the contract with till integrators.
+//! - [`wire`]: the JSON bodies of the native API (the contract with till integrators) and of
+//!   the sync between agents and the cloud.
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
