@@ -160,6 +160,10 @@ pub enum Change {
         from: String,
         into: String,
     },
+    /// A kind of change this build does not know (a newer cloud): skipped, so an older till
+    /// keeps syncing instead of failing on every page.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -196,4 +200,21 @@ pub struct ProgramSnapshot {
     /// The program (DESIGN §3 settings) as JSON.
     #[schema(value_type = Object)]
     pub program: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page from a newer cloud, with a change kind this build does not know, still reads.
+    #[test]
+    fn unknown_change_kinds_are_skipped_not_fatal() {
+        let page: PullResponse = serde_json::from_str(
+            r#"{"changes": [{"type": "gift_card", "number": "1"}, {"type": "customer_merged", "from": "a", "into": "b"}],
+                "next_cursor": "1.2", "has_more": false}"#,
+        )
+        .expect("a page with an unknown change");
+        assert!(matches!(page.changes[0], Change::Unknown));
+        assert!(matches!(&page.changes[1], Change::CustomerMerged { from, into } if from == "a" && into == "b"));
+    }
 }

@@ -141,6 +141,9 @@ impl Store {
                         upsert_balance(&tx, &balance)?;
                         summary.balances += 1;
                     }
+                    Change::Unknown => {
+                        tracing::debug!("skipped a kind of change this agent does not know");
+                    }
                     Change::CustomerMerged { from, into } => {
                         merge_customer(&tx, &from, &into)?;
                         summary.merged += 1;
