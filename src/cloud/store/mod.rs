@@ -163,12 +163,24 @@ pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes, at: i64) -> Result<(
     let count = changes.feed.len() as i64;
     let last =
         sql.query_one("UPDATE feed_counter SET pos = pos + $1 WHERE id = 1 RETURNING pos", vals![count])?.int(0)?;
-    for (index, (kind, id)) in changes.feed.iter().enumerate() {
-        sql.execute("DELETE FROM feed WHERE kind = $1 AND entity_id = $2", vals![kind.as_str(), id.as_str()])?;
-        sql.execute(
-            "INSERT INTO feed (pos, kind, entity_id) VALUES ($1, $2, $3)",
-            vals![last - count + 1 + index as i64, kind.as_str(), id.as_str()],
-        )?;
+    // Many rows a statement (`Changes` holds each entity once): their older rows go, then the new ones.
+    let mut pos = last - count;
+    for part in changes.feed.chunks(200) {
+        let mut delete = String::from("DELETE FROM feed WHERE ");
+        let mut insert = String::from("INSERT INTO feed (pos, kind, entity_id) VALUES ");
+        let mut keys: Vec<Value> = Vec::with_capacity(part.len() * 2);
+        let mut rows: Vec<Value> = Vec::with_capacity(part.len() * 3);
+        for (i, (kind, id)) in part.iter().enumerate() {
+            let (k, r) = (keys.len(), rows.len());
+            let or = if i > 0 { " OR " } else { "" };
+            delete.push_str(&format!("{or}(kind = ${} AND entity_id = ${})", k + 1, k + 2));
+            insert.push_str(&format!("{}(${}, ${}, ${})", if i > 0 { ", " } else { "" }, r + 1, r + 2, r + 3));
+            pos += 1;
+            keys.extend([Value::from(kind.as_str()), Value::from(id.as_str())]);
+            rows.extend([Value::Int(pos), Value::from(kind.as_str()), Value::from(id.as_str())]);
+        }
+        sql.execute(&delete, &keys)?;
+        sql.execute(&insert, &rows)?;
     }
     Ok(())
 }

@@ -17,9 +17,10 @@ use super::apply::{apply_event, Applied, Context};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::cloud::clock::now;
-use crate::cloud::db::Sql;
+use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::vals;
 use crate::wire::{EventOutcome, EventResult, SyncEvent};
+use std::collections::HashMap;
 
 /// Events applied in one transaction.
 const CHUNK: usize = 200;
@@ -56,6 +57,65 @@ fn answer(event: &SyncEvent, outcome: EventOutcome) -> EventResult {
     }
 }
 
+/// What the events table already holds for a chunk: by this till's seq, and by event id.
+#[derive(Default)]
+struct Known {
+    by_seq: HashMap<i64, (String, String, Option<String>, Option<String>)>,
+    by_id: HashMap<String, (String, Option<String>, Option<String>)>,
+}
+
+impl Known {
+    /// One query for every seq and event id of the chunk (run after the till row is locked),
+    /// instead of two per event.
+    fn load(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<Known, CloudError> {
+        let mut known = Known::default();
+        // An id no database can take fails at its own turn (see `earlier_answer`).
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).filter(|id| !id.contains('\0')).collect();
+        let mut params: Vec<Value> = Vec::with_capacity(1 + events.len() + ids.len());
+        params.push(Value::from(till_id));
+        let mut seqs = Vec::with_capacity(events.len());
+        for event in events {
+            params.push(Value::Int(event.seq));
+            seqs.push(format!("${}", params.len()));
+        }
+        let mut id_marks = Vec::with_capacity(ids.len());
+        for id in &ids {
+            params.push(Value::from(*id));
+            id_marks.push(format!("${}", params.len()));
+        }
+        let mut statement = format!(
+            "SELECT till_id, seq, event_id, outcome, code, message FROM events WHERE (till_id = $1 AND seq IN ({}))",
+            seqs.join(", ")
+        );
+        if !id_marks.is_empty() {
+            statement.push_str(&format!(" OR event_id IN ({})", id_marks.join(", ")));
+        }
+        for row in sql.query(&statement, &params)? {
+            let (till, seq, event_id) = (row.text(0)?, row.int(1)?, row.text(2)?);
+            let (outcome, code, message) = (row.text(3)?, row.opt_text(4)?, row.opt_text(5)?);
+            if till == till_id {
+                known.by_seq.insert(seq, (event_id.clone(), outcome.clone(), code.clone(), message.clone()));
+            }
+            known.by_id.insert(event_id, (outcome, code, message));
+        }
+        Ok(known)
+    }
+
+    /// An event of this chunk just answered: later ones with its seq or id see it.
+    fn note(&mut self, event: &SyncEvent, record: &EventRecord) {
+        let outcome = if record.code.is_some() { "rejected" } else { "applied" }.to_owned();
+        self.by_seq
+            .insert(event.seq, (event.event_id.clone(), outcome.clone(), record.code.clone(), record.message.clone()));
+        self.by_id.insert(event.event_id.clone(), (outcome, record.code.clone(), record.message.clone()));
+    }
+}
+
+/// An event's row in `events`, written with the chunk's others in few statements.
+struct EventRecord {
+    code: Option<String>,
+    message: Option<String>,
+}
+
 fn push_chunk(
     sql: &mut dyn Sql,
     settings: &StoreSettings,
@@ -64,15 +124,20 @@ fn push_chunk(
     at: i64,
 ) -> Result<(Vec<EventResult>, bool), CloudError> {
     let first_seq = lock_till(sql, till_id)?;
+    let mut known = Known::load(sql, till_id, events)?;
     let mut last_seq = first_seq;
     let mut changes = Changes::default();
     let mut results = Vec::with_capacity(events.len());
+    let mut records: Vec<(&SyncEvent, EventRecord)> = Vec::with_capacity(events.len());
+    let mut savepoint = Savepoint { open: false };
     let mut stopped = false;
     for event in events {
-        let result = match earlier_answer(sql, till_id, last_seq, event)? {
+        let result = match earlier_answer(&known, last_seq, event)? {
             Some(result) => result,
             None => {
-                let result = apply_one(sql, settings, till_id, event, at, &mut changes)?;
+                let (result, record) = apply_one(sql, &mut savepoint, settings, till_id, event, at, &mut changes)?;
+                known.note(event, &record);
+                records.push((event, record));
                 last_seq = event.seq;
                 result
             }
@@ -83,6 +148,8 @@ fn push_chunk(
             break;
         }
     }
+    savepoint.close(sql)?;
+    insert_events(sql, till_id, &records, at)?;
     if last_seq != first_seq {
         sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
     }
@@ -90,19 +157,96 @@ fn push_chunk(
     Ok((results, stopped))
 }
 
-/// The answer for an event that must not be applied now, or `None` to apply it.
-fn earlier_answer(
+/// The per-event savepoint. On PostgreSQL releasing one and taking the next go to the server
+/// together, and the chunk's last one is released by the commit: one round trip per event.
+struct Savepoint {
+    open: bool,
+}
+
+impl Savepoint {
+    fn begin(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
+        match (self.open, sql.dialect()) {
+            (true, Dialect::Postgres) => {
+                sql.execute("RELEASE SAVEPOINT event; SAVEPOINT event", &[])?;
+            }
+            (true, _) => {
+                sql.execute("RELEASE SAVEPOINT event", &[])?;
+                sql.execute("SAVEPOINT event", &[])?;
+            }
+            (false, _) => {
+                sql.execute("SAVEPOINT event", &[])?;
+            }
+        }
+        self.open = true;
+        Ok(())
+    }
+
+    /// Refused: undo everything since the savepoint, and end it.
+    fn undo(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
+        match sql.dialect() {
+            Dialect::Postgres => {
+                sql.execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event", &[])?;
+            }
+            _ => {
+                sql.execute("ROLLBACK TO SAVEPOINT event", &[])?;
+                sql.execute("RELEASE SAVEPOINT event", &[])?;
+            }
+        }
+        self.open = false;
+        Ok(())
+    }
+
+    /// Ends an open savepoint, keeping its work. PostgreSQL leaves it to the commit.
+    fn close(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
+        if self.open && sql.dialect() != Dialect::Postgres {
+            sql.execute("RELEASE SAVEPOINT event", &[])?;
+        }
+        self.open = false;
+        Ok(())
+    }
+}
+
+/// The chunk's event records, many rows a statement.
+fn insert_events(
     sql: &mut dyn Sql,
     till_id: &str,
-    last_seq: i64,
-    event: &SyncEvent,
-) -> Result<Option<EventResult>, CloudError> {
-    let at_seq = sql.query_opt(
-        "SELECT event_id, outcome, code, message FROM events WHERE till_id = $1 AND seq = $2",
-        vals![till_id, event.seq],
-    )?;
-    if let Some(row) = at_seq {
-        if row.text(0)? != event.event_id {
+    records: &[(&SyncEvent, EventRecord)],
+    at: i64,
+) -> Result<(), CloudError> {
+    for part in records.chunks(100) {
+        let mut statement = String::from(
+            "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at) VALUES ",
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(part.len() * 10);
+        for (i, (event, record)) in part.iter().enumerate() {
+            let n = params.len();
+            let marks: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
+            statement.push_str(&format!("{}({})", if i > 0 { ", " } else { "" }, marks.join(", ")));
+            params.extend([
+                Value::from(&event.event_id),
+                Value::from(till_id),
+                Value::Int(event.seq),
+                Value::from(event.kind.as_str()),
+                Value::from(if record.code.is_some() { "rejected" } else { "applied" }),
+                Value::from(record.code.clone()),
+                Value::from(record.message.clone()),
+                Value::from(event.payload.to_string()),
+                Value::from(&event.created_at),
+                Value::Int(at),
+            ]);
+        }
+        sql.execute(&statement, &params)?;
+    }
+    Ok(())
+}
+
+/// The answer for an event that must not be applied now, or `None` to apply it.
+fn earlier_answer(known: &Known, last_seq: i64, event: &SyncEvent) -> Result<Option<EventResult>, CloudError> {
+    if event.event_id.contains('\0') {
+        return Err(DbError::NulInText.into());
+    }
+    if let Some((event_id, outcome, code, message)) = known.by_seq.get(&event.seq) {
+        if *event_id != event.event_id {
             let mut result = answer(event, EventOutcome::SequenceConflict);
             result.code = Some("sequence_conflict".into());
             result.message = Some(format!(
@@ -112,12 +256,10 @@ fn earlier_answer(
             result.expected_seq = Some(last_seq + 1);
             return Ok(Some(result));
         }
-        return Ok(Some(stored(event, row.text(1)?, row.opt_text(2)?, row.opt_text(3)?)));
+        return Ok(Some(stored(event, outcome.clone(), code.clone(), message.clone())));
     }
-    let by_id =
-        sql.query_opt("SELECT outcome, code, message FROM events WHERE event_id = $1", vals![&event.event_id])?;
-    if let Some(row) = by_id {
-        return Ok(Some(stored(event, row.text(0)?, row.opt_text(1)?, row.opt_text(2)?)));
+    if let Some((outcome, code, message)) = known.by_id.get(&event.event_id) {
+        return Ok(Some(stored(event, outcome.clone(), code.clone(), message.clone())));
     }
     if event.seq != last_seq + 1 {
         let mut result = answer(event, EventOutcome::OutOfOrder);
@@ -140,25 +282,24 @@ fn stored(event: &SyncEvent, outcome: String, code: Option<String>, message: Opt
 
 fn apply_one(
     sql: &mut dyn Sql,
+    savepoint: &mut Savepoint,
     settings: &StoreSettings,
     till_id: &str,
     event: &SyncEvent,
     at: i64,
     changes: &mut Changes,
-) -> Result<EventResult, CloudError> {
+) -> Result<(EventResult, EventRecord), CloudError> {
     let context = Context { settings, till_id, event, at };
     let mut event_changes = Changes::default();
-    sql.execute("SAVEPOINT event", &[])?;
-    let outcome = apply_event(sql, &context, &mut event_changes);
-    let (result, code, message) = match outcome {
+    savepoint.begin(sql)?;
+    match apply_event(sql, &context, &mut event_changes) {
         Ok(()) => {
-            sql.execute("RELEASE SAVEPOINT event", &[])?;
+            // The savepoint stays open until the next event's (or the end of the chunk).
             changes.absorb(event_changes);
-            (answer(event, EventOutcome::Applied), None, None)
+            Ok((answer(event, EventOutcome::Applied), EventRecord { code: None, message: None }))
         }
         Err(Applied::Refused(refusal)) => {
-            sql.execute("ROLLBACK TO SAVEPOINT event", &[])?;
-            sql.execute("RELEASE SAVEPOINT event", &[])?;
+            savepoint.undo(sql)?;
             super::admin::record_conflict(
                 sql,
                 super::admin::NewConflict {
@@ -181,25 +322,8 @@ fn apply_one(
                 message: Some(refusal.message.clone()),
                 ..answer(event, EventOutcome::Rejected)
             };
-            (result, Some(refusal.code.to_owned()), Some(refusal.message))
+            Ok((result, EventRecord { code: Some(refusal.code.to_owned()), message: Some(refusal.message) }))
         }
-        Err(Applied::Failed(e)) => return Err(e),
-    };
-    sql.execute(
-        "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        vals![
-            &event.event_id,
-            till_id,
-            event.seq,
-            event.kind.as_str(),
-            if code.is_some() { "rejected" } else { "applied" },
-            code,
-            message,
-            event.payload.to_string(),
-            &event.created_at,
-            at
-        ],
-    )?;
-    Ok(result)
+        Err(Applied::Failed(e)) => Err(e),
+    }
 }
