@@ -312,16 +312,11 @@ pub fn journal(
 
 /// Records that the customer's balance now includes this till's events up to `seq`.
 pub fn note_till_seq(sql: &mut dyn Sql, customer_id: &str, till_id: &str, seq: i64) -> Result<(), DbError> {
-    let changed = sql.execute(
-        "UPDATE customer_till_seq SET seq = $1 WHERE customer_id = $2 AND till_id = $3 AND seq < $1",
-        vals![seq, customer_id, till_id],
+    sql.execute(
+        "INSERT INTO customer_till_seq (customer_id, till_id, seq) VALUES ($1, $2, $3)
+         ON CONFLICT (customer_id, till_id) DO UPDATE SET seq = excluded.seq WHERE customer_till_seq.seq < excluded.seq",
+        vals![customer_id, till_id, seq],
     )?;
-    if changed == 0 {
-        sql.execute(
-            "INSERT INTO customer_till_seq (customer_id, till_id, seq) VALUES ($1, $2, $3) ON CONFLICT (customer_id, till_id) DO NOTHING",
-            vals![customer_id, till_id, seq],
-        )?;
-    }
     Ok(())
 }
 

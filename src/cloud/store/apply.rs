@@ -56,9 +56,26 @@ pub(super) struct Context<'a> {
     pub event: &'a SyncEvent,
     /// The cloud's clock.
     pub at: Timestamp,
+    /// Program versions already read in this transaction (a stored version never changes).
+    pub programs: &'a ProgramCache,
 }
 
+/// Program versions by number, read once per transaction instead of once per event.
+pub(super) type ProgramCache = std::cell::RefCell<std::collections::HashMap<i64, crate::rules::Program>>;
+
 impl Context<'_> {
+    /// The stored program `version`, if the cloud issued it.
+    fn program_version(&self, sql: &mut dyn Sql, version: i64) -> Result<Option<crate::rules::Program>, CloudError> {
+        if let Some(program) = self.programs.borrow().get(&version) {
+            return Ok(Some(program.clone()));
+        }
+        let found = program_version(sql, version)?;
+        if let Some(program) = &found {
+            self.programs.borrow_mut().insert(version, program.clone());
+        }
+        Ok(found)
+    }
+
     /// When the event happened: the till's clock, which may be wrong, kept within the last 30
     /// days and never in the future. Activation windows count from here, so points earned
     /// offline yesterday activate when they would have on the till.
@@ -98,7 +115,7 @@ pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Cha
 }
 
 fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Changes) -> Result<(), Applied> {
-    let named = program_version(sql, sale.receipt.program_version)?;
+    let named = cx.program_version(sql, sale.receipt.program_version)?;
     let figures = check_sale(&sale, named.as_ref())?;
     let exists = sql.query_opt(
         "SELECT seq FROM receipts WHERE till_id = $1 AND receipt_id = $2",
@@ -294,7 +311,7 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
     if let Some(id) = &customer_id {
         let customer = load_resolved(sql, id, true)?
             .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
-        let program = match program_version(sql, receipt.int(1)?)? {
+        let program = match cx.program_version(sql, receipt.int(1)?)? {
             Some(program) => program,
             None => current_program(sql)?,
         };
