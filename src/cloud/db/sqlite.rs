@@ -116,6 +116,8 @@ fn connect(path: &Path) -> Result<Connection, DbError> {
     conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(open)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(open)?;
+    // A push chunk cycles through a few dozen statements (some built per chunk size): keep them all.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 
