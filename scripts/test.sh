@@ -8,8 +8,12 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use. `mount` (util-linux) and `setpriv` come with Debian; the
 # storage-failure tests use them to make a real full disk and a real read-only directory.
+# The cashier page is tested in headless Chromium over WebDriver (chromium-driver); the tray
+# (cargo feature `tray`) builds against GTK and appindicator and runs under Xvfb with a session
+# bus (xvfb, xauth, dbus).
 need=()
-for pkg in util-linux; do
+for pkg in util-linux chromium chromium-driver xvfb xauth dbus fonts-dejavu-core \
+    libgtk-3-dev libayatana-appindicator3-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # loyalty-cloud's tests run against PostgreSQL too (a cluster is started below from its binaries).
@@ -69,10 +73,17 @@ if [ -z "${LOYALTY_TEST_DATABASE_URL:-}" ]; then
     fi
 fi
 
+# The Debian package test (tests/it/package.rs) builds the .deb with cargo-deb.
+if ! command -v cargo-deb >/dev/null 2>&1; then
+    cargo install --locked --quiet cargo-deb
+fi
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One build with every feature a release package has (the tray included), shared by all tests.
+features=(--features tray)
 if [ $# -gt 0 ]; then
     # A subset, with the same set-up: `bash scripts/test.sh --test it cloud`.
-    cargo test --locked "$@"
+    cargo test --locked "${features[@]}" "$@"
 else
-    cargo test --locked --all-targets -- --test-threads "${TEST_THREADS:-4}"
+    cargo test --locked "${features[@]}" --all-targets -- --test-threads "${TEST_THREADS:-4}"
 fi
