@@ -125,6 +125,9 @@ impl Plan {
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench` to a `harness = false` target; `cargo test` does not.
     let plan = if std::env::args().any(|arg| arg == "--bench") { Plan::full() } else { Plan::quick() };
+    // `cargo bench --bench sync_budgets -- drain` (or `pull`, `push`) runs only those cases.
+    let named: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let runs = |case: &str| named.is_empty() || named.iter().any(|name| name == case);
     println!(
         "sync_budgets: {} run, binaries from {} ({} build), {} CPU(s)",
         if plan.full { "full" } else { "quick correctness" },
@@ -145,9 +148,26 @@ fn main() -> ExitCode {
     let mut report = Report::new(plan.full);
 
     // 1. Draining the queue after a reconnect.
-    let outbox = prepare_outbox(&plan);
-    for backend in &backends {
-        let drain = drain_case(&plan, &outbox, backend);
+    if runs("drain") {
+        drain_cases(&plan, &backends, postgres_note.as_deref(), &mut report);
+    }
+    // 2. The first directory pull.
+    if runs("pull") {
+        pull_case(&plan, &mut report);
+    }
+    // 3. Push throughput.
+    if runs("push") {
+        push_cases(&plan, &backends, postgres_note.as_deref(), &mut report);
+    }
+
+    drop(cluster);
+    report.finish()
+}
+
+fn drain_cases(plan: &Plan, backends: &[Backend], postgres_note: Option<&str>, report: &mut Report) {
+    let outbox = prepare_outbox(plan);
+    for backend in backends {
+        let drain = drain_case(plan, &outbox, backend);
         report.row(
             &format!("drain {} queued events after reconnect ({})", thousands(outbox.events), backend.name()),
             format!(
@@ -168,7 +188,7 @@ fn main() -> ExitCode {
         );
         report.info(&format!("  agent RSS after the drain ({})", backend.name()), mib(drain.agent_rss));
     }
-    if let Some(note) = &postgres_note {
+    if let Some(note) = postgres_note {
         report.skipped("drain after reconnect (PostgreSQL)", note);
     }
     report.info(
@@ -184,9 +204,10 @@ fn main() -> ExitCode {
             )
         },
     );
+}
 
-    // 2. The first directory pull.
-    let pull = directory_case(&plan);
+fn pull_case(plan: &Plan, report: &mut Report) {
+    let pull = directory_case(plan);
     report.row(
         &format!("first directory pull, {} customers", thousands(plan.directory)),
         format!(
@@ -212,10 +233,11 @@ fn main() -> ExitCode {
     report.info("  `serve` peak RSS (VmHWM, info)", mib(pull.serve_peak));
     report.info("  CPU in the pull: `enroll`, cloud", cpu_pair(pull.enroll_cpu, pull.cloud_cpu));
     report.info("  directory seeded by (info)", pull.seeded_by);
+}
 
-    // 3. Push throughput.
-    for backend in &backends {
-        let push = push_case(&plan, backend);
+fn push_cases(plan: &Plan, backends: &[Backend], postgres_note: Option<&str>, report: &mut Report) {
+    for backend in backends {
+        let push = push_case(plan, backend);
         for (label, figures) in [("1 till", &push.one), (&*format!("{CONCURRENT_TILLS} tills at once"), &push.many)] {
             report.info(
                 &format!("push {PUSH_BATCH}-sale batches, {label} ({})", backend.name()),
@@ -228,12 +250,9 @@ fn main() -> ExitCode {
             );
         }
     }
-    if let Some(note) = &postgres_note {
+    if let Some(note) = postgres_note {
         report.skipped("push throughput (PostgreSQL)", note);
     }
-
-    drop(cluster);
-    report.finish()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -267,8 +267,9 @@ pub fn load_lots(sql: &mut dyn Sql, customer_id: &str) -> Result<Vec<Lot>, DbErr
 /// Writes back a wallet changed by the rules: new lots, changed remainders, the debt.
 pub fn save_wallet(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), DbError> {
     for lot in &after.lots {
-        if lot.id == 0 {
-            sql.execute(
+        // A new lot folded into an older one by `Wallet::consolidate` holds nothing: no row.
+        if lot.id == 0 && lot.remaining > 0 {
+            sql.write(
                 "INSERT INTO point_lots (customer_id, source, receipt_key, points, remaining, activates_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 vals![
@@ -281,12 +282,20 @@ pub fn save_wallet(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after:
                     lot.expires_at
                 ],
             )?;
-        } else if before.lots.iter().any(|old| old.id == lot.id && old.remaining != lot.remaining) {
-            sql.execute("UPDATE point_lots SET remaining = $1 WHERE id = $2", vals![lot.remaining, lot.id])?;
+        } else if lot.id != 0
+            && before
+                .lots
+                .iter()
+                .any(|old| old.id == lot.id && (old.remaining, old.points) != (lot.remaining, lot.points))
+        {
+            sql.write(
+                "UPDATE point_lots SET remaining = $1, points = $2 WHERE id = $3",
+                vals![lot.remaining, lot.points, lot.id],
+            )?;
         }
     }
     if before.debt != after.debt {
-        sql.execute("UPDATE customers SET debt = $1 WHERE id = $2", vals![after.debt, customer_id])?;
+        sql.write("UPDATE customers SET debt = $1 WHERE id = $2", vals![after.debt, customer_id])?;
     }
     Ok(())
 }
@@ -302,7 +311,7 @@ pub fn journal(
     at: Timestamp,
 ) -> Result<(), DbError> {
     if points != 0 {
-        sql.execute(
+        sql.write(
             "INSERT INTO ledger (customer_id, kind, points, till_id, reference, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             vals![customer_id, kind, points, till_id, reference, at],
         )?;
@@ -312,7 +321,7 @@ pub fn journal(
 
 /// Records that the customer's balance now includes this till's events up to `seq`.
 pub fn note_till_seq(sql: &mut dyn Sql, customer_id: &str, till_id: &str, seq: i64) -> Result<(), DbError> {
-    sql.execute(
+    sql.write(
         "INSERT INTO customer_till_seq (customer_id, till_id, seq) VALUES ($1, $2, $3)
          ON CONFLICT (customer_id, till_id) DO UPDATE SET seq = excluded.seq WHERE customer_till_seq.seq < excluded.seq",
         vals![customer_id, till_id, seq],

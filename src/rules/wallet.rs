@@ -164,6 +164,36 @@ impl Wallet {
     }
 }
 
+impl Wallet {
+    /// Folds active, unexpired lots that expire at the same moment (or never) into the first of
+    /// them, so a customer's open lots stay few however many receipts earned them — every sale
+    /// loads them. Balance, available and pending are unchanged, and so is every later debit
+    /// (those lots are spent in one order anyway). Only pending lots keep their receipt: a
+    /// return takes back a receipt's own pending points first (DESIGN §3); once active, points
+    /// are taken back like a debit, which is what a folded lot gets. A stored lot is preferred
+    /// as the survivor, so folding rewrites remainders rather than adding rows; folded-away
+    /// lots are left with nothing remaining.
+    pub fn consolidate(&mut self, now: Timestamp) {
+        let mut survivors: Vec<(Option<Timestamp>, usize)> = Vec::new();
+        let foldable = |lot: &Lot| lot.is_live(now) && lot.is_active(now) && lot.remaining > 0;
+        // Stored lots first, so they survive.
+        let mut order: Vec<usize> = (0..self.lots.len()).filter(|&i| foldable(&self.lots[i])).collect();
+        order.sort_by_key(|&i| (self.lots[i].id == 0, i));
+        for i in order {
+            let expires_at = self.lots[i].expires_at;
+            match survivors.iter().find(|(at, _)| *at == expires_at) {
+                Some(&(_, into)) => {
+                    let moved = std::mem::take(&mut self.lots[i].remaining);
+                    let survivor = &mut self.lots[into];
+                    survivor.remaining = survivor.remaining.saturating_add(moved);
+                    survivor.points = survivor.points.saturating_add(moved);
+                }
+                None => survivors.push((expires_at, i)),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +359,44 @@ mod tests {
         assert_eq!(wallet.balance(0), i64::MAX);
         let indebted = Wallet { lots: Vec::new(), debt: i64::MAX };
         assert_eq!((indebted.balance(0), indebted.available(0)), (-i64::MAX, 0));
+    }
+
+    #[test]
+    fn consolidating_keeps_every_figure_and_folds_active_lots_of_one_expiry() {
+        let now = 100 * DAY;
+        let stored = |id, points, activates_at, expires_at| Lot {
+            id,
+            ..lot(LotSource::Accrual, Some("r"), points, activates_at, expires_at)
+        };
+        let mut wallet = Wallet {
+            lots: vec![
+                lot(LotSource::Accrual, Some("new"), 5, now, None),
+                stored(1, 10, 0, None),
+                stored(2, 20, DAY, None),
+                stored(3, 30, 0, Some(now + DAY)),
+                stored(4, 40, DAY, Some(now + DAY)),
+                stored(5, 50, now + DAY, None),
+                stored(6, 60, 0, Some(now - 1)),
+            ],
+            debt: 7,
+        };
+        let before = wallet.clone();
+        wallet.consolidate(now);
+        for at in [now, now + DAY / 2, now + DAY, now + 2 * DAY] {
+            assert_eq!(wallet.balance(at), before.balance(at));
+            assert_eq!(wallet.available(at), before.available(at));
+            assert_eq!(wallet.pending(at), before.pending(at));
+        }
+        // Never-expiring active lots went into the first stored one, the two expiring tomorrow
+        // into one; the pending and the expired lots are untouched.
+        assert_eq!(remaining(&wallet), vec![0, 35, 0, 70, 0, 50, 60]);
+        let mut spent = wallet.clone();
+        let mut spent_before = before.clone();
+        spent.debit(90, now);
+        spent_before.debit(90, now);
+        for at in [now, now + DAY, now + 2 * DAY] {
+            assert_eq!(spent.balance(at), spent_before.balance(at));
+            assert_eq!(spent.available(at), spent_before.available(at));
+        }
     }
 }

@@ -126,6 +126,14 @@ pub trait Sql {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
     fn dialect(&self) -> Dialect;
 
+    /// Runs a statement whose row count nobody needs. PostgreSQL holds it back and sends it
+    /// with whatever goes to the server next (the next query, or the commit), many statements
+    /// in one round trip; its errors surface there and fail the transaction all the same.
+    /// Order is kept: every later `execute` or `query` sees its effect.
+    fn write(&mut self, sql: &str, params: &[Value]) -> Result<(), DbError> {
+        self.execute(sql, params).map(drop)
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())

@@ -67,7 +67,7 @@ pub(crate) struct NewConflict<'a> {
 }
 
 pub(crate) fn record_conflict(sql: &mut dyn Sql, conflict: NewConflict<'_>, at: i64) -> Result<(), DbError> {
-    sql.execute(
+    sql.write(
         "INSERT INTO conflicts (kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         vals![

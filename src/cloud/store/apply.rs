@@ -169,8 +169,10 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
             ledger::credit_accrual(&mut wallet, &program, figures.earn, &key, cx.happened_at());
             ledger::journal(sql, &customer.id, "accrual", figures.earn, Some(cx.till_id), &key, cx.at)?;
         }
+        // Every sale reads the customer's open lots: keep them few.
+        wallet.consolidate(cx.at);
         ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
-        sql.execute(
+        sql.write(
             "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
             vals![figures.total, cx.at, &customer.id],
         )?;
@@ -179,7 +181,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         balance_changed(changes, cx, &customer.id, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
         customer_id = Some(customer.id);
     }
-    sql.execute(
+    sql.write(
         "INSERT INTO receipts (till_id, receipt_id, customer_id, program_version, seq, event_id, body, applied_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vals![
@@ -194,7 +196,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         ],
     )?;
     for (no, line) in figures.lines.iter().enumerate() {
-        sql.execute(
+        sql.write(
             "INSERT INTO receipt_lines (till_id, receipt_id, line_no, quantity, paid, earn, redeem_points)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             vals![cx.till_id, &figures.receipt_id, no as i64, line.quantity, line.paid, line.earn, line.redeem_points],
@@ -223,7 +225,7 @@ fn promo_use(
             .int(0)?,
         None => 0,
     };
-    sql.execute(
+    sql.write(
         "INSERT INTO promo_uses (code, till_id, receipt_id, customer_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT (code, till_id, receipt_id) DO NOTHING",
         vals![code, cx.till_id, receipt_id, customer_id],
@@ -293,7 +295,7 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
         .collect::<Result<Vec<_>, DbError>>()?;
     let after = check_return(&event, &sold)?;
     for (line_no, totals) in &after {
-        sql.execute(
+        sql.write(
             "UPDATE receipt_lines SET returned = $1, refunded = $2, earn_taken_back = $3, redeem_given_back = $4
              WHERE till_id = $5 AND receipt_id = $6 AND line_no = $7",
             vals![
@@ -339,7 +341,7 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
             &key,
             cx.at,
         )?;
-        sql.execute(
+        sql.write(
             "UPDATE customers SET paid_total = CASE WHEN paid_total > $1 THEN paid_total - $1 ELSE 0 END, updated_at = $2
              WHERE id = $3",
             vals![result.refund, cx.at, &customer.id],
@@ -349,7 +351,7 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
         let change = result.points_given_back - result.points_taken_back;
         balance_changed(changes, cx, &customer.id, &wallet, change, "return", &result.id);
     }
-    sql.execute(
+    sql.write(
         "INSERT INTO returns (till_id, return_id, receipt_id, customer_id, seq, event_id, body, applied_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vals![

@@ -166,21 +166,24 @@ pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes, at: i64) -> Result<(
     // Many rows a statement (`Changes` holds each entity once): their older rows go, then the new ones.
     let mut pos = last - count;
     for part in changes.feed.chunks(200) {
-        let mut delete = String::from("DELETE FROM feed WHERE ");
+        // A row-value list, not an OR chain: PostgreSQL plans an OR of 200 pairs as 200 bitmap
+        // index scans (3 ms a statement), the list as one join on the index.
+        let mut delete = String::from("DELETE FROM feed WHERE (kind, entity_id) IN (VALUES ");
         let mut insert = String::from("INSERT INTO feed (pos, kind, entity_id) VALUES ");
         let mut keys: Vec<Value> = Vec::with_capacity(part.len() * 2);
         let mut rows: Vec<Value> = Vec::with_capacity(part.len() * 3);
         for (i, (kind, id)) in part.iter().enumerate() {
             let (k, r) = (keys.len(), rows.len());
-            let or = if i > 0 { " OR " } else { "" };
-            delete.push_str(&format!("{or}(kind = ${} AND entity_id = ${})", k + 1, k + 2));
+            let comma = if i > 0 { ", " } else { "" };
+            delete.push_str(&format!("{comma}(${}, ${})", k + 1, k + 2));
             insert.push_str(&format!("{}(${}, ${}, ${})", if i > 0 { ", " } else { "" }, r + 1, r + 2, r + 3));
             pos += 1;
             keys.extend([Value::from(kind.as_str()), Value::from(id.as_str())]);
             rows.extend([Value::Int(pos), Value::from(kind.as_str()), Value::from(id.as_str())]);
         }
-        sql.execute(&delete, &keys)?;
-        sql.execute(&insert, &rows)?;
+        delete.push(')');
+        sql.write(&delete, &keys)?;
+        sql.write(&insert, &rows)?;
     }
     Ok(())
 }
@@ -210,7 +213,7 @@ pub(crate) fn publish_new_customers(sql: &mut dyn Sql, ids: &[&str], with_points
             pos += 1;
             params.extend([Value::Int(pos), Value::from(*kind), Value::from(*id)]);
         }
-        sql.execute(&statement, &params)?;
+        sql.write(&statement, &params)?;
     }
     Ok(())
 }

@@ -153,7 +153,7 @@ fn push_chunk(
     savepoint.close(sql)?;
     insert_events(sql, till_id, &records, at)?;
     if last_seq != first_seq {
-        sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
+        sql.write("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
     }
     publish(sql, &changes, at)?;
     Ok((results, stopped))
@@ -169,14 +169,14 @@ impl Savepoint {
     fn begin(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
         match (self.open, sql.dialect()) {
             (true, Dialect::Postgres) => {
-                sql.execute("RELEASE SAVEPOINT event; SAVEPOINT event", &[])?;
+                sql.write("RELEASE SAVEPOINT event; SAVEPOINT event", &[])?;
             }
             (true, _) => {
-                sql.execute("RELEASE SAVEPOINT event", &[])?;
-                sql.execute("SAVEPOINT event", &[])?;
+                sql.write("RELEASE SAVEPOINT event", &[])?;
+                sql.write("SAVEPOINT event", &[])?;
             }
             (false, _) => {
-                sql.execute("SAVEPOINT event", &[])?;
+                sql.write("SAVEPOINT event", &[])?;
             }
         }
         self.open = true;
@@ -187,11 +187,11 @@ impl Savepoint {
     fn undo(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
         match sql.dialect() {
             Dialect::Postgres => {
-                sql.execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event", &[])?;
+                sql.write("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event", &[])?;
             }
             _ => {
-                sql.execute("ROLLBACK TO SAVEPOINT event", &[])?;
-                sql.execute("RELEASE SAVEPOINT event", &[])?;
+                sql.write("ROLLBACK TO SAVEPOINT event", &[])?;
+                sql.write("RELEASE SAVEPOINT event", &[])?;
             }
         }
         self.open = false;
@@ -201,7 +201,7 @@ impl Savepoint {
     /// Ends an open savepoint, keeping its work. PostgreSQL leaves it to the commit.
     fn close(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
         if self.open && sql.dialect() != Dialect::Postgres {
-            sql.execute("RELEASE SAVEPOINT event", &[])?;
+            sql.write("RELEASE SAVEPOINT event", &[])?;
         }
         self.open = false;
         Ok(())
@@ -237,7 +237,7 @@ fn insert_events(
                 Value::Int(at),
             ]);
         }
-        sql.execute(&statement, &params)?;
+        sql.write(&statement, &params)?;
     }
     Ok(())
 }

@@ -105,7 +105,7 @@ pub(crate) fn insert_delivery(
 ) -> Result<(), CloudError> {
     let id = uuid::Uuid::now_v7().to_string();
     let body = WebhookBody { id: id.clone(), kind, created_at: rfc3339(at), data };
-    sql.execute(
+    sql.write(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_type, body, next_attempt_ms, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
         vals![id, webhook_id, kind.as_str(), serde_json::to_string(&body)?, at.saturating_mul(1000), at],
