@@ -5,7 +5,7 @@
 //! program version it names. The cloud checks that the figures add up (see [`check_sale`] and
 //! [`check_return`]) and applies them; activation, expiry, debt and tiers are its own.
 
-use crate::cloud::db::{DbError, Sql};
+use crate::cloud::db::{DbError, Row, Sql};
 use crate::rules::{Lot, LotSource, Program, Quantity, Timestamp, Wallet, DAY};
 use crate::vals;
 use crate::wire::{ReturnEvent, SaleEvent};
@@ -242,6 +242,9 @@ pub fn adjust(wallet: &mut Wallet, program: &Program, points: i64, at: Timestamp
     }
 }
 
+/// The columns of a lot, in the order [`lot_from_row`] reads them.
+pub const LOT_COLUMNS: [&str; 7] = ["id", "source", "receipt_key", "points", "remaining", "activates_at", "expires_at"];
+
 /// The customer's lots that still hold points.
 pub fn load_lots(sql: &mut dyn Sql, customer_id: &str) -> Result<Vec<Lot>, DbError> {
     let rows = sql.query(
@@ -249,19 +252,20 @@ pub fn load_lots(sql: &mut dyn Sql, customer_id: &str) -> Result<Vec<Lot>, DbErr
          FROM point_lots WHERE customer_id = $1 AND remaining > 0 ORDER BY id",
         vals![customer_id],
     )?;
-    rows.iter()
-        .map(|row| {
-            Ok(Lot {
-                id: row.int(0)?,
-                source: source_from_str(&row.text(1)?),
-                receipt_id: row.opt_text(2)?,
-                points: row.int(3)?,
-                remaining: row.int(4)?,
-                activates_at: row.int(5)?,
-                expires_at: row.opt_int(6)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|row| lot_from_row(row, 0)).collect()
+}
+
+/// A lot from [`LOT_COLUMNS`] starting at column `at` of a row.
+pub fn lot_from_row(row: &Row, at: usize) -> Result<Lot, DbError> {
+    Ok(Lot {
+        id: row.int(at)?,
+        source: source_from_str(&row.text(at + 1)?),
+        receipt_id: row.opt_text(at + 2)?,
+        points: row.int(at + 3)?,
+        remaining: row.int(at + 4)?,
+        activates_at: row.int(at + 5)?,
+        expires_at: row.opt_int(at + 6)?,
+    })
 }
 
 /// Writes back a wallet changed by the rules: new lots, changed remainders, the debt.

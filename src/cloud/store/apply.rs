@@ -5,13 +5,15 @@
 use super::admin::{current_program, program_version, record_conflict, NewConflict};
 use super::customers::{load_resolved, points_of};
 use super::{Changes, CloudError, FeedKind, StoreSettings};
-use crate::cloud::db::{DbError, Sql};
+use crate::cloud::db::{DbError, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
 use crate::wire::{
     AdjustmentResult, BalanceChangedData, EventKind, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
 };
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 /// What one event's application came to, besides success.
 pub(super) enum Applied {
@@ -56,22 +58,80 @@ pub(super) struct Context<'a> {
     pub event: &'a SyncEvent,
     /// The cloud's clock.
     pub at: Timestamp,
-    /// Program versions already read in this transaction (a stored version never changes).
-    pub programs: &'a ProgramCache,
+    /// What this transaction already read, so events after the first need not read it again.
+    pub cache: &'a ChunkCache,
 }
 
-/// Program versions by number, read once per transaction instead of once per event.
-pub(super) type ProgramCache = std::cell::RefCell<std::collections::HashMap<i64, crate::rules::Program>>;
+/// Reads shared by the events of one push transaction: program versions (a stored version
+/// never changes) and which of the chunk's receipts the till already has (read in one query
+/// up front instead of one per sale, then kept up to date as sales are applied).
+#[derive(Default)]
+pub(super) struct ChunkCache {
+    programs: RefCell<HashMap<i64, crate::rules::Program>>,
+    /// Receipt ids looked up (`checked`), and those of them the cloud holds (`stored`).
+    receipts: RefCell<(HashSet<String>, HashSet<String>)>,
+}
+
+impl ChunkCache {
+    /// A cache that already knows which receipts the chunk's sales name are stored.
+    pub fn for_events(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<ChunkCache, DbError> {
+        let cache = ChunkCache::default();
+        let ids: Vec<String> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Sale)
+            .filter_map(|e| e.payload.pointer("/request/id")?.as_str().map(str::to_owned))
+            .filter(|id| !id.contains('\0'))
+            .collect();
+        if ids.is_empty() {
+            return Ok(cache);
+        }
+        let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut params = vec![Value::from(till_id)];
+        params.extend(ids.iter().map(Value::from));
+        let rows = sql.query(
+            &format!("SELECT receipt_id FROM receipts WHERE till_id = $1 AND receipt_id IN ({})", marks.join(", ")),
+            &params,
+        )?;
+        {
+            let mut receipts = cache.receipts.borrow_mut();
+            for row in rows {
+                receipts.1.insert(row.text(0)?);
+            }
+            receipts.0.extend(ids);
+        }
+        Ok(cache)
+    }
+
+    /// Whether the till's receipt is stored: from the cache when the chunk's read covered it.
+    fn receipt_stored(&self, sql: &mut dyn Sql, till_id: &str, receipt_id: &str) -> Result<bool, DbError> {
+        {
+            let receipts = self.receipts.borrow();
+            if receipts.0.contains(receipt_id) {
+                return Ok(receipts.1.contains(receipt_id));
+            }
+        }
+        Ok(sql
+            .query_opt("SELECT seq FROM receipts WHERE till_id = $1 AND receipt_id = $2", vals![till_id, receipt_id])?
+            .is_some())
+    }
+
+    /// A receipt was stored by this transaction.
+    fn note_receipt(&self, receipt_id: &str) {
+        let mut receipts = self.receipts.borrow_mut();
+        receipts.0.insert(receipt_id.to_owned());
+        receipts.1.insert(receipt_id.to_owned());
+    }
+}
 
 impl Context<'_> {
     /// The stored program `version`, if the cloud issued it.
     fn program_version(&self, sql: &mut dyn Sql, version: i64) -> Result<Option<crate::rules::Program>, CloudError> {
-        if let Some(program) = self.programs.borrow().get(&version) {
+        if let Some(program) = self.cache.programs.borrow().get(&version) {
             return Ok(Some(program.clone()));
         }
         let found = program_version(sql, version)?;
         if let Some(program) = &found {
-            self.programs.borrow_mut().insert(version, program.clone());
+            self.cache.programs.borrow_mut().insert(version, program.clone());
         }
         Ok(found)
     }
@@ -117,11 +177,7 @@ pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Cha
 fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Changes) -> Result<(), Applied> {
     let named = cx.program_version(sql, sale.receipt.program_version)?;
     let figures = check_sale(&sale, named.as_ref())?;
-    let exists = sql.query_opt(
-        "SELECT seq FROM receipts WHERE till_id = $1 AND receipt_id = $2",
-        vals![cx.till_id, &figures.receipt_id],
-    )?;
-    if exists.is_some() {
+    if cx.cache.receipt_stored(sql, cx.till_id, &figures.receipt_id)? {
         return Err(refuse("duplicate_receipt", format!("receipt {} was already applied", figures.receipt_id)));
     }
     // The sale names the version that priced it; one the cloud never issued (a till that ran
@@ -205,6 +261,8 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     for code in &figures.promo_codes {
         promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
     }
+    // Only now: a refusal above is rolled back, and the receipt with it.
+    cx.cache.note_receipt(&figures.receipt_id);
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{invalid, publish, Changes, CloudError, Store, StoreSettings};
 use crate::cloud::clock::{now, rfc3339};
-use crate::cloud::db::{DbError, Row, Sql};
+use crate::cloud::db::{DbError, Dialect, Row, Sql};
 use crate::cloud::ledger;
 use crate::identity;
 use crate::rules::{LotSource, Money, Program, Wallet};
@@ -71,16 +71,30 @@ pub(crate) fn load_by(
     value: &str,
     lock: bool,
 ) -> Result<Option<CustomerRecord>, CloudError> {
-    let suffix = if lock { sql.dialect().for_update() } else { "" };
-    let query = format!("SELECT {COLUMNS} FROM customers WHERE {column} = $1{suffix}");
-    match sql.query_opt(&query, vals![value])? {
-        Some(row) => {
-            let mut customer = from_row(&row)?;
-            customer.wallet.lots = ledger::load_lots(sql, &customer.id)?;
-            Ok(Some(customer))
+    // The customer and their open lots in one query (a row per lot, or one with no lot): every
+    // sale a till pushes loads a customer, and a round trip saved there is saved per event.
+    let suffix = match (lock, sql.dialect()) {
+        (true, Dialect::Postgres) => " FOR UPDATE OF c",
+        _ => "",
+    };
+    let customer_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+    let lot_columns: Vec<String> = ledger::LOT_COLUMNS.iter().map(|c| format!("l.{c}")).collect();
+    let query = format!(
+        "SELECT {}, {} FROM customers c LEFT JOIN point_lots l ON l.customer_id = c.id AND l.remaining > 0
+         WHERE c.{column} = $1 ORDER BY l.id{suffix}",
+        customer_columns.join(", "),
+        lot_columns.join(", ")
+    );
+    let rows = sql.query(&query, vals![value])?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let mut customer = from_row(first)?;
+    let lots_at = COLUMNS.split(", ").count();
+    for row in &rows {
+        if row.opt_int(lots_at)?.is_some() {
+            customer.wallet.lots.push(ledger::lot_from_row(row, lots_at)?);
         }
-        None => Ok(None),
     }
+    Ok(Some(customer))
 }
 
 /// The customer an id names, following the alias a merge left behind.

@@ -13,7 +13,7 @@
 //! `return_conflict` otherwise.
 
 use super::admin::current_program;
-use super::apply::{apply_event, Applied, Context, ProgramCache};
+use super::apply::{apply_event, Applied, ChunkCache, Context};
 use super::customers::{load_resolved, CustomerRecord};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
@@ -215,8 +215,8 @@ fn book(
     at: i64,
 ) -> Result<(), CloudError> {
     let mut changes = Changes::default();
-    let programs = ProgramCache::default();
-    let context = Context { settings, till_id, event: &event, at, programs: &programs };
+    let cache = ChunkCache::default();
+    let context = Context { settings, till_id, event: &event, at, cache: &cache };
     match apply_event(sql, &context, &mut changes) {
         Ok(()) => {}
         Err(Applied::Refused(refusal)) => {

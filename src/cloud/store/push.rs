@@ -13,7 +13,7 @@
 //! unique keys on `(till_id, seq)` and `event_id` back that up; a violation reruns the chunk,
 //! which then answers `duplicate`.
 
-use super::apply::{apply_event, Applied, Context, ProgramCache};
+use super::apply::{apply_event, Applied, ChunkCache, Context};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::cloud::clock::now;
@@ -130,14 +130,14 @@ fn push_chunk(
     let mut results = Vec::with_capacity(events.len());
     let mut records: Vec<(&SyncEvent, EventRecord)> = Vec::with_capacity(events.len());
     let mut savepoint = Savepoint { open: false };
-    let programs = ProgramCache::default();
+    let cache = ChunkCache::for_events(sql, till_id, events)?;
     let mut stopped = false;
     for event in events {
         let result = match earlier_answer(&known, last_seq, event)? {
             Some(result) => result,
             None => {
                 let (result, record) =
-                    apply_one(sql, &mut savepoint, &programs, settings, till_id, event, at, &mut changes)?;
+                    apply_one(sql, &mut savepoint, &cache, settings, till_id, event, at, &mut changes)?;
                 known.note(event, &record);
                 records.push((event, record));
                 last_seq = event.seq;
@@ -285,14 +285,14 @@ fn stored(event: &SyncEvent, outcome: String, code: Option<String>, message: Opt
 fn apply_one(
     sql: &mut dyn Sql,
     savepoint: &mut Savepoint,
-    programs: &ProgramCache,
+    cache: &ChunkCache,
     settings: &StoreSettings,
     till_id: &str,
     event: &SyncEvent,
     at: i64,
     changes: &mut Changes,
 ) -> Result<(EventResult, EventRecord), CloudError> {
-    let context = Context { settings, till_id, event, at, programs };
+    let context = Context { settings, till_id, event, at, cache };
     let mut event_changes = Changes::default();
     savepoint.begin(sql)?;
     match apply_event(sql, &context, &mut event_changes) {
