@@ -126,7 +126,8 @@ pub trait Sql {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
     fn dialect(&self) -> Dialect;
 
-    /// Runs a statement whose row count nobody needs. PostgreSQL holds it back and sends it
+    /// Runs a statement whose outcome nobody reads: a write, or on PostgreSQL a
+    /// `SELECT … FOR UPDATE` run for its lock (SQLite's `execute` refuses a `SELECT`). PostgreSQL holds it back and sends it
     /// with whatever goes to the server next (the next query, or the commit), many statements
     /// in one round trip; its errors surface there and fail the transaction all the same.
     /// Order is kept: every later `execute` or `query` sees its effect.

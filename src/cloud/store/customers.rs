@@ -73,15 +73,18 @@ pub(crate) fn load_by(
 ) -> Result<Option<CustomerRecord>, CloudError> {
     // The customer and their open lots in one query (a row per lot, or one with no lot): every
     // sale a till pushes loads a customer, and a round trip saved there is saved per event.
-    let suffix = match (lock, sql.dialect()) {
-        (true, Dialect::Postgres) => " FOR UPDATE OF c",
-        _ => "",
-    };
+    // On PostgreSQL the row is locked by a statement of its own, before: a statement that
+    // waits for a lock keeps the snapshot it started with, and would read the lots as they
+    // were before the other writer committed. Nobody needs its rows, so it goes out with the
+    // writes held back (see `Sql::write`) and costs no round trip of its own.
+    if lock && sql.dialect() == Dialect::Postgres {
+        sql.write(&format!("SELECT 1 FROM customers WHERE {column} = $1 FOR UPDATE"), vals![value])?;
+    }
     let customer_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
     let lot_columns: Vec<String> = ledger::LOT_COLUMNS.iter().map(|c| format!("l.{c}")).collect();
     let query = format!(
         "SELECT {}, {} FROM customers c LEFT JOIN point_lots l ON l.customer_id = c.id AND l.remaining > 0
-         WHERE c.{column} = $1 ORDER BY l.id{suffix}",
+         WHERE c.{column} = $1 ORDER BY l.id",
         customer_columns.join(", "),
         lot_columns.join(", ")
     );
