@@ -151,6 +151,7 @@ fn push_chunk(
         }
     }
     savepoint.close(sql)?;
+    cache.write_held(sql, till_id)?;
     insert_events(sql, till_id, &records, at)?;
     if last_seq != first_seq {
         sql.write("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
