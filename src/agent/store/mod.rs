@@ -224,10 +224,14 @@ impl Store {
     /// Events waiting for the cloud and the age of the oldest (seconds at `now`).
     pub async fn outbox_pending(&self, now: i64) -> Result<(i64, Option<i64>), StoreError> {
         self.read(move |conn, _| {
-            let (count, oldest): (i64, Option<i64>) =
-                conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox", [], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?;
+            // Health asks this every few seconds, during a drain too: the count comes from the
+            // event-id index and the oldest from the first seq (events are queued in time
+            // order), so neither reads the payloads — `MIN(created_at)` would scan them all.
+            let count: i64 = conn.prepare_cached("SELECT COUNT(*) FROM outbox")?.query_row([], |row| row.get(0))?;
+            let oldest: Option<i64> = conn
+                .prepare_cached("SELECT created_at FROM outbox ORDER BY seq LIMIT 1")?
+                .query_row([], |row| row.get(0))
+                .optional()?;
             Ok((count, oldest.map(|at| (now - at).max(0))))
         })
         .await

@@ -36,12 +36,11 @@ pub struct PageSummary {
 
 impl Store {
     /// Up to `limit` events from the outbox, oldest first.
-    pub async fn outbox_batch(&self, after: i64, limit: usize) -> Result<Vec<SyncEvent>, StoreError> {
+    pub async fn outbox_batch(&self, limit: usize) -> Result<Vec<SyncEvent>, StoreError> {
         self.read(move |conn, _| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, event_id, kind, created_at, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = stmt.query_map([after, limit as i64], |row| {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, event_id, kind, created_at, payload FROM outbox ORDER BY seq LIMIT ?1")?;
+            let rows = stmt.query_map([limit as i64], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, String>(1)?,

@@ -153,16 +153,12 @@ impl Worker {
         self.pull_all().await
     }
 
-    /// Pushes the outbox in order. While the cloud applies one batch, the next is read from
-    /// the outbox, so the till's disk and the cloud work at the same time; the read-ahead is
-    /// used only when the cloud answered for the whole batch, otherwise the outbox is read
-    /// again from its head (nothing leaves it without an answer, so nothing is skipped).
     async fn push_all(&mut self) -> Result<(), SyncError> {
-        let mut batch = self.store.outbox_batch(0, PUSH_BATCH).await?;
-        while let (Some(first), Some(last)) = (batch.first().map(|e| e.seq), batch.last().map(|e| e.seq)) {
-            let sent = batch.len();
-            let (answer, read_ahead) = tokio::join!(self.client.push(batch), self.store.outbox_batch(last, PUSH_BATCH));
-            let summary = self.store.acknowledge(answer?.results, clock::now()).await?;
+        loop {
+            let batch = self.store.outbox_batch(PUSH_BATCH).await?;
+            let Some(first) = batch.first().map(|e| e.seq) else { return Ok(()) };
+            let answer = self.client.push(batch).await?;
+            let summary = self.store.acknowledge(answer.results, clock::now()).await?;
             if summary.sequence_conflict {
                 return Err(SyncError::SequenceConflict);
             }
@@ -177,13 +173,7 @@ impl Worker {
                     message: "the cloud answered no event of the batch".into(),
                 });
             }
-            batch = if summary.resend_from.is_none() && summary.removed == sent {
-                read_ahead?
-            } else {
-                self.store.outbox_batch(0, PUSH_BATCH).await?
-            };
         }
-        Ok(())
     }
 
     async fn pull_all(&mut self) -> Result<(), SyncError> {
