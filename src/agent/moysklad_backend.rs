@@ -95,7 +95,12 @@ impl LoyaltyBackend for AgentBackend {
     }
 
     async fn link(&self, _: (), ms_id: String, member_id: String) -> Result<Link, BackendError> {
-        Ok(self.store()?.moysklad_link(ms_id, member_id, clock::now()).await?)
+        let link = self.store()?.moysklad_link(ms_id, member_id, clock::now()).await?;
+        if link == Link::Linked {
+            // The link is an outbox event for the cloud.
+            self.state.outbox_changed();
+        }
+        Ok(link)
     }
 
     async fn create(&self, _: (), ms_id: String, request: EnrollRequest) -> Result<Member, BackendError> {

@@ -28,6 +28,11 @@
 //! counterparty creates our customer (card assigned as at any enrollment, welcome points) linked
 //! to `meta.id`, or links the customer we already know by that phone.
 //!
+//! On a connected agent a new link is an outbox event (`external_id` in `customer_created`, or a
+//! `customer_updated` naming only `external_id`), so the cloud learns it; the cloud takes it when
+//! the customer has no link and no one else holds the id, and otherwise keeps its own and lists a
+//! `moysklad_link` conflict. Links made in the cloud reach the tills through the feed.
+//!
 //! # Idempotency of sales and returns
 //! A sale or return becomes a receipt or return of our ledger with the id
 //! [`receipts::document_key`] derives, and that id is the ledger's idempotency key:

@@ -25,3 +25,4 @@ mod cloud_webhooks;
 mod moysklad;
 mod moysklad_bad_input;
 mod moysklad_flows;
+mod moysklad_links;

@@ -125,7 +125,7 @@ async fn moysklad_codes_on_the_agent() {
 }
 
 /// Enrolls a fresh agent data directory with the cloud (the real CLI).
-async fn enroll(cloud: &Cloud, dir: &Path) {
+pub async fn enroll(cloud: &Cloud, dir: &Path) {
     let (_, code) = cloud.create_till("Till 1").await;
     let (url, dir) = (cloud.base.clone(), dir.to_owned());
     let output = tokio::task::spawn_blocking(move || {
@@ -141,7 +141,7 @@ async fn enroll(cloud: &Cloud, dir: &Path) {
     assert!(output.status.success(), "enroll failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -153,7 +153,7 @@ where
     }
 }
 
-async fn drained(agent: &Agent) -> bool {
+pub async fn drained(agent: &Agent) -> bool {
     let health = agent.get("/v1/health").await.1;
     health["sync"]["pending"] == 0 && health["sync"]["state"] == "online"
 }
