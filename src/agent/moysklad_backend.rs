@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::api::AppState;
 use super::clock;
-use super::store::{CustomerRecord, NewCustomer, Store, StoreError};
+use super::store::{Booking, CustomerRecord, NewCustomer, Store, StoreError};
 use crate::moysklad::service::{
     BackendError, CodePurpose, GiftCard, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode, SaleRecord,
 };
@@ -126,8 +126,11 @@ impl LoyaltyBackend for AgentBackend {
     async fn commit_sale(&self, _: (), request: CommitRequest) -> Result<Calculation, BackendError> {
         let hash = crate::http::common::request_hash(&request);
         let store = self.store()?;
+        // MoySklad closed the sale before reporting it: points spent meanwhile become debt
+        // (flagged on the receipt), as in the cloud; refusing would only lose the record.
+        let booking = Booking { overdraft: true };
         let answer =
-            store.commit_receipt(request, hash, self.state.program(), self.state.offline(), clock::now()).await?;
+            store.commit_sale(request, hash, self.state.program(), self.state.offline(), clock::now(), booking).await?;
         self.state.outbox_changed();
         Ok(answer)
     }

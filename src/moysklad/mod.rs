@@ -48,6 +48,14 @@
 //! every returned position. Returns carry no points: the reversal is computed per line from the
 //! linked sale (`rules::plan_return`), exactly as for a native return.
 //!
+//! # A sale that spends more than is available
+//! MoySklad reports a sale after closing it at the till, so refusing it would only lose the
+//! record. When its points were spent elsewhere since the recalc (or, on a connected agent, go
+//! past the offline bound), both backends book it with `rules::calculate_booked`: every other
+//! rule still holds, the shortfall becomes debt, and the receipt carries an `overdraft` limit
+//! (the agent also logs a warning; the cloud lists an `overdraft` conflict, as it does for a
+//! connected till's overdrawn sale when it arrives).
+//!
 //! # Money
 //! Prices and sums are rubles with two decimals, quantities have three, gift cards are kopecks,
 //! points are whole numbers; all are read from the JSON text into integers (never an `f64`) and

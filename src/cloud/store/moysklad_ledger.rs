@@ -256,7 +256,8 @@ fn customer_of(
 }
 
 /// `rules::calculate` for a request of the native shape. With `overdraft`, points the wallet
-/// no longer holds do not refuse the receipt (every other limit still does).
+/// no longer holds do not refuse the receipt (`rules::calculate_booked`: every other limit
+/// still does, and the receipt carries an `overdraft` limit) — the agent books them alike.
 fn price(
     program: &Program,
     customer: Option<&CustomerRecord>,
@@ -288,14 +289,8 @@ fn price(
         available: c.wallet.available(at),
         paid_total: c.paid_total,
     });
-    let input = |points| CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
-    match rules::calculate(&input(points)) {
-        Err(RulesError::RedeemAboveLimit { requested, bound_by: "available_points", .. }) if overdraft => {
-            let raised = points.map(|p| CustomerPoints { available: p.available.max(requested), ..p });
-            Ok(rules::calculate(&input(raised))?)
-        }
-        other => Ok(other?),
-    }
+    let input = CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
+    Ok(if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? })
 }
 
 fn sale_record(sql: &mut dyn Sql, till_id: &str, receipt_id: &str) -> Result<Option<SaleRecord>, CloudError> {
