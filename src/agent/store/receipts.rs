@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::customers::normalize_phone;
+use super::gift_cards;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
 use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
@@ -61,6 +62,12 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(stored) = stored_answer(&tx, "receipts", &request.id, &request_hash)? {
+                if gift_cards::stored_payments(&tx, &request.id)? != booking.gift_cards.payments() {
+                    return Err(StoreError::Conflict {
+                        code: "receipt_conflict",
+                        message: format!("sale {} was already paid with other gift cards or other sums", request.id),
+                    });
+                }
                 return Ok(serde_json::from_str(&stored)?);
             }
             let calc_request = request.calculation();
@@ -98,6 +105,11 @@ impl Store {
                     line.earn,
                     line.redeem_points
                 ])?;
+            }
+            match &booking.gift_cards {
+                GiftCards::None => {}
+                GiftCards::Take(payments) => gift_cards::take_payments(&tx, &request.id, payments, now)?,
+                GiftCards::Settled(payments) => gift_cards::record_payments(&tx, &request.id, payments, now)?,
             }
             for promo in &calculation.promo_codes {
                 tx.execute(
@@ -361,6 +373,28 @@ pub struct Booking {
     /// bound — do not refuse it: it is booked, the shortfall is debt, and the receipt carries an
     /// `overdraft` limit. The native API never sets this: its till asks before it sells.
     pub overdraft: bool,
+    pub gift_cards: GiftCards,
+}
+
+/// What a sale paid with gift cards (payments merged per card by `gift_cards::merge_payments`).
+#[derive(Debug, Clone, Default)]
+pub enum GiftCards {
+    #[default]
+    None,
+    /// Taken from this till's own cards in the sale's transaction (a standalone till).
+    Take(Vec<crate::gift_cards::Payment>),
+    /// Already taken by the cloud (a connected till): recorded, with the cloud's card ids.
+    Settled(Vec<(crate::gift_cards::Payment, String)>),
+}
+
+impl GiftCards {
+    pub fn payments(&self) -> Vec<crate::gift_cards::Payment> {
+        match self {
+            GiftCards::None => Vec::new(),
+            GiftCards::Take(payments) => payments.clone(),
+            GiftCards::Settled(payments) => payments.iter().map(|(payment, _)| payment.clone()).collect(),
+        }
+    }
 }
 
 /// Runs the rules for a request against the customer's current points; with `overdraft`, see
