@@ -18,7 +18,8 @@
 //!   needs; implemented by `agent::moysklad_backend` and `cloud::moysklad_backend`.
 //! - [`customers`], [`receipts`]: the protocol's flows, written once over the trait.
 //! - [`verify`]: verification codes and the [`CodeSender`](verify::CodeSender) that delivers them.
-//! - [`body`], [`errors`], [`routes`]: reading requests, the protocol's error body, the router.
+//! - [`body`], [`errors`], [`routes`]: reading requests, the protocol's error body, the router
+//!   (its [`ENDPOINTS`] table); [`openapi`]: the endpoints in both servers' `/openapi.json`.
 //!
 //! # Customers
 //! A search row's `id` is ours (a UUID) and `msId` MoySklad's counterparty id when linked.
@@ -99,12 +100,13 @@ pub mod convert;
 pub mod customers;
 pub mod errors;
 pub mod number;
+pub mod openapi;
 pub mod receipts;
 pub mod routes;
 pub mod service;
 pub mod verify;
 pub mod wire;
 
-pub use routes::{service, PREFIX};
+pub use routes::{service, ENDPOINTS, PREFIX};
 pub use service::{BackendError, LoyaltyBackend};
 pub use verify::{CodeSender, LogSender};

@@ -27,3 +27,4 @@ mod moysklad_bad_input;
 mod moysklad_flows;
 mod moysklad_gift_cards;
 mod moysklad_links;
+mod moysklad_openapi;

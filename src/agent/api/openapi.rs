@@ -4,6 +4,8 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
+
 use super::{customers, gift_cards, health, promo, qr, receipts};
 
 #[derive(OpenApi)]
@@ -17,7 +19,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts};
         promo::check,
         gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &MoyskladEndpoints),
     security(("agent_token" = [])),
 )]
 pub struct ApiDoc;

@@ -12,7 +12,7 @@ use crate::wire::{GiftCardIssue, GiftCardList, GiftCardView};
 
 /// Issues a card: `{amount}` in kopecks, optionally `number` (else a Luhn number 2999…) and
 /// `expires_at` (RFC 3339).
-#[utoipa::path(post, path = "/v1/admin/gift-cards", tag = "admin", request_body = GiftCardIssue,
+#[utoipa::path(post, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_issue", request_body = GiftCardIssue,
     responses((status = 201, body = GiftCardView), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn issue(
     State(state): State<AppState>,
@@ -22,13 +22,13 @@ pub async fn issue(
 }
 
 /// The newest cards first (at most 1000).
-#[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", responses((status = 200, body = GiftCardList)))]
+#[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_list", responses((status = 200, body = GiftCardList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<GiftCardList>, ApiError> {
     Ok(Json(GiftCardList { gift_cards: state.store.gift_cards().await? }))
 }
 
 /// A card by its id or number, with the sales paid with it.
-#[utoipa::path(get, path = "/v1/admin/gift-cards/{id}", tag = "admin",
+#[utoipa::path(get, path = "/v1/admin/gift-cards/{id}", tag = "admin", operation_id = "admin_gift_card_read",
     params(("id" = String, Path, description = "The card's id or number")),
     responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<GiftCardView>, ApiError> {
@@ -36,7 +36,7 @@ pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 }
 
 /// Voids a card for good: MoySklad then sees it `INVALID` and no sale can pay with it.
-#[utoipa::path(post, path = "/v1/admin/gift-cards/{id}/void", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/gift-cards/{id}/void", tag = "admin", operation_id = "admin_gift_card_void",
     params(("id" = String, Path, description = "The card's id or number")),
     responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn void(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<GiftCardView>, ApiError> {

@@ -4,6 +4,8 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
+
 use super::{
     admin_customers, admin_gift_cards, admin_ledger, admin_moysklad, admin_tills, admin_webhooks, health, signup, sync,
 };
@@ -22,7 +24,7 @@ use super::{
         sync::enroll, sync::push, sync::pull, sync::gift_card, sync::redeem_gift_cards, signup::signup,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
-    modifiers(&Tokens),
+    modifiers(&Tokens, &MoyskladEndpoints),
     security(("admin_token" = [])),
 )]
 pub struct CloudApiDoc;

@@ -90,7 +90,7 @@ pub async fn pull(
 
 /// A gift card by its number, for a connected till's MoySklad lookup (asked online: a till
 /// keeps no copy of the cards, so none can be spent twice offline).
-#[utoipa::path(get, path = "/v1/sync/gift-cards/{number}", tag = "sync",
+#[utoipa::path(get, path = "/v1/sync/gift-cards/{number}", tag = "sync", operation_id = "sync_gift_card",
     params(("number" = String, Path, description = "The card's number")),
     responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)),
     security(("device_token" = [])))]
@@ -109,7 +109,7 @@ pub async fn gift_card(
 /// Takes a connected till's sale's gift card payments now, before the till records the sale.
 /// Idempotent by `(till, receipt_id)`; a card that cannot pay refuses all of them (422
 /// `gift_card_*`), other payments under the same receipt are a 409.
-#[utoipa::path(post, path = "/v1/sync/gift-cards/redeem", tag = "sync", request_body = GiftCardRedeem,
+#[utoipa::path(post, path = "/v1/sync/gift-cards/redeem", tag = "sync", operation_id = "sync_redeem_gift_cards", request_body = GiftCardRedeem,
     responses((status = 200, body = GiftCardRedeemed), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)),
     security(("device_token" = [])))]
 pub async fn redeem_gift_cards(
