@@ -143,7 +143,7 @@ impl LoyaltyBackend for AgentBackend {
         let gift_cards = if payments.is_empty() {
             GiftCards::None
         } else if self.state.mode == Mode::Connected {
-            self.settle_online(store, &request.id, payments).await?
+            self.settle_online(store, &request, payments).await?
         } else {
             GiftCards::Take(payments)
         };
@@ -220,13 +220,18 @@ impl AgentBackend {
     async fn settle_online(
         &self,
         store: &Store,
-        receipt_id: &str,
+        request: &CommitRequest,
         payments: Vec<crate::gift_cards::Payment>,
     ) -> Result<GiftCards, BackendError> {
+        let receipt_id = request.id.as_str();
         if store.receipt_exists(receipt_id.to_owned()).await? {
             // Sent again: the commit answers the stored sale after comparing its payments.
             return Ok(GiftCards::Settled(payments.into_iter().map(|p| (p, String::new())).collect()));
         }
+        // A sale the rules would refuse must not take money from a card first.
+        store
+            .check_booked_sale(request.calculation(), self.state.program(), self.state.offline(), clock::now())
+            .await?;
         let Some(sync) = &self.state.sync else {
             return Err(BackendError::Invalid {
                 code: "gift_card_offline",

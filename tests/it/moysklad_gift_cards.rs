@@ -227,6 +227,17 @@ async fn connected_gift_cards_scenario(backend: Backend) {
         .await;
     assert_eq!(receipt["receipt"]["total"], 50000, "{receipt}");
 
+    // A sale the rules refuse (600 points on 500.00) takes nothing from the card.
+    let create = crate::moysklad::fixture(crate::moysklad::CREATE, &[("/phone", json!("+79997770011"))]);
+    assert_eq!(ms.post("/counterparty", &create).await.status, 201);
+    let mut too_many_points = sale("gc-till-4", &[(&number, 100)]);
+    too_many_points["agent"] = json!({ "meta": { "href": "h", "id": crate::moysklad::MS_IVAN } });
+    too_many_points["bonusProgram"]["bonusValueToSpend"] = json!(600);
+    let refused = ms.post("/retaildemand", &too_many_points).await;
+    assert!(refused.error(422, 42200)["error_message"].as_str().unwrap_or("").contains("redeem_limit"));
+    let (_, read) = cloud.admin_get(&format!("/v1/admin/gift-cards/{number}")).await;
+    assert_eq!((read["balance"].as_i64(), read["payments"].as_array().map(Vec::len)), (Some(60000), Some(1)), "{read}");
+
     // The cloud gone: the card is INVALID at the till, and a sale paying with it is refused with
     // a reason; one already recorded is still answered.
     cloud.stop();

@@ -34,6 +34,24 @@ impl Store {
         .await
     }
 
+    /// Prices a sale as [`commit_sale`](Store::commit_sale) with `overdraft` would book it,
+    /// changing nothing: a connected till checks that a sale can be booked before the cloud
+    /// takes its gift card payments, so a sale the rules refuse takes no money from a card.
+    pub async fn check_booked_sale(
+        &self,
+        request: CalculateRequest,
+        program: Arc<Program>,
+        offline: Option<Offline>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.read(move |conn, settings| {
+            let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
+            price(conn, &program, customer.as_ref(), &request, offline, now, true)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Commits a sale durably, idempotent by the receipt id: the same body answers the stored
     /// result again, a different body is a conflict. The till asks before it sells, so points
     /// the customer cannot spend are refused.
