@@ -7,6 +7,7 @@
 //!   search-query classification, QR payloads and images, masking for logs.
 //! - [`wire`]: the JSON bodies of the native API (the contract with till integrators) and of
 //!   the sync between agents and the cloud.
+//! - [`gift_cards`]: pure rules of gift cards (numbers, states, payments), kept by both ledgers.
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
@@ -20,6 +21,7 @@
 pub mod agent;
 pub mod cloud;
 pub mod csv_import;
+pub mod gift_cards;
 pub mod http;
 pub mod identity;
 pub mod moysklad;

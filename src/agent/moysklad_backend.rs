@@ -5,14 +5,21 @@
 //! `Store::commit_receipt` (so it lands in the outbox and syncs to the cloud), a return is
 //! `Store::return_receipt`, quotes use the offline spending bounds of a connected till. The key
 //! is the agent token or the `moysklad_key` of `config.toml`; both are compared in constant time.
+//!
+//! Gift cards: a standalone till keeps its own and takes a sale's payments in the sale's
+//! transaction; a connected till asks the cloud online (lookup, and taking the payments before
+//! the sale is recorded) and refuses rather than guess when the cloud cannot be reached.
 
 use std::sync::Arc;
 
 use super::api::AppState;
+use super::api::Mode;
 use super::clock;
-use super::store::{CustomerRecord, NewCustomer, Store, StoreError};
+use super::store::{Booking, CustomerRecord, GiftCards, NewCustomer, Store, StoreError};
+use super::sync::GiftCardError;
 use crate::moysklad::service::{
-    BackendError, CodePurpose, GiftCard, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode, SaleRecord,
+    BackendError, CodePurpose, GiftCard, GiftCardPayment, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode,
+    SaleRecord,
 };
 use crate::rules::Program;
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, EnrollRequest, ReturnRequest, ReturnResult};
@@ -95,7 +102,12 @@ impl LoyaltyBackend for AgentBackend {
     }
 
     async fn link(&self, _: (), ms_id: String, member_id: String) -> Result<Link, BackendError> {
-        Ok(self.store()?.moysklad_link(ms_id, member_id, clock::now()).await?)
+        let link = self.store()?.moysklad_link(ms_id, member_id, clock::now()).await?;
+        if link == Link::Linked {
+            // The link is an outbox event for the cloud.
+            self.state.outbox_changed();
+        }
+        Ok(link)
     }
 
     async fn create(&self, _: (), ms_id: String, request: EnrollRequest) -> Result<Member, BackendError> {
@@ -118,11 +130,28 @@ impl LoyaltyBackend for AgentBackend {
         Ok(self.store()?.calculate(request, self.state.program(), self.state.offline(), clock::now()).await?)
     }
 
-    async fn commit_sale(&self, _: (), request: CommitRequest) -> Result<Calculation, BackendError> {
+    async fn commit_sale(
+        &self,
+        _: (),
+        request: CommitRequest,
+        gift_cards: Vec<GiftCardPayment>,
+    ) -> Result<Calculation, BackendError> {
         let hash = crate::http::common::request_hash(&request);
         let store = self.store()?;
+        let payments = crate::gift_cards::merge_payments(&gift_cards)
+            .map_err(|r| BackendError::Invalid { code: r.code, message: r.message })?;
+        let gift_cards = if payments.is_empty() {
+            GiftCards::None
+        } else if self.state.mode == Mode::Connected {
+            self.settle_online(store, &request, payments).await?
+        } else {
+            GiftCards::Take(payments)
+        };
+        // MoySklad closed the sale before reporting it: points spent meanwhile become debt
+        // (flagged on the receipt), as in the cloud; refusing would only lose the record.
+        let booking = Booking { overdraft: true, gift_cards };
         let answer =
-            store.commit_receipt(request, hash, self.state.program(), self.state.offline(), clock::now()).await?;
+            store.commit_sale(request, hash, self.state.program(), self.state.offline(), clock::now(), booking).await?;
         self.state.outbox_changed();
         Ok(answer)
     }
@@ -160,8 +189,97 @@ impl LoyaltyBackend for AgentBackend {
         Ok(self.store()?.moysklad_consume_code(purpose, subject, now).await?)
     }
 
-    /// The program issues no gift cards.
-    async fn gift_card(&self, _: (), _name: String) -> Result<Option<GiftCard>, BackendError> {
-        Ok(None)
+    /// Standalone, the till's own cards. Connected, the cloud's, asked online: a card the cloud
+    /// cannot be asked about looks up as unknown (`INVALID`), never as spendable from a stale
+    /// copy, so it cannot be spent twice while the till is offline.
+    async fn gift_card(&self, _: (), name: String) -> Result<Option<GiftCard>, BackendError> {
+        if self.state.mode == Mode::Standalone {
+            return Ok(self.store()?.gift_card_by_number(name).await?);
+        }
+        let Some(sync) = &self.state.sync else {
+            tracing::warn!(
+                "gift card looked up as INVALID: this connected till has no sync client (local storage failed)"
+            );
+            return Ok(None);
+        };
+        match sync.client().gift_card(&name).await {
+            Ok(card) => Ok(card.map(card_of_view)),
+            Err(e) => {
+                tracing::warn!(error = %e, "gift card looked up as INVALID: the cloud, which keeps the gift cards, cannot be asked");
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl AgentBackend {
+    /// A connected till's sale paid with gift cards: the cloud takes the payments online first
+    /// (idempotent by the receipt id), and only then is the sale recorded here. Offline, the sale
+    /// is refused: a card's balance lives in the cloud alone, so a till that took it offline
+    /// could let another till spend the same money.
+    async fn settle_online(
+        &self,
+        store: &Store,
+        request: &CommitRequest,
+        payments: Vec<crate::gift_cards::Payment>,
+    ) -> Result<GiftCards, BackendError> {
+        let receipt_id = request.id.as_str();
+        if store.receipt_exists(receipt_id.to_owned()).await? {
+            // Sent again: the commit answers the stored sale after comparing its payments.
+            return Ok(GiftCards::Settled(payments.into_iter().map(|p| (p, String::new())).collect()));
+        }
+        // A sale the rules would refuse must not take money from a card first.
+        store
+            .check_booked_sale(request.calculation(), self.state.program(), self.state.offline(), clock::now())
+            .await?;
+        let Some(sync) = &self.state.sync else {
+            return Err(BackendError::Invalid {
+                code: "gift_card_offline",
+                message: "this connected till has no connection to the cloud (local storage failed)".into(),
+            });
+        };
+        match sync.client().redeem_gift_cards(receipt_id, payments.clone()).await {
+            Ok(redeemed) => {
+                let settled = payments
+                    .into_iter()
+                    .map(|payment| {
+                        let id = redeemed.cards.iter().find(|c| c.number == payment.number).map(|c| c.id.clone());
+                        (payment, id.unwrap_or_default())
+                    })
+                    .collect();
+                tracing::info!(receipt = %receipt_id, "gift card payments taken by the cloud");
+                Ok(GiftCards::Settled(settled))
+            }
+            Err(GiftCardError::Refused { code: "receipt_conflict", message }) => {
+                Err(BackendError::Conflict { code: "receipt_conflict", message })
+            }
+            Err(GiftCardError::Refused { code, message }) => Err(BackendError::Invalid { code, message }),
+            Err(GiftCardError::Sync(e)) => {
+                tracing::warn!(receipt = %receipt_id, error = %e, "MoySklad sale with gift cards refused: the cloud cannot be reached");
+                Err(BackendError::Invalid { code: "gift_card_offline", message: e.to_string() })
+            }
+        }
+    }
+}
+
+/// A card as the cloud showed it, in the shape the adapter judges. A time that cannot be read
+/// counts as already past: a card must never look more usable than it is.
+fn card_of_view(view: crate::wire::GiftCardView) -> GiftCard {
+    let at = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(0)
+    };
+    GiftCard {
+        expires_at: view.expires_at.as_deref().map(at),
+        voided_at: match view.voided_at.as_deref() {
+            Some(text) => Some(at(text)),
+            None => (view.status == "void").then_some(0),
+        },
+        created_at: at(&view.created_at),
+        id: view.id,
+        number: view.number,
+        initial: view.initial,
+        balance: view.balance,
     }
 }

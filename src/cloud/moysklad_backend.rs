@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::clock;
 use super::store::{CloudError, CustomerRecord, MoyskladScope, Store};
 use crate::moysklad::service::{
-    BackendError, CodePurpose, GiftCard, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode, SaleRecord,
+    BackendError, CodePurpose, GiftCard, GiftCardPayment, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode,
+    SaleRecord,
 };
 use crate::rules::Program;
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, EnrollRequest, ReturnRequest, ReturnResult};
@@ -93,8 +94,13 @@ impl LoyaltyBackend for CloudBackend {
         Ok(self.store.moysklad_quote(request).await?)
     }
 
-    async fn commit_sale(&self, scope: MoyskladScope, request: CommitRequest) -> Result<Calculation, BackendError> {
-        Ok(self.store.moysklad_sale(scope.till_id, request).await?)
+    async fn commit_sale(
+        &self,
+        scope: MoyskladScope,
+        request: CommitRequest,
+        gift_cards: Vec<GiftCardPayment>,
+    ) -> Result<Calculation, BackendError> {
+        Ok(self.store.moysklad_sale(scope.till_id, request, gift_cards).await?)
     }
 
     async fn sale(&self, scope: MoyskladScope, receipt_id: String) -> Result<Option<SaleRecord>, BackendError> {
@@ -132,8 +138,7 @@ impl LoyaltyBackend for CloudBackend {
         Ok(self.store.moysklad_consume_code(purpose, subject, now).await?)
     }
 
-    /// The program issues no gift cards.
-    async fn gift_card(&self, _: MoyskladScope, _name: String) -> Result<Option<GiftCard>, BackendError> {
-        Ok(None)
+    async fn gift_card(&self, _: MoyskladScope, name: String) -> Result<Option<GiftCard>, BackendError> {
+        Ok(self.store.gift_card_by_number(name).await?)
     }
 }

@@ -27,7 +27,11 @@ pub const CONFLICT: i64 = 40900;
 pub const TOO_LARGE: i64 = 41300;
 pub const UNSUPPORTED_MEDIA: i64 = 41500;
 pub const RULES: i64 = 42200;
+/// A gift card cannot pay what the sale says it paid (unknown, void, expired, used up, short).
+pub const GIFT_CARD: i64 = 42201;
 pub const UNAVAILABLE: i64 = 50300;
+/// A connected till cannot reach the cloud, which alone can take money from a gift card.
+pub const GIFT_CARD_OFFLINE: i64 = 50301;
 
 /// A failure as MoySklad will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +154,24 @@ impl From<BackendError> for MsError {
                 "Конфликт данных",
                 format!("Операция противоречит уже сохранённым данным: {message} ({code})."),
             ),
+            BackendError::Invalid { code: "gift_card_offline", message } => MsError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                GIFT_CARD_OFFLINE,
+                "Подарочная карта недоступна",
+                format!(
+                    "Подарочные карты списываются только на сервере программы лояльности, а он сейчас недоступен; продажа не записана, повторите её позже ({message})."
+                ),
+            )
+            .with_parameter("giftCards"),
+            BackendError::Invalid { code, message } if code.starts_with("gift_card") || code == "invalid_gift_card" => {
+                MsError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    GIFT_CARD,
+                    "Подарочная карта не принята",
+                    format!("Продажа не записана: {message} ({code}). Проверьте карту запросом /giftcard."),
+                )
+                .with_parameter("giftCards")
+            }
             BackendError::Invalid { code, message } => MsError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 RULES,

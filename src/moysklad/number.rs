@@ -41,6 +41,33 @@ pub struct Kopecks(pub i64);
 /// rubles as kopecks). Far beyond any receipt and far below `i64::MAX`, so sums cannot overflow.
 pub const MAX_MAGNITUDE: i64 = 1_000_000_000_000_000;
 
+/// The OpenAPI schema of each number type: a JSON number, with its unit and precision said.
+macro_rules! number_schema {
+    ($($ty:ident: $kind:ident, $description:literal;)*) => {$(
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::$kind)
+                    .description(Some($description))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(concat!("MoySklad", stringify!($ty)))
+            }
+        }
+    )*};
+}
+
+number_schema! {
+    Rubles: Number, "Rubles with two decimals, e.g. 79.00.";
+    Qty: Number, "A quantity with up to three decimals, e.g. 123.456.";
+    Percent: Number, "A percent (0–100) with two decimals, e.g. 68.40.";
+    Points: Number, "Whole points (the protocol types them as number; fractions are refused).";
+    Kopecks: Integer, "Kopecks (gift cards), e.g. 100000 for 1,000.00.";
+}
+
 /// Reads a decimal literal as an integer count of `10^-decimals` units, exactly.
 ///
 /// Accepts JSON's number grammar (`-12`, `0.5`, `1.25e2`), surrounding whitespace, and trailing

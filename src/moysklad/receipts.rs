@@ -18,11 +18,13 @@ use super::customers::{resolve, send_code, text};
 use super::errors::{MsError, SALE_NOT_FOUND};
 use super::number::{Kopecks, Points, Rubles};
 use super::routes::Adapter;
-use super::service::{CodePurpose, GiftCard, Lookup, LoyaltyBackend, SaleRecord};
+use super::service::{CodePurpose, GiftCard, GiftCardPayment, Lookup, LoyaltyBackend, SaleRecord};
 use super::wire::{
-    BonusProgramOut, GiftCardQuery, GiftCardResponse, GiftCardStatus, Meta, RecalcRequest, RecalcResponse, Reference,
-    ReturnRequest, SaleRequest, SpendVerifyRequest, TransactionType, VerifyResponse,
+    BonusProgramOut, GiftCardPayment as GiftCardPaymentIn, GiftCardQuery, GiftCardResponse, GiftCardStatus, Meta,
+    RecalcRequest, RecalcResponse, Reference, ReturnRequest, SaleRequest, SpendVerifyRequest, TransactionType,
+    VerifyResponse,
 };
+use crate::gift_cards::State as CardState;
 use crate::wire::{self as native, CalculateRequest, CommitRequest, CustomerRef, RedeemInput, ReturnLineInput};
 
 /// Our id for a MoySklad sale or return: `moysklad:<meta.id>` when MoySklad sent an id; else
@@ -148,10 +150,15 @@ pub async fn sale<B: LoyaltyBackend>(
 ) -> Result<Response, MsError> {
     let backend = &adapter.backend;
     if sale.positions.as_ref().is_none_or(Vec::is_empty) {
+        if sale.gift_cards.as_ref().is_some_and(|cards| !cards.is_empty()) {
+            // A sale of nothing cannot be recorded, and its card payments would have no record.
+            return Err(MsError::invalid_field("positions", "a sale paid with gift cards needs its positions"));
+        }
         tracing::info!("MoySklad sale without positions: nothing to record");
         return Ok(StatusCode::CREATED.into_response());
     }
     let positions = convert::read_positions(sale.positions.as_deref())?;
+    let gift_cards = gift_card_payments(sale.gift_cards.as_deref())?;
     let bonus = sale.bonus_program.clone().unwrap_or_default();
     let spend = bonus.bonus_value_to_spend.map_or(0, |p| p.0);
     if spend < 0 {
@@ -188,12 +195,31 @@ pub async fn sale<B: LoyaltyBackend>(
         redeem: (spend > 0).then_some(RedeemInput::Points(spend)),
         promo_codes: Vec::new(),
     };
-    let answer = backend.commit_sale(scope, request).await?;
+    let answer = backend.commit_sale(scope, request, gift_cards).await?;
     log_differences(&id, &answer, &positions, bonus.bonus_value_to_earn);
-    if let Some(cards) = sale.gift_cards.as_ref().filter(|cards| !cards.is_empty()) {
-        tracing::warn!(receipt = %id, cards = cards.len(), "MoySklad sale paid with gift cards this program does not issue");
-    }
     Ok(StatusCode::CREATED.into_response())
+}
+
+/// The sale's `giftCards[]` as payments: each names its card (`name`, the number; the `id` is
+/// the one our lookup answered and is not needed) and pays `paymentSum` kopecks. A zero sum
+/// pays nothing and is skipped.
+fn gift_card_payments(cards: Option<&[GiftCardPaymentIn]>) -> Result<Vec<GiftCardPayment>, MsError> {
+    let mut payments = Vec::new();
+    for (i, card) in cards.unwrap_or_default().iter().enumerate() {
+        let number = text(&card.name)
+            .ok_or_else(|| MsError::invalid_field(format!("giftCards[{i}].name"), "the card number is missing"))?;
+        let amount = card
+            .payment_sum
+            .ok_or_else(|| MsError::invalid_field(format!("giftCards[{i}].paymentSum"), "the sum is missing"))?
+            .0;
+        if amount < 0 {
+            return Err(MsError::invalid_field(format!("giftCards[{i}].paymentSum"), "a sum cannot be negative"));
+        }
+        if amount > 0 {
+            payments.push(GiftCardPayment { number: number.to_owned(), amount });
+        }
+    }
+    Ok(payments)
 }
 
 /// Our ledger is the authority; where the till's figures differ from ours, a log line says so.
@@ -297,7 +323,8 @@ fn covers(sale: &SaleRecord, positions: &[ReadPosition]) -> bool {
 }
 
 /// `GET /giftcard?name=…`: a card's status and balance in kopecks. A number this program does
-/// not know is `INVALID` ("cannot be used, for any reason"), with a stable id derived from it.
+/// not know (or, on a connected agent, cannot ask the cloud about) is `INVALID` ("cannot be
+/// used, for any reason"), with a stable id derived from it.
 pub async fn gift_card<B: LoyaltyBackend>(
     State(adapter): State<Adapter<B>>,
     Extension(scope): Extension<B::Scope>,
@@ -324,23 +351,25 @@ pub async fn gift_card<B: LoyaltyBackend>(
     }))
 }
 
+/// A card of ours: its state as the protocol names it, balances in kopecks. A voided card is
+/// `INVALID` ("cannot be used, for any reason") and shows no balance.
 fn known_card(name: String, card: GiftCard, now: i64) -> GiftCardResponse {
-    let status = if card.expires_at.is_some_and(|at| at <= now) {
-        GiftCardStatus::Expired
-    } else if card.balance <= 0 {
-        GiftCardStatus::Redeemed
-    } else if card.balance < card.initial {
-        GiftCardStatus::PartiallyRedeemed
-    } else {
-        GiftCardStatus::CanBeUsed
+    let state = card.state(now);
+    let status = match state {
+        CardState::Active => GiftCardStatus::CanBeUsed,
+        CardState::PartiallyRedeemed => GiftCardStatus::PartiallyRedeemed,
+        CardState::Redeemed => GiftCardStatus::Redeemed,
+        CardState::Expired => GiftCardStatus::Expired,
+        CardState::Void => GiftCardStatus::Invalid,
     };
+    let void = state == CardState::Void;
     GiftCardResponse {
         name,
         id: card.id,
         status,
         expire_date: card.expires_at.map(utc_moment),
-        current_balance: Some(Kopecks(card.balance.max(0))),
-        initial_balance: Some(Kopecks(card.initial)),
+        current_balance: (!void).then_some(Kopecks(card.balance.max(0))),
+        initial_balance: (!void).then_some(Kopecks(card.initial)),
     }
 }
 
@@ -387,7 +416,20 @@ mod tests {
         assert_eq!(id, derived_guid("123456"));
         assert_ne!(id, derived_guid("123457"));
         assert!(uuid::Uuid::parse_str(&id).is_ok());
-        let card = GiftCard { id: "x".into(), balance: 500, initial: 1000, expires_at: None };
-        assert_eq!(known_card("1".into(), card, 0).status, GiftCardStatus::PartiallyRedeemed);
+        let card = GiftCard {
+            id: "x".into(),
+            number: "1234".into(),
+            balance: 500,
+            initial: 1000,
+            expires_at: Some(86_400),
+            voided_at: None,
+            created_at: 0,
+        };
+        let partly = known_card("1234".into(), card.clone(), 0);
+        assert_eq!(partly.status, GiftCardStatus::PartiallyRedeemed);
+        assert_eq!(partly.expire_date.as_deref(), Some("1970-01-02 00:00:00"));
+        assert_eq!((partly.current_balance, partly.initial_balance), (Some(Kopecks(500)), Some(Kopecks(1000))));
+        let void = known_card("1234".into(), GiftCard { voided_at: Some(1), ..card }, 0);
+        assert_eq!((void.status, void.current_balance), (GiftCardStatus::Invalid, None));
     }
 }

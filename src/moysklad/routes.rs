@@ -44,17 +44,34 @@ impl<B: Clone> Clone for Adapter<B> {
 /// The router to mount with `nest_service(PREFIX, …)`: it sees paths without the prefix.
 pub type MoyskladService = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
+/// Declares the endpoints once: [`ENDPOINTS`] lists them (the OpenAPI documents are checked
+/// against it) and `endpoints` routes exactly those, so the two cannot drift apart.
+macro_rules! endpoints {
+    ($( $method:ident $path:literal => $($handler:ident)::+ ),* $(,)?) => {
+        /// Every endpoint the adapter serves: `(method, path under PREFIX)`.
+        pub const ENDPOINTS: &[(&str, &str)] = &[$( (stringify!($method), $path) ),*];
+
+        fn endpoints<B: LoyaltyBackend>() -> Router<Adapter<B>> {
+            Router::new()$( .route($path, $method($($handler)::+::<B>)) )*
+        }
+    };
+}
+
+endpoints! {
+    post "/v1/counterparty" => customers::create,
+    get "/v1/counterparty" => customers::search,
+    post "/v1/counterparty/detail" => customers::detail,
+    post "/v1/counterparty/verify" => customers::verify,
+    post "/v1/retaildemand/recalc" => receipts::recalc,
+    post "/v1/retaildemand/verify" => receipts::verify,
+    post "/v1/retaildemand" => receipts::sale,
+    post "/v1/retailsalesreturn" => receipts::sales_return,
+    get "/v1/giftcard" => receipts::gift_card,
+}
+
 pub fn service<B: LoyaltyBackend>(backend: B, sender: Arc<dyn CodeSender>) -> MoyskladService {
     let adapter = Adapter { backend, sender };
-    let router = Router::new()
-        .route("/v1/counterparty", post(customers::create::<B>).get(customers::search::<B>))
-        .route("/v1/counterparty/detail", post(customers::detail::<B>))
-        .route("/v1/counterparty/verify", post(customers::verify::<B>))
-        .route("/v1/retaildemand/recalc", post(receipts::recalc::<B>))
-        .route("/v1/retaildemand/verify", post(receipts::verify::<B>))
-        .route("/v1/retaildemand", post(receipts::sale::<B>))
-        .route("/v1/retailsalesreturn", post(receipts::sales_return::<B>))
-        .route("/v1/giftcard", get(receipts::gift_card::<B>))
+    let router = endpoints::<B>()
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(adapter.clone(), check_key::<B>))

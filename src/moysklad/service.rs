@@ -120,14 +120,8 @@ pub struct SaleRecord {
     pub lines: Vec<(String, i64)>,
 }
 
-/// A gift card of this program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GiftCard {
-    pub id: String,
-    pub balance: i64,
-    pub initial: i64,
-    pub expires_at: Option<i64>,
-}
+/// A gift card of this program (`crate::gift_cards`: kopecks, states, payments).
+pub use crate::gift_cards::{Card as GiftCard, Payment as GiftCardPayment};
 
 /// The ledger operations the MoySklad adapter runs. `Scope` is what the access key unlocked:
 /// nothing on the agent (one till, one ledger), the store and its MoySklad till in the cloud.
@@ -190,12 +184,16 @@ pub trait LoyaltyBackend: Clone + Send + Sync + 'static {
         request: CalculateRequest,
     ) -> impl Future<Output = Result<Calculation, BackendError>> + Send;
 
-    /// Commits a sale, idempotent by `request.id` (the same request again answers the stored
-    /// result; another request under the same id is `receipt_conflict`).
+    /// Commits a sale that already happened, idempotent by `request.id` (the same request and
+    /// payments again answer the stored result; others under the same id are
+    /// `receipt_conflict`). Points beyond what the customer holds are booked as debt
+    /// (`rules::calculate_booked`). `gift_cards` are taken from their cards with the sale, all
+    /// or nothing: a card that cannot pay refuses the sale with a `gift_card_*` code.
     fn commit_sale(
         &self,
         scope: Self::Scope,
         request: CommitRequest,
+        gift_cards: Vec<GiftCardPayment>,
     ) -> impl Future<Output = Result<Calculation, BackendError>> + Send;
 
     /// A sale committed through MoySklad, by our receipt id.
@@ -243,7 +241,8 @@ pub trait LoyaltyBackend: Clone + Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
-    /// A gift card by its number.
+    /// A gift card by its number (`None`: unknown here, or, on a connected agent, the cloud
+    /// could not be asked — the lookup then answers `INVALID`).
     fn gift_card(
         &self,
         scope: Self::Scope,

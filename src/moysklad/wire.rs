@@ -9,12 +9,14 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use super::number::{Kopecks, Percent, Points, Qty, Rubles};
 
 /// `{href, id}`: a reference to a MoySklad entity. Key on `id`; `href` is never parsed.
 /// Positions' `assortment.meta` also carries `idType` (`native` or `sync`) and `type`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladMeta)]
 pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
@@ -34,7 +36,8 @@ impl Meta {
 }
 
 /// `{meta, name?}`: the point of sale (`retailStore`) or the linked sale (`demand`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladReference)]
 pub struct Reference {
     #[serde(default)]
     pub meta: Option<Meta>,
@@ -50,7 +53,8 @@ impl Reference {
 
 /// A counterparty ("agent", the customer) as MoySklad describes it: `meta.id` is MoySklad's own
 /// counterparty id; the rest is informational and may be `null`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladCounterparty)]
 pub struct Counterparty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
@@ -84,7 +88,8 @@ impl Counterparty {
 }
 
 /// Whether the till checked a new customer with a code (`POST /counterparty`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladStatusCheck)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StatusCheck {
     Unchecked,
@@ -95,7 +100,8 @@ pub enum StatusCheck {
 
 /// `POST /counterparty` (create), `POST /counterparty/detail` (balance) and
 /// `POST /counterparty/verify` (registration code) all send a counterparty plus these.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladCounterpartyRequest)]
 pub struct CounterpartyRequest {
     #[serde(rename = "retailStore", default)]
     pub retail_store: Option<Reference>,
@@ -110,7 +116,8 @@ pub struct CounterpartyRequest {
 }
 
 /// `GET /counterparty?search=…&retailStoreId=…`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladSearchQuery)]
 pub struct SearchQuery {
     #[serde(default)]
     pub search: Option<String>,
@@ -119,7 +126,8 @@ pub struct SearchQuery {
 }
 
 /// One row of the search answer: `id` is ours (a GUID), `msId` MoySklad's when we know it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladSearchRow)]
 pub struct SearchRow {
     pub id: String,
     #[serde(rename = "msId", default, skip_serializing_if = "Option::is_none")]
@@ -135,26 +143,30 @@ pub struct SearchRow {
     pub birth_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladSearchResponse)]
 pub struct SearchResponse {
     pub rows: Vec<SearchRow>,
 }
 
 /// `POST /counterparty/detail` answer: exactly one balance.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladDetailResponse)]
 pub struct DetailResponse {
     #[serde(rename = "bonusProgram")]
     pub bonus_program: BalanceOnly,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladBalanceOnly)]
 pub struct BalanceOnly {
     #[serde(rename = "agentBonusBalance")]
     pub agent_bonus_balance: Points,
 }
 
 /// The answer to both verify calls: the code goes back to MoySklad, which compares it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladVerifyResponse)]
 pub struct VerifyResponse {
     #[serde(rename = "verificationCode")]
     pub verification_code: String,
@@ -167,7 +179,8 @@ pub struct VerifyResponse {
 }
 
 /// `POST /retaildemand/verify`: a code before spending points.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladSpendVerifyRequest)]
 pub struct SpendVerifyRequest {
     #[serde(rename = "retailStore", default)]
     pub retail_store: Option<Reference>,
@@ -179,7 +192,8 @@ pub struct SpendVerifyRequest {
 }
 
 /// `EARNING` (the default) or `SPENDING`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladTransactionType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TransactionType {
     #[default]
@@ -188,7 +202,8 @@ pub enum TransactionType {
 }
 
 /// `assortment`: the product or service of a position.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladAssortment)]
 pub struct Assortment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
@@ -208,7 +223,8 @@ impl Assortment {
 
 /// A receipt position. In recalc requests `discountPercent` and `discountedPrice` are absent;
 /// in sales and returns they carry what the till charged. `sn` and `pack` are echoed untouched.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladPosition)]
 pub struct Position {
     #[serde(default)]
     pub assortment: Assortment,
@@ -224,16 +240,19 @@ pub struct Position {
     pub discounted_price: Option<Rubles>,
     /// Serial numbers `{meta, name}`: one per unit when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub sn: Option<Vec<Box<RawValue>>>,
     /// Packaging `{id, name, quantity, barcode}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub pack: Option<Box<RawValue>>,
 }
 
 /// `bonusProgram` as the till sends it: the transaction type in recalc, the points spent and
 /// earned in a sale. `preferredBonusToSpend` belongs at the top level, but one implementation
 /// reads it here, so it is accepted in both places.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladBonusProgramIn)]
 pub struct BonusProgramIn {
     #[serde(rename = "transactionType", default)]
     pub transaction_type: Option<TransactionType>,
@@ -246,7 +265,8 @@ pub struct BonusProgramIn {
 }
 
 /// `POST /retaildemand/recalc`: the receipt before any discount.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladRecalcRequest)]
 pub struct RecalcRequest {
     #[serde(rename = "retailStore", default)]
     pub retail_store: Option<Reference>,
@@ -274,7 +294,8 @@ impl RecalcRequest {
 }
 
 /// The recalc answer's `bonusProgram`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladBonusProgramOut)]
 pub struct BonusProgramOut {
     #[serde(rename = "transactionType")]
     pub transaction_type: TransactionType,
@@ -296,7 +317,8 @@ pub struct BonusProgramOut {
 }
 
 /// `POST /retaildemand/recalc` answer: every position with its discount, and the points.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladRecalcResponse)]
 pub struct RecalcResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<Counterparty>,
@@ -308,7 +330,8 @@ pub struct RecalcResponse {
 }
 
 /// A gift card paid with in a sale; `paymentSum` is in kopecks.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladGiftCardPayment)]
 pub struct GiftCardPayment {
     #[serde(default)]
     pub id: Option<String>,
@@ -320,7 +343,8 @@ pub struct GiftCardPayment {
 
 /// `POST /retaildemand`: a completed (fiscalised) sale. The documented example sends `meta`
 /// with empty `href` and `id`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladSaleRequest)]
 pub struct SaleRequest {
     #[serde(rename = "retailStore", default)]
     pub retail_store: Option<Reference>,
@@ -340,9 +364,11 @@ pub struct SaleRequest {
     pub bonus_program: Option<BonusProgramIn>,
     /// Rubles. Payments are informational: points never depend on them.
     #[serde(rename = "cashSum", default)]
+    #[schema(value_type = Option<f64>)]
     pub cash_sum: Option<Box<RawValue>>,
     /// Rubles (stated since October 2024).
     #[serde(rename = "noCashSum", default)]
+    #[schema(value_type = Option<f64>)]
     pub no_cash_sum: Option<Box<RawValue>>,
     #[serde(rename = "giftCards", default)]
     pub gift_cards: Option<Vec<GiftCardPayment>>,
@@ -350,7 +376,8 @@ pub struct SaleRequest {
 
 /// The customer of a return: a flat `{href, id}`, not `{meta: {…}}` (a documented quirk; the
 /// example is `{}`). A nested `meta` is read too, in case MoySklad ever fixes the quirk.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladFlatAgent)]
 pub struct FlatAgent {
     #[serde(default)]
     pub href: Option<String>,
@@ -368,7 +395,8 @@ impl FlatAgent {
 
 /// `POST /retailsalesreturn`: a completed return. It carries no points: the loyalty side works
 /// them out from the linked sale (`demand`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladReturnRequest)]
 pub struct ReturnRequest {
     #[serde(rename = "retailStore", default)]
     pub retail_store: Option<Reference>,
@@ -386,14 +414,17 @@ pub struct ReturnRequest {
     pub positions: Option<Vec<Position>>,
     /// Rubles.
     #[serde(rename = "cashSum", default)]
+    #[schema(value_type = Option<f64>)]
     pub cash_sum: Option<Box<RawValue>>,
     /// Documented as kopecks, but the example (`283100.0` for 283.10) is ×1000: never used.
     #[serde(rename = "noCashSum", default)]
+    #[schema(value_type = Option<f64>)]
     pub no_cash_sum: Option<Box<RawValue>>,
 }
 
 /// `GET /giftcard?name=…&retailStoreId=…`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MoySkladGiftCardQuery)]
 pub struct GiftCardQuery {
     #[serde(default)]
     pub name: Option<String>,
@@ -401,7 +432,8 @@ pub struct GiftCardQuery {
     pub retail_store_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladGiftCardStatus)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GiftCardStatus {
     CanBeUsed,
@@ -412,7 +444,8 @@ pub enum GiftCardStatus {
 }
 
 /// The gift-card answer; balances in kopecks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladGiftCardResponse)]
 pub struct GiftCardResponse {
     pub name: String,
     /// Our card id, a GUID.
@@ -428,12 +461,14 @@ pub struct GiftCardResponse {
 }
 
 /// Every error answer: `{"errors": [{error, parameter?, code, error_message}]}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladErrorsBody)]
 pub struct ErrorsBody {
     pub errors: Vec<ErrorItem>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MoySkladErrorItem)]
 pub struct ErrorItem {
     /// A title.
     pub error: String,

@@ -327,3 +327,38 @@ fn apply_promos(input: &CalcInput<'_>, subtotal: Money, eligible: i64) -> Result
     }
     Ok((applied, total))
 }
+
+/// The code of the limit that flags a sale booked beyond the customer's points.
+pub const OVERDRAFT: &str = "overdraft";
+
+/// [`calculate`] for a sale that already happened (MoySklad reports a sale after closing it; a
+/// till that spent offline): points beyond what the customer can spend do not refuse it. Every
+/// other limit still holds. The result shows what really was available, carries an
+/// [`OVERDRAFT`] limit, and its debit leaves the shortfall as debt (`Wallet::debit`).
+pub fn calculate_booked(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
+    match calculate(input) {
+        Err(RulesError::RedeemAboveLimit { requested, bound_by: "available_points", .. }) => {
+            let available = input.customer.map_or(0, |p| p.available);
+            let raised = CalcInput {
+                program: input.program,
+                customer: input.customer.map(|p| CustomerPoints { available: p.available.max(requested), ..p }),
+                lines: input.lines,
+                redeem: input.redeem,
+                promo_codes: input.promo_codes,
+                now: input.now,
+            };
+            let mut calculation = calculate(&raised)?;
+            calculation.points.available = available;
+            // The raised figure is not what the customer had: the overdraft says what happened.
+            calculation.limits.retain(|limit| limit.code != "available_points");
+            calculation.limits.push(LimitApplied {
+                code: OVERDRAFT,
+                message: format!(
+                    "{requested} points were spent while {available} could be; the sale had already happened, so it was booked and the shortfall is debt that later accruals pay off"
+                ),
+            });
+            Ok(calculation)
+        }
+        other => other,
+    }
+}

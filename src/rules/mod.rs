@@ -25,8 +25,8 @@ mod wallet;
 
 pub use amount::{Money, Quantity};
 pub use calculate::{
-    calculate, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied, LineResult, PointsQuote,
-    Redeem,
+    calculate, calculate_booked, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied,
+    LineResult, PointsQuote, Redeem, OVERDRAFT,
 };
 pub use error::RulesError;
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};

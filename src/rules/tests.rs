@@ -268,3 +268,35 @@ fn an_unvalidated_program_is_clamped_not_a_panic() {
     let result = quote(&program, customer(1_000_000), &[line("A", None, 25_000, 1000)], Redeem::Max);
     assert_eq!((result.points.redeem, result.total, result.points.earn), (25_000, Money(0), 0));
 }
+
+/// A sale that already happened spends what it spent: only the customer's points give way.
+#[test]
+fn a_booked_sale_overdraws_points_but_no_other_limit() {
+    let lines = [line("A", None, 25_000, 1000)];
+    let booked = |program: &Program, available: i64, redeem: i64| {
+        let customer = customer(available);
+        let input = CalcInput {
+            program,
+            customer,
+            lines: &lines,
+            redeem: Redeem::Points(redeem),
+            promo_codes: &[],
+            now: 1_000,
+        };
+        calculate_booked(&input)
+    };
+    let program = Program::default();
+    let over = booked(&program, 71, 171).expect("booked");
+    assert_eq!((over.points.redeem, over.points.available, over.total), (171, 71, Money(7_900)));
+    assert_eq!(codes(&over), vec![OVERDRAFT]);
+    // Within the points, nothing is flagged and the answer is calculate's.
+    let within = booked(&program, 171, 171).expect("booked");
+    assert_eq!(codes(&within), vec!["available_points"]);
+    assert_eq!(Ok(within), try_quote(&program, customer(171), &lines, Redeem::Points(171), &[]));
+    // The redemption cap still binds: 126 points on 250.00 at 50 % cannot be spent.
+    let capped = Program { redeem_cap_percent: 50, ..Program::default() };
+    assert_eq!(
+        booked(&capped, 0, 126),
+        Err(RulesError::RedeemAboveLimit { requested: 126, max: 125, bound_by: "redeem_cap" })
+    );
+}

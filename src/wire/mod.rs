@@ -6,12 +6,14 @@
 //! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
 //! points are integers. Field names never change once released; new fields may be added.
 
+mod gift_cards;
 mod native;
 mod quantity;
 mod signup;
 mod sync;
 mod webhook;
 
+pub use gift_cards::*;
 pub use native::*;
 pub use quantity::QuantityInput;
 pub use signup::*;

@@ -79,6 +79,10 @@ pub struct CustomerEvent {
     pub tags: Vec<String>,
     #[serde(default)]
     pub consents: Consents,
+    /// MoySklad's counterparty id, when the till linked the customer to one (a MoySklad create,
+    /// or a MoySklad call that found them by card or phone). Absent in older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// Payload of `sale`: the answer the till gave (with per-line points) and the request.

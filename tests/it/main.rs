@@ -25,3 +25,6 @@ mod cloud_webhooks;
 mod moysklad;
 mod moysklad_bad_input;
 mod moysklad_flows;
+mod moysklad_gift_cards;
+mod moysklad_links;
+mod moysklad_openapi;

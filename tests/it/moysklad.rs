@@ -147,6 +147,32 @@ impl Native<'_> {
         body
     }
 
+    /// `POST` a gift card request (`""` issues, `"{id}/void"` voids): status and body.
+    pub async fn gift_cards_post(&self, path: &str, body: Value) -> (u16, Value) {
+        match self {
+            Native::Cloud { cloud, .. } => cloud.admin_post(&format!("/v1/admin/gift-cards{path}"), body).await,
+            Native::Agent(agent) => agent.post(&format!("/v1/gift-cards{path}"), body).await,
+        }
+    }
+
+    /// Issues a gift card of `amount` kopecks, numbered `number` if given.
+    pub async fn issue_gift_card(&self, number: Option<&str>, amount: i64) -> Value {
+        let (status, card) = self.gift_cards_post("", json!({ "number": number, "amount": amount })).await;
+        assert_eq!(status, 201, "{card}");
+        card
+    }
+
+    /// A gift card (by id or number) as the native API shows it, with its payments.
+    pub async fn gift_card(&self, key: &str) -> Value {
+        let path = format!("gift-cards/{}", crate::cloud_support::urlencode(key));
+        let (status, body) = match self {
+            Native::Cloud { cloud, .. } => cloud.admin_get(&format!("/v1/admin/{path}")).await,
+            Native::Agent(agent) => agent.get(&format!("/v1/{path}")).await,
+        };
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// A receipt as the native API shows it: `{receipt, returns}` (the cloud adds more).
     pub async fn receipt(&self, receipt_id: &str) -> Value {
         let encoded = crate::cloud_support::urlencode(receipt_id);
@@ -339,7 +365,10 @@ pub async fn session(ms: &MoySklad, native: &Native<'_>) {
     assert_eq!(receipt["receipt"]["customer_id"], id.as_str());
 
     // The documentation's sale: empty meta, gift cards, payment sums that do not add up. Keyed
-    // by store, number and moment; replayed gzip-compressed, counted once. Earns 762.
+    // by store, number and moment; replayed gzip-compressed, counted once. Earns 762, and pays
+    // 10.00 and 5.00 with the two gift cards (issued here with 10.00 and 15.00).
+    native.issue_gift_card(Some("123456"), 1000).await;
+    native.issue_gift_card(Some("1234567"), 1500).await;
     let doc_sale = fixture(SALE, &[]);
     assert_eq!(ms.post("/retaildemand", &doc_sale).await.status, 201);
     let gzipped = ms.send(reqwest::Method::POST, "/retaildemand", Some(doc_sale.to_string().into_bytes()), true).await;
@@ -347,6 +376,16 @@ pub async fn session(ms: &MoySklad, native: &Native<'_>) {
     assert_eq!(native.customer(&id).await["points"]["balance"], 765);
     let doc_key = derived_key(STORE_ID, "00001", "2016-04-18 15:06:00");
     assert_eq!(native.receipt(&doc_key).await["receipt"]["points"]["earn"], 762);
+    let card = ms.get(&format!("/giftcard?name=123456&retailStoreId={STORE_ID}")).await;
+    assert_eq!((card.ok(200)["status"].as_str(), card.body["currentBalance"].as_i64()), (Some("REDEEMED"), Some(0)));
+    let card = ms.get(&format!("/giftcard?name=1234567&retailStoreId={STORE_ID}")).await;
+    assert_eq!(
+        (card.ok(200)["status"].as_str(), card.body["currentBalance"].as_i64(), card.body["initialBalance"].as_i64()),
+        (Some("PARTIALLY_REDEEMED"), Some(1000), Some(1500)),
+        "{}",
+        card.text
+    );
+    assert_eq!(native.gift_card("1234567").await["payments"][0]["receipt_id"], doc_key.as_str());
 
     // The documentation's return: no sale, no customer — nothing to reverse, still 201.
     assert_eq!(ms.post("/retailsalesreturn", &fixture(RETURN, &[])).await.status, 201);
@@ -396,10 +435,10 @@ pub async fn session(ms: &MoySklad, native: &Native<'_>) {
     again["meta"]["id"] = json!("7e70e000-0000-4000-8000-00000000000b");
     ms.post("/retailsalesreturn", &again).await.error(422, 42200);
 
-    // Gift cards: this program issues none, so every number is INVALID, with a stable GUID.
-    let card = ms.get(&format!("/giftcard?name=123456&retailStoreId={STORE_ID}")).await;
+    // A number this program never issued is INVALID, with a stable GUID.
+    let card = ms.get(&format!("/giftcard?name=999999&retailStoreId={STORE_ID}")).await;
     assert_eq!(card.ok(200)["status"], "INVALID");
-    assert_eq!(card.body["name"], "123456");
+    assert_eq!(card.body["name"], "999999");
     assert!(uuid::Uuid::parse_str(card.body["id"].as_str().unwrap_or("")).is_ok(), "{}", card.text);
     ms.get("/giftcard?retailStoreId=x").await.error(400, 40001);
 

@@ -103,6 +103,7 @@ pub async fn bad_input(ms: &MoySklad) {
             ("/agent/discountCardNumber", json!(null)),
             ("/bonusProgram/bonusValueToSpend", json!(10)),
             ("/name", json!("00077")),
+            ("/giftCards", json!([])),
         ],
     );
     ms.post("/retaildemand", &stranger_sale).await.error(404, 40400);

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::cloud_support::{Backend, Cloud};
 use crate::cloud_test;
 use crate::moysklad::{
-    agent_with, cloud_moysklad, fixture, seed_recalc, MoySklad, Native, CREATE, VERIFY_REGISTRATION, VERIFY_SPENDING,
+    agent_with, cloud_moysklad, fixture, seed_recalc, MoySklad, Native, CREATE, SALE, STORE_ID, VERIFY_REGISTRATION,
+    VERIFY_SPENDING,
 };
 use crate::support::{agent_binary, Agent, TOKEN};
 
@@ -125,7 +126,7 @@ async fn moysklad_codes_on_the_agent() {
 }
 
 /// Enrolls a fresh agent data directory with the cloud (the real CLI).
-async fn enroll(cloud: &Cloud, dir: &Path) {
+pub async fn enroll(cloud: &Cloud, dir: &Path) {
     let (_, code) = cloud.create_till("Till 1").await;
     let (url, dir) = (cloud.base.clone(), dir.to_owned());
     let output = tokio::task::spawn_blocking(move || {
@@ -141,7 +142,7 @@ async fn enroll(cloud: &Cloud, dir: &Path) {
     assert!(output.status.success(), "enroll failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -153,7 +154,7 @@ where
     }
 }
 
-async fn drained(agent: &Agent) -> bool {
+pub async fn drained(agent: &Agent) -> bool {
     let health = agent.get("/v1/health").await.1;
     health["sync"]["pending"] == 0 && health["sync"]["state"] == "online"
 }
@@ -217,51 +218,75 @@ async fn agent_to_cloud_scenario(backend: Backend) {
     assert_eq!(cloud.points(&id).await["balance"], 171);
 }
 
-/// A customer with 171 points, created through MoySklad, and the seed's sale spending them all.
+/// A customer with 171 points, created through MoySklad, and the documentation's sale
+/// (`retaildemand.json`) reshaped into the seed's receipt spending them all.
 async fn customer_with_points(ms: &MoySklad, native: &Native<'_>) -> (String, Value) {
     let create = fixture(CREATE, &[("/phone", json!("+79995554433"))]);
     assert_eq!(ms.post("/counterparty", &create).await.status, 201);
     let id = ms.get("/counterparty?search=79995554433").await.ok(200)["rows"][0]["id"].as_str().expect("id").to_owned();
     native.give_points(&id, 171).await;
-    let sale = json!({
-        "retailStore": { "meta": { "href": "h", "id": "store" } }, "name": "O-1", "moment": "2026-11-22 12:00:00",
-        "meta": { "href": "", "id": "" }, "agent": { "meta": { "href": "h", "id": crate::moysklad::MS_IVAN } },
-        "positions": [crate::moysklad::position("coffee", json!(1), json!(250.00))],
-        "bonusProgram": { "bonusValueToSpend": 171, "bonusValueToEarn": 3 }
-    });
+    let sale = fixture(
+        SALE,
+        &[
+            ("/name", json!("O-1")),
+            ("/moment", json!("2026-11-22 12:00:00")),
+            ("/positions", json!([crate::moysklad::position("coffee", json!(1), json!(250.00))])),
+            ("/bonusProgram", json!({ "bonusValueToSpend": 171, "bonusValueToEarn": 3 })),
+            ("/giftCards", json!([])),
+        ],
+    );
     (id, sale)
 }
 
-// Between the recalc and the sale, 100 of the 171 points were spent elsewhere. The sale is
-// fiscalised already: the cloud books it anyway, the shortfall becomes debt (later accruals pay
-// it off) and an `overdraft` conflict tells the back office — as for tills spending offline.
+/// Between the recalc and the sale, 100 of the 171 points were spent elsewhere. The sale is
+/// fiscalised already, so the cloud and the agent book it alike: the shortfall becomes debt
+/// (later accruals pay it off) and the receipt carries an `overdraft` limit. Answers the
+/// customer's balance after it.
+async fn overdrawn_sale(ms: &MoySklad, native: &Native<'_>) -> i64 {
+    let (id, sale) = customer_with_points(ms, native).await;
+    native.give_points(&id, -100).await;
+    let booked = ms.post("/retaildemand", &sale).await;
+    assert_eq!((booked.status, booked.text.as_str()), (201, ""), "{booked:?}");
+    // Sent again, booked once.
+    assert_eq!(ms.post("/retaildemand", &sale).await.status, 201);
+    let receipt = native.receipt(&crate::moysklad::derived_key(STORE_ID, "O-1", "2026-11-22 12:00:00")).await;
+    let points = &receipt["receipt"]["points"];
+    assert_eq!((points["redeem"].as_i64(), points["available"].as_i64()), (Some(171), Some(71)), "{receipt}");
+    let limits = receipt["receipt"]["limits"].as_array().cloned().unwrap_or_default();
+    assert!(limits.iter().any(|l| l["code"] == "overdraft"), "{receipt}");
+    native.customer(&id).await["points"]["balance"].as_i64().expect("balance")
+}
+
+// On the cloud an `overdraft` conflict also tells the back office — as for tills spending offline.
 cloud_test!(moysklad_overdraft_on_the_cloud, cloud_overdraft_scenario);
 async fn cloud_overdraft_scenario(backend: Backend) {
     let cloud = Cloud::start(backend).await;
     let (ms, till_id) = cloud_moysklad(&cloud).await;
     let native = Native::Cloud { cloud: &cloud, till_id: till_id.clone() };
-    let (id, sale) = customer_with_points(&ms, &native).await;
-    native.give_points(&id, -100).await;
-    assert_eq!(ms.post("/retaildemand", &sale).await.status, 201);
     // 71 − 171 = −100 of debt, of which the 3 points earned pay 3 back.
-    assert_eq!(cloud.points(&id).await["balance"], -97);
+    assert_eq!(overdrawn_sale(&ms, &native).await, -97);
     let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts?kind=overdraft").await;
     let listed = conflicts["conflicts"].as_array().cloned().unwrap_or_default();
     assert_eq!(listed.len(), 1, "{conflicts}");
     assert_eq!(listed[0]["till_id"], till_id.as_str());
 }
 
-// The agent's own ledger never spends points it does not hold: the sale is refused with the
-// rule that bound it, and nothing is recorded.
+// The agent's ledger books the same sale to the same balance; its native API, whose till asks
+// before it sells, still refuses to spend points the customer does not hold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moysklad_overdraft_on_the_agent() {
     let (agent, _dir) = agent_with("", None);
     let ms = MoySklad::new(&agent.base, TOKEN);
     let native = Native::Agent(&agent);
-    let (id, sale) = customer_with_points(&ms, &native).await;
-    native.give_points(&id, -100).await;
-    let refused = ms.post("/retaildemand", &sale).await;
-    let message = refused.error(422, 42200)["error_message"].as_str().unwrap_or("").to_owned();
-    assert!(message.contains("redeem_limit"), "{message}");
-    assert_eq!(native.customer(&id).await["points"]["balance"], 71);
+    assert_eq!(overdrawn_sale(&ms, &native).await, -97);
+    let id = ms.get("/counterparty?search=79995554433").await.ok(200)["rows"][0]["id"].as_str().expect("id").to_owned();
+    let refused = agent
+        .post(
+            "/v1/receipts",
+            json!({ "id": "native-1", "customer": { "id": id }, "redeem": 1,
+                    "lines": [{ "sku": "coffee", "quantity": "1", "price": 25000 }] }),
+        )
+        .await;
+    crate::support::assert_error(&refused, 422, "redeem_limit");
+    assert_eq!(native.customer(&id).await["points"]["balance"], -97);
 }

@@ -28,6 +28,8 @@ impl From<StoreError> for ApiError {
                     "receipt_not_found"
                 } else if what.starts_with("customer") {
                     "customer_not_found"
+                } else if what.starts_with("gift card") {
+                    "gift_card_not_found"
                 } else {
                     "not_found"
                 };

@@ -5,6 +5,7 @@
 
 mod customers;
 mod error;
+mod gift_cards;
 mod health;
 mod openapi;
 mod promo;
@@ -125,6 +126,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts", post(receipts::commit))
         .route("/v1/receipts/{id}", get(receipts::read))
         .route("/v1/receipts/{id}/returns", post(receipts::return_lines))
+        .route("/v1/gift-cards", post(gift_cards::issue).get(gift_cards::list))
+        .route("/v1/gift-cards/{id}", get(gift_cards::read))
+        .route("/v1/gift-cards/{id}/void", post(gift_cards::void))
         .route("/v1/promo-codes/check", post(promo::check))
         .route("/v1/qr/decode", post(qr::decode))
         .route("/v1/sync", post(health::sync_now))

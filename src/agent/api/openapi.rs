@@ -4,7 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{customers, health, promo, qr, receipts};
+use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
+
+use super::{customers, gift_cards, health, promo, qr, receipts};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,8 +17,9 @@ use super::{customers, health, promo, qr, receipts};
         qr::card_qr, qr::decode,
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read,
         promo::check,
+        gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &MoyskladEndpoints),
     security(("agent_token" = [])),
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@
 //! cut. A failed write marks the store unhealthy (health reports it) until a write succeeds.
 
 mod customers;
+mod gift_cards;
 mod import;
 mod moysklad;
 mod points;
@@ -27,6 +28,7 @@ pub use import::{ImportRow, RejectedRow};
 pub use points::{ConnectedPoints, Offline};
 /// The rules' answer in the wire's shape; the cloud's MoySklad sales are recorded in it too.
 pub(crate) use receipts::to_wire;
+pub use receipts::{Booking, GiftCards};
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 pub use sync::{AckSummary, PageSummary};

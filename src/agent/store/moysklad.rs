@@ -4,7 +4,10 @@
 //! `commit_receipt` and `return_receipt`, like any other.
 //!
 //! A link is looked up in `moysklad_links` (made on this till) and then in
-//! `customers.external_id` (made in the cloud and pulled here).
+//! `customers.external_id` (made in the cloud and pulled here). A link made here travels to the
+//! cloud in the customer event's `external_id` (`customer_created` for a MoySklad create,
+//! `customer_updated` naming only `external_id` for a later link); the cloud keeps its own link
+//! when it already has a different one, and pulls bring the cloud's back into `external_id`.
 
 use std::sync::Arc;
 
@@ -12,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::customers::{customer_event, insert_customer, normalize_phone, search};
 use super::records::{enqueue, journal, load_customer_by, Entry};
-use super::{CustomerRecord, NewCustomer, Store, StoreError};
+use super::{CustomerRecord, NewCustomer, Store, StoreError, StoreSettings};
 use crate::identity;
 use crate::moysklad::service::{CodePurpose, IssuedCode, Link, Lookup, NewCode, SaleRecord};
 use crate::rules::Program;
@@ -76,10 +79,11 @@ impl Store {
     }
 
     /// Links MoySklad's id to a customer; one id per customer and one customer per id.
+    /// A new link goes to the cloud as a `customer_updated` event naming only `external_id`.
     pub async fn moysklad_link(&self, ms_id: String, customer_id: String, now: i64) -> Result<Link, StoreError> {
-        self.write(move |conn, _| {
+        self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let link = link(&tx, &ms_id, &customer_id, now)?;
+            let link = link(&tx, settings, &ms_id, &customer_id, now)?;
             tx.commit()?;
             Ok(link)
         })
@@ -104,7 +108,7 @@ impl Store {
                 });
             }
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            let seq = enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
+            let seq = enqueue(&tx, "customer_created", &linked_event(&customer, &[], &ms_id), now)?;
             let welcome = Entry {
                 customer_id: &customer.id,
                 kind: "welcome",
@@ -245,21 +249,34 @@ fn with_link(conn: &Connection, customer: Option<CustomerRecord>) -> Result<Opti
     }
 }
 
-fn link(conn: &Connection, ms_id: &str, customer_id: &str, now: i64) -> Result<Link, StoreError> {
+/// A customer event that carries the MoySklad link, so the cloud (and through it every till)
+/// learns it: `external_id` in `wire::CustomerEvent`.
+fn linked_event(customer: &CustomerRecord, fields: &[&str], ms_id: &str) -> serde_json::Value {
+    let mut payload = customer_event(customer, fields);
+    payload["external_id"] = serde_json::Value::from(ms_id);
+    payload
+}
+
+fn link(
+    conn: &Connection,
+    settings: &StoreSettings,
+    ms_id: &str,
+    customer_id: &str,
+    now: i64,
+) -> Result<Link, StoreError> {
     let by_id = linked_id(conn, ms_id)?;
     let of_customer = ms_id_of(conn, customer_id)?;
     Ok(match (by_id, of_customer) {
         (Some(holder), _) if holder == customer_id => Link::Already,
         (Some(_), _) | (None, Some(_)) => Link::Elsewhere,
         (None, None) => {
-            let exists = conn.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([customer_id])?;
-            if !exists {
-                return Err(StoreError::NotFound { what: format!("customer {customer_id}") });
-            }
+            let customer = load_customer_by(conn, settings, "id", customer_id)?
+                .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
             conn.execute(
                 "INSERT INTO moysklad_links (ms_id, customer_id, created_at) VALUES (?1, ?2, ?3)",
-                params![ms_id, customer_id, now],
+                params![ms_id, customer.id, now],
             )?;
+            enqueue(conn, "customer_updated", &linked_event(&customer, &["external_id"], ms_id), now)?;
             Link::Linked
         }
     })

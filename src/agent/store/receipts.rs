@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::customers::normalize_phone;
+use super::gift_cards;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
 use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
@@ -27,14 +28,33 @@ impl Store {
     ) -> Result<wire::Calculation, StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
-            let calculation = price(conn, &program, customer.as_ref(), &request, offline, now)?;
+            let calculation = price(conn, &program, customer.as_ref(), &request, offline, now, false)?;
             Ok(to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None))
         })
         .await
     }
 
+    /// Prices a sale as [`commit_sale`](Store::commit_sale) with `overdraft` would book it,
+    /// changing nothing: a connected till checks that a sale can be booked before the cloud
+    /// takes its gift card payments, so a sale the rules refuse takes no money from a card.
+    pub async fn check_booked_sale(
+        &self,
+        request: CalculateRequest,
+        program: Arc<Program>,
+        offline: Option<Offline>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.read(move |conn, settings| {
+            let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
+            price(conn, &program, customer.as_ref(), &request, offline, now, true)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Commits a sale durably, idempotent by the receipt id: the same body answers the stored
-    /// result again, a different body is a conflict.
+    /// result again, a different body is a conflict. The till asks before it sells, so points
+    /// the customer cannot spend are refused.
     pub async fn commit_receipt(
         &self,
         request: CommitRequest,
@@ -43,14 +63,38 @@ impl Store {
         offline: Option<Offline>,
         now: i64,
     ) -> Result<wire::Calculation, StoreError> {
+        self.commit_sale(request, request_hash, program, offline, now, Booking::default()).await
+    }
+
+    /// [`commit_receipt`](Store::commit_receipt) for a sale that already happened elsewhere
+    /// (see [`Booking`]).
+    pub async fn commit_sale(
+        &self,
+        request: CommitRequest,
+        request_hash: String,
+        program: Arc<Program>,
+        offline: Option<Offline>,
+        now: i64,
+        booking: Booking,
+    ) -> Result<wire::Calculation, StoreError> {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(stored) = stored_answer(&tx, "receipts", &request.id, &request_hash)? {
+                if gift_cards::stored_payments(&tx, &request.id)? != booking.gift_cards.payments() {
+                    return Err(StoreError::Conflict {
+                        code: "receipt_conflict",
+                        message: format!("sale {} was already paid with other gift cards or other sums", request.id),
+                    });
+                }
                 return Ok(serde_json::from_str(&stored)?);
             }
             let calc_request = request.calculation();
             let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
-            let calculation = price(&tx, &program, customer.as_ref(), &calc_request, offline, now)?;
+            let calculation =
+                price(&tx, &program, customer.as_ref(), &calc_request, offline, now, booking.overdraft)?;
+            if let Some(overdraft) = calculation.limits.iter().find(|l| l.code == rules::OVERDRAFT) {
+                tracing::warn!(receipt = %request.id, customer = ?customer.as_ref().map(|c| &c.id), message = %overdraft.message, "a sale spends more points than the customer holds; booked as debt");
+            }
             let answer = to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), Some((&request.id, now)));
 
             tx.execute(
@@ -79,6 +123,11 @@ impl Store {
                     line.earn,
                     line.redeem_points
                 ])?;
+            }
+            match &booking.gift_cards {
+                GiftCards::None => {}
+                GiftCards::Take(payments) => gift_cards::take_payments(&tx, &request.id, payments, now)?,
+                GiftCards::Settled(payments) => gift_cards::record_payments(&tx, &request.id, payments, now)?,
             }
             for promo in &calculation.promo_codes {
                 tx.execute(
@@ -334,7 +383,40 @@ pub(crate) fn resolve_customer(
     found.map(Some).ok_or_else(|| StoreError::NotFound { what: "customer".into() })
 }
 
-/// Runs the rules for a request against the customer's current points.
+/// How a sale is booked.
+#[derive(Debug, Clone, Default)]
+pub struct Booking {
+    /// The sale already happened elsewhere (MoySklad closed it at its till before reporting it),
+    /// so points beyond what the customer can spend — spent meanwhile, or past the offline
+    /// bound — do not refuse it: it is booked, the shortfall is debt, and the receipt carries an
+    /// `overdraft` limit. The native API never sets this: its till asks before it sells.
+    pub overdraft: bool,
+    pub gift_cards: GiftCards,
+}
+
+/// What a sale paid with gift cards (payments merged per card by `gift_cards::merge_payments`).
+#[derive(Debug, Clone, Default)]
+pub enum GiftCards {
+    #[default]
+    None,
+    /// Taken from this till's own cards in the sale's transaction (a standalone till).
+    Take(Vec<crate::gift_cards::Payment>),
+    /// Already taken by the cloud (a connected till): recorded, with the cloud's card ids.
+    Settled(Vec<(crate::gift_cards::Payment, String)>),
+}
+
+impl GiftCards {
+    pub fn payments(&self) -> Vec<crate::gift_cards::Payment> {
+        match self {
+            GiftCards::None => Vec::new(),
+            GiftCards::Take(payments) => payments.clone(),
+            GiftCards::Settled(payments) => payments.iter().map(|(payment, _)| payment.clone()).collect(),
+        }
+    }
+}
+
+/// Runs the rules for a request against the customer's current points; with `overdraft`, see
+/// [`Booking::overdraft`].
 fn price(
     conn: &Connection,
     program: &Program,
@@ -342,6 +424,7 @@ fn price(
     request: &CalculateRequest,
     offline: Option<Offline>,
     now: i64,
+    overdraft: bool,
 ) -> Result<rules::Calculation, StoreError> {
     let lines = request
         .lines
@@ -390,7 +473,7 @@ fn price(
     let mut offline_bound = None;
     if let (Some((allowed, why)), Some(points)) = (&allowance, points.as_mut()) {
         if let Redeem::Points(requested) = redeem {
-            if requested > *allowed {
+            if requested > *allowed && !overdraft {
                 return Err(StoreError::Invalid {
                     code: "offline_limit",
                     message: format!("the till is offline: at most {allowed} points can be spent now ({why}); {requested} were asked for"),
@@ -402,14 +485,8 @@ fn price(
             offline_bound = Some(format!("the till is offline: at most {allowed} points can be spent now ({why})"));
         }
     }
-    let mut calculation = rules::calculate(&CalcInput {
-        program,
-        customer: points,
-        lines: &lines,
-        redeem,
-        promo_codes: &promo_codes,
-        now,
-    })?;
+    let input = CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &promo_codes, now };
+    let mut calculation = if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? };
     if let Some(message) = offline_bound {
         calculation.limits.push(rules::LimitApplied { code: "offline_limit", message });
     }

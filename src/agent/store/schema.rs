@@ -180,6 +180,29 @@ const MIGRATIONS: &[&str] = &[
         customer_id TEXT NOT NULL
     );
     "#,
+    // 5: gift cards (kopecks) of a standalone till, and what each sale paid with gift cards.
+    // A connected till keeps no cards (the cloud does) but records its sales' payments, with
+    // the cloud's card id.
+    r#"
+    CREATE TABLE gift_cards (
+        id         TEXT PRIMARY KEY,             -- a UUID (MoySklad's card id)
+        number     TEXT NOT NULL UNIQUE,         -- upper-case letters and digits
+        initial    INTEGER NOT NULL,
+        balance    INTEGER NOT NULL,
+        expires_at INTEGER,
+        voided_at  INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE gift_card_payments (
+        receipt_id TEXT NOT NULL REFERENCES receipts (id),
+        number     TEXT NOT NULL,
+        card_id    TEXT NOT NULL,
+        amount     INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (receipt_id, number)
+    );
+    CREATE INDEX gift_card_payments_card ON gift_card_payments (card_id, created_at);
+    "#,
 ];
 
 /// The schema version this build expects.

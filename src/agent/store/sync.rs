@@ -199,21 +199,24 @@ fn delete_event(conn: &Connection, result: &EventResult) -> Result<usize, StoreE
 }
 
 /// Inserts or updates a customer from the cloud. If another local customer holds the same
-/// phone, card or email (the same person enrolled offline on this till, merged by the cloud),
+/// phone, card, email or MoySklad link (the same person enrolled offline on this till, merged by the cloud),
 /// that record gives them up: its receipts stay intact, and searches find the cloud's customer.
 /// Returns how many local records gave up an identifier.
 fn upsert_customer(conn: &Connection, customer: &CustomerSnapshot) -> Result<usize, StoreError> {
     let mut released = 0;
-    for (column, value) in
-        [("phone", Some(&customer.phone)), ("card", Some(&customer.card)), ("email", customer.email.as_ref())]
-    {
+    for (column, value) in [
+        ("phone", Some(&customer.phone)),
+        ("card", Some(&customer.card)),
+        ("email", customer.email.as_ref()),
+        ("external_id", customer.external_id.as_ref()),
+    ] {
         let Some(value) = value else { continue };
         let sql = format!("SELECT id FROM customers WHERE {column} = ?1 AND id != ?2");
         let holder: Option<String> = conn.query_row(&sql, params![value, customer.id], |row| row.get(0)).optional()?;
         if let Some(holder) = holder {
             tracing::warn!(local = %holder, cloud = %customer.id, field = column, "a local customer gives an identifier up to the cloud's customer");
             let release = match column {
-                "email" => "UPDATE customers SET email = NULL WHERE id = ?1".to_owned(),
+                "email" | "external_id" => format!("UPDATE customers SET {column} = NULL WHERE id = ?1"),
                 // Phones and cards are required: keep them unique and unsearchable.
                 _ => format!("UPDATE customers SET {column} = 'merged:' || id WHERE id = ?1"),
             };

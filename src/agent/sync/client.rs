@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::wire::{PullResponse, PushRequest, PushResponse, SyncEvent, TillEnrollRequest, TillEnrollResponse};
+use crate::wire::{
+    GiftCardPayment, GiftCardRedeem, GiftCardRedeemed, GiftCardView, PullResponse, PushRequest, PushResponse,
+    SyncEvent, TillEnrollRequest, TillEnrollResponse,
+};
 
 /// Why a sync call failed, and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,73 @@ impl SyncClient {
             .await
             .map_err(unreachable)?;
         parse(response).await
+    }
+}
+
+/// Why the cloud did not take a sale's gift card payments.
+#[derive(Debug, thiserror::Error)]
+pub enum GiftCardError {
+    /// The cloud refused them for good (`gift_card_unknown`, `gift_card_short`, …, or
+    /// `receipt_conflict`): the sale must not be recorded as paid with them.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// The cloud could not be asked or did not answer: nothing is known to be taken.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// How long an online gift card call may take: MoySklad is waiting for the answer.
+const GIFT_CARD_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SyncClient {
+    /// A gift card in the cloud by its number (`None`: the cloud knows no such card).
+    pub async fn gift_card(&self, number: &str) -> Result<Option<GiftCardView>, SyncError> {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/sync/gift-cards/", self.base))
+            .map_err(|e| SyncError::Unreachable(format!("the cloud address is not a URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| SyncError::Unreachable("the cloud address cannot take a path".into()))?
+            .pop_if_empty()
+            .push(number);
+        let response =
+            self.http.get(url).bearer_auth(&self.token).timeout(GIFT_CARD_TIMEOUT).send().await.map_err(unreachable)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse(response).await.map(Some)
+    }
+
+    /// Asks the cloud to take a sale's gift card payments now; idempotent by the receipt id.
+    pub async fn redeem_gift_cards(
+        &self,
+        receipt_id: &str,
+        payments: Vec<GiftCardPayment>,
+    ) -> Result<GiftCardRedeemed, GiftCardError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/sync/gift-cards/redeem", self.base))
+            .bearer_auth(&self.token)
+            .timeout(GIFT_CARD_TIMEOUT)
+            .json(&GiftCardRedeem { receipt_id: receipt_id.to_owned(), payments })
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::CONFLICT {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let error = &body["error"];
+            let code = match error["code"].as_str().unwrap_or("") {
+                "gift_card_unknown" => "gift_card_unknown",
+                "gift_card_void" => "gift_card_void",
+                "gift_card_expired" => "gift_card_expired",
+                "gift_card_redeemed" => "gift_card_redeemed",
+                "gift_card_short" => "gift_card_short",
+                "receipt_conflict" => "receipt_conflict",
+                _ => "gift_card_refused",
+            };
+            let message = error["message"].as_str().unwrap_or("the cloud refused the gift card payment").to_owned();
+            return Err(GiftCardError::Refused { code, message });
+        }
+        Ok(parse(response).await?)
     }
 }
 

@@ -52,9 +52,16 @@ pub struct SyncHandle {
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<SyncStatus>,
     wake: Arc<Notify>,
+    /// For the few calls that must reach the cloud at once (gift cards).
+    client: SyncClient,
 }
 
 impl SyncHandle {
+    /// The client the worker syncs with, for calls that cannot wait for a sync cycle.
+    pub fn client(&self) -> &SyncClient {
+        &self.client
+    }
+
     pub fn status(&self) -> SyncStatus {
         self.status.borrow().clone()
     }
@@ -86,10 +93,10 @@ pub fn spawn(
     let (commands, receiver) = mpsc::channel(16);
     let (status_tx, status) = watch::channel(SyncStatus::starting(last_success_at));
     let wake = Arc::new(Notify::new());
-    let worker =
-        Worker { store, client, on_program, commands: receiver, status: status_tx, wake: wake.clone(), shutdown };
+    let handle = SyncHandle { commands, status, wake: wake.clone(), client: client.clone() };
+    let worker = Worker { store, client, on_program, commands: receiver, status: status_tx, wake, shutdown };
     let task = tokio::spawn(worker.run());
-    (SyncHandle { commands, status, wake }, task)
+    (handle, task)
 }
 
 struct Worker {

@@ -4,11 +4,13 @@
 //! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
 //!   credential), `POST /v1/signup` (the website's form, rate-limited);
 //! - admin token: everything under `/v1/admin/`;
-//! - device token: `/v1/sync/push` and `/v1/sync/pull` (the till is known from the token).
+//! - device token: `/v1/sync/push`, `/v1/sync/pull` and `/v1/sync/gift-cards/…` (the till is
+//!   known from the token).
 //!
 //! Every error is `{"error": {"code", "message"}}`; no input panics or answers 500.
 
 mod admin_customers;
+mod admin_gift_cards;
 mod admin_ledger;
 mod admin_moysklad;
 mod admin_tills;
@@ -78,10 +80,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
         .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
         .route("/v1/admin/stores/{store}/moysklad-key", post(admin_moysklad::create).delete(admin_moysklad::revoke))
+        .route("/v1/admin/gift-cards", post(admin_gift_cards::issue).get(admin_gift_cards::list))
+        .route("/v1/admin/gift-cards/{id}", get(admin_gift_cards::read))
+        .route("/v1/admin/gift-cards/{id}/void", post(admin_gift_cards::void))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_admin));
     let till = Router::new()
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
+        .route("/v1/sync/gift-cards/redeem", post(sync::redeem_gift_cards))
+        .route("/v1/sync/gift-cards/{number}", get(sync::gift_card))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_device));
     // MoySklad's calls carry their own key (a store's, see admin_moysklad.rs).
     let moysklad = crate::moysklad::service(
@@ -208,6 +215,8 @@ impl From<CloudError> for ApiError {
                     "customer_not_found"
                 } else if what.starts_with("till") {
                     "till_not_found"
+                } else if what.starts_with("gift card") {
+                    "gift_card_not_found"
                 } else if what.starts_with("webhook") {
                     "webhook_not_found"
                 } else if what.starts_with("failed delivery") {

@@ -4,7 +4,11 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin_customers, admin_ledger, admin_moysklad, admin_tills, admin_webhooks, health, signup, sync};
+use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
+
+use super::{
+    admin_customers, admin_gift_cards, admin_ledger, admin_moysklad, admin_tills, admin_webhooks, health, signup, sync,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,10 +20,11 @@ use super::{admin_customers, admin_ledger, admin_moysklad, admin_tills, admin_we
         admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::conflicts,
         admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry,
         admin_moysklad::create, admin_moysklad::revoke,
-        sync::enroll, sync::push, sync::pull, signup::signup,
+        admin_gift_cards::issue, admin_gift_cards::list, admin_gift_cards::read, admin_gift_cards::void,
+        sync::enroll, sync::push, sync::pull, sync::gift_card, sync::redeem_gift_cards, signup::signup,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
-    modifiers(&Tokens),
+    modifiers(&Tokens, &MoyskladEndpoints),
     security(("admin_token" = [])),
 )]
 pub struct CloudApiDoc;

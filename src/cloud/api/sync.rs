@@ -1,4 +1,5 @@
-//! The sync API for agents (DESIGN §7, `wire::sync`): enroll, push, pull.
+//! The sync API for agents (DESIGN §7, `wire::sync`): enroll, push, pull; and the gift card
+//! calls a connected till makes online (`wire::gift_cards`).
 
 use std::time::Duration;
 
@@ -8,8 +9,11 @@ use serde::Deserialize;
 
 use super::{ApiError, AppState, TillId};
 use crate::cloud::store::{DEFAULT_LIMIT, MAX_BATCH};
-use crate::http::extract::{ApiJson, ApiQuery};
-use crate::wire::{PullResponse, PushRequest, PushResponse, TillEnrollRequest, TillEnrollResponse};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::wire::{
+    GiftCardRedeem, GiftCardRedeemed, GiftCardView, PullResponse, PushRequest, PushResponse, TillEnrollRequest,
+    TillEnrollResponse,
+};
 
 /// Exchanges a one-time enrollment code for the till's device token.
 #[utoipa::path(post, path = "/v1/enroll", tag = "sync", request_body = TillEnrollRequest,
@@ -82,4 +86,39 @@ pub async fn pull(
     let wait = Duration::from_secs(query.wait.unwrap_or(0));
     let page = state.store.pull(till_id, query.cursor, query.limit.unwrap_or(DEFAULT_LIMIT), wait).await?;
     Ok(Json(page))
+}
+
+/// A gift card by its number, for a connected till's MoySklad lookup (asked online: a till
+/// keeps no copy of the cards, so none can be spent twice offline).
+#[utoipa::path(get, path = "/v1/sync/gift-cards/{number}", tag = "sync", operation_id = "sync_gift_card",
+    params(("number" = String, Path, description = "The card's number")),
+    responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn gift_card(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Json<GiftCardView>, ApiError> {
+    let card = state
+        .store
+        .gift_card_by_number(number.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found("gift_card_not_found", "no gift card has this number; check it"))?;
+    Ok(Json(GiftCardView::of(&card, crate::cloud::clock::now(), Vec::new())))
+}
+
+/// Takes a connected till's sale's gift card payments now, before the till records the sale.
+/// Idempotent by `(till, receipt_id)`; a card that cannot pay refuses all of them (422
+/// `gift_card_*`), other payments under the same receipt are a 409.
+#[utoipa::path(post, path = "/v1/sync/gift-cards/redeem", tag = "sync", operation_id = "sync_redeem_gift_cards", request_body = GiftCardRedeem,
+    responses((status = 200, body = GiftCardRedeemed), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn redeem_gift_cards(
+    State(state): State<AppState>,
+    Extension(TillId(till_id)): Extension<TillId>,
+    ApiJson(request): ApiJson<GiftCardRedeem>,
+) -> Result<Json<GiftCardRedeemed>, ApiError> {
+    let receipt_id = request.receipt_id.clone();
+    let cards = state.store.gift_card_redeem(till_id.clone(), request.receipt_id, request.payments).await?;
+    tracing::info!(till = %till_id, receipt = %receipt_id, cards = cards.len(), "gift card payments taken for a till");
+    Ok(Json(GiftCardRedeemed { receipt_id, cards }))
 }

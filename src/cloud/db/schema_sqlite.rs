@@ -235,6 +235,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX signups_phone ON signups (phone);
     "#,
+    // 5: gift cards (kopecks) and what each sale paid with them. A payment row is keyed by the
+    // sale, so a sale booked again never takes from a card twice.
+    r#"
+    CREATE TABLE gift_cards (
+        id         TEXT PRIMARY KEY,             -- a UUID (MoySklad's card id)
+        number     TEXT NOT NULL UNIQUE,         -- upper-case letters and digits
+        initial    INTEGER NOT NULL,
+        balance    INTEGER NOT NULL,
+        expires_at INTEGER,
+        voided_at  INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE gift_card_payments (
+        till_id    TEXT NOT NULL,
+        receipt_id TEXT NOT NULL,
+        card_id    TEXT NOT NULL REFERENCES gift_cards (id),
+        amount     INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (till_id, receipt_id, card_id)
+    );
+    CREATE INDEX gift_card_payments_card ON gift_card_payments (card_id, created_at);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

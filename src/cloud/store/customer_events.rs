@@ -72,6 +72,9 @@ pub(super) fn created(
         // Already known (the same customer sent again under a new event id): an edit of all fields.
         let mut all = event;
         all.fields = ["phone", "name", "email", "birthday", "tags", "consents"].map(str::to_owned).to_vec();
+        if all.external_id.is_some() {
+            all.fields.push("external_id".to_owned());
+        }
         return updated(sql, cx, all, changes);
     }
     let phone = customers::normalize_phone(&event.phone, cx.settings).map_err(invalid)?;
@@ -115,6 +118,9 @@ pub(super) fn created(
         existing.consents = merge_consents(existing.consents.clone(), &clean.consents);
         existing.updated_at = cx.at;
         customers::save_personal(sql, &existing)?;
+        if let Some(ms_id) = &event.external_id {
+            take_link(sql, cx, &existing.id, existing.external_id.as_deref(), ms_id)?;
+        }
         conflict(
             sql,
             cx,
@@ -168,6 +174,9 @@ pub(super) fn created(
     }
     let program = current_program(sql)?;
     let customer = customers::insert(sql, cx.settings, clean, &program, cx.at, changes)?;
+    if let Some(ms_id) = &event.external_id {
+        take_link(sql, cx, &customer.id, None, ms_id)?;
+    }
     for (kind, happened, done) in notes {
         conflict(sql, cx, kind, &customer.id, happened, done)?;
     }
@@ -225,6 +234,13 @@ pub(super) fn updated(
                 customer.consents =
                     merge_consents(customer.consents.clone(), &received_consents(&event.consents, cx.at))
             }
+            "external_id" => {
+                if let Some(ms_id) = &event.external_id {
+                    if take_link(sql, cx, &customer.id, customer.external_id.as_deref(), ms_id)? {
+                        customer.external_id = Some(ms_id.trim().to_owned());
+                    }
+                }
+            }
             // A field this cloud does not know (a newer agent) is ignored, not refused.
             _ => {}
         }
@@ -235,6 +251,59 @@ pub(super) fn updated(
     changes.add(FeedKind::Customer, &customer.id);
     changes.add(FeedKind::Balance, &customer.id);
     Ok(())
+}
+
+/// A MoySklad link a till made (`external_id`, MoySklad's counterparty id). The cloud takes it
+/// when the customer has no link and no one else holds the id; otherwise the cloud's link stays
+/// (the feed sends it back to the till, which then knows the customer by both ids) and a
+/// `moysklad_link` conflict says so. Whether the link was taken.
+fn take_link(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    customer_id: &str,
+    current: Option<&str>,
+    ms_id: &str,
+) -> Result<bool, Applied> {
+    let ms_id = ms_id.trim();
+    if ms_id.is_empty() || ms_id.len() > 128 || ms_id.chars().any(char::is_control) {
+        // Not worth refusing the customer over: the link is dropped, the rest applies.
+        tracing::warn!(customer = %customer_id, "a till sent an unusable MoySklad id; the link was not taken");
+        return Ok(false);
+    }
+    if current == Some(ms_id) {
+        return Ok(false);
+    }
+    let other = holder(sql, "external_id", ms_id, Some(customer_id))?;
+    if current.is_none() && other.is_none() {
+        sql.execute("UPDATE customers SET external_id = $1 WHERE id = $2", vals![ms_id, customer_id])?;
+        return Ok(true);
+    }
+    let happened = match (current, &other) {
+        (Some(ours), _) => format!(
+            "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, but the cloud links them to {ours}"
+        ),
+        (None, other) => format!(
+            "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, which the cloud links to customer {}",
+            other.as_deref().unwrap_or("another customer")
+        ),
+    };
+    record_conflict(
+        sql,
+        NewConflict {
+            kind: "moysklad_link",
+            till_id: Some(cx.till_id),
+            event: Some(cx.event),
+            customer_id: Some(customer_id),
+            receipt_id: None,
+            happened,
+            done:
+                "the cloud kept its own link; MoySklad calls naming the till's id reach the customer only on that till"
+                    .into(),
+            details: serde_json::json!({ "till_link": ms_id, "cloud_link": current, "linked_customer": other }),
+        },
+        cx.at,
+    )?;
+    Ok(false)
 }
 
 /// A till's consents as the cloud keeps them: a time in the future (a till whose clock runs

@@ -8,6 +8,7 @@
 //! - `pull.rs`: the change feed.
 //! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `gift_cards.rs`: gift cards, and taking a sale's payments from them.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
 //! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
 //!
@@ -19,6 +20,7 @@ mod admin;
 mod apply;
 mod customer_events;
 mod customers;
+mod gift_cards;
 mod import;
 mod moysklad;
 mod moysklad_ledger;

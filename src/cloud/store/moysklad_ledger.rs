@@ -15,11 +15,13 @@
 use super::admin::current_program;
 use super::apply::{apply_event, Applied, ChunkCache, Context};
 use super::customers::{load_resolved, CustomerRecord};
+use super::gift_cards::{same_payments, take_payments};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::agent::store::to_wire;
 use crate::cloud::clock::{now, rfc3339};
 use crate::cloud::db::Sql;
+use crate::gift_cards::Payment;
 use crate::http::common::request_hash;
 use crate::moysklad::service::SaleRecord;
 use crate::rules::{
@@ -48,8 +50,15 @@ impl Store {
         .await
     }
 
-    /// Prices and books a sale on the store's MoySklad till, idempotent by `request.id`.
-    pub async fn moysklad_sale(&self, till_id: String, request: CommitRequest) -> Result<Calculation, CloudError> {
+    /// Prices and books a sale on the store's MoySklad till, idempotent by `request.id`, and
+    /// takes its gift card payments in the same transaction (a card that cannot pay refuses the
+    /// whole sale; see `gift_cards::take_payments`).
+    pub async fn moysklad_sale(
+        &self,
+        till_id: String,
+        request: CommitRequest,
+        payments: Vec<Payment>,
+    ) -> Result<Calculation, CloudError> {
         let settings = self.settings().clone();
         let hash = request_hash(&request);
         self.write(move |sql| {
@@ -61,13 +70,16 @@ impl Store {
             )?;
             if let Some(row) = stored {
                 let sale: SaleEvent = serde_json::from_str(&row.text(0)?)?;
-                if request_hash(&sale.request) == hash {
+                if request_hash(&sale.request) == hash && same_payments(sql, &till_id, &request.id, &payments)? {
                     return Ok(sale.receipt);
                 }
                 return Err(CloudError::Conflict {
                     code: "receipt_conflict",
                     message: format!("sale {} was already recorded with different contents", request.id),
                 });
+            }
+            if !payments.is_empty() {
+                take_payments(sql, &till_id, &request.id, &payments, at)?;
             }
             let program = current_program(sql)?;
             let calculation = request.calculation();
@@ -257,7 +269,8 @@ fn customer_of(
 }
 
 /// `rules::calculate` for a request of the native shape. With `overdraft`, points the wallet
-/// no longer holds do not refuse the receipt (every other limit still does).
+/// no longer holds do not refuse the receipt (`rules::calculate_booked`: every other limit
+/// still does, and the receipt carries an `overdraft` limit) — the agent books them alike.
 fn price(
     program: &Program,
     customer: Option<&CustomerRecord>,
@@ -289,14 +302,8 @@ fn price(
         available: c.wallet.available(at),
         paid_total: c.paid_total,
     });
-    let input = |points| CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
-    match rules::calculate(&input(points)) {
-        Err(RulesError::RedeemAboveLimit { requested, bound_by: "available_points", .. }) if overdraft => {
-            let raised = points.map(|p| CustomerPoints { available: p.available.max(requested), ..p });
-            Ok(rules::calculate(&input(raised))?)
-        }
-        other => Ok(other?),
-    }
+    let input = CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
+    Ok(if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? })
 }
 
 fn sale_record(sql: &mut dyn Sql, till_id: &str, receipt_id: &str) -> Result<Option<SaleRecord>, CloudError> {

@@ -1,0 +1,44 @@
+//! Admin: gift cards — issue, list, read (with the sales paid with it), void. Amounts are
+//! kopecks. MoySklad looks cards up by number (`/moysklad/v1/giftcard`) and pays with them in a
+//! sale; connected tills do the same online through the sync API.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::{ApiError, AppState};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::wire::{GiftCardIssue, GiftCardList, GiftCardView};
+
+/// Issues a card: `{amount}` in kopecks, optionally `number` (else a Luhn number 2999…) and
+/// `expires_at` (RFC 3339).
+#[utoipa::path(post, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_issue", request_body = GiftCardIssue,
+    responses((status = 201, body = GiftCardView), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn issue(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<GiftCardIssue>,
+) -> Result<(StatusCode, Json<GiftCardView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.store.gift_card_issue(request).await?)))
+}
+
+/// The newest cards first (at most 1000).
+#[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_list", responses((status = 200, body = GiftCardList)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<GiftCardList>, ApiError> {
+    Ok(Json(GiftCardList { gift_cards: state.store.gift_cards().await? }))
+}
+
+/// A card by its id or number, with the sales paid with it.
+#[utoipa::path(get, path = "/v1/admin/gift-cards/{id}", tag = "admin", operation_id = "admin_gift_card_read",
+    params(("id" = String, Path, description = "The card's id or number")),
+    responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<GiftCardView>, ApiError> {
+    Ok(Json(state.store.gift_card(id).await?))
+}
+
+/// Voids a card for good: MoySklad then sees it `INVALID` and no sale can pay with it.
+#[utoipa::path(post, path = "/v1/admin/gift-cards/{id}/void", tag = "admin", operation_id = "admin_gift_card_void",
+    params(("id" = String, Path, description = "The card's id or number")),
+    responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn void(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<GiftCardView>, ApiError> {
+    Ok(Json(state.store.gift_card_void(id).await?))
+}
