@@ -10,6 +10,7 @@
 
 mod customers;
 mod import;
+pub mod inspect;
 mod moysklad;
 mod points;
 mod receipts;
