@@ -160,7 +160,7 @@ fn database(path: &Path) -> Check {
         Ok(report) => {
             let counts = match (report.customers, report.pending) {
                 (Some(customers), Some(pending)) => {
-                    format!(", {customers} customers, {pending} operations not yet confirmed by a cloud")
+                    format!(", {customers} customers, {pending} operations in the outbox")
                 }
                 _ => String::new(),
             };
