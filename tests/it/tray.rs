@@ -17,6 +17,8 @@ use serde_json::json;
 use crate::cloud_support::{Backend, Cloud};
 use crate::proxy::{Fault, FaultProxy};
 use crate::support::{agent_binary, Agent, TOKEN};
+use loyalty::agent::tray::icon;
+use loyalty::agent::tray::state::Tone;
 
 /// Whether the virtual desktop can be made here; `false` means skip (and panics under CI).
 fn desktop_available(test: &str) -> bool {
@@ -153,6 +155,145 @@ impl Drop for TrayProcess {
     }
 }
 
+/// The tray as a desktop panel sees it: appindicator's StatusNotifierItem (its icon file) and
+/// its `com.canonical.dbusmenu` menu, on the tray's own session bus, through `gdbus` (from
+/// libglib2.0-bin, which GTK's development package brings).
+struct Panel {
+    address: String,
+    name: String,
+    item: String,
+}
+
+impl Panel {
+    /// Finds the tray's item on its session bus (retrying while the tray starts).
+    async fn find(tray_pid: u32) -> Panel {
+        let started = Instant::now();
+        loop {
+            if let Some(panel) = Panel::try_find(tray_pid) {
+                return panel;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no tray item on the session bus of {tray_pid}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn try_find(tray_pid: u32) -> Option<Panel> {
+        let environ = std::fs::read(format!("/proc/{tray_pid}/environ")).ok()?;
+        let address = environ
+            .split(|b| *b == 0)
+            .filter_map(|entry| std::str::from_utf8(entry).ok())
+            .find_map(|entry| entry.strip_prefix("DBUS_SESSION_BUS_ADDRESS="))?
+            .to_owned();
+        let names =
+            gdbus(&address, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames", &[])?;
+        for name in names.split('\'').filter(|n| n.starts_with(':')) {
+            // Names come and go (each gdbus call is one); only the tray's own matter.
+            let pid = gdbus(
+                &address,
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.GetConnectionUnixProcessID",
+                &[name],
+            );
+            if !pid.is_some_and(|pid| pid.contains(&format!("uint32 {tray_pid},"))) {
+                continue;
+            }
+            // The process has other connections (accessibility) that never answer: ask briefly.
+            let Some(xml) = gdbus_within(
+                1,
+                &address,
+                name,
+                "/org/ayatana/NotificationItem",
+                "org.freedesktop.DBus.Introspectable.Introspect",
+                &[],
+            ) else {
+                continue;
+            };
+            if let Some(child) = xml.split("node name=\"").nth(1).and_then(|rest| rest.split('"').next()) {
+                let item = format!("/org/ayatana/NotificationItem/{child}");
+                return Some(Panel { address, name: name.to_owned(), item });
+            }
+        }
+        None
+    }
+
+    /// The menu's labels as dbusmenu serves them (the whole tree, as GVariant text).
+    fn menu(&self) -> String {
+        let path = format!("{}/Menu", self.item);
+        gdbus(&self.address, &self.name, &path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "['label']"])
+            .unwrap_or_default()
+    }
+
+    /// Clicks the menu item labelled `label`, as a panel does when the cashier picks it.
+    fn click(&self, label: &str) {
+        let menu = self.menu();
+        let marker = format!(", {{'label': <'{label}'>}}");
+        let at = menu.find(&marker).unwrap_or_else(|| panic!("no {label:?} in the menu: {menu}"));
+        let id: String =
+            menu[..at].chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
+        let path = format!("{}/Menu", self.item);
+        gdbus(&self.address, &self.name, &path, "com.canonical.dbusmenu.Event", &[&id, "clicked", "<0>", "0"])
+            .unwrap_or_else(|| panic!("clicking {label:?} (item {id})"));
+    }
+
+    /// The colour at the centre of the icon the panel is told to show.
+    fn icon_centre(&self) -> Option<[u8; 3]> {
+        let answer = gdbus(
+            &self.address,
+            &self.name,
+            &self.item,
+            "org.freedesktop.DBus.Properties.Get",
+            &["org.kde.StatusNotifierItem", "IconName"],
+        )?;
+        let path = answer.split('\'').nth(1)?;
+        // The tray replaces the file on each change: a read may miss, and is retried.
+        let image = image::open(path).ok()?.to_rgba8();
+        let pixel = image.get_pixel(image.width() / 2, image.height() / 2);
+        Some([pixel[0], pixel[1], pixel[2]])
+    }
+
+    async fn wait_icon(&self, tone: Tone) {
+        let want = icon::fill(tone);
+        let started = Instant::now();
+        loop {
+            let centre = self.icon_centre();
+            if centre == Some(want) {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "the icon is {centre:?}, not {tone:?} {want:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_menu(&self, text: &str) {
+        let started = Instant::now();
+        loop {
+            let menu = self.menu();
+            if menu.contains(text) {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "no {text:?} in the menu: {menu}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// One `gdbus call`; `None` when it fails (the name or object is not there yet).
+fn gdbus(address: &str, dest: &str, path: &str, method: &str, args: &[&str]) -> Option<String> {
+    gdbus_within(5, address, dest, path, method, args)
+}
+
+fn gdbus_within(seconds: u32, address: &str, dest: &str, path: &str, method: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new("gdbus")
+        .args(["call", "--address", address, "--timeout", &seconds.to_string(), "--dest", dest, "--object-path", path])
+        .args(["--method", method, "--"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 fn assert_clean(output: &str) {
     assert!(!output.contains("panicked"), "the tray panicked:\n{output}");
 }
@@ -167,14 +308,25 @@ async fn tray_follows_the_agent_and_stops_on_sigterm() {
     let mut tray = TrayProcess::start(&addr);
     let seen = tray.wait_line(0, "tray started pid=", Duration::from_secs(30)).await;
     let seen = tray.wait_line(seen, "tray state: standalone", Duration::from_secs(15)).await;
+    let panel = Panel::find(tray.pid.expect("pid")).await;
+    panel.wait_icon(Tone::Neutral).await;
+    panel.wait_menu("Loyalty agent: standalone (no cloud)").await;
+    panel.wait_menu("Sync: none (standalone)").await;
 
     // The agent goes away: the icon turns grey.
     agent.kill9();
     let seen = tray.wait_line(seen, "tray state: agent_unreachable", Duration::from_secs(15)).await;
+    panel.wait_icon(Tone::Grey).await;
+    panel.wait_menu("Loyalty agent is not running").await;
 
     // It comes back on the same address: the tray notices by itself.
     let _back = Agent::spawn_listening(&agent.dir, None, &addr);
     tray.wait_line(seen, "tray state: standalone", Duration::from_secs(15)).await;
+    panel.wait_icon(Tone::Neutral).await;
+
+    // "Sync now" reaches the agent with its token, and its answer shows in the status menu.
+    panel.click("Sync now");
+    panel.wait_menu("Last action: sync: this agent runs standalone").await;
 
     tray.signal("-TERM");
     let status = tray.wait_exit(Duration::from_secs(10)).await;
@@ -196,11 +348,16 @@ async fn tray_shows_offline_with_pending_operations_when_the_cloud_is_unreachabl
     let agent = Agent::spawn_in(dir.path(), None);
     let mut tray = TrayProcess::start(agent.addr());
     let seen = tray.wait_line(0, "tray state: online", Duration::from_secs(30)).await;
+    let panel = Panel::find(tray.pid.expect("pid")).await;
+    panel.wait_icon(Tone::Green).await;
+    panel.wait_menu("Loyalty agent: online").await;
 
     // The cloud becomes unreachable; a customer enrolled at the till waits in the outbox.
     proxy.set(Fault::Refuse);
     agent.enroll("+79995556677", "Tray Test").await;
     let seen = tray.wait_line(seen, "tray state: offline pending=1", Duration::from_secs(20)).await;
+    panel.wait_icon(Tone::Amber).await;
+    panel.wait_menu("Loyalty agent: offline — 1 operation waiting").await;
 
     // The cloud is back: the operation leaves, and the icon is green again.
     proxy.set(Fault::None);
@@ -210,7 +367,26 @@ async fn tray_shows_offline_with_pending_operations_when_the_cloud_is_unreachabl
     let output = tray.output();
     let last_online = output.lines().rev().find(|l| l.contains("tray state: online")).unwrap_or("");
     assert!(!last_online.contains("pending="), "nothing waits once synced: {last_online}");
+    panel.wait_icon(Tone::Green).await;
 
+    // "Quit" closes the tray, not the agent.
+    panel.click("Quit");
+    let status = tray.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "Quit is a clean exit:\n{}", tray.output());
+    assert_clean(&tray.output());
+    let (status, _) = agent.get("/v1/health").await;
+    assert_eq!(status, 200, "the agent keeps running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tray_stops_cleanly_on_sigint_with_no_agent() {
+    if !desktop_available("tray_stops_cleanly_on_sigint_with_no_agent") {
+        return;
+    }
+    // Nothing listens on port 9 of loopback (discard; not run on test machines).
+    let mut tray = TrayProcess::start("127.0.0.1:9");
+    let seen = tray.wait_line(0, "tray started pid=", Duration::from_secs(30)).await;
+    tray.wait_line(seen, "tray state: agent_unreachable", Duration::from_secs(15)).await;
     tray.signal("-INT");
     let status = tray.wait_exit(Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0), "SIGINT is a clean exit:\n{}", tray.output());
