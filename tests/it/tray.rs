@@ -67,6 +67,15 @@ struct TrayProcess {
 
 impl TrayProcess {
     fn start(agent_addr: &str) -> TrayProcess {
+        TrayProcess::start_with_path(agent_addr, None)
+    }
+
+    /// `bin_first`: a folder put first on `PATH`, e.g. with a stand-in `xdg-open`.
+    fn start_with_path(agent_addr: &str, bin_first: Option<&std::path::Path>) -> TrayProcess {
+        let path = match bin_first {
+            Some(dir) => format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()),
+            None => std::env::var("PATH").unwrap_or_default(),
+        };
         let mut child = Command::new("xvfb-run")
             .args(["-a", "dbus-run-session", "--"])
             .arg(agent_binary())
@@ -74,6 +83,7 @@ impl TrayProcess {
             .env("LOYALTY_AGENT_TOKEN", TOKEN)
             .env("LOYALTY_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("PATH", path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -305,7 +315,16 @@ async fn tray_follows_the_agent_and_stops_on_sigterm() {
     }
     let mut agent = Agent::start().await;
     let addr = agent.addr().to_owned();
-    let mut tray = TrayProcess::start(&addr);
+    // The desktop's browser opener, replaced by one that writes down what it was asked to open.
+    let bin = tempfile::tempdir().unwrap();
+    let opened = bin.path().join("opened");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(&opener, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display())).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut tray = TrayProcess::start_with_path(&addr, Some(bin.path()));
     let seen = tray.wait_line(0, "tray started pid=", Duration::from_secs(30)).await;
     let seen = tray.wait_line(seen, "tray state: standalone", Duration::from_secs(15)).await;
     let panel = Panel::find(tray.pid.expect("pid")).await;
@@ -327,6 +346,14 @@ async fn tray_follows_the_agent_and_stops_on_sigterm() {
     // "Sync now" reaches the agent with its token, and its answer shows in the status menu.
     panel.click("Sync now");
     panel.wait_menu("Last action: sync: this agent runs standalone").await;
+
+    // "Open cashier page" hands the browser a launch code's URL (the agent's start page while
+    // the agent has no launch codes), never the token.
+    panel.click("Open cashier page");
+    panel.wait_menu("Last action: Opened the cashier page in the browser.").await;
+    let url = std::fs::read_to_string(&opened).expect("the opener was called");
+    assert!(url == format!("http://{addr}/") || url.starts_with(&format!("http://{addr}/launch/")), "{url}");
+    assert!(!url.contains(TOKEN), "{url}");
 
     tray.signal("-TERM");
     let status = tray.wait_exit(Duration::from_secs(10)).await;

@@ -172,8 +172,14 @@ async fn open_in_browser(url: &str) -> std::io::Result<()> {
     };
     command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
     let mut child = command.spawn()?;
-    // Waited on the blocking pool so the opener does not linger as a zombie.
-    tokio::task::spawn_blocking(move || child.wait()).await.map_err(std::io::Error::other)?.map(|_| ())
+    // Waited on the blocking pool so the opener does not linger as a zombie, and so its
+    // failure (no browser configured) is reported rather than taken for success.
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(std::io::Error::other)??;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("the browser opener ended with {status}")))
+    }
 }
 
 /// The state shown before the first poll answers.
