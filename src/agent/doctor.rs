@@ -93,6 +93,13 @@ async fn port(listen: SocketAddr) -> Vec<Check> {
                 "port",
                 format!("loyalty-agent {} answers at {listen} ({})", health.version, health.mode),
             )];
+            if health.sync.state == "auth_error" {
+                checks.push(Check::fail(
+                    "sync",
+                    "the cloud refuses this till's credentials; nothing is synced",
+                    "enroll the till again with a new code (`loyalty-agent enroll --cloud URL --code CODE`)",
+                ));
+            }
             if !health.storage.ok {
                 checks.push(Check::fail(
                     "agent",
@@ -360,6 +367,27 @@ mod tests {
         let behind = clock_check(-3600);
         assert!(!behind.ok && behind.detail.contains("3600 s behind"), "{behind}");
         assert!(behind.fix.unwrap().contains("fix the till's clock"));
+    }
+
+    #[test]
+    fn damaged_pages_fail_the_database_check() {
+        use crate::agent::store::{Store, StoreSettings};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let settings = StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: false };
+        drop(Store::open(&path, settings).unwrap());
+        assert!(database(&path).ok, "{}", database(&path));
+        // Page 1 (the header and schema) intact, every other page garbage.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+        assert!(bytes.len() > 2 * page, "the database has more than one page");
+        for byte in &mut bytes[page..] {
+            *byte = 0xa5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let check = database(&path);
+        assert!(!check.ok, "{check}");
+        assert!(check.fix.as_deref().unwrap_or("").contains("restore a backup"), "{check}");
     }
 
     #[cfg(unix)]
