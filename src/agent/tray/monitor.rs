@@ -42,11 +42,18 @@ pub async fn watch(
     publish: Publish,
     mut actions: mpsc::UnboundedReceiver<Action>,
 ) {
+    let client = match http_client(Duration::from_secs(5)) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "the tray cannot make an HTTP client");
+            return;
+        }
+    };
     let base = options.base();
     let repoll = Arc::new(Notify::new());
     let mut shown: Option<Snapshot> = None;
     loop {
-        let snapshot = poll(&base).await;
+        let snapshot = poll(&client, &base).await;
         if shown.as_ref().map(|s| s.state) != Some(snapshot.state) {
             // A stable line: support staff and the tests look for it.
             tracing::info!("tray state: {}", snapshot.state.log_word());
@@ -79,8 +86,8 @@ fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 }
 
 /// One reading of the agent; an agent that does not answer is a state, not an error.
-async fn poll(base: &str) -> Snapshot {
-    match status::fetch_health(base).await {
+async fn poll(client: &reqwest::Client, base: &str) -> Snapshot {
+    match status::fetch_health_with(client, base).await {
         Ok(health) => Snapshot::from_health(&health),
         Err(why) => Snapshot::unreachable(&why),
     }
