@@ -11,12 +11,15 @@
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
-//!   commands.
+//!   commands (`doctor` among them), and the tray icon's state, icons and poller (the desktop
+//!   part behind cargo feature `tray`).
 //! - [`moysklad`]: the MoySklad Loyalty API 1.0 adapter, one router generic over a ledger
 //!   backend, served by both binaries under `/moysklad/v1/`.
 //! - [`cloud`]: the `loyalty-cloud` server — the authoritative ledger on SQLite or PostgreSQL,
 //!   the admin API and the sync API the agents push to and pull from.
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the tray's one dlopen (`agent::tray::linux`) is allowed there, with
+// its reason. Nothing else may use `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod agent;
 pub mod cloud;

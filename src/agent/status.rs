@@ -6,6 +6,11 @@ use crate::wire::Health;
 pub async fn fetch_health(base: &str) -> Result<Health, String> {
     let client =
         reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    fetch_health_with(&client, base).await
+}
+
+/// [`fetch_health`] with a client the caller keeps, for callers that ask often (the tray).
+pub async fn fetch_health_with(client: &reqwest::Client, base: &str) -> Result<Health, String> {
     let url = format!("{}/v1/health", base.trim_end_matches('/'));
     let response =
         client.get(&url).send().await.map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
-use loyalty::agent::{enroll, import, server, status, store, token::AgentToken};
+use loyalty::agent::{doctor, enroll, import, server, status, store, token::AgentToken};
 use tracing_subscriber::Layer;
 
 #[derive(Parser)]
@@ -33,9 +33,23 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8719).
         #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Do not show a tray icon (accepted now; the tray arrives later).
+        /// Do not show a tray icon. `serve` never shows one (it is the headless service); the
+        /// flag is accepted so service units can say so. The tray is `loyalty-agent tray`.
         #[arg(long)]
         no_tray: bool,
+    },
+    /// Show the agent's state as a tray icon in this desktop session (online, offline,
+    /// operations waiting), with a menu: open the cashier page, sync now, status, quit.
+    Tray {
+        /// The agent's address (default 127.0.0.1:8719).
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Check this till: the agent's port, the database, free disk, the cloud and the clock,
+    /// the token files' permissions. Prints ✓ or ✗ and what to do; exits 1 if anything fails.
+    Doctor {
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
     },
     /// Print the agent token that API clients send as "Authorization: Bearer <token>".
     Token,
@@ -100,11 +114,50 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Tray { listen } = cli.command {
+        let code = tray(cli.data_dir, listen, &runtime);
+        // An action's browser opener may still be waiting; the tray does not wait for it.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        return code;
+    }
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::CONFIG)
+        }
+    }
+}
+
+/// `loyalty-agent tray`. Outside `block_on`: the desktop's event loop must own the main
+/// thread, and the tray's background work runs on `runtime` beside it.
+fn tray(data_dir: Option<PathBuf>, listen: Option<SocketAddr>, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    init_logging(None);
+    #[cfg(not(feature = "tray"))]
+    {
+        let _ = (data_dir, listen, runtime);
+        eprintln!(
+            "error: this build of loyalty-agent has no tray icon. Install a release package, or build with `cargo build --release --features tray` (on Linux it needs libgtk-3-dev and libayatana-appindicator3-dev). The agent itself runs without it."
+        );
+        ExitCode::from(exit::CONFIG)
+    }
+    #[cfg(feature = "tray")]
+    {
+        use loyalty::agent::tray;
+        let token = std::env::var("LOYALTY_AGENT_TOKEN").ok();
+        let config = match AgentConfig::load(Overrides { listen, data_dir, token }) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::CONFIG);
+            }
+        };
+        match tray::run(tray::TrayOptions::from_config(&config), runtime.handle()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -214,6 +267,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Doctor { listen } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let report = doctor::run(&config).await;
+            for check in &report.checks {
+                println!("{check}");
+            }
+            Ok(if report.all_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        // Handled in `main`, before the runtime is entered.
+        Command::Tray { .. } => Ok(ExitCode::from(exit::CONFIG)),
         Command::Customers { command: CustomersCommand::Import { file } } => {
             let config = AgentConfig::load(overrides(None))?;
             if loyalty::agent::cloud_link::CloudLink::load(&config.config_dir)?.is_some() {

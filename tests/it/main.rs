@@ -5,6 +5,7 @@ mod proxy;
 mod support;
 
 mod bad_input;
+mod doctor;
 mod durability;
 mod flow;
 mod import;
@@ -13,6 +14,7 @@ mod search;
 mod security;
 mod storage_failure;
 mod sync_e2e;
+mod tray;
 
 mod cloud_support;
 

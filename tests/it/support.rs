@@ -44,6 +44,12 @@ impl Agent {
     /// Starts an agent on an existing data directory (which the caller keeps alive), optionally
     /// through a wrapper command (e.g. `setpriv` to drop privileges).
     pub fn spawn_in(dir: &Path, wrapper: Option<&[&str]>) -> Agent {
+        Agent::spawn_listening(dir, wrapper, "127.0.0.1:0")
+    }
+
+    /// Starts an agent on `listen` (e.g. the address of one that was stopped, so a client that
+    /// knows only that address sees it come back).
+    pub fn spawn_listening(dir: &Path, wrapper: Option<&[&str]>, listen: &str) -> Agent {
         let mut command = match wrapper {
             Some(wrapper) => {
                 let mut command = Command::new(wrapper[0]);
@@ -53,7 +59,7 @@ impl Agent {
             None => Command::new(agent_binary()),
         };
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
+            .args(["serve", "--listen", listen, "--no-tray", "--data-dir"])
             .arg(dir)
             .env("LOYALTY_AGENT_TOKEN", TOKEN)
             .env("LOYALTY_LOG", "warn")
@@ -91,6 +97,11 @@ impl Agent {
         let mut fresh = Agent::spawn_in(&self.dir.clone(), None);
         self.base = fresh.base.clone();
         self.child = fresh.child.take();
+    }
+
+    /// The `host:port` the agent listens on.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn url(&self, path: &str) -> String {

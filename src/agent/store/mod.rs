@@ -11,6 +11,7 @@
 mod customers;
 mod gift_cards;
 mod import;
+pub mod inspect;
 mod moysklad;
 mod points;
 mod receipts;
