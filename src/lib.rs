@@ -15,7 +15,9 @@
 //!   backend, served by both binaries under `/moysklad/v1/`.
 //! - [`cloud`]: the `loyalty-cloud` server — the authoritative ledger on SQLite or PostgreSQL,
 //!   the admin API and the sync API the agents push to and pull from.
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the Windows service entry point (`agent::service::windows`) is the one
+// place that must allow it, for the FFI glue `windows_service::define_windows_service!` expands to.
+#![deny(unsafe_code)]
 
 pub mod agent;
 pub mod cloud;

@@ -8,6 +8,8 @@ mod bad_input;
 mod durability;
 mod flow;
 mod import;
+mod installers;
+mod package;
 mod qr;
 mod search;
 mod security;
