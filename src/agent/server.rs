@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::api::{self, security::SecurityPolicy, AppState, Mode};
+use super::api::{self, security::SecurityPolicy, AppState, Mode, SignupTarget};
 use super::clock;
 use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
@@ -97,6 +97,12 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         }
     }
 
+    let signup =
+        config.signup_url.clone().or_else(|| link.as_ref().map(|link| link.url.clone())).map(|base| SignupTarget {
+            base,
+            default_store: link.as_ref().map(|link| link.store.clone()).filter(|s| crate::identity::valid_store(s)),
+        });
+
     let (stop, stopped) = watch::channel(false);
     let mut state = AppState {
         storage,
@@ -107,6 +113,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         mode,
         started: Instant::now(),
         sync: None,
+        signup,
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {

@@ -10,7 +10,7 @@ mod flow;
 mod import;
 mod installers;
 mod package;
-mod qr;
+pub mod qr;
 mod search;
 mod security;
 mod storage_failure;

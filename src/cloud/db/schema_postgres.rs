@@ -232,4 +232,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX signups_phone ON signups (phone);
     "#,
+    // 5: the store a sign-up came from (a receipt's sign-up QR code names it), kept with the
+    // consents as where they were given.
+    r#"
+    ALTER TABLE signups ADD COLUMN store TEXT;
+    "#,
 ];
