@@ -272,7 +272,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report.print(started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Service { .. } => Ok(run_service(cli.data_dir)),
+        // Handled in `main`, before this runtime exists (the Windows service makes its own).
+        Command::Service { .. } => Ok(ExitCode::from(exit::CONFIG)),
         Command::Config { command } => {
             print!(
                 "{}",
