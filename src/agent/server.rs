@@ -97,11 +97,20 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         }
     }
 
-    let signup =
-        config.signup_url.clone().or_else(|| link.as_ref().map(|link| link.url.clone())).map(|base| SignupTarget {
-            base,
-            default_store: link.as_ref().map(|link| link.store.clone()).filter(|s| crate::identity::valid_store(s)),
-        });
+    // The sign-up QR code's page: the configured one, else the enrolled cloud's. It names the
+    // till's store unless a request names another.
+    let default_store = link.as_ref().map(|link| link.store.clone()).filter(|store| {
+        let valid = crate::identity::valid_store(store);
+        if !valid {
+            tracing::warn!(store, "the till's store name cannot go into a sign-up link; sign-up QR codes name a store only when asked with ?store=");
+        }
+        valid
+    });
+    let signup = config
+        .signup_url
+        .clone()
+        .or_else(|| link.as_ref().map(|link| link.url.clone()))
+        .map(|base| SignupTarget { base, default_store });
 
     let (stop, stopped) = watch::channel(false);
     let mut state = AppState {
