@@ -95,7 +95,14 @@ fn serve_until_stopped() -> Result<(), ServiceError> {
     });
     handle.set_service_status(status(ServiceState::StopPending, 0))?;
     drop(runtime);
-    // A non-zero exit code makes the SCM apply the failure actions (restart) the installer set.
-    handle.set_service_status(status(ServiceState::Stopped, if served.is_ok() { 0 } else { 1 }))?;
-    served
+    if let Err(e) = served {
+        // The SCM applies the installer's failure actions (restart) when a service process ends
+        // without reporting "stopped"; a reported stop with an error code does not count unless
+        // the failure-actions flag is set, which the installer does not set. So: no report, exit.
+        // (The last lines of the rolling log file may be lost: the process ends here.)
+        tracing::error!(error = %e, "the agent service failed; exiting so the service manager restarts it");
+        std::process::exit(1);
+    }
+    handle.set_service_status(status(ServiceState::Stopped, 0))?;
+    Ok(())
 }
