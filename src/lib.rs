@@ -17,8 +17,9 @@
 //!   backend, served by both binaries under `/moysklad/v1/`.
 //! - [`cloud`]: the `loyalty-cloud` server — the authoritative ledger on SQLite or PostgreSQL,
 //!   the admin API and the sync API the agents push to and pull from.
-// Denied, not forbidden: the tray's one dlopen (`agent::tray::linux`) is allowed there, with
-// its reason. Nothing else may use `unsafe`.
+// Denied, not forbidden: two places allow it, each with its reason — the tray's one dlopen
+// (`agent::tray::linux`) and the FFI glue `windows_service::define_windows_service!` expands to
+// (`agent::service::windows`). Nothing else may use `unsafe`.
 #![deny(unsafe_code)]
 
 pub mod agent;

@@ -2,12 +2,16 @@
 //! directory < `LOYALTY_AGENT_…` environment < command-line flags.
 //!
 //! Paths come from the `directories` crate (per-user folders) unless `--data-dir` names one
-//! folder for everything, which is what services and tests do.
+//! folder for everything, which is what services and tests do. A system service keeps its data
+//! in a fixed system folder ([`crate::agent::service::system_data_dir`]); the other commands,
+//! run by a cashier, find that install's token there (see [`AgentConfig::client_token`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::agent::token::AgentToken;
 
 /// The port the agent listens on by default.
 pub const DEFAULT_PORT: u16 = 8719;
@@ -27,6 +31,9 @@ pub struct ConfigFile {
     pub allowed_origins: Vec<String>,
     /// A key the MoySklad adapter (`/moysklad/v1/`) accepts besides the agent token.
     pub moysklad_key: Option<String>,
+    /// The address of the public sign-up page that the sign-up QR code points to
+    /// (`https://shop.example.com`; the QR then holds `{signup_url}/signup?store=…`).
+    pub signup_url: Option<String>,
 }
 
 /// The resolved configuration of a running agent.
@@ -45,6 +52,10 @@ pub struct AgentConfig {
     pub token_override: Option<String>,
     /// The MoySklad adapter's extra key, from `config.toml`.
     pub moysklad_key: Option<String>,
+    /// Where the sign-up QR code points, from `config.toml`; without it, the enrolled cloud.
+    pub signup_url: Option<String>,
+    /// True when the folders are the user's own (from `directories`), false with `--data-dir`.
+    pub per_user: bool,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -59,6 +70,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("token_override", &self.token_override.as_ref().map(|_| "<redacted>"))
             .field("moysklad_key", &self.moysklad_key.as_ref().map(|_| "<redacted>"))
+            .field("signup_url", &self.signup_url)
+            .field("per_user", &self.per_user)
             .finish()
     }
 }
@@ -71,6 +84,10 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "the agent runs as a system service and its token {path} is readable only by the group `loyalty`: add this account to it (`sudo adduser $USER loyalty`), then log in again"
+    )]
+    SystemTokenNotReadable { path: PathBuf },
 }
 
 /// What the command line and environment say, before the file is read.
@@ -107,6 +124,17 @@ impl AgentConfig {
                 message: "moysklad_key must be at least 16 characters (use a long random key)".into(),
             });
         }
+        let signup_url = match file.signup_url.map(|u| u.trim().trim_end_matches('/').to_owned()) {
+            Some(url) if url.is_empty() => None,
+            Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#']) => {
+                return Err(ConfigError::Invalid {
+                    path: config_dir.join("config.toml"),
+                    message: "signup_url must be an http(s) address without a query, e.g. \"https://shop.example.com\""
+                        .into(),
+                })
+            }
+            url => url,
+        };
         Ok(AgentConfig {
             listen: overrides
                 .listen
@@ -120,6 +148,8 @@ impl AgentConfig {
             allowed_origins: file.allowed_origins,
             token_override: overrides.token.filter(|t| !t.is_empty()),
             moysklad_key,
+            signup_url,
+            per_user: overrides.data_dir.is_none(),
         })
     }
 
@@ -133,6 +163,33 @@ impl AgentConfig {
 
     pub fn token_path(&self) -> PathBuf {
         self.config_dir.join("token")
+    }
+
+    /// The token a client command (`token`, `sync`, …) sends to the running agent.
+    ///
+    /// In order: `LOYALTY_AGENT_TOKEN`; the token file in this configuration's folder; then,
+    /// for a user without a token of their own (no `--data-dir`), the token of a system
+    /// service install (`/var/lib/loyalty-agent/token` and its equivalents), which a cashier
+    /// in the group `loyalty` may read. Only when none exists is a new one created, as the
+    /// first `serve` in this folder would.
+    pub fn client_token(&self) -> Result<AgentToken, ConfigError> {
+        if let Some(token) = &self.token_override {
+            return Ok(AgentToken::new(token.clone()));
+        }
+        let own = self.token_path();
+        if self.per_user && !own.exists() {
+            if let Some(system) = crate::agent::service::system_data_dir().map(|dir| dir.join("token")) {
+                match AgentToken::read(&system) {
+                    Ok(Some(token)) => return Ok(token),
+                    Ok(None) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        return Err(ConfigError::SystemTokenNotReadable { path: system })
+                    }
+                    Err(source) => return Err(ConfigError::Read { path: system, source }),
+                }
+            }
+        }
+        AgentToken::load_or_create(&own).map_err(|source| ConfigError::Read { path: own, source })
     }
 }
 
@@ -166,4 +223,9 @@ pub const EXAMPLE_CONFIG: &str = r#"# loyalty-agent configuration. Every setting
 # A key MoySklad may send (Lognex-Discount-API-Auth-Token) to /moysklad/v1/ besides the
 # agent token; at least 16 characters (use a long random key).
 # moysklad_key = "…"
+
+# The public sign-up page the receipt's sign-up QR code opens (GET /v1/signup-qr.svg):
+# the code holds "<signup_url>/signup?store=<store>". Without it, the address of the cloud
+# this till is enrolled with is used (loyalty-cloud serves that page).
+# signup_url = "https://loyalty.example.com"
 "#;

@@ -11,6 +11,7 @@ pub mod import;
 pub mod moysklad_backend;
 pub mod program_file;
 pub mod server;
+pub mod service;
 pub mod status;
 pub mod store;
 pub mod sync;

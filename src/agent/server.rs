@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::api::{self, security::SecurityPolicy, AppState, Mode};
+use super::api::{self, security::SecurityPolicy, AppState, Mode, SignupTarget};
 use super::clock;
 use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
@@ -97,6 +97,21 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         }
     }
 
+    // The sign-up QR code's page: the configured one, else the enrolled cloud's. It names the
+    // till's store unless a request names another.
+    let default_store = link.as_ref().map(|link| link.store.clone()).filter(|store| {
+        let valid = crate::identity::valid_store(store);
+        if !valid {
+            tracing::warn!(store, "the till's store name cannot go into a sign-up link; sign-up QR codes name a store only when asked with ?store=");
+        }
+        valid
+    });
+    let signup = config
+        .signup_url
+        .clone()
+        .or_else(|| link.as_ref().map(|link| link.url.clone()))
+        .map(|base| SignupTarget { base, default_store });
+
     let (stop, stopped) = watch::channel(false);
     let mut state = AppState {
         storage,
@@ -107,6 +122,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         mode,
         started: Instant::now(),
         sync: None,
+        signup,
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {

@@ -5,11 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
-use loyalty::agent::{doctor, enroll, import, server, status, store, token::AgentToken};
+use loyalty::agent::{doctor, enroll, import, server, status, store};
 use tracing_subscriber::Layer;
 
 #[derive(Parser)]
@@ -83,6 +82,18 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The Windows service (elsewhere systemd or launchd run `serve`).
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// What the Windows service manager starts: `serve` with the data in
+    /// %ProgramData%\loyalty-agent, stopped by the service manager.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +118,11 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The Windows service makes its own runtime on the thread the service manager calls it on,
+    // so it must start before (and outside) the one below.
+    if let Command::Service { command: ServiceCommand::Run } = cli.command {
+        return run_service(cli.data_dir);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -162,6 +178,34 @@ fn tray(data_dir: Option<PathBuf>, listen: Option<SocketAddr>, runtime: &tokio::
     }
 }
 
+#[cfg(windows)]
+fn run_service(data_dir: Option<PathBuf>) -> ExitCode {
+    let data_dir = data_dir.or_else(loyalty::agent::service::system_data_dir);
+    let token = std::env::var("LOYALTY_AGENT_TOKEN").ok();
+    let config = match AgentConfig::load(Overrides { listen: None, data_dir, token }) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let _log_guard = init_logging(Some(&config.data_dir.join("logs")));
+    match loyalty::agent::service::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Windows service failed");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(windows))]
+fn run_service(_data_dir: Option<PathBuf>) -> ExitCode {
+    eprintln!("{}", loyalty::agent::service::MANAGED_ELSEWHERE);
+    ExitCode::from(exit::CONFIG)
+}
+
 /// Logs go to stderr and, for `serve`, to a daily rolling file in the data directory (kept
 /// for two weeks). `LOYALTY_LOG` sets the filter (default `info`).
 fn init_logging(log_dir: Option<&std::path::Path>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -215,14 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token => {
             let config = AgentConfig::load(overrides(None))?;
-            let token = match config.token_override {
-                Some(token) => token,
-                None => AgentToken::load_or_create(&config.token_path())
-                    .with_context(|| format!("reading {}", config.token_path().display()))?
-                    .as_str()
-                    .to_owned(),
-            };
-            println!("{token}");
+            println!("{}", config.client_token()?.as_str());
             Ok(ExitCode::SUCCESS)
         }
         Command::Enroll { cloud, code } => {
@@ -238,11 +275,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sync { listen } => {
             let config = AgentConfig::load(overrides(listen))?;
-            let token = match config.token_override.clone() {
-                Some(token) => token,
-                None => AgentToken::load_or_create(&config.token_path())?.as_str().to_owned(),
-            };
-            match status::sync_now(&format!("http://{}", config.listen), &token).await {
+            let token = config.client_token()?;
+            match status::sync_now(&format!("http://{}", config.listen), token.as_str()).await {
                 Ok(line) => {
                     println!("{line}");
                     Ok(ExitCode::SUCCESS)
@@ -301,6 +335,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report.print(started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
+        // Handled in `main`, before this runtime exists (the Windows service makes its own).
+        Command::Service { .. } => Ok(ExitCode::from(exit::CONFIG)),
         Command::Config { command } => {
             print!(
                 "{}",

@@ -12,7 +12,8 @@
 //! - an email is trimmed and lowercased, see [`normalize_email`].
 //!
 //! What a search query can mean, and in which order the store should try the meanings, is
-//! [`classify`]. The QR payload formats the agent reads are listed in the [`qr`] module.
+//! [`classify`]. The QR payload formats the agent reads are listed in the [`qr`] module; the
+//! sign-up link a receipt's QR code holds is [`signup_link`].
 //!
 //! Nothing in this module panics on any input, and the parsers refuse over-long input before
 //! doing any real work (a phone over 64 bytes, a query over 256, an image over 20 megapixels).
@@ -27,6 +28,7 @@ mod mask;
 mod phone;
 pub mod qr;
 mod query;
+mod signup;
 
 pub use card::{card_number, luhn_check_digit, luhn_valid, normalize_card, MAX_CARD_DIGITS, MIN_CARD_DIGITS};
 pub use email::{normalize_email, MAX_EMAIL_LEN};
@@ -36,6 +38,7 @@ pub use qr::{
     card_qr_payload, decode_image, parse_qr_payload, render_png, render_svg, MAX_IMAGE_PIXELS, MAX_MODULE_PX,
 };
 pub use query::{classify, matched_by_name, SearchKey, MAX_QUERY_LEN};
+pub use signup::{signup_link, valid_store, MAX_STORE_LEN};
 
 /// Why an identifier could not be read or drawn.
 ///

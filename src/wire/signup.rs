@@ -22,6 +22,10 @@ pub struct SignupRequest {
     pub birthday: Option<String>,
     /// Marketing by SMS and by email: `true` only when the person ticked the box.
     pub consents: Option<ConsentsInput>,
+    /// The store the person signed up for, when they came from a receipt's sign-up QR code
+    /// (`/signup?store=…`); kept in the sign-up log with the consents. Up to 64 characters.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 /// The answer to every accepted sign-up, whether the phone was new or already registered: the

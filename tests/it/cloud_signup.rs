@@ -197,3 +197,249 @@ async fn odd_input_scenario(backend: Backend) {
         assert!((400..500).contains(&status), "{path}: {status} {answer}");
     }
 }
+
+cloud_test!(a_receipts_signup_qr_opens_the_clouds_page, signup_page_scenario);
+/// An enrolled till prints a sign-up QR code; a phone follows it to the cloud's page, which is
+/// a strict-CSP HTML form whose script posts JSON to `/v1/signup`, carrying the store.
+async fn signup_page_scenario(backend: Backend) {
+    let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "true")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &cloud.base, dir.path(), "till-qr").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+
+    // By default the code names the till's own store (created as "Main street").
+    let link = crate::qr::signup_qr_text(&agent, "").await;
+    assert_eq!(link, format!("{}/signup?store=Main%20street", cloud.base));
+    assert_eq!(
+        crate::qr::signup_qr_text(&agent, "?store=Kiosk%202").await,
+        format!("{}/signup?store=Kiosk%202", cloud.base)
+    );
+
+    let client = reqwest::Client::new();
+    let page = client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    let csp = header(&page, "content-security-policy");
+    for directive in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains('*'), "{csp}");
+    assert_eq!(header(&page, "x-content-type-options"), "nosniff");
+    let html = page.text().await.unwrap();
+    for needle in [
+        r#"<form id="signup""#,
+        r#"name="phone" type="tel""#,
+        r#"name="sms" type="checkbox""#,
+        r#"name="email_consent" type="checkbox""#,
+        r#"<script src="/signup.js" defer></script>"#,
+        r#"<link rel="stylesheet" href="/signup.css">"#,
+        "Телефон",
+        r#"data-en="Phone""#,
+    ] {
+        assert!(html.contains(needle), "the page lacks {needle}");
+    }
+    // No inline script or style: the CSP would block them.
+    assert_eq!(html.matches("<script").count(), 1, "only the external script");
+    assert!(!html.contains(" style=") && !html.contains("<style"), "no inline style");
+    let handler = html.split(" on").skip(1).any(|rest| {
+        let name = rest.trim_start_matches(|c: char| c.is_ascii_lowercase());
+        name.len() < rest.len() && name.starts_with('=')
+    });
+    assert!(!handler, "no inline event handlers");
+    assert!(!html.contains("Main street"), "the server never writes the store into the markup");
+
+    for (path, content_type, needle) in [
+        ("/signup.js", "text/javascript; charset=utf-8", "fetch('/v1/signup'"),
+        ("/signup.css", "text/css; charset=utf-8", "max-width"),
+    ] {
+        let file = client.get(cloud.url(path)).send().await.unwrap();
+        assert_eq!((file.status().as_u16(), header(&file, "content-type")), (200, content_type.to_owned()), "{path}");
+        assert!(header(&file, "content-security-policy").contains("frame-ancestors 'none'"), "{path}");
+        assert!(file.text().await.unwrap().contains(needle), "{path}");
+    }
+
+    // The JSON the page's script sends, store included: accepted, and the store is logged.
+    let form = json!({ "phone": "+7 999 700-55-01", "name": "Anna", "consents": { "sms": true, "email": false },
+                       "store": "Main street" });
+    let (status, _, answer) = signup(&cloud, "203.0.113.50", form).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["message"], "Thank you! Your loyalty card is on its way.");
+    let stores = cloud.sql_texts("SELECT store FROM signups WHERE phone = '+79997005501'");
+    assert_eq!(stores, [Some("Main street".to_owned())]);
+    let (status, _, _) = signup(&cloud, "203.0.113.51", json!({ "phone": "+79997005502" })).await;
+    assert_eq!(status, 202, "a body without a store is still accepted");
+    assert_eq!(cloud.sql_texts("SELECT store FROM signups WHERE phone = '+79997005502'"), [None]);
+    let (status, _, refused) =
+        signup(&cloud, "203.0.113.52", json!({ "phone": "+79997005503", "store": "<b>x</b>" })).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("invalid_store")), "{refused}");
+}
+
+/// A chromedriver process, killed on drop.
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A WebDriver session in headless Chromium (chromedriver's HTTP API, spoken directly).
+struct Browser {
+    driver: Driver,
+    base: String,
+    session: String,
+    client: reqwest::Client,
+}
+
+/// The key WebDriver puts an element's id under.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium speaking `language`; `None` (after saying
+    /// why) when they are not installed, which fails under CI.
+    async fn start(language: &str) -> Option<Browser> {
+        let installed = |program: &str| {
+            std::process::Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+        };
+        if !installed("chromedriver") || !installed("chromium") {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but chromium or chromedriver is missing");
+            eprintln!("chromium or chromedriver is not installed: skipping the browser test of the sign-up page");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Driver(
+            std::process::Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let capabilities = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", format!("--lang={language}")],
+            "prefs": { "intl.accept_languages": language },
+        } } } });
+        let started = Instant::now();
+        let session = loop {
+            match client.post(format!("{base}/session")).json(&capabilities).send().await {
+                Ok(response) => {
+                    let body: Value = response.json().await.unwrap();
+                    break body["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {body}"))
+                        .to_owned();
+                }
+                Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("chromedriver did not answer: {e}"),
+            }
+        };
+        Some(Browser { driver, base, session, client })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let request = self.client.request(method, url);
+        // chromedriver refuses a body (even `null`) on GET.
+        let request = if body.is_null() { request } else { request.json(&body) };
+        let response = request.send().await.expect("WebDriver call");
+        let answer: Value = response.json().await.expect("WebDriver JSON");
+        assert!(answer["value"]["error"].is_null(), "WebDriver {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found =
+            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({ "text": text })).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.element(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null).await.as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Browser {
+    /// Ends the session, which makes chromedriver close Chromium (killing chromedriver alone
+    /// would leave the browser running); then the driver goes. Plain blocking HTTP: a drop
+    /// cannot await, and it may run while a failed test unwinds.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                stream,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            // The answer comes once the browser is closed; the connection may stay open after it.
+            let _ = stream.read(&mut [0u8; 4096]);
+        }
+        let _ = &self.driver;
+    }
+}
+
+/// The page for real: a browser opens the link from a receipt, the script (allowed by the CSP)
+/// shows the store, and a filled-in form reaches the cloud with its consents and store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
+    let Some(browser) = Browser::start("en-US").await else {
+        return;
+    };
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    browser.open(&cloud.url("/signup?store=Main%20street%205")).await;
+    assert_eq!(browser.text("h1").await, "Loyalty card", "the script switched the page to English");
+    assert_eq!(browser.text("#store-name").await, "Main street 5");
+
+    // Without the personal-data consent nothing is sent.
+    browser.type_into("#phone", "8 999 700-66-01").await;
+    browser.click("#submit").await;
+    let said = eventually(Duration::from_secs(5), "the page's answer", || async {
+        Some(browser.text("#answer").await).filter(|t| !t.is_empty())
+    })
+    .await;
+    assert!(said.contains("personal data"), "{said}");
+    assert!(cloud.sql_texts("SELECT store FROM signups").is_empty());
+
+    browser.type_into("#name", "Vera").await;
+    browser.click("#consent-sms").await;
+    browser.click("#consent-data").await;
+    browser.click("#submit").await;
+    let said = eventually(Duration::from_secs(10), "the cloud's answer on the page", || async {
+        Some(browser.text("#answer").await).filter(|t| t.contains("Thank you"))
+    })
+    .await;
+    assert_eq!(said, "Thank you! Your loyalty card is on its way.");
+    assert_eq!(
+        cloud.sql_texts("SELECT store FROM signups WHERE phone = '+79997006601'"),
+        [Some("Main street 5".into())]
+    );
+    let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79997006601").await;
+    assert_eq!(found["customers"][0]["name"], "Vera");
+    assert_eq!(found["customers"][0]["consents"]["sms"]["granted"], true);
+    assert_eq!(found["customers"][0]["consents"]["email"]["granted"], false);
+}

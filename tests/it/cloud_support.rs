@@ -329,6 +329,31 @@ impl Cloud {
 }
 
 impl Cloud {
+    /// The first column of every row a query returns, as text (NULL as `None`).
+    pub fn sql_texts(&self, query: &str) -> Vec<Option<String>> {
+        match &self.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(self.dir.join("cloud.sqlite3")).expect("open the cloud database");
+                conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+                let mut statement = conn.prepare(query).expect("prepare");
+                let rows = statement.query_map([], |row| row.get::<_, Option<String>>(0)).expect("query");
+                rows.map(|row| row.expect("row")).collect()
+            }
+            Backend::Postgres(db) => {
+                let (url, query) = (db.url.clone(), query.to_owned());
+                on_thread(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+                    client
+                        .query(&query, &[])
+                        .expect("query")
+                        .iter()
+                        .map(|row| row.get::<_, Option<String>>(0))
+                        .collect()
+                })
+            }
+        }
+    }
+
     /// Runs `statements` in a write transaction on a connection of its own, signals `taken`,
     /// and commits only when `commit` says so — a slow writer in another process.
     pub fn hold_transaction(

@@ -67,6 +67,17 @@ pub struct AppState {
     pub started: Instant,
     /// The sync worker, in connected mode.
     pub sync: Option<SyncHandle>,
+    /// Where the sign-up QR code points; `None` for a standalone agent without `signup_url`.
+    pub signup: Option<SignupTarget>,
+}
+
+/// The public sign-up page a receipt's sign-up QR code opens (see [`crate::identity::signup_link`]).
+#[derive(Debug, Clone)]
+pub struct SignupTarget {
+    /// `signup_url` from `config.toml`, else the enrolled cloud's address.
+    pub base: String,
+    /// The store a code names when the request names none: the enrolled till's store.
+    pub default_store: Option<String>,
 }
 
 impl AppState {
@@ -122,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}", get(customers::read).patch(customers::update))
         .route("/v1/customers/{id}/adjustments", post(customers::adjust))
         .route("/v1/customers/{id}/{file}", get(qr::card_qr))
+        .route("/v1/signup-qr.svg", get(qr::signup_qr_svg))
+        .route("/v1/signup-qr.png", get(qr::signup_qr_png))
         .route("/v1/receipts/calculate", post(receipts::calculate))
         .route("/v1/receipts", post(receipts::commit))
         .route("/v1/receipts/{id}", get(receipts::read))

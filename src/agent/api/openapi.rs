@@ -14,7 +14,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts};
     paths(
         health::health, health::sync_now,
         customers::search, customers::enroll, customers::read, customers::update, customers::adjust,
-        qr::card_qr, qr::decode,
+        qr::card_qr, qr::signup_qr_svg, qr::signup_qr_png, qr::decode,
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read,
         promo::check,
         gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,

@@ -1,4 +1,5 @@
-//! QR codes: a customer's card as SVG or PNG, and decoding a scanned image.
+//! QR codes: a customer's card as SVG or PNG, the sign-up link a till prints on a receipt, and
+//! decoding a scanned image.
 
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -6,8 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use serde::Deserialize;
+
 use super::{ApiError, AppState};
-use crate::http::extract::{read_body, ApiPath};
+use crate::http::extract::{read_body, ApiPath, ApiQuery};
 use crate::identity;
 use crate::wire::QrDecoded;
 
@@ -25,12 +28,70 @@ pub async fn card_qr(
         _ => return Err(ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png")),
     };
     let customer = state.store()?.customer(id).await?;
-    let payload = identity::card_qr_payload(&customer.card);
+    render(&identity::card_qr_payload(&customer.card), png)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SignupQrQuery {
+    /// The store the customer joins in (its name, up to 64 characters); by default the
+    /// enrolled till's store.
+    pub store: Option<String>,
+}
+
+/// The sign-up QR code as SVG, for a receipt: a link to the public sign-up page of this store.
+#[utoipa::path(get, path = "/v1/signup-qr.svg", tag = "customers", params(SignupQrQuery),
+    responses((status = 200, content_type = "image/svg+xml"), (status = 409, body = crate::wire::ErrorBody),
+              (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn signup_qr_svg(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SignupQrQuery>,
+) -> Result<Response, ApiError> {
+    signup_qr(&state, query, false)
+}
+
+/// The sign-up QR code as PNG (see `signup-qr.svg`).
+#[utoipa::path(get, path = "/v1/signup-qr.png", tag = "customers", params(SignupQrQuery),
+    responses((status = 200, content_type = "image/png"), (status = 409, body = crate::wire::ErrorBody),
+              (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn signup_qr_png(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SignupQrQuery>,
+) -> Result<Response, ApiError> {
+    signup_qr(&state, query, true)
+}
+
+fn signup_qr(state: &AppState, query: SignupQrQuery, png: bool) -> Result<Response, ApiError> {
+    let Some(target) = &state.signup else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "signup_not_configured",
+            "this agent knows no sign-up page: set signup_url in config.toml to your public sign-up page's address, or enroll the till with a cloud (`loyalty-agent enroll`), whose page is used",
+        ));
+    };
+    let store = match query.store.filter(|s| !s.is_empty()) {
+        Some(store) if identity::valid_store(&store) => Some(store),
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_store",
+                format!(
+                    "store must be 1 to {} letters, digits, single spaces and simple punctuation, such as \"Main street 5\"",
+                    identity::MAX_STORE_LEN
+                ),
+            ))
+        }
+        None => target.default_store.clone(),
+    };
+    let payload = identity::signup_link(&target.base, store.as_deref());
+    render(&payload, png)
+}
+
+/// `text` as a QR code image, PNG or SVG.
+fn render(text: &str, png: bool) -> Result<Response, ApiError> {
     let render_failed = |e: identity::IdentityError| ApiError::unprocessable(e.code(), e.to_string());
     let (content_type, body) = if png {
-        ("image/png", identity::render_png(&payload, 8).map_err(render_failed)?)
+        ("image/png", identity::render_png(text, 8).map_err(render_failed)?)
     } else {
-        ("image/svg+xml", identity::render_svg(&payload).map_err(render_failed)?.into_bytes())
+        ("image/svg+xml", identity::render_svg(text).map_err(render_failed)?.into_bytes())
     };
     Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-store")], body).into_response())
 }

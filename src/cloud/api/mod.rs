@@ -2,7 +2,8 @@
 //! place where [`CloudError`] becomes an HTTP answer.
 //!
 //! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
-//!   credential), `POST /v1/signup` (the website's form, rate-limited);
+//!   credential), `POST /v1/signup` (the website's form, rate-limited), and the sign-up page
+//!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`);
 //! - admin token: everything under `/v1/admin/`;
 //! - device token: `/v1/sync/push`, `/v1/sync/pull` and `/v1/sync/gift-cards/…` (the till is
 //!   known from the token).
@@ -18,6 +19,7 @@ mod admin_webhooks;
 mod health;
 mod openapi;
 mod signup;
+mod signup_page;
 mod sync;
 
 use std::time::{Duration, Instant};
@@ -109,6 +111,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health", get(health::health))
         .nest_service(crate::moysklad::PREFIX, moysklad)
         .route("/v1/enroll", post(sync::enroll))
+        .route("/signup", get(signup_page::page))
+        .route("/signup.js", get(signup_page::script))
+        .route("/signup.css", get(signup_page::style))
         .route("/openapi.json", get(openapi::document));
 
     public

@@ -254,4 +254,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX gift_card_payments_card ON gift_card_payments (card_id, created_at);
     "#,
+    // 6: the store a sign-up came from (a receipt's sign-up QR code names it), kept with the
+    // consents as where they were given.
+    r#"
+    ALTER TABLE signups ADD COLUMN store TEXT;
+    "#,
 ];

@@ -6,6 +6,9 @@
 //!
 //! An email someone else already uses is dropped rather than refused, for the same reason;
 //! the back office sees an `email_taken` conflict.
+//!
+//! The store a person signed up in (from a receipt's sign-up QR code) is logged with the
+//! attempt, as where the consent was given.
 
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::customers::{self, holder, CleanCustomer};
@@ -25,6 +28,16 @@ impl Store {
     /// Registers `request` from `client_ip`. Invalid input is refused before anything is stored.
     pub async fn signup(&self, request: SignupRequest, client_ip: String) -> Result<SignupOutcome, CloudError> {
         let at = now();
+        let store = request.store.filter(|s| !s.is_empty());
+        if store.as_deref().is_some_and(|s| !crate::identity::valid_store(s)) {
+            return Err(CloudError::Invalid {
+                code: "invalid_store",
+                message: format!(
+                    "store must be 1 to {} letters, digits, single spaces and simple punctuation; send the store's name as the sign-up link gave it",
+                    crate::identity::MAX_STORE_LEN
+                ),
+            });
+        }
         let enroll = EnrollRequest {
             phone: request.phone,
             name: request.name,
@@ -40,8 +53,8 @@ impl Store {
             let mut clean = clean.clone();
             let log = |sql: &mut dyn crate::cloud::db::Sql, customer_id: &str, outcome: &str| {
                 sql.execute(
-                    "INSERT INTO signups (id, phone, customer_id, outcome, client_ip, consents, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO signups (id, phone, customer_id, outcome, client_ip, consents, created_at, store)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     vals![
                         uuid::Uuid::now_v7().to_string(),
                         &clean.phone,
@@ -49,7 +62,8 @@ impl Store {
                         outcome,
                         &client_ip,
                         serde_json::to_string(&clean.consents).unwrap_or_default(),
-                        at
+                        at,
+                        store.as_deref()
                     ],
                 )
             };

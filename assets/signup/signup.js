@@ -1,0 +1,87 @@
+// The public sign-up page's behaviour (loyalty-cloud GET /signup). Served as a file of its
+// own: the page's Content-Security-Policy allows no inline script. It switches the texts
+// between Russian and English, shows the store named in the link (?store=…, from a receipt's
+// QR code), and POSTs the form as JSON to /v1/signup on the same origin.
+'use strict';
+
+(function () {
+  var form = document.getElementById('signup');
+  var answer = document.getElementById('answer');
+  var submit = document.getElementById('submit');
+  var store = new URLSearchParams(window.location.search).get('store');
+  var language = (navigator.language || 'ru').toLowerCase().indexOf('ru') === 0 ? 'ru' : 'en';
+
+  var texts = {
+    ru: { network: 'Нет связи с сервером. Проверьте интернет и попробуйте ещё раз.',
+          phone: 'Укажите номер телефона.', agree: 'Отметьте согласие на обработку персональных данных.' },
+    en: { network: 'Cannot reach the server. Check your connection and try again.',
+          phone: 'Please enter your phone number.', agree: 'Please agree to the processing of your personal data.' }
+  };
+
+  function setLanguage(lang) {
+    language = lang;
+    document.documentElement.lang = lang;
+    document.querySelectorAll('[data-' + lang + ']').forEach(function (element) {
+      element.textContent = element.getAttribute('data-' + lang);
+    });
+  }
+
+  function field(name) {
+    return form.elements.namedItem(name);
+  }
+
+  function show(message, kind) {
+    answer.textContent = message;
+    answer.className = kind;
+    answer.hidden = false;
+  }
+
+  if (store) {
+    // textContent, never innerHTML: the store comes from the link, which anyone can write.
+    document.getElementById('store-name').textContent = store;
+    document.getElementById('store-line').hidden = false;
+  }
+  document.getElementById('lang').addEventListener('click', function () {
+    setLanguage(language === 'ru' ? 'en' : 'ru');
+  });
+  setLanguage(language);
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var phone = field('phone').value.trim();
+    if (!phone) { show(texts[language].phone, 'error'); return; }
+    if (!field('personal_data').checked) { show(texts[language].agree, 'error'); return; }
+    var body = {
+      phone: phone,
+      consents: { sms: field('sms').checked, email: field('email_consent').checked }
+    };
+    var name = field('name').value.trim();
+    var email = field('email').value.trim();
+    var birthday = field('birthday').value;
+    if (name) { body.name = name; }
+    if (email) { body.email = email; }
+    if (birthday) { body.birthday = birthday; }
+    if (store) { body.store = store; }
+    submit.disabled = true;
+    fetch('/v1/signup', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      credentials: 'omit',
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        if (response.ok && data) {
+          show(data.message, 'ok');
+          form.hidden = true;
+        } else {
+          var message = data && data.error ? data.error.message : 'HTTP ' + response.status;
+          show(message, 'error');
+        }
+      });
+    }).catch(function () {
+      show(texts[language].network, 'error');
+    }).finally(function () {
+      submit.disabled = false;
+    });
+  });
+}());
