@@ -107,6 +107,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         mode,
         started: Instant::now(),
         sync: None,
+        sessions: Arc::new(super::session::Sessions::new()),
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {

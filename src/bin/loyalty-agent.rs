@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
-use loyalty::agent::{enroll, import, server, status, store, token::AgentToken};
+use loyalty::agent::{enroll, import, open, server, status, store, token::AgentToken};
 use tracing_subscriber::Layer;
 
 #[derive(Parser)]
@@ -53,6 +53,14 @@ enum Command {
     Sync {
         #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
         listen: Option<SocketAddr>,
+    },
+    /// Open the cashier page in the browser, signed in with a one-time link (valid 60 s).
+    Open {
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Print the link instead of starting a browser.
+        #[arg(long)]
+        print: bool,
     },
     /// Ask the running agent how it is.
     Status {
@@ -199,6 +207,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(exit::UNHEALTHY))
                 }
             }
+        }
+        Command::Open { listen, print } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let token = match config.token_override.clone() {
+                Some(token) => token,
+                None => AgentToken::load_or_create(&config.token_path())
+                    .with_context(|| format!("reading {}", config.token_path().display()))?
+                    .as_str()
+                    .to_owned(),
+            };
+            let url = match open::launch_url(&open::agent_base(config.listen), &token).await {
+                Ok(url) => url,
+                Err(message) => {
+                    eprintln!("{message}");
+                    return Ok(ExitCode::from(exit::UNHEALTHY));
+                }
+            };
+            if print {
+                println!("{url}");
+            } else if let Err(why) = open::open_in_browser(&url) {
+                // The link is still good for a minute: say so and let the cashier paste it.
+                eprintln!("{why}; open this link in a browser within 60 seconds:");
+                println!("{url}");
+            } else {
+                eprintln!("The cashier page is opening in the browser.");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { listen } => {
             let config = AgentConfig::load(overrides(listen))?;

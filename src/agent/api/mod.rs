@@ -7,10 +7,12 @@ mod customers;
 mod error;
 mod health;
 mod openapi;
+mod page;
 mod promo;
 mod qr;
 mod receipts;
 pub mod security;
+mod session;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -26,6 +28,7 @@ pub use crate::http::common::request_hash;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
+use crate::agent::session::Sessions;
 use crate::agent::store::{Offline, Store};
 use crate::agent::sync::SyncHandle;
 use crate::agent::token::AgentToken;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub started: Instant,
     /// The sync worker, in connected mode.
     pub sync: Option<SyncHandle>,
+    /// The cashier page's launch codes and sessions (in memory: a restart ends them).
+    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -128,6 +133,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/promo-codes/check", post(promo::check))
         .route("/v1/qr/decode", post(qr::decode))
         .route("/v1/sync", post(health::sync_now))
+        .route("/v1/launch-codes", post(session::create_launch_code))
+        .route("/v1/session", get(session::current))
+        .route("/launch/{code}", get(session::launch))
+        .route("/", get(page::index))
+        .route("/favicon.ico", get(page::favicon))
+        .route("/assets/cashier/{file}", get(page::file))
         .route("/openapi.json", get(openapi::document))
         .nest_service(
             crate::moysklad::PREFIX,

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{customers, health, promo, qr, receipts};
+use super::{customers, health, promo, qr, receipts, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use super::{customers, health, promo, qr, receipts};
         qr::card_qr, qr::decode,
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read,
         promo::check,
+        session::create_launch_code, session::current,
     ),
     modifiers(&BearerToken),
     security(("agent_token" = [])),
