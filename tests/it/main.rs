@@ -3,8 +3,11 @@
 
 mod proxy;
 mod support;
+mod webdriver;
 
 mod bad_input;
+mod cashier_page;
+mod cashier_session;
 mod durability;
 mod flow;
 mod import;
