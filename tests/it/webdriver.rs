@@ -198,12 +198,11 @@ impl Browser {
         .await;
     }
 
+    /// The element's rendered text, with no-break spaces as plain spaces (WebDriver's own text
+    /// command does that, `innerText` does not: both are made to agree).
     pub async fn text(&self, element: &Element) -> String {
-        self.command(reqwest::Method::GET, &format!("/element/{}/text", element.0), Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        let text = self.command(reqwest::Method::GET, &format!("/element/{}/text", element.0), Value::Null).await;
+        plain(text.as_str().unwrap_or_default())
     }
 
     pub async fn text_of(&self, css: &str) -> String {
@@ -227,9 +226,9 @@ impl Browser {
                     vec![json!(css)],
                 )
                 .await;
-            if let Some(text) = text.as_str() {
-                if check(text) {
-                    return text.to_owned();
+            if let Some(text) = text.as_str().map(plain) {
+                if check(&text) {
+                    return text;
                 }
             }
             if started.elapsed() > WAIT {
@@ -302,6 +301,11 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Text with no-break and narrow no-break spaces (money formatting) as plain spaces.
+pub fn plain(text: &str) -> String {
+    text.replace(['\u{a0}', '\u{202f}'], " ")
 }
 
 /// Reads "ChromeDriver was started successfully on port N." from chromedriver's output.
