@@ -318,6 +318,10 @@
     if (!customer) return;
     try {
       customer = await api("GET", "/v1/customers/" + encodeURIComponent(customer.id));
+      // The search results show points too: keep them in step with the card.
+      const shown = customer;
+      results = results.map((r) => (r.id === shown.id ? shown : r));
+      renderResults();
       renderCustomer();
     } catch (e) {
       showError(e);
@@ -761,9 +765,9 @@
     const type = blob.type === "image/jpeg" ? "image/jpeg" : "image/png";
     const answer = await api("POST", "/v1/qr/decode", blob, type);
     $("search").value = answer.text;
-    showNotice(t("decoded", { text: answer.text }), "info");
     const found = await runSearch();
     if (found.length > 0) selectCustomer(found[0]);
+    showNotice(t("decoded", { text: answer.text }), "info");
     return answer;
   }
 

@@ -185,7 +185,10 @@ impl Sessions {
         };
         session.expires_at = now + SESSION_TTL;
         let csrf_ok = csrf.is_some_and(|presented| same(&session.csrf, presented));
-        CookieCheck::Valid { session: SessionView { csrf: session.csrf.clone(), expires_at: session.expires_at }, csrf_ok }
+        CookieCheck::Valid {
+            session: SessionView { csrf: session.csrf.clone(), expires_at: session.expires_at },
+            csrf_ok,
+        }
     }
 }
 

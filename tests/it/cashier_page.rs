@@ -47,9 +47,11 @@ async fn assert_fits(browser: &Browser, screen: &str) {
             vec![],
         )
         .await;
-    let [height, inner_height, width, inner_width] =
-        [0, 1, 2, 3].map(|i| sizes[i].as_i64().expect("a size in pixels"));
-    assert!(height <= inner_height && width <= inner_width, "{screen} scrolls: {sizes} (scroll h, inner h, scroll w, inner w)");
+    let [height, inner_height, width, inner_width] = [0, 1, 2, 3].map(|i| sizes[i].as_i64().expect("a size in pixels"));
+    assert!(
+        height <= inner_height && width <= inner_width,
+        "{screen} scrolls: {sizes} (scroll h, inner h, scroll w, inner w)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +128,12 @@ async fn sale_and_return_at_the_till() {
     assert_eq!(browser.text_of("#c-available").await, "171");
     assert_eq!(browser.text_of("#c-balance").await, "171");
     assert_eq!(browser.text_of("#c-pending").await, "0");
-    browser.wait_until("the card's QR code", "const img = document.getElementById('c-qr'); return img.complete && img.naturalWidth > 0;").await;
+    browser
+        .wait_until(
+            "the card's QR code",
+            "const img = document.getElementById('c-qr'); return img.complete && img.naturalWidth > 0;",
+        )
+        .await;
     assert_eq!(
         browser.execute("return document.activeElement.id;", vec![]).await,
         "amount-0",
@@ -285,7 +292,61 @@ async fn qr_picture_finds_the_customer() {
     let image = image::GrayImage::from_pixel(64, 64, image::Luma([255u8]));
     image.save(&blank).unwrap();
     browser.send_keys(&browser.find_any("#upload").await, blank.to_str().unwrap()).await;
-    browser.wait_text("#notice", "no QR found", |t| t.to_lowercase().contains("qr")  && !t.contains(customer["card"].as_str().unwrap())).await;
+    browser
+        .wait_text("#notice", "no QR found", |t| {
+            t.to_lowercase().contains("qr") && !t.contains(customer["card"].as_str().unwrap())
+        })
+        .await;
+}
+
+/// A Y4M video (what Chromium's fake camera plays) of `png` centred on white, 640×480.
+fn y4m_of(png: &[u8]) -> Vec<u8> {
+    let qr = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let (width, height) = (640u32, 480u32);
+    let mut luma = image::GrayImage::from_pixel(width, height, image::Luma([255u8]));
+    let (x, y) = ((width - qr.width()) / 2, (height - qr.height()) / 2);
+    image::imageops::overlay(&mut luma, &qr, i64::from(x), i64::from(y));
+    let mut video = format!("YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..3 {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(luma.as_raw());
+        // No colour: both chroma planes (a quarter of the pixels each) at the neutral 128.
+        video.extend(std::iter::repeat_n(128u8, (width * height / 2) as usize));
+    }
+    video
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webcam_scan_finds_the_customer() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let customer = agent.enroll("+79995550303", "Camera Person").await;
+    let id = customer["id"].as_str().unwrap();
+    let png = agent
+        .client()
+        .get(agent.url(&format!("/v1/customers/{id}/qr.png")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("camera.y4m");
+    std::fs::write(&video, y4m_of(&png)).unwrap();
+
+    let browser =
+        Browser::start_with("webcam", "en-US", &[format!("--use-file-for-fake-video-capture={}", video.display())])
+            .await;
+    browser.goto(&launch_url(&agent).await).await;
+    browser.wait_until("the page to sign in", "return document.body.dataset.ready === 'true';").await;
+    browser.click_css("#scan").await;
+    // The page grabs frames from the camera, the agent decodes them, the card opens.
+    assert_eq!(browser.wait_text("#c-name", "the scanned customer", |t| !t.is_empty()).await, "Camera Person");
+    assert_eq!(browser.text_of("#c-card").await, customer["card"].as_str().unwrap());
+    assert!(browser.execute("return document.getElementById('scanner').hidden;", vec![]).await.as_bool().unwrap());
+    browser.screenshot("found").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

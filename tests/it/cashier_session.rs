@@ -35,7 +35,8 @@ async fn sign_in(agent: &Agent) -> (String, String) {
     assert_eq!(response.status(), 303);
     let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let session: Value = client().get(agent.url("/v1/session")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    let session: Value =
+        client().get(agent.url("/v1/session")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
     (cookie, session["csrf"].as_str().expect("csrf").to_owned())
 }
 
@@ -81,7 +82,8 @@ async fn a_launch_code_is_minted_with_the_token_and_works_once() {
     assert!(!headers.contains_key(SET_COOKIE));
 
     // Unknown: refused too.
-    let (status, _, body) = pair(client().get(agent.url(&format!("/launch/{}", "0".repeat(64)))).send().await.unwrap()).await;
+    let (status, _, body) =
+        pair(client().get(agent.url(&format!("/launch/{}", "0".repeat(64)))).send().await.unwrap()).await;
     assert_eq!(status, 403);
     assert!(body.as_str().unwrap_or_default().contains("loyalty-agent open"));
 
@@ -132,7 +134,8 @@ async fn the_session_needs_its_csrf_header() {
     let (status, _, body) = pair(client().get(&search).header(COOKIE, &cookie).send().await.unwrap()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf_required")), "{body}");
     let (status, _, body) =
-        pair(client().get(&search).header(COOKIE, &cookie).header("x-loyalty-csrf", "guess").send().await.unwrap()).await;
+        pair(client().get(&search).header(COOKIE, &cookie).header("x-loyalty-csrf", "guess").send().await.unwrap())
+            .await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf_required")), "{body}");
     let enroll = |cookie: &str| {
         client()
@@ -174,7 +177,13 @@ async fn the_session_needs_its_csrf_header() {
     assert_eq!(status, 201, "{body}");
 
     // Another origin gets no CORS permission to read the session (so never learns the CSRF value).
-    let read = client().get(agent.url("/v1/session")).header(COOKIE, &cookie).header("origin", "http://evil.example").send().await.unwrap();
+    let read = client()
+        .get(agent.url("/v1/session"))
+        .header(COOKIE, &cookie)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert!(read.headers().get("access-control-allow-origin").is_none());
     assert!(read.headers().get("access-control-allow-credentials").is_none());
     let preflight = client()
@@ -195,7 +204,8 @@ async fn the_session_needs_its_csrf_header() {
     let (status, _, body) = pair(client().get(agent.url("/v1/session")).send().await.unwrap()).await;
     assert_eq!(status, 401, "{body}");
     let (status, _, body) =
-        pair(client().get(agent.url("/v1/session")).header(COOKIE, "loyalty_session=made-up").send().await.unwrap()).await;
+        pair(client().get(agent.url("/v1/session")).header(COOKIE, "loyalty_session=made-up").send().await.unwrap())
+            .await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("loyalty-agent open"), "{body}");
 }
@@ -241,7 +251,8 @@ async fn the_page_is_served_with_strict_headers() {
         let headers = response.headers();
         assert!(headers["content-type"].to_str().unwrap().starts_with(content_type), "{path}");
         let csp = headers["content-security-policy"].to_str().unwrap();
-        for part in ["default-src 'self'", "script-src 'self'", "img-src 'self' data: blob:", "frame-ancestors 'none'"] {
+        for part in ["default-src 'self'", "script-src 'self'", "img-src 'self' data: blob:", "frame-ancestors 'none'"]
+        {
             assert!(csp.contains(part), "{path}: {part} missing from {csp}");
         }
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
@@ -250,7 +261,8 @@ async fn the_page_is_served_with_strict_headers() {
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
     let page = client().get(agent.url("/")).send().await.unwrap().text().await.unwrap();
-    let inline = page.contains("<script>") || [" onclick=", " onload=", " onerror=", " oninput="].iter().any(|h| page.contains(h));
+    let inline = page.contains("<script>")
+        || [" onclick=", " onload=", " onerror=", " oninput="].iter().any(|h| page.contains(h));
     assert!(!inline, "no inline script or handlers: the CSP forbids them");
     assert!(!page.contains(TOKEN));
     let (status, _, body) = pair(client().get(agent.url("/assets/cashier/nope.js")).send().await.unwrap()).await;
@@ -259,8 +271,11 @@ async fn the_page_is_served_with_strict_headers() {
     // The Host check applies to the page and the launch link too (DNS rebinding).
     let port = agent.base.rsplit(':').next().unwrap().to_owned();
     let code = new_code(&agent).await;
-    for path in ["/".to_owned(), "/assets/cashier/app.js".to_owned(), format!("/launch/{}", code["code"].as_str().unwrap())] {
-        let answer = raw(&agent, &format!("GET {path} HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"));
+    for path in
+        ["/".to_owned(), "/assets/cashier/app.js".to_owned(), format!("/launch/{}", code["code"].as_str().unwrap())]
+    {
+        let answer =
+            raw(&agent, &format!("GET {path} HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"));
         assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
         assert!(answer.contains("forbidden_host"), "{answer}");
     }

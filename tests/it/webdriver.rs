@@ -67,6 +67,11 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium at 1366×768 whose language is `lang`
     /// (`en-US`, `ru-RU`). `test` names the screenshots.
     pub async fn start(test: &str, lang: &str) -> Browser {
+        Browser::start_with(test, lang, &[]).await
+    }
+
+    /// Like [`Browser::start`], with extra Chromium flags (e.g. a fake camera's video file).
+    pub async fn start_with(test: &str, lang: &str, extra_args: &[String]) -> Browser {
         let permit = BROWSERS.acquire().await.expect("the browser semaphore is never closed");
         let mut command = Command::new(CHROMEDRIVER);
         command.arg("--port=0").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
@@ -81,27 +86,36 @@ impl Browser {
         let port = read_port(&mut driver);
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         let language = lang.split('-').next().unwrap_or(lang).to_owned();
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1366,768",
+            // A camera without a camera: the permission prompt is answered yes, and the
+            // device plays a test pattern (or the video file given in `extra_args`).
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.push(format!("--lang={lang}"));
+        args.extend(extra_args.iter().cloned());
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1366,768", format!("--lang={lang}"),
-                         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+                "args": args,
                 "prefs": { "intl.accept_languages": format!("{lang},{language}") },
             },
         }}});
-        let mut browser = Browser {
-            driver,
-            port,
-            session: String::new(),
-            client,
-            test: test.to_owned(),
-            _permit: permit,
-        };
+        let mut browser =
+            Browser { driver, port, session: String::new(), client, test: test.to_owned(), _permit: permit };
         let answer = browser.call(reqwest::Method::POST, "/session", Some(capabilities)).await;
         browser.session = answer["sessionId"].as_str().expect("a session id").to_owned();
-        browser.command(reqwest::Method::POST, "/timeouts", json!({ "implicit": 0, "pageLoad": 30000, "script": 30000 })).await;
+        browser
+            .command(reqwest::Method::POST, "/timeouts", json!({ "implicit": 0, "pageLoad": 30000, "script": 30000 }))
+            .await;
         browser
     }
 
@@ -162,7 +176,8 @@ impl Browser {
 
     /// The element with this CSS selector, displayed or not (e.g. a visually hidden file input).
     pub async fn find_any(&self, css: &str) -> Element {
-        let found = self.command(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
+        let found =
+            self.command(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
         Element(found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css:?}")).to_owned())
     }
 
@@ -188,7 +203,12 @@ impl Browser {
     pub async fn type_keys(&self, text: &str) {
         let actions: Vec<Value> = text
             .chars()
-            .flat_map(|c| [json!({ "type": "keyDown", "value": c.to_string() }), json!({ "type": "keyUp", "value": c.to_string() })])
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
             .collect();
         self.command(
             reqwest::Method::POST,
@@ -233,7 +253,10 @@ impl Browser {
             }
             if started.elapsed() > WAIT {
                 self.screenshot("timeout").await;
-                panic!("{css:?} never showed {what} in {WAIT:?}; it shows {text}; page text: {}", self.page_text().await);
+                panic!(
+                    "{css:?} never showed {what} in {WAIT:?}; it shows {text}; page text: {}",
+                    self.page_text().await
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

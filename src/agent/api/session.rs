@@ -54,10 +54,8 @@ pub async fn launch(State(state): State<AppState>, Path(code): Path<String>) -> 
     match state.sessions.exchange(&code, Instant::now()) {
         Ok((cookie, _)) => {
             tracing::info!("the cashier page was opened with a launch code");
-            let cookie = format!(
-                "{COOKIE_NAME}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                SESSION_TTL.as_secs()
-            );
+            let cookie =
+                format!("{COOKIE_NAME}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_TTL.as_secs());
             let mut response =
                 (StatusCode::SEE_OTHER, [(LOCATION, "/"), (CACHE_CONTROL, "no-store")], "").into_response();
             if let Ok(value) = cookie.parse() {
@@ -77,9 +75,10 @@ pub async fn launch(State(state): State<AppState>, Path(code): Path<String>) -> 
                     "This link was not issued by this agent (or the agent restarted since).",
                 ),
                 LaunchError::Used => ("Эта ссылка уже использована.", "This link has already been used."),
-                LaunchError::Expired => {
-                    ("Срок действия ссылки истёк (она действует 60 секунд).", "This link has expired (links work for 60 seconds).")
-                }
+                LaunchError::Expired => (
+                    "Срок действия ссылки истёк (она действует 60 секунд).",
+                    "This link has expired (links work for 60 seconds).",
+                ),
             };
             let page = LAUNCH_FAILED.replace("{ru}", ru).replace("{en}", en);
             security_headers(
