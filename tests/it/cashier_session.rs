@@ -304,6 +304,22 @@ async fn open_prints_a_working_link() {
     let response = client().get(&url).send().await.unwrap();
     assert_eq!(response.status(), 303, "the printed link signs in");
 
+    // No browser can be started (no launcher on the PATH): the link is printed instead.
+    let empty = tempfile::tempdir().unwrap();
+    let listen = agent.base.trim_start_matches("http://").to_owned();
+    let output = Command::new(agent_binary())
+        .args(["open", "--listen", &listen])
+        .env("LOYALTY_AGENT_TOKEN", TOKEN)
+        .env("LOYALTY_LOG", "warn")
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("no browser could be started") && said.contains("60 seconds"), "{said}");
+    let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(client().get(&url).send().await.unwrap().status(), 303, "{url}");
+
     // No agent there: a clear message and a failing exit code.
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let output = Command::new(agent_binary())

@@ -20,7 +20,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// W3C's key for element references in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long waits for the page (elements, texts) last before the test fails.
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 static BROWSERS: Semaphore = Semaphore::const_new(2);
 

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +14,8 @@ use super::page::security_headers;
 use super::security::Caller;
 use super::{ApiError, AppState};
 use crate::agent::clock;
-use crate::agent::session::{LaunchError, COOKIE_NAME, LAUNCH_CODE_TTL, SESSION_TTL};
-use crate::http::extract::read_body;
+use crate::agent::session::{LaunchError, COOKIE_NAME, LAUNCH_CODE_TTL};
+use crate::http::extract::{read_body, ApiPath};
 use crate::wire::{LaunchCode, SessionInfo};
 
 /// Mints a one-time launch code for the cashier page. Only the agent token may (the tray and
@@ -50,12 +50,13 @@ pub async fn create_launch_code(State(state): State<AppState>, request: Request)
 }
 
 /// Exchanges a launch code for a session cookie and sends the browser to the page.
-pub async fn launch(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+pub async fn launch(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Response {
     match state.sessions.exchange(&code, Instant::now()) {
         Ok((cookie, _)) => {
             tracing::info!("the cashier page was opened with a launch code");
-            let cookie =
-                format!("{COOKIE_NAME}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_TTL.as_secs());
+            // No Max-Age: the agent ends the session after 12 idle hours (sliding), which a
+            // fixed browser-side expiry would cut short.
+            let cookie = format!("{COOKIE_NAME}={cookie}; HttpOnly; SameSite=Strict; Path=/");
             let mut response =
                 (StatusCode::SEE_OTHER, [(LOCATION, "/"), (CACHE_CONTROL, "no-store")], "").into_response();
             if let Ok(value) = cookie.parse() {
