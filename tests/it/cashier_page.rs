@@ -90,6 +90,12 @@ async fn launch_link_signs_the_page_in_once() {
     browser.wait_text("#results", "the customer", |t| t.contains("Launch Test")).await;
     browser.screenshot("page").await;
 
+    // A session that ended (here: its cookie is gone) turns the page into directions at the
+    // next call, instead of failing silently.
+    browser.delete_cookie("loyalty_session").await;
+    search(&browser, "12345").await;
+    browser.wait_text("#signed-out", "the signed-out notice", |t| t.contains("loyalty-agent open")).await;
+
     // The same link again is refused with directions.
     browser.goto(&url).await;
     let text = browser.wait_text("body", "the used-link page", |t| t.contains("already been used")).await;
@@ -203,6 +209,42 @@ async fn sale_and_return_at_the_till() {
     browser.send_keys(&second, &format!("12.345{ENTER}")).await;
     let notice = browser.wait_text("#notice", "the bad amount", |t| !t.is_empty()).await;
     assert!(notice.contains("250.00"), "{notice}");
+
+    // Corrected, with no points spent, committed; then one line returned…
+    browser.clear(&second).await;
+    browser.send_keys(&second, &format!("1 000{ENTER}")).await;
+    browser.wait_text("#q-subtotal", "1,012.50", |t| t == "1,012.50 ₽").await;
+    browser.click_css("#q-spend-none").await;
+    browser.wait_text("#q-total", "1,012.50 to pay", |t| t == "1,012.50 ₽").await;
+    browser.click_css("#commit").await;
+    browser.wait_text("#committed-text", "the second sale", |t| t.contains("1,012.50")).await;
+    let second_id = browser
+        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(second_id, receipt_id, "a new receipt gets a new id");
+    browser.click_css("#committed-lines li:nth-child(2) input").await;
+    browser.click_css("#return-selected").await;
+    let returned = browser.wait_text("#return-result", "the partial return", |t| !t.is_empty()).await;
+    assert!(returned.contains("refund 12.50 ₽"), "{returned}");
+    let (_, stored) = agent.get(&format!("/v1/receipts/{second_id}")).await;
+    assert_eq!(stored["returns"][0]["lines"].as_array().map(Vec::len), Some(1), "{stored}");
+    assert_eq!(stored["returns"][0]["lines"][0]["line"], 0, "{stored}");
+
+    // …and the rest later, from the till's list of receipts.
+    browser.click_css("#new-receipt").await;
+    browser.click_css("#recent li:first-child button").await;
+    browser
+        .wait_text("#committed-lines", "the line still open", |t| t.contains("1,000.00") && !t.contains("12.50"))
+        .await;
+    browser.click_css("#return-all").await;
+    browser.wait_text("#return-result", "the second return", |t| t.contains("refund 1,000.00 ₽")).await;
+    browser.wait_text("#recent li:first-child", "the receipt marked returned", |t| t.contains("returned")).await;
+    let (_, stored) = agent.get(&format!("/v1/receipts/{second_id}")).await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(2), "{stored}");
+    browser.screenshot("returns").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -286,6 +286,10 @@ impl Browser {
         self.command(reqwest::Method::GET, "/cookie", Value::Null).await.as_array().cloned().unwrap_or_default()
     }
 
+    pub async fn delete_cookie(&self, name: &str) {
+        self.command(reqwest::Method::DELETE, &format!("/cookie/{name}"), Value::Null).await;
+    }
+
     /// Saves a PNG of the window to `target/screenshots/<test>-<screen>.png`.
     pub async fn screenshot(&self, screen: &str) -> PathBuf {
         let encoded = self.command(reqwest::Method::GET, "/screenshot", Value::Null).await;
