@@ -116,8 +116,9 @@ pub async fn check_token(State(state): State<AppState>, mut request: Request, ne
     let Some(cookie) = cookie else {
         return ApiError::unauthorized().into_response();
     };
-    // Defence in depth: SameSite=Strict already keeps other sites' requests from carrying the
-    // cookie, and browsers say where a request came from.
+    // SameSite=Strict keeps other sites' requests from carrying the cookie, but a page on
+    // another port of this machine is the "same site" and would send it: browsers say where a
+    // request came from, and only the page's own origin may use the session.
     let cross_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())

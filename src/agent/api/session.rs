@@ -115,7 +115,7 @@ pub async fn current(request: Request) -> Result<Response, ApiError> {
                 csrf: session.csrf.clone(),
                 expires_at: clock::rfc3339(clock::now().saturating_add(remaining as i64)),
             };
-            Ok(([(CACHE_CONTROL, "no-store")], Json(info)).into_response())
+            Ok(security_headers(([(CACHE_CONTROL, "no-store")], Json(info)).into_response()))
         }
         _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
