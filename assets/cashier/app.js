@@ -513,6 +513,17 @@
 
   async function commit() {
     if (!quote || committing || committed) return;
+    // A number of points typed a moment ago may not be priced yet: price it, show it, and let
+    // the cashier commit what is on the screen.
+    const typed = chosenRedeem();
+    if (typed === null) {
+      showNotice(t("bad_points", { max: quote.answer.points.max_redeem }));
+      return;
+    }
+    if (typed !== quote.answer.points.redeem) {
+      await calculate(typed);
+      return;
+    }
     committing = true;
     $("commit").disabled = true;
     $("commit").textContent = t("committing");
@@ -799,7 +810,7 @@
       };
       image.onerror = () => {
         URL.revokeObjectURL(url);
-        reject(new Error(t("bad_amount")));
+        reject(new Error(t("bad_picture")));
       };
       image.src = url;
     });

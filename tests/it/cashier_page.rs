@@ -163,6 +163,14 @@ async fn sale_and_return_at_the_till() {
     browser.clear(&redeem).await;
     browser.send_keys(&redeem, &format!("100{ENTER}")).await;
     browser.wait_text("#q-total", "150.00", |t| t == "150.00 ₽").await;
+    // Points typed and "Commit" pressed at once: the page prices them first and commits
+    // nothing the cashier has not seen.
+    browser.clear(&redeem).await;
+    browser.send_keys(&redeem, "50").await;
+    browser.click_css("#commit").await;
+    browser.wait_text("#q-total", "200.00", |t| t == "200.00 ₽").await;
+    let committed = browser.execute("return localStorage.getItem('loyalty.recent');", vec![]).await;
+    assert!(committed.is_null(), "nothing committed yet: {committed}");
     browser.click_css("#q-spend-max").await;
     browser.wait_text("#q-total", "79.00", |t| t == "79.00 ₽").await;
 
