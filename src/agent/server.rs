@@ -123,6 +123,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         started: Instant::now(),
         sync: None,
         signup,
+        sessions: Arc::new(super::session::Sessions::new()),
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {

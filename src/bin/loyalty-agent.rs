@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use loyalty::agent::config::{AgentConfig, Overrides, EXAMPLE_CONFIG};
 use loyalty::agent::program_file::EXAMPLE_PROGRAM;
-use loyalty::agent::{doctor, enroll, import, server, status, store};
+use loyalty::agent::{doctor, enroll, import, open, server, status, store};
 use tracing_subscriber::Layer;
 
 #[derive(Parser)]
@@ -66,6 +66,14 @@ enum Command {
     Sync {
         #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
         listen: Option<SocketAddr>,
+    },
+    /// Open the cashier page in the browser, signed in with a one-time link (valid 60 s).
+    Open {
+        #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Print the link instead of starting a browser.
+        #[arg(long)]
+        print: bool,
     },
     /// Ask the running agent how it is.
     Status {
@@ -286,6 +294,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(exit::UNHEALTHY))
                 }
             }
+        }
+        Command::Open { listen, print } => {
+            let config = AgentConfig::load(overrides(listen))?;
+            let token = config.client_token()?;
+            let url = match open::launch_url(&open::agent_base(config.listen), token.as_str()).await {
+                Ok(url) => url,
+                Err(message) => {
+                    eprintln!("{message}");
+                    return Ok(ExitCode::from(exit::UNHEALTHY));
+                }
+            };
+            if print {
+                println!("{url}");
+            } else if let Err(why) = open::open_in_browser(&url) {
+                // The link is still good for a minute: say so and let the cashier paste it.
+                eprintln!("{why}; open this link in a browser within 60 seconds:");
+                println!("{url}");
+            } else {
+                eprintln!("The cashier page is opening in the browser.");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { listen } => {
             let config = AgentConfig::load(overrides(listen))?;

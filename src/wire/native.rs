@@ -385,3 +385,25 @@ pub struct SyncResult {
     pub state: String,
     pub message: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// The cashier page's sign-in (DESIGN §9)
+
+/// A one-time launch code for the cashier page, minted with the agent token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LaunchCode {
+    /// Random, 256 bits, URL-safe; good for one exchange.
+    pub code: String,
+    /// The page's address with the code: open it in a browser within `expires_in_s` seconds.
+    pub url: String,
+    pub expires_in_s: u64,
+}
+
+/// The cashier page's session, as the page itself reads it (same origin only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    /// Send this as the `X-Loyalty-CSRF` header on every API call made with the session cookie.
+    pub csrf: String,
+    /// When the session ends if it is not used again (RFC 3339); each call extends it.
+    pub expires_at: String,
+}

@@ -3,9 +3,12 @@
 
 mod proxy;
 mod support;
+mod webdriver;
 
 mod bad_input;
 mod doctor;
+mod cashier_page;
+mod cashier_session;
 mod durability;
 mod flow;
 mod import;

@@ -8,10 +8,12 @@ mod error;
 mod gift_cards;
 mod health;
 mod openapi;
+mod page;
 mod promo;
 mod qr;
 mod receipts;
 pub mod security;
+mod session;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -27,6 +29,7 @@ pub use crate::http::common::request_hash;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
+use crate::agent::session::Sessions;
 use crate::agent::store::{Offline, Store};
 use crate::agent::sync::SyncHandle;
 use crate::agent::token::AgentToken;
@@ -69,6 +72,8 @@ pub struct AppState {
     pub sync: Option<SyncHandle>,
     /// Where the sign-up QR code points; `None` for a standalone agent without `signup_url`.
     pub signup: Option<SignupTarget>,
+    /// The cashier page's launch codes and sessions (in memory: a restart ends them).
+    pub sessions: Arc<Sessions>,
 }
 
 /// The public sign-up page a receipt's sign-up QR code opens (see [`crate::identity::signup_link`]).
@@ -145,6 +150,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/promo-codes/check", post(promo::check))
         .route("/v1/qr/decode", post(qr::decode))
         .route("/v1/sync", post(health::sync_now))
+        .route("/v1/launch-codes", post(session::create_launch_code))
+        .route("/v1/session", get(session::current))
+        .route("/launch/{code}", get(session::launch))
+        .route("/", get(page::index))
+        .route("/favicon.ico", get(page::favicon))
+        .route("/assets/cashier/{file}", get(page::file))
         .route("/openapi.json", get(openapi::document))
         .nest_service(
             crate::moysklad::PREFIX,

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
-use super::{customers, gift_cards, health, promo, qr, receipts};
+use super::{customers, gift_cards, health, promo, qr, receipts, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts};
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read,
         promo::check,
         gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,
+        session::create_launch_code, session::current,
     ),
     modifiers(&BearerToken, &MoyskladEndpoints),
     security(("agent_token" = [])),

@@ -2,24 +2,41 @@
 //! 1. the `Host` header must name this agent (loopback or a configured name) — this defeats DNS
 //!    rebinding, where a web page's own host name is pointed at 127.0.0.1;
 //! 2. a state-changing request from a browser must come from an allowed `Origin`;
-//! 3. everything but health needs the agent token as a bearer token (never in a query string);
+//! 3. everything but health, the cashier page's files and its launch link needs the agent token
+//!    as a bearer token (never in a query string), or the cashier page's session: its HttpOnly
+//!    SameSite=Strict cookie *and* its CSRF header (`agent::session`);
 //! 4. a request that takes too long is cut off with a clear error.
 //!
 //! No CORS headers are sent unless origins are configured, so other web pages cannot read our
-//! answers.
+//! answers — which is also why they cannot learn a session's CSRF value.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::common::Deadline;
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::agent::session::{cookie_value, CookieCheck, SessionView, COOKIE_NAME, CSRF_HEADER};
+
+/// How a request proved itself, for the handlers that care (only the token may mint launch
+/// codes; `GET /v1/session` answers the session's own values). Put in the request's extensions
+/// by [`check_token`].
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// `Authorization: Bearer <agent token>`.
+    Token,
+    /// The cashier page's session cookie (with its CSRF header, except on `GET /v1/session`).
+    Session(SessionView),
+}
+
+/// The one path a session cookie opens without the CSRF header: where the page reads it.
+const SESSION_PATH: &str = "/v1/session";
 
 /// How long one request may take before the agent gives up on it, and what it then says.
 pub const DEADLINE: Deadline = Deadline {
@@ -29,8 +46,14 @@ pub const DEADLINE: Deadline = Deadline {
 
 /// Paths anyone on this machine may call without the token. The MoySklad adapter checks its
 /// own key (`Lognex-Discount-API-Auth-Token`), since MoySklad cannot send a bearer token.
+/// The cashier page's files and its one-time launch link need no token either: the link carries
+/// its own secret, and the files are the same for everyone.
 fn is_public(path: &str) -> bool {
-    path == "/v1/health" || path == crate::moysklad::PREFIX || path.starts_with("/moysklad/")
+    path == "/v1/health"
+        || path == crate::moysklad::PREFIX
+        || path.starts_with("/moysklad/")
+        || super::page::is_page_path(path)
+        || path.starts_with("/launch/")
 }
 
 pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -64,19 +87,66 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
     next.run(request).await
 }
 
-pub async fn check_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn check_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if is_public(request.uri().path()) || request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
+    let headers = request.headers();
+    // A request that presents a bearer token is judged by it alone.
+    if let Some(authorization) = headers.get(AUTHORIZATION) {
+        let presented = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        return match presented {
+            Some(token) if state.token.matches(token) => {
+                request.extensions_mut().insert(Caller::Token);
+                next.run(request).await
+            }
+            _ => ApiError::unauthorized().into_response(),
+        };
+    }
+    let cookie = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|header| cookie_value(header, COOKIE_NAME))
+        .map(str::to_owned);
+    let Some(cookie) = cookie else {
+        return ApiError::unauthorized().into_response();
+    };
+    // SameSite=Strict keeps other sites' requests from carrying the cookie, but a page on
+    // another port of this machine is the "same site" and would send it: browsers say where a
+    // request came from, and only the page's own origin may use the session.
+    let cross_site = headers
+        .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    match presented {
-        Some(token) if state.token.matches(token) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
+        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"));
+    if cross_site {
+        return ApiError::forbidden("forbidden_origin", "requests from another web site are not allowed")
+            .into_response();
+    }
+    let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let reading_session = request.method() == Method::GET && request.uri().path() == SESSION_PATH;
+    match state.sessions.check(&cookie, csrf.as_deref(), Instant::now()) {
+        CookieCheck::Valid { session, csrf_ok } if csrf_ok || reading_session => {
+            request.extensions_mut().insert(Caller::Session(session));
+            next.run(request).await
+        }
+        CookieCheck::Valid { .. } => ApiError::forbidden(
+            "csrf_required",
+            "this request carried the cashier page's session cookie without its X-Loyalty-CSRF header; \
+             only the cashier page itself may use the session (other programs send the agent token)",
+        )
+        .into_response(),
+        CookieCheck::Unknown => ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "the cashier page's session has ended (the agent restarted, or the page was unused for 12 hours); \
+             open the page again from the tray icon or with `loyalty-agent open`",
+        )
+        .into_response(),
     }
 }
 

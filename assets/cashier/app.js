@@ -1,0 +1,956 @@
+// The cashier page. Plain JavaScript over the agent's native API (see /openapi.json), no build
+// step. It signs in with the session cookie the launch link set, and sends the session's CSRF
+// value on every call. Money is integer minor units everywhere: amounts typed in rubles are
+// parsed as text, never through floating point.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STRINGS = window.LOYALTY_STRINGS;
+  const LANG_KEY = "loyalty.lang";
+  const RECENT_KEY = "loyalty.recent";
+  const HEALTH_EVERY_MS = 3000;
+  const SEARCH_DELAY_MS = 200;
+
+  // ------------------------------------------------------------------------------------------
+  // Language
+
+  function preferredLanguage() {
+    const stored = localStorage.getItem(LANG_KEY);
+    if (stored === "ru" || stored === "en") return stored;
+    const first = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+    return first.toLowerCase().startsWith("ru") ? "ru" : "en";
+  }
+  let lang = preferredLanguage();
+
+  function t(key, values) {
+    let text = (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key;
+    if (values) {
+      for (const [name, value] of Object.entries(values)) text = text.split("{" + name + "}").join(String(value));
+    }
+    return text;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    document.title = t("title");
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+    $("lang").textContent = t("other_language");
+    $("lang").title = t("language_label");
+    $("lang").setAttribute("aria-label", t("language_label"));
+    renderBadge();
+    renderLines();
+    renderCustomer();
+    renderQuote();
+    renderCommitted();
+    renderRecent();
+    renderForm();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Money and points: integers only.
+
+  // "250", "250,00", "250.5", "1 250,00 ₽" → minor units (25000, 25000, 25050, 125000); null if
+  // the text is not an amount. Digits are read as text, so 0.1 + 0.2 never happens here.
+  function parseAmount(text) {
+    const cleaned = String(text).replace(/[\s\u00a0\u202f]/g, "").replace(/(₽|руб\.?|р\.?)$/i, "");
+    const match = /^(\d{1,10})(?:[.,](\d{0,2}))?$/.exec(cleaned);
+    if (!match) return null;
+    const rubles = parseInt(match[1], 10);
+    const kopecks = parseInt((match[2] || "").padEnd(2, "0"), 10);
+    return rubles * 100 + kopecks;
+  }
+
+  function parsePoints(text) {
+    const cleaned = String(text).replace(/[\s\u00a0\u202f]/g, "");
+    return /^\d{1,12}$/.test(cleaned) ? parseInt(cleaned, 10) : null;
+  }
+
+  function groupDigits(digits, separator) {
+    return digits.replace(/\B(?=(\d{3})+(?!\d))/g, separator);
+  }
+
+  function formatMoney(minor) {
+    const negative = minor < 0;
+    const abs = Math.abs(minor);
+    const whole = String(Math.floor(abs / 100));
+    const cents = String(abs % 100).padStart(2, "0");
+    const text = lang === "ru"
+      ? groupDigits(whole, "\u202f") + "," + cents + "\u00a0₽"
+      : groupDigits(whole, ",") + "." + cents + "\u00a0₽";
+    return (negative ? "−" : "") + text;
+  }
+
+  function formatPoints(points) {
+    return (points < 0 ? "−" : "") + groupDigits(String(Math.abs(points)), lang === "ru" ? "\u202f" : ",");
+  }
+
+  // +79991234567 → "+7 999 •••-45-67": enough to confirm with the customer, not to copy.
+  function maskPhone(phone) {
+    const digits = String(phone || "").replace(/\D/g, "");
+    if (digits.length === 11 && digits[0] === "7") {
+      return "+7 " + digits.slice(1, 4) + " •••-" + digits.slice(7, 9) + "-" + digits.slice(9, 11);
+    }
+    if (digits.length < 6) return "•••" + digits.slice(-2);
+    return "+" + digits.slice(0, digits.length - 7) + " •••" + digits.slice(-4);
+  }
+
+  // A receipt id per receipt: a retried or double-clicked commit is the same request.
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Talking to the agent
+
+  let csrf = null;
+
+  class ApiFailure extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, path, body, contentType) {
+    const headers = { "X-Loyalty-CSRF": csrf || "" };
+    let payload;
+    if (body !== undefined) {
+      headers["Content-Type"] = contentType || "application/json";
+      payload = contentType ? body : JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: payload, credentials: "same-origin", cache: "no-store" });
+    } catch (e) {
+      throw new ApiFailure(0, "agent_down", t("agent_down"));
+    }
+    const isJson = (response.headers.get("Content-Type") || "").includes("json");
+    const data = isJson ? await response.json().catch(() => null) : await response.blob();
+    if (!response.ok) {
+      const code = (data && data.error && data.error.code) || "error";
+      const message = (data && data.error && data.error.message) || response.statusText;
+      if (response.status === 401) signedOut();
+      throw new ApiFailure(response.status, code, message);
+    }
+    return data;
+  }
+
+  function showNotice(text, kind) {
+    const notice = $("notice");
+    notice.textContent = text;
+    notice.className = "notice" + (kind === "info" ? " info" : "");
+    notice.hidden = !text;
+  }
+
+  function showError(error) {
+    showNotice(error && error.message ? error.message : String(error), "error");
+  }
+
+  function signedOut() {
+    $("main").hidden = true;
+    $("signed-out").hidden = false;
+    stopCamera();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Online / offline / pending, at all times
+
+  let health = null;
+  let healthFailed = false;
+
+  async function pollHealth() {
+    try {
+      const response = await fetch("/v1/health", { cache: "no-store" });
+      health = await response.json();
+      healthFailed = false;
+    } catch (e) {
+      healthFailed = true;
+    }
+    renderBadge();
+  }
+
+  function renderBadge() {
+    const badge = $("badge");
+    let state = "unknown";
+    let text = t("state_unknown");
+    let pending = 0;
+    if (healthFailed) {
+      state = "down";
+      text = t("state_down");
+    } else if (health) {
+      pending = (health.sync && health.sync.pending) || 0;
+      if (health.mode === "standalone") {
+        state = "standalone";
+        text = t("state_standalone");
+      } else {
+        state = health.sync.state === "online" ? "online" : health.sync.state === "auth_error" ? "auth_error" : "offline";
+        text = t("state_" + state);
+        if (pending > 0) text += " · " + t("pending_ops", { n: pending });
+      }
+      if (health.storage && !health.storage.ok) text += " · " + t("storage_error");
+    }
+    badge.dataset.state = state;
+    badge.dataset.pending = String(pending);
+    badge.textContent = text;
+    $("sync-now").hidden = !(health && health.mode === "connected");
+  }
+
+  async function syncNow() {
+    const button = $("sync-now");
+    button.disabled = true;
+    try {
+      const answer = await api("POST", "/v1/sync", {});
+      showNotice(answer.message, "info");
+    } catch (e) {
+      showError(e);
+    } finally {
+      button.disabled = false;
+      pollHealth();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Search: results while typing, Enter picks the first, Esc clears.
+
+  let results = [];
+  let searchTimer = null;
+  let searchSeq = 0;
+  let lastQuery = "";
+
+  function scheduleSearch() {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => runSearch(), SEARCH_DELAY_MS);
+  }
+
+  async function runSearch() {
+    clearTimeout(searchTimer);
+    const q = $("search").value.trim();
+    const seq = ++searchSeq;
+    if (q.replace(/\D/g, "").length < 4 && !/[@:\/a-z]/i.test(q)) {
+      results = [];
+      lastQuery = q;
+      renderResults();
+      return results;
+    }
+    try {
+      const answer = await api("GET", "/v1/customers/search?q=" + encodeURIComponent(q));
+      if (seq !== searchSeq) return results; // A newer query is on its way.
+      results = answer.customers || [];
+      lastQuery = q;
+      renderResults();
+    } catch (e) {
+      if (seq === searchSeq) showError(e);
+    }
+    return results;
+  }
+
+  function renderResults() {
+    const list = $("results");
+    list.textContent = "";
+    results.forEach((customer, index) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "result" + (index === 0 ? " first" : "");
+      const who = document.createElement("span");
+      who.textContent = (customer.name || t("no_name")) + " ";
+      const phone = document.createElement("small");
+      phone.textContent = maskPhone(customer.phone) + " · " + customer.card;
+      who.appendChild(document.createElement("br"));
+      who.appendChild(phone);
+      const points = document.createElement("b");
+      points.textContent = formatPoints(customer.points.available);
+      button.append(who, points);
+      button.addEventListener("click", () => selectCustomer(customer));
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    const q = lastQuery;
+    const nothing = results.length === 0 && q.replace(/\D/g, "").length >= 4;
+    $("nothing").hidden = !nothing;
+    if (nothing) $("nothing-text").textContent = t("nothing_found", { q });
+  }
+
+  async function pickFirst() {
+    const list = $("search").value.trim() === lastQuery ? results : await runSearch();
+    if (list.length > 0) selectCustomer(list[0]);
+  }
+
+  function clearSearch() {
+    $("search").value = "";
+    results = [];
+    lastQuery = "";
+    renderResults();
+    showNotice("");
+    $("search").focus();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The customer's card
+
+  let customer = null;
+  let qrUrl = null;
+
+  function selectCustomer(chosen) {
+    const changed = !customer || customer.id !== chosen.id;
+    customer = chosen;
+    closeForm();
+    if (changed) {
+      newReceipt();
+      loadQr();
+    }
+    showNotice("");
+    renderCustomer();
+    renderRecent();
+    const amount = document.querySelector(".amount");
+    if (amount && changed) amount.focus();
+  }
+
+  async function refreshCustomer() {
+    if (!customer) return;
+    try {
+      customer = await api("GET", "/v1/customers/" + encodeURIComponent(customer.id));
+      // The search results show points too: keep them in step with the card.
+      const shown = customer;
+      results = results.map((r) => (r.id === shown.id ? shown : r));
+      renderResults();
+      renderCustomer();
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  async function loadQr() {
+    // Fetched (with the CSRF header) and shown from a blob: URL, since <img src> cannot send it.
+    const id = customer.id;
+    try {
+      const blob = await api("GET", "/v1/customers/" + encodeURIComponent(id) + "/qr.svg");
+      if (!customer || customer.id !== id) return;
+      if (qrUrl) URL.revokeObjectURL(qrUrl);
+      qrUrl = URL.createObjectURL(blob);
+      $("c-qr").src = qrUrl;
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  function consentText(consent) {
+    return consent && consent.granted ? t("consent_yes") : t("consent_no");
+  }
+
+  function renderCustomer() {
+    const formOpen = !$("customer-form").hidden;
+    $("welcome").hidden = !!customer || formOpen;
+    $("card").hidden = !customer || formOpen;
+    $("receipt").hidden = !customer || formOpen;
+    if (!customer) return;
+    $("c-name").textContent = customer.name || t("no_name");
+    $("c-phone").textContent = maskPhone(customer.phone);
+    $("c-card").textContent = customer.card;
+    $("c-tier").textContent = customer.group || t("no_tier");
+    $("c-tags").textContent = customer.tags && customer.tags.length ? customer.tags.join(", ") : "—";
+    $("c-consents").textContent =
+      t("consent_sms") + ": " + consentText(customer.consents.sms) + ", " +
+      t("consent_email") + ": " + consentText(customer.consents.email);
+    $("c-balance").textContent = formatPoints(customer.points.balance);
+    $("c-available").textContent = formatPoints(customer.points.available);
+    $("c-pending").textContent = formatPoints(customer.points.pending);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The receipt calculator: amounts (lines) → the most points that can be spent → how many to
+  // spend → points earned and the amount to pay → commit; then returns.
+
+  let lineTexts = [""];
+  let receiptId = null;
+  let quote = null; // The last calculation: { request, answer }.
+  let committed = null; // The committed receipt: { answer, returns: [] }.
+  let returnId = null;
+  let calcSeq = 0;
+
+  function newReceipt() {
+    lineTexts = [""];
+    receiptId = uuid();
+    quote = null;
+    committed = null;
+    returnId = null;
+    renderLines();
+    renderQuote();
+    renderCommitted();
+  }
+
+  function renderLines() {
+    const box = $("lines");
+    const focused = document.activeElement && document.activeElement.classList.contains("amount")
+      ? Number(document.activeElement.dataset.index) : null;
+    box.textContent = "";
+    lineTexts.forEach((text, index) => {
+      const row = document.createElement("div");
+      row.className = "line";
+      const label = document.createElement("label");
+      const caption = document.createElement("span");
+      caption.textContent = lineTexts.length > 1 ? t("line", { n: index + 1 }) : t("amount");
+      const input = document.createElement("input");
+      input.type = "text";
+      input.inputMode = "decimal";
+      input.autocomplete = "off";
+      input.className = "amount";
+      input.id = "amount-" + index;
+      input.dataset.index = String(index);
+      input.placeholder = t("amount_placeholder");
+      input.value = text;
+      input.addEventListener("input", () => {
+        lineTexts[index] = input.value;
+        quote = null;
+        renderQuote();
+      });
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          calculate("max");
+        }
+      });
+      label.append(caption, input);
+      row.appendChild(label);
+      if (lineTexts.length > 1) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "ghost";
+        remove.textContent = "×";
+        remove.title = t("remove_line");
+        remove.setAttribute("aria-label", t("remove_line"));
+        remove.addEventListener("click", () => {
+          lineTexts.splice(index, 1);
+          quote = null;
+          renderLines();
+          renderQuote();
+        });
+        row.appendChild(remove);
+      }
+      box.appendChild(row);
+    });
+    if (focused !== null && box.querySelector("#amount-" + focused)) box.querySelector("#amount-" + focused).focus();
+  }
+
+  function receiptLines() {
+    const lines = [];
+    for (let i = 0; i < lineTexts.length; i++) {
+      if (lineTexts.length > 1 && lineTexts[i].trim() === "") continue;
+      const price = parseAmount(lineTexts[i]);
+      if (price === null || price <= 0) return null;
+      lines.push({ sku: "line-" + (lines.length + 1), name: t("line", { n: lines.length + 1 }), quantity: "1", price });
+    }
+    return lines.length ? lines : null;
+  }
+
+  async function calculate(redeem) {
+    if (!customer || committed) return;
+    const lines = receiptLines();
+    if (!lines) {
+      showNotice(t("bad_amount"));
+      return;
+    }
+    const request = { customer: { id: customer.id }, lines, redeem };
+    const seq = ++calcSeq;
+    try {
+      const answer = await api("POST", "/v1/receipts/calculate", request);
+      if (seq !== calcSeq) return;
+      quote = { request, answer };
+      showNotice("");
+      renderQuote();
+      if (redeem === "max") {
+        $("q-redeem").focus();
+        $("q-redeem").select();
+      }
+    } catch (e) {
+      if (seq === calcSeq) showError(e);
+    }
+  }
+
+  function chosenRedeem() {
+    const points = parsePoints($("q-redeem").value);
+    const max = quote ? quote.answer.points.max_redeem : 0;
+    return points !== null && points <= max ? points : null;
+  }
+
+  function onRedeemInput() {
+    if (!quote) return;
+    const points = chosenRedeem();
+    if (points === null) {
+      showNotice(t("bad_points", { max: quote.answer.points.max_redeem }));
+      $("commit").disabled = true;
+      return;
+    }
+    calculate(points);
+  }
+
+  function renderQuote() {
+    const box = $("quote");
+    box.hidden = !quote || !!committed;
+    $("draft").hidden = !!committed;
+    if (!quote) return;
+    const a = quote.answer;
+    $("q-subtotal").textContent = formatMoney(a.subtotal);
+    $("q-max").textContent = formatPoints(a.points.max_redeem);
+    if (document.activeElement !== $("q-redeem") || chosenRedeem() !== a.points.redeem) {
+      $("q-redeem").value = String(a.points.redeem);
+    }
+    $("q-earn").textContent = formatPoints(a.points.earn);
+    $("q-total").textContent = formatMoney(a.total);
+    $("commit").disabled = false;
+    $("commit").textContent = t("commit");
+  }
+
+  let committing = false;
+
+  async function commit() {
+    if (!quote || committing || committed) return;
+    // A number of points typed a moment ago may not be priced yet: price it, show it, and let
+    // the cashier commit what is on the screen.
+    const typed = chosenRedeem();
+    if (typed === null) {
+      showNotice(t("bad_points", { max: quote.answer.points.max_redeem }));
+      return;
+    }
+    if (typed !== quote.answer.points.redeem) {
+      await calculate(typed);
+      return;
+    }
+    committing = true;
+    $("commit").disabled = true;
+    $("commit").textContent = t("committing");
+    // Exactly the quote the cashier sees: the same lines and the same number of points.
+    const request = Object.assign({ id: receiptId }, quote.request, { redeem: quote.answer.points.redeem });
+    try {
+      const answer = await api("POST", "/v1/receipts", request);
+      committed = { answer, returns: [] };
+      returnId = uuid();
+      rememberReceipt(answer);
+      showNotice("");
+      renderQuote();
+      renderCommitted();
+      refreshCustomer();
+      pollHealth();
+    } catch (e) {
+      showError(e);
+      renderQuote();
+    } finally {
+      committing = false;
+    }
+  }
+
+  function returnedQuantity(lineIndex) {
+    let count = 0;
+    for (const ret of committed.returns) {
+      for (const line of ret.lines) if (line.line === lineIndex) count += 1;
+    }
+    return count;
+  }
+
+  function renderCommitted() {
+    const box = $("committed");
+    box.hidden = !committed;
+    if (!committed) return;
+    const a = committed.answer;
+    $("committed-text").textContent =
+      t("committed", { total: formatMoney(a.total), redeem: formatPoints(a.points.redeem), earn: formatPoints(a.points.earn) });
+    const list = $("committed-lines");
+    list.textContent = "";
+    const open = [];
+    a.lines.forEach((line, index) => {
+      if (returnedQuantity(index) > 0) return;
+      open.push(index);
+      const item = document.createElement("li");
+      const label = document.createElement("label");
+      const check = document.createElement("input");
+      check.type = "checkbox";
+      check.checked = true;
+      check.dataset.line = String(index);
+      const text = document.createElement("span");
+      text.textContent = (line.name || line.sku) + " — " + formatMoney(line.paid);
+      label.append(check, text);
+      item.appendChild(label);
+      list.appendChild(item);
+    });
+    list.hidden = a.lines.length < 2 || open.length === 0;
+    $("return-selected").hidden = list.hidden;
+    $("return-all").hidden = open.length === 0;
+    const last = committed.returns[committed.returns.length - 1];
+    $("return-result").hidden = !last;
+    if (last) {
+      $("return-result").textContent = t("returned", {
+        refund: formatMoney(last.refund),
+        back: formatPoints(last.points_given_back),
+        taken: formatPoints(last.points_taken_back),
+      });
+    }
+  }
+
+  async function returnReceipt(all) {
+    if (!committed) return;
+    const a = committed.answer;
+    let body = { id: returnId, all: true };
+    if (!all) {
+      const lines = Array.from($("committed-lines").querySelectorAll("input:checked")).map((check) => {
+        const index = Number(check.dataset.line);
+        return { sku: a.lines[index].sku, line: index, quantity: a.lines[index].quantity };
+      });
+      if (lines.length === 0) return;
+      body = { id: returnId, lines };
+    }
+    for (const id of ["return-all", "return-selected"]) $(id).disabled = true;
+    try {
+      const result = await api("POST", "/v1/receipts/" + encodeURIComponent(a.id) + "/returns", body);
+      committed.returns.push(result);
+      returnId = uuid();
+      markReturned(a.id, committed.returns.length > 0 && a.lines.every((_, i) => returnedQuantity(i) > 0));
+      showNotice("");
+      renderCommitted();
+      refreshCustomer();
+      pollHealth();
+    } catch (e) {
+      showError(e);
+    } finally {
+      for (const id of ["return-all", "return-selected"]) $(id).disabled = false;
+    }
+  }
+
+  async function openReceipt(id) {
+    try {
+      const view = await api("GET", "/v1/receipts/" + encodeURIComponent(id));
+      if (!customer || customer.id !== view.receipt.customer_id) {
+        const owner = view.receipt.customer_id
+          ? await api("GET", "/v1/customers/" + encodeURIComponent(view.receipt.customer_id)) : null;
+        if (owner) selectCustomer(owner);
+      }
+      committed = { answer: view.receipt, returns: view.returns };
+      returnId = uuid();
+      quote = null;
+      renderQuote();
+      renderCommitted();
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  // Receipts committed from this page, newest first, so a return can be found later.
+  function loadRecent() {
+    try {
+      const list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function rememberReceipt(answer) {
+    const list = loadRecent().filter((r) => r.id !== answer.id);
+    list.unshift({ id: answer.id, customer: answer.customer_id, total: answer.total, at: answer.committed_at, returned: false });
+    localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 50)));
+    renderRecent();
+  }
+
+  function markReturned(id, returned) {
+    const list = loadRecent().map((r) => (r.id === id ? Object.assign(r, { returned }) : r));
+    localStorage.setItem(RECENT_KEY, JSON.stringify(list));
+    renderRecent();
+  }
+
+  function renderRecent() {
+    const list = $("recent");
+    list.textContent = "";
+    const mine = loadRecent().filter((r) => customer && r.customer === customer.id).slice(0, 8);
+    if (mine.length === 0) {
+      const item = document.createElement("li");
+      item.className = "hint";
+      item.textContent = t("recent_none");
+      list.appendChild(item);
+      return;
+    }
+    for (const r of mine) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      const when = r.at ? new Date(r.at).toLocaleString(lang === "ru" ? "ru-RU" : "en-GB") : "";
+      const text = document.createElement("span");
+      text.textContent = t("recent_item", { total: formatMoney(r.total), when });
+      const mark = document.createElement("small");
+      mark.textContent = r.returned ? t("returned_mark") : t("open_receipt");
+      button.append(text, mark);
+      button.addEventListener("click", () => openReceipt(r.id));
+      item.appendChild(button);
+      list.appendChild(item);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Enroll and edit
+
+  let formMode = null; // "enroll" | "edit"
+
+  function openForm(mode, phone) {
+    formMode = mode;
+    $("customer-form").hidden = false;
+    $("f-phone-row").hidden = mode !== "enroll";
+    const c = mode === "edit" ? customer : null;
+    $("f-phone").value = mode === "enroll" ? phone || "" : "";
+    $("f-name").value = (c && c.name) || "";
+    $("f-email").value = (c && c.email) || "";
+    $("f-birthday").value = (c && c.birthday) || "";
+    $("f-sms").checked = !!(c && c.consents.sms && c.consents.sms.granted);
+    $("f-email-consent").checked = !!(c && c.consents.email && c.consents.email.granted);
+    renderForm();
+    renderCustomer();
+    (mode === "enroll" ? $("f-phone") : $("f-name")).focus();
+  }
+
+  function closeForm() {
+    formMode = null;
+    $("customer-form").hidden = true;
+    renderCustomer();
+  }
+
+  function renderForm() {
+    if (!formMode) return;
+    $("form-title").textContent = t(formMode === "enroll" ? "form_enroll" : "form_edit");
+  }
+
+  async function saveForm(event) {
+    event.preventDefault();
+    const name = $("f-name").value.trim();
+    const email = $("f-email").value.trim();
+    const birthday = $("f-birthday").value;
+    const consents = { sms: $("f-sms").checked, email: $("f-email-consent").checked };
+    $("f-save").disabled = true;
+    try {
+      if (formMode === "enroll") {
+        const body = { phone: $("f-phone").value.trim(), consents };
+        if (name) body.name = name;
+        if (email) body.email = email;
+        if (birthday) body.birthday = birthday;
+        const created = await api("POST", "/v1/customers", body);
+        customer = null;
+        selectCustomer(created);
+        showNotice(t("enrolled"), "info");
+      } else if (formMode === "edit" && customer) {
+        // Only what changed, so consents keep their time and source when untouched.
+        const patch = {};
+        if (name !== (customer.name || "")) patch.name = name || null;
+        if (email !== (customer.email || "")) patch.email = email || null;
+        if (birthday !== (customer.birthday || "")) patch.birthday = birthday || null;
+        const was = {
+          sms: !!(customer.consents.sms && customer.consents.sms.granted),
+          email: !!(customer.consents.email && customer.consents.email.granted),
+        };
+        if (consents.sms !== was.sms || consents.email !== was.email) patch.consents = consents;
+        if (Object.keys(patch).length > 0) {
+          customer = await api("PATCH", "/v1/customers/" + encodeURIComponent(customer.id), patch);
+        }
+        closeForm();
+        renderCustomer();
+        showNotice(t("saved"), "info");
+      }
+    } catch (e) {
+      showError(e);
+    } finally {
+      $("f-save").disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // QR: a webcam frame or an uploaded picture, decoded by the agent (rqrr).
+
+  let stream = null;
+  let scanTimer = null;
+  let decoding = false;
+
+  async function decodeAndSearch(blob) {
+    const type = blob.type === "image/jpeg" ? "image/jpeg" : "image/png";
+    const answer = await api("POST", "/v1/qr/decode", blob, type);
+    $("search").value = answer.text;
+    const found = await runSearch();
+    if (found.length > 0) selectCustomer(found[0]);
+    showNotice(t("decoded", { text: answer.text }), "info");
+    return answer;
+  }
+
+  async function uploadPicture() {
+    const file = $("upload").files[0];
+    $("upload").value = "";
+    if (!file) return;
+    try {
+      showNotice(t("decoding"), "info");
+      // PNG and JPEG go as they are; anything else the browser can show is redrawn as PNG.
+      const blob = file.type === "image/png" || file.type === "image/jpeg" ? file : await redrawAsPng(file);
+      await decodeAndSearch(blob);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  function redrawAsPng(file) {
+    return new Promise((resolve, reject) => {
+      const image = new Image();
+      const url = URL.createObjectURL(file);
+      image.onload = () => {
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        canvas.getContext("2d").drawImage(image, 0, 0);
+        URL.revokeObjectURL(url);
+        canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("image"))), "image/png");
+      };
+      image.onerror = () => {
+        URL.revokeObjectURL(url);
+        reject(new Error(t("bad_picture")));
+      };
+      image.src = url;
+    });
+  }
+
+  async function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      showNotice(t("camera_unavailable", { why: "getUserMedia" }));
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) {
+      showNotice(t("camera_unavailable", { why: e.name || e.message }));
+      return;
+    }
+    $("scanner").hidden = false;
+    $("video").srcObject = stream;
+    scanTimer = setInterval(captureFrame, 600);
+  }
+
+  function stopCamera() {
+    clearInterval(scanTimer);
+    scanTimer = null;
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
+    $("scanner").hidden = true;
+  }
+
+  function captureFrame() {
+    const video = $("video");
+    if (decoding || !stream || !video.videoWidth) return;
+    const canvas = $("frame");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    decoding = true;
+    canvas.toBlob(async (blob) => {
+      try {
+        if (!blob) return;
+        const answer = await api("POST", "/v1/qr/decode", blob, "image/jpeg");
+        stopCamera();
+        $("search").value = answer.text;
+        const found = await runSearch();
+        if (found.length > 0) selectCustomer(found[0]);
+      } catch (e) {
+        // No QR in this frame yet: keep looking. Anything else is worth saying.
+        if (e.code !== "no_qr_found" && e.code !== "not_an_image") {
+          stopCamera();
+          showError(e);
+        }
+      } finally {
+        decoding = false;
+      }
+    }, "image/jpeg", 0.85);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Wiring
+
+  function wire() {
+    const search = $("search");
+    search.addEventListener("input", scheduleSearch);
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        pickFirst();
+      }
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      if (!$("scanner").hidden) stopCamera();
+      else if (!$("customer-form").hidden) closeForm();
+      else clearSearch();
+    });
+    $("lang").addEventListener("click", () => {
+      lang = lang === "ru" ? "en" : "ru";
+      localStorage.setItem(LANG_KEY, lang);
+      applyLanguage();
+    });
+    $("sync-now").addEventListener("click", syncNow);
+    $("scan").addEventListener("click", startCamera);
+    $("scan-cancel").addEventListener("click", stopCamera);
+    $("upload").addEventListener("change", uploadPicture);
+    $("new-customer").addEventListener("click", () => openForm("enroll", ""));
+    $("enroll-this").addEventListener("click", () => openForm("enroll", lastQuery));
+    $("edit").addEventListener("click", () => openForm("edit"));
+    $("customer-form").addEventListener("submit", saveForm);
+    $("f-cancel").addEventListener("click", closeForm);
+    $("add-line").addEventListener("click", () => {
+      lineTexts.push("");
+      quote = null;
+      renderLines();
+      renderQuote();
+      const inputs = document.querySelectorAll(".amount");
+      inputs[inputs.length - 1].focus();
+    });
+    $("calculate").addEventListener("click", () => calculate("max"));
+    const redeem = $("q-redeem");
+    let redeemTimer = null;
+    redeem.addEventListener("input", () => {
+      clearTimeout(redeemTimer);
+      redeemTimer = setTimeout(onRedeemInput, 250);
+    });
+    redeem.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        clearTimeout(redeemTimer);
+        onRedeemInput();
+      }
+    });
+    $("q-spend-max").addEventListener("click", () => calculate("max"));
+    $("q-spend-none").addEventListener("click", () => calculate(0));
+    $("commit").addEventListener("click", commit);
+    $("return-all").addEventListener("click", () => returnReceipt(true));
+    $("return-selected").addEventListener("click", () => returnReceipt(false));
+    $("new-receipt").addEventListener("click", () => {
+      newReceipt();
+      document.querySelector(".amount").focus();
+    });
+  }
+
+  async function start() {
+    wire();
+    receiptId = uuid();
+    applyLanguage();
+    pollHealth();
+    setInterval(pollHealth, HEALTH_EVERY_MS);
+    try {
+      const session = await api("GET", "/v1/session");
+      csrf = session.csrf;
+    } catch (e) {
+      if (e.status !== 401) showError(e);
+      signedOut();
+      return;
+    }
+    $("main").hidden = false;
+    $("search").focus();
+    document.body.dataset.ready = "true";
+  }
+
+  start();
+})();

@@ -1,0 +1,485 @@
+//! The cashier page end to end: the real agent process, driven in headless Chromium over
+//! WebDriver (`webdriver.rs`). Each main screen is saved to `target/screenshots/`.
+//!
+//! The HTTP-level guarantees of the page's sign-in (a cross-origin page cannot use the session,
+//! launch codes are single use and expire) are in `cashier_session.rs`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::cloud_support::{Backend, Cloud};
+use crate::proxy::{Fault, FaultProxy};
+use crate::support::{Agent, TOKEN};
+use crate::sync_e2e::{enroll, eventually, wait_drained};
+use crate::webdriver::{self, Browser};
+
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+
+/// Asks the agent for a one-time launch link, as the tray and `loyalty-agent open` do.
+pub async fn launch_url(agent: &Agent) -> String {
+    let (status, body) = agent.post("/v1/launch-codes", json!({})).await;
+    assert_eq!(status, 201, "{body}");
+    body["url"].as_str().expect("url").to_owned()
+}
+
+/// A browser with the cashier page open and signed in.
+async fn open_page(agent: &Agent, test: &str, lang: &str) -> Browser {
+    let browser = Browser::start(test, lang).await;
+    browser.goto(&launch_url(agent).await).await;
+    browser.wait_until("the page to sign in", "return document.body.dataset.ready === 'true';").await;
+    browser
+}
+
+async fn search(browser: &Browser, text: &str) {
+    let input = browser.find("#search").await;
+    browser.clear(&input).await;
+    browser.send_keys(&input, text).await;
+}
+
+/// The page fits a 1366×768 till screen without scrolling.
+async fn assert_fits(browser: &Browser, screen: &str) {
+    let sizes = browser
+        .execute(
+            "return [document.documentElement.scrollHeight, window.innerHeight, \
+                     document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await;
+    let [height, inner_height, width, inner_width] = [0, 1, 2, 3].map(|i| sizes[i].as_i64().expect("a size in pixels"));
+    assert!(
+        height <= inner_height && width <= inner_width,
+        "{screen} scrolls: {sizes} (scroll h, inner h, scroll w, inner w)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_link_signs_the_page_in_once() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let browser = Browser::start("launch", "en-US").await;
+
+    // Without a launch link the page says how to open it, and shows nothing else.
+    browser.goto(&agent.url("/")).await;
+    let text = browser.wait_text("#signed-out", "the signed-out notice", |t| t.contains("loyalty-agent open")).await;
+    assert!(text.contains("tray"), "{text}");
+    assert!(!browser.execute("return !document.getElementById('main').hidden;", vec![]).await.as_bool().unwrap());
+    browser.screenshot("signed-out").await;
+
+    let url = launch_url(&agent).await;
+    browser.goto(&url).await;
+    browser.wait_until("the page to sign in", "return document.body.dataset.ready === 'true';").await;
+    assert_eq!(browser.current_url().await, agent.url("/"), "the launch link redirects to the page");
+    let focused = browser.execute("return document.activeElement.id;", vec![]).await;
+    assert_eq!(focused, "search", "keyboard first: the search box has the focus");
+
+    let cookies = browser.cookies().await;
+    let session = cookies.iter().find(|c| c["name"] == "loyalty_session").expect("the session cookie");
+    assert_eq!(session["httpOnly"], true, "{session}");
+    assert_eq!(session["sameSite"], "Strict", "{session}");
+    assert_eq!(session["path"], "/", "{session}");
+    let script_sees = browser.execute("return document.cookie;", vec![]).await;
+    assert!(!script_sees.as_str().unwrap_or_default().contains("loyalty_session"), "HttpOnly: {script_sees}");
+    // The page's script never has the agent token either.
+    assert!(!browser.page_text().await.contains(TOKEN));
+
+    // The page works: a search answers (an empty result is an answer).
+    agent.enroll("+79990001234", "Launch Test").await;
+    search(&browser, "1234").await;
+    browser.wait_text("#results", "the customer", |t| t.contains("Launch Test")).await;
+    browser.screenshot("page").await;
+
+    // A session that ended (here: its cookie is gone) turns the page into directions at the
+    // next call, instead of failing silently.
+    browser.delete_cookie("loyalty_session").await;
+    search(&browser, "12345").await;
+    browser.wait_text("#signed-out", "the signed-out notice", |t| t.contains("loyalty-agent open")).await;
+
+    // The same link again is refused with directions.
+    browser.goto(&url).await;
+    let text = browser.wait_text("body", "the used-link page", |t| t.contains("already been used")).await;
+    assert!(text.contains("loyalty-agent open"), "{text}");
+    browser.screenshot("link-used").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sale_and_return_at_the_till() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let ivan = agent.enroll("+7 (999) 123-45-67", "Ivan Petrov").await;
+    let ivan_id = ivan["id"].as_str().unwrap().to_owned();
+    let card = ivan["card"].as_str().unwrap().to_owned();
+    agent.give_points(&ivan_id, 171).await;
+    let browser = open_page(&agent, "sale", "en-US").await;
+
+    // Any phone format, the card number, or the last digits find him while typing.
+    for query in ["8 999 123 45 67", "+7 (999) 123-45-67", "89991234567", "4567", card.as_str()] {
+        search(&browser, query).await;
+        browser.wait_text("#results li:first-child", "Ivan", |t| t.contains("Ivan Petrov")).await;
+    }
+    // Esc clears the search; typing again and Enter picks the first match.
+    let input = browser.find("#search").await;
+    browser.send_keys(&input, ESCAPE).await;
+    browser.wait_until("the search to clear", "return document.getElementById('search').value === '' && document.querySelectorAll('#results li').length === 0;").await;
+    browser.type_keys("8 (999) 123-45-67").await;
+    browser.wait_text("#results li:first-child", "Ivan", |t| t.contains("Ivan Petrov")).await;
+    browser.send_keys(&input, ENTER).await;
+
+    // The card: name, masked phone, card number, points, and its QR code.
+    assert_eq!(browser.wait_text("#c-name", "the name", |t| !t.is_empty()).await, "Ivan Petrov");
+    let phone = browser.text_of("#c-phone").await;
+    assert!(phone.ends_with("45-67") && !phone.contains("123"), "masked phone: {phone}");
+    assert_eq!(browser.text_of("#c-card").await, card);
+    assert_eq!(browser.text_of("#c-available").await, "171");
+    assert_eq!(browser.text_of("#c-balance").await, "171");
+    assert_eq!(browser.text_of("#c-pending").await, "0");
+    browser
+        .wait_until(
+            "the card's QR code",
+            "const img = document.getElementById('c-qr'); return img.complete && img.naturalWidth > 0;",
+        )
+        .await;
+    assert_eq!(
+        browser.execute("return document.activeElement.id;", vec![]).await,
+        "amount-0",
+        "choosing a customer puts the cursor in the amount"
+    );
+    browser.screenshot("card").await;
+
+    // 250.00 with 171 points: spend them all, pay 79.00, earn 3 (DESIGN §3's worked example).
+    browser.type_keys("250.00").await;
+    browser.type_keys(ENTER).await;
+    assert_eq!(browser.wait_text("#q-total", "the amount to pay", |t| !t.is_empty()).await, "79.00 ₽");
+    assert_eq!(browser.text_of("#q-subtotal").await, "250.00 ₽");
+    assert_eq!(browser.text_of("#q-max").await, "171");
+    assert_eq!(browser.execute("return document.getElementById('q-redeem').value;", vec![]).await, "171");
+    assert_eq!(browser.text_of("#q-earn").await, "3");
+    browser.screenshot("quote").await;
+    assert_fits(&browser, "the calculator").await;
+
+    // Choosing fewer points re-prices the receipt; "Max" goes back.
+    let redeem = browser.find("#q-redeem").await;
+    browser.clear(&redeem).await;
+    browser.send_keys(&redeem, &format!("100{ENTER}")).await;
+    browser.wait_text("#q-total", "150.00", |t| t == "150.00 ₽").await;
+    // Points typed and "Commit" pressed at once: the page prices them first and commits
+    // nothing the cashier has not seen.
+    browser.clear(&redeem).await;
+    browser.send_keys(&redeem, "50").await;
+    browser.click_css("#commit").await;
+    browser.wait_text("#q-total", "200.00", |t| t == "200.00 ₽").await;
+    let committed = browser.execute("return localStorage.getItem('loyalty.recent');", vec![]).await;
+    assert!(committed.is_null(), "nothing committed yet: {committed}");
+    browser.click_css("#q-spend-max").await;
+    browser.wait_text("#q-total", "79.00", |t| t == "79.00 ₽").await;
+
+    browser.click_css("#commit").await;
+    let done = browser.wait_text("#committed-text", "the committed sale", |t| !t.is_empty()).await;
+    assert!(done.contains("79.00") && done.contains("171") && done.contains('3'), "{done}");
+    browser.wait_text("#c-available", "the new balance", |t| t == "3").await;
+    browser.screenshot("committed").await;
+
+    // The commit is on the agent, under the page's receipt id, exactly once.
+    let receipt_id = browser
+        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
+        .await
+        .as_str()
+        .expect("the receipt id the page used")
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&receipt_id).is_ok(), "a UUID per receipt: {receipt_id}");
+    let (status, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["receipt"]["total"], 7900);
+    assert_eq!(stored["receipt"]["points"]["redeem"], 171);
+    assert_eq!(stored["receipt"]["customer_id"], ivan_id.as_str());
+
+    // The return gives the 171 back and takes the 3 earned.
+    browser.click_css("#return-all").await;
+    let returned = browser.wait_text("#return-result", "the return", |t| !t.is_empty()).await;
+    assert!(returned.contains("79.00") && returned.contains("171"), "{returned}");
+    browser.wait_text("#c-available", "the balance restored", |t| t == "171").await;
+    let (_, after) = agent.get(&format!("/v1/customers/{ivan_id}")).await;
+    assert_eq!(after["points"]["balance"], 171, "{after}");
+    let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(1), "{stored}");
+    browser.screenshot("returned").await;
+
+    // A new receipt: amounts with a comma and several lines, and a bad amount explained.
+    browser.click_css("#new-receipt").await;
+    browser.type_keys("12,5").await;
+    browser.click_css("#add-line").await;
+    browser.type_keys("1 000").await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#q-subtotal", "1,012.50", |t| t == "1,012.50 ₽").await;
+    let second = browser.find("#amount-1").await;
+    browser.clear(&second).await;
+    browser.send_keys(&second, &format!("12.345{ENTER}")).await;
+    let notice = browser.wait_text("#notice", "the bad amount", |t| !t.is_empty()).await;
+    assert!(notice.contains("250.00"), "{notice}");
+
+    // Corrected, with no points spent, committed; then one line returned…
+    browser.clear(&second).await;
+    browser.send_keys(&second, &format!("1 000{ENTER}")).await;
+    browser.wait_text("#q-subtotal", "1,012.50", |t| t == "1,012.50 ₽").await;
+    browser.click_css("#q-spend-none").await;
+    browser.wait_text("#q-total", "1,012.50 to pay", |t| t == "1,012.50 ₽").await;
+    browser.click_css("#commit").await;
+    browser.wait_text("#committed-text", "the second sale", |t| t.contains("1,012.50")).await;
+    let second_id = browser
+        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(second_id, receipt_id, "a new receipt gets a new id");
+    browser.click_css("#committed-lines li:nth-child(2) input").await;
+    browser.click_css("#return-selected").await;
+    let returned = browser.wait_text("#return-result", "the partial return", |t| !t.is_empty()).await;
+    assert!(returned.contains("refund 12.50 ₽"), "{returned}");
+    let (_, stored) = agent.get(&format!("/v1/receipts/{second_id}")).await;
+    assert_eq!(stored["returns"][0]["lines"].as_array().map(Vec::len), Some(1), "{stored}");
+    assert_eq!(stored["returns"][0]["lines"][0]["line"], 0, "{stored}");
+
+    // …and the rest later, from the till's list of receipts.
+    browser.click_css("#new-receipt").await;
+    browser.click_css("#recent li:first-child button").await;
+    browser
+        .wait_text("#committed-lines", "the line still open", |t| t.contains("1,000.00") && !t.contains("12.50"))
+        .await;
+    browser.click_css("#return-all").await;
+    browser.wait_text("#return-result", "the second return", |t| t.contains("refund 1,000.00 ₽")).await;
+    browser.wait_text("#recent li:first-child", "the receipt marked returned", |t| t.contains("returned")).await;
+    let (_, stored) = agent.get(&format!("/v1/receipts/{second_id}")).await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(2), "{stored}");
+    browser.screenshot("returns").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_and_edit_through_the_form() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let browser = open_page(&agent, "enroll", "en-US").await;
+
+    search(&browser, "+7 912 000-11-22").await;
+    browser.wait_text("#nothing", "nothing found", |t| t.contains("Nothing found")).await;
+    browser.click_css("#enroll-this").await;
+    browser.find("#f-phone").await;
+    assert_eq!(browser.execute("return document.getElementById('f-phone').value;", vec![]).await, "+7 912 000-11-22");
+    browser.send_keys(&browser.find("#f-name").await, "Olga").await;
+    browser.click_css("#f-sms").await;
+    browser.screenshot("form").await;
+    assert_fits(&browser, "the enrolment form").await;
+    browser.click_css("#f-save").await;
+    assert_eq!(browser.wait_text("#c-name", "the new customer", |t| t == "Olga").await, "Olga");
+    let phone = browser.text_of("#c-phone").await;
+    assert_eq!(phone, "+7 912 •••-11-22");
+    assert!(browser.text_of("#c-consents").await.contains("SMS: yes"));
+
+    let (_, found) = agent.get("/v1/customers/search?q=89120001122").await;
+    let olga = &found["customers"][0];
+    assert_eq!(olga["name"], "Olga", "{found}");
+    assert_eq!(olga["consents"]["sms"]["granted"], true, "{found}");
+    assert_eq!(olga["consents"]["sms"]["source"], "till", "{found}");
+    assert!(olga["consents"]["email"].is_null() || olga["consents"]["email"]["granted"] == false, "{found}");
+    let olga_id = olga["id"].as_str().unwrap().to_owned();
+
+    // Edit the name; untouched consents stay as they were.
+    browser.click_css("#edit").await;
+    let name = browser.find("#f-name").await;
+    browser.clear(&name).await;
+    browser.send_keys(&name, "Olga Ivanova").await;
+    browser.click_css("#f-save").await;
+    browser.wait_text("#c-name", "the new name", |t| t == "Olga Ivanova").await;
+    browser.screenshot("edited").await;
+    let (_, edited) = agent.get(&format!("/v1/customers/{olga_id}")).await;
+    assert_eq!(edited["name"], "Olga Ivanova");
+    assert_eq!(edited["consents"]["sms"], olga["consents"]["sms"], "consents untouched by a name edit");
+
+    // Enrolling a phone that is taken shows the agent's own explanation.
+    browser.click_css("#new-customer").await;
+    browser.send_keys(&browser.find("#f-phone").await, "8 912 000 11 22").await;
+    browser.click_css("#f-save").await;
+    let notice = browser.wait_text("#notice", "the conflict", |t| !t.is_empty()).await;
+    let (status, direct) = agent.post("/v1/customers", json!({ "phone": "8 912 000 11 22" })).await;
+    assert_eq!(status, 409, "{direct}");
+    assert_eq!(notice, direct["error"]["message"].as_str().unwrap(), "the API's message is shown as is");
+    browser.screenshot("conflict").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_picture_finds_the_customer() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let customer = agent.enroll("+79995550101", "Scanned Person").await;
+    let id = customer["id"].as_str().unwrap();
+    agent.enroll("+79995550202", "Someone Else").await;
+    let png = agent
+        .client()
+        .get(agent.url(&format!("/v1/customers/{id}/qr.png")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("card.png");
+    std::fs::write(&picture, &png).unwrap();
+
+    let browser = open_page(&agent, "qr", "en-US").await;
+    let upload = browser.find_any("#upload").await;
+    browser.send_keys(&upload, picture.to_str().unwrap()).await;
+    assert_eq!(browser.wait_text("#c-name", "the scanned customer", |t| !t.is_empty()).await, "Scanned Person");
+    assert_eq!(browser.text_of("#c-card").await, customer["card"].as_str().unwrap());
+    let notice = browser.text_of("#notice").await;
+    assert!(notice.contains(customer["card"].as_str().unwrap()), "{notice}");
+    browser.screenshot("decoded").await;
+
+    // A picture without a QR code: the agent's reason is shown.
+    let blank = dir.path().join("blank.png");
+    let image = image::GrayImage::from_pixel(64, 64, image::Luma([255u8]));
+    image.save(&blank).unwrap();
+    browser.send_keys(&browser.find_any("#upload").await, blank.to_str().unwrap()).await;
+    browser
+        .wait_text("#notice", "no QR found", |t| {
+            t.to_lowercase().contains("qr") && !t.contains(customer["card"].as_str().unwrap())
+        })
+        .await;
+}
+
+/// A Y4M video (what Chromium's fake camera plays) of `png` centred on white, 640×480.
+fn y4m_of(png: &[u8]) -> Vec<u8> {
+    let qr = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let (width, height) = (640u32, 480u32);
+    let mut luma = image::GrayImage::from_pixel(width, height, image::Luma([255u8]));
+    let (x, y) = ((width - qr.width()) / 2, (height - qr.height()) / 2);
+    image::imageops::overlay(&mut luma, &qr, i64::from(x), i64::from(y));
+    let mut video = format!("YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..3 {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(luma.as_raw());
+        // No colour: both chroma planes (a quarter of the pixels each) at the neutral 128.
+        video.extend(std::iter::repeat_n(128u8, (width * height / 2) as usize));
+    }
+    video
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webcam_scan_finds_the_customer() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let customer = agent.enroll("+79995550303", "Camera Person").await;
+    let id = customer["id"].as_str().unwrap();
+    let png = agent
+        .client()
+        .get(agent.url(&format!("/v1/customers/{id}/qr.png")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("camera.y4m");
+    std::fs::write(&video, y4m_of(&png)).unwrap();
+
+    let browser =
+        Browser::start_with("webcam", "en-US", &[format!("--use-file-for-fake-video-capture={}", video.display())])
+            .await;
+    browser.goto(&launch_url(&agent).await).await;
+    browser.wait_until("the page to sign in", "return document.body.dataset.ready === 'true';").await;
+    browser.click_css("#scan").await;
+    // The page grabs frames from the camera, the agent decodes them, the card opens.
+    assert_eq!(browser.wait_text("#c-name", "the scanned customer", |t| !t.is_empty()).await, "Camera Person");
+    assert_eq!(browser.text_of("#c-card").await, customer["card"].as_str().unwrap());
+    assert!(browser.execute("return document.getElementById('scanner').hidden;", vec![]).await.as_bool().unwrap());
+    browser.screenshot("found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_follows_the_browser_and_switches() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let ivan = agent.enroll("+79991112233", "Иван").await;
+    agent.give_points(ivan["id"].as_str().unwrap(), 1500).await;
+    let browser = open_page(&agent, "language", "ru-RU").await;
+
+    assert_eq!(browser.execute("return document.documentElement.lang;", vec![]).await, "ru");
+    assert_eq!(browser.wait_text("#badge", "the badge", |t| !t.is_empty()).await, "Автономно");
+    assert_eq!(browser.text_of("#new-customer").await, "Новый клиент");
+    search(&browser, "2233").await;
+    browser.wait_text("#results li:first-child", "Иван", |t| t.contains("Иван")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    browser.wait_text("#c-available", "the points", |t| t == "1 500").await;
+    browser.type_keys(&format!("3000{ENTER}")).await;
+    // Rubles the Russian way: a comma and a narrow space between thousands.
+    assert_eq!(browser.wait_text("#q-subtotal", "the subtotal", |t| !t.is_empty()).await, "3 000,00 ₽");
+    let raw = browser.execute("return document.getElementById('q-subtotal').textContent;", vec![]).await;
+    assert_eq!(raw, "3\u{202f}000,00\u{a0}₽", "no-break spaces, so an amount never wraps");
+    assert_eq!(browser.text_of("#commit").await, "Провести продажу");
+    browser.screenshot("ru").await;
+
+    browser.click_css("#lang").await;
+    browser.wait_text("#badge", "English", |t| t == "Standalone").await;
+    assert_eq!(browser.text_of("#commit").await, "Commit sale");
+    assert_eq!(browser.text_of("#q-subtotal").await, "3,000.00 ₽");
+    assert_eq!(browser.execute("return document.documentElement.lang;", vec![]).await, "en");
+    browser.screenshot("en").await;
+
+    // The choice is remembered on this till.
+    browser.goto(&agent.url("/")).await;
+    browser.wait_until("the page to load", "return document.body.dataset.ready === 'true';").await;
+    assert_eq!(browser.wait_text("#badge", "the badge", |t| !t.is_empty()).await, "Standalone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_badge_when_the_cloud_is_down() {
+    let Some(()) = webdriver::available() else { return };
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    cloud.customer("+79993334455").await;
+    let dir = tempfile::tempdir().unwrap();
+    let till_id = enroll(&cloud, &proxy.url(), dir.path(), "till-page").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    wait_drained(&agent, Duration::from_secs(10)).await;
+
+    let browser = open_page(&agent, "offline", "en-US").await;
+    browser.wait_text("#badge", "online", |t| t == "Online").await;
+    browser.screenshot("online").await;
+
+    proxy.set(Fault::Refuse);
+    search(&browser, "3334455").await;
+    browser.wait_text("#results li:first-child", "the customer", |t| t.contains("Test")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    browser.wait_text("#c-name", "the card", |t| t == "Test").await;
+    browser.type_keys(&format!("100{ENTER}")).await;
+    browser.wait_text("#q-total", "the quote", |t| !t.is_empty()).await;
+    browser.click_css("#commit").await;
+    browser.wait_text("#committed-text", "the offline sale", |t| !t.is_empty()).await;
+
+    let badge = browser.wait_text("#badge", "offline with pending operations", |t| t.starts_with("Offline ·")).await;
+    let pending: i64 = browser
+        .execute("return Number(document.getElementById('badge').dataset.pending);", vec![])
+        .await
+        .as_i64()
+        .unwrap_or(0);
+    assert!(pending > 0, "{badge}");
+    assert!(badge.contains(&format!("{pending} pending")), "{badge}");
+    assert_eq!(browser.execute("return document.getElementById('badge').dataset.state;", vec![]).await, "offline");
+    browser.screenshot("offline").await;
+
+    // The cloud comes back: the sale goes up and the badge turns online again.
+    proxy.set(Fault::None);
+    browser.click_css("#sync-now").await;
+    browser.wait_text("#badge", "online again", |t| t == "Online").await;
+    let receipt_id: Value =
+        browser.execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![]).await;
+    let path = format!("/v1/admin/receipts/{till_id}/{}", receipt_id.as_str().expect("the receipt id"));
+    eventually(Duration::from_secs(10), "the sale in the cloud", || async {
+        (cloud.admin_get(&path).await.0 == 200).then_some(())
+    })
+    .await;
+}
