@@ -173,15 +173,27 @@ impl AgentConfig {
     /// in the group `loyalty` may read. Only when none exists is a new one created, as the
     /// first `serve` in this folder would.
     pub fn client_token(&self) -> Result<AgentToken, ConfigError> {
-        if let Some(token) = &self.token_override {
-            return Ok(AgentToken::new(token.clone()));
+        if let Some(token) = self.existing_client_token()? {
+            return Ok(token);
         }
         let own = self.token_path();
-        if self.per_user && !own.exists() {
+        AgentToken::load_or_create(&own).map_err(|source| ConfigError::Read { path: own, source })
+    }
+
+    /// [`AgentConfig::client_token`] without creating one: for the tray, which must not leave
+    /// a token file behind in a folder no agent serves from.
+    pub fn existing_client_token(&self) -> Result<Option<AgentToken>, ConfigError> {
+        if let Some(token) = &self.token_override {
+            return Ok(Some(AgentToken::new(token.clone())));
+        }
+        let own = self.token_path();
+        if own.exists() {
+            return AgentToken::read(&own).map_err(|source| ConfigError::Read { path: own, source });
+        }
+        if self.per_user {
             if let Some(system) = crate::agent::service::system_data_dir().map(|dir| dir.join("token")) {
                 match AgentToken::read(&system) {
-                    Ok(Some(token)) => return Ok(token),
-                    Ok(None) => {}
+                    Ok(token) => return Ok(token),
                     Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                         return Err(ConfigError::SystemTokenNotReadable { path: system })
                     }
@@ -189,7 +201,7 @@ impl AgentConfig {
                 }
             }
         }
-        AgentToken::load_or_create(&own).map_err(|source| ConfigError::Read { path: own, source })
+        Ok(None)
     }
 }
 

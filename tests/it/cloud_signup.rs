@@ -10,6 +10,7 @@ use crate::cloud_support::{assert_error, Backend, Cloud};
 use crate::cloud_test;
 use crate::support::Agent;
 use crate::sync_e2e::{enroll, eventually, wait_drained};
+use crate::webdriver::{self, Browser};
 
 /// Posts the form as a browser behind the cloud's (trusted) load balancer at `ip` would.
 async fn signup(cloud: &Cloud, ip: &str, body: Value) -> (u16, Option<String>, Value) {
@@ -277,162 +278,32 @@ async fn signup_page_scenario(backend: Backend) {
     assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("invalid_store")), "{refused}");
 }
 
-/// A chromedriver process, killed on drop.
-struct Driver(std::process::Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A WebDriver session in headless Chromium (chromedriver's HTTP API, spoken directly).
-struct Browser {
-    driver: Driver,
-    base: String,
-    session: String,
-    client: reqwest::Client,
-}
-
-/// The key WebDriver puts an element's id under.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Browser {
-    /// Starts chromedriver and a headless Chromium speaking `language`; `None` (after saying
-    /// why) when they are not installed, which fails under CI.
-    async fn start(language: &str) -> Option<Browser> {
-        let installed = |program: &str| {
-            std::process::Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
-        };
-        if !installed("chromedriver") || !installed("chromium") {
-            assert!(std::env::var_os("CI").is_none(), "CI is set but chromium or chromedriver is missing");
-            eprintln!("chromium or chromedriver is not installed: skipping the browser test of the sign-up page");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Driver(
-            std::process::Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("start chromedriver"),
-        );
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let capabilities = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", format!("--lang={language}")],
-            "prefs": { "intl.accept_languages": language },
-        } } } });
-        let started = Instant::now();
-        let session = loop {
-            match client.post(format!("{base}/session")).json(&capabilities).send().await {
-                Ok(response) => {
-                    let body: Value = response.json().await.unwrap();
-                    break body["value"]["sessionId"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("no session: {body}"))
-                        .to_owned();
-                }
-                Err(_) if started.elapsed() < Duration::from_secs(10) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("chromedriver did not answer: {e}"),
-            }
-        };
-        Some(Browser { driver, base, session, client })
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let request = self.client.request(method, url);
-        // chromedriver refuses a body (even `null`) on GET.
-        let request = if body.is_null() { request } else { request.json(&body) };
-        let response = request.send().await.expect("WebDriver call");
-        let answer: Value = response.json().await.expect("WebDriver JSON");
-        assert!(answer["value"]["error"].is_null(), "WebDriver {path}: {answer}");
-        answer["value"].clone()
-    }
-
-    async fn open(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
-    }
-
-    async fn element(&self, css: &str) -> String {
-        let found =
-            self.call(reqwest::Method::POST, "/element", json!({ "using": "css selector", "value": css })).await;
-        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_owned()
-    }
-
-    async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({ "text": text })).await;
-    }
-
-    async fn text(&self, css: &str) -> String {
-        let id = self.element(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null).await.as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Browser {
-    /// Ends the session, which makes chromedriver close Chromium (killing chromedriver alone
-    /// would leave the browser running); then the driver goes. Plain blocking HTTP: a drop
-    /// cannot await, and it may run while a failed test unwinds.
-    fn drop(&mut self) {
-        use std::io::{Read, Write};
-        let address = self.base.trim_start_matches("http://");
-        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let _ = write!(
-                stream,
-                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                self.session
-            );
-            // The answer comes once the browser is closed; the connection may stay open after it.
-            let _ = stream.read(&mut [0u8; 4096]);
-        }
-        let _ = &self.driver;
-    }
-}
-
 /// The page for real: a browser opens the link from a receipt, the script (allowed by the CSP)
 /// shows the store, and a filled-in form reaches the cloud with its consents and store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
-    let Some(browser) = Browser::start("en-US").await else {
+    if webdriver::available().is_none() {
         return;
-    };
+    }
+    let browser = Browser::start("signup_page", "en-US").await;
     let cloud = Cloud::start(Backend::Sqlite).await;
-    browser.open(&cloud.url("/signup?store=Main%20street%205")).await;
-    assert_eq!(browser.text("h1").await, "Loyalty card", "the script switched the page to English");
-    assert_eq!(browser.text("#store-name").await, "Main street 5");
+    browser.goto(&cloud.url("/signup?store=Main%20street%205")).await;
+    assert_eq!(browser.text_of("h1").await, "Loyalty card", "the script switched the page to English");
+    assert_eq!(browser.text_of("#store-name").await, "Main street 5");
 
     // Without the personal-data consent nothing is sent.
-    browser.type_into("#phone", "8 999 700-66-01").await;
-    browser.click("#submit").await;
-    let said = eventually(Duration::from_secs(5), "the page's answer", || async {
-        Some(browser.text("#answer").await).filter(|t| !t.is_empty())
-    })
-    .await;
+    browser.send_keys(&browser.find("#phone").await, "8 999 700-66-01").await;
+    browser.click_css("#submit").await;
+    let said = browser.wait_text("#answer", "the page's answer", |t| !t.is_empty()).await;
     assert!(said.contains("personal data"), "{said}");
     assert!(cloud.sql_texts("SELECT store FROM signups").is_empty());
 
-    browser.type_into("#name", "Vera").await;
-    browser.click("#consent-sms").await;
-    browser.click("#consent-data").await;
-    browser.click("#submit").await;
-    let said = eventually(Duration::from_secs(10), "the cloud's answer on the page", || async {
-        Some(browser.text("#answer").await).filter(|t| t.contains("Thank you"))
-    })
-    .await;
+    browser.send_keys(&browser.find("#name").await, "Vera").await;
+    browser.click_css("#consent-sms").await;
+    browser.click_css("#consent-data").await;
+    browser.screenshot("filled").await;
+    browser.click_css("#submit").await;
+    let said = browser.wait_text("#answer", "the cloud's answer on the page", |t| t.contains("Thank you")).await;
     assert_eq!(said, "Thank you! Your loyalty card is on its way.");
     assert_eq!(
         cloud.sql_texts("SELECT store FROM signups WHERE phone = '+79997006601'"),

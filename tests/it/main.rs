@@ -6,9 +6,9 @@ mod support;
 mod webdriver;
 
 mod bad_input;
-mod doctor;
 mod cashier_page;
 mod cashier_session;
+mod doctor;
 mod durability;
 mod flow;
 mod import;

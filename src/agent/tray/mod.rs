@@ -109,12 +109,14 @@ pub fn run(options: TrayOptions, runtime: &tokio::runtime::Handle) -> Result<(),
 }
 
 /// Reads the agent token without creating one: `LOYALTY_AGENT_TOKEN` (already in `config`),
-/// else the token file. A tray must never write a token the agent does not know.
+/// else the token file, else a system install's (see `AgentConfig::client_token`). A tray must
+/// never write a token the agent does not know.
 pub fn read_token(config: &AgentConfig) -> Option<String> {
-    if let Some(token) = &config.token_override {
-        return Some(token.clone());
+    match config.existing_client_token() {
+        Ok(token) => token.map(|token| token.as_str().to_owned()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the tray cannot read the agent's token; its menu actions will be refused");
+            None
+        }
     }
-    let text = std::fs::read_to_string(config.token_path()).ok()?;
-    let token = text.trim();
-    (!token.is_empty()).then(|| token.to_owned())
 }
