@@ -24,19 +24,8 @@ pub fn agent_base(listen: SocketAddr) -> String {
 /// Asks the agent at `base` for a launch link. The error is a sentence for the person at the
 /// till.
 pub async fn launch_url(base: &str, token: &str) -> Result<String, String> {
-    let client =
-        reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
-    let url = format!("{}/v1/launch-codes", base.trim_end_matches('/'));
-    let response = client
-        .post(&url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .map_err(|e| {
-            format!("no agent answers at {base} ({e}); start it (`loyalty-agent serve`, or the loyalty-agent service) and try again")
-        })?;
+    let response =
+        super::status::post_to_agent(base, "/v1/launch-codes", token, std::time::Duration::from_secs(10)).await?;
     let status = response.status();
     let body: serde_json::Value =
         response.json().await.map_err(|e| format!("the agent at {base} answered something unexpected: {e}"))?;

@@ -17,19 +17,30 @@ pub async fn fetch_health_with(client: &reqwest::Client, base: &str) -> Result<H
     response.json::<Health>().await.map_err(|e| format!("the agent at {base} answered something unexpected: {e}"))
 }
 
-/// Asks the agent at `base` to sync now and returns its answer as a sentence.
-pub async fn sync_now(base: &str, token: &str) -> Result<String, String> {
-    let client =
-        reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
-    let url = format!("{}/v1/sync", base.trim_end_matches('/'));
-    let response = client
-        .post(&url)
+/// POSTs an empty JSON body to the running agent with its token: what the command line and
+/// the tray ask it to do. An agent that does not answer is a sentence saying so.
+pub async fn post_to_agent(
+    base: &str,
+    path: &str,
+    token: &str,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Response, String> {
+    let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
+    client
+        .post(format!("{}{path}", base.trim_end_matches('/')))
         .bearer_auth(token)
         .header("content-type", "application/json")
         .body("{}")
         .send()
         .await
-        .map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
+        .map_err(|e| {
+            format!("no agent answers at {base} ({e}); start it (`loyalty-agent serve`, or the loyalty-agent service) and try again")
+        })
+}
+
+/// Asks the agent at `base` to sync now and returns its answer as a sentence.
+pub async fn sync_now(base: &str, token: &str) -> Result<String, String> {
+    let response = post_to_agent(base, "/v1/sync", token, std::time::Duration::from_secs(60)).await?;
     let ok = response.status().is_success();
     let body: serde_json::Value = response.json().await.map_err(|e| format!("unexpected answer: {e}"))?;
     let text = if ok { &body["message"] } else { &body["error"]["message"] };

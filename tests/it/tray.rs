@@ -347,12 +347,11 @@ async fn tray_follows_the_agent_and_stops_on_sigterm() {
     panel.click("Sync now");
     panel.wait_menu("Last action: sync: this agent runs standalone").await;
 
-    // "Open cashier page" hands the browser a launch code's URL (the agent's start page while
-    // the agent has no launch codes), never the token.
+    // "Open cashier page" hands the browser a launch code's URL, never the token.
     panel.click("Open cashier page");
     panel.wait_menu("Last action: Opened the cashier page in the browser.").await;
     let url = std::fs::read_to_string(&opened).expect("the opener was called");
-    assert!(url == format!("http://{addr}/") || url.starts_with(&format!("http://{addr}/launch/")), "{url}");
+    assert!(url.trim_end().starts_with(&format!("http://{addr}/launch/")), "{url}");
     assert!(!url.contains(TOKEN), "{url}");
 
     tray.signal("-TERM");
@@ -478,14 +477,15 @@ fn tray_without_appindicator_says_which_package_to_install() {
 /// The menu's actions, called as the tray calls them, against a real agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn menu_actions_talk_to_the_agent_with_its_token() {
-    use loyalty::agent::tray::monitor::{cashier_page_url, perform, Action};
+    use loyalty::agent::open::launch_url;
+    use loyalty::agent::tray::monitor::{perform, Action};
     use loyalty::agent::tray::TrayOptions;
 
     let agent = Agent::start().await;
-    // A launch code's URL once the agent has launch codes; its start page while it has none.
-    let url = cashier_page_url(&agent.base, TOKEN).await.expect("a cashier page address");
-    assert!(url == format!("{}/", agent.base) || url.starts_with(&format!("{}/launch/", agent.base)), "{url}");
-    let refused = cashier_page_url(&agent.base, "wrong-token").await.expect_err("a wrong token is refused");
+    // "Open cashier page" opens a one-time launch link, never a URL with the token in it.
+    let url = launch_url(&agent.base, TOKEN).await.expect("a cashier page address");
+    assert!(url.starts_with(&format!("{}/launch/", agent.base)) && !url.contains(TOKEN), "{url}");
+    let refused = launch_url(&agent.base, "wrong-token").await.expect_err("a wrong token is refused");
     assert!(refused.contains("401"), "{refused}");
 
     let options = |token: Option<&str>| TrayOptions {

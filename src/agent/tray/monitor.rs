@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::state::{Snapshot, TrayState};
 use super::TrayOptions;
-use crate::agent::status;
+use crate::agent::{open, status};
 
 /// How often the agent is asked how it is.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -111,8 +111,13 @@ pub async fn perform(action: Action, options: &TrayOptions) -> String {
                 line
             }
         },
-        Action::OpenCashierPage => match cashier_page_url(&options.base(), token).await {
-            Ok(url) => match open_in_browser(&url).await {
+        Action::OpenCashierPage => match open::launch_url(&options.base(), token).await {
+            // Waited on the blocking pool, so the opener's failure (no browser configured) is
+            // reported rather than taken for success.
+            Ok(url) => match tokio::task::spawn_blocking(move || open::open_in_browser(&url))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            {
                 Ok(()) => {
                     // The URL carries a one-time code: it is not logged.
                     tracing::info!("opened the cashier page");
@@ -129,63 +134,6 @@ pub async fn perform(action: Action, options: &TrayOptions) -> String {
                 message
             }
         },
-    }
-}
-
-/// The address to open: a one-time launch code's URL from `POST /v1/launch-codes`, so the page
-/// never holds the long-lived token (DESIGN §9). An agent without that endpoint (404) gets its
-/// start page instead.
-pub async fn cashier_page_url(base: &str, token: &str) -> Result<String, String> {
-    let client = http_client(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    let base = base.trim_end_matches('/');
-    let response = client
-        .post(format!("{base}/v1/launch-codes"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .map_err(|e| format!("no agent answers at {base} ({e}); is it running?"))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(format!("{base}/"));
-    }
-    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
-    if !status.is_success() {
-        let why = body["error"]["message"].as_str().unwrap_or("no message");
-        return Err(format!("the agent would not open the cashier page ({status}): {why}"));
-    }
-    body["url"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| "the agent's launch code answer has no url; update loyalty-agent".to_owned())
-}
-
-/// Opens `url` in the desktop's default browser, waiting only for the opener to hand it over.
-async fn open_in_browser(url: &str) -> std::io::Result<()> {
-    let mut command = if cfg!(target_os = "windows") {
-        let mut command = std::process::Command::new("cmd");
-        // `start`'s first quoted argument is a window title, hence the empty one.
-        command.args(["/C", "start", ""]).arg(url);
-        command
-    } else if cfg!(target_os = "macos") {
-        let mut command = std::process::Command::new("open");
-        command.arg(url);
-        command
-    } else {
-        let mut command = std::process::Command::new("xdg-open");
-        command.arg(url);
-        command
-    };
-    command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-    let mut child = command.spawn()?;
-    // Waited on the blocking pool so the opener does not linger as a zombie, and so its
-    // failure (no browser configured) is reported rather than taken for success.
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.map_err(std::io::Error::other)??;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("the browser opener ended with {status}")))
     }
 }
 
