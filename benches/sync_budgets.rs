@@ -11,8 +11,7 @@
 //! when `LOYALTY_BENCH_DATABASE_URL` names a server (each case gets its own fresh database,
 //! dropped afterwards); without it, a run as root with PostgreSQL's binaries under
 //! `/usr/lib/postgresql` starts a throwaway cluster of its own in `/tmp/loyalty-bench-pg.*`
-//! (default settings, fsync on) and removes it at the end — its first drain is reported, and
-//! the budget judged on the second (see `drain_cases`); otherwise the PostgreSQL rows say
+//! (default settings, fsync on) and removes it at the end; otherwise the PostgreSQL rows say
 //! they were skipped. The agent with 100,000 queued sales and the cloud with 1,000,000 imported
 //! customers are cached under `target/bench-data/`, so later runs skip seeding them (delete
 //! that folder to seed again); every run works on fresh copies. A full run prints a table of
@@ -150,7 +149,7 @@ fn main() -> ExitCode {
 
     // 1. Draining the queue after a reconnect.
     if runs("drain") {
-        drain_cases(&plan, &backends, postgres_note.as_deref(), cluster.is_some(), &mut report);
+        drain_cases(&plan, &backends, postgres_note.as_deref(), &mut report);
     }
     // 2. The first directory pull.
     if runs("pull") {
@@ -165,20 +164,9 @@ fn main() -> ExitCode {
     report.finish()
 }
 
-/// `new_cluster`: PostgreSQL is a cluster this run just made. Its first drain is reported but
-/// not judged: on this machine a brand-new cluster's first 100,000 events take about 2.5 times
-/// as long as every later run's (on the same cluster, in a new database each time), and a real
-/// server is not brand-new. The budget is judged on the second.
-fn drain_cases(plan: &Plan, backends: &[Backend], postgres_note: Option<&str>, new_cluster: bool, report: &mut Report) {
+fn drain_cases(plan: &Plan, backends: &[Backend], postgres_note: Option<&str>, report: &mut Report) {
     let outbox = prepare_outbox(plan);
     for backend in backends {
-        if new_cluster && matches!(backend, Backend::Postgres { .. }) {
-            let first = drain_case(plan, &outbox, backend);
-            report.info(
-                "  first drain on the brand-new cluster (info, not judged)",
-                format!("{:.2} s", first.emptied.as_secs_f64()),
-            );
-        }
         let drain = drain_case(plan, &outbox, backend);
         report.row(
             &format!("drain {} queued events after reconnect ({})", thousands(outbox.events), backend.name()),
