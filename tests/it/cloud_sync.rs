@@ -77,6 +77,49 @@ async fn push_sales_and_returns_scenario(backend: Backend) {
     assert_eq!(status, 422, "{body}");
 }
 
+cloud_test!(one_batch_mixing_sales_and_adjustments, mixed_batch_scenario);
+/// The cloud reads a chunk's customers once for its sales (PostgreSQL) and writes their rows
+/// together; an adjustment between two sales of the same customer must still be seen by the
+/// second, and a customer with two sales in one batch must count both.
+async fn mixed_batch_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let (anna, boris) = ("c-mixed-anna", "c-mixed-boris");
+    let adjustment = |seq: i64, customer: &str, points: i64| {
+        event(
+            seq,
+            "adjustment",
+            json!({ "id": format!("adj-{seq}"), "customer_id": customer, "points": points, "reason": "goodwill",
+                    "balance_after": 0, "created_at": "2026-11-23T10:00:00Z" }),
+        )
+    };
+    // Known to the cloud before the batch, as customers a chunk's sales name usually are.
+    let created = vec![
+        customer_created(1, anna, "8 999 555 10 01", "27000000108"),
+        customer_created(2, boris, "8 999 555 10 02", "27000000116"),
+    ];
+    cloud.push_expect(&till, created, &["applied", "applied"]).await;
+    let events = vec![
+        sale(3, "m-1", boris, 10000, 0, 5),
+        adjustment(4, anna, 100),
+        sale(5, "m-2", anna, 20000, 60, 7),
+        sale(6, "m-3", boris, 5000, 0, 2),
+        sale(7, "m-4", boris, 5000, 4, 1),
+    ];
+    let outcomes = vec!["applied"; events.len()];
+    cloud.push_expect(&till, events, &outcomes).await;
+    assert_eq!(cloud.points(anna).await["balance"], 100 - 60 + 7);
+    let (_, conflicts) = cloud.admin_get("/v1/admin/conflicts?kind=overdraft").await;
+    assert_eq!(
+        conflicts["conflicts"].as_array().map(Vec::len),
+        Some(0),
+        "the sale saw the adjustment made just before it in the batch: {conflicts}"
+    );
+    assert_eq!(cloud.points(boris).await["balance"], 5 + 2 - 4 + 1, "three sales of one customer in one batch");
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={boris}")).await;
+    assert_eq!(receipts["receipts"].as_array().map(Vec::len), Some(3), "{receipts}");
+}
+
 cloud_test!(bad_arithmetic_is_rejected, bad_arithmetic_scenario);
 async fn bad_arithmetic_scenario(backend: Backend) {
     let cloud = Cloud::start(backend).await;

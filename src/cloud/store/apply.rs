@@ -3,9 +3,9 @@
 //! rolled back to the event's savepoint by the caller.
 
 use super::admin::{current_program, program_version, record_conflict, NewConflict};
-use super::customers::{load_resolved, points_of};
+use super::customers::{load_many_locked, load_resolved, points_of, CustomerRecord};
 use super::{Changes, CloudError, FeedKind, StoreSettings};
-use crate::cloud::db::{DbError, Sql, Value};
+use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
@@ -70,6 +70,11 @@ pub(super) struct ChunkCache {
     programs: RefCell<HashMap<i64, crate::rules::Program>>,
     /// Receipt ids looked up (`checked`), and those of them the cloud holds (`stored`).
     receipts: RefCell<(HashSet<String>, HashSet<String>)>,
+    /// PostgreSQL: the customers the chunk's sales name, locked and loaded in one round trip
+    /// up front. Each is taken by the first sale for them (a later one reads the customer
+    /// again, with what that sale changed), and all are dropped before any other kind of
+    /// event, which could change them.
+    customers: RefCell<HashMap<String, CustomerRecord>>,
     /// Rows the chunk's sales add, when they are held for [`ChunkCache::write_held`].
     held: Option<RefCell<HeldRows>>,
 }
@@ -114,7 +119,7 @@ pub(super) struct HeldMark([usize; 3], HashMap<String, i64>);
 impl ChunkCache {
     /// A cache that already knows which receipts the chunk's sales name are stored, and holds
     /// the rows they add until [`ChunkCache::write_held`].
-    pub fn for_events(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<ChunkCache, DbError> {
+    pub fn for_events(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<ChunkCache, CloudError> {
         let cache = ChunkCache { held: Some(RefCell::default()), ..ChunkCache::default() };
         let ids: Vec<String> = events
             .iter()
@@ -122,6 +127,17 @@ impl ChunkCache {
             .filter_map(|e| e.payload.pointer("/request/id")?.as_str().map(str::to_owned))
             .filter(|id| !id.contains('\0'))
             .collect();
+        if sql.dialect() == Dialect::Postgres {
+            let mut customers: Vec<String> = events
+                .iter()
+                .filter(|e| e.kind == EventKind::Sale)
+                .filter_map(|e| e.payload.pointer("/receipt/customer_id")?.as_str().map(str::to_owned))
+                .filter(|id| !id.contains('\0') && id.len() <= 128)
+                .collect();
+            customers.sort();
+            customers.dedup();
+            *cache.customers.borrow_mut() = load_many_locked(sql, &customers)?;
+        }
         if ids.is_empty() {
             return Ok(cache);
         }
@@ -305,8 +321,10 @@ pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Cha
         return Err(refuse("invalid_payload", "event_id must be 1 to 128 characters"));
     }
     if cx.event.kind != EventKind::Sale {
-        // Other events may read what the chunk's sales added.
+        // Other events may read what the chunk's sales added, and change the customers read
+        // for them.
         cx.cache.write_held(sql, cx.till_id)?;
+        cx.cache.customers.borrow_mut().clear();
     }
     let mark = cx.cache.mark();
     let applied = apply_kind(sql, cx, changes);
@@ -350,8 +368,12 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     let key = cx.receipt_key(&figures.receipt_id);
     let mut customer_id = None;
     if let Some(id) = &figures.customer_id {
-        let customer = load_resolved(sql, id, true)?
-            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+        let read_ahead = cx.cache.customers.borrow_mut().remove(id.as_str());
+        let customer = match read_ahead {
+            Some(customer) => customer,
+            None => load_resolved(sql, id, true)?
+                .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?,
+        };
         let mut wallet = customer.wallet.clone();
         if figures.redeem > 0 {
             let available = wallet.available(cx.at);
@@ -532,8 +554,12 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
     }
     let customer_id = receipt.opt_text(0)?;
     if let Some(id) = &customer_id {
-        let customer = load_resolved(sql, id, true)?
-            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+        let read_ahead = cx.cache.customers.borrow_mut().remove(id.as_str());
+        let customer = match read_ahead {
+            Some(customer) => customer,
+            None => load_resolved(sql, id, true)?
+                .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?,
+        };
         let program = match cx.program_version(sql, receipt.int(1)?)? {
             Some(program) => program,
             None => current_program(sql)?,

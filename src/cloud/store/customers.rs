@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{invalid, publish, Changes, CloudError, Store, StoreSettings};
 use crate::cloud::clock::{now, rfc3339};
-use crate::cloud::db::{DbError, Dialect, Row, Sql};
+use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
 use crate::identity;
 use crate::rules::{LotSource, Money, Program, Wallet};
@@ -107,6 +107,48 @@ pub(crate) fn load_by(
         }
     }
     Ok(Some(customer))
+}
+
+/// PostgreSQL: the customers `ids` name, locked (in id order, so two processes cannot
+/// deadlock on them) and loaded with their open lots, in one round trip. Ids naming nobody
+/// (an alias, a typo) are simply absent.
+pub(crate) fn load_many_locked(
+    sql: &mut dyn Sql,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, CustomerRecord>, CloudError> {
+    let mut found = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let params: Vec<Value> = ids.iter().map(|id| Value::from(id.as_str())).collect();
+    // Locked first, by a statement of its own (see `load_by`).
+    sql.write(&format!("SELECT 1 FROM customers WHERE id IN ({}) ORDER BY id FOR UPDATE", marks.join(", ")), &params)?;
+    let customer_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+    let lot_columns: Vec<String> = ledger::LOT_COLUMNS.iter().map(|c| format!("l.{c}")).collect();
+    let rows = sql.query(
+        &format!(
+            "SELECT {}, {} FROM customers c LEFT JOIN point_lots l ON l.customer_id = c.id AND l.remaining > 0
+             WHERE c.id IN ({}) ORDER BY c.id, l.id",
+            customer_columns.join(", "),
+            lot_columns.join(", "),
+            marks.join(", ")
+        ),
+        &params,
+    )?;
+    let lots_at = COLUMNS.split(", ").count();
+    for row in &rows {
+        let id = row.text(0)?;
+        if !found.contains_key(&id) {
+            found.insert(id.clone(), from_row(row)?);
+        }
+        if row.opt_int(lots_at)?.is_some() {
+            if let Some(customer) = found.get_mut(&id) {
+                customer.wallet.lots.push(ledger::lot_from_row(row, lots_at)?);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The customer an id names, following the alias a merge left behind.
