@@ -136,8 +136,12 @@ fn push_chunk(
         let result = match earlier_answer(&known, last_seq, event)? {
             Some(result) => result,
             None => {
-                let (result, record) =
-                    apply_one(sql, &mut savepoint, &cache, settings, till_id, event, at, &mut changes)?;
+                let (result, record) = apply_one(
+                    sql,
+                    &mut savepoint,
+                    &Context { settings, till_id, event, at, cache: &cache },
+                    &mut changes,
+                )?;
                 known.note(event, &record);
                 records.push((event, record));
                 last_seq = event.seq;
@@ -286,17 +290,13 @@ fn stored(event: &SyncEvent, outcome: String, code: Option<String>, message: Opt
 fn apply_one(
     sql: &mut dyn Sql,
     savepoint: &mut Savepoint,
-    cache: &ChunkCache,
-    settings: &StoreSettings,
-    till_id: &str,
-    event: &SyncEvent,
-    at: i64,
+    context: &Context<'_>,
     changes: &mut Changes,
 ) -> Result<(EventResult, EventRecord), CloudError> {
-    let context = Context { settings, till_id, event, at, cache };
+    let Context { till_id, event, at, .. } = *context;
     let mut event_changes = Changes::default();
     savepoint.begin(sql)?;
-    match apply_event(sql, &context, &mut event_changes) {
+    match apply_event(sql, context, &mut event_changes) {
         Ok(()) => {
             // The savepoint stays open until the next event's (or the end of the chunk).
             changes.absorb(event_changes);
