@@ -9,13 +9,16 @@
 //!   with a one-time launch code, sync now).
 //!
 //! With cargo feature `tray`, `gui` puts them on screen with the `tray-icon` crate: on Linux in
-//! a GTK event loop that owns the main thread (`linux.rs`); the tray object is not `Send`, so the
-//! monitor talks to it through a channel.
+//! a GTK event loop that owns the main thread (`linux.rs`), on Windows and macOS in `tao`'s
+//! (`desktop.rs`, not compiled here); the tray object is not `Send`, so the monitor talks to it
+//! through a channel.
 
 pub mod icon;
 pub mod monitor;
 pub mod state;
 
+#[cfg(all(feature = "tray", any(windows, target_os = "macos")))]
+mod desktop;
 #[cfg(feature = "tray")]
 mod gui;
 #[cfg(all(feature = "tray", target_os = "linux"))]
@@ -99,10 +102,12 @@ pub fn run(options: TrayOptions, runtime: &tokio::runtime::Handle) -> Result<(),
     {
         linux::run(options, runtime)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(windows, target_os = "macos"))]
     {
-        // tray-icon needs a Win32 message loop on Windows and the AppKit loop on macOS; this
-        // build has neither yet. The model, icons and monitor above are platform-neutral.
+        desktop::run(options, runtime)
+    }
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+    {
         let _ = (options, runtime);
         Err(TrayError::Unsupported)
     }
