@@ -519,13 +519,7 @@ fn seed_directory(seed: &Seed, dir: &Path, scratch: &Path) -> Duration {
 // The agent process
 
 fn start_agent(dir: &Path) -> Server {
-    let mut command = Command::new(AGENT);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
-        .arg(dir)
-        .env("LOYALTY_AGENT_TOKEN", TOKEN)
-        .env("LOYALTY_LOG", "warn");
-    Server::start(command, "loyalty-agent listening on", Duration::from_secs(300))
+    Server::agent(AGENT, dir, TOKEN)
 }
 
 /// The agent's CPU use while idle, as a percentage of one core over `window`.

@@ -938,13 +938,7 @@ fn sale_event(seq: i64, receipt_id: &str, customer_id: &str, price: i64, earn: i
 // The processes
 
 fn start_agent(dir: &Path) -> Server {
-    let mut command = Command::new(AGENT);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
-        .arg(dir)
-        .env("LOYALTY_AGENT_TOKEN", TOKEN)
-        .env("LOYALTY_LOG", "warn");
-    Server::start(command, "loyalty-agent listening on", Duration::from_secs(300))
+    Server::agent(AGENT, dir, TOKEN)
 }
 
 fn cpu_pair(a: Option<f64>, b: Option<f64>) -> String {

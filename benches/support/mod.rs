@@ -216,6 +216,18 @@ pub struct Server {
 }
 
 impl Server {
+    /// `loyalty-agent serve` (the binary at `agent`) on a free port with `dir` as its data
+    /// folder, `token` as its token and warnings-only logs.
+    pub fn agent(agent: &str, dir: &Path, token: &str) -> Server {
+        let mut command = Command::new(agent);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
+            .arg(dir)
+            .env("LOYALTY_AGENT_TOKEN", token)
+            .env("LOYALTY_LOG", "warn");
+        Server::start(command, "loyalty-agent listening on", Duration::from_secs(300))
+    }
+
     /// Spawns `command` (stdout is taken over here) and waits for its first stdout line,
     /// `<banner> http://ADDR`, for up to `limit`.
     pub fn start(mut command: Command, banner: &str, limit: Duration) -> Server {

@@ -9,6 +9,7 @@
 mod gift_cards;
 mod native;
 mod quantity;
+pub mod rules_input;
 mod signup;
 mod sync;
 mod webhook;

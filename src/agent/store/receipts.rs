@@ -12,10 +12,10 @@ use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
 use crate::agent::clock::rfc3339;
 use crate::identity;
 use crate::rules::{
-    self, CalcInput, CalcLine, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem,
-    ReturnLineRequest, SoldLine, DAY,
+    self, CalcInput, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem, ReturnLineRequest,
+    SoldLine, DAY,
 };
-use crate::wire::{self, CalculateRequest, CommitRequest, CustomerRef, RedeemInput, ReturnRequest};
+use crate::wire::{self, rules_input, CalculateRequest, CommitRequest, CustomerRef, ReturnRequest};
 
 impl Store {
     /// Prices a receipt against the current balances; changes nothing.
@@ -426,30 +426,11 @@ fn price(
     now: i64,
     overdraft: bool,
 ) -> Result<rules::Calculation, StoreError> {
-    let lines = request
-        .lines
-        .iter()
-        .map(|line| {
-            Ok(CalcLine {
-                sku: line.sku.clone(),
-                name: line.name.clone(),
-                category: line.category.clone(),
-                quantity: Quantity::parse(&line.quantity.0)?,
-                price: Money(line.price),
-            })
-        })
-        .collect::<Result<Vec<_>, rules::RulesError>>()?;
-    let redeem = match &request.redeem {
-        None => Redeem::None,
-        Some(RedeemInput::Points(points)) => Redeem::Points(*points),
-        Some(RedeemInput::Word(word)) if word.eq_ignore_ascii_case("max") => Redeem::Max,
-        Some(RedeemInput::Word(word)) => {
-            return Err(StoreError::Invalid {
-                code: "invalid_redeem",
-                message: format!("redeem must be a whole number of points or \"max\", not {word:?}"),
-            })
-        }
-    };
+    let lines = rules_input::calc_lines(&request.lines)?;
+    let redeem = rules_input::redeem(request.redeem.as_ref()).map_err(|word| StoreError::Invalid {
+        code: "invalid_redeem",
+        message: format!("redeem must be a whole number of points or \"max\", not {word:?}"),
+    })?;
     if request.promo_codes.len() > 10 {
         return Err(StoreError::Invalid {
             code: "too_many_promo_codes",
@@ -534,18 +515,9 @@ fn sold_lines(conn: &Connection, receipt_id: &str) -> Result<Vec<SoldLine>, Stor
 fn return_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>>, StoreError> {
     match (&request.lines, request.all) {
         (None, Some(true)) => Ok(None),
-        (Some(lines), None | Some(false)) if !lines.is_empty() => lines
-            .iter()
-            .map(|line| {
-                Ok(ReturnLineRequest {
-                    sku: line.sku.clone(),
-                    line: line.line,
-                    quantity: Quantity::parse(&line.quantity.0)?,
-                })
-            })
-            .collect::<Result<Vec<_>, rules::RulesError>>()
-            .map(Some)
-            .map_err(StoreError::from),
+        (Some(lines), None | Some(false)) if !lines.is_empty() => {
+            rules_input::return_lines(lines).map(Some).map_err(StoreError::from)
+        }
         _ => Err(StoreError::Invalid {
             code: "invalid_return",
             message: "a return needs either \"lines\" (sku and quantity) or \"all\": true, not both".into(),

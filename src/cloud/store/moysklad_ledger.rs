@@ -24,13 +24,10 @@ use crate::cloud::db::Sql;
 use crate::gift_cards::Payment;
 use crate::http::common::request_hash;
 use crate::moysklad::service::SaleRecord;
-use crate::rules::{
-    self, CalcInput, CalcLine, CustomerPoints, Money, Program, Quantity, Redeem, ReturnLineRequest, RulesError,
-    SoldLine,
-};
+use crate::rules::{self, CalcInput, CustomerPoints, Money, Program, Quantity, ReturnLineRequest, SoldLine};
 use crate::vals;
 use crate::wire::{
-    CalculateRequest, Calculation, CommitRequest, EventKind, RedeemInput, ReturnEvent, ReturnRequest, ReturnResult,
+    rules_input, CalculateRequest, Calculation, CommitRequest, EventKind, ReturnEvent, ReturnRequest, ReturnResult,
     ReturnedLine, SaleEvent, SyncEvent,
 };
 
@@ -278,25 +275,9 @@ fn price(
     at: i64,
     overdraft: bool,
 ) -> Result<rules::Calculation, CloudError> {
-    let lines = request
-        .lines
-        .iter()
-        .map(|line| {
-            Ok(CalcLine {
-                sku: line.sku.clone(),
-                name: line.name.clone(),
-                category: line.category.clone(),
-                quantity: Quantity::parse(&line.quantity.0)?,
-                price: Money(line.price),
-            })
-        })
-        .collect::<Result<Vec<_>, RulesError>>()?;
-    let redeem = match &request.redeem {
-        None => Redeem::None,
-        Some(RedeemInput::Points(points)) => Redeem::Points(*points),
-        Some(RedeemInput::Word(word)) if word.eq_ignore_ascii_case("max") => Redeem::Max,
-        Some(RedeemInput::Word(_)) => return Err(super::invalid("invalid_redeem", "redeem must be points or \"max\"")),
-    };
+    let lines = rules_input::calc_lines(&request.lines)?;
+    let redeem = rules_input::redeem(request.redeem.as_ref())
+        .map_err(|_| super::invalid("invalid_redeem", "redeem must be points or \"max\""))?;
     let points = customer.map(|c| CustomerPoints {
         balance: c.wallet.balance(at),
         available: c.wallet.available(at),
@@ -358,18 +339,7 @@ fn sold_lines(
 fn wanted_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>>, CloudError> {
     match (&request.lines, request.all) {
         (None, Some(true)) => Ok(None),
-        (Some(lines), _) if !lines.is_empty() => lines
-            .iter()
-            .map(|line| {
-                Ok(ReturnLineRequest {
-                    sku: line.sku.clone(),
-                    line: line.line,
-                    quantity: Quantity::parse(&line.quantity.0)?,
-                })
-            })
-            .collect::<Result<Vec<_>, RulesError>>()
-            .map(Some)
-            .map_err(CloudError::from),
+        (Some(lines), _) if !lines.is_empty() => rules_input::return_lines(lines).map(Some).map_err(CloudError::from),
         _ => Err(super::invalid("invalid_return", "a return needs lines or \"all\": true")),
     }
 }
