@@ -85,13 +85,20 @@ impl Card {
     pub fn check_payment(&self, amount: i64, now: i64) -> Result<(), Refusal> {
         let number = &self.number;
         match self.state(now) {
-            State::Void => Err(Refusal::new("gift_card_void", format!("gift card {number} was voided"))),
-            State::Expired => Err(Refusal::new("gift_card_expired", format!("gift card {number} has expired"))),
-            State::Redeemed => Err(Refusal::new("gift_card_redeemed", format!("gift card {number} is used up"))),
+            State::Void => Err(Refusal::new("gift_card_void", format!("gift card {number} was voided")).with("number", number)),
+            State::Expired => {
+                Err(Refusal::new("gift_card_expired", format!("gift card {number} has expired")).with("number", number))
+            }
+            State::Redeemed => {
+                Err(Refusal::new("gift_card_redeemed", format!("gift card {number} is used up")).with("number", number))
+            }
             State::Active | State::PartiallyRedeemed if amount > self.balance => Err(Refusal::new(
                 "gift_card_short",
                 format!("gift card {number} holds {} kopecks, {amount} were to be paid with it", self.balance),
-            )),
+            )
+            .with("number", number)
+            .with("balance", self.balance)
+            .with("amount", amount)),
             State::Active | State::PartiallyRedeemed => Ok(()),
         }
     }
@@ -105,15 +112,24 @@ pub struct Refusal {
     /// `gift_card_short`, `invalid_gift_card`.
     pub code: &'static str,
     pub message: String,
+    /// The values `message` names (`number`, `balance`, `amount`, `max`, `input`), for
+    /// translations.
+    pub values: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
     pub fn new(code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { code, message: message.into() }
+        Refusal { code, message: message.into(), values: Vec::new() }
+    }
+
+    /// Names a value the sentence mentions.
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Refusal {
+        self.values.push((name, value.to_string()));
+        self
     }
 
     pub fn unknown(number: &str) -> Refusal {
-        Refusal::new("gift_card_unknown", format!("gift card {number} is not known to this program"))
+        Refusal::new("gift_card_unknown", format!("gift card {number} is not known to this program")).with("number", number)
     }
 }
 
@@ -134,12 +150,15 @@ pub fn merge_payments(payments: &[Payment]) -> Result<Vec<Payment>, Refusal> {
     for payment in payments {
         let number = normalize_number(&payment.number).ok_or_else(|| {
             Refusal::new("invalid_gift_card", format!("{:?} is not a gift card number", payment.number))
+                .with("input", &payment.number)
         })?;
         if payment.amount <= 0 || payment.amount > MAX_AMOUNT {
             return Err(Refusal::new(
                 "invalid_gift_card",
                 format!("the payment with gift card {number} must be 1 to {MAX_AMOUNT} kopecks"),
-            ));
+            )
+            .with("number", &number)
+            .with("max", MAX_AMOUNT));
         }
         match merged.iter_mut().find(|p| p.number == number) {
             Some(existing) => existing.amount = existing.amount.saturating_add(payment.amount),
@@ -195,7 +214,8 @@ pub fn check_issue(
         return Err(Refusal::new(
             "invalid_amount",
             format!("amount is in kopecks and must be 1 to {MAX_AMOUNT} (10,000,000.00)"),
-        ));
+        )
+        .with("max", MAX_AMOUNT));
     }
     let expires_at = match expires_at.map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) => {

@@ -44,8 +44,12 @@ impl From<StoreError> for BackendError {
     fn from(e: StoreError) -> BackendError {
         match e {
             StoreError::NotFound { what } => BackendError::NotFound { what },
-            StoreError::Conflict { code, message } => BackendError::Conflict { code, message },
-            StoreError::Invalid { code, message } => BackendError::Invalid { code, message },
+            StoreError::Conflict { code, message } | StoreError::ConflictWith { code, message, .. } => {
+                BackendError::Conflict { code, message }
+            }
+            StoreError::Invalid { code, message } | StoreError::InvalidWith { code, message, .. } => {
+                BackendError::Invalid { code, message }
+            }
             StoreError::Rules(rule) => BackendError::Rules(rule),
             other @ (StoreError::Unavailable(_) | StoreError::CannotOpen { .. } | StoreError::TaskFailed) => {
                 BackendError::Unavailable(other.to_string())

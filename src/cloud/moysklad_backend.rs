@@ -30,8 +30,12 @@ impl From<CloudError> for BackendError {
     fn from(e: CloudError) -> BackendError {
         match e {
             CloudError::NotFound { what } => BackendError::NotFound { what },
-            CloudError::Conflict { code, message } => BackendError::Conflict { code, message },
-            CloudError::Invalid { code, message } | CloudError::Denied { code, message } => {
+            CloudError::Conflict { code, message } | CloudError::ConflictWith { code, message, .. } => {
+                BackendError::Conflict { code, message }
+            }
+            CloudError::Invalid { code, message }
+            | CloudError::InvalidWith { code, message, .. }
+            | CloudError::Denied { code, message } => {
                 BackendError::Invalid { code, message }
             }
             CloudError::Rules(rule) => BackendError::Rules(rule),

@@ -30,7 +30,8 @@ where
         }
         let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("empty_body", "the request body is empty; send a JSON object"));
+            return Err(ApiError::bad_request("empty_body", "the request body is empty; send a JSON object")
+                .with("body", "json"));
         }
         parse_json(&bytes).map(ApiJson)
     }
@@ -54,12 +55,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+                    .with("line", e.line())
+                    .with("column", e.column())
             }
             Category::Data => {
                 ApiError::unprocessable("invalid_field", format!("the body has a wrong or missing field: {e}"))
+                    .with_params(serde_params(&e.to_string()))
+                    .with("line", e.line())
+                    .with("column", e.column())
             }
         }
     })
+}
+
+/// What a serde data error is about, for translations: serde words these errors the same way
+/// in every format (`missing field `x``, `unknown field `x`, expected …`, `unknown variant
+/// `x``), so the kind and the name in backticks can be read back. Other errors give no kind,
+/// and the translation then says only where the problem is.
+fn serde_params(message: &str) -> super::ErrorParams {
+    let kind = if message.starts_with("missing field") {
+        "missing"
+    } else if message.starts_with("unknown field") {
+        "unknown"
+    } else if message.starts_with("unknown variant") {
+        "variant"
+    } else {
+        return Vec::new();
+    };
+    match backticked(message) {
+        Some(name) => vec![(kind, String::new()), ("field", name.to_owned())],
+        None => Vec::new(),
+    }
+}
+
+/// The first name in backticks, as serde and axum quote field names.
+fn backticked(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('`')?;
+    let (name, _) = rest.split_once('`')?;
+    (!name.is_empty() && name.len() <= 64).then_some(name)
 }
 
 fn is_json(value: Option<&axum::http::HeaderValue>) -> bool {
@@ -80,7 +113,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|e| {
-            ApiError::bad_request("invalid_query", format!("the query string is not valid: {}", e.body_text()))
+            let text = e.body_text();
+            let error = ApiError::bad_request("invalid_query", format!("the query string is not valid: {text}"));
+            match backticked(&text) {
+                Some(field) => error.with("field", field),
+                None => error,
+            }
         })
     }
 }

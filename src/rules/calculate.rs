@@ -7,7 +7,7 @@
 use super::limits::{redeem_limit, Rates};
 use super::program::same_text;
 use super::spread::spread;
-use super::{check_promo, Money, Program, ProgramKind, PromoUsage, Quantity, RulesError, Timestamp};
+use super::{check_promo, LineProblem, Money, Program, ProgramKind, PromoUsage, Quantity, RulesError, Timestamp};
 use serde::Serialize;
 
 /// The points a customer asks to spend.
@@ -274,20 +274,20 @@ fn check_lines(lines: &[CalcLine]) -> Result<(), RulesError> {
         return Err(RulesError::EmptyReceipt);
     }
     if lines.len() > MAX_LINES {
-        let why = format!("a receipt may have at most {MAX_LINES} lines, this one has {}", lines.len());
+        let why = LineProblem::TooManyLines { max: MAX_LINES, count: lines.len() };
         return Err(RulesError::InvalidLine { line: MAX_LINES, why });
     }
     for (line_no, line) in lines.iter().enumerate() {
         let why = if line.sku.trim().is_empty() {
-            "the SKU is empty".to_string()
+            LineProblem::EmptySku
         } else if line.sku.chars().count() > MAX_SKU_CHARS {
-            format!("the SKU is longer than {MAX_SKU_CHARS} characters")
+            LineProblem::SkuTooLong { max: MAX_SKU_CHARS }
         } else if line.price.0 < 0 {
-            format!("the price {} is negative", line.price)
+            LineProblem::NegativePrice { price: line.price }
         } else if line.price > MAX_PRICE {
-            format!("the price {} is above the maximum of {MAX_PRICE}", line.price)
+            LineProblem::PriceTooHigh { price: line.price, max: MAX_PRICE }
         } else if line.quantity.0 <= 0 || line.quantity > Quantity::MAX {
-            format!("the quantity {} is not between 0.001 and {}", line.quantity, Quantity::MAX)
+            LineProblem::QuantityOutOfRange { quantity: line.quantity, max: Quantity::MAX }
         } else {
             continue;
         };
@@ -316,6 +316,7 @@ fn apply_promos(input: &CalcInput<'_>, subtotal: Money, eligible: i64) -> Result
                 code: entered.trim().to_string(),
                 reason: "unknown",
                 message: "there is no such promo code.".to_string(),
+                values: Vec::new(),
             });
         };
         if applied.iter().any(|done| same_text(&done.code, &promo.code)) {

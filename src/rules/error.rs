@@ -1,5 +1,9 @@
 //! Why the rules refused a receipt, a return or a promo code.
 
+use std::fmt;
+
+use super::{Money, Quantity};
+
 /// A rule violation. Each variant maps to a stable snake_case `code()` and a sentence for the
 /// cashier (`Display`). The HTTP layer turns all of them into 422.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -7,7 +11,7 @@ pub enum RulesError {
     #[error("quantity {text:?} is not valid: {why}")]
     InvalidQuantity { text: String, why: &'static str },
     #[error("line {line}: {why}")]
-    InvalidLine { line: usize, why: String },
+    InvalidLine { line: usize, why: LineProblem },
     #[error("the receipt has no lines")]
     EmptyReceipt,
     #[error("the amounts are too large to compute")]
@@ -19,15 +23,45 @@ pub enum RulesError {
     #[error("points to redeem must be zero or more, not {0}")]
     NegativeRedeem(i64),
     /// A promo code that cannot be applied; `reason` is a stable code
-    /// (`unknown`, `not_yet_valid`, `expired`, `min_receipt`, `used_up`, `customer_limit`).
+    /// (`unknown`, `not_yet_valid`, `expired`, `min_receipt`, `used_up`, `customer_limit`), and
+    /// `values` the figures `message` names (`from`, `until`, `min_receipt`, `subtotal`), so that
+    /// a translation can name them too.
     #[error("promo code {code:?} cannot be applied: {message}")]
-    PromoRejected { code: String, reason: &'static str, message: String },
+    PromoRejected { code: String, reason: &'static str, message: String, values: Vec<(&'static str, String)> },
     #[error("line {line} was not in the receipt")]
     UnknownReturnLine { line: String },
     #[error("cannot return {requested} of {sku}: {remaining} left to return")]
     ReturnTooMuch { sku: String, requested: String, remaining: String },
     #[error("nothing left to return on this receipt")]
     NothingToReturn,
+}
+
+/// What is wrong with one line of a receipt. `Display` is the English the cashier reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProblem {
+    TooManyLines { max: usize, count: usize },
+    EmptySku,
+    SkuTooLong { max: usize },
+    NegativePrice { price: Money },
+    PriceTooHigh { price: Money, max: Money },
+    QuantityOutOfRange { quantity: Quantity, max: Quantity },
+}
+
+impl fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineProblem::TooManyLines { max, count } => {
+                write!(f, "a receipt may have at most {max} lines, this one has {count}")
+            }
+            LineProblem::EmptySku => f.write_str("the SKU is empty"),
+            LineProblem::SkuTooLong { max } => write!(f, "the SKU is longer than {max} characters"),
+            LineProblem::NegativePrice { price } => write!(f, "the price {price} is negative"),
+            LineProblem::PriceTooHigh { price, max } => write!(f, "the price {price} is above the maximum of {max}"),
+            LineProblem::QuantityOutOfRange { quantity, max } => {
+                write!(f, "the quantity {quantity} is not between 0.001 and {max}")
+            }
+        }
+    }
 }
 
 impl RulesError {
@@ -56,13 +90,18 @@ mod tests {
     fn codes_are_stable_snake_case() {
         let cases = [
             (RulesError::InvalidQuantity { text: "x".into(), why: "not a number" }, "invalid_quantity"),
-            (RulesError::InvalidLine { line: 0, why: "the price is negative".into() }, "invalid_line"),
+            (RulesError::InvalidLine { line: 0, why: LineProblem::EmptySku }, "invalid_line"),
             (RulesError::EmptyReceipt, "empty_receipt"),
             (RulesError::Overflow, "amount_overflow"),
             (RulesError::RedeemAboveLimit { requested: 2, max: 1, bound_by: "redeem_cap" }, "redeem_limit"),
             (RulesError::NegativeRedeem(-1), "negative_redeem"),
             (
-                RulesError::PromoRejected { code: "X".into(), reason: "unknown", message: "no such code".into() },
+                RulesError::PromoRejected {
+                    code: "X".into(),
+                    reason: "unknown",
+                    message: "no such code".into(),
+                    values: Vec::new(),
+                },
                 "promo_rejected",
             ),
             (RulesError::UnknownReturnLine { line: "A".into() }, "unknown_return_line"),

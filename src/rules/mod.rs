@@ -28,7 +28,7 @@ pub use calculate::{
     calculate, calculate_booked, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied,
     LineResult, PointsQuote, Redeem, OVERDRAFT,
 };
-pub use error::RulesError;
+pub use error::{LineProblem, RulesError};
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
 pub use promo::{check_promo, PromoUsage};
 pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine};

@@ -26,27 +26,36 @@ pub fn check_promo(
     usage: PromoUsage,
     now: Timestamp,
 ) -> Result<Money, RulesError> {
-    let reject =
-        |reason: &'static str, message: String| RulesError::PromoRejected { code: promo.code.clone(), reason, message };
+    let reject = |reason: &'static str, message: String, values: Vec<(&'static str, String)>| {
+        RulesError::PromoRejected { code: promo.code.clone(), reason, message, values }
+    };
     if let Some(from) = promo.valid_from.filter(|&from| now < from) {
-        return Err(reject("not_yet_valid", format!("the code is valid only from {}.", describe_time(from))));
+        let from = describe_time(from);
+        return Err(reject("not_yet_valid", format!("the code is valid only from {from}."), vec![("from", from)]));
     }
     if let Some(until) = promo.valid_until.filter(|&until| now > until) {
-        return Err(reject("expired", format!("the code expired on {}.", describe_time(until))));
+        let until = describe_time(until);
+        return Err(reject("expired", format!("the code expired on {until}."), vec![("until", until)]));
     }
     if subtotal < promo.min_receipt {
         return Err(reject(
             "min_receipt",
             format!("the code needs a receipt of at least {}; this one is {subtotal}.", promo.min_receipt),
+            vec![("min_receipt", promo.min_receipt.to_string()), ("subtotal", subtotal.to_string())],
         ));
     }
     if promo.usage_limit.is_some_and(|limit| usage.total >= limit) {
-        return Err(reject("used_up", "the code has already been used as many times as allowed.".to_string()));
+        return Err(reject(
+            "used_up",
+            "the code has already been used as many times as allowed.".to_string(),
+            Vec::new(),
+        ));
     }
     if promo.per_customer_limit.is_some_and(|limit| usage.by_customer >= limit) {
         return Err(reject(
             "customer_limit",
             "this customer has already used the code as often as allowed.".to_string(),
+            Vec::new(),
         ));
     }
     let eligible = eligible.0.max(0);

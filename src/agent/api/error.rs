@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 
 use crate::agent::store::StoreError;
+use crate::http::common::not_found_id;
 pub use crate::http::ApiError;
 
 impl From<StoreError> for ApiError {
@@ -33,11 +34,15 @@ impl From<StoreError> for ApiError {
                 } else {
                     "not_found"
                 };
-                ApiError::not_found(code, format!("{what} not found; check the identifier"))
+                ApiError::not_found(code, format!("{what} not found; check the identifier")).with_params(not_found_id(&what))
             }
             StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            StoreError::ConflictWith { code, message, params } => {
+                ApiError::new(StatusCode::CONFLICT, code, message).with_params(params)
+            }
             StoreError::Invalid { code, message } => ApiError::unprocessable(code, message),
-            StoreError::Rules(rule) => ApiError::unprocessable(rule.code(), rule.to_string()),
+            StoreError::InvalidWith { code, message, params } => ApiError::unprocessable(code, message).with_params(params),
+            StoreError::Rules(rule) => ApiError::from(rule),
         }
     }
 }

@@ -5,6 +5,7 @@ use axum::Json;
 
 use super::{ApiError, AppState, Mode};
 use crate::agent::clock;
+use crate::http::Lang;
 use crate::wire::{Health, StorageHealth, SyncHealth, SyncResult};
 
 /// Health of the agent: storage, mode and sync. Needs no token.
@@ -46,7 +47,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 /// Sync now: push and pull at once, skipping any backoff; answers when the attempt is done.
 /// In standalone mode there is no cloud: the answer says so.
 #[utoipa::path(post, path = "/v1/sync", tag = "agent", responses((status = 200, body = SyncResult), (status = 409, body = crate::wire::ErrorBody)))]
-pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>, ApiError> {
+pub async fn sync_now(State(state): State<AppState>, lang: Lang) -> Result<Json<SyncResult>, ApiError> {
     match state.mode {
         Mode::Standalone => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -62,12 +63,31 @@ pub async fn sync_now(State(state): State<AppState>) -> Result<Json<SyncResult>,
                 ));
             };
             let status = handle.sync_now().await;
-            let message = match (status.state, &status.last_error) {
-                ("online", _) => "everything committed here has reached the cloud, and its changes are here".to_owned(),
-                (_, Some(error)) => format!("sync did not complete: {error}"),
-                (state, None) => format!("sync is {state}"),
+            let message = match lang {
+                Lang::En => match (status.state, &status.last_error) {
+                    ("online", _) => "everything committed here has reached the cloud, and its changes are here".to_owned(),
+                    (_, Some(error)) => format!("sync did not complete: {error}"),
+                    (state, None) => format!("sync is {state}"),
+                },
+                Lang::Ru => sync_message_ru(status.state).to_owned(),
             };
             Ok(Json(SyncResult { state: status.state.to_owned(), message }))
         }
+    }
+}
+
+/// "Sync now"'s answer for a Russian reader, by the state sync ended in. The English names the
+/// technical cause; a cashier needs what it means and what to do (`loyalty-agent doctor` and
+/// the health's `sync.last_error` have the cause).
+fn sync_message_ru(state: &str) -> &'static str {
+    match state {
+        "online" => "Всё, что проведено на этой кассе, уже в облаке, а изменения из облака — здесь.",
+        "offline" => {
+            "Синхронизация не завершилась: облако недоступно. Продажи продолжаются и уйдут в облако, когда связь вернётся."
+        }
+        "auth_error" => {
+            "Синхронизация не завершилась: облако не принимает эту кассу. Запустите `loyalty-agent doctor` — он подскажет, что сделать."
+        }
+        _ => "Синхронизация ещё не завершилась; повторите чуть позже.",
     }
 }

@@ -176,7 +176,8 @@ pub fn router(state: AppState) -> Router {
             .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
     };
 
-    // Layers run outermost-last: logging/timeout, then Host, then Origin, then the token.
+    // Layers run outermost-last: the language of error answers, logging/timeout, then Host,
+    // then Origin, then the token.
     api.layer(axum::middleware::from_fn_with_state(state.clone(), security::check_token))
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::check_origin))
@@ -192,5 +193,6 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         }))
+        .layer(axum::middleware::from_fn(crate::http::i18n::localize))
         .with_state(state)
 }

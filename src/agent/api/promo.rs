@@ -57,7 +57,7 @@ pub async fn check(
                     discount: None,
                 })),
                 Err(RulesError::PromoRejected { reason, message, .. }) => Ok(Json(rejected(&code, reason, message))),
-                Err(e) => Err(ApiError::unprocessable(e.code(), e.to_string())),
+                Err(e) => Err(ApiError::from(e)),
             }
         }
     }

@@ -25,7 +25,7 @@ pub async fn card_qr(
     let png = match file.as_str() {
         "qr.svg" => false,
         "qr.png" => true,
-        _ => return Err(ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png")),
+        _ => return Err(ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png").with("qr", "")),
     };
     let customer = state.store()?.customer(id).await?;
     render(&identity::card_qr_payload(&customer.card), png)
@@ -77,7 +77,8 @@ fn signup_qr(state: &AppState, query: SignupQrQuery, png: bool) -> Result<Respon
                     "store must be 1 to {} letters, digits, single spaces and simple punctuation, such as \"Main street 5\"",
                     identity::MAX_STORE_LEN
                 ),
-            ))
+            )
+            .with("max", identity::MAX_STORE_LEN))
         }
         None => target.default_store.clone(),
     };
@@ -87,7 +88,7 @@ fn signup_qr(state: &AppState, query: SignupQrQuery, png: bool) -> Result<Respon
 
 /// `text` as a QR code image, PNG or SVG.
 fn render(text: &str, png: bool) -> Result<Response, ApiError> {
-    let render_failed = |e: identity::IdentityError| ApiError::unprocessable(e.code(), e.to_string());
+    let render_failed = ApiError::from;
     let (content_type, body) = if png {
         ("image/png", identity::render_png(text, 8).map_err(render_failed)?)
     } else {
@@ -112,11 +113,12 @@ pub async fn decode(State(_state): State<AppState>, request: Request) -> Result<
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the image as image/png or image/jpeg",
-        ));
+        )
+        .with("image", ""));
     }
     let bytes = read_body(request, &()).await?;
     if bytes.is_empty() {
-        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a PNG or JPEG image"));
+        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a PNG or JPEG image").with("body", "image"));
     }
     // Decoding is CPU work on a possibly large image: keep it off the async workers.
     let decoded = tokio::task::spawn_blocking(move || identity::decode_image(&bytes))
@@ -127,6 +129,6 @@ pub async fn decode(State(_state): State<AppState>, request: Request) -> Result<
             let card = identity::parse_qr_payload(&text);
             Ok(Json(QrDecoded { text, card }))
         }
-        Err(e) => Err(ApiError::unprocessable(e.code(), e.to_string())),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

@@ -80,6 +80,7 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
             let allowed = origin.to_str().map(|o| state.security.origin_allowed(o)).unwrap_or(false);
             if !allowed {
                 return ApiError::forbidden("forbidden_origin", "requests from this web page's origin are not allowed")
+                    .with("origin", "page")
                     .into_response();
             }
         }
@@ -125,6 +126,7 @@ pub async fn check_token(State(state): State<AppState>, mut request: Request, ne
         .is_some_and(|site| site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"));
     if cross_site {
         return ApiError::forbidden("forbidden_origin", "requests from another web site are not allowed")
+            .with("origin", "site")
             .into_response();
     }
     let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);

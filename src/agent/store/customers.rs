@@ -359,13 +359,18 @@ pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serd
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
     identity::normalize_phone(input, &settings.default_region)
         .map(|phone| phone.as_str().to_owned())
-        .map_err(|e| StoreError::Invalid { code: "invalid_phone", message: e.to_string() })
+        .map_err(|e| StoreError::InvalidWith {
+            code: "invalid_phone",
+            message: e.to_string(),
+            params: crate::http::error::identity_params(&e),
+        })
 }
 
 fn normalize_email(input: &str) -> Result<String, StoreError> {
-    identity::normalize_email(input).ok_or_else(|| StoreError::Invalid {
+    identity::normalize_email(input).ok_or_else(|| StoreError::InvalidWith {
         code: "invalid_email",
         message: format!("{input:?} is not an email address"),
+        params: vec![("input", input.to_owned())],
     })
 }
 
@@ -380,7 +385,7 @@ fn ensure_unique(
     let holder: Option<(String, Option<String>, String)> =
         conn.prepare_cached(&sql)?.query_row([value], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional()?;
     match holder {
-        Some((id, name, card)) if Some(id.as_str()) != except_id => Err(StoreError::Conflict {
+        Some((id, name, card)) if Some(id.as_str()) != except_id => Err(StoreError::ConflictWith {
             code: match column {
                 "phone" => "phone_taken",
                 "card" => "card_taken",
@@ -390,6 +395,11 @@ fn ensure_unique(
                 "this {column} already belongs to customer {} (id {id}, card {card}); open that customer instead",
                 name.as_deref().unwrap_or("without a name")
             ),
+            params: {
+                let mut params = vec![("customer", id.clone()), ("card", card.clone())];
+                params.extend(name.clone().map(|name| ("name", name)));
+                params
+            },
         }),
         _ => Ok(()),
     }
@@ -429,9 +439,10 @@ fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<S
         return Ok(None);
     }
     if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(StoreError::Invalid {
+        return Err(StoreError::InvalidWith {
             code: "invalid_field",
             message: format!("{field} must be at most {max} characters of text without control characters"),
+            params: vec![("field", field.to_owned()), ("max", max.to_string())],
         });
     }
     Ok(Some(trimmed.to_owned()))
@@ -439,9 +450,10 @@ fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<S
 
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
     if tags.len() > 50 {
-        return Err(StoreError::Invalid {
+        return Err(StoreError::InvalidWith {
             code: "invalid_field",
             message: "a customer can have at most 50 tags".into(),
+            params: vec![("max_tags", "50".into())],
         });
     }
     let mut cleaned = Vec::with_capacity(tags.len());

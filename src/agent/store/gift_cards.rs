@@ -30,7 +30,7 @@ fn card_of(row: &Row<'_>) -> rusqlite::Result<Card> {
 }
 
 pub(crate) fn refused(refusal: Refusal) -> StoreError {
-    StoreError::Invalid { code: refusal.code, message: refusal.message }
+    StoreError::InvalidWith { code: refusal.code, message: refusal.message, params: refusal.values }
 }
 
 /// A card by its id or (normalised) number.
@@ -118,9 +118,10 @@ impl Store {
             let number = match number {
                 Some(number) => {
                     if load(&tx, &number)?.is_some() {
-                        return Err(StoreError::Conflict {
+                        return Err(StoreError::ConflictWith {
                             code: "gift_card_taken",
                             message: format!("a gift card numbered {number} exists already"),
+                            params: vec![("number", number.clone())],
                         });
                     }
                     number

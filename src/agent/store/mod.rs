@@ -34,6 +34,7 @@ pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 pub use sync::{AckSummary, PageSummary};
 
+use crate::http::ErrorParams;
 use crate::rules::RulesError;
 
 /// Why a storage operation failed. Every variant maps to one HTTP status in `api::error`.
@@ -52,6 +53,13 @@ pub enum StoreError {
     /// Input that passed JSON parsing but makes no sense (`invalid_phone`, `invalid_birthday`, …).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// A conflict whose sentence names values (the customer who holds a phone) that a
+    /// translation must name too; `params` carries them (see `http::messages_ru`).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String, params: ErrorParams },
+    /// Invalid input whose sentence names values (a field, a limit), with them in `params`.
+    #[error("{message}")]
+    InvalidWith { code: &'static str, message: String, params: ErrorParams },
     #[error(transparent)]
     Rules(#[from] RulesError),
     #[error("a storage task stopped unexpectedly")]

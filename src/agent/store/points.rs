@@ -61,34 +61,66 @@ pub struct Offline {
 
 impl Offline {
     /// How many points the customer may still spend on this till while it is offline, and
-    /// which bound decides it (a sentence for the cashier).
-    pub fn allowance(&self, program: &crate::rules::Program, connected: &ConnectedPoints, now: i64) -> (i64, String) {
+    /// which bound decides it.
+    pub fn allowance(
+        &self,
+        program: &crate::rules::Program,
+        connected: &ConnectedPoints,
+        now: i64,
+    ) -> (i64, OfflineBound) {
         let max_age = program.offline_max_age_hours.saturating_mul(3_600);
         let offline_for = self.last_online.map(|at| now.saturating_sub(at));
         if offline_for.is_none_or(|age| age > max_age) {
-            return (
-                0,
-                format!(
-                    "the till has been offline for more than {} hours; no points can be spent until it reconnects",
-                    program.offline_max_age_hours
-                ),
-            );
+            return (0, OfflineBound::OfflineTooLong { hours: program.offline_max_age_hours });
         }
         let redemptions = connected.unconfirmed.iter().filter(|e| e.kind == "redemption");
         let (times, spent) = redemptions.fold((0i64, 0i64), |(times, spent), e| {
             (times.saturating_add(e.count), spent.saturating_add(e.points.saturating_neg()))
         });
         if times >= program.offline_max_redemptions {
-            return (0, format!("the customer already spent points {times} times on this till while it is offline"));
+            return (0, OfflineBound::SpentTooOften { times });
         }
         let left = program.offline_redeem_limit.saturating_sub(spent).max(0);
-        (
-            left,
-            format!(
-                "while the till is offline a customer can spend at most {} points on it",
-                program.offline_redeem_limit
+        (left, OfflineBound::Cap { points: program.offline_redeem_limit })
+    }
+}
+
+/// Which offline bound limits what a customer may spend; `Display` is the cashier's sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineBound {
+    /// Offline longer than the program allows spending for.
+    OfflineTooLong { hours: i64 },
+    /// The customer spent points on this till this many times since it went offline.
+    SpentTooOften { times: i64 },
+    /// At most this many points per customer on this till while offline.
+    Cap { points: i64 },
+}
+
+impl OfflineBound {
+    /// The bound's figure under the name the translations use.
+    pub fn param(&self) -> (&'static str, String) {
+        match self {
+            OfflineBound::OfflineTooLong { hours } => ("offline_hours", hours.to_string()),
+            OfflineBound::SpentTooOften { times } => ("offline_times", times.to_string()),
+            OfflineBound::Cap { points } => ("offline_cap", points.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for OfflineBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OfflineBound::OfflineTooLong { hours } => write!(
+                f,
+                "the till has been offline for more than {hours} hours; no points can be spent until it reconnects"
             ),
-        )
+            OfflineBound::SpentTooOften { times } => {
+                write!(f, "the customer already spent points {times} times on this till while it is offline")
+            }
+            OfflineBound::Cap { points } => {
+                write!(f, "while the till is offline a customer can spend at most {points} points on it")
+            }
+        }
     }
 }
 

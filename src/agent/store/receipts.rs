@@ -455,9 +455,10 @@ fn price(
     if let (Some((allowed, why)), Some(points)) = (&allowance, points.as_mut()) {
         if let Redeem::Points(requested) = redeem {
             if requested > *allowed && !overdraft {
-                return Err(StoreError::Invalid {
+                return Err(StoreError::InvalidWith {
                     code: "offline_limit",
                     message: format!("the till is offline: at most {allowed} points can be spent now ({why}); {requested} were asked for"),
+                    params: vec![("allowed", allowed.to_string()), ("requested", requested.to_string()), why.param()],
                 });
             }
         }

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "loyalty-cloud hit a bug; it was logged")
                 .into_response()
         }))
+        .layer(axum::middleware::from_fn(crate::http::i18n::localize))
         .with_state(state)
 }
 
@@ -158,37 +159,40 @@ fn bearer(request: &Request) -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
-fn unauthorized(what: &str) -> Response {
+/// A 401 naming the credential; `credential` (`admin`, `device`, `device_unknown`) picks the
+/// translation.
+fn unauthorized(credential: &'static str, what: &str) -> Response {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
         format!("send the {what} as \"Authorization: Bearer <token>\""),
     )
+    .with(credential, "")
     .into_response()
 }
 
 async fn check_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match bearer(&request) {
         Some(token) if state.admin_token.matches(&token) => next.run(request).await,
-        _ => unauthorized("admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)"),
+        _ => unauthorized("admin", "admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)"),
     }
 }
 
 async fn check_device(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(token) = bearer(&request).filter(|t| !t.is_empty() && t.len() <= 256) else {
-        return unauthorized("device token this till got at enrollment");
+        return unauthorized("device", "device token this till got at enrollment");
     };
     match state.store.till_for_token(token).await {
         Ok(Some(till_id)) => {
             request.extensions_mut().insert(TillId(till_id));
             next.run(request).await
         }
-        Ok(None) => unauthorized("device token this till got at enrollment (it is unknown or was replaced)"),
+        Ok(None) => unauthorized("device_unknown", "device token this till got at enrollment (it is unknown or was replaced)"),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
-pub use crate::http::common::{request_hash, validate_key};
+pub use crate::http::common::{not_found_id, request_hash, validate_key};
 
 impl From<CloudError> for ApiError {
     fn from(e: CloudError) -> ApiError {
@@ -200,6 +204,7 @@ impl From<CloudError> for ApiError {
                     "storage_unavailable",
                     format!("the database is not available ({message}); retry"),
                 )
+                .with("cloud", "")
             }
             CloudError::Db(DbError::NulInText) => ApiError::unprocessable(
                 "invalid_text",
@@ -212,6 +217,7 @@ impl From<CloudError> for ApiError {
                     "storage_unavailable",
                     "the cloud's database failed; nothing was stored — retry",
                 )
+                .with("cloud", "")
             }
             CloudError::NotFound { what } => {
                 let code = if what.starts_with("receipt") {
@@ -229,12 +235,16 @@ impl From<CloudError> for ApiError {
                 } else {
                     "not_found"
                 };
-                ApiError::not_found(code, format!("{what} not found; check the identifier"))
+                ApiError::not_found(code, format!("{what} not found; check the identifier")).with_params(not_found_id(&what))
             }
             CloudError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            CloudError::ConflictWith { code, message, params } => {
+                ApiError::new(StatusCode::CONFLICT, code, message).with_params(params)
+            }
             CloudError::Invalid { code, message } => ApiError::unprocessable(code, message),
+            CloudError::InvalidWith { code, message, params } => ApiError::unprocessable(code, message).with_params(params),
             CloudError::Denied { code, message } => ApiError::new(StatusCode::UNAUTHORIZED, code, message),
-            CloudError::Rules(rule) => ApiError::unprocessable(rule.code(), rule.to_string()),
+            CloudError::Rules(rule) => ApiError::from(rule),
         }
     }
 }

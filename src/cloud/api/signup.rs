@@ -21,6 +21,7 @@ use axum::Json;
 
 use super::{ApiError, AppState};
 use crate::http::extract::ApiJson;
+use crate::http::Lang;
 use crate::http::rate_limit::{retry_after_seconds, KeyedLimiter, Limiter, Rate};
 use crate::wire::{SignupAccepted, SignupRequest};
 
@@ -75,12 +76,15 @@ impl SignupGuard {
     }
 }
 
-fn too_many(wait: Duration, what: &str) -> Response {
+/// A 429; `scope` (`global`, `address`, `phone`) names the bucket for translations.
+fn too_many(wait: Duration, scope: &'static str, what: &str) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         format!("too many sign-ups {what}; try again in {} s", retry_after_seconds(wait)),
     )
+    .with("scope", scope)
+    .with("seconds", retry_after_seconds(wait))
     .into_response();
     if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -98,11 +102,12 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> Response
     let guard = &state.signup;
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let client = guard.client(peer, request.headers());
+    let lang = request.extensions().get::<Lang>().copied().unwrap_or_default();
     if let Err(wait) = guard.global.check(now) {
-        return too_many(wait, "right now");
+        return too_many(wait, "global", "right now");
     }
     if let Err(wait) = guard.per_ip.check(&client, now) {
-        return too_many(wait, "from this address");
+        return too_many(wait, "address", "from this address");
     }
     let body = match ApiJson::<SignupRequest>::from_request(request, &state).await {
         Ok(ApiJson(body)) => body,
@@ -111,19 +116,24 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> Response
     // Invalid phones are refused by the store below; only a real number has a bucket.
     if let Ok(phone) = crate::identity::normalize_phone(&body.phone, &guard.default_region) {
         if let Err(wait) = guard.per_phone.check(&phone.as_str().to_owned(), now) {
-            return too_many(wait, "for this phone number");
+            return too_many(wait, "phone", "for this phone number");
         }
     }
     match state.store.signup(body, client.to_string()).await {
         Ok(outcome) => {
             tracing::info!(known = matches!(outcome, crate::cloud::store::SignupOutcome::AlreadyKnown), "sign-up");
-            let answer = SignupAccepted {
-                status: "received".into(),
-                message: "Thank you! Your loyalty card is on its way.".into(),
-            };
+            let answer = SignupAccepted { status: "received".into(), message: accepted_message(lang).into() };
             (StatusCode::ACCEPTED, Json(answer)).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The sentence the sign-up page shows after an accepted sign-up, in the reader's language.
+fn accepted_message(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Thank you! Your loyalty card is on its way.",
+        Lang::Ru => "Спасибо! Номер карты скоро придёт вам в SMS или на почту.",
     }
 }
 

@@ -41,7 +41,8 @@ pub async fn push(
         return Err(ApiError::unprocessable(
             "batch_too_large",
             format!("send at most {MAX_BATCH} events per push, in seq order"),
-        ));
+        )
+        .with("max", MAX_BATCH));
     }
     if request.events.windows(2).any(|pair| pair[1].seq <= pair[0].seq) || request.events.iter().any(|e| e.seq < 1) {
         return Err(ApiError::unprocessable("events_not_in_order", "events must have seq ≥ 1 in increasing order"));
@@ -81,7 +82,7 @@ pub async fn pull(
     ApiQuery(query): ApiQuery<PullQuery>,
 ) -> Result<Json<PullResponse>, ApiError> {
     if query.cursor.as_ref().is_some_and(|c| c.len() > 200) {
-        return Err(ApiError::bad_request("invalid_query", "the cursor is too long"));
+        return Err(ApiError::bad_request("invalid_query", "the cursor is too long").with("cursor", ""));
     }
     let wait = Duration::from_secs(query.wait.unwrap_or(0));
     let page = state.store.pull(till_id, query.cursor, query.limit.unwrap_or(DEFAULT_LIMIT), wait).await?;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{invalid, publish, Changes, CloudError, FeedKind, Store};
+use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
 use crate::cloud::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Row, Sql};
 use crate::rules::Program;
@@ -156,7 +156,9 @@ const LIST_LIMIT: i64 = 500;
 
 impl Store {
     pub async fn put_program(&self, program: Program) -> Result<ProgramVersion, CloudError> {
-        program.validate().map_err(|message| invalid("invalid_program", message))?;
+        program.validate().map_err(|message| {
+            invalid_with("invalid_program", message.clone(), vec![("detail", message)])
+        })?;
         let at = now();
         let program = self.write(move |sql| insert_program(sql, program.clone(), at)).await?;
         Ok(ProgramVersion { version: program.version, program, created_at: rfc3339(at) })

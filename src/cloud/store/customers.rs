@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{invalid, publish, Changes, CloudError, Store, StoreSettings};
+use super::{invalid, invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::cloud::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
@@ -334,13 +334,14 @@ pub(crate) fn holder(
 
 fn ensure_unique(sql: &mut dyn Sql, column: &'static str, value: &str, except: Option<&str>) -> Result<(), CloudError> {
     match holder(sql, column, value, except)? {
-        Some(id) => Err(CloudError::Conflict {
+        Some(id) => Err(CloudError::ConflictWith {
             code: match column {
                 "phone" => "phone_taken",
                 "card" => "card_taken",
                 _ => "email_taken",
             },
             message: format!("this {column} already belongs to customer {id}; open that customer instead"),
+            params: vec![("customer", id)],
         }),
         None => Ok(()),
     }
@@ -399,7 +400,13 @@ impl Store {
             (Some(phone), None, None) => ("phone", normalize_phone(&phone, self.settings())?),
             (None, Some(card), None) => ("card", normalize_card(&card)?),
             (None, None, Some(email)) => ("email", clean_email(Some(email))?.unwrap_or_default()),
-            _ => return Err(invalid("invalid_query", "give exactly one of phone, card or email")),
+            _ => {
+                return Err(invalid_with(
+                    "invalid_query",
+                    "give exactly one of phone, card or email",
+                    vec![("one_of", String::new())],
+                ))
+            }
         };
         self.read(move |sql| {
             let found = load_by(sql, column, &value, false)?;
@@ -538,7 +545,7 @@ impl Store {
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, CloudError> {
     identity::normalize_phone(input, &settings.default_region)
         .map(|phone| phone.as_str().to_owned())
-        .map_err(|e| invalid("invalid_phone", e.to_string()))
+        .map_err(|e| invalid_with("invalid_phone", e.to_string(), crate::http::error::identity_params(&e)))
 }
 
 pub(crate) fn normalize_card(input: &str) -> Result<String, CloudError> {
@@ -550,7 +557,9 @@ pub(crate) fn clean_email(input: Option<String>) -> Result<Option<String>, Cloud
     match clean_text(input, "email", 254)? {
         Some(email) => identity::normalize_email(&email)
             .map(Some)
-            .ok_or_else(|| invalid("invalid_email", format!("{email:?} is not an email address"))),
+            .ok_or_else(|| {
+                invalid_with("invalid_email", format!("{email:?} is not an email address"), vec![("input", email.clone())])
+            }),
         None => Ok(None),
     }
 }
@@ -563,9 +572,10 @@ pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Resu
         return Ok(None);
     }
     if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(invalid(
+        return Err(invalid_with(
             "invalid_field",
             format!("{field} must be at most {max} characters of text without control characters"),
+            vec![("field", field.to_owned()), ("max", max.to_string())],
         ));
     }
     Ok(Some(trimmed.to_owned()))
@@ -573,7 +583,7 @@ pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Resu
 
 pub(crate) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, CloudError> {
     if tags.len() > 50 {
-        return Err(invalid("invalid_field", "a customer can have at most 50 tags"));
+        return Err(invalid_with("invalid_field", "a customer can have at most 50 tags", vec![("max_tags", "50".into())]));
     }
     let mut cleaned = Vec::with_capacity(tags.len());
     for tag in tags {

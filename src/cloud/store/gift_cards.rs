@@ -30,7 +30,7 @@ fn card_of(row: &Row) -> Result<Card, CloudError> {
 }
 
 pub(crate) fn refused(refusal: Refusal) -> CloudError {
-    CloudError::Invalid { code: refusal.code, message: refusal.message }
+    CloudError::InvalidWith { code: refusal.code, message: refusal.message, params: refusal.values }
 }
 
 /// A card by its id or (normalised) number.
@@ -121,9 +121,10 @@ impl Store {
                 let number = match &number {
                     Some(number) => {
                         if load(sql, number, false)?.is_some() {
-                            return Err(CloudError::Conflict {
+                            return Err(CloudError::ConflictWith {
                                 code: "gift_card_taken",
                                 message: format!("a gift card numbered {number} exists already"),
+                                params: vec![("number", number.clone())],
                             });
                         }
                         number.clone()

@@ -44,6 +44,7 @@ pub use tills::{NewTill, TillView};
 pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 
 use super::db::{AsDbError, Database, DbError, Mode, Sql, Value};
+use crate::http::ErrorParams;
 use crate::rules::{Program, RulesError};
 use crate::vals;
 
@@ -60,6 +61,13 @@ pub enum CloudError {
     /// Input that parsed but makes no sense (`invalid_phone`, `invalid_program`, …).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// A conflict whose sentence names values (the customer who holds a phone) that a
+    /// translation must name too; `params` carries them (see `http::messages_ru`).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String, params: ErrorParams },
+    /// Invalid input whose sentence names values (a field, a limit), with them in `params`.
+    #[error("{message}")]
+    InvalidWith { code: &'static str, message: String, params: ErrorParams },
     /// A credential that is wrong, used or expired (enrollment codes).
     #[error("{message}")]
     Denied { code: &'static str, message: String },
@@ -84,6 +92,11 @@ impl From<serde_json::Error> for CloudError {
 
 pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> CloudError {
     CloudError::Invalid { code, message: message.into() }
+}
+
+/// Invalid input with the values its sentence names, for translations.
+pub(crate) fn invalid_with(code: &'static str, message: impl Into<String>, params: ErrorParams) -> CloudError {
+    CloudError::InvalidWith { code, message: message.into(), params }
 }
 
 /// Settings the use cases need to interpret identifiers.

@@ -9,7 +9,7 @@
 //! conflicts, balances and the feed treat them like any other.
 
 use super::customers::{holder, insert, load_by, load_resolved, CleanCustomer, CustomerRecord};
-use super::{invalid, publish, Changes, CloudError, FeedKind, Store};
+use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
 use crate::cloud::clock::now;
 use crate::cloud::db::Sql;
 use crate::cloud::token::{random_token, secret_hash};
@@ -45,7 +45,11 @@ impl Store {
     pub async fn moysklad_new_key(&self, store: String) -> Result<MoyskladKey, CloudError> {
         let store = store.trim().to_owned();
         if store.is_empty() || store.chars().count() > 200 || store.chars().any(char::is_control) {
-            return Err(invalid("invalid_field", "store must be 1 to 200 characters of text"));
+            return Err(invalid_with(
+                "invalid_field",
+                "store must be 1 to 200 characters of text",
+                vec![("field", "store".into()), ("max_label", "200".into())],
+            ));
         }
         let key = random_token();
         let key_hash = secret_hash(&key);
@@ -194,13 +198,14 @@ impl Store {
             for (column, value) in checks {
                 if let Some(value) = value {
                     if let Some(id) = holder(sql, column, &value, None)? {
-                        return Err(CloudError::Conflict {
+                        return Err(CloudError::ConflictWith {
                             code: match column {
                                 "phone" => "phone_taken",
                                 "card" => "card_taken",
                                 _ => "email_taken",
                             },
                             message: format!("this {column} already belongs to customer {id}"),
+                            params: vec![("customer", id)],
                         });
                     }
                 }

@@ -30,12 +30,13 @@ impl Store {
         let at = now();
         let store = request.store.filter(|s| !s.is_empty());
         if store.as_deref().is_some_and(|s| !crate::identity::valid_store(s)) {
-            return Err(CloudError::Invalid {
+            return Err(CloudError::InvalidWith {
                 code: "invalid_store",
                 message: format!(
                     "store must be 1 to {} letters, digits, single spaces and simple punctuation; send the store's name as the sign-up link gave it",
                     crate::identity::MAX_STORE_LEN
                 ),
+                params: vec![("max", crate::identity::MAX_STORE_LEN.to_string())],
             });
         }
         let enroll = EnrollRequest {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{invalid, CloudError, Store};
+use super::{invalid, invalid_with, CloudError, Store};
 use crate::cloud::clock::{now, rfc3339};
 use crate::cloud::db::Sql;
 use crate::cloud::token::{enrollment_code, normalize_code, random_token, secret_hash, CODE_LENGTH};
@@ -190,7 +190,11 @@ fn unknown_code() -> CloudError {
 fn clean_label(field: &str, value: &str) -> Result<String, CloudError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(invalid("invalid_field", format!("{field} must be 1 to 200 characters of text")));
+        return Err(invalid_with(
+            "invalid_field",
+            format!("{field} must be 1 to 200 characters of text"),
+            vec![("field", field.to_owned()), ("max_label", "200".into())],
+        ));
     }
     Ok(value.to_owned())
 }

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use super::{invalid, Changes, CloudError, Store};
+use super::{invalid, invalid_with, Changes, CloudError, Store};
 use crate::cloud::clock::rfc3339;
 use crate::cloud::db::{Row, Sql};
 use crate::vals;
@@ -154,7 +154,11 @@ impl Store {
         self.write(move |sql| {
             let count = sql.query_one("SELECT COUNT(*) FROM webhooks", &[])?.int(0)?;
             if count >= MAX_WEBHOOKS {
-                return Err(invalid("too_many_webhooks", format!("at most {MAX_WEBHOOKS} webhooks; delete one first")));
+                return Err(invalid_with(
+                    "too_many_webhooks",
+                    format!("at most {MAX_WEBHOOKS} webhooks; delete one first"),
+                    vec![("max", MAX_WEBHOOKS.to_string())],
+                ));
             }
             sql.execute(
                 "INSERT INTO webhooks (id, url, events, secret, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -220,7 +224,11 @@ impl Store {
     ) -> Result<Vec<DeliveryView>, CloudError> {
         if let Some(status) = &status {
             if !["pending", "delivered", "failed"].contains(&status.as_str()) {
-                return Err(invalid("invalid_query", "status is one of pending, delivered, failed"));
+                return Err(invalid_with(
+                    "invalid_query",
+                    "status is one of pending, delivered, failed",
+                    vec![("status", String::new())],
+                ));
             }
         }
         let limit = limit.clamp(1, 1000);

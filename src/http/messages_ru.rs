@@ -1,0 +1,501 @@
+//! The Russian sentence for every error code the servers answer with, keyed by `code`.
+//!
+//! Each code has one or more templates, tried in order: the first whose every `{name}` the
+//! error's values ([`ErrorParams`]) can fill is used. `{name}` is the value as the English
+//! sentence had it; `{name_ru}` is the value put into Russian through [`word_ru`] (a field
+//! name, a limit's name, a reason), and fills only when the word is known. `{?name}` prints
+//! nothing but makes the template apply only when the error has that value, which is how one
+//! code with two meanings (`invalid_field`) picks the right sentence. When no template fits
+//! the error's values, [`render`] gives `None` and the reader gets the English sentence rather
+//! than a Russian one missing what they need.
+//!
+//! Where the English repeats a technical detail no person acts on (a SQLite error, the text of
+//! a stored file), the Russian leaves it out; the server logs it. Where it repeats a value the
+//! reader needs (a limit, a line, a customer who holds the phone), the Russian has it too.
+//!
+//! A new error code needs a line here: the test at the bottom scans the sources for codes and
+//! names every one that has none.
+
+use super::error::ErrorParams;
+
+/// `(code, templates)`, sorted by code.
+const CATALOG: &[(&str, &[&str])] = &[
+    ("adjustment_conflict", &["Корректировка с этим идентификатором уже проведена с другими данными; для новой корректировки нужен новый идентификатор."]),
+    ("adjustments_in_cloud", &["Касса подключена к облаку: баллы корректируют в бэк-офисе облака."]),
+    ("amount_overflow", &["Суммы слишком велики для расчёта; проверьте цены и количества в чеке."]),
+    ("batch_too_large", &["За один раз можно отправить не больше {max} событий, по порядку номеров."]),
+    ("body_too_large", &["Тело запроса больше, чем принимает сервер; отправьте меньше за один раз."]),
+    ("card_taken", &[
+        "Этот номер карты уже принадлежит покупателю {name} (id {customer}, карта {card}); откройте его карточку.",
+        "Этот номер карты уже принадлежит покупателю с id {customer}; откройте его карточку.",
+    ]),
+    ("connected_mode", &["Касса подключена к облаку, а подарочные карты хранит облако: выпускайте и аннулируйте их через API облака (/v1/admin/gift-cards)."]),
+    ("csrf_required", &["Запрос пришёл с cookie сеанса кассовой страницы, но без заголовка X-Loyalty-CSRF; сеанс может использовать только сама кассовая страница (другие программы отправляют токен агента)."]),
+    ("customer_not_found", &["Покупатель {id} не найден; проверьте идентификатор.", "Покупатель не найден; проверьте идентификатор."]),
+    ("delivery_not_found", &["Неудавшаяся доставка {id} не найдена; проверьте идентификатор."]),
+    ("email_taken", &[
+        "Этот адрес электронной почты уже принадлежит покупателю {name} (id {customer}, карта {card}); откройте его карточку.",
+        "Этот адрес электронной почты уже принадлежит покупателю с id {customer}; откройте его карточку.",
+    ]),
+    ("empty_body", &["Тело запроса пустое; отправьте {body_ru}."]),
+    ("empty_receipt", &["В чеке нет ни одной строки."]),
+    ("enrollment_code_expired", &["Срок действия кода подключения истёк (код действует 24 часа); попросите в бэк-офисе новый."]),
+    ("enrollment_code_invalid", &["Такого кода подключения нет; проверьте его или попросите в бэк-офисе новый."]),
+    ("enrollment_code_used", &["Этот код подключения уже использован; попросите в бэк-офисе новый."]),
+    ("events_not_in_order", &["Номера событий (seq) должны начинаться с 1 и идти по возрастанию."]),
+    ("forbidden_host", &["Агент отвечает только на запросы к 127.0.0.1, localhost или имени хоста из настроек."]),
+    ("forbidden_origin", &["Запросы {origin_ru} не принимаются."]),
+    ("gift_card_expired", &["Срок действия подарочной карты {number} истёк.", "Срок действия подарочной карты истёк."]),
+    ("gift_card_not_found", &["Подарочная карта {id} не найдена; проверьте номер.", "Подарочной карты с таким номером нет; проверьте его."]),
+    ("gift_card_offline", &["Нет связи с облаком, которое хранит подарочные карты; продажу с оплатой подарочной картой можно провести, когда связь вернётся."]),
+    ("gift_card_redeemed", &["Подарочная карта {number} израсходована.", "Подарочная карта израсходована."]),
+    ("gift_card_refused", &["Облако не приняло оплату подарочной картой."]),
+    ("gift_card_short", &[
+        "На подарочной карте {number} {balance} коп., а оплатить ею нужно {amount} коп.",
+        "На подарочной карте недостаточно средств.",
+    ]),
+    ("gift_card_taken", &["Подарочная карта с номером {number} уже есть."]),
+    ("gift_card_unknown", &["Подарочная карта {number} в этой программе не выпускалась.", "Такой подарочной карты в этой программе нет."]),
+    ("gift_card_void", &["Подарочная карта {number} аннулирована.", "Подарочная карта аннулирована."]),
+    ("image_too_large", &["Изображение слишком большое: принимаются не больше {megapixels} мегапикселей."]),
+    ("internal_error", &["Внутренняя ошибка сервера; она записана в журнал — сообщите о ней в поддержку."]),
+    ("invalid_amount", &["Сумма указывается в копейках: от 1 до {max} (10 000 000,00 ₽)."]),
+    ("invalid_birthday", &["День рождения нужно указать датой в виде ГГГГ-ММ-ДД, например 1990-05-17."]),
+    ("invalid_card", &["Номер карты должен состоять из 4–32 цифр."]),
+    ("invalid_customer_ref", &["Укажите покупателя ровно одним способом: id, телефоном, картой или QR-кодом."]),
+    ("invalid_email", &["«{input}» — не адрес электронной почты.", "Это не адрес электронной почты."]),
+    ("invalid_event", &["Каждое поле created_at должно быть временем в формате RFC 3339."]),
+    ("invalid_event_id", &["Каждый event_id должен быть длиной от 1 до 128 символов, без управляющих символов."]),
+    ("invalid_events", &["Укажите хотя бы одно событие: balance_changed, customer_created."]),
+    ("invalid_expires_at", &["Поле expires_at — время в формате RFC 3339 (например, 2027-12-31T23:59:59Z), и оно должно быть в будущем."]),
+    ("invalid_field", &[
+        // A customer's or a till's text field.
+        "{field_ru}: не длиннее {max} символов, без управляющих символов.",
+        "Поле «{field}»: не длиннее {max} символов, без управляющих символов.",
+        "{field_ru}: от 1 до {max_label} символов текста.",
+        "Поле «{field}»: от 1 до {max_label} символов текста.",
+        "У покупателя может быть не больше {max_tags} меток.",
+        // A JSON body of the wrong shape (serde's wording, sorted into kinds).
+        "{?missing}В теле запроса нет обязательного поля «{field}» (строка {line}, позиция {column}).",
+        "{?unknown}В теле запроса лишнее поле «{field}» (строка {line}, позиция {column}); уберите его.",
+        "{?variant}В теле запроса недопустимое значение «{field}» (строка {line}, позиция {column}).",
+        "В теле запроса поле неверного типа или с недопустимым значением (строка {line}, позиция {column}); сверьтесь с /openapi.json.",
+    ]),
+    ("invalid_gift_card", &[
+        "Оплата подарочной картой {number} должна быть от 1 до {max} копеек.",
+        "«{input}» — не номер подарочной карты.",
+        "Номер подарочной карты — от 4 до 32 букв или цифр (пробелы и дефисы не считаются).",
+    ]),
+    ("invalid_id", &["{field_ru}: от 1 до 128 символов, без пробелов.", "Поле «{field}»: от 1 до 128 символов, без пробелов."]),
+    ("invalid_line", &[
+        "В чеке может быть не больше {max_lines} строк, а в этом {count}.",
+        "{?empty_sku}Строка {line}: не указан артикул.",
+        "Строка {line}: артикул длиннее {max_sku} символов.",
+        "Строка {line}: цена {negative_price} отрицательная.",
+        "Строка {line}: цена {price} больше допустимой ({max_price}).",
+        "Строка {line}: количество {quantity} должно быть от 0,001 до {max_quantity}.",
+    ]),
+    ("invalid_path", &["Адрес запроса неверен: проверьте идентификатор в нём."]),
+    ("invalid_payload", &["Содержимое события не соответствует протоколу синхронизации."]),
+    ("invalid_phone", &["«{input}» — не номер телефона: {why_ru}.", "Это не номер телефона; проверьте его."]),
+    ("invalid_points", &["Баллы — целое число, не ноль, в пределах ±1 000 000 000."]),
+    ("invalid_program", &["Программа лояльности не принята — исправьте её описание. Что не так (текст проверки по-английски): {detail}"]),
+    ("invalid_quantity", &["Количество «{text}» не подходит: {why_ru}."]),
+    ("invalid_query", &[
+        "Параметр «{field}» в строке запроса отсутствует или неверен; сверьтесь с /openapi.json.",
+        "{?cursor}Курсор слишком длинный.",
+        "{?one_of}Укажите ровно одно из: телефон, карта или адрес электронной почты.",
+        "{?status}Параметр status — одно из: pending, delivered, failed.",
+        "Строка запроса неверна; сверьтесь с /openapi.json.",
+    ]),
+    ("invalid_reason", &["Укажите причину длиной от 1 до 500 символов."]),
+    ("invalid_receipt_id", &["Номер чека: от 1 до 128 символов, без пробелов."]),
+    ("invalid_redeem", &["Сколько баллов списать — целое число или \"max\"."]),
+    ("invalid_return", &["Для возврата укажите либо \"lines\" (артикул и количество), либо \"all\": true — но не то и другое сразу."]),
+    ("invalid_store", &["Название магазина: от 1 до {max} букв, цифр, одиночных пробелов и простых знаков препинания, например «Главная улица 5».", "Название магазина: от 1 до 200 символов текста."]),
+    ("invalid_text", &["В тексте не должно быть символов NUL; уберите их и отправьте снова."]),
+    ("invalid_url", &["Адрес должен быть абсолютным, http:// или https://, и не длиннее 2000 символов."]),
+    ("link_taken", &["Контрагент МоегоСклада {ms_id} уже связан с покупателем.", "Этот контрагент МоегоСклада уже связан с покупателем."]),
+    ("malformed_json", &[
+        "Тело запроса — не корректный JSON (строка {line}, позиция {column}).",
+        "Отправьте пустое тело или пустой JSON-объект {}.",
+    ]),
+    ("method_not_allowed", &["Этот адрес не принимает такой метод запроса."]),
+    ("moysklad_till", &["Эта касса проводит продажи МоегоСклада для магазина; подключить к ней устройство нельзя."]),
+    ("negative_redeem", &["Количество баллов для списания не может быть отрицательным ({points})."]),
+    ("no_qr_found", &["На изображении не нашлось читаемого QR-кода."]),
+    ("no_session", &["В запросе нет сеанса кассовой страницы; откройте страницу из значка в трее или командой `loyalty-agent open`."]),
+    ("no_such_endpoint", &["{?qr}QR-код карты — по адресу qr.svg или qr.png.", "Такого адреса нет; список адресов API — в /openapi.json."]),
+    ("no_such_file", &["У кассовой страницы нет такого файла."]),
+    ("not_an_image", &["Не удалось прочитать изображение: нужен файл PNG или JPEG."]),
+    ("not_found", &["У магазина «{moysklad_store}» нет ключа МоегоСклада.", "Не найдено: {id}; проверьте идентификатор.", "Не найдено; проверьте идентификатор."]),
+    ("nothing_to_return", &["По этому чеку возвращать уже нечего."]),
+    ("offline_limit", &[
+        "Касса без связи с облаком дольше {offline_hours} ч: списывать баллы нельзя, пока связь не вернётся (запрошено {requested}).",
+        "Касса без связи с облаком, а покупатель уже списывал баллы на этой кассе {offline_times} раз(а): до возвращения связи списать больше нельзя (запрошено {requested}).",
+        "Касса без связи с облаком: сейчас можно списать не больше {allowed} баллов (без связи — не больше {offline_cap} на этой кассе), а запрошено {requested}.",
+    ]),
+    ("phone_taken", &[
+        "Этот телефон уже принадлежит покупателю {name} (id {customer}, карта {card}); откройте его карточку.",
+        "Этот телефон уже принадлежит покупателю с id {customer}; откройте его карточку.",
+    ]),
+    ("promo_rejected", &[
+        "Промокод «{promo}» пока не действует: он действует с {from}.",
+        "Срок действия промокода «{promo}» истёк {until}.",
+        "Промокод «{promo}» действует на чек от {min_receipt}, а этот чек на {subtotal}.",
+        "Промокод «{promo}» не применить: {reason_ru}.",
+    ]),
+    ("qr_render_failed", &["Не удалось нарисовать QR-код: текст слишком длинный."]),
+    ("rate_limited", &["Слишком много регистраций {scope_ru}; попробуйте снова через {seconds} с."]),
+    ("receipt_conflict", &["Чек с этим номером уже проведён с другим содержимым; для нового чека нужен новый номер."]),
+    ("receipt_not_found", &["Чек {id} кассы {till} не найден; проверьте номер.", "Чек {id} не найден; проверьте номер.", "Чек не найден; проверьте номер."]),
+    ("redeem_limit", &[
+        "На этот чек можно списать не больше {max} баллов ({bound_by_ru}), а запрошено {requested}.",
+        "На этот чек можно списать не больше {max} баллов, а запрошено {requested}.",
+    ]),
+    ("request_timeout", &["Сервер не успел ответить; повторите запрос."]),
+    ("return_conflict", &["Возврат с этим идентификатором уже проведён с другими данными; для нового возврата нужен новый идентификатор."]),
+    ("return_exceeds_sale", &["Нельзя вернуть {requested} товара «{sku}»: вернуть можно ещё {remaining}."]),
+    ("session_expired", &["Сеанс кассовой страницы закончился (агент перезапущен или страницей не пользовались 12 часов); откройте её снова из значка в трее или командой `loyalty-agent open`."]),
+    ("signup_not_configured", &["Агент не знает адреса страницы регистрации: укажите signup_url в config.toml (адрес вашей публичной страницы регистрации) или подключите кассу к облаку (`loyalty-agent enroll`) — тогда используется его страница."]),
+    ("storage_unavailable", &[
+        "{?cloud}База данных облака недоступна; ничего не сохранено — повторите запрос.",
+        "Локальная база данных кассы недоступна; ничего не сохранено — запустите `loyalty-agent doctor`, проверьте диск и повторите.",
+    ]),
+    ("sync_disabled", &["Агент работает автономно, без облака; чтобы синхронизироваться, подключите его командой `loyalty-agent enroll`."]),
+    ("sync_unavailable", &["Синхронизация не работает: локальная база данных кассы недоступна."]),
+    ("till_not_found", &["Касса {id} не найдена; проверьте идентификатор.", "Касса не найдена; проверьте идентификатор."]),
+    ("token_required", &["Коды входа выдаются только по токену агента (это делают значок в трее и `loyalty-agent open`)."]),
+    ("too_many_promo_codes", &["В одном чеке — не больше 10 промокодов."]),
+    ("too_many_webhooks", &["Вебхуков может быть не больше {max}; сначала удалите один."]),
+    ("unauthorized", &[
+        "{?agent}Отправьте токен агента в заголовке \"Authorization: Bearer <токен>\"; его печатает `loyalty-agent token`.",
+        "{?admin}Отправьте токен администратора (LOYALTY_CLOUD_ADMIN_TOKEN или файл admin-token в папке данных) в заголовке \"Authorization: Bearer <токен>\".",
+        "{?device_unknown}Токен устройства неизвестен или заменён; отправьте в заголовке \"Authorization: Bearer <токен>\" токен, который касса получила при подключении.",
+        "{?device}Отправьте в заголовке \"Authorization: Bearer <токен>\" токен устройства, который касса получила при подключении.",
+    ]),
+    ("unknown_return_line", &["Товара «{sku}» в этом чеке не было."]),
+    ("unreadable_body", &["Не удалось прочитать тело запроса; отправьте его снова."]),
+    ("unsupported_media_type", &["{?image}Отправьте изображение как image/png или image/jpeg.", "Отправьте тело запроса в формате JSON с заголовком \"Content-Type: application/json\"."]),
+    ("webhook_not_found", &["Вебхук {id} не найден; проверьте идентификатор.", "Вебхук не найден; проверьте идентификатор."]),
+];
+
+/// The error codes that have a Russian message.
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    CATALOG.iter().map(|(code, _)| *code)
+}
+
+/// The Russian message for `code` with these values, or `None` when the code is unknown or
+/// no template fits the values (the caller then keeps the English).
+pub fn render(code: &str, params: &ErrorParams) -> Option<String> {
+    let (_, templates) = CATALOG.iter().find(|(c, _)| *c == code)?;
+    templates.iter().find_map(|template| fill(template, params))
+}
+
+/// One template filled in, or `None` if a `{name}` in it has no value.
+fn fill(template: &str, params: &ErrorParams) -> Option<String> {
+    let value = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        // A brace that opens no placeholder (`{}` in the text) is kept as it is.
+        let Some(end) = after.find('}').filter(|&end| end > 0 && is_name(after[..end].trim_start_matches('?')))
+        else {
+            out.push('{');
+            rest = after;
+            continue;
+        };
+        let name = &after[..end];
+        if let Some(required) = name.strip_prefix('?') {
+            value(required)?;
+        } else if let Some(base) = name.strip_suffix("_ru") {
+            out.push_str(word_ru(base, value(base)?)?);
+        } else {
+            out.push_str(value(name)?);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A value that is an English word in the error (a field, a limit's name, a reason), in
+/// Russian; `None` for words this table does not know.
+fn word_ru(kind: &str, word: &str) -> Option<&'static str> {
+    Some(match (kind, word) {
+        ("field", "name") => "Имя",
+        ("field", "email") => "Адрес электронной почты",
+        ("field", "birthday") => "День рождения",
+        ("field", "card") => "Номер карты",
+        ("field", "tag") => "Метка",
+        ("field", "store") => "Магазин",
+        ("field", "id") => "Идентификатор",
+        ("field", "receipt_id") => "Номер чека",
+        ("bound_by", "available_points") => "столько доступно у покупателя",
+        ("bound_by", "redeem_cap") => "предел списания по программе",
+        ("bound_by", "min_payable") => "часть чека надо оплатить деньгами",
+        ("bound_by", "no_customer") => "покупатель не указан",
+        ("bound_by", "excluded_lines") => "товары в чеке не участвуют в программе",
+        ("why", "empty") => "оно пустое",
+        ("why", "not a number") => "это не число",
+        ("why", "more than 3 decimals") => "больше трёх знаков после точки",
+        ("why", "must be more than zero") => "оно должно быть больше нуля",
+        ("why", "more than 1000000 units") => "больше 1 000 000 единиц",
+        ("why", "it is too long to be a phone number (over 64 bytes)") => "для номера телефона он слишком длинный",
+        ("why", "it is not a valid number for its country code") => "с таким кодом страны номера не бывает",
+        ("why", "it is not a valid number in the default region or with a country code") => {
+            "такого номера нет ни в стране по умолчанию, ни с кодом страны"
+        }
+        ("why", "it has too many digits") => "в нём слишком много цифр",
+        ("why", "it contains characters that are not part of a phone number") => "в нём есть знаки, которых в номере телефона не бывает",
+        ("why", "it has no digits") => "в нём нет цифр",
+        ("reason", "unknown") => "такого промокода нет",
+        ("reason", "not_yet_valid") => "он ещё не действует",
+        ("reason", "expired") => "срок его действия истёк",
+        ("reason", "min_receipt") => "сумма чека меньше нужной",
+        ("reason", "used_up") => "его уже использовали столько раз, сколько разрешено",
+        ("reason", "customer_limit") => "этот покупатель уже использовал его столько раз, сколько разрешено",
+        ("scope", "global") => "сейчас",
+        ("scope", "address") => "с этого адреса",
+        ("scope", "phone") => "на этот номер телефона",
+        ("origin", "page") => "с этой веб-страницы",
+        ("origin", "site") => "с другого сайта",
+        ("body", "json") => "JSON-объект",
+        ("body", "image") => "изображение PNG или JPEG",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&'static str, &str)]) -> ErrorParams {
+        pairs.iter().map(|(n, v)| (*n, v.to_string())).collect()
+    }
+
+    #[test]
+    fn templates_fill_in_order_and_refuse_missing_values() {
+        let both = params(&[("name", "Иван"), ("customer", "c-1"), ("card", "2700")]);
+        assert_eq!(
+            render("phone_taken", &both).unwrap(),
+            "Этот телефон уже принадлежит покупателю Иван (id c-1, карта 2700); откройте его карточку."
+        );
+        let cloud = params(&[("customer", "c-1")]);
+        assert!(render("phone_taken", &cloud).unwrap().contains("с id c-1"));
+        assert_eq!(render("phone_taken", &Vec::new()), None, "no template may drop the holder");
+        assert_eq!(
+            render("invalid_field", &params(&[("field", "name"), ("max", "200")])).unwrap(),
+            "Имя: не длиннее 200 символов, без управляющих символов."
+        );
+        assert!(render("invalid_field", &params(&[("field", "nickname"), ("max", "9")])).unwrap().starts_with("Поле «nickname»"));
+        assert!(render("invalid_field", &params(&[("missing", ""), ("field", "lines"), ("line", "1"), ("column", "2")]))
+            .unwrap()
+            .contains("нет обязательного поля «lines»"));
+        assert_eq!(render("malformed_json", &Vec::new()).unwrap(), "Отправьте пустое тело или пустой JSON-объект {}.");
+        assert_eq!(render("no_such_code", &Vec::new()), None);
+    }
+
+    #[test]
+    fn the_catalog_is_sorted_and_every_template_is_well_formed() {
+        let codes: Vec<&str> = codes().collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted, "keep CATALOG sorted by code, one entry per code");
+        for (code, templates) in CATALOG {
+            assert!(!templates.is_empty(), "{code}");
+            for template in *templates {
+                assert!(!template.contains("  ") && template.ends_with(['.', '}', ')']), "{code}: {template:?}");
+                // No English words left in a Russian sentence (commands, headers and field
+                // names in quotes or backticks are code, not prose).
+                let prose: String = strip_code(template);
+                assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{code}: English in {template:?}");
+            }
+        }
+    }
+
+    /// A template without its placeholders, quoted names, commands and technical tokens.
+    fn strip_code(template: &str) -> String {
+        let mut out = String::new();
+        let mut skip_until: Option<char> = None;
+        for c in template.chars() {
+            match skip_until {
+                Some(end) if c == end => skip_until = None,
+                Some(_) => {}
+                None => match c {
+                    '{' => skip_until = Some('}'),
+                    '«' => skip_until = Some('»'),
+                    '`' => skip_until = Some('`'),
+                    '"' => skip_until = Some('"'),
+                    '(' => skip_until = Some(')'),
+                    _ => out.push(c),
+                },
+            }
+        }
+        // Names of things that are spelled in Latin letters in Russian text too; longest first,
+        // so that `event_id` goes before `id`.
+        let mut tokens = [
+            "JSON", "RFC", "PNG", "JPEG", "QR", "NUL", "API", "id", "seq", "event_id", "created_at", "expires_at",
+            "config.toml", "signup_url", "http://", "https://", "image/png", "image/jpeg", "qr.svg", "qr.png",
+            "/openapi.json", "/v1/admin/gift-cards", "X-Loyalty-CSRF", "cookie", "localhost", "balance_changed",
+            "customer_created", "pending", "delivered", "failed", "status", "admin-token", "LOYALTY_CLOUD_ADMIN_TOKEN", "true",
+        ];
+        tokens.sort_by_key(|token| std::cmp::Reverse(token.len()));
+        for token in tokens {
+            out = out.replace(token, "");
+        }
+        out
+    }
+
+    /// Every code the sources can put into an error answer, found by reading them: the first
+    /// string of `ApiError::new(…)` and its siblings, `code: "…"` in a domain error or a
+    /// refusal, `invalid("…")` / `invalid_with("…")` / `Refusal::new("…")`, and the strings a
+    /// `fn code`, a `code: match` or a `let code =` picks from. Sync push results (`refuse`)
+    /// are machine answers between till and cloud, stored, never shown, so they are left out.
+    fn codes_in_sources() -> std::collections::BTreeMap<String, Vec<String>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = std::collections::BTreeMap::<String, Vec<String>>::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.ends_with(".rs") || name == "tests.rs" || name == "properties.rs" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let text = text.split("#[cfg(test)]").next().unwrap_or("");
+                let shown = path.strip_prefix(&root).unwrap().display().to_string();
+                // The rules' limits name their bounds with `code:` too; those are not errors.
+                let in_rules = shown.starts_with("rules");
+                for code in scan(text, in_rules) {
+                    found.entry(code).or_default().push(shown.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// A snake_case word. Where a code is picked among other strings (`"receipt"` prefixes,
+    /// column names), only words with an underscore count.
+    fn is_code(text: &str, one_word_too: bool) -> bool {
+        (one_word_too || text.contains('_'))
+            && text.starts_with(|c: char| c.is_ascii_lowercase())
+            && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    /// The string literal starting at `text[at..]` (at a `"`), and where it ends.
+    fn literal(text: &str, at: usize) -> Option<(&str, usize)> {
+        let body = &text[at + 1..];
+        let end = body.find('"')?;
+        Some((&body[..end], at + 1 + end + 1))
+    }
+
+    fn scan(text: &str, in_rules: bool) -> Vec<String> {
+        let mut codes = Vec::new();
+        // A string right after the trigger (spaces and, for ApiError::new, a status allowed).
+        let direct = [
+            "ApiError::new(",
+            "ApiError::bad_request(",
+            "ApiError::unprocessable(",
+            "ApiError::forbidden(",
+            "ApiError::not_found(",
+            "invalid(",
+            "invalid_with(",
+            "Refusal::new(",
+            "code: \"",
+        ];
+        for trigger in direct {
+            if in_rules && trigger == "code: \"" {
+                continue;
+            }
+            for (at, _) in text.match_indices(trigger) {
+                let start = at + trigger.len() - usize::from(trigger.ends_with('"'));
+                let rest = &text[start..];
+                let Some(quote) = rest.find('"') else { continue };
+                let before = rest[..quote].trim();
+                let status_only = before.is_empty()
+                    || (trigger == "ApiError::new("
+                        && before.ends_with(',')
+                        && !before[..before.len() - 1].contains([',', '(', '"']));
+                if !status_only {
+                    continue;
+                }
+                if let Some((code, _)) = literal(text, start + quote) {
+                    if is_code(code, true) {
+                        codes.push(code.to_owned());
+                    }
+                }
+            }
+        }
+        // Strings a code is chosen from: up to the end of the statement or field.
+        for trigger in ["fn code(", "code: match", "let code ="] {
+            for (at, _) in text.match_indices(trigger) {
+                let mut depth = 0i32;
+                let mut seen_body = false;
+                // Start on `fn code`'s own parenthesis, so that its arguments balance.
+                let mut i = at + trigger.len() - usize::from(trigger.ends_with('('));
+                let bytes = text.as_bytes();
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'{' | b'(' | b'[' => {
+                            depth += 1;
+                            seen_body |= bytes[i] == b'{';
+                        }
+                        b'}' | b')' | b']' => {
+                            depth -= 1;
+                            if depth < 0 || (depth == 0 && seen_body && trigger == "fn code(") {
+                                break;
+                            }
+                        }
+                        b';' | b',' if depth == 0 && trigger != "fn code(" => break,
+                        b'"' => {
+                            let Some((word, end)) = literal(text, i) else { break };
+                            if is_code(word, false) {
+                                codes.push(word.to_owned());
+                            }
+                            i = end;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+        }
+        codes
+    }
+
+    /// Fails, naming them, when an error code in the sources has no Russian message: add a line
+    /// to `CATALOG` for each (and a word to `word_ru` if its sentence names one).
+    #[test]
+    fn every_error_code_in_the_sources_has_a_russian_message() {
+        let found = codes_in_sources();
+        assert!(found.len() > 60, "the scan found only {} codes; is it still reading the sources?", found.len());
+        for code in ["phone_taken", "invalid_quantity", "storage_unavailable", "unauthorized", "gift_card_void"] {
+            assert!(found.contains_key(code), "the scan no longer finds {code}");
+        }
+        let known: std::collections::BTreeSet<&str> = codes().collect();
+        let missing: Vec<String> = found
+            .iter()
+            .filter(|(code, _)| !known.contains(code.as_str()))
+            .map(|(code, files)| format!("{code} (in {})", files.join(", ")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "these error codes have no Russian message in src/http/messages_ru.rs: {}",
+            missing.join("; ")
+        );
+    }
+}
