@@ -85,7 +85,9 @@ impl Card {
     pub fn check_payment(&self, amount: i64, now: i64) -> Result<(), Refusal> {
         let number = &self.number;
         match self.state(now) {
-            State::Void => Err(Refusal::new("gift_card_void", format!("gift card {number} was voided")).with("number", number)),
+            State::Void => {
+                Err(Refusal::new("gift_card_void", format!("gift card {number} was voided")).with("number", number))
+            }
             State::Expired => {
                 Err(Refusal::new("gift_card_expired", format!("gift card {number} has expired")).with("number", number))
             }
@@ -129,7 +131,8 @@ impl Refusal {
     }
 
     pub fn unknown(number: &str) -> Refusal {
-        Refusal::new("gift_card_unknown", format!("gift card {number} is not known to this program")).with("number", number)
+        Refusal::new("gift_card_unknown", format!("gift card {number} is not known to this program"))
+            .with("number", number)
     }
 }
 

@@ -120,7 +120,8 @@
   }
 
   async function api(method, path, body, contentType) {
-    const headers = { "X-Loyalty-CSRF": csrf || "" };
+    // The agent answers errors in the language the page shows now (after a switch too).
+    const headers = { "X-Loyalty-CSRF": csrf || "", "Accept-Language": lang };
     let payload;
     if (body !== undefined) {
       headers["Content-Type"] = contentType || "application/json";
@@ -168,7 +169,7 @@
 
   async function pollHealth() {
     try {
-      const response = await fetch("/v1/health", { cache: "no-store" });
+      const response = await fetch("/v1/health", { cache: "no-store", headers: { "Accept-Language": lang } });
       health = await response.json();
       healthFailed = false;
     } catch (e) {

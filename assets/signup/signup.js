@@ -1,7 +1,8 @@
 // The public sign-up page's behaviour (loyalty-cloud GET /signup). Served as a file of its
 // own: the page's Content-Security-Policy allows no inline script. It switches the texts
 // between Russian and English, shows the store named in the link (?store=…, from a receipt's
-// QR code), and POSTs the form as JSON to /v1/signup on the same origin.
+// QR code), and POSTs the form as JSON to /v1/signup on the same origin, asking for the answer
+// in the page's current language (Accept-Language).
 'use strict';
 
 (function () {
@@ -65,7 +66,8 @@
     submit.disabled = true;
     fetch('/v1/signup', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      // The answer and any error come back in the language the page shows now.
+      headers: { 'Content-Type': 'application/json', 'Accept-Language': language },
       credentials: 'omit',
       body: JSON.stringify(body)
     }).then(function (response) {

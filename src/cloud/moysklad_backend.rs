@@ -35,9 +35,7 @@ impl From<CloudError> for BackendError {
             }
             CloudError::Invalid { code, message }
             | CloudError::InvalidWith { code, message, .. }
-            | CloudError::Denied { code, message } => {
-                BackendError::Invalid { code, message }
-            }
+            | CloudError::Denied { code, message } => BackendError::Invalid { code, message },
             CloudError::Rules(rule) => BackendError::Rules(rule),
             CloudError::Db(e) => BackendError::Unavailable(e.to_string()),
         }

@@ -113,7 +113,9 @@ pub fn identity_params(e: &IdentityError) -> ErrorParams {
         IdentityError::ImageTooLarge => {
             vec![("megapixels", (crate::identity::MAX_IMAGE_PIXELS / 1_000_000).to_string())]
         }
-        IdentityError::QrRenderFailed { .. } | IdentityError::NotAnImage { .. } | IdentityError::NoQrFound => Vec::new(),
+        IdentityError::QrRenderFailed { .. } | IdentityError::NotAnImage { .. } | IdentityError::NoQrFound => {
+            Vec::new()
+        }
     }
 }
 

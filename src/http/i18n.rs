@@ -13,8 +13,8 @@
 //! holds a sentence (the sign-up form, "sync now") can pick its words.
 
 use axum::extract::{FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, CONTENT_LENGTH, VARY};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

@@ -201,8 +201,7 @@ fn fill(template: &str, params: &ErrorParams) -> Option<String> {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         // A brace that opens no placeholder (`{}` in the text) is kept as it is.
-        let Some(end) = after.find('}').filter(|&end| end > 0 && is_name(after[..end].trim_start_matches('?')))
-        else {
+        let Some(end) = after.find('}').filter(|&end| end > 0 && is_name(after[..end].trim_start_matches('?'))) else {
             out.push('{');
             rest = after;
             continue;
@@ -235,6 +234,7 @@ fn word_ru(kind: &str, word: &str) -> Option<&'static str> {
         ("field", "card") => "Номер карты",
         ("field", "tag") => "Метка",
         ("field", "store") => "Магазин",
+        ("field", "till_name") => "Название кассы",
         ("field", "id") => "Идентификатор",
         ("field", "receipt_id") => "Номер чека",
         ("bound_by", "available_points") => "столько доступно у покупателя",
@@ -253,7 +253,9 @@ fn word_ru(kind: &str, word: &str) -> Option<&'static str> {
             "такого номера нет ни в стране по умолчанию, ни с кодом страны"
         }
         ("why", "it has too many digits") => "в нём слишком много цифр",
-        ("why", "it contains characters that are not part of a phone number") => "в нём есть знаки, которых в номере телефона не бывает",
+        ("why", "it contains characters that are not part of a phone number") => {
+            "в нём есть знаки, которых в номере телефона не бывает"
+        }
         ("why", "it has no digits") => "в нём нет цифр",
         ("reason", "unknown") => "такого промокода нет",
         ("reason", "not_yet_valid") => "он ещё не действует",
@@ -294,12 +296,121 @@ mod tests {
             render("invalid_field", &params(&[("field", "name"), ("max", "200")])).unwrap(),
             "Имя: не длиннее 200 символов, без управляющих символов."
         );
-        assert!(render("invalid_field", &params(&[("field", "nickname"), ("max", "9")])).unwrap().starts_with("Поле «nickname»"));
-        assert!(render("invalid_field", &params(&[("missing", ""), ("field", "lines"), ("line", "1"), ("column", "2")]))
+        assert!(render("invalid_field", &params(&[("field", "nickname"), ("max", "9")]))
             .unwrap()
-            .contains("нет обязательного поля «lines»"));
+            .starts_with("Поле «nickname»"));
+        assert!(render(
+            "invalid_field",
+            &params(&[("missing", ""), ("field", "lines"), ("line", "1"), ("column", "2")])
+        )
+        .unwrap()
+        .contains("нет обязательного поля «lines»"));
         assert_eq!(render("malformed_json", &Vec::new()).unwrap(), "Отправьте пустое тело или пустой JSON-объект {}.");
         assert_eq!(render("no_such_code", &Vec::new()), None);
+    }
+
+    /// Every rule violation, identity error and gift card refusal gets a Russian sentence that
+    /// repeats the figures of its English one.
+    #[test]
+    fn domain_errors_carry_their_figures_into_russian() {
+        use crate::http::ApiError;
+        use crate::rules::{LineProblem, Money, Quantity, RulesError};
+        let rule = |e: RulesError| ApiError::from(e);
+        let cases: Vec<(ApiError, &[&str])> = vec![
+            (
+                rule(RulesError::InvalidQuantity { text: "1.2345".into(), why: "more than 3 decimals" }),
+                &["«1.2345»", "трёх знаков"],
+            ),
+            (
+                rule(RulesError::InvalidLine { line: 2, why: LineProblem::NegativePrice { price: Money(-500) } }),
+                &["Строка 3", "-5.00"],
+            ),
+            (rule(RulesError::InvalidLine { line: 0, why: LineProblem::EmptySku }), &["Строка 1", "артикул"]),
+            (
+                rule(RulesError::InvalidLine { line: 1000, why: LineProblem::TooManyLines { max: 1000, count: 1001 } }),
+                &["1000", "1001"],
+            ),
+            (rule(RulesError::InvalidLine { line: 0, why: LineProblem::SkuTooLong { max: 128 } }), &["128"]),
+            (
+                rule(RulesError::InvalidLine {
+                    line: 0,
+                    why: LineProblem::PriceTooHigh { price: Money(7), max: Money(5) },
+                }),
+                &["0.07", "0.05"],
+            ),
+            (
+                rule(RulesError::InvalidLine {
+                    line: 0,
+                    why: LineProblem::QuantityOutOfRange { quantity: Quantity(0), max: Quantity::MAX },
+                }),
+                &["1000000"],
+            ),
+            (rule(RulesError::EmptyReceipt), &["строки"]),
+            (rule(RulesError::Overflow), &["велики"]),
+            (
+                rule(RulesError::RedeemAboveLimit { requested: 300, max: 171, bound_by: "min_payable" }),
+                &["171", "300", "деньгами"],
+            ),
+            (rule(RulesError::NegativeRedeem(-5)), &["-5"]),
+            (
+                rule(RulesError::PromoRejected {
+                    code: "SPRING".into(),
+                    reason: "min_receipt",
+                    message: String::new(),
+                    values: vec![("min_receipt", "1000.00".into()), ("subtotal", "250.00".into())],
+                }),
+                &["«SPRING»", "1000.00", "250.00"],
+            ),
+            (
+                rule(RulesError::PromoRejected {
+                    code: "X".into(),
+                    reason: "used_up",
+                    message: String::new(),
+                    values: Vec::new(),
+                }),
+                &["«X»", "столько раз"],
+            ),
+            (rule(RulesError::UnknownReturnLine { line: "milk".into() }), &["«milk»"]),
+            (
+                rule(RulesError::ReturnTooMuch { sku: "milk".into(), requested: "3".into(), remaining: "1".into() }),
+                &["3", "«milk»", "1"],
+            ),
+            (rule(RulesError::NothingToReturn), &["нечего"]),
+        ];
+        for (error, expected) in cases {
+            let russian =
+                render(error.code, &error.params).unwrap_or_else(|| panic!("{}: {:?}", error.code, error.params));
+            for part in expected {
+                assert!(russian.contains(part), "{}: {russian:?} lacks {part:?}", error.code);
+            }
+        }
+        let phone = crate::identity::normalize_phone("12ab", "RU").unwrap_err();
+        let phone = ApiError::from(phone);
+        assert_eq!(
+            render(phone.code, &phone.params).unwrap(),
+            "«12ab» — не номер телефона: в нём есть знаки, которых в номере телефона не бывает."
+        );
+        for input in ["+1", "", "+7 999 123 45 67 89 00 11 22 33 44 55 66 77 88 99 00 11 22 33 44 55 66 77 88 99 00 11"]
+        {
+            let Err(e) = crate::identity::normalize_phone(input, "RU") else { continue };
+            let e = ApiError::from(e);
+            assert!(
+                render(e.code, &e.params).is_some_and(|m| m.contains(':')),
+                "every phone problem has its words: {input:?} {:?}",
+                e.params
+            );
+        }
+        let card = crate::gift_cards::Card {
+            id: "id".into(),
+            number: "2999".into(),
+            initial: 1000,
+            balance: 400,
+            expires_at: None,
+            voided_at: None,
+            created_at: 0,
+        };
+        let short = card.check_payment(401, 0).unwrap_err();
+        assert!(render(short.code, &short.values).unwrap().contains("400 коп., а оплатить ею нужно 401"));
     }
 
     #[test]
@@ -342,10 +453,40 @@ mod tests {
         // Names of things that are spelled in Latin letters in Russian text too; longest first,
         // so that `event_id` goes before `id`.
         let mut tokens = [
-            "JSON", "RFC", "PNG", "JPEG", "QR", "NUL", "API", "id", "seq", "event_id", "created_at", "expires_at",
-            "config.toml", "signup_url", "http://", "https://", "image/png", "image/jpeg", "qr.svg", "qr.png",
-            "/openapi.json", "/v1/admin/gift-cards", "X-Loyalty-CSRF", "cookie", "localhost", "balance_changed",
-            "customer_created", "pending", "delivered", "failed", "status", "admin-token", "LOYALTY_CLOUD_ADMIN_TOKEN", "true",
+            "JSON",
+            "RFC",
+            "PNG",
+            "JPEG",
+            "QR",
+            "NUL",
+            "API",
+            "id",
+            "seq",
+            "event_id",
+            "created_at",
+            "expires_at",
+            "config.toml",
+            "signup_url",
+            "http://",
+            "https://",
+            "image/png",
+            "image/jpeg",
+            "qr.svg",
+            "qr.png",
+            "/openapi.json",
+            "/v1/admin/gift-cards",
+            "X-Loyalty-CSRF",
+            "cookie",
+            "localhost",
+            "balance_changed",
+            "customer_created",
+            "pending",
+            "delivered",
+            "failed",
+            "status",
+            "admin-token",
+            "LOYALTY_CLOUD_ADMIN_TOKEN",
+            "true",
         ];
         tokens.sort_by_key(|token| std::cmp::Reverse(token.len()));
         for token in tokens {

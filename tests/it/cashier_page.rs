@@ -416,6 +416,25 @@ async fn language_follows_the_browser_and_switches() {
     browser.goto(&agent.url("/")).await;
     browser.wait_until("the page to load", "return document.body.dataset.ready === 'true';").await;
     assert_eq!(browser.wait_text("#badge", "the badge", |t| !t.is_empty()).await, "Standalone");
+
+    // The agent's own refusals come in the language the page shows, before and after a switch:
+    // a phone that is taken.
+    let browser = &browser;
+    let taken = |says: &'static str| async move {
+        browser.click_css("#new-customer").await;
+        let phone = browser.find("#f-phone").await;
+        browser.clear(&phone).await;
+        browser.send_keys(&phone, "8 999 111 22 33").await;
+        browser.click_css("#f-save").await;
+        browser.wait_text("#notice", "the agent's refusal", |t| t.contains(says)).await
+    };
+    let notice = taken("already belongs").await;
+    assert!(notice.starts_with("this phone already belongs to customer Иван (id "), "{notice}");
+    browser.click_css("#lang").await;
+    browser.wait_text("#badge", "Russian", |t| t == "Автономно").await;
+    let notice = taken("уже принадлежит").await;
+    assert!(notice.starts_with("Этот телефон уже принадлежит покупателю Иван (id "), "{notice}");
+    browser.screenshot("ru-refusal").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ mod cashier_session;
 mod doctor;
 mod durability;
 mod flow;
+mod i18n;
 mod import;
 mod installers;
 mod package;

@@ -34,14 +34,17 @@ impl From<StoreError> for ApiError {
                 } else {
                     "not_found"
                 };
-                ApiError::not_found(code, format!("{what} not found; check the identifier")).with_params(not_found_id(&what))
+                ApiError::not_found(code, format!("{what} not found; check the identifier"))
+                    .with_params(not_found_id(&what))
             }
             StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             StoreError::ConflictWith { code, message, params } => {
                 ApiError::new(StatusCode::CONFLICT, code, message).with_params(params)
             }
             StoreError::Invalid { code, message } => ApiError::unprocessable(code, message),
-            StoreError::InvalidWith { code, message, params } => ApiError::unprocessable(code, message).with_params(params),
+            StoreError::InvalidWith { code, message, params } => {
+                ApiError::unprocessable(code, message).with_params(params)
+            }
             StoreError::Rules(rule) => ApiError::from(rule),
         }
     }

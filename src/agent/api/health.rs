@@ -65,7 +65,9 @@ pub async fn sync_now(State(state): State<AppState>, lang: Lang) -> Result<Json<
             let status = handle.sync_now().await;
             let message = match lang {
                 Lang::En => match (status.state, &status.last_error) {
-                    ("online", _) => "everything committed here has reached the cloud, and its changes are here".to_owned(),
+                    ("online", _) => {
+                        "everything committed here has reached the cloud, and its changes are here".to_owned()
+                    }
                     (_, Some(error)) => format!("sync did not complete: {error}"),
                     (state, None) => format!("sync is {state}"),
                 },

@@ -25,7 +25,11 @@ pub async fn card_qr(
     let png = match file.as_str() {
         "qr.svg" => false,
         "qr.png" => true,
-        _ => return Err(ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png").with("qr", "")),
+        _ => {
+            return Err(
+                ApiError::not_found("no_such_endpoint", "a card's QR code is at qr.svg or qr.png").with("qr", "")
+            )
+        }
     };
     let customer = state.store()?.customer(id).await?;
     render(&identity::card_qr_payload(&customer.card), png)
@@ -118,7 +122,8 @@ pub async fn decode(State(_state): State<AppState>, request: Request) -> Result<
     }
     let bytes = read_body(request, &()).await?;
     if bytes.is_empty() {
-        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a PNG or JPEG image").with("body", "image"));
+        return Err(ApiError::bad_request("empty_body", "the request body is empty; send a PNG or JPEG image")
+            .with("body", "image"));
     }
     // Decoding is CPU work on a possibly large image: keep it off the async workers.
     let decoded = tokio::task::spawn_blocking(move || identity::decode_image(&bytes))

@@ -357,13 +357,13 @@ pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serd
 }
 
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
-    identity::normalize_phone(input, &settings.default_region)
-        .map(|phone| phone.as_str().to_owned())
-        .map_err(|e| StoreError::InvalidWith {
+    identity::normalize_phone(input, &settings.default_region).map(|phone| phone.as_str().to_owned()).map_err(|e| {
+        StoreError::InvalidWith {
             code: "invalid_phone",
             message: e.to_string(),
             params: crate::http::error::identity_params(&e),
-        })
+        }
+    })
 }
 
 fn normalize_email(input: &str) -> Result<String, StoreError> {

@@ -174,7 +174,10 @@ fn unauthorized(credential: &'static str, what: &str) -> Response {
 async fn check_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match bearer(&request) {
         Some(token) if state.admin_token.matches(&token) => next.run(request).await,
-        _ => unauthorized("admin", "admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)"),
+        _ => unauthorized(
+            "admin",
+            "admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)",
+        ),
     }
 }
 
@@ -187,7 +190,9 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
             request.extensions_mut().insert(TillId(till_id));
             next.run(request).await
         }
-        Ok(None) => unauthorized("device_unknown", "device token this till got at enrollment (it is unknown or was replaced)"),
+        Ok(None) => {
+            unauthorized("device_unknown", "device token this till got at enrollment (it is unknown or was replaced)")
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -235,14 +240,17 @@ impl From<CloudError> for ApiError {
                 } else {
                     "not_found"
                 };
-                ApiError::not_found(code, format!("{what} not found; check the identifier")).with_params(not_found_id(&what))
+                ApiError::not_found(code, format!("{what} not found; check the identifier"))
+                    .with_params(not_found_id(&what))
             }
             CloudError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             CloudError::ConflictWith { code, message, params } => {
                 ApiError::new(StatusCode::CONFLICT, code, message).with_params(params)
             }
             CloudError::Invalid { code, message } => ApiError::unprocessable(code, message),
-            CloudError::InvalidWith { code, message, params } => ApiError::unprocessable(code, message).with_params(params),
+            CloudError::InvalidWith { code, message, params } => {
+                ApiError::unprocessable(code, message).with_params(params)
+            }
             CloudError::Denied { code, message } => ApiError::new(StatusCode::UNAUTHORIZED, code, message),
             CloudError::Rules(rule) => ApiError::from(rule),
         }

@@ -21,8 +21,8 @@ use axum::Json;
 
 use super::{ApiError, AppState};
 use crate::http::extract::ApiJson;
-use crate::http::Lang;
 use crate::http::rate_limit::{retry_after_seconds, KeyedLimiter, Limiter, Rate};
+use crate::http::Lang;
 use crate::wire::{SignupAccepted, SignupRequest};
 
 /// The largest sign-up body: a form is a few hundred bytes.

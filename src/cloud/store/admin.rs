@@ -156,9 +156,9 @@ const LIST_LIMIT: i64 = 500;
 
 impl Store {
     pub async fn put_program(&self, program: Program) -> Result<ProgramVersion, CloudError> {
-        program.validate().map_err(|message| {
-            invalid_with("invalid_program", message.clone(), vec![("detail", message)])
-        })?;
+        program
+            .validate()
+            .map_err(|message| invalid_with("invalid_program", message.clone(), vec![("detail", message)]))?;
         let at = now();
         let program = self.write(move |sql| insert_program(sql, program.clone(), at)).await?;
         Ok(ProgramVersion { version: program.version, program, created_at: rfc3339(at) })

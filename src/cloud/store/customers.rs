@@ -555,11 +555,9 @@ pub(crate) fn normalize_card(input: &str) -> Result<String, CloudError> {
 
 pub(crate) fn clean_email(input: Option<String>) -> Result<Option<String>, CloudError> {
     match clean_text(input, "email", 254)? {
-        Some(email) => identity::normalize_email(&email)
-            .map(Some)
-            .ok_or_else(|| {
-                invalid_with("invalid_email", format!("{email:?} is not an email address"), vec![("input", email.clone())])
-            }),
+        Some(email) => identity::normalize_email(&email).map(Some).ok_or_else(|| {
+            invalid_with("invalid_email", format!("{email:?} is not an email address"), vec![("input", email.clone())])
+        }),
         None => Ok(None),
     }
 }
@@ -583,7 +581,11 @@ pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Resu
 
 pub(crate) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, CloudError> {
     if tags.len() > 50 {
-        return Err(invalid_with("invalid_field", "a customer can have at most 50 tags", vec![("max_tags", "50".into())]));
+        return Err(invalid_with(
+            "invalid_field",
+            "a customer can have at most 50 tags",
+            vec![("max_tags", "50".into())],
+        ));
     }
     let mut cleaned = Vec::with_capacity(tags.len());
     for tag in tags {

@@ -193,7 +193,8 @@ fn clean_label(field: &str, value: &str) -> Result<String, CloudError> {
         return Err(invalid_with(
             "invalid_field",
             format!("{field} must be 1 to 200 characters of text"),
-            vec![("field", field.to_owned()), ("max_label", "200".into())],
+            // The till's `name` is not a person's: its own word in translations.
+            vec![("field", if field == "name" { "till_name" } else { field }.to_owned()), ("max_label", "200".into())],
         ));
     }
     Ok(value.to_owned())

@@ -1,0 +1,208 @@
+//! Messages in the reader's language (issue 9, point 11): the agent and the cloud answer an
+//! error's `message` in Russian or English by `Accept-Language`, with the same `code`, and the
+//! sign-up form's answer too; the pages ask in the language they show.
+
+use serde_json::{json, Value};
+
+use crate::cloud_support::{Backend, Cloud, ADMIN};
+use crate::cloud_test;
+use crate::support::{Agent, TOKEN};
+use crate::webdriver::{self, Browser};
+
+const RUSSIAN: &str = "ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7";
+
+/// An answer: status, body and the `Content-Language` and `Vary` headers.
+struct Answer {
+    status: u16,
+    body: Value,
+    content_language: String,
+    vary: String,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder, language: Option<&str>) -> Answer {
+    let request = match language {
+        Some(language) => request.header("Accept-Language", language),
+        None => request,
+    };
+    let response = request.send().await.expect("HTTP request");
+    let header = |name: &str| {
+        response.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", ")
+    };
+    let (content_language, vary) = (header("content-language"), header("vary"));
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), content_language, vary }
+}
+
+fn is_russian(text: &str) -> bool {
+    text.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_answers_errors_in_the_readers_language() {
+    let agent = Agent::start().await;
+    let client = agent.client().clone();
+    let enroll =
+        |phone: &str| client.post(agent.url("/v1/customers")).bearer_auth(TOKEN).json(&json!({ "phone": phone }));
+
+    // A bad phone: the same code, the sentence in the asked language, the value kept.
+    let ru = answer(enroll("12ab"), Some(RUSSIAN)).await;
+    assert_eq!((ru.status, ru.code()), (422, "invalid_phone"), "{}", ru.body);
+    assert_eq!(ru.message(), "«12ab» — не номер телефона: в нём есть знаки, которых в номере телефона не бывает.");
+    assert_eq!(ru.content_language, "ru");
+    assert!(ru.vary.to_ascii_lowercase().contains("accept-language"), "{}", ru.vary);
+    let en = answer(enroll("12ab"), Some("en")).await;
+    assert_eq!((en.status, en.code()), (422, "invalid_phone"));
+    assert!(en.message().starts_with("\"12ab\" is not a valid phone number"), "{}", en.message());
+    assert_eq!(en.content_language, "en");
+    // No header, a language we do not have, or Russian ruled out: English.
+    for language in [None, Some("de-DE,de;q=0.9"), Some("ru;q=0, en;q=0.1"), Some("*")] {
+        let other = answer(enroll("12ab"), language).await;
+        assert_eq!(other.message(), en.message(), "{language:?}");
+    }
+    // Quality values decide, not the order.
+    assert_eq!(answer(enroll("12ab"), Some("en;q=0.4, ru;q=0.8")).await.message(), ru.message());
+
+    // The customer who holds a phone is named in Russian too.
+    let ivan = agent.enroll("+79991112233", "Иван Петров").await;
+    let taken = answer(enroll("8 999 111-22-33"), Some("ru")).await;
+    assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
+    let expected = format!(
+        "Этот телефон уже принадлежит покупателю Иван Петров (id {}, карта {}); откройте его карточку.",
+        ivan["id"].as_str().unwrap(),
+        ivan["card"].as_str().unwrap()
+    );
+    assert_eq!(taken.message(), expected);
+
+    // A rule's figures: at most 171 points on a 250.00 receipt that must keep 79.00 paid.
+    agent.give_points(ivan["id"].as_str().unwrap(), 1000).await;
+    let quote = |redeem: i64| {
+        client.post(agent.url("/v1/receipts/calculate")).bearer_auth(TOKEN).json(&json!({
+            "customer": { "phone": "89991112233" }, "redeem": redeem,
+            "lines": [{ "sku": "coffee", "quantity": "1", "price": 25000 }]
+        }))
+    };
+    let en_limit = answer(quote(900), None).await;
+    assert_eq!(en_limit.code(), "redeem_limit", "{}", en_limit.body);
+    let max = en_limit.message().split_whitespace().nth(2).unwrap().to_owned();
+    let ru_limit = answer(quote(900), Some("ru")).await;
+    assert_eq!(ru_limit.code(), "redeem_limit");
+    assert!(
+        ru_limit.message().starts_with(&format!("На этот чек можно списать не больше {max} баллов (")),
+        "{}",
+        ru_limit.message()
+    );
+    assert!(ru_limit.message().ends_with("а запрошено 900."), "{}", ru_limit.message());
+
+    // The guards and the fallbacks answer in Russian as well.
+    let no_token = answer(client.get(agent.url("/v1/customers/search?q=1234")), Some("ru")).await;
+    assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
+    assert!(no_token.message().starts_with("Отправьте токен агента"), "{}", no_token.message());
+    let nowhere = answer(client.get(agent.url("/v1/nowhere")).bearer_auth(TOKEN), Some("ru")).await;
+    assert_eq!((nowhere.status, nowhere.code()), (404, "no_such_endpoint"));
+    assert_eq!(nowhere.message(), "Такого адреса нет; список адресов API — в /openapi.json.");
+    let broken = client.post(agent.url("/v1/customers")).bearer_auth(TOKEN).header("content-type", "application/json");
+    let broken = answer(broken.body("{\"phone\": "), Some("ru")).await;
+    assert_eq!((broken.status, broken.code()), (400, "malformed_json"));
+    assert!(
+        broken.message().starts_with("Тело запроса — не корректный JSON (строка 1, позиция "),
+        "{}",
+        broken.message()
+    );
+    let missing =
+        answer(client.post(agent.url("/v1/receipts/calculate")).bearer_auth(TOKEN).json(&json!({})), Some("ru")).await;
+    assert_eq!((missing.status, missing.code()), (422, "invalid_field"));
+    assert!(missing.message().starts_with("В теле запроса нет обязательного поля «"), "{}", missing.message());
+
+    // Success answers are left alone, and a Russian error never mixes in English words.
+    let found = answer(client.get(agent.url("/v1/customers/search?q=2233")).bearer_auth(TOKEN), Some("ru")).await;
+    assert_eq!(found.status, 200);
+    assert_eq!(found.body["customers"][0]["name"], "Иван Петров");
+    for message in [ru.message(), taken.message(), ru_limit.message(), nowhere.message(), missing.message()] {
+        assert!(is_russian(message), "{message}");
+    }
+}
+
+cloud_test!(the_cloud_and_its_signup_form_answer_in_the_readers_language, cloud_scenario);
+async fn cloud_scenario(backend: Backend) {
+    let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "true")]).await;
+    let client = reqwest::Client::new();
+    let signup = |ip: &str, body: Value| client.post(cloud.url("/v1/signup")).header("X-Forwarded-For", ip).json(&body);
+
+    let ru = answer(signup("203.0.113.70", json!({ "phone": "+79997007001" })), Some(RUSSIAN)).await;
+    assert_eq!(ru.status, 202, "{}", ru.body);
+    assert_eq!(ru.body["status"], "received");
+    assert_eq!(ru.body["message"], "Спасибо! Номер карты скоро придёт вам в SMS или на почту.");
+    let en = answer(signup("203.0.113.71", json!({ "phone": "+79997007002" })), Some("en-GB")).await;
+    assert_eq!(en.body["message"], "Thank you! Your loyalty card is on its way.");
+    let none = answer(signup("203.0.113.72", json!({ "phone": "+79997007003" })), None).await;
+    assert_eq!(none.body["message"], "Thank you! Your loyalty card is on its way.");
+
+    let bad = answer(signup("203.0.113.73", json!({ "phone": "12" })), Some("ru")).await;
+    assert_eq!((bad.status, bad.code()), (422, "invalid_phone"), "{}", bad.body);
+    assert!(bad.message().starts_with("«12» — не номер телефона: "), "{}", bad.message());
+    let birthday =
+        answer(signup("203.0.113.74", json!({ "phone": "+79997007004", "birthday": "31.12.1990" })), Some("ru")).await;
+    assert_eq!((birthday.status, birthday.code()), (422, "invalid_birthday"));
+    assert_eq!(birthday.message(), "День рождения нужно указать датой в виде ГГГГ-ММ-ДД, например 1990-05-17.");
+
+    // The back office's errors too, with their figures.
+    let admin = answer(client.get(cloud.url("/v1/admin/tills")), Some("ru")).await;
+    assert_eq!((admin.status, admin.code()), (401, "unauthorized"));
+    assert!(admin.message().starts_with("Отправьте токен администратора"), "{}", admin.message());
+    let long_name = client
+        .post(cloud.url("/v1/admin/tills"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "store": "Main street", "name": "x".repeat(201) }));
+    let long_name = answer(long_name, Some("ru")).await;
+    assert_eq!((long_name.status, long_name.code()), (422, "invalid_field"));
+    assert_eq!(long_name.message(), "Название кассы: от 1 до 200 символов текста.");
+    let unknown = client.get(cloud.url("/v1/admin/customers/no-such-id")).bearer_auth(ADMIN);
+    let unknown = answer(unknown, Some("ru")).await;
+    assert_eq!((unknown.status, unknown.code()), (404, "customer_not_found"));
+    assert_eq!(unknown.message(), "Покупатель no-such-id не найден; проверьте идентификатор.");
+    let english = answer(client.get(cloud.url("/v1/admin/customers/no-such-id")).bearer_auth(ADMIN), None).await;
+    assert_eq!(english.message(), "customer no-such-id not found; check the identifier");
+}
+
+/// The sign-up page in a browser: its answers come in the language it shows, and follow the
+/// language button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signup_page_asks_for_the_language_it_shows() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("signup_language", "ru-RU").await;
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    browser.goto(&cloud.url("/signup")).await;
+    assert_eq!(browser.text_of("h1").await, "Карта лояльности");
+    browser.send_keys(&browser.find("#phone").await, "12").await;
+    browser.click_css("#consent-data").await;
+    browser.click_css("#submit").await;
+    let said = browser.wait_text("#answer", "the Russian refusal", |t| t.contains("не номер телефона")).await;
+    assert!(said.starts_with("«12» — не номер телефона: "), "{said}");
+
+    browser.click_css("#lang").await;
+    assert_eq!(browser.text_of("h1").await, "Loyalty card");
+    browser.click_css("#submit").await;
+    let said = browser.wait_text("#answer", "the English refusal", |t| t.contains("not a valid phone number")).await;
+    assert!(said.starts_with("\"12\" is not a valid phone number"), "{said}");
+
+    browser.click_css("#lang").await;
+    let phone = browser.find("#phone").await;
+    browser.clear(&phone).await;
+    browser.send_keys(&phone, "8 999 700-88-01").await;
+    browser.click_css("#submit").await;
+    let said = browser.wait_text("#answer", "the Russian thanks", |t| t.starts_with("Спасибо")).await;
+    assert_eq!(said, "Спасибо! Номер карты скоро придёт вам в SMS или на почту.");
+    browser.screenshot("thanks-ru").await;
+}
