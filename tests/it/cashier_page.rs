@@ -433,7 +433,7 @@ async fn language_follows_the_browser_and_switches() {
     browser.click_css("#lang").await;
     browser.wait_text("#badge", "Russian", |t| t == "Автономно").await;
     let notice = taken("уже принадлежит").await;
-    assert!(notice.starts_with("Этот телефон уже принадлежит покупателю Иван (id "), "{notice}");
+    assert!(notice.starts_with("Этот телефон уже принадлежит клиенту Иван (id "), "{notice}");
     browser.screenshot("ru-refusal").await;
 }
 

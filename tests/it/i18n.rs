@@ -77,7 +77,7 @@ async fn the_agent_answers_errors_in_the_readers_language() {
     let taken = answer(enroll("8 999 111-22-33"), Some("ru")).await;
     assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
     let expected = format!(
-        "Этот телефон уже принадлежит покупателю Иван Петров (id {}, карта {}); откройте его карточку.",
+        "Этот телефон уже принадлежит клиенту Иван Петров (id {}, карта {}); откройте его карточку.",
         ivan["id"].as_str().unwrap(),
         ivan["card"].as_str().unwrap()
     );
@@ -169,7 +169,7 @@ async fn cloud_scenario(backend: Backend) {
     let unknown = client.get(cloud.url("/v1/admin/customers/no-such-id")).bearer_auth(ADMIN);
     let unknown = answer(unknown, Some("ru")).await;
     assert_eq!((unknown.status, unknown.code()), (404, "customer_not_found"));
-    assert_eq!(unknown.message(), "Покупатель no-such-id не найден; проверьте идентификатор.");
+    assert_eq!(unknown.message(), "Клиент no-such-id не найден; проверьте идентификатор.");
     let english = answer(client.get(cloud.url("/v1/admin/customers/no-such-id")).bearer_auth(ADMIN), None).await;
     assert_eq!(english.message(), "customer no-such-id not found; check the identifier");
 }
