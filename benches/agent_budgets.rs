@@ -1,4 +1,4 @@
-//! The agent's performance budgets (DESIGN §11), measured end to end against the real
+//! The agent's performance budgets (CONTRACTS.md §budgets), measured end to end against the real
 //! `loyalty-agent` binary with a large local customer directory: customer lookup over HTTP by
 //! phone (three formats), card number, QR text and the last 4 digits of a phone (p99 ≤ 1 ms);
 //! `POST /v1/receipts/calculate` with 20 lines for a customer with points (p99 ≤ 1 ms); the
@@ -50,7 +50,7 @@ const SUFFIX_LIMIT: usize = 20;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_loyalty-agent");
 
-// DESIGN §11.
+// CONTRACTS.md §budgets.
 const LOOKUP_BUDGET: Duration = Duration::from_millis(1);
 const CALCULATE_BUDGET: Duration = Duration::from_millis(1);
 const COMMIT_BUDGET: Duration = Duration::from_millis(10);

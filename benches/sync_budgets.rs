@@ -1,4 +1,4 @@
-//! The sync budgets (DESIGN §11), measured end to end against the real `loyalty-agent` and
+//! The sync budgets (CONTRACTS.md §budgets), measured end to end against the real `loyalty-agent` and
 //! `loyalty-cloud` binaries: draining 100,000 operations queued offline to the cloud after
 //! reconnecting (≤ 30 s, on SQLite and on PostgreSQL), the first full directory pull of
 //! 1,000,000 customers by a freshly enrolled till (≤ 60 s, with the agent's resident memory
@@ -66,7 +66,7 @@ const PUSH_BATCH: usize = 500;
 /// Tills pushing at once in the concurrent case.
 const CONCURRENT_TILLS: usize = 4;
 
-// DESIGN §11.
+// CONTRACTS.md §budgets.
 const DRAIN_BUDGET: Duration = Duration::from_secs(30);
 const PULL_BUDGET: Duration = Duration::from_secs(60);
 const RSS_BUDGET_KIB: u64 = 50 * 1024;

@@ -1,6 +1,6 @@
 //! Reading the loyalty program from `program.toml` in the config directory.
 //!
-//! The file holds the settings of DESIGN §3 (every one optional; an absent file is the default
+//! The file holds the settings of CONTRACTS.md §program (every one optional; an absent file is the default
 //! program). Dates of promo codes may be written as TOML dates (`2026-12-31`), date-times, or
 //! RFC 3339 strings; they are turned into Unix seconds (UTC) before the rules see them.
 //! A date alone means the whole day: `valid_from` at its first second, `valid_until` at its last.
@@ -73,7 +73,7 @@ fn to_unix_seconds(raw: &toml::Value, end_of_day: bool) -> Option<i64> {
     PrimitiveDateTime::parse(&text, &local_format).ok().map(|at| at.assume_utc().unix_timestamp())
 }
 
-/// A commented example `program.toml` with the defaults of DESIGN §3.
+/// A commented example `program.toml` with the defaults of CONTRACTS.md §program.
 pub const EXAMPLE_PROGRAM: &str = r#"# The loyalty program. Every setting is optional; these are the defaults.
 # Money is in minor units (kopecks, cents): 100 = 1.00.
 

@@ -1,4 +1,4 @@
-//! The cashier page's sign-in (DESIGN §9): one-time launch codes and the browser sessions they
+//! The cashier page's sign-in (CONTRACTS.md §security): one-time launch codes and the browser sessions they
 //! are exchanged for. The page never holds the long-lived agent token.
 //!
 //! 1. The tray or `loyalty-agent open` (which hold the token) ask for a launch code: 256 random

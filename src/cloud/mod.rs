@@ -1,5 +1,5 @@
 //! loyalty-cloud: the server the agents sync to — the authoritative ledger for a chain of
-//! stores, with an admin API (DESIGN §7, §8).
+//! stores, with an admin API (CONTRACTS.md §sync, §cloud).
 //!
 //! - [`config`]: `CloudConfig`, from defaults, the environment and flags.
 //! - [`db`]: the storage boundary — one small SQL trait, a SQLite and a PostgreSQL backend.

@@ -1,4 +1,4 @@
-//! Webhook delivery: a background component, one per loyalty-cloud process (DESIGN §8).
+//! Webhook delivery: a background component, one per loyalty-cloud process (CONTRACTS.md §webhooks).
 //!
 //! The outbox rows are written by the changing transactions (`store::webhooks`); this task
 //! claims due rows under a lease, POSTs each one signed (`X-Loyalty-Signature`), and records

@@ -1,4 +1,4 @@
-//! Pricing a receipt: DESIGN §3 "Calculation", one deterministic function.
+//! Pricing a receipt: CONTRACTS.md §calculation, one deterministic function.
 //!
 //! Order of work: line amounts → promo and group discounts on eligible lines → the redemption
 //! limit → the redemption discount spread over eligible lines (largest remainder, so the line

@@ -1,4 +1,4 @@
-//! The redemption limit of DESIGN §3 step 2, and the program numbers it divides by.
+//! The redemption limit of CONTRACTS.md §calculation, step 2, and the program numbers it divides by.
 //!
 //! Kept apart from `calculate` because the limit is also the cashier's explanation: every bound
 //! that holds the quote down becomes a `LimitApplied` with a stable code and a sentence.

@@ -1,7 +1,7 @@
-//! The loyalty program: the rules a store configures (DESIGN §3), versioned.
+//! The loyalty program: the rules a store configures (CONTRACTS.md §program), versioned.
 //!
 //! A program is read from TOML (the agent's `program.toml`, later the cloud's program versions).
-//! Every field has the default of DESIGN §3, so an empty file is a valid program.
+//! Every field has the default of CONTRACTS.md §program, so an empty file is a valid program.
 
 use super::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,7 @@ pub struct Program {
     /// their cumulative paid amount reaches; below every threshold the base settings apply.
     pub tiers: Vec<Tier>,
     pub promo_codes: Vec<PromoCode>,
-    /// Offline redemption bounds (DESIGN §7), used once the agent syncs to a cloud.
+    /// Offline redemption bounds (CONTRACTS.md §sync), used once the agent syncs to a cloud.
     pub offline_redeem_limit: i64,
     pub offline_max_redemptions: i64,
     pub offline_max_age_hours: i64,

@@ -1,4 +1,4 @@
-//! Planning a return against a committed sale (DESIGN §3 "Returns").
+//! Planning a return against a committed sale (CONTRACTS.md §returns).
 //!
 //! Every per-line figure is reversed cumulatively: after `k` of `n` units came back, exactly
 //! `floor(earn × k / n)` earned points were taken back (money: half-up rounding of

@@ -1,4 +1,4 @@
-//! Tests of [`calculate`](super::calculate) by example: DESIGN §3's worked examples, promo
+//! Tests of [`calculate`](super::calculate) by example: the worked examples of CONTRACTS.md §calculation, promo
 //! codes, tiers, discount groups and the input checks. Property tests live in `properties.rs`.
 
 use super::*;

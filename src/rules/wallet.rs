@@ -151,7 +151,7 @@ impl Wallet {
                     && lot.remaining > 0
             })
             .collect();
-        // Pending points are voided before spendable ones (DESIGN §3 "Returns").
+        // Pending points are voided before spendable ones (CONTRACTS.md §returns).
         own.sort_by_key(|lot| (lot.is_active(now), lot.spend_order()));
         let mut left = points;
         for lot in own {
@@ -169,7 +169,7 @@ impl Wallet {
     /// them, so a customer's open lots stay few however many receipts earned them — every sale
     /// loads them. Balance, available and pending are unchanged, and so is every later debit
     /// (those lots are spent in one order anyway). Only pending lots keep their receipt: a
-    /// return takes back a receipt's own pending points first (DESIGN §3); once active, points
+    /// return takes back a receipt's own pending points first (CONTRACTS.md §returns); once active, points
     /// are taken back like a debit, which is what a folded lot gets. A stored lot is preferred
     /// as the survivor, so folding rewrites remainders rather than adding rows; folded-away
     /// lots are left with nothing remaining.

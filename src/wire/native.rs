@@ -1,4 +1,4 @@
-//! Bodies of the agent's native API (DESIGN §5).
+//! Bodies of the agent's native API (CONTRACTS.md §api).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -387,7 +387,7 @@ pub struct SyncResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The cashier page's sign-in (DESIGN §9)
+// The cashier page's sign-in (CONTRACTS.md §security)
 
 /// A one-time launch code for the cashier page, minted with the agent token.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1,4 +1,4 @@
-//! The cloud's public sign-up form (`POST /v1/signup`, DESIGN §8): what a chain's website
+//! The cloud's public sign-up form (`POST /v1/signup`, CONTRACTS.md §signup): what a chain's website
 //! sends when someone registers, and the one answer it always gets.
 //!
 //! The form collects what the seeds' registration forms do (Poster/GrowCards: a phone number

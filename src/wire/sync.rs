@@ -1,4 +1,4 @@
-//! The sync contract between an agent and loyalty-cloud (DESIGN §7): enrollment, pushing the
+//! The sync contract between an agent and loyalty-cloud (CONTRACTS.md §sync): enrollment, pushing the
 //! outbox, pulling the change feed.
 //!
 //! Invariants both sides rely on:
@@ -194,14 +194,14 @@ pub struct BalanceSnapshot {
     pub pending: i64,
     pub paid_total: i64,
     /// The highest `seq` of the pulling till whose effects this balance includes (0 = none).
-    /// The agent drops its local entries up to here from its own sum (DESIGN §4).
+    /// The agent drops its local entries up to here from its own sum (CONTRACTS.md §storage).
     pub included_seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProgramSnapshot {
     pub version: i64,
-    /// The program (DESIGN §3 settings) as JSON.
+    /// The program (CONTRACTS.md §program settings) as JSON.
     #[schema(value_type = Object)]
     pub program: serde_json::Value,
 }

@@ -1,4 +1,4 @@
-//! Webhooks (DESIGN §8): what loyalty-cloud POSTs to a subscriber, and the admin API bodies
+//! Webhooks (CONTRACTS.md §webhooks): what loyalty-cloud POSTs to a subscriber, and the admin API bodies
 //! that manage subscriptions.
 //!
 //! A delivery is `POST <url>` with the JSON body [`WebhookBody`] and the headers

@@ -1,5 +1,5 @@
 //! No input makes the agent panic or answer 500: each bad request gets a 4xx with a code and a
-//! sentence (DESIGN §5, §9).
+//! sentence (CONTRACTS.md §api, §security).
 
 use serde_json::json;
 

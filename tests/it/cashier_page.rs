@@ -147,7 +147,7 @@ async fn sale_and_return_at_the_till() {
     );
     browser.screenshot("card").await;
 
-    // 250.00 with 171 points: spend them all, pay 79.00, earn 3 (DESIGN §3's worked example).
+    // 250.00 with 171 points: spend them all, pay 79.00, earn 3 (the worked example of CONTRACTS.md §calculation).
     browser.type_keys("250.00").await;
     browser.type_keys(ENTER).await;
     assert_eq!(browser.wait_text("#q-total", "the amount to pay", |t| !t.is_empty()).await, "79.00 ₽");

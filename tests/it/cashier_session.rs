@@ -1,4 +1,4 @@
-//! The cashier page's sign-in at the HTTP level (DESIGN §9): launch codes are single use and
+//! The cashier page's sign-in at the HTTP level (CONTRACTS.md §security): launch codes are single use and
 //! expire, the session is an HttpOnly SameSite=Strict cookie that only works together with its
 //! CSRF header, and a page from another origin can neither read nor change anything. Also the
 //! page's own security headers and `loyalty-agent open`.

@@ -1,4 +1,4 @@
-//! DESIGN §9: Host allow-list, token, Origin, CORS, body size.
+//! CONTRACTS.md §security: Host allow-list, token, Origin, CORS, body size.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,4 +1,4 @@
-//! The agent's native HTTP API (DESIGN §5): the router, its shared state and the guards.
+//! The agent's native HTTP API (CONTRACTS.md §api): the router, its shared state and the guards.
 //!
 //! Handlers are thin: they parse, call one `Store` use-case method and shape the answer.
 //! Errors go through [`ApiError`], the one place that turns failures into HTTP.
@@ -87,7 +87,7 @@ pub struct SignupTarget {
 
 impl AppState {
     /// `Some` when this till syncs with a cloud it cannot reach right now: spending points is
-    /// then bounded (DESIGN §7).
+    /// then bounded (CONTRACTS.md §sync).
     pub fn offline(&self) -> Option<Offline> {
         let status = self.sync.as_ref()?.status();
         (status.state != "online").then_some(Offline { last_online: status.last_success_at })

@@ -10,7 +10,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts, session};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "loyalty-agent native API", description = "The till-side loyalty agent's local API (DESIGN §5). Money is in minor units."),
+    info(title = "loyalty-agent native API", description = "The till-side loyalty agent's local API (CONTRACTS.md §api). Money is in minor units."),
     paths(
         health::health, health::sync_now,
         customers::search, customers::enroll, customers::read, customers::update, customers::adjust,

@@ -1,4 +1,4 @@
-//! The guards every request passes, outermost first (DESIGN §9):
+//! The guards every request passes, outermost first (CONTRACTS.md §security):
 //! 1. the `Host` header must name this agent (loopback or a configured name) — this defeats DNS
 //!    rebinding, where a web page's own host name is pointed at 127.0.0.1;
 //! 2. a state-changing request from a browser must come from an allowed `Origin`;

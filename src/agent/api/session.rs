@@ -1,4 +1,4 @@
-//! The cashier page's sign-in over HTTP (DESIGN §9; the rules are in `agent::session`):
+//! The cashier page's sign-in over HTTP (CONTRACTS.md §security; the rules are in `agent::session`):
 //! `POST /v1/launch-codes` (agent token only), `GET /launch/{code}` (the one-time link, public)
 //! and `GET /v1/session` (the page reads its CSRF value; session cookie only).
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// The service's name, as systemd, launchd (`…loyalty-agent`) and the Windows SCM know it.
 pub const SERVICE_NAME: &str = "loyalty-agent";
 
-/// The fixed folder of a system service install (DESIGN §10): `/var/lib/loyalty-agent`,
+/// The fixed folder of a system service install (CONTRACTS.md §platform): `/var/lib/loyalty-agent`,
 /// `/Library/Application Support/loyalty-agent`, `%ProgramData%\loyalty-agent`. `None` where
 /// there is no such convention. `LOYALTY_AGENT_SYSTEM_DIR` names another one (an install laid
 /// out differently, and the tests).

@@ -2,7 +2,7 @@
 //!
 //! Standalone, the local lots are the authority (`rules::Wallet`). Connected to a cloud, the
 //! authority is the balance the cloud last sent, plus this till's own movements the cloud has
-//! not yet folded into it (DESIGN §4): a journal entry leaves that local sum only when a pulled
+//! not yet folded into it (CONTRACTS.md §storage): a journal entry leaves that local sum only when a pulled
 //! balance says it includes the entry's outbox seq — not when the push was acknowledged, or the
 //! customer would briefly have the points twice, or not at all.
 
@@ -51,7 +51,7 @@ impl ConnectedPoints {
 }
 
 /// The till cannot reach the cloud, so spending points is bounded like a card terminal's floor
-/// limit (DESIGN §7): the cloud cannot confirm the balance, and another till may be spending
+/// limit (CONTRACTS.md §sync): the cloud cannot confirm the balance, and another till may be spending
 /// the same points right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offline {

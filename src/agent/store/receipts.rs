@@ -446,7 +446,7 @@ fn price(
         let points = customer.points(now);
         CustomerPoints { balance: points.balance, available: points.available, paid_total: customer.paid_total }
     });
-    // Offline, the points the till may let the customer spend are bounded (DESIGN §7).
+    // Offline, the points the till may let the customer spend are bounded (CONTRACTS.md §sync).
     let allowance = match (offline, customer.and_then(|c| c.connected.as_ref())) {
         (Some(offline), Some(connected)) => Some(offline.allowance(program, connected, now)),
         _ => None,

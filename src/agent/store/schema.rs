@@ -125,7 +125,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 2: sync with a cloud. Journal entries remember the outbox event that carries them, so a
     // pulled balance that includes this till's events up to some seq can drop exactly those
-    // entries from the local sum (DESIGN §4).
+    // entries from the local sum (CONTRACTS.md §storage).
     r#"
     ALTER TABLE ledger ADD COLUMN outbox_seq INTEGER;
     ALTER TABLE ledger ADD COLUMN activates_at INTEGER;

@@ -1,4 +1,4 @@
-//! Sync with loyalty-cloud (DESIGN §7): a background worker that pushes the outbox in order and
+//! Sync with loyalty-cloud (CONTRACTS.md §sync): a background worker that pushes the outbox in order and
 //! pulls the change feed, and the client it talks through.
 //!
 //! The worker is a component with a command channel (`sync now`), a wake-up for new local

@@ -1,7 +1,7 @@
 //! Paging the cloud's change feed to its end: each page and its cursor are applied in one local
 //! transaction while the next page is already on its way, so the till's SQLite work and the
 //! cloud's reading overlap instead of taking turns (a first pull of a large chain is the case
-//! that matters: DESIGN §11 gives it 60 s for 1,000,000 customers).
+//! that matters: CONTRACTS.md §budgets gives it 60 s for 1,000,000 customers).
 
 use crate::agent::store::{PageSummary, Store};
 use crate::wire::PullResponse;

@@ -1,5 +1,5 @@
 //! `loyalty-agent tray`: a small per-user process that shows the agent's state as a tray icon
-//! (DESIGN §10: a Windows service cannot show UI, so the tray is a process of its own).
+//! (CONTRACTS.md §platform: a Windows service cannot show UI, so the tray is a process of its own).
 //!
 //! The parts that need no desktop are always compiled and tested without one:
 //! - [`state`]: what the icon says — [`TrayState`] from the agent's `/v1/health`, the tooltip in

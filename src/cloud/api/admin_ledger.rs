@@ -57,7 +57,7 @@ pub async fn program(State(state): State<AppState>) -> Result<Json<ProgramVersio
     Ok(Json(state.store.program().await?))
 }
 
-/// Stores a new program version (DESIGN §3 settings, tiers, promo codes, offline limits);
+/// Stores a new program version (CONTRACTS.md §program settings, tiers, promo codes, offline limits);
 /// every till receives it with its next pull. Absent settings take their defaults.
 #[utoipa::path(put, path = "/v1/admin/program", tag = "admin", request_body(content = Object),
     responses((status = 200, body = ProgramVersion), (status = 422, body = crate::wire::ErrorBody)))]

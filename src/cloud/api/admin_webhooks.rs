@@ -1,4 +1,4 @@
-//! Admin: webhooks (DESIGN §8) — subscribe a URL to `balance_changed` and `customer_created`,
+//! Admin: webhooks (CONTRACTS.md §webhooks) — subscribe a URL to `balance_changed` and `customer_created`,
 //! list and delete subscriptions, and see (and resend) their deliveries. The secret that signs
 //! deliveries is shown once, when the webhook is created.
 

@@ -12,7 +12,7 @@ use super::{
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "loyalty-cloud API", description = "The cloud the agents sync to (DESIGN §7, §8): admin API, sync API and webhooks. Money is in minor units."),
+    info(title = "loyalty-cloud API", description = "The cloud the agents sync to (CONTRACTS.md §sync, §cloud): admin API, sync API and webhooks. Money is in minor units."),
     paths(
         health::health,
         admin_tills::create, admin_tills::list, admin_tills::new_code,

@@ -1,4 +1,4 @@
-//! The sync API for agents (DESIGN §7, `wire::sync`): enroll, push, pull; and the gift card
+//! The sync API for agents (CONTRACTS.md §sync, `wire::sync`): enroll, push, pull; and the gift card
 //! calls a connected till makes online (`wire::gift_cards`).
 
 use std::time::Duration;
