@@ -91,8 +91,8 @@ const CATALOG: &[(&str, &[&str])] = &[
         "В чеке может быть не больше {max_lines} строк, а в этом {count}.",
         "{?empty_sku}Строка {line}: не указан артикул.",
         "Строка {line}: артикул длиннее {max_sku} символов.",
-        "Строка {line}: цена {negative_price} отрицательная.",
-        "Строка {line}: цена {price} больше допустимой ({max_price}).",
+        "Строка {line}: цена {negative_price_money} отрицательная.",
+        "Строка {line}: цена {price_money} больше допустимой ({max_price_money}).",
         "Строка {line}: количество {quantity} должно быть от 0,001 до {max_quantity}.",
     ]),
     ("invalid_path", &["Адрес запроса неверен: проверьте идентификатор в нём."]),
@@ -142,7 +142,7 @@ const CATALOG: &[(&str, &[&str])] = &[
     ("promo_rejected", &[
         "Промокод «{promo}» пока не действует: он действует с {from}.",
         "Срок действия промокода «{promo}» истёк {until}.",
-        "Промокод «{promo}» действует на чек от {min_receipt}, а этот чек на {subtotal}.",
+        "Промокод «{promo}» действует на чек от {min_receipt_money}, а этот чек на {subtotal_money}.",
         "Промокод «{promo}» не применить: {reason_ru}.",
     ]),
     ("qr_render_failed", &["Не удалось нарисовать QR-код: текст слишком длинный."]),
@@ -211,6 +211,8 @@ fn fill(template: &str, params: &ErrorParams) -> Option<String> {
             value(required)?;
         } else if let Some(base) = name.strip_suffix("_ru") {
             out.push_str(word_ru(base, value(base)?)?);
+        } else if let Some(base) = name.strip_suffix("_money") {
+            out.push_str(&rubles(value(base)?)?);
         } else {
             out.push_str(value(name)?);
         }
@@ -218,6 +220,28 @@ fn fill(template: &str, params: &ErrorParams) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// An amount as the English has it (`1234.50`, `-5.00`) written the Russian way:
+/// `1 234,50 ₽` (narrow no-break space between thousands, no-break space before the sign, as
+/// the cashier page writes money). `None` for text that is not such an amount.
+fn rubles(amount: &str) -> Option<String> {
+    let (sign, digits) = match amount.strip_prefix('-') {
+        Some(rest) => ("−", rest),
+        None => ("", amount),
+    };
+    let (whole, cents) = digits.split_once('.')?;
+    if whole.is_empty() || cents.len() != 2 || !whole.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(digit);
+    }
+    Some(format!("{sign}{grouped},{cents}\u{a0}₽"))
 }
 
 fn is_name(text: &str) -> bool {
@@ -323,7 +347,7 @@ mod tests {
             ),
             (
                 rule(RulesError::InvalidLine { line: 2, why: LineProblem::NegativePrice { price: Money(-500) } }),
-                &["Строка 3", "-5.00"],
+                &["Строка 3", "−5,00\u{a0}₽"],
             ),
             (rule(RulesError::InvalidLine { line: 0, why: LineProblem::EmptySku }), &["Строка 1", "артикул"]),
             (
@@ -336,7 +360,7 @@ mod tests {
                     line: 0,
                     why: LineProblem::PriceTooHigh { price: Money(7), max: Money(5) },
                 }),
-                &["0.07", "0.05"],
+                &["0,07\u{a0}₽", "0,05\u{a0}₽"],
             ),
             (
                 rule(RulesError::InvalidLine {
@@ -359,7 +383,7 @@ mod tests {
                     message: String::new(),
                     values: vec![("min_receipt", "1000.00".into()), ("subtotal", "250.00".into())],
                 }),
-                &["«SPRING»", "1000.00", "250.00"],
+                &["«SPRING»", "от 1\u{202f}000,00\u{a0}₽", "на 250,00\u{a0}₽"],
             ),
             (
                 rule(RulesError::PromoRejected {

@@ -206,3 +206,42 @@ async fn the_signup_page_asks_for_the_language_it_shows() {
     assert_eq!(said, "Спасибо! Номер карты скоро придёт вам в SMS или на почту.");
     browser.screenshot("thanks-ru").await;
 }
+
+/// A promo code's refusal is for the cashier: the check's answer and the calculation's error
+/// both come in Russian with the figures, money written the Russian way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promo_code_answers_follow_the_language() {
+    let program = "[[promo_codes]]\ncode = \"SPRING\"\nkind = \"percent\"\nvalue = 10\nmin_receipt = 100000\n";
+    let agent = Agent::start_with_program(program).await;
+    let client = agent.client().clone();
+    let receipt = json!({ "lines": [{ "sku": "coffee", "quantity": "1", "price": 25000 }] });
+    let check = |code: &str| {
+        client
+            .post(agent.url("/v1/promo-codes/check"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "code": code, "receipt": receipt }))
+    };
+    let ru = answer(check("spring"), Some("ru")).await;
+    assert_eq!(
+        (ru.status, &ru.body["valid"], &ru.body["reason"]),
+        (200, &json!(false), &json!("min_receipt")),
+        "{}",
+        ru.body
+    );
+    assert_eq!(
+        ru.body["message"],
+        "Промокод «SPRING» действует на чек от 1\u{202f}000,00\u{a0}₽, а этот чек на 250,00\u{a0}₽."
+    );
+    let en = answer(check("spring"), Some("en")).await;
+    assert_eq!(en.body["reason"], "min_receipt");
+    assert!(en.body["message"].as_str().unwrap().contains("1000.00"), "{}", en.body);
+    let unknown = answer(check("NOPE"), Some("ru")).await;
+    assert_eq!(unknown.body["message"], "Промокод «NOPE» не применить: такого промокода нет.");
+
+    let calculate = client.post(agent.url("/v1/receipts/calculate")).bearer_auth(TOKEN).json(&json!({
+        "lines": [{ "sku": "coffee", "quantity": "1", "price": 25000 }], "promo_codes": ["SPRING"]
+    }));
+    let refused = answer(calculate, Some("ru")).await;
+    assert_eq!((refused.status, refused.code()), (422, "promo_rejected"), "{}", refused.body);
+    assert_eq!(refused.message(), ru.body["message"].as_str().unwrap());
+}

@@ -1,4 +1,5 @@
-//! `POST /v1/promo-codes/check`: is a code valid, and what does it give on this receipt.
+//! `POST /v1/promo-codes/check`: is a code valid, and what does it give on this receipt. The
+//! answer's `message` is for the cashier, in the language they read (`Accept-Language`).
 
 use axum::extract::State;
 use axum::Json;
@@ -7,6 +8,7 @@ use super::{ApiError, AppState};
 use crate::agent::clock;
 use crate::agent::store::StoreError;
 use crate::http::extract::ApiJson;
+use crate::http::Lang;
 use crate::rules::{check_promo, RulesError};
 use crate::wire::{PromoCheckRequest, PromoCheckResult};
 
@@ -14,13 +16,21 @@ use crate::wire::{PromoCheckRequest, PromoCheckResult};
     responses((status = 200, body = PromoCheckResult)))]
 pub async fn check(
     State(state): State<AppState>,
+    lang: Lang,
     ApiJson(request): ApiJson<PromoCheckRequest>,
 ) -> Result<Json<PromoCheckResult>, ApiError> {
     let store = state.store()?;
     let code = request.code.trim().to_owned();
     let program = state.program();
     let Some(promo) = program.find_promo(&code) else {
-        return Ok(Json(rejected(&code, "unknown", format!("there is no promo code {code:?}"))));
+        return Ok(Json(rejected(
+            lang,
+            &code,
+            &code,
+            "unknown",
+            format!("there is no promo code {code:?}"),
+            Vec::new(),
+        )));
     };
     let now = clock::now();
     match request.receipt {
@@ -35,12 +45,16 @@ pub async fn check(
                         code,
                         valid: true,
                         reason: None,
-                        message: "the code applies to this receipt".into(),
+                        message: valid_message(
+                            lang,
+                            "the code applies to this receipt",
+                            "Промокод действует на этот чек.",
+                        ),
                         discount: Some(discount),
                     }))
                 }
-                Err(StoreError::Rules(RulesError::PromoRejected { reason, message, .. })) => {
-                    Ok(Json(rejected(&code, reason, message)))
+                Err(StoreError::Rules(RulesError::PromoRejected { code: canonical, reason, message, values })) => {
+                    Ok(Json(rejected(lang, &code, &canonical, reason, message, values)))
                 }
                 Err(e) => Err(e.into()),
             }
@@ -53,16 +67,39 @@ pub async fn check(
                     code,
                     valid: true,
                     reason: None,
-                    message: "the code is valid".into(),
+                    message: valid_message(lang, "the code is valid", "Промокод действует."),
                     discount: None,
                 })),
-                Err(RulesError::PromoRejected { reason, message, .. }) => Ok(Json(rejected(&code, reason, message))),
+                Err(RulesError::PromoRejected { code: canonical, reason, message, values }) => {
+                    Ok(Json(rejected(lang, &code, &canonical, reason, message, values)))
+                }
                 Err(e) => Err(ApiError::from(e)),
             }
         }
     }
 }
 
-fn rejected(code: &str, reason: &str, message: String) -> PromoCheckResult {
+fn valid_message(lang: Lang, english: &str, russian: &str) -> String {
+    match lang {
+        Lang::En => english.to_owned(),
+        Lang::Ru => russian.to_owned(),
+    }
+}
+
+/// A refused code (as entered, and as the program spells it); a Russian reader gets the
+/// `promo_rejected` sentence with the same values.
+fn rejected(
+    lang: Lang,
+    code: &str,
+    canonical: &str,
+    reason: &'static str,
+    english: String,
+    mut values: Vec<(&'static str, String)>,
+) -> PromoCheckResult {
+    values.extend([("promo", canonical.to_owned()), ("reason", reason.to_owned())]);
+    let message = match lang {
+        Lang::En => english,
+        Lang::Ru => crate::http::messages_ru::render("promo_rejected", &values).unwrap_or(english),
+    };
     PromoCheckResult { code: code.to_owned(), valid: false, reason: Some(reason.to_owned()), message, discount: None }
 }
