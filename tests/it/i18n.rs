@@ -114,7 +114,7 @@ async fn the_agent_answers_errors_in_the_readers_language() {
     let broken = answer(broken.body("{\"phone\": "), Some("ru")).await;
     assert_eq!((broken.status, broken.code()), (400, "malformed_json"));
     assert!(
-        broken.message().starts_with("Тело запроса — не корректный JSON (строка 1, позиция "),
+        broken.message().starts_with("Тело запроса — некорректный JSON (строка 1, позиция "),
         "{}",
         broken.message()
     );
@@ -236,7 +236,7 @@ async fn promo_code_answers_follow_the_language() {
     assert_eq!(en.body["reason"], "min_receipt");
     assert!(en.body["message"].as_str().unwrap().contains("1000.00"), "{}", en.body);
     let unknown = answer(check("NOPE"), Some("ru")).await;
-    assert_eq!(unknown.body["message"], "Промокод «NOPE» не применить: такого промокода нет.");
+    assert_eq!(unknown.body["message"], "Промокод «NOPE» нельзя применить: такого промокода нет.");
 
     let calculate = client.post(agent.url("/v1/receipts/calculate")).bearer_auth(TOKEN).json(&json!({
         "lines": [{ "sku": "coffee", "quantity": "1", "price": 25000 }], "promo_codes": ["SPRING"]
