@@ -331,6 +331,12 @@ mod tests {
         .contains("нет обязательного поля «lines»"));
         assert_eq!(render("malformed_json", &Vec::new()).unwrap(), "Отправьте пустое тело или пустой JSON-объект {}.");
         assert_eq!(render("no_such_code", &Vec::new()), None);
+        let offline = |bound: (&'static str, &str)| {
+            render("offline_limit", &params(&[("allowed", "0"), ("requested", "50"), bound])).unwrap()
+        };
+        assert!(offline(("offline_hours", "24")).starts_with("Касса без связи с облаком дольше 24 ч"));
+        assert!(offline(("offline_times", "3")).contains("(3)"));
+        assert!(offline(("offline_cap", "500")).contains("не больше 0 баллов (без связи — не больше 500"));
     }
 
     /// Every rule violation, identity error and gift card refusal gets a Russian sentence that

@@ -192,4 +192,21 @@ mod tests {
         };
         assert_eq!(overdrawn.at(0), PointsBalance { balance: -3, available: 0, pending: 0 });
     }
+
+    /// Each offline bound names its figure under a name the Russian `offline_limit` sentence
+    /// knows, so a cashier reads the bound in either language.
+    #[test]
+    fn every_offline_bound_reads_in_russian() {
+        let bounds = [
+            OfflineBound::OfflineTooLong { hours: 24 },
+            OfflineBound::SpentTooOften { times: 3 },
+            OfflineBound::Cap { points: 500 },
+        ];
+        for bound in bounds {
+            let (name, figure) = bound.param();
+            let params = vec![("allowed", "0".to_owned()), ("requested", "10".to_owned()), (name, figure.clone())];
+            let russian = crate::http::messages_ru::render("offline_limit", &params).unwrap_or_default();
+            assert!(russian.contains(&figure) && russian.contains("10"), "{bound}: {russian:?}");
+        }
+    }
 }
