@@ -42,8 +42,9 @@ pub struct CustomerUpdate {
 
 impl Store {
     /// Finds customers by phone (any format), card, QR text, email or the last 4+ phone digits.
+    /// Runs on the calling thread (see [`Store::read_here`]): the till's hottest path.
     pub async fn search_customers(&self, query: String) -> Result<SearchOutcome, StoreError> {
-        self.read(move |conn, settings| search(conn, settings, &query)).await
+        self.read_here(move |conn, settings| search(conn, settings, &query))
     }
 
     pub async fn customer(&self, id: String) -> Result<CustomerRecord, StoreError> {

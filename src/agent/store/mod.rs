@@ -224,6 +224,30 @@ impl Store {
         .map_err(|_| StoreError::TaskFailed)?
     }
 
+    /// Runs a short read on the calling thread (a tokio worker), with a pooled connection.
+    ///
+    /// For customer lookups only: a lookup is a few index probes, tens of microseconds, and
+    /// handing it to the blocking pool and back (two thread wake-ups) cost several times
+    /// that — most of a lookup's time as the till sees it (issue 9). Blocking a worker that
+    /// long is cheaper than the hand-off; the other workers go on serving meanwhile.
+    pub(crate) fn read_here<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection, &StoreSettings) -> Result<R, StoreError>,
+    {
+        let pooled = self.inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.inner.path)?,
+        };
+        let result = f(&conn, &self.inner.settings);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
     /// Runs `f` with the single writer connection on the blocking pool. `f` opens its own
     /// transaction; a storage failure is remembered for health until a write succeeds.
     pub(crate) async fn write<F, R>(&self, f: F) -> Result<R, StoreError>
