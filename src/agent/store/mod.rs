@@ -139,7 +139,7 @@ impl Store {
         writer
             .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
             .map_err(|e| cannot_open(e.to_string()))?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 settings,
@@ -148,11 +148,9 @@ impl Store {
                 write_failure: Mutex::new(None),
                 writes: AtomicU64::new(0),
             }),
-        })
-        .map(|store| {
-            store.start_checkpointer();
-            store
-        })
+        };
+        store.start_checkpointer();
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
