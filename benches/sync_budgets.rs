@@ -70,6 +70,8 @@ const CONCURRENT_TILLS: usize = 4;
 const DRAIN_BUDGET: Duration = Duration::from_secs(30);
 const PULL_BUDGET: Duration = Duration::from_secs(60);
 const RSS_BUDGET_KIB: u64 = 50 * 1024;
+/// Issue 9: the cloud's CPU per applied sale on SQLite, so a slower server still drains in time.
+const CLOUD_CPU_PER_EVENT_BUDGET: Duration = Duration::from_micros(60);
 
 /// How big a run is.
 struct Plan {
@@ -186,6 +188,17 @@ fn drain_cases(plan: &Plan, backends: &[Backend], postgres_note: Option<&str>, r
             &format!("  CPU in the cycle: agent, cloud ({})", backend.name()),
             cpu_pair(drain.agent_cpu, drain.cloud_cpu),
         );
+        // Issue 9: what one applied event costs the cloud's own process (PostgreSQL's server
+        // processes not counted), judged on SQLite, where the cloud does all the work.
+        let per_event = drain.cloud_cpu_drained.map(|seconds| Duration::from_secs_f64(seconds / outbox.events as f64));
+        let label = format!("  cloud CPU per applied event until drained ({})", backend.name());
+        let figure = per_event.map(|d| format!("{} µs", d.as_micros())).unwrap_or_else(|| "unavailable".into());
+        match backend {
+            Backend::Sqlite => {
+                report.row(&label, figure, "≤ 60 µs", per_event.map(|d| d <= CLOUD_CPU_PER_EVENT_BUDGET))
+            }
+            _ => report.info(&label, figure),
+        }
         report.info(&format!("  agent RSS after the drain ({})", backend.name()), mib(drain.agent_rss));
     }
     if let Some(note) = postgres_note {
@@ -458,6 +471,8 @@ struct Drain {
     /// counted): where the time went, when a budget is missed.
     agent_cpu: Option<f64>,
     cloud_cpu: Option<f64>,
+    /// The cloud's CPU seconds until the outbox was empty: what applying the events cost.
+    cloud_cpu_drained: Option<f64>,
 }
 
 fn drain_case(plan: &Plan, outbox: &Outbox, backend: &Backend) -> Drain {
@@ -497,11 +512,16 @@ fn drain_case(plan: &Plan, outbox: &Outbox, backend: &Backend) -> Drain {
     let limit = if plan.full { Duration::from_secs(600) } else { Duration::from_secs(60) };
     let poll = if plan.full { Duration::from_millis(50) } else { Duration::from_millis(20) };
     let mut emptied = None;
+    let mut cloud_cpu_drained = None;
     loop {
         let health = health(&mut client);
         let now = started.elapsed();
         if health["sync"]["pending"] == 0 {
-            emptied.get_or_insert(now);
+            if emptied.is_none() {
+                emptied = Some(now);
+                cloud_cpu_drained =
+                    cpu_seconds(cloud.server.pid()).zip(cpu_before.1).map(|(after, before)| after - before);
+            }
             if health["sync"]["state"] == "online" {
                 break;
             }
@@ -561,7 +581,7 @@ fn drain_case(plan: &Plan, outbox: &Outbox, backend: &Backend) -> Drain {
         let receipt = cloud.admin("GET", &format!("/v1/admin/receipts/{till_id}/{}", receipt_id(k)), None, 200);
         assert_eq!(receipt["seq"], seq, "receipt {} must be applied under its own seq: {receipt}", receipt_id(k));
     }
-    Drain { emptied, cycle, agent_rss, agent_cpu, cloud_cpu }
+    Drain { emptied, cycle, agent_rss, agent_cpu, cloud_cpu, cloud_cpu_drained }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -213,6 +213,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// From spawning to the listening line.
     pub startup: Duration,
+    /// When the listening line was read.
+    pub listening: Instant,
 }
 
 impl Server {
@@ -265,7 +267,7 @@ impl Server {
             let _ = child.wait();
             panic!("unexpected first line from {what} (its stderr is above): {line:?}")
         });
-        Server { child, addr, startup }
+        Server { child, addr, startup, listening: Instant::now() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -357,8 +359,14 @@ pub fn copy_files(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) {
         let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
         let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
         if is_file && keep(&entry.file_name().to_string_lossy()) {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))
+            let target = to.join(entry.file_name());
+            std::fs::copy(entry.path(), &target)
                 .unwrap_or_else(|e| panic!("cannot copy {}: {e}", entry.path().display()));
+            // On disk before a server starts on it: otherwise the kernel writes hundreds of
+            // megabytes back while the first requests are timed, and they measure that.
+            std::fs::File::open(&target)
+                .and_then(|file| file.sync_all())
+                .unwrap_or_else(|e| panic!("cannot sync {}: {e}", target.display()));
         }
     }
 }

@@ -73,6 +73,16 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
                 Ok(version) => program.version = version,
                 Err(e) => tracing::error!(error = %e, "could not record the program version"),
             }
+            // Before the listener exists, so the first lookup after a start is as fast as the rest.
+            match store.warm_up().await {
+                Ok(warm) => tracing::info!(
+                    took_ms = warm.took.as_millis() as u64,
+                    readers = warm.readers,
+                    phone_examples = warm.phone_examples,
+                    "warm-up done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the start-up warm-up failed; the first lookups may be slower"),
+            }
             Ok(store)
         }
         Err(e) => {

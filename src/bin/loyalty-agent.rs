@@ -62,7 +62,8 @@ enum Command {
         #[arg(long)]
         code: String,
     },
-    /// Ask the running agent to sync with the cloud now, and say how it went.
+    /// Ask the running agent to sync with the cloud now, and follow it (a progress bar while a
+    /// queue drains) until everything committed here has reached the cloud.
     Sync {
         #[arg(long, env = "LOYALTY_AGENT_LISTEN")]
         listen: Option<SocketAddr>,
@@ -284,7 +285,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { listen } => {
             let config = AgentConfig::load(overrides(listen))?;
             let token = config.client_token()?;
-            match status::sync_now(&format!("http://{}", config.listen), token.as_str()).await {
+            let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            match status::follow_sync(&format!("http://{}", config.listen), token.as_str(), bar).await {
                 Ok(line) => {
                     println!("{line}");
                     Ok(ExitCode::SUCCESS)

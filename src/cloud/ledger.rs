@@ -246,13 +246,19 @@ pub fn adjust(wallet: &mut Wallet, program: &Program, points: i64, at: Timestamp
 pub const LOT_COLUMNS: [&str; 7] = ["id", "source", "receipt_key", "points", "remaining", "activates_at", "expires_at"];
 
 /// The customer's lots that still hold points.
+///
+/// Ordered here, not with `ORDER BY`: SQLite re-plans a statement that has `ORDER BY` and an
+/// equality on a bound value every time the value changes, which was a sixth of what a pushed
+/// sale cost the cloud (issue 9).
 pub fn load_lots(sql: &mut dyn Sql, customer_id: &str) -> Result<Vec<Lot>, DbError> {
     let rows = sql.query(
         "SELECT id, source, receipt_key, points, remaining, activates_at, expires_at
-         FROM point_lots WHERE customer_id = $1 AND remaining > 0 ORDER BY id",
+         FROM point_lots WHERE customer_id = $1 AND remaining > 0",
         vals![customer_id],
     )?;
-    rows.iter().map(|row| lot_from_row(row, 0)).collect()
+    let mut lots = rows.iter().map(|row| lot_from_row(row, 0)).collect::<Result<Vec<Lot>, DbError>>()?;
+    lots.sort_unstable_by_key(|lot| lot.id);
+    Ok(lots)
 }
 
 /// A lot from [`LOT_COLUMNS`] starting at column `at` of a row.

@@ -85,6 +85,35 @@ pub fn is_known_region(region: &str) -> bool {
     region_metadata(region).is_some()
 }
 
+/// Loads the phone metadata and compiles the patterns that numbers of `default_region`'s
+/// country code are checked with; returns how many example numbers it read. The `phonenumber`
+/// crate decodes its metadata on first use (over 100 ms on a slow till) and compiles each
+/// pattern the first time it is matched: the agent calls this at start-up, before it accepts
+/// connections, so none of that lands on the first customer lookup.
+pub fn warm_up(default_region: &str) -> usize {
+    let Some(region) = region_metadata(default_region) else {
+        // Still decode the metadata: numbers in international form need it.
+        let _ = normalize_phone("+7 999 123 45 67", default_region);
+        return 0;
+    };
+    let code = region.country_code();
+    let mut read = 0;
+    for meta in DATABASE.by_code(&code).into_iter().flatten() {
+        let descriptors = meta.descriptors();
+        for kind in VALID_TYPES {
+            let Some(example) = descriptors.get(kind).and_then(|d| d.example()) else { continue };
+            // The spellings a till sees: international, with the national prefix, as dialled.
+            let _ = normalize_phone(&format!("+{code}{example}"), default_region);
+            if let Some(prefix) = region.national_prefix() {
+                let _ = normalize_phone(&format!("{prefix}{example}"), default_region);
+            }
+            let _ = normalize_phone(example, default_region);
+            read += 1;
+        }
+    }
+    read
+}
+
 /// Reads a phone number written in any common format and returns it in E.164.
 ///
 /// `default_region` (an ISO 3166 two-letter code such as `RU`, any case) is the country of

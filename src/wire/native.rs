@@ -45,6 +45,21 @@ pub struct SyncHealth {
     /// Why the last attempt failed, while sync is failing.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// While the outbox is being pushed: how far the push has come. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainProgress>,
+}
+
+/// How far a push of the outbox has come: a till back online after a long outage sends its
+/// queue in batches, which can take minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DrainProgress {
+    /// Operations the cloud has answered for since this push began.
+    pub sent: u64,
+    /// Operations still waiting in the outbox.
+    pub left: u64,
+    /// Operations per second so far in this push.
+    pub rate_per_s: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -384,6 +399,10 @@ pub struct QrDecoded {
 pub struct SyncResult {
     pub state: String,
     pub message: String,
+    /// With a 202 (the sync is still running): how far it has come. Follow it in
+    /// `GET /v1/health` (`sync.drain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<DrainProgress>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 //! Customer search and enrollment rules: formats, last digits, emails, duplicates, cards.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{assert_error, Agent};
@@ -145,4 +147,61 @@ fn luhn_ok(digits: &str) -> bool {
         })
         .sum();
     sum % 10 == 0
+}
+
+/// Issue 9, point 7: the first lookup after a start — the phone rules untouched in this
+/// process, no read connection opened yet — finds the customer in every spelling, and so do the
+/// card and last-digits searches right after it.
+#[tokio::test]
+async fn first_lookup_after_start_finds_the_customer() {
+    let mut agent = Agent::start().await;
+    let ivan = agent.enroll("+7 999 610-20-30", "Ivan").await;
+    for query in ["8%20999%20610%2020%2030", "%2B79996102030", "9996102030"] {
+        agent.restart();
+        let (status, found) = agent.get(&format!("/v1/customers/search?q={query}")).await;
+        assert_eq!(status, 200, "the first search after a start ({query}): {found}");
+        assert_eq!(found["matched_by"], "phone", "{query}: {found}");
+        assert_eq!(found["customers"][0]["id"], ivan["id"], "{query}: {found}");
+    }
+    let card = ivan["card"].as_str().expect("a card number");
+    let (_, by_card) = agent.get(&format!("/v1/customers/search?q={card}")).await;
+    assert_eq!(by_card["customers"][0]["id"], ivan["id"], "{by_card}");
+    let (_, by_suffix) = agent.get("/v1/customers/search?q=2030").await;
+    assert_eq!(by_suffix["matched_by"], "phone_suffix", "{by_suffix}");
+    assert_eq!(by_suffix["customers"][0]["id"], ivan["id"], "{by_suffix}");
+}
+
+/// Issue 9, point 7: the warm-up happens before the agent listens. Its log line is written
+/// (to stderr, unbuffered) before `agent started`, which follows the listening line; the agent
+/// is killed only once that line was read, so both are in the captured stderr.
+#[test]
+fn warm_up_runs_before_the_listener_accepts() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(crate::support::agent_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-tray", "--data-dir"])
+        .arg(dir.path())
+        .env("LOYALTY_AGENT_TOKEN", crate::support::TOKEN)
+        .env("LOYALTY_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start loyalty-agent");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the listening line");
+    assert!(line.starts_with("loyalty-agent listening on http://"), "{line:?}");
+    // `agent started` is logged right after the listening line; give it a moment, then stop.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut log).expect("the agent's log");
+    let warm = log.find("warm-up done").unwrap_or_else(|| panic!("no warm-up line in the log:\n{log}"));
+    let started = log.find("agent started").unwrap_or_else(|| panic!("no start line in the log:\n{log}"));
+    assert!(warm < started, "the warm-up must finish before the agent listens:\n{log}");
+    let warm_line = log[warm..].lines().next().unwrap_or_default();
+    assert!(warm_line.contains("readers=4"), "every pooled reader is primed: {warm_line}");
+    assert!(!warm_line.contains("phone_examples=0"), "the default region's phone rules are warmed: {warm_line}");
 }

@@ -409,3 +409,86 @@ async fn merged_scenario(backend: Backend) {
     let (_, receipt) = agent.get("/v1/receipts/m-1").await;
     assert_eq!(receipt["receipt"]["id"], "m-1");
 }
+
+/// Issue 9, point 12: a drain that takes a while answers `POST /v1/sync` with 202 and its
+/// progress instead of a timeout, health's `sync.drain` follows it batch by batch, and
+/// `loyalty-agent sync` follows it to the end. 600 customers enrolled offline are two push
+/// batches (500 + 100); the proxy trickles the first so the drain is slow enough to watch.
+#[tokio::test]
+async fn a_long_drain_reports_its_progress() {
+    let cloud = Cloud::start(Backend::Sqlite).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &proxy.url(), dir.path(), "till-progress").await;
+    proxy.set(Fault::Refuse);
+    let agent = Agent::spawn_in(dir.path(), None);
+    const QUEUED: u64 = 600;
+    for k in 0..QUEUED {
+        let (status, body) = agent
+            .post("/v1/customers", json!({ "phone": format!("+7999777{k:04}"), "name": format!("Queued {k}") }))
+            .await;
+        assert_eq!(status, 201, "enrolling offline: {body}");
+    }
+    eventually(Duration::from_secs(15), "health to say offline with the queue", || async {
+        let health = health(&agent).await;
+        (health["sync"]["state"] == "offline" && health["sync"]["pending"] == QUEUED).then_some(())
+    })
+    .await;
+    assert!(health(&agent).await["sync"].get("drain").is_none(), "no drain while nothing is being pushed");
+
+    proxy.set(Fault::Trickle);
+    let (status, answer) = agent.post("/v1/sync?wait=0", json!({})).await;
+    assert_eq!(status, 202, "a sync still running is answered with its progress: {answer}");
+    assert_eq!(answer["state"], "syncing", "{answer}");
+    let progress = &answer["progress"];
+    assert_eq!(
+        progress["sent"].as_u64().unwrap_or(0) + progress["left"].as_u64().unwrap_or(0),
+        QUEUED,
+        "sent and left add up to the queue: {answer}"
+    );
+    assert!(answer["message"].as_str().unwrap_or("").contains("left"), "{answer}");
+
+    // The command line follows the same drain (its stdout is not a terminal: lines, no bar).
+    let addr = agent.addr().to_owned();
+    let cli = tokio::task::spawn_blocking(move || {
+        Command::new(agent_binary())
+            .args(["sync", "--listen", &addr])
+            .env("LOYALTY_AGENT_TOKEN", crate::support::TOKEN)
+            .env("LOYALTY_LOG", "warn")
+            .output()
+            .expect("run loyalty-agent sync")
+    });
+
+    let halfway = eventually(Duration::from_secs(60), "the first batch to be acknowledged", || async {
+        let health = health(&agent).await;
+        (health["sync"]["drain"]["sent"].as_u64() >= Some(500)).then_some(health)
+    })
+    .await;
+    let drain = &halfway["sync"]["drain"];
+    assert_eq!(drain["sent"], 500, "one batch answered: {halfway}");
+    assert_eq!(drain["left"], QUEUED - 500, "the rest still queued: {halfway}");
+    assert!(drain["rate_per_s"].as_u64() > Some(0), "a rate once something was sent: {halfway}");
+    assert_eq!(halfway["sync"]["pending"], QUEUED - 500, "{halfway}");
+
+    proxy.set(Fault::None);
+    let output = cli.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "`loyalty-agent sync` ends well: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("reached the cloud"), "{stdout}");
+    let done = health(&agent).await;
+    assert_eq!(done["sync"]["pending"], 0, "the CLI returned only once the outbox was empty: {done}");
+    assert!(done["sync"].get("drain").is_none(), "no drain once it is over: {done}");
+    let (status, synced) = agent.post("/v1/sync", json!({})).await;
+    assert_eq!(status, 200, "a quick sync is answered when done: {synced}");
+    let (_, tills) = cloud.admin_get("/v1/admin/tills").await;
+    let till = tills["tills"].as_array().and_then(|t| t.iter().find(|t| t["name"] == "till-progress")).cloned();
+    assert_eq!(
+        till.map(|t| t["last_seq"].clone()),
+        Some(json!(QUEUED)),
+        "every queued event reached the cloud: {tills}"
+    );
+}

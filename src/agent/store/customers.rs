@@ -42,8 +42,9 @@ pub struct CustomerUpdate {
 
 impl Store {
     /// Finds customers by phone (any format), card, QR text, email or the last 4+ phone digits.
+    /// Runs on the calling thread (see [`Store::read_here`]): the till's hottest path.
     pub async fn search_customers(&self, query: String) -> Result<SearchOutcome, StoreError> {
-        self.read(move |conn, settings| search(conn, settings, &query)).await
+        self.read_here(move |conn, settings| search(conn, settings, &query))
     }
 
     pub async fn customer(&self, id: String) -> Result<CustomerRecord, StoreError> {
@@ -239,7 +240,12 @@ pub(crate) fn search(conn: &Connection, settings: &StoreSettings, query: &str) -
     Ok(SearchOutcome { matched_by: None, customers: Vec::new() })
 }
 
-/// Customers whose phone ends with `digits`: an index range scan on the reversed digits.
+/// Customers whose phone ends with `digits`, the first [`SUFFIX_LIMIT`] by phone.
+///
+/// The matches are found and ordered from the `phone_rev` index alone (the reversed digits
+/// are the phone without its `+`, so they order the same): four digits match about one
+/// customer in ten thousand, and reading each match's row just to sort them would cost a
+/// random page each. Only the rows answered are read.
 fn by_phone_suffix(
     conn: &Connection,
     settings: &StoreSettings,
@@ -248,13 +254,24 @@ fn by_phone_suffix(
     let low: String = digits.chars().rev().collect();
     // ':' sorts right after '9', so [low, low + ':') holds exactly the strings starting with `low`.
     let high = format!("{low}:");
-    let sql = format!(
-        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE phone_rev >= ?1 AND phone_rev < ?2 ORDER BY phone LIMIT ?3"
-    );
-    let mut customers = conn
-        .prepare_cached(&sql)?
-        .query_map(params![low, high, SUFFIX_LIMIT as i64], customer_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut matches = conn
+        .prepare_cached("SELECT phone_rev, rowid FROM customers WHERE phone_rev >= ?1 AND phone_rev < ?2")?
+        .query_map(params![low, high], |row| {
+            let reversed: String = row.get(0)?;
+            Ok((reversed.chars().rev().collect::<String>(), row.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+    matches.sort_unstable();
+    matches.truncate(SUFFIX_LIMIT);
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE rowid = ?1");
+    let mut row = conn.prepare_cached(&sql)?;
+    let mut customers = Vec::with_capacity(matches.len());
+    for (_, rowid) in &matches {
+        if let Some(customer) = row.query_row([rowid], customer_from_row).optional()? {
+            customers.push(customer);
+        }
+    }
+    drop(row);
     for customer in &mut customers {
         load_points(conn, settings, customer)?;
     }

@@ -7,6 +7,7 @@
 //!
 //! Durability: WAL with `synchronous=FULL`, so when a commit returns `Ok` it survives a power
 //! cut. A failed write marks the store unhealthy (health reports it) until a write succeeds.
+//! A thread of its own checkpoints the WAL into the database file, so commits do not.
 
 mod customers;
 mod gift_cards;
@@ -18,9 +19,12 @@ mod receipts;
 mod records;
 mod schema;
 mod sync;
+mod warm;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -33,6 +37,7 @@ pub use receipts::{Booking, GiftCards};
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
 pub use sync::{AckSummary, PageSummary};
+pub use warm::WarmUp;
 
 use crate::http::ErrorParams;
 use crate::rules::RulesError;
@@ -102,7 +107,16 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// The error of the last failed write, cleared by the next successful one.
     write_failure: Mutex<Option<String>>,
+    /// Writes so far, so the checkpointer knows when the WAL has grown.
+    writes: AtomicU64,
 }
+
+/// How often the background checkpointer looks for new WAL frames.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// The writer's own automatic checkpoint, kept only as a backstop for a checkpointer that
+/// falls behind: 10,000 pages (about 40 MB of WAL). SQLite's default of 1,000 pages made
+/// every 50th commit or so copy the WAL into the database and sync it before answering.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// How many idle read connections are kept.
 const READER_POOL: usize = 4;
@@ -130,15 +144,21 @@ impl Store {
                 "integrity check failed: {check}; restore a backup or move the file away"
             )));
         }
-        Ok(Store {
+        writer
+            .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+            .map_err(|e| cannot_open(e.to_string()))?;
+        let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 settings,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 write_failure: Mutex::new(None),
+                writes: AtomicU64::new(0),
             }),
-        })
+        };
+        store.start_checkpointer();
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -147,6 +167,37 @@ impl Store {
 
     pub fn settings(&self) -> &StoreSettings {
         &self.inner.settings
+    }
+
+    /// Moves committed WAL frames into the database file on a thread of its own, so a commit
+    /// never waits for a checkpoint (its `fsync` of the database file, and the copying) before
+    /// it answers. A PASSIVE checkpoint neither blocks nor waits for readers or the writer. The
+    /// thread ends soon after the last handle on the store is dropped.
+    fn start_checkpointer(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let path = self.inner.path.clone();
+        let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
+            let Ok(conn) = open_connection(&path) else { return };
+            let mut seen = 0;
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(inner) = weak.upgrade() else { return };
+                let writes = inner.writes.load(Ordering::Relaxed);
+                drop(inner);
+                if writes != seen {
+                    seen = writes;
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "a background WAL checkpoint failed; the next one retries");
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no background checkpointer; commits checkpoint the WAL themselves");
+            if let Ok(conn) = self.inner.writer.lock() {
+                let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
+            }
+        }
     }
 
     /// `None` when the last write succeeded; otherwise why it failed.
@@ -179,6 +230,30 @@ impl Store {
         .map_err(|_| StoreError::TaskFailed)?
     }
 
+    /// Runs a short read on the calling thread (a tokio worker), with a pooled connection.
+    ///
+    /// For customer lookups only: a lookup is a few index probes, tens of microseconds, and
+    /// handing it to the blocking pool and back (two thread wake-ups) cost several times
+    /// that — most of a lookup's time as the till sees it (issue 9). Blocking a worker that
+    /// long is cheaper than the hand-off; the other workers go on serving meanwhile.
+    pub(crate) fn read_here<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection, &StoreSettings) -> Result<R, StoreError>,
+    {
+        let pooled = self.inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.inner.path)?,
+        };
+        let result = f(&conn, &self.inner.settings);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
     /// Runs `f` with the single writer connection on the blocking pool. `f` opens its own
     /// transaction; a storage failure is remembered for health until a write succeeds.
     pub(crate) async fn write<F, R>(&self, f: F) -> Result<R, StoreError>
@@ -192,6 +267,7 @@ impl Store {
             // still sound (its transaction was rolled back on drop), so keep using it.
             let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let result = f(&mut conn, &inner.settings);
+            inner.writes.fetch_add(1, Ordering::Relaxed);
             let failure = match &result {
                 Err(StoreError::Unavailable(e)) => Some(e.to_string()),
                 _ => None,
@@ -258,5 +334,8 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A commit walks more distinct statements than rusqlite's default cache of 16 holds; past
+    // that, every commit would prepare some of them again.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

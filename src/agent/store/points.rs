@@ -149,21 +149,29 @@ pub(crate) fn load_connected(conn: &Connection, customer_id: &str) -> Result<Con
         .query_row([customer_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
         .optional()?;
     let (cloud_balance, cloud_available, cloud_pending, included_seq) = cloud.unwrap_or((0, 0, 0, 0));
-    let unconfirmed = conn
-        .prepare_cached(
-            "SELECT kind, SUM(points), CASE WHEN activates_at > created_at THEN activates_at END AS delayed, COUNT(*)
-             FROM ledger WHERE customer_id = ?1 AND outbox_seq > ?2
-             GROUP BY kind, delayed",
-        )?
-        .query_map(rusqlite::params![customer_id, included_seq], |row| {
-            Ok(UnconfirmedEntry {
-                kind: row.get(0)?,
-                points: row.get(1)?,
-                activates_at: row.get(2)?,
-                count: row.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Grouped here by kind and delay, not with `GROUP BY`: SQLite re-plans a statement that
+    // has `GROUP BY` and an equality on a bound value every time the value changes, and this
+    // one runs on every lookup of a connected till (issue 9). Offline, the rows are the
+    // customer's movements since the cloud last answered: a few.
+    let mut unconfirmed: Vec<UnconfirmedEntry> = Vec::new();
+    let mut rows = conn.prepare_cached(
+        "SELECT kind, points, CASE WHEN activates_at > created_at THEN activates_at END
+             FROM ledger WHERE customer_id = ?1 AND outbox_seq > ?2",
+    )?;
+    let entries = rows.query_map(rusqlite::params![customer_id, included_seq], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, Option<i64>>(2)?))
+    })?;
+    for entry in entries {
+        let (kind, points, activates_at) = entry?;
+        match unconfirmed.iter_mut().find(|e| e.kind == kind && e.activates_at == activates_at) {
+            Some(group) => {
+                group.points += points;
+                group.count += 1;
+            }
+            None => unconfirmed.push(UnconfirmedEntry { kind, points, activates_at, count: 1 }),
+        }
+    }
+    drop(rows);
     Ok(ConnectedPoints { cloud_balance, cloud_available, cloud_pending, unconfirmed })
 }
 

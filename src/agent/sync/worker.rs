@@ -2,12 +2,16 @@
 //! pages until the feed is exhausted; between cycles the worker long-polls the feed, and wakes
 //! at once when a local commit or a "sync now" arrives.
 //!
+//! While it pushes, the worker publishes how far the push has come (`SyncStatus::drain`: events
+//! answered, events left, the rate so far), so health, `POST /v1/sync` and `loyalty-agent sync`
+//! can show a long drain moving instead of waiting for its end.
+//!
 //! Failures back off with full jitter — a random sleep up to min(60 s, 1 s × 2ⁿ) — honouring
 //! the cloud's `Retry-After`, and reset on success. Refused credentials stop the loop until a
 //! "sync now" (health shows `auth_error`): retrying cannot fix them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -16,6 +20,7 @@ use super::client::{SyncClient, SyncError};
 use crate::agent::clock;
 use crate::agent::store::Store;
 use crate::rules::Program;
+use crate::wire::DrainProgress;
 
 /// Events per push request.
 const PUSH_BATCH: usize = 500;
@@ -33,11 +38,13 @@ pub struct SyncStatus {
     pub last_success_at: Option<i64>,
     pub consecutive_failures: i64,
     pub last_error: Option<String>,
+    /// While the outbox is being pushed: how far the push has come.
+    pub drain: Option<DrainProgress>,
 }
 
 impl SyncStatus {
     fn starting(last_success_at: Option<i64>) -> SyncStatus {
-        SyncStatus { state: "connecting", last_success_at, consecutive_failures: 0, last_error: None }
+        SyncStatus { state: "connecting", last_success_at, consecutive_failures: 0, last_error: None, drain: None }
     }
 }
 
@@ -78,6 +85,12 @@ impl SyncHandle {
             return self.status();
         }
         answer.await.unwrap_or_else(|_| self.status())
+    }
+
+    /// [`SyncHandle::sync_now`], waiting at most `wait` for the cycle: `None` when it is still
+    /// running then (it goes on; [`SyncHandle::status`] shows how far it has come).
+    pub async fn sync_now_within(&self, wait: Duration) -> Option<SyncStatus> {
+        tokio::time::timeout(wait, self.sync_now()).await.ok()
     }
 }
 
@@ -160,12 +173,27 @@ impl Worker {
         self.pull_all().await
     }
 
+    /// Pushes the outbox, publishing the progress after every batch; the progress is cleared
+    /// when the push ends, however it ends.
     async fn push_all(&mut self) -> Result<(), SyncError> {
+        let pushed = self.push_batches().await;
+        self.status.send_modify(|status| status.drain = None);
+        pushed
+    }
+
+    async fn push_batches(&mut self) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let mut sent: u64 = 0;
         loop {
             let batch = self.store.outbox_batch(PUSH_BATCH).await?;
             let Some(first) = batch.first().map(|e| e.seq) else { return Ok(()) };
+            if sent == 0 {
+                self.publish_progress(started, sent).await;
+            }
             let answer = self.client.push(batch).await?;
             let summary = self.store.acknowledge(answer.results, clock::now()).await?;
+            sent += summary.removed as u64;
+            self.publish_progress(started, sent).await;
             if summary.sequence_conflict {
                 return Err(SyncError::SequenceConflict);
             }
@@ -181,6 +209,16 @@ impl Worker {
                 });
             }
         }
+    }
+
+    /// Publishes how far the push begun at `started` has come: `sent` answered, and what the
+    /// outbox still holds (new sales made meanwhile included).
+    async fn publish_progress(&self, started: Instant, sent: u64) {
+        let Ok((left, _)) = self.store.outbox_pending(clock::now()).await else { return };
+        let millis = started.elapsed().as_millis().max(1);
+        let rate_per_s = u64::try_from(u128::from(sent) * 1000 / millis).unwrap_or(u64::MAX);
+        let progress = DrainProgress { sent, left: u64::try_from(left).unwrap_or(0), rate_per_s };
+        self.status.send_modify(|status| status.drain = Some(progress));
     }
 
     async fn pull_all(&mut self) -> Result<(), SyncError> {
@@ -206,6 +244,7 @@ impl Worker {
                     last_success_at: Some(clock::now()),
                     consecutive_failures: 0,
                     last_error: None,
+                    drain: None,
                 }
             }
             Err(e) => {
@@ -215,6 +254,7 @@ impl Worker {
                     last_success_at: previous.last_success_at,
                     consecutive_failures: i64::from(*failures),
                     last_error: Some(e.to_string()),
+                    drain: None,
                 }
             }
         };

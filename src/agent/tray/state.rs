@@ -157,6 +157,7 @@ mod tests {
                 last_success_at: None,
                 consecutive_failures: 0,
                 last_error: None,
+                drain: None,
             },
             storage: StorageHealth { ok: storage_ok, error: (!storage_ok).then(|| "disk full".to_owned()) },
         }
