@@ -2,7 +2,6 @@
 //! `loyalty-agent` binary.
 
 pub mod api;
-pub mod clock;
 pub mod cloud_link;
 pub mod config;
 pub mod doctor;

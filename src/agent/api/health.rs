@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 
 use super::{ApiError, AppState, Mode};
-use crate::agent::clock;
+use crate::clock;
 use crate::http::Lang;
 use crate::wire::{Health, StorageHealth, SyncHealth, SyncResult};
 
