@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
-use super::api::AppState;
-use super::api::Mode;
+use super::state::AppState;
+use super::state::Mode;
 use super::store::{Booking, CustomerRecord, GiftCards, NewCustomer, Store, StoreError};
 use super::sync::GiftCardError;
 use crate::clock;
