@@ -23,6 +23,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod clock;
 pub mod cloud;
 pub mod csv_import;
 pub mod gift_cards;
@@ -31,3 +32,6 @@ pub mod identity;
 pub mod moysklad;
 pub mod rules;
 pub mod wire;
+
+#[cfg(test)]
+mod layers;

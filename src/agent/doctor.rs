@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use crate::agent::cloud_link::CloudLink;
 use crate::agent::config::AgentConfig;
+use crate::agent::status;
 use crate::agent::store::inspect;
-use crate::agent::{clock, status};
+use crate::clock;
 
 /// Below this much free space in the data folder, the disk check fails: a full disk stops
 /// sales (commits answer 503), and SQLite needs room for its journal.

@@ -58,7 +58,7 @@ pub async fn enroll(
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let pulled = pull_to_end(&client, &store, |_, pulled| bar.set_position(pulled as u64)).await?;
-    store.record_sync_success(crate::agent::clock::now()).await?;
+    store.record_sync_success(crate::clock::now()).await?;
     bar.finish_with_message("done");
     Ok(EnrollReport { link, changes_pulled: pulled })
 }

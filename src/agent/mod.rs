@@ -2,7 +2,6 @@
 //! `loyalty-agent` binary.
 
 pub mod api;
-pub mod clock;
 pub mod cloud_link;
 pub mod config;
 pub mod doctor;
@@ -14,6 +13,7 @@ pub mod program_file;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod state;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use super::api::AppState;
-use super::api::Mode;
-use super::clock;
+use super::state::AppState;
+use super::state::Mode;
 use super::store::{Booking, CustomerRecord, GiftCards, NewCustomer, Store, StoreError};
 use super::sync::GiftCardError;
+use crate::clock;
 use crate::moysklad::service::{
     BackendError, CodePurpose, GiftCard, GiftCardPayment, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode,
     SaleRecord,

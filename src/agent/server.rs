@@ -10,13 +10,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::api::{self, security::SecurityPolicy, AppState, Mode, SignupTarget};
-use super::clock;
 use super::cloud_link::CloudLink;
 use super::config::AgentConfig;
 use super::program_file::{self, EXAMPLE_PROGRAM};
 use super::store::{Store, StoreSettings};
 use super::sync::{self, SyncClient};
 use super::token::AgentToken;
+use crate::clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

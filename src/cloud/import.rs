@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use super::clock;
 use super::store::Store;
+use crate::clock;
 pub use crate::csv_import::{ImportError, ImportReport};
 
 /// Imports `path` into `store`; `progress` shows a bar on a terminal.

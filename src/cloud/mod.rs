@@ -21,8 +21,3 @@ pub mod server;
 pub mod store;
 pub mod token;
 pub mod webhooks;
-
-/// The wall clock, read in the agent's one place for it.
-pub mod clock {
-    pub use crate::agent::clock::{now, now_ms, rfc3339};
-}

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::clock;
 use super::store::{CloudError, CustomerRecord, MoyskladScope, Store};
+use crate::clock;
 use crate::moysklad::service::{
     BackendError, CodePurpose, GiftCard, GiftCardPayment, IssuedCode, Link, Lookup, LoyaltyBackend, Member, NewCode,
     SaleRecord,

@@ -19,8 +19,8 @@ use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::clock::{now, now_ms};
 use super::store::{AttemptOutcome, ClaimedDelivery, RetryPolicy, Store};
+use crate::clock::{now, now_ms};
 
 /// How deliveries are retried and how long a receiver may take.
 #[derive(Debug, Clone, Copy)]

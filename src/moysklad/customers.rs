@@ -131,7 +131,7 @@ pub async fn create<B: LoyaltyBackend>(
         let confirmed = match request.status_check {
             Some(StatusCheck::Ignore) => true,
             Some(StatusCheck::Checked) => {
-                let now = crate::agent::clock::now();
+                let now = crate::clock::now();
                 backend.consume_code(scope.clone(), CodePurpose::Registration, phone.clone(), now).await?
             }
             Some(StatusCheck::Unchecked) | None => false,
@@ -209,7 +209,7 @@ pub(super) async fn send_code<B: LoyaltyBackend>(
     subject: String,
     phone: String,
 ) -> Result<VerifyResponse, MsError> {
-    let now = crate::agent::clock::now();
+    let now = crate::clock::now();
     let issued = adapter
         .backend
         .issue_code(

@@ -180,7 +180,7 @@ pub async fn sale<B: LoyaltyBackend>(
     );
     if let (Some(member), true) = (&member, spend > 0) {
         let program = backend.program(scope.clone()).await?;
-        let now = crate::agent::clock::now();
+        let now = crate::clock::now();
         if program.verify_spending
             && !backend.consume_code(scope.clone(), CodePurpose::Spending, member.id.clone(), now).await?
         {
@@ -337,7 +337,7 @@ pub async fn gift_card<B: LoyaltyBackend>(
         return Err(MsError::invalid_field("name", "a card number has at most 64 characters"));
     }
     let card = adapter.backend.gift_card(scope, name.clone()).await?;
-    let now = crate::agent::clock::now();
+    let now = crate::clock::now();
     Ok(Json(match card {
         Some(card) => known_card(name, card, now),
         None => GiftCardResponse {

@@ -80,7 +80,7 @@ pub struct GiftCardRedeemed {
 impl GiftCardView {
     /// A stored card as the APIs show it at `now`.
     pub fn of(card: &crate::gift_cards::Card, now: i64, payments: Vec<GiftCardPaymentView>) -> GiftCardView {
-        let rfc3339 = crate::agent::clock::rfc3339;
+        let rfc3339 = crate::clock::rfc3339;
         GiftCardView {
             id: card.id.clone(),
             number: card.number.clone(),

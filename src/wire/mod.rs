@@ -6,6 +6,7 @@
 //! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
 //! points are integers. Field names never change once released; new fields may be added.
 
+mod from_rules;
 mod gift_cards;
 mod native;
 mod quantity;
@@ -14,6 +15,7 @@ mod signup;
 mod sync;
 mod webhook;
 
+pub use from_rules::to_wire;
 pub use gift_cards::*;
 pub use native::*;
 pub use quantity::QuantityInput;

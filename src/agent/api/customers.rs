@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{request_hash, ApiError, AppState, Mode};
-use crate::agent::clock;
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
+use crate::clock;
 use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;

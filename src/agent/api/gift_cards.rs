@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::{ApiError, AppState};
-use crate::agent::clock;
+use crate::clock;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::wire::{GiftCardIssue, GiftCardList, GiftCardView};
 

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppState, Mode};
-use crate::agent::clock;
+use crate::clock;
 use crate::http::extract::ApiQuery;
 use crate::http::Lang;
 use crate::wire::{DrainProgress, Health, StorageHealth, SyncHealth, SyncResult};

@@ -15,9 +15,6 @@ mod receipts;
 pub mod security;
 mod session;
 
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
-
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -29,94 +26,13 @@ pub use crate::http::common::request_hash;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
-use crate::agent::session::Sessions;
-use crate::agent::store::{Offline, Store};
-use crate::agent::sync::SyncHandle;
-use crate::agent::token::AgentToken;
-use crate::rules::Program;
-use security::SecurityPolicy;
+pub use crate::agent::state::{AppState, Mode, SignupTarget};
+use crate::agent::store::Store;
 
 /// The largest request body accepted (a webcam frame for QR decoding fits comfortably).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Whether this agent is its own authority or a cache of a cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Standalone,
-    Connected,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Standalone => "standalone",
-            Mode::Connected => "connected",
-        }
-    }
-}
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database, or why it could not be opened (then data endpoints answer 503).
-    pub storage: Result<Store, Arc<String>>,
-    /// The program in force; a connected agent swaps it when the cloud sends a new version.
-    pub program: Arc<RwLock<Arc<Program>>>,
-    pub token: AgentToken,
-    /// A second key the MoySklad adapter accepts besides the token (`moysklad_key` in config).
-    pub moysklad_key: Option<AgentToken>,
-    pub security: Arc<SecurityPolicy>,
-    pub mode: Mode,
-    pub started: Instant,
-    /// The sync worker, in connected mode.
-    pub sync: Option<SyncHandle>,
-    /// Where the sign-up QR code points; `None` for a standalone agent without `signup_url`.
-    pub signup: Option<SignupTarget>,
-    /// The cashier page's launch codes and sessions (in memory: a restart ends them).
-    pub sessions: Arc<Sessions>,
-}
-
-/// The public sign-up page a receipt's sign-up QR code opens (see [`crate::identity::signup_link`]).
-#[derive(Debug, Clone)]
-pub struct SignupTarget {
-    /// `signup_url` from `config.toml`, else the enrolled cloud's address.
-    pub base: String,
-    /// The store a code names when the request names none: the enrolled till's store.
-    pub default_store: Option<String>,
-}
-
 impl AppState {
-    /// `Some` when this till syncs with a cloud it cannot reach right now: spending points is
-    /// then bounded (CONTRACTS.md §sync).
-    pub fn offline(&self) -> Option<Offline> {
-        let status = self.sync.as_ref()?.status();
-        (status.state != "online").then_some(Offline { last_online: status.last_success_at })
-    }
-
-    /// Tells the sync worker that a commit put something in the outbox.
-    pub fn outbox_changed(&self) {
-        if let Some(sync) = &self.sync {
-            sync.wake();
-        }
-    }
-
-    /// The program in force now (receipts keep the version that priced them).
-    pub fn program(&self) -> Arc<Program> {
-        match self.program.read() {
-            Ok(program) => program.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Puts a new program version in force.
-    pub fn set_program(&self, program: Program) {
-        let mut slot = match self.program.write() {
-            Ok(slot) => slot,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *slot = Arc::new(program);
-    }
-
     /// The store, or a 503 saying why there is none.
     pub fn store(&self) -> Result<&Store, ApiError> {
         self.storage.as_ref().map_err(|why| {

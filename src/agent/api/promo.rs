@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::Json;
 
 use super::{ApiError, AppState};
-use crate::agent::clock;
 use crate::agent::store::StoreError;
+use crate::clock;
 use crate::http::extract::ApiJson;
 use crate::http::Lang;
 use crate::rules::{check_promo, RulesError};

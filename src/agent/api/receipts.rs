@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 
 use super::{request_hash, ApiError, AppState};
-use crate::agent::clock;
+use crate::clock;
 use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, ReceiptView, ReturnRequest, ReturnResult};

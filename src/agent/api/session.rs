@@ -13,8 +13,8 @@ use axum::Json;
 use super::page::security_headers;
 use super::security::Caller;
 use super::{ApiError, AppState};
-use crate::agent::clock;
 use crate::agent::session::{LaunchError, COOKIE_NAME, LAUNCH_CODE_TTL};
+use crate::clock;
 use crate::http::extract::{read_body, ApiPath};
 use crate::wire::{LaunchCode, SessionInfo};
 

@@ -199,7 +199,7 @@ impl Store {
                 points: request.points,
                 reason: request.reason.clone(),
                 balance_after: customer.points(now).balance + request.points,
-                created_at: crate::agent::clock::rfc3339(now),
+                created_at: crate::clock::rfc3339(now),
             };
             tx.execute(
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -494,7 +494,7 @@ fn validate_birthday(text: &str) -> Result<String, StoreError> {
 
 /// Applies the consents the customer just gave or withdrew, each stamped with time and source.
 pub(crate) fn merge_consents(mut consents: Consents, input: &ConsentsInput, source: &str, now: i64) -> Consents {
-    let stamp = |granted: bool| Consent { granted, at: crate::agent::clock::rfc3339(now), source: source.to_owned() };
+    let stamp = |granted: bool| Consent { granted, at: crate::clock::rfc3339(now), source: source.to_owned() };
     if let Some(granted) = input.sms {
         consents.sms = Some(stamp(granted));
     }

@@ -9,7 +9,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{Store, StoreError};
-use crate::agent::clock::rfc3339;
+use crate::clock::rfc3339;
 use crate::gift_cards::{self, Card, Payment, Refusal};
 use crate::wire::{GiftCardIssue, GiftCardPaymentView, GiftCardView};
 

@@ -32,7 +32,6 @@ pub use customers::{CustomerUpdate, NewCustomer};
 pub use import::{ImportRow, RejectedRow};
 pub use points::{ConnectedPoints, Offline};
 /// The rules' answer in the wire's shape; the cloud's MoySklad sales are recorded in it too.
-pub(crate) use receipts::to_wire;
 pub use receipts::{Booking, GiftCards};
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;

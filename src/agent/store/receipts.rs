@@ -9,13 +9,13 @@ use super::customers::normalize_phone;
 use super::gift_cards;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
 use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
-use crate::agent::clock::rfc3339;
+use crate::clock::rfc3339;
 use crate::identity;
 use crate::rules::{
     self, CalcInput, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem, ReturnLineRequest,
     SoldLine, DAY,
 };
-use crate::wire::{self, rules_input, CalculateRequest, CommitRequest, CustomerRef, ReturnRequest};
+use crate::wire::{self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, ReturnRequest};
 
 impl Store {
     /// Prices a receipt against the current balances; changes nothing.
@@ -523,60 +523,5 @@ fn return_lines(request: &ReturnRequest) -> Result<Option<Vec<ReturnLineRequest>
             code: "invalid_return",
             message: "a return needs either \"lines\" (sku and quantity) or \"all\": true, not both".into(),
         }),
-    }
-}
-
-/// The rules' answer in the wire's shape.
-pub(crate) fn to_wire(
-    calc: &rules::Calculation,
-    customer_id: Option<String>,
-    committed: Option<(&str, i64)>,
-) -> wire::Calculation {
-    wire::Calculation {
-        id: committed.map(|(id, _)| id.to_owned()),
-        customer_id,
-        program_version: calc.program_version,
-        tier: calc.tier.clone(),
-        subtotal: calc.subtotal.0,
-        discount: calc.discount.0,
-        total: calc.total.0,
-        points: wire::PointsQuote {
-            balance: calc.points.balance,
-            available: calc.points.available,
-            max_redeem: calc.points.max_redeem,
-            redeem: calc.points.redeem,
-            earn: calc.points.earn,
-            balance_after: calc.points.balance_after,
-        },
-        lines: calc
-            .lines
-            .iter()
-            .map(|line| wire::LineResult {
-                sku: line.sku.clone(),
-                name: line.name.clone(),
-                category: line.category.clone(),
-                quantity: line.quantity.clone(),
-                price: line.price.0,
-                amount: line.amount.0,
-                excluded: line.excluded,
-                promo_discount: line.promo_discount.0,
-                points_discount: line.points_discount.0,
-                discount: line.discount.0,
-                paid: line.paid.0,
-                earn: line.earn,
-                redeem_points: line.redeem_points,
-            })
-            .collect(),
-        promo_codes: calc
-            .promo_codes
-            .iter()
-            .map(|promo| wire::PromoApplied { code: promo.code.clone(), discount: promo.discount.0 })
-            .collect(),
-        limits: calc
-            .limits
-            .iter()
-            .map(|limit| wire::LimitApplied { code: limit.code.to_owned(), message: limit.message.clone() })
-            .collect(),
-        committed_at: committed.map(|(_, at)| rfc3339(at)),
     }
 }

@@ -56,7 +56,7 @@ impl Store {
                     seq,
                     event_id,
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
-                    created_at: crate::agent::clock::rfc3339(created_at),
+                    created_at: crate::clock::rfc3339(created_at),
                     payload: serde_json::from_str(&payload)?,
                 });
             }
@@ -224,7 +224,7 @@ fn upsert_customer(conn: &Connection, customer: &CustomerSnapshot) -> Result<usi
             released += 1;
         }
     }
-    let now = crate::agent::clock::now();
+    let now = crate::clock::now();
     conn.prepare_cached(
         "INSERT INTO customers (id, phone, phone_rev, name, email, card, birthday, tags, consents, external_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)

@@ -17,8 +17,8 @@ use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use super::client::{SyncClient, SyncError};
-use crate::agent::clock;
 use crate::agent::store::Store;
+use crate::clock;
 use crate::rules::Program;
 use crate::wire::DrainProgress;
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::{request_hash, validate_key, ApiError, AppState};
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::store::{CustomerInput, CustomerRecord};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::cloud::clock::{now, now_ms};
+use crate::clock::{now, now_ms};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
 

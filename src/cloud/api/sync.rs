@@ -104,7 +104,7 @@ pub async fn gift_card(
         .gift_card_by_number(number.clone())
         .await?
         .ok_or_else(|| ApiError::not_found("gift_card_not_found", "no gift card has this number; check it"))?;
-    Ok(Json(GiftCardView::of(&card, crate::cloud::clock::now(), Vec::new())))
+    Ok(Json(GiftCardView::of(&card, crate::clock::now(), Vec::new())))
 }
 
 /// Takes a connected till's sale's gift card payments now, before the till records the sale.

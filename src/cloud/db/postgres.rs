@@ -226,7 +226,7 @@ fn migrate(sql: &mut dyn Sql) -> Result<(), DbError> {
         sql.execute(migration, &[])?;
         sql.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-            crate::vals![index as i64 + 1, crate::cloud::clock::now()],
+            crate::vals![index as i64 + 1, crate::clock::now()],
         )?;
     }
     Ok(())

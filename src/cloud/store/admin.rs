@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Row, Sql};
 use crate::rules::Program;
 use crate::vals;

@@ -314,7 +314,7 @@ pub(crate) fn received_consents(consents: &Consents, received_at: i64) -> Consen
         consent.clone().map(|mut consent| {
             match unix_time(&consent.at) {
                 Some(at) if at <= received_at => {}
-                _ => consent.at = crate::cloud::clock::rfc3339(received_at),
+                _ => consent.at = crate::clock::rfc3339(received_at),
             }
             consent
         })

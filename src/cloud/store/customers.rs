@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::{invalid, invalid_with, publish, Changes, CloudError, Store, StoreSettings};
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
 use crate::identity;

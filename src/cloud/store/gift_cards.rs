@@ -7,7 +7,7 @@
 //! card) in the same transaction; a sale booked again finds its rows and takes nothing.
 
 use super::{CloudError, Store};
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::db::{Row, Sql};
 use crate::gift_cards::{self, Card, Payment, Refusal};
 use crate::vals;

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{customers, webhooks, CloudError, Store, StoreSettings};
-use crate::cloud::clock::rfc3339;
+use crate::clock::rfc3339;
 use crate::cloud::db::{Sql, Value};
 use crate::csv_import::{ImportRow, RejectedRow};
 use crate::identity;

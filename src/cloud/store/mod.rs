@@ -246,7 +246,7 @@ impl Store {
                     vals![epoch],
                 )?;
                 if sql.query_opt("SELECT version FROM program_versions LIMIT 1", &[])?.is_none() {
-                    admin::insert_program(sql, Program::default(), crate::cloud::clock::now())?;
+                    admin::insert_program(sql, Program::default(), crate::clock::now())?;
                 }
                 Ok(())
             })

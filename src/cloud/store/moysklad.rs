@@ -10,7 +10,7 @@
 
 use super::customers::{holder, insert, load_by, load_resolved, CleanCustomer, CustomerRecord};
 use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
-use crate::cloud::clock::now;
+use crate::clock::now;
 use crate::cloud::db::Sql;
 use crate::cloud::token::{random_token, secret_hash};
 use crate::identity::{self, SearchKey};

@@ -18,14 +18,14 @@ use super::customers::{load_resolved, CustomerRecord};
 use super::gift_cards::{same_payments, take_payments};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
-use crate::agent::store::to_wire;
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::db::Sql;
 use crate::gift_cards::Payment;
 use crate::http::common::request_hash;
 use crate::moysklad::service::SaleRecord;
 use crate::rules::{self, CalcInput, CustomerPoints, Money, Program, Quantity, ReturnLineRequest, SoldLine};
 use crate::vals;
+use crate::wire::to_wire;
 use crate::wire::{
     rules_input, CalculateRequest, Calculation, CommitRequest, EventKind, ReturnEvent, ReturnRequest, ReturnResult,
     ReturnedLine, SaleEvent, SyncEvent,

@@ -115,7 +115,7 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
             .map(|customer| Change::Customer(Box::new(super::customers::snapshot(&customer)))),
         "balance" => match super::customers::load_by(sql, "id", id, false)? {
             Some(customer) => {
-                let at = crate::cloud::clock::now();
+                let at = crate::clock::now();
                 let included_seq = sql
                     .query_opt(
                         "SELECT seq FROM customer_till_seq WHERE customer_id = $1 AND till_id = $2",

@@ -16,7 +16,7 @@
 use super::apply::{apply_event, Applied, ChunkCache, Context};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
-use crate::cloud::clock::now;
+use crate::clock::now;
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::vals;
 use crate::wire::{EventOutcome, EventResult, SyncEvent};

@@ -13,7 +13,7 @@
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::customers::{self, holder, CleanCustomer};
 use super::{publish, Changes, CloudError, Store};
-use crate::cloud::clock::now;
+use crate::clock::now;
 use crate::vals;
 use crate::wire::{EnrollRequest, SignupRequest};
 

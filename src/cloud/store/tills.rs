@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{invalid, invalid_with, CloudError, Store};
-use crate::cloud::clock::{now, rfc3339};
+use crate::clock::{now, rfc3339};
 use crate::cloud::db::Sql;
 use crate::cloud::token::{enrollment_code, normalize_code, random_token, secret_hash, CODE_LENGTH};
 use crate::vals;

@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use super::{invalid, invalid_with, Changes, CloudError, Store};
-use crate::cloud::clock::rfc3339;
+use crate::clock::rfc3339;
 use crate::cloud::db::{Row, Sql};
 use crate::vals;
 use crate::wire::{DeliveryView, WebhookBody, WebhookCreated, WebhookEventType, WebhookView};

@@ -1,0 +1,59 @@
+//! The rules' answer (`rules::Calculation`) in the wire's shape (`Calculation`), written once
+//! for the agent's receipts and the cloud's MoySklad ledger.
+
+use super::{Calculation, LimitApplied, LineResult, PointsQuote, PromoApplied};
+
+/// The rules' answer in the wire's shape; `committed` is the receipt id and its commit time.
+pub fn to_wire(
+    calc: &crate::rules::Calculation,
+    customer_id: Option<String>,
+    committed: Option<(&str, i64)>,
+) -> Calculation {
+    Calculation {
+        id: committed.map(|(id, _)| id.to_owned()),
+        customer_id,
+        program_version: calc.program_version,
+        tier: calc.tier.clone(),
+        subtotal: calc.subtotal.0,
+        discount: calc.discount.0,
+        total: calc.total.0,
+        points: PointsQuote {
+            balance: calc.points.balance,
+            available: calc.points.available,
+            max_redeem: calc.points.max_redeem,
+            redeem: calc.points.redeem,
+            earn: calc.points.earn,
+            balance_after: calc.points.balance_after,
+        },
+        lines: calc
+            .lines
+            .iter()
+            .map(|line| LineResult {
+                sku: line.sku.clone(),
+                name: line.name.clone(),
+                category: line.category.clone(),
+                quantity: line.quantity.clone(),
+                price: line.price.0,
+                amount: line.amount.0,
+                excluded: line.excluded,
+                promo_discount: line.promo_discount.0,
+                points_discount: line.points_discount.0,
+                discount: line.discount.0,
+                paid: line.paid.0,
+                earn: line.earn,
+                redeem_points: line.redeem_points,
+            })
+            .collect(),
+        promo_codes: calc
+            .promo_codes
+            .iter()
+            .map(|promo| PromoApplied { code: promo.code.clone(), discount: promo.discount.0 })
+            .collect(),
+        limits: calc
+            .limits
+            .iter()
+            .map(|limit| LimitApplied { code: limit.code.to_owned(), message: limit.message.clone() })
+            .collect(),
+        committed_at: committed.map(|(_, at)| crate::clock::rfc3339(at)),
+    }
+}
