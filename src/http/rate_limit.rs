@@ -101,6 +101,17 @@ impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
     }
 }
 
+impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
+    /// How long `key` must wait before [`check`](Self::check) would let it through, without
+    /// taking anything: for limits that count only failures (wrong codes), which are looked
+    /// at before the attempt and charged after it.
+    pub fn wait(&self, key: &K, now: Instant) -> Option<Duration> {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = *buckets.get(key)?;
+        bucket.take(self.rate, now).err()
+    }
+}
+
 /// The `Retry-After` value for a wait: whole seconds, rounded up, at least 1.
 pub fn retry_after_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.as_secs() == 0))

@@ -314,3 +314,69 @@ async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
     assert_eq!(found["customers"][0]["consents"]["sms"]["granted"], true);
     assert_eq!(found["customers"][0]["consents"]["email"]["granted"], false);
 }
+
+cloud_test!(one_address_cannot_close_the_form_for_everyone, one_address_scenario);
+/// Issue 9 point 5: refusals for one address must not spend the budget every address shares.
+async fn one_address_scenario(backend: Backend) {
+    let env = [("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "true"), ("LOYALTY_CLOUD_SIGNUP_PER_MINUTE", "20")];
+    let cloud = Cloud::start_with(backend, &env).await;
+    let mut refused = 0;
+    for n in 0..400 {
+        let (status, _, answer) = signup(&cloud, "198.51.100.50", json!({ "phone": format!("+7999702{n:04}") })).await;
+        match status {
+            202 => {}
+            429 => {
+                assert_eq!(answer["error"]["code"], "rate_limited", "{answer}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {answer}"),
+        }
+    }
+    assert_eq!(refused, 395, "five a minute from one address, the rest refused");
+    // Every other address still signs up: the 395 refusals spent none of the 20 a minute.
+    for n in 0..12 {
+        let (status, _, answer) =
+            signup(&cloud, &format!("203.0.113.{n}"), json!({ "phone": format!("+7999703{n:04}") })).await;
+        assert_eq!(status, 202, "address {n}: {answer}");
+    }
+}
+
+cloud_test!(wrong_enrolment_codes_are_throttled_per_address, wrong_codes_scenario);
+async fn wrong_codes_scenario(backend: Backend) {
+    let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "true")]).await;
+    let (_, code) = cloud.create_till("Till 1").await;
+    let enroll = |ip: &'static str, code: String| {
+        let url = cloud.url("/v1/enroll");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("X-Forwarded-For", ip)
+                .json(&json!({ "code": code }))
+                .send()
+                .await
+                .expect("HTTP request");
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            (status, retry_after, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for _ in 0..10 {
+        let (status, _, answer) = enroll("198.51.100.77", "ABCDEFGHJK".into()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("enrollment_code_invalid")), "{answer}");
+    }
+    // The eleventh wrong code is refused before it is looked at, and so is a right one from
+    // that address until the wait is over: guessing stops there.
+    for attempt in ["ABCDEFGHJK".to_owned(), code.clone()] {
+        let (status, retry_after, answer) = enroll("198.51.100.77", attempt).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (429, Some("enrollment_throttled")), "{answer}");
+        let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        assert!((1..=60).contains(&seconds), "{seconds}");
+    }
+    // Another address is not slowed down, and right codes are never charged.
+    let (status, _, answer) = enroll("203.0.113.77", code).await;
+    assert_eq!(status, 200, "{answer}");
+    for n in 0..12 {
+        let (_, fresh) = cloud.create_till(&format!("Till {}", n + 2)).await;
+        assert_eq!(enroll("203.0.113.78", fresh).await.0, 200, "till {n}");
+    }
+}

@@ -3,12 +3,17 @@
 //! Abuse is bounded by token buckets: per client IP (5 a minute; IPv6 counted per /64, which
 //! one subscriber usually holds whole), per phone number (3 an hour, so nobody floods one
 //! person's number), and in total (`--signup-per-minute`, 300 by default); past a bound the
-//! answer is 429 with `Retry-After`. The limits are per process: N processes behind a load
-//! balancer allow N times as much (put a stricter limit in the balancer if that matters).
+//! answer is 429 with `Retry-After`. The per-address and per-phone buckets are checked first:
+//! only a request that passes them spends the global budget. The limits are per process: N
+//! processes behind a load balancer allow N times as much (put a stricter limit in the
+//! balancer if that matters).
 //!
 //! A phone that is already registered gets exactly the answer a new one gets (202
 //! `{"status": "received"}`), and nothing about that customer changes: the form cannot prove
 //! who is typing, so it must neither reveal who is a customer nor let a stranger edit one.
+//! The same guard throttles wrong enrolment codes (`POST /v1/enroll`): 10 per address, then one
+//! more a minute; right codes are never charged.
+//!
 //! Invalid input (a malformed phone, a bad date) is a 422 — that says nothing about anyone.
 
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +30,9 @@ use crate::http::rate_limit::{retry_after_seconds, KeyedLimiter, Limiter, Rate};
 use crate::http::Lang;
 use crate::wire::{SignupAccepted, SignupRequest};
 
+/// Wrong enrolment codes one address may send in 10 minutes (then one more a minute).
+const WRONG_CODES_PER_10_MIN: u32 = 10;
+
 /// The largest sign-up body: a form is a few hundred bytes.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -34,6 +42,9 @@ pub struct SignupGuard {
     global: Limiter,
     per_ip: KeyedLimiter<IpAddr>,
     per_phone: KeyedLimiter<String>,
+    /// Wrong enrolment codes per address (`POST /v1/enroll`): only failures are charged, so a
+    /// store enrolling many tills behind one router is never slowed down.
+    wrong_enrolment_codes: KeyedLimiter<IpAddr>,
     /// Take the client's address from the last `X-Forwarded-For` entry (set by our own load
     /// balancer) instead of the TCP peer. Only behind a proxy that sets it: otherwise anyone
     /// could claim any address.
@@ -47,9 +58,39 @@ impl SignupGuard {
             global: Limiter::new(Rate::per(per_minute, Duration::from_secs(60))),
             per_ip: KeyedLimiter::new(Rate::per(5, Duration::from_secs(60)), 100_000),
             per_phone: KeyedLimiter::new(Rate::per(3, Duration::from_secs(3600)), 100_000),
+            wrong_enrolment_codes: KeyedLimiter::new(
+                Rate::per(WRONG_CODES_PER_10_MIN, Duration::from_secs(600)),
+                100_000,
+            ),
             trust_forwarded_for,
             default_region,
         }
+    }
+
+    /// Refuses an enrolment attempt from an address that has sent too many wrong codes
+    /// lately (a 429 with `Retry-After`), else answers the address to charge a failure to.
+    pub fn admit_enrolment(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<IpAddr, Response> {
+        let client = self.client(peer, headers);
+        match self.wrong_enrolment_codes.wait(&client, Instant::now()) {
+            None => Ok(client),
+            Some(wait) => {
+                let seconds = retry_after_seconds(wait);
+                let error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "enrollment_throttled",
+                    format!(
+                        "too many wrong enrollment codes from this address; check the code and try again in {seconds} s"
+                    ),
+                )
+                .with("seconds", seconds);
+                Err(with_retry_after(error.into_response(), seconds))
+            }
+        }
+    }
+
+    /// Counts a wrong enrolment code against `client`.
+    pub fn wrong_enrolment_code(&self, client: IpAddr) {
+        let _ = self.wrong_enrolment_codes.check(&client, Instant::now());
     }
 
     /// The client's address, as the rate limits count it.
@@ -78,7 +119,7 @@ impl SignupGuard {
 
 /// A 429; `scope` (`global`, `address`, `phone`) names the bucket for translations.
 fn too_many(wait: Duration, scope: &'static str, what: &str) -> Response {
-    let mut response = ApiError::new(
+    let response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         format!("too many sign-ups {what}; try again in {} s", retry_after_seconds(wait)),
@@ -86,7 +127,11 @@ fn too_many(wait: Duration, scope: &'static str, what: &str) -> Response {
     .with("scope", scope)
     .with("seconds", retry_after_seconds(wait))
     .into_response();
-    if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+    with_retry_after(response, retry_after_seconds(wait))
+}
+
+fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
@@ -103,9 +148,9 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> Response
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let client = guard.client(peer, request.headers());
     let lang = request.extensions().get::<Lang>().copied().unwrap_or_default();
-    if let Err(wait) = guard.global.check(now) {
-        return too_many(wait, "global", "right now");
-    }
+    // The narrow buckets first, the shared one last: a request refused for its address, its
+    // phone or its body never spends the global budget, so one address hammering the form
+    // cannot lock everyone else out of it.
     if let Err(wait) = guard.per_ip.check(&client, now) {
         return too_many(wait, "address", "from this address");
     }
@@ -118,6 +163,9 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> Response
         if let Err(wait) = guard.per_phone.check(&phone.as_str().to_owned(), now) {
             return too_many(wait, "phone", "for this phone number");
         }
+    }
+    if let Err(wait) = guard.global.check(now) {
+        return too_many(wait, "global", "right now");
     }
     match state.store.signup(body, client.to_string()).await {
         Ok(outcome) => {

@@ -1,14 +1,16 @@
 //! The sync API for agents (CONTRACTS.md §sync, `wire::sync`): enroll, push, pull; and the gift card
 //! calls a connected till makes online (`wire::gift_cards`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::{ApiError, AppState, TillId};
-use crate::cloud::store::{DEFAULT_LIMIT, MAX_BATCH};
+use crate::cloud::store::{CloudError, DEFAULT_LIMIT, MAX_BATCH};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{
     GiftCardRedeem, GiftCardRedeemed, GiftCardView, PullResponse, PushRequest, PushResponse, TillEnrollRequest,
@@ -17,14 +19,31 @@ use crate::wire::{
 
 /// Exchanges a one-time enrollment code for the till's device token.
 #[utoipa::path(post, path = "/v1/enroll", tag = "sync", request_body = TillEnrollRequest,
-    responses((status = 200, body = TillEnrollResponse), (status = 401, body = crate::wire::ErrorBody)), security(()))]
-pub async fn enroll(
-    State(state): State<AppState>,
-    ApiJson(request): ApiJson<TillEnrollRequest>,
-) -> Result<Json<TillEnrollResponse>, ApiError> {
-    let answer = state.store.enroll_till(request.code).await?;
-    tracing::info!(till = %answer.till_id, "till enrolled");
-    Ok(Json(answer))
+    responses((status = 200, body = TillEnrollResponse), (status = 401, body = crate::wire::ErrorBody),
+        (status = 429, body = crate::wire::ErrorBody, description = "too many wrong codes from this address; see Retry-After")),
+    security(()))]
+pub async fn enroll(State(state): State<AppState>, request: Request) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let client = match state.signup.admit_enrolment(peer, request.headers()) {
+        Ok(client) => client,
+        Err(refused) => return refused,
+    };
+    let request = match ApiJson::<TillEnrollRequest>::from_request(request, &state).await {
+        Ok(ApiJson(request)) => request,
+        Err(e) => return e.into_response(),
+    };
+    match state.store.enroll_till(request.code).await {
+        Ok(answer) => {
+            tracing::info!(till = %answer.till_id, "till enrolled");
+            Json(answer).into_response()
+        }
+        Err(e) => {
+            if matches!(e, CloudError::Denied { code, .. } if code.starts_with("enrollment_code_")) {
+                state.signup.wrong_enrolment_code(client);
+            }
+            ApiError::from(e).into_response()
+        }
+    }
 }
 
 /// Applies the till's events in order; one answer per event up to the first `out_of_order`
