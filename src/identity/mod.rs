@@ -24,6 +24,7 @@
 
 mod card;
 mod email;
+pub mod fields;
 mod mask;
 mod phone;
 pub mod qr;

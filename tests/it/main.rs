@@ -14,6 +14,7 @@ mod flow;
 mod i18n;
 mod import;
 mod installers;
+mod invisible_text;
 mod package;
 pub mod qr;
 mod search;

@@ -8,7 +8,7 @@ use super::records::{
     customer_from_row, enqueue, journal, load_customer_by, load_points, save_wallet, Entry, CUSTOMER_COLUMNS,
 };
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
-use crate::identity::{self, SearchKey};
+use crate::identity::{self, fields, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput};
 
@@ -101,12 +101,12 @@ impl Store {
                 }
             }
             if let Some(name) = update.name {
-                customer.name = clean_text(name, "name", 200)?;
+                customer.name = fields::clean_name(name)?;
                 changed.push("name");
             }
             if let Some(email) = update.email {
-                let email = match clean_text(email, "email", 254)? {
-                    Some(email) => Some(normalize_email(&email)?),
+                let email = match fields::clean_email(email)? {
+                    Some(email) => Some(email),
                     None => None,
                 };
                 if let Some(email) = &email {
@@ -116,8 +116,8 @@ impl Store {
                 changed.push("email");
             }
             if let Some(birthday) = update.birthday {
-                customer.birthday = match clean_text(birthday, "birthday", 10)? {
-                    Some(text) => Some(validate_birthday(&text)?),
+                customer.birthday = match fields::clean_birthday(birthday)? {
+                    Some(text) => Some(text),
                     None => None,
                 };
                 changed.push("birthday");
@@ -290,9 +290,8 @@ pub(crate) fn insert_customer(
 ) -> Result<CustomerRecord, StoreError> {
     let phone = normalize_phone(&new.phone, settings)?;
     ensure_unique(conn, "phone", &phone, None)?;
-    let email = match clean_text(new.email, "email", 254)? {
+    let email = match fields::clean_email(new.email)? {
         Some(email) => {
-            let email = normalize_email(&email)?;
             ensure_unique(conn, "email", &email, None)?;
             Some(email)
         }
@@ -309,8 +308,8 @@ pub(crate) fn insert_customer(
         }
         None => next_card_number(conn, settings)?,
     };
-    let birthday = match clean_text(new.birthday, "birthday", 10)? {
-        Some(text) => Some(validate_birthday(&text)?),
+    let birthday = match fields::clean_birthday(new.birthday)? {
+        Some(text) => Some(text),
         None => None,
     };
     let consents = match &new.consents {
@@ -320,7 +319,7 @@ pub(crate) fn insert_customer(
     let mut customer = CustomerRecord {
         id: uuid::Uuid::now_v7().to_string(),
         phone,
-        name: clean_text(new.name, "name", 200)?,
+        name: fields::clean_name(new.name)?,
         email,
         card,
         birthday,
@@ -383,14 +382,6 @@ pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<S
     })
 }
 
-fn normalize_email(input: &str) -> Result<String, StoreError> {
-    identity::normalize_email(input).ok_or_else(|| StoreError::InvalidWith {
-        code: "invalid_email",
-        message: format!("{input:?} is not an email address"),
-        params: vec![("input", input.to_owned())],
-    })
-}
-
 /// Fails with a 409 naming the customer who already holds `value` in `column`.
 fn ensure_unique(
     conn: &Connection,
@@ -447,49 +438,14 @@ pub(crate) fn reversed_digits(phone: &str) -> String {
     phone.chars().rev().filter(char::is_ascii_digit).collect()
 }
 
-/// Trims a text field; empty means absent. Over `max` characters or with control characters
-/// it is refused rather than cut.
+// The field checks are `identity::fields`, shared with the cloud; these only say which error
+// they become here.
 fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, StoreError> {
-    let Some(value) = value else { return Ok(None) };
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Ok(None);
-    }
-    if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(StoreError::InvalidWith {
-            code: "invalid_field",
-            message: format!("{field} must be at most {max} characters of text without control characters"),
-            params: vec![("field", field.to_owned()), ("max", max.to_string())],
-        });
-    }
-    Ok(Some(trimmed.to_owned()))
+    Ok(fields::clean_text(value, field, max)?)
 }
 
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
-    if tags.len() > 50 {
-        return Err(StoreError::InvalidWith {
-            code: "invalid_field",
-            message: "a customer can have at most 50 tags".into(),
-            params: vec![("max_tags", "50".into())],
-        });
-    }
-    let mut cleaned = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let Some(tag) = clean_text(Some(tag), "tag", 64)? {
-            if !cleaned.contains(&tag) {
-                cleaned.push(tag);
-            }
-        }
-    }
-    Ok(cleaned)
-}
-
-fn validate_birthday(text: &str) -> Result<String, StoreError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text, &format).map(|_| text.to_owned()).map_err(|_| StoreError::Invalid {
-        code: "invalid_birthday",
-        message: format!("birthday {text:?} must be a date written as YYYY-MM-DD"),
-    })
+    Ok(fields::clean_tags(tags)?)
 }
 
 /// Applies the consents the customer just gave or withdrew, each stamped with time and source.

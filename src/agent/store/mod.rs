@@ -338,3 +338,9 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
+
+impl From<crate::identity::fields::FieldError> for StoreError {
+    fn from(e: crate::identity::fields::FieldError) -> StoreError {
+        StoreError::InvalidWith { code: e.code, message: e.message, params: e.params }
+    }
+}

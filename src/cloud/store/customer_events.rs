@@ -19,7 +19,7 @@
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::apply::{refuse, Applied, Context};
 use super::customers::{
-    self, clean_birthday, clean_email, clean_tags, clean_text, holder, load_resolved, CleanCustomer,
+    self, clean_birthday, clean_email, clean_name, clean_tags, holder, load_resolved, CleanCustomer,
 };
 use super::{Changes, FeedKind};
 use crate::cloud::db::Sql;
@@ -82,7 +82,7 @@ pub(super) fn created(
     let mut clean = CleanCustomer {
         id: event.customer_id.clone(),
         phone,
-        name: clean_text(event.name.clone(), "name", 200).map_err(invalid)?,
+        name: clean_name(event.name.clone()).map_err(invalid)?,
         email: clean_email(event.email.clone()).map_err(invalid)?,
         card: Some(card),
         birthday: clean_birthday(event.birthday.clone()).map_err(invalid)?,
@@ -227,7 +227,7 @@ pub(super) fn updated(
                     None => customer.email = email,
                 }
             }
-            "name" => customer.name = clean_text(event.name.clone(), "name", 200).map_err(invalid)?,
+            "name" => customer.name = clean_name(event.name.clone()).map_err(invalid)?,
             "birthday" => customer.birthday = clean_birthday(event.birthday.clone()).map_err(invalid)?,
             "tags" => customer.tags = clean_tags(event.tags.clone()).map_err(invalid)?,
             "consents" => {

@@ -7,7 +7,7 @@ use super::{invalid, invalid_with, publish, Changes, CloudError, Store, StoreSet
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
-use crate::identity;
+use crate::identity::{self, fields};
 use crate::rules::{LotSource, Money, Program, Wallet};
 use crate::vals;
 use crate::wire::{
@@ -196,7 +196,7 @@ impl CleanCustomer {
             source,
             id: uuid::Uuid::new_v4().to_string(),
             phone: normalize_phone(&request.phone, settings)?,
-            name: clean_text(request.name, "name", 200)?,
+            name: clean_name(request.name)?,
             email: clean_email(request.email)?,
             card: match clean_text(request.card, "card", 40)? {
                 Some(card) => Some(normalize_card(&card)?),
@@ -432,7 +432,7 @@ impl Store {
             None => None,
         };
         let name = match &patch.name {
-            Some(name) => Some(clean_text(name.clone(), "name", 200)?),
+            Some(name) => Some(clean_name(name.clone())?),
             None => None,
         };
         let birthday = match &patch.birthday {
@@ -553,57 +553,26 @@ pub(crate) fn normalize_card(input: &str) -> Result<String, CloudError> {
         .ok_or_else(|| invalid("invalid_card", format!("card number {input:?} must be 4 to 32 digits")))
 }
 
+// The field checks are `identity::fields`, shared with the agent; these only say which error
+// they become here.
 pub(crate) fn clean_email(input: Option<String>) -> Result<Option<String>, CloudError> {
-    match clean_text(input, "email", 254)? {
-        Some(email) => identity::normalize_email(&email).map(Some).ok_or_else(|| {
-            invalid_with("invalid_email", format!("{email:?} is not an email address"), vec![("input", email.clone())])
-        }),
-        None => Ok(None),
-    }
+    Ok(fields::clean_email(input)?)
 }
 
-/// Trims a text field; empty means absent; too long or with control characters is refused.
 pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, CloudError> {
-    let Some(value) = value else { return Ok(None) };
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Ok(None);
-    }
-    if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(invalid_with(
-            "invalid_field",
-            format!("{field} must be at most {max} characters of text without control characters"),
-            vec![("field", field.to_owned()), ("max", max.to_string())],
-        ));
-    }
-    Ok(Some(trimmed.to_owned()))
+    Ok(fields::clean_text(value, field, max)?)
+}
+
+pub(crate) fn clean_name(value: Option<String>) -> Result<Option<String>, CloudError> {
+    Ok(fields::clean_name(value)?)
 }
 
 pub(crate) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, CloudError> {
-    if tags.len() > 50 {
-        return Err(invalid_with(
-            "invalid_field",
-            "a customer can have at most 50 tags",
-            vec![("max_tags", "50".into())],
-        ));
-    }
-    let mut cleaned = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let Some(tag) = clean_text(Some(tag), "tag", 64)? {
-            if !cleaned.contains(&tag) {
-                cleaned.push(tag);
-            }
-        }
-    }
-    Ok(cleaned)
+    Ok(fields::clean_tags(tags)?)
 }
 
 pub(crate) fn clean_birthday(value: Option<String>) -> Result<Option<String>, CloudError> {
-    let Some(text) = clean_text(value, "birthday", 10)? else { return Ok(None) };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(&text, &format)
-        .map(|_| Some(text.clone()))
-        .map_err(|_| invalid("invalid_birthday", format!("birthday {text:?} must be a date written as YYYY-MM-DD")))
+    Ok(fields::clean_birthday(value)?)
 }
 
 /// Consents the customer just gave or withdrew here, stamped with time and source.

@@ -99,6 +99,12 @@ pub(crate) fn invalid_with(code: &'static str, message: impl Into<String>, param
     CloudError::InvalidWith { code, message: message.into(), params }
 }
 
+impl From<crate::identity::fields::FieldError> for CloudError {
+    fn from(e: crate::identity::fields::FieldError) -> CloudError {
+        invalid_with(e.code, e.message, e.params)
+    }
+}
+
 /// Settings the use cases need to interpret identifiers.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {

@@ -1,0 +1,150 @@
+//! A customer's free-text fields as both ledgers accept them: name, email, tags, birthday.
+//!
+//! The agent (enrolment and edits at the till) and the cloud (the admin API, the sign-up form)
+//! both call these, so a value one of them stores can never be refused by the other. Each check
+//! answers a [`FieldError`] with a stable code, an English sentence and the values a
+//! translation needs; each store turns it into its own error.
+//!
+//! Text is trimmed; empty means absent. Too long, control characters, and invisible format
+//! characters are refused rather than cut or stripped: a right-to-left override (U+202E) can
+//! make a name read backwards on the cashier's screen and in the back office, and a zero-width
+//! space makes two names that look the same different, so the person typing must see the
+//! refusal and type the value again.
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// The longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The most tags a customer carries, and the longest tag.
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_CHARS: usize = 64;
+
+/// Why a field was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub code: &'static str,
+    pub message: String,
+    /// Named values for the translations (`field`, `max`, …).
+    pub params: Vec<(&'static str, String)>,
+}
+
+/// Characters that draw nothing but change how text reads or compares: Unicode's format
+/// characters (general category Cf: bidi overrides and isolates, zero-width space, joiner and
+/// non-joiner, the byte-order mark, soft hyphen, tag characters).
+pub fn is_invisible(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+}
+
+/// Trims a text field; empty means absent. Over `max` characters, control characters or
+/// invisible format characters are refused.
+pub fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, FieldError> {
+    let Some(value) = value else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().any(is_invisible) {
+        return Err(FieldError {
+            code: "invisible_characters",
+            message: format!(
+                "{field} contains invisible formatting characters (such as a right-to-left override or a zero-width space); type it again"
+            ),
+            params: vec![("field", field.to_owned())],
+        });
+    }
+    if trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
+        return Err(FieldError {
+            code: "invalid_field",
+            message: format!("{field} must be at most {max} characters of text without control characters"),
+            params: vec![("field", field.to_owned()), ("max", max.to_string())],
+        });
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+/// A customer's name.
+pub fn clean_name(value: Option<String>) -> Result<Option<String>, FieldError> {
+    clean_text(value, "name", MAX_NAME_CHARS)
+}
+
+/// An email address in its canonical form (see [`super::normalize_email`]).
+pub fn clean_email(value: Option<String>) -> Result<Option<String>, FieldError> {
+    match clean_text(value, "email", super::MAX_EMAIL_LEN)? {
+        Some(email) => super::normalize_email(&email).map(Some).ok_or_else(|| FieldError {
+            code: "invalid_email",
+            message: format!("{email:?} is not an email address"),
+            params: vec![("input", email.clone())],
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Tags: each cleaned like text, empty ones dropped, duplicates kept once, in their order.
+pub fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
+    if tags.len() > MAX_TAGS {
+        return Err(FieldError {
+            code: "invalid_field",
+            message: format!("a customer can have at most {MAX_TAGS} tags"),
+            params: vec![("max_tags", MAX_TAGS.to_string())],
+        });
+    }
+    let mut cleaned = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let Some(tag) = clean_text(Some(tag), "tag", MAX_TAG_CHARS)? {
+            if !cleaned.contains(&tag) {
+                cleaned.push(tag);
+            }
+        }
+    }
+    Ok(cleaned)
+}
+
+/// A birthday written `YYYY-MM-DD`, a real date.
+pub fn clean_birthday(value: Option<String>) -> Result<Option<String>, FieldError> {
+    let Some(text) = clean_text(value, "birthday", 10)? else { return Ok(None) };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(&text, &format).map(|_| Some(text.clone())).map_err(|_| FieldError {
+        code: "invalid_birthday",
+        message: format!("birthday {text:?} must be a date written as YYYY-MM-DD"),
+        params: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invisible_characters_are_refused_in_names_emails_and_tags() {
+        for sneaky in
+            ["Ivan\u{202E}vorteP", "Iv\u{200B}an", "\u{FEFF}Ivan", "Ivan\u{2066}x", "I\u{00AD}van", "Iv\u{200D}an"]
+        {
+            let refused = clean_name(Some(sneaky.into())).unwrap_err();
+            assert_eq!(refused.code, "invisible_characters", "{sneaky:?}");
+            assert_eq!(refused.params, vec![("field", "name".to_owned())]);
+        }
+        assert_eq!(clean_email(Some("ivan\u{200B}@example.com".into())).unwrap_err().code, "invisible_characters");
+        assert_eq!(clean_tags(vec!["vip\u{202E}".into()]).unwrap_err().code, "invisible_characters");
+    }
+
+    #[test]
+    fn ordinary_text_in_any_script_passes() {
+        for name in ["Иван Петров", "Ivan Petrov", "محمد", "李小龍", "Łukasz Żółć", "O'Brien-Smith", "José 🙂"]
+        {
+            assert_eq!(clean_name(Some(format!("  {name} "))).unwrap().as_deref(), Some(name));
+        }
+        assert_eq!(clean_name(Some("   ".into())).unwrap(), None);
+        assert_eq!(clean_email(Some(" Ivan@Example.COM ".into())).unwrap().as_deref(), Some("ivan@example.com"));
+        assert_eq!(clean_tags(vec!["vip".into(), "".into(), "vip".into(), "b2b".into()]).unwrap(), ["vip", "b2b"]);
+        assert_eq!(clean_birthday(Some("1990-02-28".into())).unwrap().as_deref(), Some("1990-02-28"));
+    }
+
+    #[test]
+    fn the_old_refusals_keep_their_codes() {
+        assert_eq!(clean_name(Some("x".repeat(201))).unwrap_err().code, "invalid_field");
+        assert_eq!(clean_name(Some("a\u{7}b".into())).unwrap_err().code, "invalid_field");
+        assert_eq!(clean_email(Some("not-an-email".into())).unwrap_err().code, "invalid_email");
+        assert_eq!(clean_tags(vec!["t".into(); 51]).unwrap_err().params, vec![("max_tags", "50".to_owned())]);
+        assert_eq!(clean_birthday(Some("1990-02-30".into())).unwrap_err().code, "invalid_birthday");
+    }
+}
