@@ -140,7 +140,7 @@ impl LoyaltyBackend for AgentBackend {
         request: CommitRequest,
         gift_cards: Vec<GiftCardPayment>,
     ) -> Result<Calculation, BackendError> {
-        let hash = crate::http::common::request_hash(&request);
+        let hash = crate::wire::RequestHash::of(&request);
         let store = self.store()?;
         let payments = crate::gift_cards::merge_payments(&gift_cards)
             .map_err(|r| BackendError::Invalid { code: r.code, message: r.message })?;
@@ -178,7 +178,7 @@ impl LoyaltyBackend for AgentBackend {
         receipt_id: String,
         request: ReturnRequest,
     ) -> Result<ReturnResult, BackendError> {
-        let hash = crate::http::common::request_hash(&request);
+        let hash = crate::wire::RequestHash::of(&request);
         let answer =
             self.store()?.return_receipt(receipt_id, request, hash, self.state.program(), clock::now()).await?;
         self.state.outbox_changed();

@@ -7,7 +7,6 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 use super::ApiError;
 
@@ -55,12 +54,6 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
 }
 
-/// The idempotency fingerprint of a request: SHA-256 of its canonical JSON (the parsed body
-/// serialised again, so spacing and key order in what the caller sent do not matter).
-pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
-    hex::encode(Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
-}
-
 /// The identifier in a store's "what was not found" (`receipt till-1/42`, `gift card 2999…`):
 /// what follows the kind's words, for translations, which name the kind themselves.
 pub fn not_found_id(what: &str) -> super::ErrorParams {
@@ -93,14 +86,8 @@ pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
-    /// The fingerprint's format is part of the stored data (receipts keep it): it must not drift.
     #[test]
-    fn request_hash_is_stable() {
-        let body = serde_json::json!({ "id": "r-1", "lines": [{ "sku": "a", "quantity": "1", "price": 100 }] });
-        assert_eq!(
-            request_hash(&body),
-            hex::encode(Sha256::digest(br#"{"id":"r-1","lines":[{"price":100,"quantity":"1","sku":"a"}]}"#))
-        );
+    fn keys_are_printable_and_bounded() {
         assert!(validate_key("id", "till-1/000042").is_ok());
         assert!(validate_key("id", "").is_err());
         assert!(validate_key("id", "a b").is_err());

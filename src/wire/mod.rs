@@ -6,6 +6,7 @@
 //! units; quantities are decimal text (`"0.354"`) or JSON numbers with up to three decimals;
 //! points are integers. Field names never change once released; new fields may be added.
 
+mod fingerprint;
 mod from_rules;
 mod gift_cards;
 mod native;
@@ -15,6 +16,7 @@ mod signup;
 mod sync;
 mod webhook;
 
+pub use fingerprint::RequestHash;
 pub use from_rules::to_wire;
 pub use gift_cards::*;
 pub use native::*;

@@ -12,6 +12,7 @@ mod doctor;
 mod durability;
 mod flow;
 mod i18n;
+mod idempotency;
 mod import;
 mod installers;
 mod invisible_text;

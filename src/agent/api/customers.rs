@@ -5,12 +5,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{request_hash, ApiError, AppState, Mode};
+use super::{ApiError, AppState, Mode};
 use crate::agent::store::{CustomerRecord, CustomerUpdate, NewCustomer};
 use crate::clock;
 use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
+use crate::wire::RequestHash;
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, SearchResult};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -112,7 +113,7 @@ pub async fn adjust(
     if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
         return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
     }
-    let hash = request_hash(&request);
+    let hash = RequestHash::of(&request);
     let result = state.store()?.adjust_points(id, request, hash, state.program(), clock::now()).await?;
     state.outbox_changed();
     Ok((StatusCode::CREATED, Json(result)))

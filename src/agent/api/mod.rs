@@ -22,7 +22,6 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::http::common;
-pub use crate::http::common::request_hash;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 

@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::{request_hash, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::clock;
 use crate::http::common::validate_key;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::wire::RequestHash;
 use crate::wire::{CalculateRequest, Calculation, CommitRequest, ReceiptView, ReturnRequest, ReturnResult};
 
 /// Prices a receipt with points; changes nothing.
@@ -30,7 +31,7 @@ pub async fn commit(
     ApiJson(request): ApiJson<CommitRequest>,
 ) -> Result<Json<Calculation>, ApiError> {
     validate_key("id", &request.id)?;
-    let hash = request_hash(&request);
+    let hash = RequestHash::of(&request);
     let answer = state.store()?.commit_receipt(request, hash, state.program(), state.offline(), clock::now()).await?;
     state.outbox_changed();
     Ok(Json(answer))
@@ -46,7 +47,7 @@ pub async fn return_lines(
     ApiJson(request): ApiJson<ReturnRequest>,
 ) -> Result<Json<ReturnResult>, ApiError> {
     validate_key("id", &request.id)?;
-    let hash = request_hash(&request);
+    let hash = RequestHash::of(&request);
     let answer = state.store()?.return_receipt(receipt_id, request, hash, state.program(), clock::now()).await?;
     state.outbox_changed();
     Ok(Json(answer))

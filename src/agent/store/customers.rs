@@ -10,7 +10,7 @@ use super::records::{
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, fields, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
-use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput};
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, RequestHash};
 
 /// How many customers a last-digits search answers at most.
 const SUFFIX_LIMIT: usize = 20;
@@ -158,7 +158,7 @@ impl Store {
         &self,
         customer_id: String,
         request: AdjustmentRequest,
-        request_hash: String,
+        request_hash: RequestHash,
         program: Arc<Program>,
         now: i64,
     ) -> Result<AdjustmentResult, StoreError> {
@@ -170,7 +170,7 @@ impl Store {
                 })
                 .optional()?;
             if let Some((hash, result)) = stored {
-                return if hash == request_hash {
+                return if request_hash.matches(&hash) {
                     Ok(serde_json::from_str(&result)?)
                 } else {
                     Err(StoreError::Conflict {
@@ -203,7 +203,7 @@ impl Store {
             };
             tx.execute(
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![request.id, customer.id, request_hash, serde_json::to_string(&result)?, now],
+                params![request.id, customer.id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
             let seq = enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
             let entry = Entry {

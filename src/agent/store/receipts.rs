@@ -15,7 +15,9 @@ use crate::rules::{
     self, CalcInput, CustomerPoints, LotSource, Money, Program, PromoUsage, Quantity, Redeem, ReturnLineRequest,
     SoldLine, DAY,
 };
-use crate::wire::{self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, ReturnRequest};
+use crate::wire::{
+    self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, RequestHash, ReturnRequest,
+};
 
 impl Store {
     /// Prices a receipt against the current balances; changes nothing.
@@ -58,7 +60,7 @@ impl Store {
     pub async fn commit_receipt(
         &self,
         request: CommitRequest,
-        request_hash: String,
+        request_hash: RequestHash,
         program: Arc<Program>,
         offline: Option<Offline>,
         now: i64,
@@ -71,7 +73,7 @@ impl Store {
     pub async fn commit_sale(
         &self,
         request: CommitRequest,
-        request_hash: String,
+        request_hash: RequestHash,
         program: Arc<Program>,
         offline: Option<Offline>,
         now: i64,
@@ -102,7 +104,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     request.id,
-                    request_hash,
+                    request_hash.stored(),
                     answer.customer_id,
                     program.version,
                     serde_json::to_string(&answer)?,
@@ -182,7 +184,7 @@ impl Store {
         &self,
         receipt_id: String,
         request: ReturnRequest,
-        request_hash: String,
+        request_hash: RequestHash,
         program: Arc<Program>,
         now: i64,
     ) -> Result<wire::ReturnResult, StoreError> {
@@ -194,7 +196,7 @@ impl Store {
                 })
                 .optional()?;
             if let Some((earlier_receipt, hash, result)) = earlier {
-                if earlier_receipt == receipt_id && hash == request_hash {
+                if earlier_receipt == receipt_id && request_hash.matches(&hash) {
                     return Ok(serde_json::from_str(&result)?);
                 }
                 return Err(StoreError::Conflict {
@@ -279,7 +281,7 @@ impl Store {
             };
             tx.execute(
                 "INSERT INTO returns (id, receipt_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![request.id, receipt_id, request_hash, serde_json::to_string(&result)?, now],
+                params![request.id, receipt_id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
             let seq = enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
             if let Some(customer_id) = &customer_id {
@@ -332,13 +334,18 @@ impl Store {
 }
 
 /// The stored answer for an idempotency key, or a conflict when the key was used with another body.
-fn stored_answer(conn: &Connection, table: &str, id: &str, request_hash: &str) -> Result<Option<String>, StoreError> {
+fn stored_answer(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    request_hash: &RequestHash,
+) -> Result<Option<String>, StoreError> {
     let sql = format!("SELECT request_hash, result FROM {table} WHERE id = ?1");
     let stored: Option<(String, String)> =
         conn.query_row(&sql, [id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
     match stored {
         None => Ok(None),
-        Some((hash, result)) if hash == request_hash => Ok(Some(result)),
+        Some((hash, result)) if request_hash.matches(&hash) => Ok(Some(result)),
         Some(_) => Err(StoreError::Conflict {
             code: "receipt_conflict",
             message: format!(

@@ -5,11 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::{request_hash, validate_key, ApiError, AppState};
+use super::{validate_key, ApiError, AppState};
 use crate::clock::{now, rfc3339};
 use crate::cloud::store::{CustomerInput, CustomerRecord};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
+use crate::wire::RequestHash;
 use crate::wire::{
     AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
 };
@@ -107,7 +108,7 @@ pub async fn adjust(
     if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
         return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
     }
-    let hash = request_hash(&request);
+    let hash = RequestHash::of(&request);
     let result = state.store.adjust_points(id, request, hash).await?;
     Ok((StatusCode::CREATED, Json(result)))
 }

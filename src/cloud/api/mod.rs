@@ -197,7 +197,7 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
     }
 }
 
-pub use crate::http::common::{not_found_id, request_hash, validate_key};
+pub use crate::http::common::{not_found_id, validate_key};
 
 impl From<CloudError> for ApiError {
     fn from(e: CloudError) -> ApiError {

@@ -12,7 +12,7 @@ use crate::rules::{LotSource, Money, Program, Wallet};
 use crate::vals;
 use crate::wire::{
     AdjustmentRequest, AdjustmentResult, BalanceChangedData, Consent, Consents, ConsentsInput, CustomerCreatedData,
-    CustomerPatch, CustomerSnapshot, EnrollRequest, PointsBalance, WebhookEventType,
+    CustomerPatch, CustomerSnapshot, EnrollRequest, PointsBalance, RequestHash, WebhookEventType,
 };
 
 /// A customer of the cloud's directory, with their points.
@@ -485,14 +485,14 @@ impl Store {
         &self,
         customer_id: String,
         request: AdjustmentRequest,
-        request_hash: String,
+        request_hash: RequestHash,
     ) -> Result<AdjustmentResult, CloudError> {
         let at = now();
         self.write(move |sql| {
             if let Some(row) =
                 sql.query_opt("SELECT request_hash, result FROM adjustments WHERE id = $1", vals![&request.id])?
             {
-                return if row.text(0)? == request_hash {
+                return if request_hash.matches(&row.text(0)?) {
                     Ok(serde_json::from_str(&row.text(1)?)?)
                 } else {
                     Err(CloudError::Conflict {
@@ -520,7 +520,7 @@ impl Store {
             };
             sql.execute(
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES ($1, $2, $3, $4, $5)",
-                vals![&request.id, &customer.id, &request_hash, serde_json::to_string(&result)?, at],
+                vals![&request.id, &customer.id, request_hash.stored(), serde_json::to_string(&result)?, at],
             )?;
             let mut changes = Changes::default();
             changes.add(super::FeedKind::Balance, &customer.id);

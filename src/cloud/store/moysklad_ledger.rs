@@ -21,11 +21,11 @@ use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::Sql;
 use crate::gift_cards::Payment;
-use crate::http::common::request_hash;
 use crate::moysklad::service::SaleRecord;
 use crate::rules::{self, CalcInput, CustomerPoints, Money, Program, Quantity, ReturnLineRequest, SoldLine};
 use crate::vals;
 use crate::wire::to_wire;
+use crate::wire::RequestHash;
 use crate::wire::{
     rules_input, CalculateRequest, Calculation, CommitRequest, EventKind, ReturnEvent, ReturnRequest, ReturnResult,
     ReturnedLine, SaleEvent, SyncEvent,
@@ -57,7 +57,7 @@ impl Store {
         payments: Vec<Payment>,
     ) -> Result<Calculation, CloudError> {
         let settings = self.settings().clone();
-        let hash = request_hash(&request);
+        let hash = RequestHash::of(&request);
         self.write(move |sql| {
             let at = now();
             let last_seq = lock_till(sql, &till_id)?;
@@ -67,7 +67,9 @@ impl Store {
             )?;
             if let Some(row) = stored {
                 let sale: SaleEvent = serde_json::from_str(&row.text(0)?)?;
-                if request_hash(&sale.request) == hash && same_payments(sql, &till_id, &request.id, &payments)? {
+                if RequestHash::of(&sale.request).stored() == hash.stored()
+                    && same_payments(sql, &till_id, &request.id, &payments)?
+                {
                     return Ok(sale.receipt);
                 }
                 return Err(CloudError::Conflict {
@@ -145,7 +147,7 @@ impl Store {
         request: ReturnRequest,
     ) -> Result<ReturnResult, CloudError> {
         let settings = self.settings().clone();
-        let hash = request_hash(&request);
+        let hash = RequestHash::of(&request);
         self.write(move |sql| {
             let at = now();
             let last_seq = lock_till(sql, &till_id)?;
@@ -155,7 +157,7 @@ impl Store {
             )?;
             if let Some(row) = stored {
                 let earlier: ReturnEvent = serde_json::from_str(&row.text(1)?)?;
-                if row.text(0)? == receipt_id && request_hash(&earlier.request) == hash {
+                if row.text(0)? == receipt_id && RequestHash::of(&earlier.request).stored() == hash.stored() {
                     return Ok(earlier.result);
                 }
                 return Err(CloudError::Conflict {
