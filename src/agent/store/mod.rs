@@ -176,7 +176,6 @@ impl Store {
         let weak = Arc::downgrade(&self.inner);
         let path = self.inner.path.clone();
         let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
-            let Ok(conn) = open_connection(&path) else { return };
             let mut seen = 0;
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
@@ -185,7 +184,13 @@ impl Store {
                 drop(inner);
                 if writes != seen {
                     seen = writes;
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    // A connection only for the checkpoint: one held open between them would
+                    // outlive the store, and SQLite folds the WAL into the file (and deletes
+                    // it) only when the last connection closes.
+                    let done = open_connection(&path).map_err(|e| e.to_string()).and_then(|conn| {
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(|e| e.to_string())
+                    });
+                    if let Err(e) = done {
                         tracing::warn!(error = %e, "a background WAL checkpoint failed; the next one retries");
                     }
                 }
