@@ -56,6 +56,11 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(MsError::malformed("the body is empty"));
         }
+        // Every request of the protocol is one JSON object. serde would read `[]` or `[null]`
+        // as a struct given field by field, all absent, and a sale of nothing would be "booked".
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(MsError::invalid_field("body", "тело запроса должно быть одним JSON-объектом {…}"));
+        }
         let value = parse(&bytes)?;
         Ok(MsJson { value, bytes })
     }

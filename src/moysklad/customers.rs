@@ -35,6 +35,25 @@ pub(super) async fn resolve<B: LoyaltyBackend>(
     scope: &B::Scope,
     agent: &Counterparty,
 ) -> Result<Option<Member>, MsError> {
+    let mut found = lookup(backend, scope, agent).await?;
+    if let (Some(member), Some(ms_id)) = (found.as_mut(), agent.ms_id()) {
+        if member.ms_id.is_none()
+            && backend.link(scope.clone(), ms_id.to_owned(), member.id.clone()).await? == Link::Linked
+        {
+            tracing::info!(customer = %member.id, "MoySklad counterparty linked by card or phone");
+            member.ms_id = Some(ms_id.to_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// The customer a request names, found as [`resolve`] finds them but never linked: for calls
+/// that change nothing (recalc).
+pub(super) async fn lookup<B: LoyaltyBackend>(
+    backend: &B,
+    scope: &B::Scope,
+    agent: &Counterparty,
+) -> Result<Option<Member>, MsError> {
     let ms_id = agent.ms_id();
     if let Some(ms_id) = ms_id {
         if let Some(member) = backend.linked(scope.clone(), ms_id.to_owned()).await? {
@@ -48,14 +67,6 @@ pub(super) async fn resolve<B: LoyaltyBackend>(
     if found.is_none() {
         if let Some(phone) = text(&agent.phone) {
             found = backend.find(scope.clone(), Lookup::Phone(phone.to_owned())).await?;
-        }
-    }
-    if let (Some(member), Some(ms_id)) = (found.as_mut(), ms_id) {
-        if member.ms_id.is_none()
-            && backend.link(scope.clone(), ms_id.to_owned(), member.id.clone()).await? == Link::Linked
-        {
-            tracing::info!(customer = %member.id, "MoySklad counterparty linked by card or phone");
-            member.ms_id = Some(ms_id.to_owned());
         }
     }
     Ok(found)

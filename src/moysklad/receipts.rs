@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::body::MsJson;
 use super::convert::{self, ReadPosition};
-use super::customers::{resolve, send_code, text};
+use super::customers::{lookup, resolve, send_code, text};
 use super::errors::{MsError, SALE_NOT_FOUND};
 use super::number::{Kopecks, Points, Rubles};
 use super::routes::Adapter;
@@ -63,8 +63,10 @@ pub async fn recalc<B: LoyaltyBackend>(
 ) -> Result<Json<RecalcResponse>, MsError> {
     let backend = &adapter.backend;
     let positions = convert::read_positions(request.positions.as_deref())?;
+    // A quote changes nothing, so a customer found by card or phone is not linked here; the
+    // sale links them.
     let member = match &request.agent {
-        Some(agent) => resolve(backend, &scope, agent).await?,
+        Some(agent) => lookup(backend, &scope, agent).await?,
         None => None,
     };
     let transaction_type = request.transaction_type();

@@ -125,6 +125,15 @@ pub enum Native<'a> {
 }
 
 impl Native<'_> {
+    /// Enrolls a customer natively (no MoySklad link); answers their id.
+    pub async fn enroll(&self, phone: &str) -> String {
+        let customer = match self {
+            Native::Cloud { cloud, .. } => cloud.customer(phone).await,
+            Native::Agent(agent) => agent.enroll(phone, "Пётр Сидоров").await,
+        };
+        customer["id"].as_str().expect("id").to_owned()
+    }
+
     pub async fn give_points(&self, customer_id: &str, points: i64) {
         match self {
             Native::Cloud { cloud, .. } => {
@@ -441,6 +450,18 @@ pub async fn session(ms: &MoySklad, native: &Native<'_>) {
     assert_eq!(card.body["name"], "999999");
     assert!(uuid::Uuid::parse_str(card.body["id"].as_str().unwrap_or("")).is_ok(), "{}", card.text);
     ms.get("/giftcard?retailStoreId=x").await.error(400, 40001);
+
+    // Recalc changes nothing (issue 9 point 10): a customer it finds by phone is priced with
+    // their points but not linked to MoySklad's id; the sale links them.
+    const MS_PETR: &str = "0e3a3c8e-1d5a-11ef-0a80-00000000beef";
+    let petr = native.enroll("+79995550001").await;
+    native.give_points(&petr, 40).await;
+    let by_id = json!({ "retailStore": { "meta": { "id": STORE_ID } }, "meta": { "href": "h", "id": MS_PETR } });
+    let mut quote = seed_recalc(MS_PETR, &[]);
+    quote["agent"] = json!({ "meta": { "href": "h", "id": MS_PETR }, "phone": "+79995550001" });
+    let priced = ms.post("/retaildemand/recalc", &quote).await;
+    assert_eq!(priced.ok(200)["bonusProgram"]["agentBonusBalance"], 40, "{}", priced.text);
+    ms.post("/counterparty/detail", &by_id).await.error(404, 40400);
 
     crate::moysklad_bad_input::bad_input(ms).await;
 }

@@ -45,6 +45,13 @@ pub async fn bad_input(ms: &MoySklad) {
     assert_eq!(fraction.error(400, 40001)["parameter"], "preferredBonusToSpend");
     ms.post("/retaildemand/recalc", &json!({ "positions": [] })).await.error(400, 40001);
     ms.post("/retaildemand/recalc", &json!([1, 2])).await.error(400, 40001);
+    // A sale or return of `[]` or `[null]` is not "nothing to book": it is not a document.
+    for path in ["/retaildemand", "/retailsalesreturn"] {
+        for body in [json!([]), json!([null]), json!("sale"), json!(null)] {
+            let refused = ms.post(path, &body).await;
+            assert_eq!(refused.error(400, 40001)["parameter"], "body", "{path} {body}: {}", refused.text);
+        }
+    }
     let form = ms
         .client
         .post(format!("{}/counterparty/detail", ms.base))
