@@ -43,7 +43,7 @@ impl AgentBackend {
 impl From<StoreError> for BackendError {
     fn from(e: StoreError) -> BackendError {
         match e {
-            StoreError::NotFound { what } => BackendError::NotFound { what },
+            StoreError::NotFound(missing) => BackendError::NotFound { what: missing.to_string() },
             StoreError::Conflict { code, message } | StoreError::ConflictWith { code, message, .. } => {
                 BackendError::Conflict { code, message }
             }

@@ -35,6 +35,24 @@ pub fn is_invisible(c: char) -> bool {
     c.general_category() == GeneralCategory::Format
 }
 
+/// Whether `text` holds an invisible character that is not doing a joiner's honest job. The
+/// zero-width joiner and non-joiner are part of emoji sequences (👩‍💼) and of Persian and
+/// Indic spelling; between two characters of scripts that never use them (Latin, Greek,
+/// Cyrillic, Armenian — everything below U+0590), or at either end, they only hide.
+fn hides_something(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        if !is_invisible(c) {
+            return false;
+        }
+        if c != '\u{200C}' && c != '\u{200D}' {
+            return true;
+        }
+        let joins = |n: Option<&char>| n.is_some_and(|&n| u32::from(n) >= 0x0590 && !is_invisible(n));
+        !(i > 0 && joins(chars.get(i - 1)) && joins(chars.get(i + 1)))
+    })
+}
+
 /// Trims a text field; empty means absent. Over `max` characters, control characters or
 /// invisible format characters are refused.
 pub fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, FieldError> {
@@ -43,7 +61,7 @@ pub fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Opti
     if trimmed.is_empty() {
         return Ok(None);
     }
-    if trimmed.chars().any(is_invisible) {
+    if hides_something(trimmed) {
         return Err(FieldError {
             code: "invisible_characters",
             message: format!(
@@ -125,6 +143,18 @@ mod tests {
         }
         assert_eq!(clean_email(Some("ivan\u{200B}@example.com".into())).unwrap_err().code, "invisible_characters");
         assert_eq!(clean_tags(vec!["vip\u{202E}".into()]).unwrap_err().code, "invisible_characters");
+        for hidden in ["Иван\u{200D}ов", "\u{200D}👩", "👩\u{200D}", "a\u{200C}b", "👩\u{200D}\u{200B}💼"]
+        {
+            assert_eq!(clean_name(Some(hidden.into())).unwrap_err().code, "invisible_characters", "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn joiners_doing_their_job_pass() {
+        for name in ["Анна 👩\u{200D}💼 O'Brien", "👨\u{200D}👩\u{200D}👧", "می\u{200C}خواهم", "क्\u{200D}ष"]
+        {
+            assert_eq!(clean_name(Some(name.into())).unwrap().as_deref(), Some(name), "{name:?}");
+        }
     }
 
     #[test]

@@ -321,6 +321,7 @@ async fn one_address_scenario(backend: Backend) {
     let env = [("LOYALTY_CLOUD_TRUST_FORWARDED_FOR", "true"), ("LOYALTY_CLOUD_SIGNUP_PER_MINUTE", "20")];
     let cloud = Cloud::start_with(backend, &env).await;
     let mut refused = 0;
+    let started = Instant::now();
     for n in 0..400 {
         let (status, _, answer) = signup(&cloud, "198.51.100.50", json!({ "phone": format!("+7999702{n:04}") })).await;
         match status {
@@ -332,7 +333,9 @@ async fn one_address_scenario(backend: Backend) {
             other => panic!("unexpected {other}: {answer}"),
         }
     }
-    assert_eq!(refused, 395, "five a minute from one address, the rest refused");
+    // Five at once, then one more every 12 s while the loop runs (slow on a loaded machine).
+    let refilled = started.elapsed().as_secs() / 12;
+    assert!((395 - refilled..=395).contains(&refused), "five a minute from one address, the rest refused: {refused}");
     // Every other address still signs up: the 395 refusals spent none of the 20 a minute.
     for n in 0..12 {
         let (status, _, answer) =

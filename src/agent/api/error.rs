@@ -3,7 +3,6 @@
 use axum::http::StatusCode;
 
 use crate::agent::store::StoreError;
-use crate::http::common::not_found_id;
 pub use crate::http::ApiError;
 
 impl From<StoreError> for ApiError {
@@ -24,18 +23,10 @@ impl From<StoreError> for ApiError {
                 "storage_unavailable",
                 format!("{e}; nothing was stored — run `loyalty-agent doctor` and retry"),
             ),
-            StoreError::NotFound { what } => {
-                let code = if what.starts_with("receipt") {
-                    "receipt_not_found"
-                } else if what.starts_with("customer") {
-                    "customer_not_found"
-                } else if what.starts_with("gift card") {
-                    "gift_card_not_found"
-                } else {
-                    "not_found"
-                };
-                ApiError::not_found(code, format!("{what} not found; check the identifier"))
-                    .with_params(not_found_id(&what))
+            StoreError::NotFound(missing) => {
+                let params = missing.id().map(|id| vec![("id", id.to_owned())]).unwrap_or_default();
+                ApiError::not_found(missing.code(), format!("{missing} not found; check the identifier"))
+                    .with_params(params)
             }
             StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             StoreError::ConflictWith { code, message, params } => {

@@ -1,5 +1,6 @@
 //! The customer directory: search, enrollment, edits and manual adjustments.
 
+use super::Missing;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -50,7 +51,7 @@ impl Store {
     pub async fn customer(&self, id: String) -> Result<CustomerRecord, StoreError> {
         self.read(move |conn, settings| {
             load_customer_by(conn, settings, "id", &id)?
-                .ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })
+                .ok_or_else(|| StoreError::NotFound(Missing::Customer(Some(id.clone()))))
         })
         .await
     }
@@ -90,7 +91,7 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut customer = load_customer_by(&tx, settings, "id", &id)?
-                .ok_or_else(|| StoreError::NotFound { what: format!("customer {id}") })?;
+                .ok_or_else(|| StoreError::NotFound(Missing::Customer(Some(id.clone()))))?;
             let mut changed = Vec::new();
             if let Some(phone) = update.phone {
                 let phone = normalize_phone(&phone, settings)?;
@@ -183,7 +184,7 @@ impl Store {
                 };
             }
             let customer = load_customer_by(&tx, settings, "id", &customer_id)?
-                .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+                .ok_or_else(|| StoreError::NotFound(Missing::Customer(Some(customer_id.clone()))))?;
             let before = customer.wallet.clone();
             let mut wallet = before.clone();
             if request.points > 0 {

@@ -6,6 +6,7 @@
 //! online before the till records the sale; the till then only records them
 //! ([`record_payments`]).
 
+use super::Missing;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{Store, StoreError};
@@ -169,7 +170,7 @@ impl Store {
     /// A card by id or number, with the sales paid with it.
     pub async fn gift_card(&self, key: String, now: i64) -> Result<GiftCardView, StoreError> {
         self.read(move |conn, _| {
-            let card = load(conn, &key)?.ok_or_else(|| StoreError::NotFound { what: format!("gift card {key}") })?;
+            let card = load(conn, &key)?.ok_or_else(|| StoreError::NotFound(Missing::GiftCard(key.clone())))?;
             let payments = conn
                 .prepare_cached(
                     "SELECT receipt_id, amount, created_at FROM gift_card_payments WHERE card_id = ?1
@@ -196,7 +197,7 @@ impl Store {
                 return Err(connected_refusal());
             }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut card = load(&tx, &key)?.ok_or_else(|| StoreError::NotFound { what: format!("gift card {key}") })?;
+            let mut card = load(&tx, &key)?.ok_or_else(|| StoreError::NotFound(Missing::GiftCard(key.clone())))?;
             if card.voided_at.is_none() {
                 tx.execute("UPDATE gift_cards SET voided_at = ?1 WHERE id = ?2", params![now, card.id])?;
                 card.voided_at = Some(now);

@@ -41,6 +41,49 @@ pub use warm::WarmUp;
 use crate::http::ErrorParams;
 use crate::rules::RulesError;
 
+/// What a lookup did not find. Each kind answers its own error code, so the HTTP layer never
+/// reads the kind out of a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// A customer by id; `None` when the request named them by phone, card or QR.
+    Customer(Option<String>),
+    Receipt(String),
+    GiftCard(String),
+}
+
+impl Missing {
+    /// The stable error code of a 404 for this kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Missing::Customer(_) => "customer_not_found",
+            Missing::Receipt(_) => "receipt_not_found",
+            Missing::GiftCard(_) => "gift_card_not_found",
+        }
+    }
+
+    /// The identifier that was looked for, if the caller gave one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Missing::Customer(id) => id.as_deref(),
+            Missing::Receipt(id) | Missing::GiftCard(id) => Some(id),
+        }
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Missing::Customer(_) => "customer",
+            Missing::Receipt(_) => "receipt",
+            Missing::GiftCard(_) => "gift card",
+        };
+        match self.id() {
+            Some(id) => write!(f, "{kind} {id}"),
+            None => f.write_str(kind),
+        }
+    }
+}
+
 /// Why a storage operation failed. Every variant maps to one HTTP status in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,8 +92,8 @@ pub enum StoreError {
     Unavailable(#[source] rusqlite::Error),
     #[error("the local database could not be opened at {path}: {message}")]
     CannotOpen { path: PathBuf, message: String },
-    #[error("{what} not found")]
-    NotFound { what: String },
+    #[error("{0} not found")]
+    NotFound(Missing),
     /// A uniqueness or idempotency conflict; `code` is stable (`phone_taken`, `receipt_conflict`, …).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

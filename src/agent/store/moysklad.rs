@@ -9,6 +9,7 @@
 //! `customer_updated` naming only `external_id` for a later link); the cloud keeps its own link
 //! when it already has a different one, and pulls bring the cloud's back into `external_id`.
 
+use super::Missing;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -271,7 +272,7 @@ fn link(
         (Some(_), _) | (None, Some(_)) => Link::Elsewhere,
         (None, None) => {
             let customer = load_customer_by(conn, settings, "id", customer_id)?
-                .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+                .ok_or_else(|| StoreError::NotFound(Missing::Customer(Some(customer_id.to_owned()))))?;
             conn.execute(
                 "INSERT INTO moysklad_links (ms_id, customer_id, created_at) VALUES (?1, ?2, ?3)",
                 params![ms_id, customer.id, now],

@@ -1,6 +1,7 @@
 //! Receipts: quotes, durable commits and returns, each commit or return one transaction with
 //! its ledger entries and its outbox event.
 
+use super::Missing;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -210,7 +211,7 @@ impl Store {
             let customer_id: Option<String> = tx
                 .query_row("SELECT customer_id FROM receipts WHERE id = ?1", [&receipt_id], |row| row.get(0))
                 .optional()?
-                .ok_or_else(|| StoreError::NotFound { what: format!("receipt {receipt_id}") })?;
+                .ok_or_else(|| StoreError::NotFound(Missing::Receipt(receipt_id.clone())))?;
             let sold = sold_lines(&tx, &receipt_id)?;
             let wanted = return_lines(&request)?;
             let plan = rules::plan_return(&sold, wanted.as_deref())?;
@@ -233,7 +234,7 @@ impl Store {
             let mut balance_after = None;
             if let Some(customer_id) = &customer_id {
                 let customer = load_customer_by(&tx, settings, "id", customer_id)?
-                    .ok_or_else(|| StoreError::NotFound { what: format!("customer {customer_id}") })?;
+                    .ok_or_else(|| StoreError::NotFound(Missing::Customer(Some(customer_id.clone()))))?;
                 let points_before = customer.points(now).balance;
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
@@ -315,7 +316,7 @@ impl Store {
             let result: String = conn
                 .query_row("SELECT result FROM receipts WHERE id = ?1", [&id], |row| row.get(0))
                 .optional()?
-                .ok_or_else(|| StoreError::NotFound { what: format!("receipt {id}") })?;
+                .ok_or_else(|| StoreError::NotFound(Missing::Receipt(id.clone())))?;
             let mut stmt =
                 conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
             let returns = stmt
@@ -387,7 +388,7 @@ pub(crate) fn resolve_customer(
     } else {
         None
     };
-    found.map(Some).ok_or_else(|| StoreError::NotFound { what: "customer".into() })
+    found.map(Some).ok_or_else(|| StoreError::NotFound(Missing::Customer(None)))
 }
 
 /// How a sale is booked.
