@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::agent::token::AgentToken;
+use crate::http::serve::ServeLimits;
 
 /// The port the agent listens on by default.
 pub const DEFAULT_PORT: u16 = 8719;
@@ -56,7 +57,13 @@ pub struct AgentConfig {
     pub signup_url: Option<String>,
     /// True when the folders are the user's own (from `directories`), false with `--data-dir`.
     pub per_user: bool,
+    /// The HTTP header read and idle timeouts and the connection bound
+    /// (`LOYALTY_AGENT_HEADER_TIMEOUT_MS`, `…_IDLE_TIMEOUT_MS`, `…_MAX_CONNECTIONS`).
+    pub http: ServeLimits,
 }
+
+/// Connections the agent serves at once: a till's programs, its cashier page and a few tools.
+pub const MAX_CONNECTIONS: usize = 256;
 
 impl std::fmt::Debug for AgentConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,6 +79,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("moysklad_key", &self.moysklad_key.as_ref().map(|_| "<redacted>"))
             .field("signup_url", &self.signup_url)
             .field("per_user", &self.per_user)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -88,6 +96,8 @@ pub enum ConfigError {
         "the agent runs as a system service and its token {path} is readable only by the group `loyalty`: add this account to it (`sudo adduser $USER loyalty`), then log in again"
     )]
     SystemTokenNotReadable { path: PathBuf },
+    #[error("{0}")]
+    Environment(String),
 }
 
 /// What the command line and environment say, before the file is read.
@@ -150,6 +160,9 @@ impl AgentConfig {
             moysklad_key,
             signup_url,
             per_user: overrides.data_dir.is_none(),
+            http: ServeLimits::with_max_connections(MAX_CONNECTIONS)
+                .from_env("LOYALTY_AGENT")
+                .map_err(ConfigError::Environment)?,
         })
     }
 

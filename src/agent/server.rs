@@ -17,6 +17,7 @@ use super::store::{Store, StoreSettings};
 use super::sync::{self, SyncClient};
 use super::token::AgentToken;
 use crate::clock;
+use crate::http::serve::{self, ServeLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -34,6 +35,8 @@ pub enum StartError {
 pub struct Prepared {
     pub state: AppState,
     pub listener: TcpListener,
+    /// Timeouts and the connection bound of the HTTP server.
+    pub limits: ServeLimits,
     /// Tells background work (the sync worker) to stop.
     stop: watch::Sender<bool>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -146,7 +149,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         state.sync = Some(handle);
         background.push(task);
     }
-    Ok(Prepared { state, listener, stop, background })
+    Ok(Prepared { state, listener, limits: config.http, stop, background })
 }
 
 /// How long background work gets to finish after the server stops.
@@ -155,9 +158,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests
 /// and stops the background work (waiting for it at most a few seconds).
 pub async fn run(prepared: Prepared, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let Prepared { state, listener, stop, background } = prepared;
+    let Prepared { state, listener, limits, stop, background } = prepared;
     let app = api::router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = serve::serve(listener, app, limits, shutdown).await;
     let _ = stop.send(true);
     for task in background {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use loyalty::cloud::config::{CloudConfig, DEFAULT_PORT};
 use loyalty::cloud::server;
+use loyalty::http::serve::ServeLimits;
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +51,19 @@ enum Command {
         /// repeat the flag, or separate with commas in the variable.
         #[arg(long = "signup-origin", env = "LOYALTY_CLOUD_SIGNUP_ORIGINS", value_delimiter = ',')]
         signup_origins: Vec<String>,
+        /// Milliseconds a client has to send a request's headers before its
+        /// connection is closed.
+        #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout_ms: u64,
+        /// Milliseconds an idle keep-alive connection stays open (at most the header timeout).
+        #[arg(long, env = "LOYALTY_CLOUD_IDLE_TIMEOUT_MS", default_value_t = 5_000,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        idle_timeout_ms: u64,
+        /// Connections served at once; more are answered 503 server_busy (the open file limit
+        /// is raised for them where the system allows).
+        #[arg(long, env = "LOYALTY_CLOUD_MAX_CONNECTIONS", default_value_t = loyalty::cloud::config::MAX_CONNECTIONS)]
+        max_connections: usize,
     },
     /// Manage the customer directory.
     Customers {
@@ -108,6 +122,7 @@ impl Storage {
             signup_per_minute: 300,
             trust_forwarded_for: false,
             signup_origins: Vec::new(),
+            http: ServeLimits::with_max_connections(loyalty::cloud::config::MAX_CONNECTIONS),
         })
     }
 }
@@ -147,6 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             signup_per_minute,
             trust_forwarded_for,
             signup_origins,
+            header_timeout_ms,
+            idle_timeout_ms,
+            max_connections,
         } => {
             let mut config = storage.config(listen)?;
             config.signup_per_minute = signup_per_minute.max(1);
@@ -154,12 +172,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.signup_origins = signup_origins.into_iter().filter(|o| !o.trim().is_empty()).collect();
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
+            config.http = ServeLimits {
+                header_read_timeout: std::time::Duration::from_millis(header_timeout_ms),
+                idle_timeout: std::time::Duration::from_millis(idle_timeout_ms),
+                max_connections,
+            };
             let prepared = server::prepare(&config).await?;
             let addr = prepared.listener.local_addr()?;
             // Scripts and tests read this line to learn the port (with --listen 127.0.0.1:0).
             println!("loyalty-cloud listening on http://{addr}");
             tracing::info!(%addr, database = config.database_kind(), data_dir = %config.data_dir.display(), "cloud started");
-            server::run(prepared.listener, prepared.state, loyalty::agent::server::shutdown_signal()).await?;
+            server::run(prepared.listener, prepared.state, prepared.limits, loyalty::agent::server::shutdown_signal())
+                .await?;
             tracing::info!("cloud stopped");
             Ok(ExitCode::SUCCESS)
         }

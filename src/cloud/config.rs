@@ -28,7 +28,13 @@ pub struct CloudConfig {
     pub signup_per_minute: u32,
     pub trust_forwarded_for: bool,
     pub signup_origins: Vec<String>,
+    /// The HTTP header read and idle timeouts and the connection bound.
+    pub http: crate::http::serve::ServeLimits,
 }
+
+/// Connections the cloud serves at once by default: every till keeps one open (its long poll),
+/// and a chain of 200 stores has a thousand tills or so.
+pub const MAX_CONNECTIONS: usize = 4096;
 
 impl std::fmt::Debug for CloudConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,6 +49,7 @@ impl std::fmt::Debug for CloudConfig {
             .field("signup_per_minute", &self.signup_per_minute)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("signup_origins", &self.signup_origins)
+            .field("http", &self.http)
             .finish()
     }
 }

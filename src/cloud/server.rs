@@ -13,6 +13,7 @@ use super::db::{self, DbError};
 use super::store::{CloudError, Store, StoreSettings};
 use super::token::AdminToken;
 use super::webhooks;
+use crate::http::serve::{self, ServeLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -29,6 +30,8 @@ pub enum StartError {
 pub struct Prepared {
     pub state: AppState,
     pub listener: TcpListener,
+    /// Timeouts and the connection bound of the HTTP server.
+    pub limits: ServeLimits,
 }
 
 pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
@@ -55,7 +58,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         signup: std::sync::Arc::new(signup),
         signup_origins: config.signup_origins.clone(),
     };
-    Ok(Prepared { state, listener })
+    Ok(Prepared { state, listener, limits: config.http })
 }
 
 /// Opens the database named by the configuration (migrations run here) and the store over it.
@@ -80,23 +83,24 @@ pub async fn open_store(config: &CloudConfig) -> Result<Store, StartError> {
 /// whole timeout; one cut short is sent again when its lease runs out.
 const WEBHOOK_STOP: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests. The
-/// webhook delivery task runs beside the server and stops with it.
+/// Serves on `listener` within `limits` until `shutdown` resolves, then finishes in-flight
+/// requests. The webhook delivery task runs beside the server and stops with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped);
-    // The peer address is the client's IP for the sign-up form's rate limits.
-    let app = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-        })
-        .await;
+    // `serve` gives every request the peer's address (`ConnectInfo`): the client's IP for the
+    // sign-up form's and the enrolment's rate limits.
+    let app = api::router(state);
+    let served = serve::serve(listener, app, limits, async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await;
     if tokio::time::timeout(WEBHOOK_STOP, deliveries).await.is_err() {
         tracing::warn!("the webhook task did not stop in time; unfinished deliveries are retried later");
     }

@@ -1,5 +1,6 @@
 //! HTTP pieces both servers share: the error type every answer uses, request extractors that
-//! answer in that format, common middleware, token-bucket rate limits, and the language layer
+//! answer in that format, common middleware, token-bucket rate limits, the connection loop (`serve`) that
+//! bounds slow and idle clients, and the language layer
 //! that answers errors in Russian or English (`i18n`, with the Russian sentences in
 //! `messages_ru`).
 
@@ -9,6 +10,7 @@ pub mod extract;
 pub mod i18n;
 pub mod messages_ru;
 pub mod rate_limit;
+pub mod serve;
 
 pub use error::{ApiError, ErrorParams};
 pub use i18n::Lang;

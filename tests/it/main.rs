@@ -20,6 +20,7 @@ mod package;
 pub mod qr;
 mod search;
 mod security;
+mod slow_clients;
 mod storage_failure;
 mod sync_e2e;
 mod tray;

@@ -41,6 +41,15 @@ impl Agent {
         agent
     }
 
+    /// Starts an agent with the default program and extra environment variables.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Agent {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut agent = Agent::spawn_with_env(&dir, None, "127.0.0.1:0", env);
+        agent._temp = Some(temp);
+        agent
+    }
+
     /// Starts an agent on an existing data directory (which the caller keeps alive), optionally
     /// through a wrapper command (e.g. `setpriv` to drop privileges).
     pub fn spawn_in(dir: &Path, wrapper: Option<&[&str]>) -> Agent {
@@ -50,6 +59,10 @@ impl Agent {
     /// Starts an agent on `listen` (e.g. the address of one that was stopped, so a client that
     /// knows only that address sees it come back).
     pub fn spawn_listening(dir: &Path, wrapper: Option<&[&str]>, listen: &str) -> Agent {
+        Agent::spawn_with_env(dir, wrapper, listen, &[])
+    }
+
+    fn spawn_with_env(dir: &Path, wrapper: Option<&[&str]>, listen: &str, env: &[(&str, &str)]) -> Agent {
         let mut command = match wrapper {
             Some(wrapper) => {
                 let mut command = Command::new(wrapper[0]);
@@ -65,6 +78,7 @@ impl Agent {
             .env("LOYALTY_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start loyalty-agent");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
