@@ -76,12 +76,30 @@ pub async fn run(config: &AgentConfig) -> Report {
     let local = tokio::task::spawn_blocking(move || {
         let mut checks = vec![database(&database_path)];
         checks.push(disk(&data_dir));
-        checks
+        (checks, inspect::inspect(&database_path).ok().and_then(|report| report.sequence_conflict))
     })
     .await
-    .unwrap_or_else(|_| vec![Check::fail("database", "the check stopped unexpectedly", "run the doctor again")]);
+    .unwrap_or_else(|_| {
+        (vec![Check::fail("database", "the check stopped unexpectedly", "run the doctor again")], None)
+    });
+    let (local, conflict) = local;
     checks.extend(local);
     checks.extend(cloud(&config.config_dir).await);
+    // The database remembers a refused numbering even when the agent is not running to say so.
+    if let (Some(seq), false) = (conflict, checks.iter().any(|check| check.name == "sync" && !check.ok)) {
+        if let Ok(Some(link)) = CloudLink::load(&config.config_dir) {
+            checks.push(Check::fail(
+                "sync",
+                format!(
+                    "the cloud refused this till's operation {seq}: it holds other operations under this till's numbers (the database was restored from a backup?); nothing is synced"
+                ),
+                format!(
+                    "ask the back office for a new enrollment code for till {}, then run `loyalty-agent enroll --cloud {} --code CODE --replace`",
+                    link.till_id, link.url
+                ),
+            ));
+        }
+    }
     checks.extend(token_files(config));
     Report { checks }
 }
@@ -95,11 +113,18 @@ async fn port(listen: SocketAddr) -> Vec<Check> {
                 format!("loyalty-agent {} answers at {listen} ({})", health.version, health.mode),
             )];
             if health.sync.state == "auth_error" {
-                checks.push(Check::fail(
-                    "sync",
-                    "the cloud refuses this till's credentials; nothing is synced",
-                    "enroll the till again with a new code (`loyalty-agent enroll --cloud URL --code CODE`)",
-                ));
+                // The worker's error names the cause and the command (with the cloud's address
+                // and the till's id); the generic advice is for an agent too old to say.
+                let (what, fix) = match health.sync.last_error.as_deref() {
+                    Some(error) if error.contains("--replace") => {
+                        ("the cloud holds other operations under this till's numbers; nothing is synced", error)
+                    }
+                    _ => (
+                        "the cloud refuses this till's credentials; nothing is synced",
+                        "enroll the till again with a new code (`loyalty-agent enroll --cloud URL --code CODE`)",
+                    ),
+                };
+                checks.push(Check::fail("sync", what, fix));
             }
             if !health.storage.ok {
                 checks.push(Check::fail(

@@ -154,7 +154,8 @@ pub fn describe(health: &Health) -> String {
         "disabled" => format!("Sync: none (standalone); {} operations recorded locally.", sync.pending),
         "online" => format!("Sync: online, {} operations waiting.", sync.pending),
         "auth_error" => format!(
-            "Sync: STOPPED — the cloud refused this till's credentials; enroll it again. {} operations waiting.",
+            "Sync: STOPPED — {}. {} operations waiting.",
+            sync.last_error.as_deref().unwrap_or("the cloud refused this till's credentials; enroll it again"),
             sync.pending
         ),
         other => format!(

@@ -61,6 +61,14 @@ enum Command {
         /// The one-time enrollment code.
         #[arg(long)]
         code: String,
+        /// Enroll again over this till's own database: after a restore from a backup, when the
+        /// cloud stopped sync with `sequence_conflict`. Operations not sent yet are numbered
+        /// after the cloud's; nothing is lost or counted twice.
+        #[arg(long)]
+        replace: bool,
+        /// With --replace on a till the cloud has not refused: do it anyway.
+        #[arg(long, requires = "replace")]
+        yes: bool,
     },
     /// Ask the running agent to sync with the cloud now, and follow it (a progress bar while a
     /// queue drains) until everything committed here has reached the cloud.
@@ -271,14 +279,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", config.client_token()?.as_str());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Enroll { cloud, code } => {
+        Command::Enroll { cloud, code, replace, yes } => {
             let config = AgentConfig::load(overrides(None))?;
-            let report =
-                enroll::enroll(&config, &cloud, &code, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
+            let enrolment =
+                if replace { enroll::Enrolment::Replace { confirmed: yes } } else { enroll::Enrolment::New };
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = enroll::enroll(&config, &cloud, &code, enrolment, progress).await?;
             println!(
                 "enrolled as till {} of store {} at {}; {} changes pulled.",
                 report.link.till_id, report.link.store, report.link.url, report.changes_pulled
             );
+            if let Some(renumbered) = &report.renumbered {
+                println!(
+                    "Operations not sent yet: {} to send, numbered from {}; {} the cloud already had; {} it had refused.",
+                    renumbered.renumbered,
+                    renumbered.first_seq.map_or_else(|| "—".to_owned(), |seq| seq.to_string()),
+                    renumbered.already_held,
+                    renumbered.rejected
+                );
+            }
             println!("Restart the agent (e.g. `systemctl restart loyalty-agent`) to run it connected.");
             Ok(ExitCode::SUCCESS)
         }

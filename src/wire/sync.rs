@@ -26,6 +26,39 @@ pub struct TillEnrollResponse {
     pub store: String,
     /// Sent as `Authorization: Bearer …` on every sync call. Shown once; the cloud keeps a hash.
     pub device_token: String,
+    /// The highest `seq` the cloud holds from this till (0 for a new one). A till enrolled again
+    /// over its own database (`enroll --replace`, after a restore from a backup) numbers its
+    /// unsent events from here. Absent from clouds older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
+}
+
+/// `POST /v1/sync/known-events`: which of these events the cloud already holds (from any till),
+/// so a till recovering from a restored backup drops them instead of sending them under new
+/// sequence numbers. At most [`MAX_KNOWN_EVENTS`] ids per call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KnownEventsRequest {
+    pub event_ids: Vec<String>,
+}
+
+/// The most event ids one `known-events` call may ask about.
+pub const MAX_KNOWN_EVENTS: usize = 1000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KnownEventsResponse {
+    /// Only the ids the cloud holds; an id it does not hold is left out.
+    pub events: Vec<KnownEvent>,
+}
+
+/// An event the cloud holds: `applied` (its effects are in the cloud's balances) or
+/// `rejected` (refused for good, with the reason).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct KnownEvent {
+    pub event_id: String,
+    pub outcome: EventOutcome,
+    pub code: Option<String>,
+    pub message: Option<String>,
 }
 
 /// What happened on the till, in commit order.
@@ -118,7 +151,8 @@ pub enum EventOutcome {
     /// Not the next event; resend from `expected_seq`.
     OutOfOrder,
     /// This `seq` was applied with another `event_id` (a till restored from an old backup):
-    /// the push stops and the till must be enrolled again. Nothing is overwritten.
+    /// the push stops until the till is enrolled again with `--replace`, which numbers its
+    /// unsent events after the cloud's. Nothing is overwritten.
     SequenceConflict,
 }
 

@@ -524,3 +524,55 @@ async fn merge_feed_scenario(backend: Backend) {
     let everything = cloud.pull(&a, None, 1000, 0).await;
     assert!(everything["changes"].as_array().unwrap().iter().any(|c| c["type"] == "customer_merged"), "{everything}");
 }
+
+cloud_test!(known_events_and_the_enrolment_say_what_the_cloud_holds, known_events_scenario);
+/// What a till enrolled again over a restored database asks: the enrolment answers how far the
+/// cloud's numbering of the till goes, and `known-events` which of its events the cloud holds.
+async fn known_events_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till known").await;
+    let customer = "c-known";
+    let created = customer_created(1, customer, "+79995554411", "27000000025");
+    let applied = sale(2, "r-known", customer, 10000, 0, 5);
+    // A sale of 100.00 spending 1000 points the customer does not have: refused for good.
+    let refused = sale(3, "r-refused", customer, 10000, 1000, 0);
+    cloud
+        .push_expect(
+            &till,
+            vec![created.clone(), applied.clone(), refused.clone()],
+            &["applied", "applied", "rejected"],
+        )
+        .await;
+
+    let ids = json!({ "event_ids": [applied["event_id"], "never-sent", refused["event_id"], "bad\u{0}id"] });
+    let (status, body) =
+        cloud.send(reqwest::Method::POST, "/v1/sync/known-events", Some(&till.token), Some(ids.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let mut events = body["events"].as_array().expect("events").clone();
+    events.sort_by_key(|e| e["outcome"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(events.len(), 2, "only the events the cloud holds: {body}");
+    assert_eq!((&events[0]["event_id"], &events[0]["outcome"]), (&applied["event_id"], &json!("applied")));
+    assert_eq!((&events[1]["event_id"], &events[1]["outcome"]), (&refused["event_id"], &json!("rejected")));
+    assert!(events[1]["code"].as_str().is_some_and(|code| !code.is_empty()), "{body}");
+
+    let (status, _) = cloud.send(reqwest::Method::POST, "/v1/sync/known-events", None, Some(ids)).await;
+    assert_eq!(status, 401, "a device token is needed");
+    let many: Vec<String> = (0..1001).map(|n| format!("e-{n}")).collect();
+    let (status, body) = cloud
+        .send(reqwest::Method::POST, "/v1/sync/known-events", Some(&till.token), Some(json!({ "event_ids": many })))
+        .await;
+    assert_eq!((status, body["error"]["code"].clone()), (422, json!("batch_too_large")), "{body}");
+
+    // A new code for the same till: the enrolment says the cloud holds its events up to 3.
+    let (status, code) = cloud.admin_post(&format!("/v1/admin/tills/{}/enrollment-code", till.id), json!({})).await;
+    assert_eq!(status, 201, "{code}");
+    let (status, enrolled) =
+        cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code["enrollment_code"] }))).await;
+    assert_eq!(status, 200, "{enrolled}");
+    assert_eq!((&enrolled["till_id"], &enrolled["last_seq"]), (&json!(till.id), &json!(3)));
+    // The old token is gone with the new enrolment.
+    let (status, _) = cloud
+        .send(reqwest::Method::POST, "/v1/sync/known-events", Some(&till.token), Some(json!({ "event_ids": [] })))
+        .await;
+    assert_eq!(status, 401);
+}

@@ -21,6 +21,9 @@ pub struct DatabaseReport {
     /// `None` when the tables are not there yet (a schema this build does not know).
     pub customers: Option<i64>,
     pub pending: Option<i64>,
+    /// The seq at which the cloud stopped this till's push with `sequence_conflict`, until the
+    /// till is enrolled again over this database.
+    pub sequence_conflict: Option<i64>,
 }
 
 impl DatabaseReport {
@@ -47,6 +50,10 @@ pub fn inspect(path: &Path) -> Result<DatabaseReport, rusqlite::Error> {
         quick_check,
         customers: count("SELECT count(*) FROM customers"),
         pending: count("SELECT count(*) FROM outbox"),
+        sequence_conflict: conn
+            .query_row("SELECT value FROM meta WHERE key = 'sync_conflict'", [], |row| row.get::<_, String>(0))
+            .ok()
+            .and_then(|value| value.parse().ok()),
     })
 }
 

@@ -35,7 +35,7 @@ pub use points::{ConnectedPoints, Offline};
 pub use receipts::{Booking, GiftCards};
 pub use records::{CustomerRecord, SearchOutcome};
 pub use schema::SCHEMA_VERSION;
-pub use sync::{AckSummary, PageSummary};
+pub use sync::{AckSummary, PageSummary, Renumbered};
 pub use warm::WarmUp;
 
 use crate::http::ErrorParams;

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::customers::reversed_digits;
 use super::{Store, StoreError};
 use crate::rules::Program;
-use crate::wire::{BalanceSnapshot, Change, CustomerSnapshot, EventOutcome, EventResult, SyncEvent};
+use crate::wire::{BalanceSnapshot, Change, CustomerSnapshot, EventOutcome, EventResult, KnownEvent, SyncEvent};
 
 /// What acknowledging a push did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,6 +18,21 @@ pub struct AckSummary {
     pub sequence_conflict: bool,
     /// The cloud wants the events from this seq on (resend from there).
     pub resend_from: Option<i64>,
+}
+
+/// What `renumber_outbox` did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Renumbered {
+    /// Events the cloud had applied already (sent before the backup was restored).
+    pub already_held: usize,
+    /// Events the cloud had refused for good, now on record as refused here too.
+    pub rejected: usize,
+    /// Events still to send, now numbered after the cloud's.
+    pub renumbered: usize,
+    /// The first of those numbers, if any.
+    pub first_seq: Option<i64>,
+    /// The number the last of them took (the cloud's last seq when none).
+    pub last_seq: i64,
 }
 
 /// What a pulled page changed locally.
@@ -97,6 +112,9 @@ impl Store {
                     }
                     EventOutcome::SequenceConflict => {
                         summary.sequence_conflict = true;
+                        // Kept until the till is enrolled again: `enroll --replace` and the
+                        // doctor read it, with or without the agent running.
+                        set_meta(&tx, "sync_conflict", &result.seq.to_string())?;
                         break;
                     }
                 }
@@ -166,7 +184,102 @@ impl Store {
     /// Remembers that a sync cycle completed (the offline allowance counts from here, across
     /// restarts).
     pub async fn record_sync_success(&self, now: i64) -> Result<(), StoreError> {
-        self.write(move |conn, _| Ok(set_meta(conn, "sync_last_success", &now.to_string())?)).await
+        self.write(move |conn, _| {
+            set_meta(conn, "sync_last_success", &now.to_string())?;
+            // A push that went through means the numbering agrees with the cloud again.
+            conn.execute("DELETE FROM meta WHERE key = 'sync_conflict'", [])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The seq at which the cloud last stopped a push with `sequence_conflict`, until the till
+    /// is enrolled again over this database (`enroll --replace`).
+    pub async fn sequence_conflict(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn, _| Ok(meta(conn, "sync_conflict")?.and_then(|v| v.parse().ok()))).await
+    }
+
+    /// The id of every event in the outbox, oldest first.
+    pub async fn outbox_event_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn, _| {
+            let mut statement = conn.prepare("SELECT event_id FROM outbox ORDER BY seq")?;
+            let ids = statement.query_map([], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Makes the outbox follow the cloud's numbering after the till was enrolled again over
+    /// this database (a restore from a backup; CONTRACTS.md §sync), in one transaction:
+    ///
+    /// 1. Events the cloud already holds (`known`, from any till) leave the outbox, as an
+    ///    acknowledgement would take them (refusals kept on record).
+    /// 2. Journal entries whose event has left the outbox count as included in the cloud's
+    ///    balances (`outbox_seq` 0): the cloud holds them, and the pull from the beginning
+    ///    that follows brings balances that include them. Without this an entry acknowledged
+    ///    under the old numbering could be counted again on top of the cloud's figure.
+    /// 3. The rest keep their ids and order and are numbered from `cloud_last_seq + 1`, their
+    ///    journal entries with them, and the next new event follows the last.
+    /// 4. The pull cursor and the recorded conflict are forgotten.
+    pub async fn renumber_outbox(
+        &self,
+        known: Vec<KnownEvent>,
+        cloud_last_seq: i64,
+        now: i64,
+    ) -> Result<Renumbered, StoreError> {
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut report = Renumbered::default();
+            for event in &known {
+                if event.outcome == EventOutcome::Rejected {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO sync_rejections (seq, event_id, kind, payload, code, message, rejected_at)
+                         SELECT seq, event_id, kind, payload, ?2, ?3, ?4 FROM outbox WHERE event_id = ?1",
+                        params![
+                            event.event_id,
+                            event.code.as_deref().unwrap_or("rejected"),
+                            event.message.as_deref().unwrap_or(""),
+                            now
+                        ],
+                    )?;
+                }
+                let removed = tx.execute("DELETE FROM outbox WHERE event_id = ?1", [&event.event_id])?;
+                if event.outcome == EventOutcome::Rejected {
+                    report.rejected += removed;
+                } else {
+                    report.already_held += removed;
+                }
+            }
+            tx.execute(
+                "UPDATE ledger SET outbox_seq = 0 WHERE outbox_seq > 0 AND outbox_seq NOT IN (SELECT seq FROM outbox)",
+                [],
+            )?;
+            // Old → new numbers in a table, so each update is one pass; through negative
+            // numbers, so no row ever takes a number another still holds.
+            tx.execute_batch("DROP TABLE IF EXISTS temp.renumbering; CREATE TEMP TABLE renumbering (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")?;
+            report.renumbered = tx.execute(
+                "INSERT INTO temp.renumbering (old, new) SELECT seq, ?1 + ROW_NUMBER() OVER (ORDER BY seq) FROM outbox",
+                [cloud_last_seq],
+            )?;
+            tx.execute_batch(
+                "UPDATE ledger SET outbox_seq = -(SELECT new FROM temp.renumbering WHERE old = ledger.outbox_seq)
+                     WHERE outbox_seq IN (SELECT old FROM temp.renumbering);
+                 UPDATE outbox SET seq = -(SELECT new FROM temp.renumbering WHERE old = outbox.seq);
+                 UPDATE outbox SET seq = -seq;
+                 UPDATE ledger SET outbox_seq = -outbox_seq WHERE outbox_seq < 0;
+                 DROP TABLE temp.renumbering;",
+            )?;
+            let last = cloud_last_seq + report.renumbered as i64;
+            // AUTOINCREMENT numbers the next event after the highest it ever gave: make that `last`.
+            tx.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'", [])?;
+            tx.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?1)", [last])?;
+            report.first_seq = (report.renumbered > 0).then_some(cloud_last_seq + 1);
+            report.last_seq = last;
+            tx.execute("DELETE FROM meta WHERE key IN ('sync_cursor', 'sync_conflict')", [])?;
+            tx.commit()?;
+            Ok(report)
+        })
+        .await
     }
 
     /// When a sync cycle last completed, if ever.
@@ -316,4 +429,90 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
     )?
     .execute([key, value])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::store::StoreSettings;
+
+    fn settings() -> StoreSettings {
+        StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: true }
+    }
+
+    /// Three queued events of one customer (seq 1–3, ids e1–e3), each with a journal entry,
+    /// and an entry of an event the cloud acknowledged before (seq 0 would be "included").
+    fn queue(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 1, 'acked', 0, 7);
+             INSERT INTO outbox (seq, event_id, kind, payload, created_at) VALUES (8, 'e1', 'receipt_committed', '{}', 0);
+             INSERT INTO outbox (seq, event_id, kind, payload, created_at) VALUES (9, 'e2', 'receipt_committed', '{}', 0);
+             INSERT INTO outbox (seq, event_id, kind, payload, created_at) VALUES (10, 'e3', 'receipt_committed', '{}', 0);
+             INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 10, 'r1', 0, 8);
+             INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 20, 'r2', 0, 9);
+             INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 40, 'r3', 0, 10);
+             INSERT INTO meta (key, value) VALUES ('sync_conflict', '10'), ('sync_cursor', '1.5');",
+        )
+        .unwrap();
+    }
+
+    fn rows(path: &std::path::Path, sql: &str) -> Vec<(String, i64)> {
+        let conn = Connection::open(path).unwrap();
+        let mut statement = conn.prepare(sql).unwrap();
+        statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[tokio::test]
+    async fn renumbering_drops_what_the_cloud_holds_and_numbers_the_rest_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let store = Store::open(&path, settings()).unwrap();
+        queue(&path);
+        assert_eq!(store.sequence_conflict().await.unwrap(), Some(10));
+        assert_eq!(store.outbox_event_ids().await.unwrap(), ["e1", "e2", "e3"]);
+
+        // The cloud applied e2 already (under another number) and refused e1 for good.
+        let known = vec![
+            KnownEvent { event_id: "e2".into(), outcome: EventOutcome::Applied, code: None, message: None },
+            KnownEvent {
+                event_id: "e1".into(),
+                outcome: EventOutcome::Rejected,
+                code: Some("customer_not_found".into()),
+                message: Some("no such customer".into()),
+            },
+        ];
+        let report = store.renumber_outbox(known, 41, 1_000).await.unwrap();
+        assert_eq!(
+            report,
+            Renumbered { already_held: 1, rejected: 1, renumbered: 1, first_seq: Some(42), last_seq: 42 }
+        );
+        assert_eq!(rows(&path, "SELECT event_id, seq FROM outbox"), [("e3".to_owned(), 42)]);
+        // e3's entry follows it; the entries of events that left the outbox count as included.
+        assert_eq!(
+            rows(&path, "SELECT reference, outbox_seq FROM ledger ORDER BY seq"),
+            [("acked".to_owned(), 0), ("r1".to_owned(), 0), ("r2".to_owned(), 0), ("r3".to_owned(), 42)]
+        );
+        assert_eq!(rows(&path, "SELECT event_id, length(code) FROM sync_rejections"), [("e1".to_owned(), 18)]);
+        assert_eq!(store.sequence_conflict().await.unwrap(), None);
+        assert_eq!(store.sync_cursor().await.unwrap(), None, "the next pull starts from the beginning");
+
+        // The next event takes the number after the last.
+        let conn = Connection::open(&path).unwrap();
+        let next = super::super::records::enqueue(&conn, "receipt_committed", &serde_json::json!({}), 0).unwrap();
+        assert_eq!(next, 43);
+    }
+
+    #[tokio::test]
+    async fn renumbering_an_empty_outbox_makes_the_next_event_follow_the_cloud() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let store = Store::open(&path, settings()).unwrap();
+        let report = store.renumber_outbox(Vec::new(), 500, 0).await.unwrap();
+        assert_eq!(report, Renumbered { last_seq: 500, ..Renumbered::default() });
+        let conn = Connection::open(&path).unwrap();
+        let next = super::super::records::enqueue(&conn, "receipt_committed", &serde_json::json!({}), 0).unwrap();
+        assert_eq!(next, 501);
+    }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::wire::{
-    GiftCardPayment, GiftCardRedeem, GiftCardRedeemed, GiftCardView, PullResponse, PushRequest, PushResponse,
-    SyncEvent, TillEnrollRequest, TillEnrollResponse,
+    GiftCardPayment, GiftCardRedeem, GiftCardRedeemed, GiftCardView, KnownEvent, KnownEventsRequest,
+    KnownEventsResponse, PullResponse, PushRequest, PushResponse, SyncEvent, TillEnrollRequest, TillEnrollResponse,
 };
 
 /// Why a sync call failed, and what to do about it.
@@ -23,9 +23,11 @@ pub enum SyncError {
     #[error("the cloud refused this till's credentials (HTTP {0}); enroll the till again")]
     Unauthorized(u16),
     /// The cloud holds other events under this till's sequence numbers (a till restored from an
-    /// old backup): nothing is overwritten; the till must be enrolled again.
-    #[error("the cloud already has different events under this till's sequence numbers; enroll the till again")]
-    SequenceConflict,
+    /// old backup): nothing is overwritten; `enroll --replace` with a new code recovers it.
+    #[error(
+        "this till's database is older than what the cloud holds (restored from a backup?): sync has stopped and nothing was overwritten. Ask the back office for a new enrollment code for till {till_id}, then run `loyalty-agent enroll --cloud {cloud} --code CODE --replace`"
+    )]
+    SequenceConflict { cloud: String, till_id: String },
     /// The cloud wants events this till no longer has.
     #[error("the cloud expects event {expected}, but this till's outbox starts at {first}")]
     Gap { expected: i64, first: i64 },
@@ -39,13 +41,13 @@ pub enum SyncError {
 impl SyncError {
     /// Whether the loop should keep retrying on its own.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, SyncError::Unauthorized(_) | SyncError::SequenceConflict)
+        !matches!(self, SyncError::Unauthorized(_) | SyncError::SequenceConflict { .. })
     }
 
     /// The word health shows for this failure.
     pub fn state(&self) -> &'static str {
         match self {
-            SyncError::Unauthorized(_) | SyncError::SequenceConflict => "auth_error",
+            SyncError::Unauthorized(_) | SyncError::SequenceConflict { .. } => "auth_error",
             _ => "offline",
         }
     }
@@ -57,6 +59,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// The till the token belongs to, for messages that tell a person what to run.
+    till_id: String,
 }
 
 /// How long a single request may take, not counting a long-poll's wait.
@@ -68,7 +72,22 @@ impl SyncClient {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        SyncClient { http, base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
+        SyncClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            till_id: String::new(),
+        }
+    }
+
+    /// The client of an enrolled till.
+    pub fn for_link(link: &crate::agent::cloud_link::CloudLink) -> SyncClient {
+        SyncClient { till_id: link.till_id.clone(), ..SyncClient::new(&link.url, &link.device_token) }
+    }
+
+    /// The error for a push the cloud stopped with `sequence_conflict`.
+    pub fn sequence_conflict(&self) -> SyncError {
+        SyncError::SequenceConflict { cloud: self.base.clone(), till_id: self.till_id.clone() }
     }
 
     /// Exchanges a one-time enrollment code for this till's identity and device token.
@@ -96,6 +115,20 @@ impl SyncClient {
             .await
             .map_err(unreachable)?;
         parse(response).await
+    }
+
+    /// Which of `event_ids` the cloud already holds (see `KnownEventsRequest`).
+    pub async fn known_events(&self, event_ids: Vec<String>) -> Result<Vec<KnownEvent>, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/sync/known-events", self.base))
+            .bearer_auth(&self.token)
+            .timeout(REQUEST_TIMEOUT)
+            .json(&KnownEventsRequest { event_ids })
+            .send()
+            .await
+            .map_err(unreachable)?;
+        Ok(parse::<KnownEventsResponse>(response).await?.events)
     }
 
     /// A page of changes after `cursor`; with `wait` > 0 the cloud holds the request until

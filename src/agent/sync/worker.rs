@@ -195,7 +195,7 @@ impl Worker {
             sent += summary.removed as u64;
             self.publish_progress(started, sent).await;
             if summary.sequence_conflict {
-                return Err(SyncError::SequenceConflict);
+                return Err(self.client.sequence_conflict());
             }
             if let Some(expected) = summary.resend_from {
                 if expected < first {

@@ -5,7 +5,7 @@
 //!   credential), `POST /v1/signup` (the website's form, rate-limited), and the sign-up page
 //!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`);
 //! - admin token: everything under `/v1/admin/`;
-//! - device token: `/v1/sync/push`, `/v1/sync/pull` and `/v1/sync/gift-cards/…` (the till is
+//! - device token: `/v1/sync/push`, `/v1/sync/pull`, `/v1/sync/known-events` and `/v1/sync/gift-cards/…` (the till is
 //!   known from the token).
 //!
 //! Every error is `{"error": {"code", "message"}}`; no input panics or answers 500.
@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     let till = Router::new()
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
+        .route("/v1/sync/known-events", post(sync::known_events))
         .route("/v1/sync/gift-cards/redeem", post(sync::redeem_gift_cards))
         .route("/v1/sync/gift-cards/{number}", get(sync::gift_card))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_device));

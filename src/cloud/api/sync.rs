@@ -13,8 +13,8 @@ use super::{ApiError, AppState, TillId};
 use crate::cloud::store::{CloudError, DEFAULT_LIMIT, MAX_BATCH};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{
-    GiftCardRedeem, GiftCardRedeemed, GiftCardView, PullResponse, PushRequest, PushResponse, TillEnrollRequest,
-    TillEnrollResponse,
+    GiftCardRedeem, GiftCardRedeemed, GiftCardView, KnownEventsRequest, KnownEventsResponse, PullResponse, PushRequest,
+    PushResponse, TillEnrollRequest, TillEnrollResponse, MAX_KNOWN_EVENTS,
 };
 
 /// Exchanges a one-time enrollment code for the till's device token.
@@ -79,6 +79,27 @@ pub async fn push(
     }
     let results = state.store.push(till_id, request.events).await?;
     Ok(Json(PushResponse { results }))
+}
+
+/// Which of these events the cloud already holds: asked by a till enrolled again over a
+/// database restored from a backup, before it numbers its unsent events after the cloud's.
+#[utoipa::path(post, path = "/v1/sync/known-events", tag = "sync", request_body = KnownEventsRequest,
+    responses((status = 200, body = KnownEventsResponse), (status = 401, body = crate::wire::ErrorBody),
+        (status = 422, body = crate::wire::ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn known_events(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<KnownEventsRequest>,
+) -> Result<Json<KnownEventsResponse>, ApiError> {
+    if request.event_ids.len() > MAX_KNOWN_EVENTS {
+        return Err(ApiError::unprocessable(
+            "batch_too_large",
+            format!("ask about at most {MAX_KNOWN_EVENTS} events per call"),
+        )
+        .with("max", MAX_KNOWN_EVENTS));
+    }
+    let events = state.store.known_events(request.event_ids).await?;
+    Ok(Json(KnownEventsResponse { events }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -139,7 +139,7 @@ fn push_chunk(
     let cache = ChunkCache::for_events(sql, till_id, events)?;
     let mut stopped = false;
     for event in events {
-        let result = match earlier_answer(&known, last_seq, event)? {
+        let result = match earlier_answer(&known, till_id, last_seq, event)? {
             Some(result) => result,
             None => {
                 let (result, record) = apply_one(
@@ -254,7 +254,12 @@ fn insert_events(
 }
 
 /// The answer for an event that must not be applied now, or `None` to apply it.
-fn earlier_answer(known: &Known, last_seq: i64, event: &SyncEvent) -> Result<Option<EventResult>, CloudError> {
+fn earlier_answer(
+    known: &Known,
+    till_id: &str,
+    last_seq: i64,
+    event: &SyncEvent,
+) -> Result<Option<EventResult>, CloudError> {
     if event.event_id.contains('\0') {
         return Err(DbError::NulInText.into());
     }
@@ -263,7 +268,9 @@ fn earlier_answer(known: &Known, last_seq: i64, event: &SyncEvent) -> Result<Opt
             let mut result = answer(event, EventOutcome::SequenceConflict);
             result.code = Some("sequence_conflict".into());
             result.message = Some(format!(
-                "seq {} was already applied with another event; this till may have been restored from an old backup — enroll it again",
+                "seq {} was already applied with another event: this till's database is older than what the cloud holds \
+                 (restored from a backup?). Nothing was overwritten. Ask the back office for a new enrollment code for \
+                 till {till_id}, then run `loyalty-agent enroll --cloud URL --code CODE --replace` on the till",
                 event.seq
             ));
             result.expected_seq = Some(last_seq + 1);

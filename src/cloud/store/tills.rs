@@ -5,10 +5,10 @@ use serde::Serialize;
 
 use super::{invalid, invalid_with, CloudError, Store};
 use crate::clock::{now, rfc3339};
-use crate::cloud::db::Sql;
+use crate::cloud::db::{Sql, Value};
 use crate::cloud::token::{enrollment_code, normalize_code, random_token, secret_hash, CODE_LENGTH};
 use crate::vals;
-use crate::wire::TillEnrollResponse;
+use crate::wire::{EventOutcome, KnownEvent, TillEnrollResponse};
 
 /// How long an enrollment code may be used.
 pub const CODE_LIFETIME_SECONDS: i64 = 24 * 3600;
@@ -96,7 +96,7 @@ impl Store {
         let token = random_token();
         let token_hash = secret_hash(&token);
         let at = now();
-        let (till_id, store) = self
+        let (till_id, store, last_seq) = self
             .write(move |sql| {
                 let row = sql
                     .query_opt(
@@ -130,11 +130,38 @@ impl Store {
                     "UPDATE tills SET token_hash = $1, enrolled_at = $2 WHERE id = $3",
                     vals![&token_hash, at, &till_id],
                 )?;
-                let store = sql.query_one("SELECT store FROM tills WHERE id = $1", vals![&till_id])?.text(0)?;
-                Ok((till_id, store))
+                let row = sql.query_one("SELECT store, last_seq FROM tills WHERE id = $1", vals![&till_id])?;
+                Ok((till_id, row.text(0)?, row.int(1)?))
             })
             .await?;
-        Ok(TillEnrollResponse { till_id, store, device_token: token })
+        Ok(TillEnrollResponse { till_id, store, device_token: token, last_seq: Some(last_seq) })
+    }
+
+    /// Which of `event_ids` the events table holds, from any till, with how each was answered.
+    pub async fn known_events(&self, event_ids: Vec<String>) -> Result<Vec<KnownEvent>, CloudError> {
+        // An id no database can take is not held: leave it out rather than fail the call.
+        let ids: Vec<String> = event_ids.into_iter().filter(|id| !id.contains('\0')).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(move |sql| {
+            let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+            let params: Vec<Value> = ids.iter().map(Value::from).collect();
+            let statement =
+                format!("SELECT event_id, outcome, code, message FROM events WHERE event_id IN ({})", marks.join(", "));
+            let mut known = Vec::new();
+            for row in sql.query(&statement, &params)? {
+                let outcome = if row.text(1)? == "rejected" { EventOutcome::Rejected } else { EventOutcome::Applied };
+                known.push(KnownEvent {
+                    event_id: row.text(0)?,
+                    outcome,
+                    code: row.opt_text(2)?,
+                    message: row.opt_text(3)?,
+                });
+            }
+            Ok(known)
+        })
+        .await
     }
 
     /// A new one-time code for an existing till (e.g. after a sequence conflict).
