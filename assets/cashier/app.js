@@ -86,6 +86,19 @@
     return (points < 0 ? "−" : "") + groupDigits(String(Math.abs(points)), lang === "ru" ? "\u202f" : ",");
   }
 
+  // "171 балл", "3 балла", "25 баллов"; "1 point", "3 points".
+  function pointsText(points) {
+    const n = Math.abs(points) % 100;
+    let word;
+    if (lang === "ru") {
+      const last = n % 10;
+      word = n >= 11 && n <= 14 ? "баллов" : last === 1 ? "балл" : last >= 2 && last <= 4 ? "балла" : "баллов";
+    } else {
+      word = Math.abs(points) === 1 ? "point" : "points";
+    }
+    return formatPoints(points) + "\u00a0" + word;
+  }
+
   // +79991234567 → "+7 999 •••-45-67": enough to confirm with the customer, not to copy.
   function maskPhone(phone) {
     const digits = String(phone || "").replace(/\D/g, "");
@@ -246,6 +259,10 @@
       if (seq !== searchSeq) return results; // A newer query is on its way.
       results = answer.customers || [];
       lastQuery = q;
+      // Whoever was on the screen is not the one being looked for now: the next shopper is
+      // never billed to the last one, nor shown their card.
+      if (customer && !results.some((r) => r.id === customer.id)) clearCustomer();
+      else if (committed && !customer) clearCustomer();
       renderResults();
     } catch (e) {
       if (seq === searchSeq) showError(e);
@@ -304,15 +321,49 @@
     const changed = !customer || customer.id !== chosen.id;
     customer = chosen;
     closeForm();
-    if (changed) {
-      newReceipt();
-      loadQr();
-    }
+    if (changed || committed) newReceipt();
+    if (changed) loadQr();
     showNotice("");
     renderCustomer();
     renderRecent();
+    // The cursor goes to the amount, also when the customer was already on the screen.
     const amount = document.querySelector(".amount");
-    if (amount && changed) amount.focus();
+    if (amount) amount.focus();
+  }
+
+  // No customer on the screen: card, receipt and any summary go.
+  function clearCustomer() {
+    customer = null;
+    newReceipt();
+    renderCustomer();
+    renderRecent();
+  }
+
+  // "Next customer": everything of the last shopper leaves the screen, the cursor waits in the
+  // search box for the next card or phone.
+  function nextCustomer() {
+    closeForm();
+    clearCustomer();
+    $("search").value = "";
+    results = [];
+    lastQuery = "";
+    renderResults();
+    showNotice("");
+    $("search").focus();
+  }
+
+  // The sale or return is done: the shopper's card leaves the screen, the summary of what was
+  // done stays (with the receipt, for a return), and the next scan starts the next sale.
+  function finishWithCustomer() {
+    if (committed && customer) committed.customer = customer;
+    customer = null;
+    $("search").value = "";
+    results = [];
+    lastQuery = "";
+    renderResults();
+    renderCustomer();
+    renderRecent();
+    $("search").focus();
   }
 
   async function refreshCustomer() {
@@ -349,9 +400,9 @@
 
   function renderCustomer() {
     const formOpen = !$("customer-form").hidden;
-    $("welcome").hidden = !!customer || formOpen;
+    $("welcome").hidden = !!customer || !!committed || formOpen;
     $("card").hidden = !customer || formOpen;
-    $("receipt").hidden = !customer || formOpen;
+    $("receipt").hidden = (!customer && !committed) || formOpen;
     if (!customer) return;
     $("c-name").textContent = customer.name || t("no_name");
     $("c-phone").textContent = maskPhone(customer.phone);
@@ -382,6 +433,7 @@
     receiptId = uuid();
     quote = null;
     committed = null;
+    confirmingReturn = false;
     returnId = null;
     renderLines();
     renderQuote();
@@ -505,9 +557,22 @@
       $("q-redeem").value = String(a.points.redeem);
     }
     $("q-earn").textContent = formatPoints(a.points.earn);
+    $("q-balance-after").textContent = formatPoints(a.points.balance_after);
+    $("q-discount").textContent = formatMoney(a.discount);
+    $("q-limits").textContent = limitsText(a);
     $("q-total").textContent = formatMoney(a.total);
     $("commit").disabled = false;
     $("commit").textContent = t("commit");
+  }
+
+  // Why the most that can be spent is what it is, from the quote's `limits`.
+  function limitsText(answer) {
+    const reasons = (answer.limits || []).map((limit) => {
+      const key = "limit_" + limit.code;
+      if (lang === "en" && limit.message) return limit.message;
+      return STRINGS[lang] && STRINGS[lang][key] ? t(key) : limit.message;
+    });
+    return reasons.length ? "(" + reasons.join("; ") + ")" : "";
   }
 
   let committing = false;
@@ -532,13 +597,13 @@
     const request = Object.assign({ id: receiptId }, quote.request, { redeem: quote.answer.points.redeem });
     try {
       const answer = await api("POST", "/v1/receipts", request);
-      committed = { answer, returns: [] };
+      committed = { answer, returns: [], customer };
       returnId = uuid();
       rememberReceipt(answer);
       showNotice("");
       renderQuote();
       renderCommitted();
-      refreshCustomer();
+      finishWithCustomer();
       pollHealth();
     } catch (e) {
       showError(e);
@@ -561,8 +626,18 @@
     box.hidden = !committed;
     if (!committed) return;
     const a = committed.answer;
-    $("committed-text").textContent =
-      t("committed", { total: formatMoney(a.total), redeem: formatPoints(a.points.redeem), earn: formatPoints(a.points.earn) });
+    const card = committed.customer && committed.customer.card ? "•••" + String(committed.customer.card).slice(-4) : "—";
+    $("committed-text").textContent = t("committed", {
+      card,
+      total: formatMoney(a.total),
+      discount: formatMoney(a.discount),
+      redeem: pointsText(a.points.redeem),
+      earn: pointsText(a.points.earn),
+      balance: pointsText(a.points.balance_after),
+    });
+    $("confirm-return").hidden = !confirmingReturn;
+    if (confirmingReturn) $("confirm-text").textContent = t("confirm_return_all", { total: formatMoney(openTotal()) });
+    $("new-receipt").hidden = !committed.customer && !customer;
     const list = $("committed-lines");
     list.textContent = "";
     const open = [];
@@ -589,14 +664,38 @@
     if (last) {
       $("return-result").textContent = t("returned", {
         refund: formatMoney(last.refund),
-        back: formatPoints(last.points_given_back),
-        taken: formatPoints(last.points_taken_back),
+        back: pointsText(last.points_given_back),
+        taken: pointsText(last.points_taken_back),
       });
     }
   }
 
+  let confirmingReturn = false;
+
+  // What is still to refund on the receipt shown: its lines not returned yet.
+  function openTotal() {
+    const a = committed.answer;
+    return a.lines.reduce((sum, line, index) => (returnedQuantity(index) > 0 ? sum : sum + line.paid), 0);
+  }
+
+  // "Return all" asks first; the confirming button takes the focus, so Enter confirms and Esc
+  // cancels.
+  function askReturnAll() {
+    if (!committed) return;
+    confirmingReturn = true;
+    renderCommitted();
+    $("return-confirm").focus();
+  }
+
+  function cancelReturnAll() {
+    confirmingReturn = false;
+    renderCommitted();
+    $("return-all").focus();
+  }
+
   async function returnReceipt(all) {
     if (!committed) return;
+    confirmingReturn = false;
     const a = committed.answer;
     let body = { id: returnId, all: true };
     if (!all) {
@@ -615,7 +714,7 @@
       markReturned(a.id, committed.returns.length > 0 && a.lines.every((_, i) => returnedQuantity(i) > 0));
       showNotice("");
       renderCommitted();
-      refreshCustomer();
+      finishWithCustomer();
       pollHealth();
     } catch (e) {
       showError(e);
@@ -632,7 +731,7 @@
           ? await api("GET", "/v1/customers/" + encodeURIComponent(view.receipt.customer_id)) : null;
         if (owner) selectCustomer(owner);
       }
-      committed = { answer: view.receipt, returns: view.returns };
+      committed = { answer: view.receipt, returns: view.returns, customer };
       returnId = uuid();
       quote = null;
       renderQuote();
@@ -668,7 +767,8 @@
   function renderRecent() {
     const list = $("recent");
     list.textContent = "";
-    const mine = loadRecent().filter((r) => customer && r.customer === customer.id).slice(0, 8);
+    const shown = customer || (committed && committed.customer);
+    const mine = loadRecent().filter((r) => shown && r.customer === shown.id).slice(0, 8);
     if (mine.length === 0) {
       const item = document.createElement("li");
       item.className = "hint";
@@ -881,12 +981,8 @@
         pickFirst();
       }
     });
-    document.addEventListener("keydown", (event) => {
-      if (event.key !== "Escape") return;
-      if (!$("scanner").hidden) stopCamera();
-      else if (!$("customer-form").hidden) closeForm();
-      else clearSearch();
-    });
+    document.addEventListener("keydown", onScannerKey, true);
+    document.addEventListener("keydown", onHotkey);
     $("lang").addEventListener("click", () => {
       lang = lang === "ru" ? "en" : "ru";
       localStorage.setItem(LANG_KEY, lang);
@@ -920,18 +1016,98 @@
       if (event.key === "Enter") {
         event.preventDefault();
         clearTimeout(redeemTimer);
-        onRedeemInput();
+        // Enter on the points the quote already shows commits; on new points it re-prices.
+        if (quote && chosenRedeem() === quote.answer.points.redeem) commit();
+        else onRedeemInput();
       }
     });
     $("q-spend-max").addEventListener("click", () => calculate("max"));
     $("q-spend-none").addEventListener("click", () => calculate(0));
     $("commit").addEventListener("click", commit);
-    $("return-all").addEventListener("click", () => returnReceipt(true));
+    $("return-all").addEventListener("click", askReturnAll);
+    $("return-confirm").addEventListener("click", () => returnReceipt(true));
+    $("return-cancel").addEventListener("click", cancelReturnAll);
+    $("next-customer").addEventListener("click", nextCustomer);
     $("return-selected").addEventListener("click", () => returnReceipt(false));
-    $("new-receipt").addEventListener("click", () => {
-      newReceipt();
-      document.querySelector(".amount").focus();
+    // Another sale to the customer of the receipt shown: chosen again on purpose, with fresh points.
+    $("new-receipt").addEventListener("click", async () => {
+      const who = customer || (committed && committed.customer);
+      if (!who) return;
+      try {
+        const fresh = await api("GET", "/v1/customers/" + encodeURIComponent(who.id));
+        customer = null;
+        selectCustomer(fresh);
+      } catch (e) {
+        showError(e);
+      }
     });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The keyboard: a few hotkeys, and a barcode scanner wherever the focus is.
+
+  function onHotkey(event) {
+    if (event.key === "Escape") {
+      if (!$("scanner").hidden) stopCamera();
+      else if (confirmingReturn) cancelReturnAll();
+      else if (!$("customer-form").hidden) closeForm();
+      else clearSearch();
+    } else if (event.key === "F2") {
+      event.preventDefault();
+      nextCustomer();
+    } else if (event.key === "F3") {
+      event.preventDefault();
+      $("search").focus();
+      $("search").select();
+    } else if (event.key === "F9" || (event.key === "Enter" && (event.ctrlKey || event.metaKey))) {
+      event.preventDefault();
+      if (quote && !committed) commit();
+      else if (customer && !committed) calculate("max");
+    }
+  }
+
+  // A scanner types a card number or a QR payload in one fast burst ended by Enter. Such a
+  // burst finds the customer wherever it was typed (the amount, the points, nothing focused),
+  // and the field it landed in gets its text back. The search box and the customer form handle
+  // their own Enter.
+  const SCAN_GAP_MS = 100;
+  let burst = { text: "", at: 0, target: null, before: null };
+
+  function looksScanned(text) {
+    if (/^[a-z][a-z0-9+.-]*:\S+$/i.test(text)) return true; // a QR payload: loyalty:…, https://…
+    return /^[\d\s()+-]+$/.test(text) && text.replace(/\D/g, "").length >= 10; // a card or a phone
+  }
+
+  function onScannerKey(event) {
+    const now = performance.now();
+    if (now - burst.at > SCAN_GAP_MS) {
+      const target = event.target;
+      burst = { text: "", at: now, target, before: target && "value" in target ? target.value : null };
+    }
+    burst.at = now;
+    if (event.key !== "Enter") {
+      if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) burst.text += event.key;
+      return;
+    }
+    const { text, target, before } = burst;
+    burst = { text: "", at: 0, target: null, before: null };
+    const own = target === $("search") || (target && target.closest && target.closest("#customer-form"));
+    if (own || !looksScanned(text.trim())) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (target && before !== null) {
+      target.value = before;
+      if (target.classList.contains("amount")) lineTexts[Number(target.dataset.index)] = before;
+    }
+    scanned(text.trim());
+  }
+
+  async function scanned(text) {
+    closeForm();
+    $("search").value = text;
+    const found = await runSearch();
+    if (found.length > 0) selectCustomer(found[0]);
+    else $("search").focus();
   }
 
   async function start() {

@@ -16,6 +16,8 @@ use crate::webdriver::{self, Browser};
 
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
+const F2: &str = "\u{E032}";
+const F9: &str = "\u{E039}";
 
 /// Asks the agent for a one-time launch link, as the tray and `loyalty-agent open` do.
 pub async fn launch_url(agent: &Agent) -> String {
@@ -176,8 +178,11 @@ async fn sale_and_return_at_the_till() {
 
     browser.click_css("#commit").await;
     let done = browser.wait_text("#committed-text", "the committed sale", |t| !t.is_empty()).await;
-    assert!(done.contains("79.00") && done.contains("171") && done.contains('3'), "{done}");
-    browser.wait_text("#c-available", "the new balance", |t| t == "3").await;
+    assert!(done.contains("paid 79.00 ₽") && done.contains("discount 171.00 ₽"), "{done}");
+    assert!(done.contains("171 points spent") && done.contains("Balance: 3 points"), "{done}");
+    // The shopper's card leaves the screen; the cursor waits for the next one.
+    assert!(browser.execute("return document.getElementById('card').hidden;", vec![]).await.as_bool().unwrap());
+    assert_eq!(browser.execute("return document.activeElement.id;", vec![]).await, "search");
     browser.screenshot("committed").await;
 
     // The commit is on the agent, under the page's receipt id, exactly once.
@@ -194,11 +199,11 @@ async fn sale_and_return_at_the_till() {
     assert_eq!(stored["receipt"]["points"]["redeem"], 171);
     assert_eq!(stored["receipt"]["customer_id"], ivan_id.as_str());
 
-    // The return gives the 171 back and takes the 3 earned.
+    // The return gives the 171 back and takes the 3 earned, once confirmed.
     browser.click_css("#return-all").await;
+    browser.click_css("#return-confirm").await;
     let returned = browser.wait_text("#return-result", "the return", |t| !t.is_empty()).await;
-    assert!(returned.contains("79.00") && returned.contains("171"), "{returned}");
-    browser.wait_text("#c-available", "the balance restored", |t| t == "171").await;
+    assert!(returned.contains("79.00") && returned.contains("171 points given back"), "{returned}");
     let (_, after) = agent.get(&format!("/v1/customers/{ivan_id}")).await;
     assert_eq!(after["points"]["balance"], 171, "{after}");
     let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
@@ -248,6 +253,7 @@ async fn sale_and_return_at_the_till() {
         .wait_text("#committed-lines", "the line still open", |t| t.contains("1,000.00") && !t.contains("12.50"))
         .await;
     browser.click_css("#return-all").await;
+    browser.click_css("#return-confirm").await;
     browser.wait_text("#return-result", "the second return", |t| t.contains("refund 1,000.00 ₽")).await;
     browser.wait_text("#recent li:first-child", "the receipt marked returned", |t| t.contains("returned")).await;
     let (_, stored) = agent.get(&format!("/v1/receipts/{second_id}")).await;
@@ -497,4 +503,118 @@ async fn card_qr_png(agent: &Agent, id: &str) -> Vec<u8> {
         .expect("the card's QR code");
     assert_eq!(response.status(), 200);
     response.bytes().await.expect("the QR code's bytes").to_vec()
+}
+
+/// Issue 10, defects 1–4, as a cashier with a scanner and a keyboard meets them (in Russian):
+/// the next shopper never inherits the last one's card, a scan finds the customer wherever the
+/// focus is, the ruble discount shows, and the sale ends on the keyboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_shopper_never_inherits_the_last_card() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let ivan = agent.enroll("+79991230001", "Иван Петров").await;
+    let ivan_id = ivan["id"].as_str().unwrap().to_owned();
+    let ivan_card = ivan["card"].as_str().unwrap().to_owned();
+    agent.give_points(&ivan_id, 171).await;
+    let olga = agent.enroll("+79991230002", "Ольга").await;
+    let olga_id = olga["id"].as_str().unwrap().to_owned();
+    let olga_card = olga["card"].as_str().unwrap().to_owned();
+    let browser = open_page(&agent, "next-shopper", "ru-RU").await;
+    let focused = || async { browser.execute("return document.activeElement.id;", vec![]).await };
+    let hidden = |id: &'static str| {
+        let browser = &browser;
+        async move { browser.execute(&format!("return document.getElementById('{id}').hidden;"), vec![]).await.as_bool() }
+    };
+
+    // Ivan, 250.00, all his points: the discount in rubles, the balance after, and why 171.
+    search(&browser, &ivan_card).await;
+    browser.wait_text("#results li:first-child", "Ivan", |t| t.contains("Иван")).await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#c-name", "Ivan's card", |t| t == "Иван Петров").await;
+    browser.type_keys(&format!("250{ENTER}")).await;
+    assert_eq!(browser.wait_text("#q-discount", "the discount", |t| !t.is_empty()).await, "171,00 ₽");
+    assert_eq!(browser.text_of("#q-total").await, "79,00 ₽");
+    assert_eq!(browser.text_of("#q-balance-after").await, "3");
+    assert!(browser.text_of("#q-limits").await.contains("доступно клиенту"), "why the maximum is 171");
+    assert_fits(&browser, "the calculator with the discount").await;
+    browser.screenshot("quote-discount").await;
+
+    // The next shopper is not found: Ivan's card and receipt leave the screen, and the commit
+    // hotkey has nothing to commit.
+    search(&browser, "+7 900 000-00-00").await;
+    browser.wait_until("nobody found", "return !document.getElementById('nothing').hidden;").await;
+    assert_eq!(hidden("card").await, Some(true), "the last shopper's card is gone");
+    assert_eq!(hidden("receipt").await, Some(true), "and their receipt");
+    assert!(!browser.page_text().await.contains("Иван"), "their name is not in view");
+    browser.type_keys(F9).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, still) = agent.get(&format!("/v1/customers/{ivan_id}")).await;
+    assert_eq!(still["points"]["balance"], 171, "nothing was billed to Ivan: {still}");
+    browser.screenshot("not-found-cleared").await;
+
+    // Ivan again; a card scanned into the amount field switches to Olga, and the amount stays empty.
+    search(&browser, &ivan_card).await;
+    browser.wait_text("#results li:first-child", "Ivan", |t| t.contains("Иван")).await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#c-name", "Ivan's card", |t| t == "Иван Петров").await;
+    assert_eq!(focused().await, "amount-0");
+    browser.type_keys(&format!("{olga_card}{ENTER}")).await;
+    browser.wait_text("#c-name", "Olga's card", |t| t == "Ольга").await;
+    assert_eq!(browser.execute("return document.getElementById('amount-0').value;", vec![]).await, "");
+    assert_eq!(focused().await, "amount-0", "picked by a scan, the cursor is in the amount");
+
+    // Olga's sale ends on the keyboard: Enter prices, Enter on the unchanged quote commits.
+    browser.type_keys(&format!("100{ENTER}")).await;
+    browser.wait_text("#q-total", "Olga's quote", |t| t == "100,00 ₽").await;
+    assert_eq!(focused().await, "q-redeem");
+    browser.type_keys(ENTER).await;
+    let done = browser.wait_text("#committed-text", "Olga's sale", |t| !t.is_empty()).await;
+    assert!(done.contains("оплачено 100,00 ₽") && done.contains("начислено 5 баллов"), "{done}");
+    assert_eq!(hidden("card").await, Some(true), "Olga's card leaves the screen");
+    assert_eq!(focused().await, "search", "the cursor waits for the next card");
+    let (_, olga_now) = agent.get(&format!("/v1/customers/{olga_id}")).await;
+    assert_eq!(olga_now["points"]["balance"], 5, "{olga_now}");
+
+    // With nothing focused, a scanned card still finds the customer.
+    browser.execute("document.activeElement.blur();", vec![]).await;
+    browser.type_keys(&format!("{ivan_card}{ENTER}")).await;
+    browser.wait_text("#c-name", "Ivan by a scan", |t| t == "Иван Петров").await;
+    browser.type_keys(&format!("250{ENTER}")).await;
+    browser.wait_text("#q-total", "Ivan's quote", |t| t == "79,00 ₽").await;
+    browser.type_keys(F9).await;
+    let done = browser.wait_text("#committed-text", "Ivan's sale", |t| !t.is_empty()).await;
+    assert!(done.contains("скидка 171,00 ₽") && done.contains("списано 171 балл,"), "{done}");
+    assert!(done.contains("Баланс: 3 балла"), "{done}");
+    browser.screenshot("committed-summary").await;
+
+    // "Return all" asks; Esc says no, Enter on the question says yes.
+    browser.click_css("#return-all").await;
+    assert_eq!(focused().await, "return-confirm");
+    let question = browser.text_of("#confirm-text").await;
+    assert!(question.contains("79,00 ₽"), "{question}");
+    browser.screenshot("confirm-return").await;
+    browser.type_keys(ESCAPE).await;
+    assert_eq!(hidden("confirm-return").await, Some(true));
+    let receipt_id = browser
+        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
+        .await
+        .as_str()
+        .expect("Ivan's receipt")
+        .to_owned();
+    let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(0), "Esc returned nothing: {stored}");
+    browser.click_css("#return-all").await;
+    browser.type_keys(ENTER).await;
+    let returned = browser.wait_text("#return-result", "the return", |t| !t.is_empty()).await;
+    assert!(returned.contains("вернуть покупателю 79,00 ₽") && returned.contains("возвращено 171 балл"), "{returned}");
+    let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(1), "{stored}");
+    browser.screenshot("returned-summary").await;
+
+    // F2: the next customer starts from a clean screen.
+    browser.type_keys(F2).await;
+    browser.wait_until("a clean screen", "return document.getElementById('committed').hidden && document.getElementById('receipt').hidden && !document.getElementById('welcome').hidden;").await;
+    assert_eq!(focused().await, "search");
+    assert_eq!(browser.execute("return document.getElementById('search').value;", vec![]).await, "");
+    browser.screenshot("next-customer").await;
 }
