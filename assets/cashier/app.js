@@ -8,7 +8,6 @@
   const $ = (id) => document.getElementById(id);
   const STRINGS = window.LOYALTY_STRINGS;
   const LANG_KEY = "loyalty.lang";
-  const RECENT_KEY = "loyalty.recent";
   const HEALTH_EVERY_MS = 3000;
   const SEARCH_DELAY_MS = 200;
 
@@ -599,7 +598,6 @@
       const answer = await api("POST", "/v1/receipts", request);
       committed = { answer, returns: [], customer };
       returnId = uuid();
-      rememberReceipt(answer);
       showNotice("");
       renderQuote();
       renderCommitted();
@@ -711,7 +709,6 @@
       const result = await api("POST", "/v1/receipts/" + encodeURIComponent(a.id) + "/returns", body);
       committed.returns.push(result);
       returnId = uuid();
-      markReturned(a.id, committed.returns.length > 0 && a.lines.every((_, i) => returnedQuantity(i) > 0));
       showNotice("");
       renderCommitted();
       finishWithCustomer();
@@ -726,6 +723,7 @@
   async function openReceipt(id) {
     try {
       const view = await api("GET", "/v1/receipts/" + encodeURIComponent(id));
+      $("receipt-number").value = "";
       if (!customer || customer.id !== view.receipt.customer_id) {
         const owner = view.receipt.customer_id
           ? await api("GET", "/v1/customers/" + encodeURIComponent(view.receipt.customer_id)) : null;
@@ -736,60 +734,71 @@
       quote = null;
       renderQuote();
       renderCommitted();
+      renderCustomer();
+      renderRecent();
     } catch (e) {
       showError(e);
     }
   }
 
-  // Receipts committed from this page, newest first, so a return can be found later.
-  function loadRecent() {
-    try {
-      const list = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
-      return Array.isArray(list) ? list : [];
-    } catch (e) {
-      return [];
-    }
-  }
-
-  function rememberReceipt(answer) {
-    const list = loadRecent().filter((r) => r.id !== answer.id);
-    list.unshift({ id: answer.id, customer: answer.customer_id, total: answer.total, at: answer.committed_at, returned: false });
-    localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 50)));
-    renderRecent();
-  }
-
-  function markReturned(id, returned) {
-    const list = loadRecent().map((r) => (r.id === id ? Object.assign(r, { returned }) : r));
-    localStorage.setItem(RECENT_KEY, JSON.stringify(list));
-    renderRecent();
-  }
+  // The receipts of the customer on the screen (or of the receipt shown), else this till's
+  // latest: asked from the agent, so receipts made by the till's integration, in another
+  // browser or before a cleared cache are there too, and can be returned from here.
+  let recentSeq = 0;
+  let recent = [];
 
   function renderRecent() {
+    if (!csrf) return; // Not signed in yet: start() asks once it is.
+    const seq = ++recentSeq;
+    const shown = customer || (committed && committed.customer);
+    const path = shown
+      ? "/v1/customers/" + encodeURIComponent(shown.id) + "/receipts?limit=8"
+      : "/v1/receipts?limit=8";
+    $("recent-title").textContent = t(shown ? "recent" : "recent_till");
+    api("GET", path)
+      .then((answer) => {
+        if (seq !== recentSeq) return;
+        recent = answer.receipts || [];
+        drawRecent();
+      })
+      .catch(() => {
+        if (seq !== recentSeq) return;
+        recent = [];
+        drawRecent();
+      });
+  }
+
+  function drawRecent() {
     const list = $("recent");
     list.textContent = "";
-    const shown = customer || (committed && committed.customer);
-    const mine = loadRecent().filter((r) => shown && r.customer === shown.id).slice(0, 8);
-    if (mine.length === 0) {
+    if (recent.length === 0) {
       const item = document.createElement("li");
       item.className = "hint";
       item.textContent = t("recent_none");
       list.appendChild(item);
       return;
     }
-    for (const r of mine) {
+    for (const r of recent) {
       const item = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
-      const when = r.at ? new Date(r.at).toLocaleString(lang === "ru" ? "ru-RU" : "en-GB") : "";
+      const when = r.committed_at ? new Date(r.committed_at).toLocaleString(lang === "ru" ? "ru-RU" : "en-GB") : "";
       const text = document.createElement("span");
       text.textContent = t("recent_item", { total: formatMoney(r.total), when });
       const mark = document.createElement("small");
-      mark.textContent = r.returned ? t("returned_mark") : t("open_receipt");
+      mark.textContent = r.returned === "all" ? t("returned_mark") : r.returned === "partly" ? t("partly_returned_mark") : t("open_receipt");
       button.append(text, mark);
       button.addEventListener("click", () => openReceipt(r.id));
       item.appendChild(button);
       list.appendChild(item);
     }
+  }
+
+  // A receipt by its number (the till's receipt id, as printed or as the integration sent it).
+  async function findReceipt() {
+    const number = $("receipt-number").value.trim();
+    if (!number) return;
+    await openReceipt(number);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -993,6 +1002,13 @@
     $("scan-cancel").addEventListener("click", stopCamera);
     $("upload").addEventListener("change", uploadPicture);
     $("new-customer").addEventListener("click", () => openForm("enroll", ""));
+    $("find-receipt").addEventListener("click", findReceipt);
+    $("receipt-number").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        findReceipt();
+      }
+    });
     $("enroll-this").addEventListener("click", () => openForm("enroll", lastQuery));
     $("edit").addEventListener("click", () => openForm("edit"));
     $("customer-form").addEventListener("submit", saveForm);
@@ -1125,6 +1141,7 @@
       return;
     }
     $("main").hidden = false;
+    renderRecent();
     $("search").focus();
     document.body.dataset.ready = "true";
   }

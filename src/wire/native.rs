@@ -364,6 +364,36 @@ pub struct ReturnResult {
     pub created_at: String,
 }
 
+/// How much of a receipt has been returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Returned {
+    None,
+    Partly,
+    All,
+}
+
+/// A committed receipt in a list: enough to recognise it and open it for a return.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptSummary {
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub total: i64,
+    pub discount: i64,
+    pub redeem: i64,
+    pub earn: i64,
+    pub committed_at: Option<String>,
+    pub returned: Returned,
+}
+
+/// `GET /v1/receipts` and `GET /v1/customers/{id}/receipts`: newest first, a page at a time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptList {
+    pub receipts: Vec<ReceiptSummary>,
+    /// The `cursor` of the next page; null on the last one. New receipts never shift a walk.
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptView {
     pub receipt: Calculation,

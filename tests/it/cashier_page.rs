@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::cloud_support::{Backend, Cloud};
 use crate::proxy::{Fault, FaultProxy};
@@ -38,6 +38,13 @@ async fn search(browser: &Browser, text: &str) {
     let input = browser.find("#search").await;
     browser.clear(&input).await;
     browser.send_keys(&input, text).await;
+}
+
+/// The id of the newest receipt the agent holds, as its list answers.
+async fn last_receipt_id(agent: &Agent) -> Option<String> {
+    let (status, body) = agent.get("/v1/receipts?limit=1").await;
+    assert_eq!(status, 200, "{body}");
+    body["receipts"][0]["id"].as_str().map(str::to_owned)
 }
 
 /// The page fits a 1366×768 till screen without scrolling.
@@ -171,8 +178,7 @@ async fn sale_and_return_at_the_till() {
     browser.send_keys(&redeem, "50").await;
     browser.click_css("#commit").await;
     browser.wait_text("#q-total", "200.00", |t| t == "200.00 ₽").await;
-    let committed = browser.execute("return localStorage.getItem('loyalty.recent');", vec![]).await;
-    assert!(committed.is_null(), "nothing committed yet: {committed}");
+    assert_eq!(last_receipt_id(&agent).await, None, "nothing committed yet");
     browser.click_css("#q-spend-max").await;
     browser.wait_text("#q-total", "79.00", |t| t == "79.00 ₽").await;
 
@@ -186,12 +192,7 @@ async fn sale_and_return_at_the_till() {
     browser.screenshot("committed").await;
 
     // The commit is on the agent, under the page's receipt id, exactly once.
-    let receipt_id = browser
-        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
-        .await
-        .as_str()
-        .expect("the receipt id the page used")
-        .to_owned();
+    let receipt_id = last_receipt_id(&agent).await.expect("the receipt id the page used");
     assert!(uuid::Uuid::parse_str(&receipt_id).is_ok(), "a UUID per receipt: {receipt_id}");
     let (status, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
     assert_eq!(status, 200, "{stored}");
@@ -231,12 +232,7 @@ async fn sale_and_return_at_the_till() {
     browser.wait_text("#q-total", "1,012.50 to pay", |t| t == "1,012.50 ₽").await;
     browser.click_css("#commit").await;
     browser.wait_text("#committed-text", "the second sale", |t| t.contains("1,012.50")).await;
-    let second_id = browser
-        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second_id = last_receipt_id(&agent).await.expect("the second receipt");
     assert_ne!(second_id, receipt_id, "a new receipt gets a new id");
     browser.click_css("#committed-lines li:nth-child(2) input").await;
     browser.click_css("#return-selected").await;
@@ -483,9 +479,8 @@ async fn offline_badge_when_the_cloud_is_down() {
     proxy.set(Fault::None);
     browser.click_css("#sync-now").await;
     browser.wait_text("#badge", "online again", |t| t == "Online").await;
-    let receipt_id: Value =
-        browser.execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![]).await;
-    let path = format!("/v1/admin/receipts/{till_id}/{}", receipt_id.as_str().expect("the receipt id"));
+    let receipt_id = last_receipt_id(&agent).await.expect("the offline sale");
+    let path = format!("/v1/admin/receipts/{till_id}/{receipt_id}");
     eventually(Duration::from_secs(10), "the sale in the cloud", || async {
         (cloud.admin_get(&path).await.0 == 200).then_some(())
     })
@@ -595,12 +590,7 @@ async fn the_next_shopper_never_inherits_the_last_card() {
     browser.screenshot("confirm-return").await;
     browser.type_keys(ESCAPE).await;
     assert_eq!(hidden("confirm-return").await, Some(true));
-    let receipt_id = browser
-        .execute("return JSON.parse(localStorage.getItem('loyalty.recent'))[0].id;", vec![])
-        .await
-        .as_str()
-        .expect("Ivan's receipt")
-        .to_owned();
+    let receipt_id = last_receipt_id(&agent).await.expect("Ivan's receipt");
     let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
     assert_eq!(stored["returns"].as_array().map(Vec::len), Some(0), "Esc returned nothing: {stored}");
     browser.click_css("#return-all").await;
@@ -617,4 +607,51 @@ async fn the_next_shopper_never_inherits_the_last_card() {
     assert_eq!(focused().await, "search");
     assert_eq!(browser.execute("return document.getElementById('search').value;", vec![]).await, "");
     browser.screenshot("next-customer").await;
+}
+
+/// Issue 10, defect 5: the receipts come from the agent, not the browser. A sale the till's
+/// integration committed is listed for its customer in a fresh browser, and a receipt found
+/// by its number is returned from the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_come_from_the_agent_and_are_found_by_number() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start().await;
+    let anna = agent.enroll("+79991230003", "Анна").await;
+    let anna_id = anna["id"].as_str().unwrap().to_owned();
+    let sale = |id: &str, price: i64| json!({ "id": id, "customer": { "id": anna_id }, "lines": [{ "sku": "tea", "quantity": "1", "price": price }] });
+    assert_eq!(agent.post("/v1/receipts", sale("POS-1001", 40000)).await.0, 200);
+    assert_eq!(agent.post("/v1/receipts", sale("POS-1002", 12000)).await.0, 200);
+
+    // A browser that never saw these sales: the till's latest receipts, then Anna's.
+    let browser = open_page(&agent, "receipts", "ru-RU").await;
+    let latest = browser.wait_text("#recent", "the till's receipts", |t| t.contains("120,00")).await;
+    assert!(latest.contains("400,00"), "{latest}");
+    assert_eq!(browser.text_of("#recent-title").await, "Последние чеки на этой кассе");
+    search(&browser, "+79991230003").await;
+    browser.wait_text("#results li:first-child", "Anna", |t| t.contains("Анна")).await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#c-name", "Anna's card", |t| t == "Анна").await;
+    browser.wait_text("#recent-title", "Anna's receipts", |t| t.starts_with("Чеки клиента")).await;
+    browser.wait_text("#recent", "Anna's receipts", |t| t.contains("400,00") && t.contains("120,00")).await;
+    browser.screenshot("customer-receipts").await;
+
+    // The next shopper brings POS-1001 back: found by its number, returned whole.
+    browser.type_keys(F2).await;
+    let number = browser.find("#receipt-number").await;
+    browser.send_keys(&number, &format!("POS-1001{ENTER}")).await;
+    browser.wait_text("#committed-text", "the receipt found", |t| t.contains("400,00")).await;
+    browser.click_css("#return-all").await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#return-result", "the return", |t| t.contains("вернуть покупателю 400,00 ₽")).await;
+    let (_, stored) = agent.get("/v1/receipts/POS-1001").await;
+    assert_eq!(stored["returns"].as_array().map(Vec::len), Some(1), "{stored}");
+    browser.wait_text("#recent", "the receipt marked returned", |t| t.contains("возвращён")).await;
+    browser.screenshot("returned-by-number").await;
+
+    // A number the till does not know is said so, in Russian.
+    browser.type_keys(F2).await;
+    let number = browser.find("#receipt-number").await;
+    browser.send_keys(&number, &format!("POS-9999{ENTER}")).await;
+    let notice = browser.wait_text("#notice", "the unknown receipt", |t| !t.is_empty()).await;
+    assert!(notice.contains("POS-9999") && notice.contains("Чек"), "{notice}");
 }

@@ -18,6 +18,7 @@ mod installers;
 mod invisible_text;
 mod package;
 pub mod qr;
+mod receipt_lists;
 mod restored_till;
 mod search;
 mod security;

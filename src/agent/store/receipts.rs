@@ -328,6 +328,70 @@ impl Store {
         .await
     }
 
+    /// Committed receipts newest first, of one customer or all, `limit` after `before` (the
+    /// `rowid` the previous page ended at). Keyed by `rowid`, which only grows, so receipts
+    /// committed while someone pages never shift the pages.
+    pub async fn receipts(
+        &self,
+        customer_id: Option<String>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<wire::ReceiptSummary>, Option<i64>), StoreError> {
+        self.read(move |conn, _| {
+            if let Some(id) = &customer_id {
+                let known: bool = conn.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])?;
+                if !known {
+                    return Err(StoreError::NotFound(Missing::Customer(Some(id.clone()))));
+                }
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT r.rowid, r.id, r.result,
+                        (SELECT count(*) FROM receipt_lines l WHERE l.receipt_id = r.id AND l.returned > 0),
+                        (SELECT count(*) FROM receipt_lines l WHERE l.receipt_id = r.id AND l.returned < l.quantity)
+                   FROM receipts r
+                  WHERE (?1 IS NULL OR r.customer_id = ?1) AND r.rowid < ?2
+                  ORDER BY r.rowid DESC LIMIT ?3",
+            )?;
+            let rows =
+                stmt.query_map(rusqlite::params![customer_id, before.unwrap_or(i64::MAX), limit as i64 + 1], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                })?;
+            let mut receipts = Vec::new();
+            let mut next = None;
+            for row in rows {
+                let (rowid, id, result, some_returned, still_open) = row?;
+                if receipts.len() == limit {
+                    next = Some(rowid + 1);
+                    break;
+                }
+                let answer: wire::Calculation = serde_json::from_str(&result)?;
+                let returned = match (some_returned, still_open) {
+                    (0, _) => wire::Returned::None,
+                    (_, 0) => wire::Returned::All,
+                    _ => wire::Returned::Partly,
+                };
+                receipts.push(wire::ReceiptSummary {
+                    id,
+                    customer_id: answer.customer_id,
+                    total: answer.total,
+                    discount: answer.discount,
+                    redeem: answer.points.redeem,
+                    earn: answer.points.earn,
+                    committed_at: answer.committed_at,
+                    returned,
+                });
+            }
+            Ok((receipts, next))
+        })
+        .await
+    }
+
     /// How often a promo code has been used, overall and by one customer.
     pub async fn promo_usage(&self, code: String, customer_id: Option<String>) -> Result<PromoUsage, StoreError> {
         self.read(move |conn, _| promo_usage(conn, &code, customer_id.as_deref())).await
