@@ -22,6 +22,7 @@ mod search;
 mod security;
 mod slow_clients;
 mod storage_failure;
+mod sync_contract;
 mod sync_e2e;
 mod tray;
 

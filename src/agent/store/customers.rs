@@ -11,7 +11,9 @@ use super::records::{
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, fields, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
-use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, RequestHash};
+use crate::wire::{
+    AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, CustomerEvent, EventPayload, RequestHash,
+};
 
 /// How many customers a last-digits search answers at most.
 const SUFFIX_LIMIT: usize = 20;
@@ -66,7 +68,7 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            let seq = enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
+            let seq = enqueue(&tx, &EventPayload::CustomerCreated(customer_event(&customer, &[])), now)?;
             let welcome = Entry {
                 customer_id: &customer.id,
                 kind: "welcome",
@@ -147,7 +149,7 @@ impl Store {
                     now
                 ],
             )?;
-            enqueue(&tx, "customer_updated", &customer_event(&customer, &changed), now)?;
+            enqueue(&tx, &EventPayload::CustomerUpdated(customer_event(&customer, &changed)), now)?;
             tx.commit()?;
             Ok(customer)
         })
@@ -206,7 +208,7 @@ impl Store {
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, customer.id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
-            let seq = enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
+            let seq = enqueue(&tx, &EventPayload::Adjustment(result.clone()), now)?;
             let entry = Entry {
                 customer_id: &customer.id,
                 kind: "adjustment",
@@ -359,18 +361,19 @@ pub(crate) fn insert_customer(
 
 /// The personal data an outbox event carries, so the cloud can apply it without asking back.
 /// `fields` names what an edit changed (empty for a new customer).
-pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serde_json::Value {
-    serde_json::json!({
-        "customer_id": customer.id,
-        "fields": fields,
-        "phone": customer.phone,
-        "name": customer.name,
-        "email": customer.email,
-        "card": customer.card,
-        "birthday": customer.birthday,
-        "tags": customer.tags,
-        "consents": customer.consents,
-    })
+pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> CustomerEvent {
+    CustomerEvent {
+        customer_id: customer.id.clone(),
+        fields: fields.iter().map(|field| (*field).to_owned()).collect(),
+        phone: customer.phone.clone(),
+        name: customer.name.clone(),
+        email: customer.email.clone(),
+        card: customer.card.clone(),
+        birthday: customer.birthday.clone(),
+        tags: customer.tags.clone(),
+        consents: customer.consents.clone(),
+        external_id: None,
+    }
 }
 
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {

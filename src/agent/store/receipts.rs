@@ -17,7 +17,8 @@ use crate::rules::{
     SoldLine, DAY,
 };
 use crate::wire::{
-    self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, RequestHash, ReturnRequest,
+    self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, EventPayload, RequestHash, ReturnEvent,
+    ReturnRequest, SaleEvent,
 };
 
 impl Store {
@@ -138,7 +139,8 @@ impl Store {
                     params![promo.code.to_uppercase(), request.id, answer.customer_id],
                 )?;
             }
-            let seq = enqueue(&tx, "sale", &serde_json::json!({ "receipt": answer, "request": request }), now)?;
+            let sale = SaleEvent { receipt: answer.clone(), request: request.clone() };
+            let seq = enqueue(&tx, &EventPayload::Sale(Box::new(sale)), now)?;
             if let Some(customer) = &customer {
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
@@ -284,7 +286,8 @@ impl Store {
                 "INSERT INTO returns (id, receipt_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, receipt_id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
-            let seq = enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
+            let returned = ReturnEvent { result: result.clone(), request: request.clone() };
+            let seq = enqueue(&tx, &EventPayload::Return(Box::new(returned)), now)?;
             if let Some(customer_id) = &customer_id {
                 let entries = [
                     Entry {
