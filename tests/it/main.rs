@@ -34,6 +34,7 @@ mod cloud_import;
 mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;
+mod customer_rules;
 mod moysklad;
 mod moysklad_bad_input;
 mod moysklad_flows;

@@ -12,7 +12,7 @@ use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, fields, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
 use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, CustomerEvent, EventPayload, RequestHash,
+    AdjustmentRequest, AdjustmentResult, Consents, ConsentsInput, CustomerEvent, EventPayload, RequestHash,
 };
 
 /// How many customers a last-digits search answers at most.
@@ -130,7 +130,7 @@ impl Store {
                 changed.push("tags");
             }
             if let Some(input) = update.consents {
-                customer.consents = merge_consents(customer.consents, &input, "till", now);
+                customer.consents = fields::stamp_consents(customer.consents, &input, "till", now);
                 changed.push("consents");
             }
             customer.updated_at = now;
@@ -300,12 +300,8 @@ pub(crate) fn insert_customer(
         }
         None => None,
     };
-    let card = match clean_text(new.card, "card", 40)? {
+    let card = match fields::clean_card(new.card)? {
         Some(card) => {
-            let card = identity::normalize_card(&card).ok_or_else(|| StoreError::Invalid {
-                code: "invalid_card",
-                message: format!("card number {card:?} must be 4 to 32 digits"),
-            })?;
             ensure_unique(conn, "card", &card, None)?;
             card
         }
@@ -316,7 +312,7 @@ pub(crate) fn insert_customer(
         None => None,
     };
     let consents = match &new.consents {
-        Some(input) => merge_consents(Consents::default(), input, new.source, now),
+        Some(input) => fields::stamp_consents(Consents::default(), input, new.source, now),
         None => Consents::default(),
     };
     let mut customer = CustomerRecord {
@@ -377,13 +373,7 @@ pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> Cust
 }
 
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
-    identity::normalize_phone(input, &settings.default_region).map(|phone| phone.as_str().to_owned()).map_err(|e| {
-        StoreError::InvalidWith {
-            code: "invalid_phone",
-            message: e.to_string(),
-            params: crate::http::error::identity_params(&e),
-        }
-    })
+    Ok(fields::phone(input, &settings.default_region)?)
 }
 
 /// Fails with a 409 naming the customer who already holds `value` in `column`.
@@ -442,24 +432,8 @@ pub(crate) fn reversed_digits(phone: &str) -> String {
     phone.chars().rev().filter(char::is_ascii_digit).collect()
 }
 
-// The field checks are `identity::fields`, shared with the cloud; these only say which error
+// The field checks are `identity::fields`, shared with the cloud; this only says which error
 // they become here.
-fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, StoreError> {
-    Ok(fields::clean_text(value, field, max)?)
-}
-
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
     Ok(fields::clean_tags(tags)?)
-}
-
-/// Applies the consents the customer just gave or withdrew, each stamped with time and source.
-pub(crate) fn merge_consents(mut consents: Consents, input: &ConsentsInput, source: &str, now: i64) -> Consents {
-    let stamp = |granted: bool| Consent { granted, at: crate::clock::rfc3339(now), source: source.to_owned() };
-    if let Some(granted) = input.sms {
-        consents.sms = Some(stamp(granted));
-    }
-    if let Some(granted) = input.email {
-        consents.email = Some(stamp(granted));
-    }
-    consents
 }

@@ -615,7 +615,7 @@ fn adjustment(
     adjustment: AdjustmentResult,
     changes: &mut Changes,
 ) -> Result<(), Applied> {
-    if adjustment.points.unsigned_abs() > 1_000_000_000 {
+    if adjustment.points.unsigned_abs() > crate::identity::fields::MAX_ADJUSTMENT_POINTS {
         return Err(refuse("invalid_payload", "an adjustment must be within ±1,000,000,000 points"));
     }
     let id = &adjustment.customer_id;
