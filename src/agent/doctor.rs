@@ -94,7 +94,7 @@ async fn port(listen: SocketAddr) -> Vec<Check> {
                 "port",
                 format!("loyalty-agent {} answers at {listen} ({})", health.version, health.mode),
             )];
-            if health.sync.state == "auth_error" {
+            if health.sync.state == crate::wire::SyncState::AuthError {
                 checks.push(Check::fail(
                     "sync",
                     "the cloud refuses this till's credentials; nothing is synced",
