@@ -174,7 +174,8 @@ impl Store {
                 .optional()?;
             if let Some((hash, result)) = stored {
                 return if request_hash.matches(&hash) {
-                    Ok(serde_json::from_str(&result)?)
+                    serde_json::from_str(&result)
+                        .map_err(|e| StoreError::corrupt(format!("adjustment {}", request.id), e))
                 } else {
                     Err(StoreError::Conflict {
                         code: "adjustment_conflict",

@@ -90,7 +90,8 @@ impl Store {
                         message: format!("sale {} was already paid with other gift cards or other sums", request.id),
                     });
                 }
-                return Ok(serde_json::from_str(&stored)?);
+                return serde_json::from_str(&stored)
+                    .map_err(|e| StoreError::corrupt(format!("receipt {}", request.id), e));
             }
             let calc_request = request.calculation();
             let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
@@ -200,7 +201,8 @@ impl Store {
                 .optional()?;
             if let Some((earlier_receipt, hash, result)) = earlier {
                 if earlier_receipt == receipt_id && request_hash.matches(&hash) {
-                    return Ok(serde_json::from_str(&result)?);
+                    return serde_json::from_str(&result)
+                        .map_err(|e| StoreError::corrupt(format!("return {}", request.id), e));
                 }
                 return Err(StoreError::Conflict {
                     code: "return_conflict",
@@ -324,9 +326,12 @@ impl Store {
                 conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
             let returns = stmt
                 .query_map([&id], |row| row.get::<_, String>(0))?
-                .map(|row| Ok(serde_json::from_str(&row?)?))
+                .map(|row| {
+                    serde_json::from_str(&row?).map_err(|e| StoreError::corrupt(format!("a return of receipt {id}"), e))
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(wire::ReceiptView { receipt: serde_json::from_str(&result)?, returns })
+            let receipt = serde_json::from_str(&result).map_err(|e| StoreError::corrupt(format!("receipt {id}"), e))?;
+            Ok(wire::ReceiptView { receipt, returns })
         })
         .await
     }

@@ -57,7 +57,8 @@ impl Store {
                     event_id,
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
                     created_at: crate::clock::rfc3339(created_at),
-                    payload: serde_json::from_str(&payload)?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::corrupt(format!("outbox event {seq}"), e))?,
                 });
             }
             Ok(events)
