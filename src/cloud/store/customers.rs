@@ -163,7 +163,7 @@ pub(crate) fn load_resolved(sql: &mut dyn Sql, id: &str, lock: bool) -> Result<O
 }
 
 fn not_found(id: &str) -> CloudError {
-    CloudError::NotFound { what: format!("customer {id}") }
+    CloudError::NotFound(super::Missing::Customer(id.to_owned()))
 }
 
 /// Personal data, checked and normalised, ready to store.
