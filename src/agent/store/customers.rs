@@ -108,10 +108,7 @@ impl Store {
                 changed.push("name");
             }
             if let Some(email) = update.email {
-                let email = match fields::clean_email(email)? {
-                    Some(email) => Some(email),
-                    None => None,
-                };
+                let email = fields::clean_email(email)?;
                 if let Some(email) = &email {
                     ensure_unique(&tx, "email", email, Some(&customer.id))?;
                 }
@@ -119,10 +116,7 @@ impl Store {
                 changed.push("email");
             }
             if let Some(birthday) = update.birthday {
-                customer.birthday = match fields::clean_birthday(birthday)? {
-                    Some(text) => Some(text),
-                    None => None,
-                };
+                customer.birthday = fields::clean_birthday(birthday)?;
                 changed.push("birthday");
             }
             if let Some(tags) = update.tags {
@@ -308,10 +302,7 @@ pub(crate) fn insert_customer(
         }
         None => next_card_number(conn, settings)?,
     };
-    let birthday = match fields::clean_birthday(new.birthday)? {
-        Some(text) => Some(text),
-        None => None,
-    };
+    let birthday = fields::clean_birthday(new.birthday)?;
     let consents = match &new.consents {
         Some(input) => fields::stamp_consents(Consents::default(), input, new.source, now),
         None => Consents::default(),
