@@ -112,7 +112,7 @@ async fn port(listen: SocketAddr) -> Vec<Check> {
                 "port",
                 format!("loyalty-agent {} answers at {listen} ({})", health.version, health.mode),
             )];
-            if health.sync.state == "auth_error" {
+            if health.sync.state == crate::wire::SyncState::AuthError {
                 // The worker's error names the cause and the command (with the cloud's address
                 // and the till's id); the generic advice is for an agent too old to say.
                 let (what, fix) = match health.sync.last_error.as_deref() {
@@ -181,6 +181,16 @@ fn database(path: &Path) -> Check {
             "database",
             format!("{shown} is damaged (integrity check: {})", report.quick_check),
             "stop the agent, move the file away and restore a backup (an enrolled till pulls its customers from the cloud again)",
+        ),
+        Ok(report) if report.unreadable_total > 0 => Check::fail(
+            "database",
+            format!(
+                "{shown}: {} stored record(s) cannot be read (damaged JSON): {}{}",
+                report.unreadable_total,
+                report.unreadable.join(", "),
+                if report.unreadable_total as usize > report.unreadable.len() { ", …" } else { "" }
+            ),
+            "the rest of the till works; to get these records back, stop the agent and restore agent.db from a backup made before the damage (an enrolled till pulls its customers from the cloud again)",
         ),
         Ok(report) if report.schema_version > report.known_version => Check::fail(
             "database",

@@ -51,9 +51,10 @@ impl From<StoreError> for BackendError {
                 BackendError::Invalid { code, message }
             }
             StoreError::Rules(rule) => BackendError::Rules(rule),
-            other @ (StoreError::Unavailable(_) | StoreError::CannotOpen { .. } | StoreError::TaskFailed) => {
-                BackendError::Unavailable(other.to_string())
-            }
+            other @ (StoreError::Unavailable(_)
+            | StoreError::CannotOpen { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::TaskFailed) => BackendError::Unavailable(other.to_string()),
         }
     }
 }

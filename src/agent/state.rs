@@ -64,7 +64,7 @@ impl AppState {
     /// then bounded (CONTRACTS.md §sync).
     pub fn offline(&self) -> Option<Offline> {
         let status = self.sync.as_ref()?.status();
-        (status.state != "online").then_some(Offline { last_online: status.last_success_at })
+        (status.state != crate::wire::SyncState::Online).then_some(Offline { last_online: status.last_success_at })
     }
 
     /// Tells the sync worker that a commit put something in the outbox.

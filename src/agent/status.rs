@@ -1,6 +1,6 @@
 //! `loyalty-agent status`: asks the running agent for its health and says it in words.
 
-use crate::wire::Health;
+use crate::wire::{Health, SyncState};
 
 /// Fetches `/v1/health` from the agent at `base` (e.g. `http://127.0.0.1:8719`).
 pub async fn fetch_health(base: &str) -> Result<Health, String> {
@@ -110,9 +110,9 @@ pub async fn follow_sync(base: &str, token: &str, bar: bool) -> Result<String, S
         }
         // Not pushing: either the cycle is done (online, and it finished after we asked), or it
         // failed (a failure newer than the ones before we asked), or it is still pulling.
-        let finished =
-            sync.state == "online" && (sync.pending == 0 || sync.last_success_at != before.sync.last_success_at);
-        let failed = sync.state == "auth_error" || sync.consecutive_failures > before.sync.consecutive_failures;
+        let finished = sync.state == SyncState::Online
+            && (sync.pending == 0 || sync.last_success_at != before.sync.last_success_at);
+        let failed = sync.state == SyncState::AuthError || sync.consecutive_failures > before.sync.consecutive_failures;
         if finished {
             progress.finish_and_clear();
             return Ok(format!(
@@ -150,10 +150,10 @@ pub fn describe(health: &Health) -> String {
         ));
     }
     let sync = &health.sync;
-    lines.push(match sync.state.as_str() {
-        "disabled" => format!("Sync: none (standalone); {} operations recorded locally.", sync.pending),
-        "online" => format!("Sync: online, {} operations waiting.", sync.pending),
-        "auth_error" => format!(
+    lines.push(match sync.state {
+        SyncState::Disabled => format!("Sync: none (standalone); {} operations recorded locally.", sync.pending),
+        SyncState::Online => format!("Sync: online, {} operations waiting.", sync.pending),
+        SyncState::AuthError => format!(
             "Sync: STOPPED — {}. {} operations waiting.",
             sync.last_error.as_deref().unwrap_or("the cloud refused this till's credentials; enroll it again"),
             sync.pending

@@ -29,7 +29,7 @@ impl CloudBackend {
 impl From<CloudError> for BackendError {
     fn from(e: CloudError) -> BackendError {
         match e {
-            CloudError::NotFound { what } => BackendError::NotFound { what },
+            CloudError::NotFound(missing) => BackendError::NotFound { what: missing.to_string() },
             CloudError::Conflict { code, message } | CloudError::ConflictWith { code, message, .. } => {
                 BackendError::Conflict { code, message }
             }
@@ -38,6 +38,7 @@ impl From<CloudError> for BackendError {
             | CloudError::Denied { code, message } => BackendError::Invalid { code, message },
             CloudError::Rules(rule) => BackendError::Rules(rule),
             CloudError::Db(e) => BackendError::Unavailable(e.to_string()),
+            corrupt @ CloudError::Corrupt { .. } => BackendError::Unavailable(corrupt.to_string()),
         }
     }
 }

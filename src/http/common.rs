@@ -54,23 +54,6 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
 }
 
-/// The identifier in a store's "what was not found" (`receipt till-1/42`, `gift card 2999…`):
-/// what follows the kind's words, for translations, which name the kind themselves.
-pub fn not_found_id(what: &str) -> super::ErrorParams {
-    if let Some(store) = what.strip_prefix("MoySklad key of store ") {
-        return vec![("moysklad_store", store.to_owned())];
-    }
-    let kinds = ["failed delivery", "gift card", "customer", "receipt", "webhook", "till"];
-    let Some(id) = kinds.iter().find_map(|kind| what.strip_prefix(kind).and_then(|rest| rest.strip_prefix(' '))) else {
-        return Vec::new();
-    };
-    match id.split_once(" of till ") {
-        Some((receipt, till)) => vec![("id", receipt.to_owned()), ("till", till.to_owned())],
-        None if !id.is_empty() => vec![("id", id.to_owned())],
-        None => Vec::new(),
-    }
-}
-
 /// Ids and idempotency keys a caller chooses: 1–128 printable characters without spaces.
 pub fn validate_key(field: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| !c.is_control() && !c.is_whitespace());

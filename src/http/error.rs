@@ -101,21 +101,16 @@ impl From<RulesError> for ApiError {
 /// An identifier that cannot be read or drawn is a 422 with the values its sentence names.
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> ApiError {
-        let params = identity_params(&e);
+        let params = e.params();
         ApiError::unprocessable(e.code(), e.to_string()).with_params(params)
     }
 }
 
-/// The values an identity error's sentence names (a store's error carries them as well).
-pub fn identity_params(e: &IdentityError) -> ErrorParams {
-    match e {
-        IdentityError::InvalidPhone { input, why } => vec![("input", input.clone()), ("why", (*why).to_owned())],
-        IdentityError::ImageTooLarge => {
-            vec![("megapixels", (crate::identity::MAX_IMAGE_PIXELS / 1_000_000).to_string())]
-        }
-        IdentityError::QrRenderFailed { .. } | IdentityError::NotAnImage { .. } | IdentityError::NoQrFound => {
-            Vec::new()
-        }
+/// A customer field (`identity::fields`) refused before any store was asked is a 422 with the
+/// values its sentence names.
+impl From<crate::identity::fields::FieldError> for ApiError {
+    fn from(e: crate::identity::fields::FieldError) -> ApiError {
+        ApiError::unprocessable(e.code, e.message).with_params(e.params)
     }
 }
 

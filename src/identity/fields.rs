@@ -1,7 +1,10 @@
-//! A customer's free-text fields as both ledgers accept them: name, email, tags, birthday.
+//! One definition of a valid customer, for both ledgers: the free-text fields (name, email,
+//! tags, birthday), the phone and card as they are stored, consents as they are stamped, and
+//! the bounds of a manual points adjustment.
 //!
-//! The agent (enrolment and edits at the till) and the cloud (the admin API, the sign-up form)
-//! both call these, so a value one of them stores can never be refused by the other. Each check
+//! The agent (enrolment and edits at the till) and the cloud (the admin API, the sign-up form,
+//! tills' events) both call these, so a value one of them stores can never be refused by the
+//! other. Each check
 //! answers a [`FieldError`] with a stable code, an English sentence and the values a
 //! translation needs; each store turns it into its own error.
 //!
@@ -13,11 +16,19 @@
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+use crate::wire::{Consent, Consents, ConsentsInput};
+
 /// The longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// The most tags a customer carries, and the longest tag.
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
+/// The longest card text read before it is normalised (digits with spaces or dashes).
+pub const MAX_CARD_TEXT_CHARS: usize = 40;
+/// The largest manual adjustment, either way, in points.
+pub const MAX_ADJUSTMENT_POINTS: u64 = 1_000_000_000;
+/// The longest reason an adjustment records, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
 
 /// Why a field was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +139,77 @@ pub fn clean_birthday(value: Option<String>) -> Result<Option<String>, FieldErro
     })
 }
 
+/// A phone number as both ledgers store it: E.164 (see [`super::normalize_phone`]), numbers
+/// without a country code read in `default_region`.
+pub fn phone(input: &str, default_region: &str) -> Result<String, FieldError> {
+    super::normalize_phone(input, default_region).map(|phone| phone.as_str().to_owned()).map_err(|e| FieldError {
+        code: e.code(),
+        message: e.to_string(),
+        params: e.params(),
+    })
+}
+
+/// A card number as both ledgers store it: its digits (see [`super::normalize_card`]).
+pub fn card(input: &str) -> Result<String, FieldError> {
+    super::normalize_card(input).ok_or_else(|| FieldError {
+        code: "invalid_card",
+        message: format!(
+            "card number {input:?} must be {} to {} digits",
+            super::MIN_CARD_DIGITS,
+            super::MAX_CARD_DIGITS
+        ),
+        params: Vec::new(),
+    })
+}
+
+/// A card number a customer brings to enrolment: trimmed like text (empty means "assign
+/// one"), then [`card`].
+pub fn clean_card(value: Option<String>) -> Result<Option<String>, FieldError> {
+    match clean_text(value, "card", MAX_CARD_TEXT_CHARS)? {
+        Some(text) => card(&text).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Consents the customer just gave or withdrew, each stamped with the time and where it was
+/// given (`till`, `cloud`, `web`, `import`, …); those not named stay as they were.
+pub fn stamp_consents(mut consents: Consents, input: &ConsentsInput, source: &str, at: i64) -> Consents {
+    let stamp = |granted: bool| Consent { granted, at: crate::clock::rfc3339(at), source: source.to_owned() };
+    if let Some(granted) = input.sms {
+        consents.sms = Some(stamp(granted));
+    }
+    if let Some(granted) = input.email {
+        consents.email = Some(stamp(granted));
+    }
+    consents
+}
+
+/// Whether `points` fit an adjustment: a whole number, not zero, within
+/// ±[`MAX_ADJUSTMENT_POINTS`]. Tills' adjustment events are held to the same bound.
+pub fn adjustment_points_fit(points: i64) -> bool {
+    points != 0 && points.unsigned_abs() <= MAX_ADJUSTMENT_POINTS
+}
+
+/// A manual adjustment as the back office or a standalone till may make it: points that fit
+/// ([`adjustment_points_fit`]) and a reason of 1 to [`MAX_REASON_CHARS`] characters.
+pub fn check_adjustment(points: i64, reason: &str) -> Result<(), FieldError> {
+    if !adjustment_points_fit(points) {
+        return Err(FieldError {
+            code: "invalid_points",
+            message: "points must be a non-zero whole number within ±1,000,000,000".to_owned(),
+            params: Vec::new(),
+        });
+    }
+    if reason.trim().is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(FieldError {
+            code: "invalid_reason",
+            message: format!("give a reason of 1 to {MAX_REASON_CHARS} characters"),
+            params: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +258,42 @@ mod tests {
         assert_eq!(clean_email(Some("not-an-email".into())).unwrap_err().code, "invalid_email");
         assert_eq!(clean_tags(vec!["t".into(); 51]).unwrap_err().params, vec![("max_tags", "50".to_owned())]);
         assert_eq!(clean_birthday(Some("1990-02-30".into())).unwrap_err().code, "invalid_birthday");
+    }
+
+    #[test]
+    fn phones_and_cards_are_stored_in_one_form() {
+        assert_eq!(phone("8 (999) 123-45-67", "RU").unwrap(), "+79991234567");
+        let refused = phone("12ab", "RU").unwrap_err();
+        assert_eq!(refused.code, "invalid_phone");
+        assert!(refused.params.iter().any(|(name, value)| *name == "input" && value == "12ab"), "{refused:?}");
+        assert_eq!(card(" 1234-5678 ").unwrap(), "12345678");
+        assert_eq!(card("12").unwrap_err().code, "invalid_card");
+        assert_eq!(clean_card(Some("  ".into())).unwrap(), None);
+        assert_eq!(clean_card(Some(" 1234 5678 ".into())).unwrap().as_deref(), Some("12345678"));
+        assert_eq!(clean_card(Some("1".repeat(41))).unwrap_err().code, "invalid_field");
+        assert_eq!(clean_card(Some("abcd".into())).unwrap_err().code, "invalid_card");
+    }
+
+    #[test]
+    fn consents_are_stamped_and_the_rest_kept() {
+        let earlier = stamp_consents(Consents::default(), &ConsentsInput { sms: Some(true), email: None }, "till", 0);
+        let later = stamp_consents(earlier.clone(), &ConsentsInput { sms: None, email: Some(false) }, "web", 86_400);
+        assert_eq!(later.sms, earlier.sms);
+        let email = later.email.expect("stamped");
+        assert_eq!((email.granted, email.source.as_str(), email.at.as_str()), (false, "web", "1970-01-02T00:00:00Z"));
+    }
+
+    #[test]
+    fn adjustments_are_bounded() {
+        for points in [1, -1, 1_000_000_000, -1_000_000_000] {
+            assert_eq!(check_adjustment(points, "fix"), Ok(()), "{points}");
+        }
+        for points in [0, 1_000_000_001, -1_000_000_001, i64::MIN] {
+            assert_eq!(check_adjustment(points, "fix").unwrap_err().code, "invalid_points", "{points}");
+        }
+        for reason in ["", "   ", &"x".repeat(501)] {
+            assert_eq!(check_adjustment(5, reason).unwrap_err().code, "invalid_reason", "{reason:?}");
+        }
+        assert_eq!(check_adjustment(5, &"я".repeat(500)), Ok(()));
     }
 }

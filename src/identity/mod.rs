@@ -87,6 +87,18 @@ impl IdentityError {
             IdentityError::NoQrFound => "no_qr_found",
         }
     }
+
+    /// The values the sentence names, under the names the translations use (`input`, `why`,
+    /// `megapixels`), so a store's error or an API answer can carry them.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            IdentityError::InvalidPhone { input, why } => vec![("input", input.clone()), ("why", (*why).to_owned())],
+            IdentityError::ImageTooLarge => vec![("megapixels", (MAX_IMAGE_PIXELS / 1_000_000).to_string())],
+            IdentityError::QrRenderFailed { .. } | IdentityError::NotAnImage { .. } | IdentityError::NoQrFound => {
+                Vec::new()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

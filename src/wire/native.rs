@@ -33,10 +33,54 @@ pub struct Health {
     pub storage: StorageHealth,
 }
 
+/// What the agent's sync is doing, as health, `POST /v1/sync` and the tray name it. Behaviour
+/// (the offline spending limit, the tray's colour, the doctor's advice) is chosen by this, never
+/// by comparing words; the JSON spells it in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Standalone: there is no cloud.
+    Disabled,
+    /// Connected, and no sync attempt has finished since the agent started.
+    Connecting,
+    /// The last cycle pushed everything and pulled the cloud's changes.
+    Online,
+    /// The cloud could not be reached (or failed); the agent retries by itself.
+    Offline,
+    /// The cloud does not accept this till (a revoked token, a restored till's sequence
+    /// conflict): a person has to act; `loyalty-agent doctor` says what to run.
+    AuthError,
+    /// `POST /v1/sync` answered before the cycle finished (202): it goes on.
+    Syncing,
+    /// A state a newer agent names, read by an older tray or CLI: treated as not online.
+    #[serde(other)]
+    Unknown,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Disabled => "disabled",
+            SyncState::Connecting => "connecting",
+            SyncState::Online => "online",
+            SyncState::Offline => "offline",
+            SyncState::AuthError => "auth_error",
+            SyncState::Syncing => "syncing",
+            SyncState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for SyncState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SyncHealth {
-    /// `online`, `offline`, or `disabled` in standalone mode.
-    pub state: String,
+    /// `online`, `offline`, `connecting`, `auth_error`, or `disabled` in standalone mode.
+    pub state: SyncState,
     /// Operations committed here and not yet confirmed by the cloud.
     pub pending: i64,
     pub oldest_pending_seconds: Option<i64>,
@@ -427,7 +471,7 @@ pub struct QrDecoded {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SyncResult {
-    pub state: String,
+    pub state: SyncState,
     pub message: String,
     /// With a 202 (the sync is still running): how far it has come. Follow it in
     /// `GET /v1/health` (`sync.drain`).
@@ -455,4 +499,29 @@ pub struct SessionInfo {
     pub csrf: String,
     /// When the session ends if it is not used again (RFC 3339); each call extends it.
     pub expires_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The health answer's `sync.state` words are a contract (the tray, scripts, monitoring
+    /// read them): the enum must spell exactly what the strings did.
+    #[test]
+    fn sync_states_keep_their_words() {
+        let words = [
+            (SyncState::Disabled, "disabled"),
+            (SyncState::Connecting, "connecting"),
+            (SyncState::Online, "online"),
+            (SyncState::Offline, "offline"),
+            (SyncState::AuthError, "auth_error"),
+            (SyncState::Syncing, "syncing"),
+        ];
+        for (state, word) in words {
+            assert_eq!(serde_json::to_value(state).unwrap(), serde_json::Value::from(word));
+            assert_eq!(state.as_str(), word);
+            assert_eq!(serde_json::from_value::<SyncState>(word.into()).unwrap(), state);
+        }
+        assert_eq!(serde_json::from_value::<SyncState>("something_new".into()).unwrap(), SyncState::Unknown);
+    }
 }

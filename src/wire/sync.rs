@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CommitRequest, Consents, ReturnRequest, ReturnResult};
+use super::{AdjustmentResult, CommitRequest, Consents, ReturnRequest, ReturnResult};
 
 /// `POST /v1/enroll`: a one-time code from the cloud's admin, exchanged for a device token.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -73,6 +73,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, for tests that must cover them all.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::CustomerCreated,
+        EventKind::CustomerUpdated,
+        EventKind::Sale,
+        EventKind::Return,
+        EventKind::Adjustment,
+    ];
+
+    /// The kind as the JSON (and the agent's `outbox.kind` column) spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::CustomerCreated => "customer_created",
@@ -84,7 +94,7 @@ impl EventKind {
     }
 }
 
-/// One outbox event. `payload` is one of the `*Event` structs below, by `kind`.
+/// One outbox event. `payload` is an [`EventPayload`] of `kind`, as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SyncEvent {
     pub seq: i64,
@@ -94,6 +104,57 @@ pub struct SyncEvent {
     pub created_at: String,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+}
+
+/// An outbox event's payload, typed by its kind: the agent builds its outbox rows from this and
+/// the cloud parses pushed payloads into it, so a field renamed on one side fails to compile
+/// (or fails the round-trip test) instead of showing up as rejected events in production.
+///
+/// The envelope (`SyncEvent::payload`) stays a plain JSON value, so one event that does not fit
+/// is refused on its own (`invalid_payload`) instead of failing the whole batch, and rows queued
+/// by older agents are pushed as they were stored.
+#[derive(Debug, Clone)]
+pub enum EventPayload {
+    CustomerCreated(CustomerEvent),
+    CustomerUpdated(CustomerEvent),
+    Sale(Box<SaleEvent>),
+    Return(Box<ReturnEvent>),
+    Adjustment(AdjustmentResult),
+}
+
+impl EventPayload {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventPayload::CustomerCreated(_) => EventKind::CustomerCreated,
+            EventPayload::CustomerUpdated(_) => EventKind::CustomerUpdated,
+            EventPayload::Sale(_) => EventKind::Sale,
+            EventPayload::Return(_) => EventKind::Return,
+            EventPayload::Adjustment(_) => EventKind::Adjustment,
+        }
+    }
+
+    /// The payload as JSON. Through `serde_json::Value`, whose objects keep their keys sorted,
+    /// so the text is the same as the hand-built payloads earlier agents stored.
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            EventPayload::CustomerCreated(event) | EventPayload::CustomerUpdated(event) => serde_json::to_value(event),
+            EventPayload::Sale(event) => serde_json::to_value(event),
+            EventPayload::Return(event) => serde_json::to_value(event),
+            EventPayload::Adjustment(event) => serde_json::to_value(event),
+        }
+    }
+
+    /// Reads a pushed payload as the struct its `kind` names.
+    pub fn from_json(kind: EventKind, payload: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        use serde::Deserialize;
+        Ok(match kind {
+            EventKind::CustomerCreated => EventPayload::CustomerCreated(CustomerEvent::deserialize(payload)?),
+            EventKind::CustomerUpdated => EventPayload::CustomerUpdated(CustomerEvent::deserialize(payload)?),
+            EventKind::Sale => EventPayload::Sale(Box::new(SaleEvent::deserialize(payload)?)),
+            EventKind::Return => EventPayload::Return(Box::new(ReturnEvent::deserialize(payload)?)),
+            EventKind::Adjustment => EventPayload::Adjustment(AdjustmentResult::deserialize(payload)?),
+        })
+    }
 }
 
 /// Payload of `customer_created` and `customer_updated`: the customer's personal data after

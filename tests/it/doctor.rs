@@ -10,14 +10,14 @@ use crate::cloud_support::{Backend, Cloud};
 use crate::proxy::{Fault, FaultProxy};
 use crate::support::{agent_binary, Agent};
 
-struct Doctor {
-    code: Option<i32>,
-    stdout: String,
+pub(crate) struct Doctor {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
 }
 
 impl Doctor {
     /// The check line `name` (`✓ name: …` or `✗ name: …`).
-    fn line(&self, name: &str) -> &str {
+    pub(crate) fn line(&self, name: &str) -> &str {
         self.stdout
             .lines()
             .find(|l| l.starts_with(&format!("✓ {name}:")) || l.starts_with(&format!("✗ {name}:")))
@@ -30,7 +30,7 @@ impl Doctor {
 }
 
 /// Runs the doctor for the agent at `listen` with data in `dir`, as a separate process.
-async fn doctor(listen: &str, dir: &Path) -> Doctor {
+pub(crate) async fn doctor(listen: &str, dir: &Path) -> Doctor {
     let (listen, dir) = (listen.to_owned(), dir.to_owned());
     let output = tokio::task::spawn_blocking(move || {
         Command::new(agent_binary())

@@ -23,6 +23,19 @@ impl From<StoreError> for ApiError {
                 "storage_unavailable",
                 format!("{e}; nothing was stored — run `loyalty-agent doctor` and retry"),
             ),
+            StoreError::Corrupt { .. } => {
+                // One unreadable row: the request needing it fails, nothing else does, and a
+                // retry cannot help, so it is neither a 503 nor a reason to call the store
+                // unhealthy.
+                tracing::error!(error = %e, "a stored record cannot be read");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "stored_data_corrupt",
+                    format!(
+                        "{e}; the rest of the till keeps working — run `loyalty-agent doctor` to list the damaged records, and restore agent.db from a backup if they are needed"
+                    ),
+                )
+            }
             StoreError::NotFound(missing) => {
                 let params = missing.id().map(|id| vec![("id", id.to_owned())]).unwrap_or_default();
                 ApiError::not_found(missing.code(), format!("{missing} not found; check the identifier"))

@@ -11,7 +11,7 @@ use super::{ApiError, AppState, Mode};
 use crate::clock;
 use crate::http::extract::ApiQuery;
 use crate::http::Lang;
-use crate::wire::{DrainProgress, Health, StorageHealth, SyncHealth, SyncResult};
+use crate::wire::{DrainProgress, Health, StorageHealth, SyncHealth, SyncResult, SyncState};
 
 /// How long `POST /v1/sync` waits for the cycle unless asked otherwise, and at most: both well
 /// inside the request deadline, so a long drain is answered with its progress, never a timeout.
@@ -34,16 +34,16 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     };
     let sync = state.sync.as_ref().map(|handle| handle.status());
     let state_word = match (&state.mode, &sync) {
-        (Mode::Standalone, _) => "disabled",
+        (Mode::Standalone, _) => SyncState::Disabled,
         (Mode::Connected, Some(status)) => status.state,
-        (Mode::Connected, None) => "offline",
+        (Mode::Connected, None) => SyncState::Offline,
     };
     Json(Health {
         status: if storage.ok { "ok" } else { "unhealthy" }.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         mode: state.mode.as_str().to_owned(),
         sync: SyncHealth {
-            state: state_word.to_owned(),
+            state: state_word,
             pending,
             oldest_pending_seconds: oldest,
             last_success_at: sync.as_ref().and_then(|s| s.last_success_at).map(clock::rfc3339),
@@ -108,12 +108,12 @@ pub async fn sync_now(
                         progress.sent, progress.left, progress.rate_per_s
                     ),
                 };
-                let answer = SyncResult { state: "syncing".to_owned(), message, progress: Some(progress) };
+                let answer = SyncResult { state: SyncState::Syncing, message, progress: Some(progress) };
                 return Ok((StatusCode::ACCEPTED, Json(answer)));
             };
             let message = match lang {
                 Lang::En => match (status.state, &status.last_error) {
-                    ("online", _) => {
+                    (SyncState::Online, _) => {
                         "everything committed here has reached the cloud, and its changes are here".to_owned()
                     }
                     (_, Some(error)) => format!("sync did not complete: {error}"),
@@ -121,7 +121,7 @@ pub async fn sync_now(
                 },
                 Lang::Ru => sync_message_ru(status.state).to_owned(),
             };
-            Ok((StatusCode::OK, Json(SyncResult { state: status.state.to_owned(), message, progress: None })))
+            Ok((StatusCode::OK, Json(SyncResult { state: status.state, message, progress: None })))
         }
     }
 }
@@ -129,15 +129,18 @@ pub async fn sync_now(
 /// "Sync now"'s answer for a Russian reader, by the state sync ended in. The English names the
 /// technical cause; a cashier needs what it means and what to do (`loyalty-agent doctor` and
 /// the health's `sync.last_error` have the cause).
-fn sync_message_ru(state: &str) -> &'static str {
+fn sync_message_ru(state: SyncState) -> &'static str {
     match state {
-        "online" => "Всё, что проведено на этой кассе, уже в облаке, а изменения из облака — здесь.",
-        "offline" => {
+        SyncState::Online => "Всё, что проведено на этой кассе, уже в облаке, а изменения из облака — здесь.",
+        SyncState::Offline => {
             "Синхронизация не завершилась: облако недоступно. Продажи продолжаются и уйдут в облако, когда связь вернётся."
         }
-        "auth_error" => {
+        SyncState::AuthError => {
             "Синхронизация не завершилась: облако не принимает эту кассу. Запустите `loyalty-agent doctor` — он подскажет, что сделать."
         }
-        _ => "Синхронизация ещё не завершилась; повторите чуть позже.",
+        SyncState::Disabled
+        | SyncState::Connecting
+        | SyncState::Syncing
+        | SyncState::Unknown => "Синхронизация ещё не завершилась; повторите чуть позже.",
     }
 }

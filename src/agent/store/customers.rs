@@ -11,7 +11,9 @@ use super::records::{
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
 use crate::identity::{self, fields, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
-use crate::wire::{AdjustmentRequest, AdjustmentResult, Consent, Consents, ConsentsInput, RequestHash};
+use crate::wire::{
+    AdjustmentRequest, AdjustmentResult, Consents, ConsentsInput, CustomerEvent, EventPayload, RequestHash,
+};
 
 /// How many customers a last-digits search answers at most.
 const SUFFIX_LIMIT: usize = 20;
@@ -66,7 +68,7 @@ impl Store {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            let seq = enqueue(&tx, "customer_created", &customer_event(&customer, &[]), now)?;
+            let seq = enqueue(&tx, &EventPayload::CustomerCreated(customer_event(&customer, &[])), now)?;
             let welcome = Entry {
                 customer_id: &customer.id,
                 kind: "welcome",
@@ -106,10 +108,7 @@ impl Store {
                 changed.push("name");
             }
             if let Some(email) = update.email {
-                let email = match fields::clean_email(email)? {
-                    Some(email) => Some(email),
-                    None => None,
-                };
+                let email = fields::clean_email(email)?;
                 if let Some(email) = &email {
                     ensure_unique(&tx, "email", email, Some(&customer.id))?;
                 }
@@ -117,10 +116,7 @@ impl Store {
                 changed.push("email");
             }
             if let Some(birthday) = update.birthday {
-                customer.birthday = match fields::clean_birthday(birthday)? {
-                    Some(text) => Some(text),
-                    None => None,
-                };
+                customer.birthday = fields::clean_birthday(birthday)?;
                 changed.push("birthday");
             }
             if let Some(tags) = update.tags {
@@ -128,7 +124,7 @@ impl Store {
                 changed.push("tags");
             }
             if let Some(input) = update.consents {
-                customer.consents = merge_consents(customer.consents, &input, "till", now);
+                customer.consents = fields::stamp_consents(customer.consents, &input, "till", now);
                 changed.push("consents");
             }
             customer.updated_at = now;
@@ -147,7 +143,7 @@ impl Store {
                     now
                 ],
             )?;
-            enqueue(&tx, "customer_updated", &customer_event(&customer, &changed), now)?;
+            enqueue(&tx, &EventPayload::CustomerUpdated(customer_event(&customer, &changed)), now)?;
             tx.commit()?;
             Ok(customer)
         })
@@ -172,7 +168,8 @@ impl Store {
                 .optional()?;
             if let Some((hash, result)) = stored {
                 return if request_hash.matches(&hash) {
-                    Ok(serde_json::from_str(&result)?)
+                    serde_json::from_str(&result)
+                        .map_err(|e| StoreError::corrupt(format!("adjustment {}", request.id), e))
                 } else {
                     Err(StoreError::Conflict {
                         code: "adjustment_conflict",
@@ -206,7 +203,7 @@ impl Store {
                 "INSERT INTO adjustments (id, customer_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, customer.id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
-            let seq = enqueue(&tx, "adjustment", &serde_json::to_value(&result)?, now)?;
+            let seq = enqueue(&tx, &EventPayload::Adjustment(result.clone()), now)?;
             let entry = Entry {
                 customer_id: &customer.id,
                 kind: "adjustment",
@@ -298,23 +295,16 @@ pub(crate) fn insert_customer(
         }
         None => None,
     };
-    let card = match clean_text(new.card, "card", 40)? {
+    let card = match fields::clean_card(new.card)? {
         Some(card) => {
-            let card = identity::normalize_card(&card).ok_or_else(|| StoreError::Invalid {
-                code: "invalid_card",
-                message: format!("card number {card:?} must be 4 to 32 digits"),
-            })?;
             ensure_unique(conn, "card", &card, None)?;
             card
         }
         None => next_card_number(conn, settings)?,
     };
-    let birthday = match fields::clean_birthday(new.birthday)? {
-        Some(text) => Some(text),
-        None => None,
-    };
+    let birthday = fields::clean_birthday(new.birthday)?;
     let consents = match &new.consents {
-        Some(input) => merge_consents(Consents::default(), input, new.source, now),
+        Some(input) => fields::stamp_consents(Consents::default(), input, new.source, now),
         None => Consents::default(),
     };
     let mut customer = CustomerRecord {
@@ -359,28 +349,23 @@ pub(crate) fn insert_customer(
 
 /// The personal data an outbox event carries, so the cloud can apply it without asking back.
 /// `fields` names what an edit changed (empty for a new customer).
-pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> serde_json::Value {
-    serde_json::json!({
-        "customer_id": customer.id,
-        "fields": fields,
-        "phone": customer.phone,
-        "name": customer.name,
-        "email": customer.email,
-        "card": customer.card,
-        "birthday": customer.birthday,
-        "tags": customer.tags,
-        "consents": customer.consents,
-    })
+pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> CustomerEvent {
+    CustomerEvent {
+        customer_id: customer.id.clone(),
+        fields: fields.iter().map(|field| (*field).to_owned()).collect(),
+        phone: customer.phone.clone(),
+        name: customer.name.clone(),
+        email: customer.email.clone(),
+        card: customer.card.clone(),
+        birthday: customer.birthday.clone(),
+        tags: customer.tags.clone(),
+        consents: customer.consents.clone(),
+        external_id: None,
+    }
 }
 
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, StoreError> {
-    identity::normalize_phone(input, &settings.default_region).map(|phone| phone.as_str().to_owned()).map_err(|e| {
-        StoreError::InvalidWith {
-            code: "invalid_phone",
-            message: e.to_string(),
-            params: crate::http::error::identity_params(&e),
-        }
-    })
+    Ok(fields::phone(input, &settings.default_region)?)
 }
 
 /// Fails with a 409 naming the customer who already holds `value` in `column`.
@@ -439,24 +424,8 @@ pub(crate) fn reversed_digits(phone: &str) -> String {
     phone.chars().rev().filter(char::is_ascii_digit).collect()
 }
 
-// The field checks are `identity::fields`, shared with the cloud; these only say which error
+// The field checks are `identity::fields`, shared with the cloud; this only says which error
 // they become here.
-fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, StoreError> {
-    Ok(fields::clean_text(value, field, max)?)
-}
-
 fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, StoreError> {
     Ok(fields::clean_tags(tags)?)
-}
-
-/// Applies the consents the customer just gave or withdrew, each stamped with time and source.
-pub(crate) fn merge_consents(mut consents: Consents, input: &ConsentsInput, source: &str, now: i64) -> Consents {
-    let stamp = |granted: bool| Consent { granted, at: crate::clock::rfc3339(now), source: source.to_owned() };
-    if let Some(granted) = input.sms {
-        consents.sms = Some(stamp(granted));
-    }
-    if let Some(granted) = input.email {
-        consents.email = Some(stamp(granted));
-    }
-    consents
 }

@@ -1,7 +1,8 @@
 //! A read-only look at an agent database for `loyalty-agent doctor`: it opens the file without
 //! creating or migrating it (the agent may be running, or the file may be damaged), and answers
 //! what a person checking a till needs — schema version, integrity, how many customers and
-//! pending operations.
+//! pending operations, and which stored records hold JSON that no longer parses (the API
+//! answers `stored_data_corrupt` for those and points here).
 
 use std::path::Path;
 
@@ -24,7 +25,24 @@ pub struct DatabaseReport {
     /// The seq at which the cloud stopped this till's push with `sequence_conflict`, until the
     /// till is enrolled again over this database.
     pub sequence_conflict: Option<i64>,
+    /// Records whose stored JSON does not parse, as "receipt 42" (at most
+    /// [`MAX_UNREADABLE_SHOWN`] of them), and how many there are in all.
+    pub unreadable: Vec<String>,
+    pub unreadable_total: i64,
 }
+
+/// How many unreadable records the report names; the rest are only counted.
+pub const MAX_UNREADABLE_SHOWN: usize = 10;
+
+/// The rows holding JSON: (what a person calls one, table, its key, the JSON column).
+const JSON_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("receipt", "receipts", "id", "result"),
+    ("return", "returns", "id", "result"),
+    ("adjustment", "adjustments", "id", "result"),
+    ("outbox event", "outbox", "seq", "payload"),
+    ("customer's tags", "customers", "id", "tags"),
+    ("customer's consents", "customers", "id", "consents"),
+];
 
 impl DatabaseReport {
     pub fn intact(&self) -> bool {
@@ -44,6 +62,7 @@ pub fn inspect(path: &Path) -> Result<DatabaseReport, rusqlite::Error> {
     let problems: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
     let quick_check = if problems.is_empty() { "no answer".to_owned() } else { problems.join("; ") };
     let count = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0)).ok();
+    let (unreadable, unreadable_total) = unreadable_records(&conn);
     Ok(DatabaseReport {
         schema_version,
         known_version: SCHEMA_VERSION as i64,
@@ -54,7 +73,28 @@ pub fn inspect(path: &Path) -> Result<DatabaseReport, rusqlite::Error> {
             .query_row("SELECT value FROM meta WHERE key = 'sync_conflict'", [], |row| row.get::<_, String>(0))
             .ok()
             .and_then(|value| value.parse().ok()),
+        unreadable,
+        unreadable_total,
     })
+}
+
+/// Rows whose JSON column SQLite itself cannot parse (`json_valid`). A table this schema does
+/// not have yet is skipped: the report on an old file must not fail for it.
+fn unreadable_records(conn: &Connection) -> (Vec<String>, i64) {
+    let mut shown = Vec::new();
+    let mut total = 0;
+    for (what, table, key, column) in JSON_COLUMNS {
+        let sql = format!("SELECT CAST({key} AS TEXT) FROM {table} WHERE NOT json_valid({column}) ORDER BY {key}");
+        let Ok(mut statement) = conn.prepare(&sql) else { continue };
+        let Ok(rows) = statement.query_map([], |row| row.get::<_, String>(0)) else { continue };
+        for key in rows.flatten() {
+            total += 1;
+            if shown.len() < MAX_UNREADABLE_SHOWN {
+                shown.push(format!("{what} {key}"));
+            }
+        }
+    }
+    (shown, total)
 }
 
 #[cfg(test)]
@@ -72,6 +112,7 @@ mod tests {
         assert!(report.intact(), "{report:?}");
         assert_eq!(report.schema_version, report.known_version);
         assert_eq!((report.customers, report.pending), (Some(0), Some(0)));
+        assert_eq!((report.unreadable.len(), report.unreadable_total), (0, 0));
     }
 
     #[test]

@@ -92,6 +92,14 @@ pub enum StoreError {
     Unavailable(#[source] rusqlite::Error),
     #[error("the local database could not be opened at {path}: {message}")]
     CannotOpen { path: PathBuf, message: String },
+    /// One stored record (`what`: "receipt 42", …) holds JSON that cannot be read: a damaged
+    /// row, not a damaged store. Only the requests needing it fail; health stays as it was.
+    #[error("{what} is stored in the local database but cannot be read ({source})")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{0} not found")]
     NotFound(Missing),
     /// A uniqueness or idempotency conflict; `code` is stable (`phone_taken`, `receipt_conflict`, …).
@@ -119,9 +127,18 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// JSON read back from a row that does not parse. Where the caller knows which record it
+/// was, it says so with [`StoreError::corrupt`]; `?` names it "a stored record".
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        StoreError::Unavailable(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+        StoreError::corrupt("a stored record", e)
+    }
+}
+
+impl StoreError {
+    /// The record `what` ("receipt 42") holds JSON that does not parse.
+    pub fn corrupt(what: impl Into<String>, source: serde_json::Error) -> StoreError {
+        StoreError::Corrupt { what: what.into(), source }
     }
 }
 

@@ -20,6 +20,7 @@ use super::{CustomerRecord, NewCustomer, Store, StoreError, StoreSettings};
 use crate::identity;
 use crate::moysklad::service::{CodePurpose, IssuedCode, Link, Lookup, NewCode, SaleRecord};
 use crate::rules::Program;
+use crate::wire::{CustomerEvent, EventPayload};
 
 /// How many recent sales a return without a named sale looks through.
 const RECENT_SALES: i64 = 20;
@@ -109,7 +110,7 @@ impl Store {
                 });
             }
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            let seq = enqueue(&tx, "customer_created", &linked_event(&customer, &[], &ms_id), now)?;
+            let seq = enqueue(&tx, &EventPayload::CustomerCreated(linked_event(&customer, &[], &ms_id)), now)?;
             let welcome = Entry {
                 customer_id: &customer.id,
                 kind: "welcome",
@@ -252,10 +253,8 @@ fn with_link(conn: &Connection, customer: Option<CustomerRecord>) -> Result<Opti
 
 /// A customer event that carries the MoySklad link, so the cloud (and through it every till)
 /// learns it: `external_id` in `wire::CustomerEvent`.
-fn linked_event(customer: &CustomerRecord, fields: &[&str], ms_id: &str) -> serde_json::Value {
-    let mut payload = customer_event(customer, fields);
-    payload["external_id"] = serde_json::Value::from(ms_id);
-    payload
+fn linked_event(customer: &CustomerRecord, fields: &[&str], ms_id: &str) -> CustomerEvent {
+    CustomerEvent { external_id: Some(ms_id.to_owned()), ..customer_event(customer, fields) }
 }
 
 fn link(
@@ -277,7 +276,7 @@ fn link(
                 "INSERT INTO moysklad_links (ms_id, customer_id, created_at) VALUES (?1, ?2, ?3)",
                 params![ms_id, customer.id, now],
             )?;
-            enqueue(conn, "customer_updated", &linked_event(&customer, &["external_id"], ms_id), now)?;
+            enqueue(conn, &EventPayload::CustomerUpdated(linked_event(&customer, &["external_id"], ms_id)), now)?;
             Link::Linked
         }
     })

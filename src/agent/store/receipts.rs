@@ -17,7 +17,8 @@ use crate::rules::{
     SoldLine, DAY,
 };
 use crate::wire::{
-    self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, RequestHash, ReturnRequest,
+    self, rules_input, to_wire, CalculateRequest, CommitRequest, CustomerRef, EventPayload, RequestHash, ReturnEvent,
+    ReturnRequest, SaleEvent,
 };
 
 impl Store {
@@ -89,7 +90,8 @@ impl Store {
                         message: format!("sale {} was already paid with other gift cards or other sums", request.id),
                     });
                 }
-                return Ok(serde_json::from_str(&stored)?);
+                return serde_json::from_str(&stored)
+                    .map_err(|e| StoreError::corrupt(format!("receipt {}", request.id), e));
             }
             let calc_request = request.calculation();
             let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
@@ -138,7 +140,8 @@ impl Store {
                     params![promo.code.to_uppercase(), request.id, answer.customer_id],
                 )?;
             }
-            let seq = enqueue(&tx, "sale", &serde_json::json!({ "receipt": answer, "request": request }), now)?;
+            let sale = SaleEvent { receipt: answer.clone(), request: request.clone() };
+            let seq = enqueue(&tx, &EventPayload::Sale(Box::new(sale)), now)?;
             if let Some(customer) = &customer {
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
@@ -198,7 +201,8 @@ impl Store {
                 .optional()?;
             if let Some((earlier_receipt, hash, result)) = earlier {
                 if earlier_receipt == receipt_id && request_hash.matches(&hash) {
-                    return Ok(serde_json::from_str(&result)?);
+                    return serde_json::from_str(&result)
+                        .map_err(|e| StoreError::corrupt(format!("return {}", request.id), e));
                 }
                 return Err(StoreError::Conflict {
                     code: "return_conflict",
@@ -284,7 +288,8 @@ impl Store {
                 "INSERT INTO returns (id, receipt_id, request_hash, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![request.id, receipt_id, request_hash.stored(), serde_json::to_string(&result)?, now],
             )?;
-            let seq = enqueue(&tx, "return", &serde_json::json!({ "return": result, "request": request }), now)?;
+            let returned = ReturnEvent { result: result.clone(), request: request.clone() };
+            let seq = enqueue(&tx, &EventPayload::Return(Box::new(returned)), now)?;
             if let Some(customer_id) = &customer_id {
                 let entries = [
                     Entry {
@@ -321,9 +326,12 @@ impl Store {
                 conn.prepare_cached("SELECT result FROM returns WHERE receipt_id = ?1 ORDER BY created_at, rowid")?;
             let returns = stmt
                 .query_map([&id], |row| row.get::<_, String>(0))?
-                .map(|row| Ok(serde_json::from_str(&row?)?))
+                .map(|row| {
+                    serde_json::from_str(&row?).map_err(|e| StoreError::corrupt(format!("a return of receipt {id}"), e))
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(wire::ReceiptView { receipt: serde_json::from_str(&result)?, returns })
+            let receipt = serde_json::from_str(&result).map_err(|e| StoreError::corrupt(format!("receipt {id}"), e))?;
+            Ok(wire::ReceiptView { receipt, returns })
         })
         .await
     }

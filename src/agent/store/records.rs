@@ -201,9 +201,15 @@ pub(crate) fn journal(conn: &Connection, entries: &[Entry<'_>], outbox_seq: i64,
 }
 
 /// Queues an event for the cloud inside the caller's transaction and returns its `seq`.
-pub(crate) fn enqueue(conn: &Connection, kind: &str, payload: &serde_json::Value, now: i64) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO outbox (event_id, kind, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(rusqlite::params![uuid::Uuid::now_v7().to_string(), kind, payload.to_string(), now])?;
+pub(crate) fn enqueue(conn: &Connection, payload: &crate::wire::EventPayload, now: i64) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO outbox (event_id, kind, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
+        rusqlite::params![
+            uuid::Uuid::now_v7().to_string(),
+            payload.kind().as_str(),
+            payload.to_json()?.to_string(),
+            now
+        ],
+    )?;
     Ok(conn.last_insert_rowid())
 }
 

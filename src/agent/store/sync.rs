@@ -72,7 +72,8 @@ impl Store {
                     event_id,
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
                     created_at: crate::clock::rfc3339(created_at),
-                    payload: serde_json::from_str(&payload)?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::corrupt(format!("outbox event {seq}"), e))?,
                 });
             }
             Ok(events)
@@ -500,7 +501,12 @@ mod tests {
 
         // The next event takes the number after the last.
         let conn = Connection::open(&path).unwrap();
-        let next = super::super::records::enqueue(&conn, "receipt_committed", &serde_json::json!({}), 0).unwrap();
+        conn.execute(
+            "INSERT INTO outbox (event_id, kind, payload, created_at) VALUES ('next', 'receipt_committed', '{}', 0)",
+            [],
+        )
+        .unwrap();
+        let next = conn.last_insert_rowid();
         assert_eq!(next, 43);
     }
 
@@ -512,7 +518,12 @@ mod tests {
         let report = store.renumber_outbox(Vec::new(), 500, 0).await.unwrap();
         assert_eq!(report, Renumbered { last_seq: 500, ..Renumbered::default() });
         let conn = Connection::open(&path).unwrap();
-        let next = super::super::records::enqueue(&conn, "receipt_committed", &serde_json::json!({}), 0).unwrap();
+        conn.execute(
+            "INSERT INTO outbox (event_id, kind, payload, created_at) VALUES ('next', 'receipt_committed', '{}', 0)",
+            [],
+        )
+        .unwrap();
+        let next = conn.last_insert_rowid();
         assert_eq!(next, 501);
     }
 }

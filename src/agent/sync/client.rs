@@ -45,10 +45,10 @@ impl SyncError {
     }
 
     /// The word health shows for this failure.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> crate::wire::SyncState {
         match self {
-            SyncError::Unauthorized(_) | SyncError::SequenceConflict { .. } => "auth_error",
-            _ => "offline",
+            SyncError::Unauthorized(_) | SyncError::SequenceConflict { .. } => crate::wire::SyncState::AuthError,
+            _ => crate::wire::SyncState::Offline,
         }
     }
 }

@@ -20,7 +20,7 @@ use super::client::{SyncClient, SyncError};
 use crate::agent::store::Store;
 use crate::clock;
 use crate::rules::Program;
-use crate::wire::DrainProgress;
+use crate::wire::{DrainProgress, SyncState};
 
 /// Events per push request.
 const PUSH_BATCH: usize = 500;
@@ -32,8 +32,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// What health and the tray show about sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncStatus {
-    /// `connecting` (no attempt finished yet), `online`, `offline` or `auth_error`.
-    pub state: &'static str,
+    /// `Connecting` (no attempt finished yet), `Online`, `Offline` or `AuthError`.
+    pub state: SyncState,
     /// Unix seconds of the last fully successful cycle.
     pub last_success_at: Option<i64>,
     pub consecutive_failures: i64,
@@ -44,7 +44,13 @@ pub struct SyncStatus {
 
 impl SyncStatus {
     fn starting(last_success_at: Option<i64>) -> SyncStatus {
-        SyncStatus { state: "connecting", last_success_at, consecutive_failures: 0, last_error: None, drain: None }
+        SyncStatus {
+            state: SyncState::Connecting,
+            last_success_at,
+            consecutive_failures: 0,
+            last_error: None,
+            drain: None,
+        }
     }
 }
 
@@ -240,7 +246,7 @@ impl Worker {
             Ok(()) => {
                 *failures = 0;
                 SyncStatus {
-                    state: "online",
+                    state: SyncState::Online,
                     last_success_at: Some(clock::now()),
                     consecutive_failures: 0,
                     last_error: None,
@@ -259,7 +265,7 @@ impl Worker {
             }
         };
         if status.state != previous.state {
-            tracing::info!(from = previous.state, to = status.state, "sync state changed");
+            tracing::info!(from = previous.state.as_str(), to = status.state.as_str(), "sync state changed");
         }
         self.status.send_replace(status.clone());
         status

@@ -2,7 +2,7 @@
 //! words, status lines for the menu, and one stable word for the log (tests and support staff
 //! grep for `tray state: …`). Pure: no I/O.
 
-use crate::wire::Health;
+use crate::wire::{Health, SyncState};
 
 /// The state the icon shows. `pending` counts operations committed here and not yet confirmed
 /// by the cloud (the outbox).
@@ -43,13 +43,16 @@ impl TrayState {
             return TrayState::StorageUnavailable;
         }
         let pending = health.sync.pending;
-        match (health.mode.as_str(), health.sync.state.as_str()) {
-            ("standalone", _) | (_, "disabled") => TrayState::Standalone,
-            (_, "online") => TrayState::Online { pending },
-            (_, "connecting") => TrayState::Connecting { pending },
-            (_, "auth_error") => TrayState::AuthError { pending },
-            // `offline` and any state a newer agent may add: the cloud is not being reached.
-            _ => TrayState::Offline { pending },
+        if health.mode == "standalone" {
+            return TrayState::Standalone;
+        }
+        match health.sync.state {
+            SyncState::Disabled => TrayState::Standalone,
+            SyncState::Online => TrayState::Online { pending },
+            SyncState::Connecting => TrayState::Connecting { pending },
+            SyncState::AuthError => TrayState::AuthError { pending },
+            // Any state a newer agent may add: the cloud is not being reached.
+            SyncState::Offline | SyncState::Syncing | SyncState::Unknown => TrayState::Offline { pending },
         }
     }
 
@@ -151,7 +154,9 @@ mod tests {
             version: "0.1.0".to_owned(),
             mode: mode.to_owned(),
             sync: SyncHealth {
-                state: state.to_owned(),
+                // Read as the tray reads a health answer, so a word a newer agent may send is
+                // tested too.
+                state: serde_json::from_value(serde_json::Value::from(state)).expect("a sync state"),
                 pending,
                 oldest_pending_seconds: None,
                 last_success_at: None,

@@ -99,15 +99,7 @@ pub async fn adjust(
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<(StatusCode, Json<AdjustmentResult>), ApiError> {
     validate_key("id", &request.id)?;
-    if request.points == 0 || request.points.unsigned_abs() > 1_000_000_000 {
-        return Err(ApiError::unprocessable(
-            "invalid_points",
-            "points must be a non-zero whole number within ±1,000,000,000",
-        ));
-    }
-    if request.reason.trim().is_empty() || request.reason.chars().count() > 500 {
-        return Err(ApiError::unprocessable("invalid_reason", "give a reason of 1 to 500 characters"));
-    }
+    crate::identity::fields::check_adjustment(request.points, &request.reason)?;
     let hash = RequestHash::of(&request);
     let result = state.store.adjust_points(id, request, hash).await?;
     Ok((StatusCode::CREATED, Json(result)))

@@ -198,7 +198,7 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
     }
 }
 
-pub use crate::http::common::{not_found_id, validate_key};
+pub use crate::http::common::validate_key;
 
 impl From<CloudError> for ApiError {
     fn from(e: CloudError) -> ApiError {
@@ -225,24 +225,22 @@ impl From<CloudError> for ApiError {
                 )
                 .with("cloud", "")
             }
-            CloudError::NotFound { what } => {
-                let code = if what.starts_with("receipt") {
-                    "receipt_not_found"
-                } else if what.starts_with("customer") {
-                    "customer_not_found"
-                } else if what.starts_with("till") {
-                    "till_not_found"
-                } else if what.starts_with("gift card") {
-                    "gift_card_not_found"
-                } else if what.starts_with("webhook") {
-                    "webhook_not_found"
-                } else if what.starts_with("failed delivery") {
-                    "delivery_not_found"
-                } else {
-                    "not_found"
-                };
-                ApiError::not_found(code, format!("{what} not found; check the identifier"))
-                    .with_params(not_found_id(&what))
+            CloudError::NotFound(missing) => {
+                ApiError::not_found(missing.code(), format!("{missing} not found; check the identifier"))
+                    .with_params(missing.params())
+            }
+            CloudError::Corrupt { .. } => {
+                // One unreadable row: retrying cannot help (not a 503), and the database as a
+                // whole is fine.
+                tracing::error!(error = %e, "a stored record cannot be read");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "stored_data_corrupt",
+                    format!(
+                        "{e}; the rest of the cloud keeps working — restore that record from a backup of the database"
+                    ),
+                )
+                .with("cloud", "")
             }
             CloudError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             CloudError::ConflictWith { code, message, params } => {

@@ -126,7 +126,8 @@ pub(crate) fn insert_program(sql: &mut dyn Sql, mut program: Program, at: i64) -
 fn receipt_from_row(sql: &mut dyn Sql, row: &Row) -> Result<AppliedReceipt, CloudError> {
     let till_id = row.text(0)?;
     let receipt_id = row.text(1)?;
-    let sale: SaleEvent = serde_json::from_str(&row.text(6)?)?;
+    let sale: SaleEvent = serde_json::from_str(&row.text(6)?)
+        .map_err(|source| CloudError::Corrupt { what: format!("receipt {receipt_id} of till {till_id}"), source })?;
     let returns = sql
         .query(
             "SELECT body FROM returns WHERE till_id = $1 AND receipt_id = $2 ORDER BY seq",
@@ -186,7 +187,12 @@ impl Store {
                     &format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE till_id = $1 AND receipt_id = $2"),
                     vals![&till_id, &receipt_id],
                 )?
-                .ok_or_else(|| CloudError::NotFound { what: format!("receipt {receipt_id} of till {till_id}") })?;
+                .ok_or_else(|| {
+                    CloudError::NotFound(super::Missing::Receipt {
+                        id: receipt_id.clone(),
+                        till: Some(till_id.clone()),
+                    })
+                })?;
             receipt_from_row(sql, &row)
         })
         .await
@@ -197,7 +203,7 @@ impl Store {
         self.read(move |sql| {
             let id = match super::customers::load_resolved(sql, &customer_id, false)? {
                 Some(customer) => customer.id,
-                None => return Err(CloudError::NotFound { what: format!("customer {customer_id}") }),
+                None => return Err(CloudError::NotFound(super::Missing::Customer(customer_id.clone()))),
             };
             let rows = sql.query(
                 &format!(

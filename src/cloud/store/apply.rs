@@ -10,7 +10,7 @@ use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, So
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
 use crate::wire::{
-    AdjustmentResult, BalanceChangedData, EventKind, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
+    AdjustmentResult, BalanceChangedData, EventKind, EventPayload, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -335,21 +335,15 @@ pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Cha
 }
 
 fn apply_kind(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Changes) -> Result<(), Applied> {
-    use serde::Deserialize;
-    let bad_payload = |e: serde_json::Error| {
+    let payload = EventPayload::from_json(cx.event.kind, &cx.event.payload).map_err(|e| {
         refuse("invalid_payload", format!("the {} payload does not fit the contract: {e}", cx.event.kind.as_str()))
-    };
-    let payload = &cx.event.payload;
-    match cx.event.kind {
-        EventKind::CustomerCreated => {
-            super::customer_events::created(sql, cx, Deserialize::deserialize(payload).map_err(bad_payload)?, changes)
-        }
-        EventKind::CustomerUpdated => {
-            super::customer_events::updated(sql, cx, Deserialize::deserialize(payload).map_err(bad_payload)?, changes)
-        }
-        EventKind::Sale => sale(sql, cx, Deserialize::deserialize(payload).map_err(bad_payload)?, changes),
-        EventKind::Return => return_lines(sql, cx, Deserialize::deserialize(payload).map_err(bad_payload)?, changes),
-        EventKind::Adjustment => adjustment(sql, cx, Deserialize::deserialize(payload).map_err(bad_payload)?, changes),
+    })?;
+    match payload {
+        EventPayload::CustomerCreated(event) => super::customer_events::created(sql, cx, event, changes),
+        EventPayload::CustomerUpdated(event) => super::customer_events::updated(sql, cx, event, changes),
+        EventPayload::Sale(event) => sale(sql, cx, *event, changes),
+        EventPayload::Return(event) => return_lines(sql, cx, *event, changes),
+        EventPayload::Adjustment(event) => adjustment(sql, cx, event, changes),
     }
 }
 
@@ -621,7 +615,7 @@ fn adjustment(
     adjustment: AdjustmentResult,
     changes: &mut Changes,
 ) -> Result<(), Applied> {
-    if adjustment.points.unsigned_abs() > 1_000_000_000 {
+    if adjustment.points.unsigned_abs() > crate::identity::fields::MAX_ADJUSTMENT_POINTS {
         return Err(refuse("invalid_payload", "an adjustment must be within ±1,000,000,000 points"));
     }
     let id = &adjustment.customer_id;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{invalid, invalid_with, publish, Changes, CloudError, Store, StoreSettings};
+use super::{invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
@@ -11,8 +11,8 @@ use crate::identity::{self, fields};
 use crate::rules::{LotSource, Money, Program, Wallet};
 use crate::vals;
 use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, BalanceChangedData, Consent, Consents, ConsentsInput, CustomerCreatedData,
-    CustomerPatch, CustomerSnapshot, EnrollRequest, PointsBalance, RequestHash, WebhookEventType,
+    AdjustmentRequest, AdjustmentResult, BalanceChangedData, Consents, CustomerCreatedData, CustomerPatch,
+    CustomerSnapshot, EnrollRequest, PointsBalance, RequestHash, WebhookEventType,
 };
 
 /// A customer of the cloud's directory, with their points.
@@ -163,7 +163,7 @@ pub(crate) fn load_resolved(sql: &mut dyn Sql, id: &str, lock: bool) -> Result<O
 }
 
 fn not_found(id: &str) -> CloudError {
-    CloudError::NotFound { what: format!("customer {id}") }
+    CloudError::NotFound(super::Missing::Customer(id.to_owned()))
 }
 
 /// Personal data, checked and normalised, ready to store.
@@ -198,14 +198,11 @@ impl CleanCustomer {
             phone: normalize_phone(&request.phone, settings)?,
             name: clean_name(request.name)?,
             email: clean_email(request.email)?,
-            card: match clean_text(request.card, "card", 40)? {
-                Some(card) => Some(normalize_card(&card)?),
-                None => None,
-            },
+            card: fields::clean_card(request.card)?,
             birthday: clean_birthday(request.birthday)?,
             tags: clean_tags(request.tags)?,
             consents: match &request.consents {
-                Some(input) => stamp_consents(Consents::default(), input, consent_source, at),
+                Some(input) => fields::stamp_consents(Consents::default(), input, consent_source, at),
                 None => Consents::default(),
             },
         })
@@ -467,7 +464,7 @@ impl Store {
             if let Some(input) = &patch.consents {
                 // Merged like a till's, not overwritten: an opt-out recorded in this very second
                 // (a till's, dated when received) still beats this opt-in.
-                let given = stamp_consents(Consents::default(), input, "cloud", at);
+                let given = fields::stamp_consents(Consents::default(), input, "cloud", at);
                 customer.consents = super::customer_events::merge_consents(customer.consents.clone(), &given);
             }
             customer.updated_at = at;
@@ -542,25 +539,18 @@ impl Store {
     }
 }
 
+// The field checks are `identity::fields`, shared with the agent; these only say which error
+// they become here.
 pub(crate) fn normalize_phone(input: &str, settings: &StoreSettings) -> Result<String, CloudError> {
-    identity::normalize_phone(input, &settings.default_region)
-        .map(|phone| phone.as_str().to_owned())
-        .map_err(|e| invalid_with("invalid_phone", e.to_string(), crate::http::error::identity_params(&e)))
+    Ok(fields::phone(input, &settings.default_region)?)
 }
 
 pub(crate) fn normalize_card(input: &str) -> Result<String, CloudError> {
-    identity::normalize_card(input)
-        .ok_or_else(|| invalid("invalid_card", format!("card number {input:?} must be 4 to 32 digits")))
+    Ok(fields::card(input)?)
 }
 
-// The field checks are `identity::fields`, shared with the agent; these only say which error
-// they become here.
 pub(crate) fn clean_email(input: Option<String>) -> Result<Option<String>, CloudError> {
     Ok(fields::clean_email(input)?)
-}
-
-pub(crate) fn clean_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>, CloudError> {
-    Ok(fields::clean_text(value, field, max)?)
 }
 
 pub(crate) fn clean_name(value: Option<String>) -> Result<Option<String>, CloudError> {
@@ -573,16 +563,4 @@ pub(crate) fn clean_tags(tags: Vec<String>) -> Result<Vec<String>, CloudError> {
 
 pub(crate) fn clean_birthday(value: Option<String>) -> Result<Option<String>, CloudError> {
     Ok(fields::clean_birthday(value)?)
-}
-
-/// Consents the customer just gave or withdrew here, stamped with time and source.
-pub(crate) fn stamp_consents(mut consents: Consents, input: &ConsentsInput, source: &str, at: i64) -> Consents {
-    let stamp = |granted: bool| Consent { granted, at: rfc3339(at), source: source.to_owned() };
-    if let Some(granted) = input.sms {
-        consents.sms = Some(stamp(granted));
-    }
-    if let Some(granted) = input.email {
-        consents.email = Some(stamp(granted));
-    }
-    consents
 }

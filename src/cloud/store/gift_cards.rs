@@ -173,7 +173,7 @@ impl Store {
         let at = now();
         self.read(move |sql| {
             let card =
-                load(sql, &key, false)?.ok_or_else(|| CloudError::NotFound { what: format!("gift card {key}") })?;
+                load(sql, &key, false)?.ok_or_else(|| CloudError::NotFound(super::Missing::GiftCard(key.clone())))?;
             let rows = sql.query(
                 "SELECT till_id, receipt_id, amount, created_at FROM gift_card_payments WHERE card_id = $1
                  ORDER BY created_at, receipt_id",
@@ -200,8 +200,8 @@ impl Store {
         let at = now();
         let card = self
             .write(move |sql| {
-                let mut card =
-                    load(sql, &key, true)?.ok_or_else(|| CloudError::NotFound { what: format!("gift card {key}") })?;
+                let mut card = load(sql, &key, true)?
+                    .ok_or_else(|| CloudError::NotFound(super::Missing::GiftCard(key.clone())))?;
                 if card.voided_at.is_none() {
                     sql.execute("UPDATE gift_cards SET voided_at = $1 WHERE id = $2", vals![at, &card.id])?;
                     card.voided_at = Some(at);

@@ -53,8 +53,16 @@ use crate::vals;
 pub enum CloudError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("{what} not found")]
-    NotFound { what: String },
+    #[error("{0} not found")]
+    NotFound(Missing),
+    /// One stored record (`what`: "receipt 42 of till t1", …) holds JSON that cannot be read:
+    /// a damaged row, not a failing database; only the requests needing it fail.
+    #[error("{what} is stored in the cloud's database but cannot be read ({source})")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A uniqueness or idempotency conflict; `code` is stable (`phone_taken`, …).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -84,9 +92,75 @@ impl AsDbError for CloudError {
     }
 }
 
+/// JSON read back from a row that does not parse (`?` names it "a stored record").
 impl From<serde_json::Error> for CloudError {
     fn from(e: serde_json::Error) -> Self {
-        CloudError::Db(DbError::Decode(format!("stored JSON: {e}")))
+        CloudError::Corrupt { what: "a stored record".to_owned(), source: e }
+    }
+}
+
+/// What a lookup did not find. Each kind answers its own error code, so the HTTP layer never
+/// reads the kind out of a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    Customer(String),
+    /// A receipt, with the till it was looked for on when the caller named one.
+    Receipt {
+        id: String,
+        till: Option<String>,
+    },
+    Till(String),
+    GiftCard(String),
+    Webhook(String),
+    /// A failed webhook delivery.
+    Delivery(String),
+    /// No MoySklad key is configured for this store.
+    MoyskladKey {
+        store: String,
+    },
+}
+
+impl Missing {
+    /// The stable error code of a 404 for this kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Missing::Customer(_) => "customer_not_found",
+            Missing::Receipt { .. } => "receipt_not_found",
+            Missing::Till(_) => "till_not_found",
+            Missing::GiftCard(_) => "gift_card_not_found",
+            Missing::Webhook(_) => "webhook_not_found",
+            Missing::Delivery(_) => "delivery_not_found",
+            Missing::MoyskladKey { .. } => "not_found",
+        }
+    }
+
+    /// The values the sentence names, under the names `messages_ru` uses.
+    pub fn params(&self) -> ErrorParams {
+        match self {
+            Missing::Receipt { id, till: Some(till) } => vec![("id", id.clone()), ("till", till.clone())],
+            Missing::Customer(id)
+            | Missing::Receipt { id, till: None }
+            | Missing::Till(id)
+            | Missing::GiftCard(id)
+            | Missing::Webhook(id)
+            | Missing::Delivery(id) => vec![("id", id.clone())],
+            Missing::MoyskladKey { store } => vec![("moysklad_store", store.clone())],
+        }
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Customer(id) => write!(f, "customer {id}"),
+            Missing::Receipt { id, till: Some(till) } => write!(f, "receipt {id} of till {till}"),
+            Missing::Receipt { id, till: None } => write!(f, "receipt {id}"),
+            Missing::Till(id) => write!(f, "till {id}"),
+            Missing::GiftCard(id) => write!(f, "gift card {id}"),
+            Missing::Webhook(id) => write!(f, "webhook {id}"),
+            Missing::Delivery(id) => write!(f, "failed delivery {id}"),
+            Missing::MoyskladKey { store } => write!(f, "MoySklad key of store {store}"),
+        }
     }
 }
 

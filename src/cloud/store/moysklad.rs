@@ -98,7 +98,7 @@ impl Store {
                 vals![at, &store],
             )?;
             if changed == 0 {
-                return Err(CloudError::NotFound { what: format!("MoySklad key of store {store}") });
+                return Err(CloudError::NotFound(super::Missing::MoyskladKey { store: store.clone() }));
             }
             Ok(())
         })
@@ -161,7 +161,7 @@ impl Store {
         let at = now();
         self.write(move |sql| {
             let customer = load_resolved(sql, &customer_id, true)?
-                .ok_or_else(|| CloudError::NotFound { what: format!("customer {customer_id}") })?;
+                .ok_or_else(|| CloudError::NotFound(super::Missing::Customer(customer_id.clone())))?;
             if customer.external_id.as_deref() == Some(ms_id.as_str()) {
                 return Ok(Link::Already);
             }

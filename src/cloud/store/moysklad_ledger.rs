@@ -170,7 +170,7 @@ impl Store {
                     "SELECT customer_id, body FROM receipts WHERE till_id = $1 AND receipt_id = $2",
                     vals![&till_id, &receipt_id],
                 )?
-                .ok_or_else(|| CloudError::NotFound { what: format!("receipt {receipt_id}") })?;
+                .ok_or_else(|| CloudError::NotFound(super::Missing::Receipt { id: receipt_id.clone(), till: None }))?;
             let customer_id = sale.opt_text(0)?;
             let body: SaleEvent = serde_json::from_str(&sale.text(1)?)?;
             let sold = sold_lines(sql, &till_id, &receipt_id, &body)?;
@@ -262,7 +262,7 @@ fn customer_of(
     match request.customer.as_ref().and_then(|c| c.id.clone()) {
         Some(id) => load_resolved(sql, &id, lock)?
             .map(Some)
-            .ok_or_else(|| CloudError::NotFound { what: format!("customer {id}") }),
+            .ok_or_else(|| CloudError::NotFound(super::Missing::Customer(id.clone()))),
         None => Ok(None),
     }
 }

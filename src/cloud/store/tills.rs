@@ -175,7 +175,7 @@ impl Store {
             .write(move |sql| {
                 let row = sql
                     .query_opt("SELECT store, name FROM tills WHERE id = $1", vals![&id])?
-                    .ok_or_else(|| CloudError::NotFound { what: format!("till {id}") })?;
+                    .ok_or_else(|| CloudError::NotFound(super::Missing::Till(id.clone())))?;
                 // Its seqs are the cloud's own: a device enrolled on it would collide with them.
                 if super::moysklad::is_moysklad_till(sql, &id)? {
                     return Err(invalid(
@@ -231,6 +231,6 @@ fn clean_label(field: &str, value: &str) -> Result<String, CloudError> {
 pub(crate) fn lock_till(sql: &mut dyn Sql, till_id: &str) -> Result<i64, CloudError> {
     let row = sql
         .query_opt(&format!("SELECT last_seq FROM tills WHERE id = $1{}", sql.dialect().for_update()), vals![till_id])?
-        .ok_or_else(|| CloudError::NotFound { what: format!("till {till_id}") })?;
+        .ok_or_else(|| CloudError::NotFound(super::Missing::Till(till_id.to_owned())))?;
     Ok(row.int(0)?)
 }

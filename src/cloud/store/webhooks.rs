@@ -122,10 +122,6 @@ impl Changes {
     }
 }
 
-fn not_found(what: &str, id: &str) -> CloudError {
-    CloudError::NotFound { what: format!("{what} {id}") }
-}
-
 impl Store {
     pub async fn create_webhook(
         &self,
@@ -208,7 +204,7 @@ impl Store {
         self.write(move |sql| {
             sql.execute("DELETE FROM webhook_deliveries WHERE webhook_id = $1", vals![&id])?;
             match sql.execute("DELETE FROM webhooks WHERE id = $1", vals![&id])? {
-                0 => Err(not_found("webhook", &id)),
+                0 => Err(CloudError::NotFound(super::Missing::Webhook(id.clone()))),
                 _ => Ok(()),
             }
         })
@@ -234,7 +230,7 @@ impl Store {
         let limit = limit.clamp(1, 1000);
         self.read(move |sql| {
             if sql.query_opt("SELECT id FROM webhooks WHERE id = $1", vals![&webhook_id])?.is_none() {
-                return Err(not_found("webhook", &webhook_id));
+                return Err(CloudError::NotFound(super::Missing::Webhook(webhook_id.clone())));
             }
             let columns = "id, event_type, status, attempts, created_at, last_attempt_ms, next_attempt_ms, last_status,
                            last_error, done_at, body";
@@ -262,7 +258,7 @@ impl Store {
                 vals![now_ms, &delivery_id, &webhook_id],
             )?;
             if changed == 0 {
-                return Err(not_found("failed delivery", &delivery_id));
+                return Err(CloudError::NotFound(super::Missing::Delivery(delivery_id.clone())));
             }
             Ok(())
         })
