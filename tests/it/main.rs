@@ -27,6 +27,8 @@ mod tray;
 
 mod cloud_support;
 
+mod admin_paging;
+
 mod cloud_admin;
 mod cloud_consents;
 mod cloud_import;

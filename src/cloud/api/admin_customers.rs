@@ -5,15 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::paging::PageParams;
 use super::{validate_key, ApiError, AppState};
 use crate::clock::{now, rfc3339};
 use crate::cloud::store::{CustomerInput, CustomerRecord};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 use crate::wire::RequestHash;
-use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
-};
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance};
 
 /// A customer as the API shows them, with points computed now and the tier of the current program.
 pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> Customer {
@@ -56,13 +55,35 @@ pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
     Ok(Json(customer_json(&customer, &program, now())))
 }
 
-/// Finds customers by exactly one of `phone` (any format), `card` or `email`.
-#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", params(CustomerInput),
-    responses((status = 200, body = SearchResult), (status = 422, body = crate::wire::ErrorBody)))]
+/// Customers found, or a page of the directory.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerList {
+    /// `phone`, `card` or `email` when a search matched; null otherwise.
+    pub matched_by: Option<String>,
+    pub customers: Vec<Customer>,
+    /// Listing: the `cursor` of the next page; null on the last page and for a search.
+    pub next_cursor: Option<String>,
+}
+
+/// Finds customers by exactly one of `phone` (any format), `card` or `email`; with none of
+/// them, a page of the whole directory (by id).
+#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", params(CustomerInput, PageParams),
+    responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CustomerInput>,
-) -> Result<Json<SearchResult>, ApiError> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<CustomerList>, ApiError> {
+    let page = page.page()?;
+    if query.is_empty() {
+        let (customers, program) = state.store.list_customers(page).await?;
+        let at = now();
+        return Ok(Json(CustomerList {
+            matched_by: None,
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: customers.next_cursor,
+        }));
+    }
     let matched_by = if query.phone.is_some() {
         "phone"
     } else if query.card.is_some() {
@@ -72,9 +93,10 @@ pub async fn find(
     };
     let (customers, program) = state.store.find_customers(query).await?;
     let at = now();
-    Ok(Json(SearchResult {
+    Ok(Json(CustomerList {
         matched_by: (!customers.is_empty()).then(|| matched_by.to_owned()),
         customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+        next_cursor: None,
     }))
 }
 

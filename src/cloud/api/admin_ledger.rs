@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::cloud::store::{AppliedReceipt, ConflictView, ProgramVersion};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -18,6 +19,8 @@ pub struct ReceiptQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReceiptList {
     pub receipts: Vec<AppliedReceipt>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -29,16 +32,20 @@ pub struct ConflictQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConflictList {
     pub conflicts: Vec<ConflictView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// A customer's receipts as applied, newest first.
-#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", params(ReceiptQuery),
+/// A page of a customer's receipts as applied, newest first.
+#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", params(ReceiptQuery, PageParams),
     responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn receipts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ReceiptQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ReceiptList>, ApiError> {
-    Ok(Json(ReceiptList { receipts: state.store.receipts_of(query.customer).await? }))
+    let page = state.store.receipts_of(query.customer, page.page()?).await?;
+    Ok(Json(ReceiptList { receipts: page.items, next_cursor: page.next_cursor }))
 }
 
 /// One receipt of one till, as applied, with its returns.
@@ -70,12 +77,15 @@ pub async fn put_program(
     Ok(Json(version))
 }
 
-/// Overdrafts, over-used promo codes, rejected events and merged customers, newest first.
-#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", params(ConflictQuery),
+/// A page of overdrafts, over-used promo codes, rejected events and merged customers,
+/// newest first.
+#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", params(ConflictQuery, PageParams),
     responses((status = 200, body = ConflictList)))]
 pub async fn conflicts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ConflictQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    Ok(Json(ConflictList { conflicts: state.store.conflicts(query.kind).await? }))
+    let page = state.store.conflicts(query.kind, page.page()?).await?;
+    Ok(Json(ConflictList { conflicts: page.items, next_cursor: page.next_cursor }))
 }

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::cloud::store::{NewTill, TillView};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +22,8 @@ pub struct CreateTill {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TillList {
     pub tills: Vec<TillView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Creates a till and answers a one-time enrollment code (valid 24 hours, shown once).
@@ -35,9 +38,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(till)))
 }
 
-#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", responses((status = 200, body = TillList)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<TillList>, ApiError> {
-    Ok(Json(TillList { tills: state.store.list_tills().await? }))
+/// A page of tills, oldest first.
+#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", params(PageParams), responses((status = 200, body = TillList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<TillList>, ApiError> {
+    let page = state.store.list_tills(page.page()?).await?;
+    Ok(Json(TillList { tills: page.items, next_cursor: page.next_cursor }))
 }
 
 /// A new one-time code for an existing till, e.g. to enroll it again after a restore.

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::clock::{now, now_ms};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -42,20 +43,20 @@ pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>)
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `delivered` or `failed`.
     pub status: Option<String>,
-    /// At most this many, newest first (1–1000, default 100).
-    pub limit: Option<i64>,
 }
 
-/// A webhook's deliveries, newest first: status, attempts, the receiver's last answer, the body.
-#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", params(DeliveryQuery),
+/// A page of a webhook's deliveries, newest first: status, attempts, the receiver's last
+/// answer, the body.
+#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", params(DeliveryQuery, PageParams),
     responses((status = 200, body = DeliveryList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeliveryQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let deliveries = state.store.deliveries(id, query.status, query.limit.unwrap_or(100)).await?;
-    Ok(Json(DeliveryList { deliveries }))
+    let page = state.store.deliveries(id, query.status, page.page()?).await?;
+    Ok(Json(DeliveryList { deliveries: page.items, next_cursor: page.next_cursor }))
 }
 
 /// Sends a failed delivery again (same id and body), with a fresh set of attempts.
