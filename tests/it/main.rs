@@ -41,3 +41,4 @@ mod moysklad_flows;
 mod moysklad_gift_cards;
 mod moysklad_links;
 mod moysklad_openapi;
+mod openapi;

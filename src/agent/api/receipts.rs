@@ -39,6 +39,7 @@ pub async fn commit(
 
 /// Returns lines of a committed receipt (or everything with `all: true`).
 #[utoipa::path(post, path = "/v1/receipts/{id}/returns", tag = "receipts", request_body = ReturnRequest,
+    params(("id" = String, Path, description = "The receipt's id, as the till committed it")),
     responses((status = 200, body = ReturnResult), (status = 404, body = crate::wire::ErrorBody),
               (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn return_lines(
@@ -54,7 +55,8 @@ pub async fn return_lines(
 }
 
 /// The stored receipt, as it was answered at commit, and its returns.
-#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "receipts",
+#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "receipts", operation_id = "receipt_read",
+    params(("id" = String, Path, description = "The receipt's id, as the till committed it")),
     responses((status = 200, body = ReceiptView), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<ReceiptView>, ApiError> {
     Ok(Json(state.store()?.receipt(id).await?))

@@ -38,7 +38,7 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
 }
 
 /// Creates a customer (card assigned when none is given, welcome points granted).
-#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", request_body = EnrollRequest,
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = EnrollRequest,
     responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -48,7 +48,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(customer_json(&customer, &program, now()))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin",
+#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin", operation_id = "admin_customer_read",
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
     let (customer, program) = state.store.customer(id).await?;
@@ -67,7 +68,7 @@ pub struct CustomerList {
 
 /// Finds customers by exactly one of `phone` (any format), `card` or `email`; with none of
 /// them, a page of the whole directory (by id).
-#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", params(CustomerInput, PageParams),
+#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_list", params(CustomerInput, PageParams),
     responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
     State(state): State<AppState>,
@@ -101,7 +102,8 @@ pub async fn find(
 }
 
 /// Edits personal data and consents; absent fields stay, `null` clears.
-#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", request_body = CustomerPatch,
+#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", operation_id = "admin_customer_update", request_body = CustomerPatch,
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -113,7 +115,8 @@ pub async fn update(
 }
 
 /// A manual correction of points, idempotent by `id`; a negative one may leave debt.
-#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", request_body = AdjustmentRequest,
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", operation_id = "admin_customer_adjust", request_body = AdjustmentRequest,
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 201, body = AdjustmentResult), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn adjust(
     State(state): State<AppState>,

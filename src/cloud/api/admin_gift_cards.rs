@@ -33,7 +33,7 @@ pub struct GiftCardPage {
 
 /// A page of cards, newest first.
 #[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_list", params(PageParams),
-    responses((status = 200, body = GiftCardPage)))]
+    responses((status = 200, body = GiftCardPage), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,

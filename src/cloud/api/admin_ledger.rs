@@ -11,6 +11,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReceiptQuery {
     /// The customer whose receipts to list.
     pub customer: String,
@@ -24,6 +25,7 @@ pub struct ReceiptList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConflictQuery {
     /// Only conflicts of this kind (`overdraft`, `rejected_event`, …).
     pub kind: Option<String>,
@@ -37,8 +39,8 @@ pub struct ConflictList {
 }
 
 /// A page of a customer's receipts as applied, newest first.
-#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", params(ReceiptQuery, PageParams),
-    responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", operation_id = "admin_receipt_list", params(ReceiptQuery, PageParams),
+    responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn receipts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ReceiptQuery>,
@@ -49,7 +51,9 @@ pub async fn receipts(
 }
 
 /// One receipt of one till, as applied, with its returns.
-#[utoipa::path(get, path = "/v1/admin/receipts/{till_id}/{receipt_id}", tag = "admin",
+#[utoipa::path(get, path = "/v1/admin/receipts/{till_id}/{receipt_id}", tag = "admin", operation_id = "admin_receipt_read",
+    params(("till_id" = String, Path, description = "The till that committed the receipt"),
+           ("receipt_id" = String, Path, description = "The receipt's id on that till")),
     responses((status = 200, body = AppliedReceipt), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn receipt(
     State(state): State<AppState>,
@@ -79,8 +83,8 @@ pub async fn put_program(
 
 /// A page of overdrafts, over-used promo codes, rejected events and merged customers,
 /// newest first.
-#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", params(ConflictQuery, PageParams),
-    responses((status = 200, body = ConflictList)))]
+#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", operation_id = "admin_conflict_list", params(ConflictQuery, PageParams),
+    responses((status = 200, body = ConflictList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn conflicts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ConflictQuery>,

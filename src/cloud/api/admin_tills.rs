@@ -27,7 +27,7 @@ pub struct TillList {
 }
 
 /// Creates a till and answers a one-time enrollment code (valid 24 hours, shown once).
-#[utoipa::path(post, path = "/v1/admin/tills", tag = "admin", request_body = CreateTill,
+#[utoipa::path(post, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_create", request_body = CreateTill,
     responses((status = 201, body = NewTill), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -39,7 +39,8 @@ pub async fn create(
 }
 
 /// A page of tills, oldest first.
-#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", params(PageParams), responses((status = 200, body = TillList)))]
+#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_list", params(PageParams),
+    responses((status = 200, body = TillList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
@@ -49,7 +50,8 @@ pub async fn list(
 }
 
 /// A new one-time code for an existing till, e.g. to enroll it again after a restore.
-#[utoipa::path(post, path = "/v1/admin/tills/{id}/enrollment-code", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/tills/{id}/enrollment-code", tag = "admin", operation_id = "admin_till_new_code",
+    params(("id" = String, Path, description = "The till's id")),
     responses((status = 201, body = NewTill), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn new_code(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
 
 /// Subscribes `url` to `events`; answers the signing secret (shown this once).
-#[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", request_body = WebhookCreate,
+#[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", operation_id = "admin_webhook_create", request_body = WebhookCreate,
     responses((status = 201, body = WebhookCreated), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -26,13 +26,14 @@ pub async fn create(
 }
 
 /// Every webhook (without secrets), with its deliveries counted by status.
-#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", responses((status = 200, body = WebhookList)))]
+#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", operation_id = "admin_webhook_list", responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
     Ok(Json(WebhookList { webhooks: state.store.list_webhooks().await? }))
 }
 
 /// Deletes a webhook and its deliveries; nothing more is sent to it.
-#[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin", operation_id = "admin_webhook_delete",
+    params(("id" = String, Path, description = "The webhook's id")),
     responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
     state.store.delete_webhook(id).await?;
@@ -40,6 +41,7 @@ pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `delivered` or `failed`.
     pub status: Option<String>,
@@ -47,7 +49,8 @@ pub struct DeliveryQuery {
 
 /// A page of a webhook's deliveries, newest first: status, attempts, the receiver's last
 /// answer, the body.
-#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", params(DeliveryQuery, PageParams),
+#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", operation_id = "admin_webhook_deliveries",
+    params(("id" = String, Path, description = "The webhook's id"), DeliveryQuery, PageParams),
     responses((status = 200, body = DeliveryList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
@@ -60,7 +63,8 @@ pub async fn deliveries(
 }
 
 /// Sends a failed delivery again (same id and body), with a fresh set of attempts.
-#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin", operation_id = "admin_webhook_retry",
+    params(("id" = String, Path, description = "The webhook's id"), ("delivery_id" = String, Path, description = "The failed delivery's id")),
     responses((status = 202), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn retry(
     State(state): State<AppState>,

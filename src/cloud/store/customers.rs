@@ -36,6 +36,7 @@ pub struct CustomerRecord {
 
 /// How to find customers: exactly one of the fields.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerInput {
     pub phone: Option<String>,
     pub card: Option<String>,
