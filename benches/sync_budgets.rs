@@ -551,7 +551,7 @@ fn drain_case(plan: &Plan, outbox: &Outbox, backend: &Backend) -> Drain {
 
     // Exactly once: the cloud answered every seq, refused nothing, and each customer's balance
     // is the sum of what their sales earned at the till — no sale lost, none counted twice.
-    let tills = cloud.admin("GET", "/v1/admin/tills", None, 200);
+    let tills = cloud.admin("GET", "/v1/admin/tills?limit=1000", None, 200);
     let till = tills["tills"]
         .as_array()
         .and_then(|tills| tills.iter().find(|t| t["till_id"] == till_id.as_str()))
@@ -871,7 +871,7 @@ fn push_case(plan: &Plan, backend: &Backend) -> Push {
 
     // Exactly once: every till's seq is at its last event, and every customer holds exactly the
     // points of their sales.
-    let tills = cloud.admin("GET", "/v1/admin/tills", None, 200);
+    let tills = cloud.admin("GET", "/v1/admin/tills?limit=1000", None, 200);
     for till in std::iter::once(&lone).chain(&many) {
         let listed = tills["tills"]
             .as_array()

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod messages_ru;
+pub mod openapi;
 pub mod rate_limit;
 pub mod serve;
 

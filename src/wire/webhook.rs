@@ -136,7 +136,10 @@ pub struct DeliveryView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryList {
+    /// Newest first.
     pub deliveries: Vec<DeliveryView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `X-Loyalty-Signature`'s value for `body`: `sha256=` and the lower-case hex HMAC-SHA256 of

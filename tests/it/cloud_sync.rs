@@ -370,7 +370,7 @@ async fn two_processes_scenario(backend: Backend) {
         }
     }
     assert_eq!(first.points(&customer).await["balance"], 120, "every sale applied exactly once");
-    let (_, receipts) = first.admin_get(&format!("/v1/admin/receipts?customer={customer}")).await;
+    let (_, receipts) = first.admin_get(&format!("/v1/admin/receipts?customer={customer}&limit=1000")).await;
     assert_eq!(receipts["receipts"].as_array().unwrap().len(), 120);
 
     assert_eq!(created.len(), 40);

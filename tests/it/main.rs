@@ -31,6 +31,8 @@ mod tray;
 
 mod cloud_support;
 
+mod admin_paging;
+
 mod cloud_admin;
 mod cloud_consents;
 mod cloud_import;
@@ -44,3 +46,4 @@ mod moysklad_flows;
 mod moysklad_gift_cards;
 mod moysklad_links;
 mod moysklad_openapi;
+mod openapi;

@@ -193,7 +193,7 @@ async fn network_faults_scenario(backend: Backend) {
 
     // Each receipt once: 10.00 points each at 5 %, and one stored receipt per sale.
     assert_eq!(cloud_balance(&cloud, &customer_id).await, 10 * committed);
-    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}")).await;
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}&limit=1000")).await;
     let ids: Vec<&str> =
         receipts["receipts"].as_array().unwrap().iter().filter_map(|r| r["receipt_id"].as_str()).collect();
     assert_eq!(ids.len() as i64, committed, "{receipts}");
@@ -243,7 +243,7 @@ async fn kill_9_scenario(backend: Backend) {
         agent.restart();
     }
     wait_drained(&agent, Duration::from_secs(20)).await;
-    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}")).await;
+    let (_, receipts) = cloud.admin_get(&format!("/v1/admin/receipts?customer={customer_id}&limit=1000")).await;
     let in_cloud = receipts["receipts"].as_array().unwrap().len() as i64;
     assert!(in_cloud >= answered, "every commit answered 200 is in the cloud: {in_cloud} < {answered}");
     // Nothing twice: the cloud's balance is exactly 5 points per receipt it holds.

@@ -15,6 +15,7 @@ use crate::wire::RequestHash;
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, SearchResult};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// A phone in any format, a card number, QR text, an email or the last 4+ digits of a phone.
     pub q: String,
@@ -59,7 +60,8 @@ pub async fn enroll(
     Ok((StatusCode::CREATED, Json(customer_json(&customer, &state.program(), now))))
 }
 
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", operation_id = "customer_read",
+    params(("id" = String, Path, description = "The customer's id")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
     let customer = state.store()?.customer(id).await?;
@@ -68,6 +70,7 @@ pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 
 /// Edits personal data and consents; absent fields stay, `null` clears.
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerPatch,
+    params(("id" = String, Path, description = "The customer's id")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -90,6 +93,7 @@ pub async fn update(
 
 /// A manual correction of points (standalone mode only; a connected till asks the cloud).
 #[utoipa::path(post, path = "/v1/customers/{id}/adjustments", tag = "customers", request_body = AdjustmentRequest,
+    params(("id" = String, Path, description = "The customer's id")),
     responses((status = 201, body = AdjustmentResult), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn adjust(
     State(state): State<AppState>,

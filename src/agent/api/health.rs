@@ -56,6 +56,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncNowQuery {
     /// Seconds to wait for the sync to finish before answering 202 with its progress
     /// (0–20, default 10; more is read as 20).

@@ -4,6 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{customers, gift_cards, health, promo, qr, receipts, session};
@@ -21,10 +22,14 @@ use super::{customers, gift_cards, health, promo, qr, receipts, session};
         gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,
         session::create_launch_code, session::current,
     ),
-    modifiers(&BearerToken, &MoyskladEndpoints),
+    modifiers(&BearerToken, &MoyskladEndpoints, &COMMON_RESPONSES),
     security(("agent_token" = [])),
 )]
 pub struct ApiDoc;
+
+/// The layers' answers (403 of the Host and Origin guards, 401, 400/413/415/422 for a body,
+/// 503), added after the MoySklad operations are merged in so that they get them too.
+const COMMON_RESPONSES: CommonResponses = CommonResponses { host_and_origin_guards: true };
 
 struct BearerToken;
 

@@ -16,7 +16,8 @@ use crate::wire::QrDecoded;
 
 /// The customer's card as a QR code: `qr.svg` or `qr.png`.
 #[utoipa::path(get, path = "/v1/customers/{id}/{file}", tag = "customers",
-    params(("id" = String, Path), ("file" = String, Path, description = "qr.svg or qr.png")),
+    params(("id" = String, Path, description = "The customer's id"),
+           ("file" = String, Path, description = "qr.svg or qr.png", example = "qr.svg")),
     responses((status = 200, content_type = "image/svg+xml"), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn card_qr(
     State(state): State<AppState>,
@@ -36,6 +37,7 @@ pub async fn card_qr(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignupQrQuery {
     /// The store the customer joins in (its name, up to 64 characters); by default the
     /// enrolled till's store.

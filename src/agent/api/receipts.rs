@@ -41,6 +41,7 @@ pub async fn commit(
 
 /// Returns lines of a committed receipt (or everything with `all: true`).
 #[utoipa::path(post, path = "/v1/receipts/{id}/returns", tag = "receipts", request_body = ReturnRequest,
+    params(("id" = String, Path, description = "The receipt's id, as the till committed it")),
     responses((status = 200, body = ReturnResult), (status = 404, body = crate::wire::ErrorBody),
               (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn return_lines(
@@ -56,7 +57,8 @@ pub async fn return_lines(
 }
 
 /// The stored receipt, as it was answered at commit, and its returns.
-#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "receipts",
+#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "receipts", operation_id = "receipt_read",
+    params(("id" = String, Path, description = "The receipt's id, as the till committed it")),
     responses((status = 200, body = ReceiptView), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<ReceiptView>, ApiError> {
     Ok(Json(state.store()?.receipt(id).await?))
@@ -68,6 +70,7 @@ const MAX_LIMIT: usize = 1000;
 
 /// `?limit=&cursor=` of a receipt list, read as text so that a bad value gets its own answer.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Receipts per page, 1–1000 (default 100).
     pub limit: Option<String>,
@@ -86,7 +89,8 @@ impl ListQuery {
                         "invalid_limit",
                         format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
                     )
-                    .with("max", MAX_LIMIT))
+                    .with("max", MAX_LIMIT)
+                    .with("default", DEFAULT_LIMIT))
                 }
             },
         };

@@ -5,15 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::paging::PageParams;
 use super::{validate_key, ApiError, AppState};
 use crate::clock::{now, rfc3339};
 use crate::cloud::store::{CustomerInput, CustomerRecord};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 use crate::wire::RequestHash;
-use crate::wire::{
-    AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance, SearchResult,
-};
+use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance};
 
 /// A customer as the API shows them, with points computed now and the tier of the current program.
 pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> Customer {
@@ -39,7 +38,7 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
 }
 
 /// Creates a customer (card assigned when none is given, welcome points granted).
-#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", request_body = EnrollRequest,
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = EnrollRequest,
     responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -49,20 +48,43 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(customer_json(&customer, &program, now()))))
 }
 
-#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin",
+#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin", operation_id = "admin_customer_read",
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
     let (customer, program) = state.store.customer(id).await?;
     Ok(Json(customer_json(&customer, &program, now())))
 }
 
-/// Finds customers by exactly one of `phone` (any format), `card` or `email`.
-#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", params(CustomerInput),
-    responses((status = 200, body = SearchResult), (status = 422, body = crate::wire::ErrorBody)))]
+/// Customers found, or a page of the directory.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerList {
+    /// `phone`, `card` or `email` when a search matched; null otherwise.
+    pub matched_by: Option<String>,
+    pub customers: Vec<Customer>,
+    /// Listing: the `cursor` of the next page; null on the last page and for a search.
+    pub next_cursor: Option<String>,
+}
+
+/// Finds customers by exactly one of `phone` (any format), `card` or `email`; with none of
+/// them, a page of the whole directory (by id).
+#[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_list", params(CustomerInput, PageParams),
+    responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CustomerInput>,
-) -> Result<Json<SearchResult>, ApiError> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<CustomerList>, ApiError> {
+    let page = page.page()?;
+    if query.is_empty() {
+        let (customers, program) = state.store.list_customers(page).await?;
+        let at = now();
+        return Ok(Json(CustomerList {
+            matched_by: None,
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: customers.next_cursor,
+        }));
+    }
     let matched_by = if query.phone.is_some() {
         "phone"
     } else if query.card.is_some() {
@@ -72,14 +94,16 @@ pub async fn find(
     };
     let (customers, program) = state.store.find_customers(query).await?;
     let at = now();
-    Ok(Json(SearchResult {
+    Ok(Json(CustomerList {
         matched_by: (!customers.is_empty()).then(|| matched_by.to_owned()),
         customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+        next_cursor: None,
     }))
 }
 
 /// Edits personal data and consents; absent fields stay, `null` clears.
-#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", request_body = CustomerPatch,
+#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", operation_id = "admin_customer_update", request_body = CustomerPatch,
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -91,7 +115,8 @@ pub async fn update(
 }
 
 /// A manual correction of points, idempotent by `id`; a negative one may leave debt.
-#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", request_body = AdjustmentRequest,
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", operation_id = "admin_customer_adjust", request_body = AdjustmentRequest,
+    params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 201, body = AdjustmentResult), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn adjust(
     State(state): State<AppState>,

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
-use crate::http::extract::{ApiJson, ApiPath};
-use crate::wire::{GiftCardIssue, GiftCardList, GiftCardView};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::wire::{GiftCardIssue, GiftCardView};
 
 /// Issues a card: `{amount}` in kopecks, optionally `number` (else a Luhn number 2999…) and
 /// `expires_at` (RFC 3339).
@@ -21,10 +22,24 @@ pub async fn issue(
     Ok((StatusCode::CREATED, Json(state.store.gift_card_issue(request).await?)))
 }
 
-/// The newest cards first (at most 1000).
-#[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_list", responses((status = 200, body = GiftCardList)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<GiftCardList>, ApiError> {
-    Ok(Json(GiftCardList { gift_cards: state.store.gift_cards().await? }))
+/// A page of the cloud's gift cards.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct GiftCardPage {
+    /// Newest first.
+    pub gift_cards: Vec<GiftCardView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of cards, newest first.
+#[utoipa::path(get, path = "/v1/admin/gift-cards", tag = "admin", operation_id = "admin_gift_card_list", params(PageParams),
+    responses((status = 200, body = GiftCardPage), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<GiftCardPage>, ApiError> {
+    let page = state.store.gift_cards(page.page()?).await?;
+    Ok(Json(GiftCardPage { gift_cards: page.items, next_cursor: page.next_cursor }))
 }
 
 /// A card by its id or number, with the sales paid with it.

@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::cloud::store::{AppliedReceipt, ConflictView, ProgramVersion};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReceiptQuery {
     /// The customer whose receipts to list.
     pub customer: String,
@@ -18,9 +20,12 @@ pub struct ReceiptQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReceiptList {
     pub receipts: Vec<AppliedReceipt>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConflictQuery {
     /// Only conflicts of this kind (`overdraft`, `rejected_event`, …).
     pub kind: Option<String>,
@@ -29,20 +34,26 @@ pub struct ConflictQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConflictList {
     pub conflicts: Vec<ConflictView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// A customer's receipts as applied, newest first.
-#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", params(ReceiptQuery),
-    responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody)))]
+/// A page of a customer's receipts as applied, newest first.
+#[utoipa::path(get, path = "/v1/admin/receipts", tag = "admin", operation_id = "admin_receipt_list", params(ReceiptQuery, PageParams),
+    responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn receipts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ReceiptQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ReceiptList>, ApiError> {
-    Ok(Json(ReceiptList { receipts: state.store.receipts_of(query.customer).await? }))
+    let page = state.store.receipts_of(query.customer, page.page()?).await?;
+    Ok(Json(ReceiptList { receipts: page.items, next_cursor: page.next_cursor }))
 }
 
 /// One receipt of one till, as applied, with its returns.
-#[utoipa::path(get, path = "/v1/admin/receipts/{till_id}/{receipt_id}", tag = "admin",
+#[utoipa::path(get, path = "/v1/admin/receipts/{till_id}/{receipt_id}", tag = "admin", operation_id = "admin_receipt_read",
+    params(("till_id" = String, Path, description = "The till that committed the receipt"),
+           ("receipt_id" = String, Path, description = "The receipt's id on that till")),
     responses((status = 200, body = AppliedReceipt), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn receipt(
     State(state): State<AppState>,
@@ -70,12 +81,15 @@ pub async fn put_program(
     Ok(Json(version))
 }
 
-/// Overdrafts, over-used promo codes, rejected events and merged customers, newest first.
-#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", params(ConflictQuery),
-    responses((status = 200, body = ConflictList)))]
+/// A page of overdrafts, over-used promo codes, rejected events and merged customers,
+/// newest first.
+#[utoipa::path(get, path = "/v1/admin/conflicts", tag = "admin", operation_id = "admin_conflict_list", params(ConflictQuery, PageParams),
+    responses((status = 200, body = ConflictList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn conflicts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ConflictQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    Ok(Json(ConflictList { conflicts: state.store.conflicts(query.kind).await? }))
+    let page = state.store.conflicts(query.kind, page.page()?).await?;
+    Ok(Json(ConflictList { conflicts: page.items, next_cursor: page.next_cursor }))
 }

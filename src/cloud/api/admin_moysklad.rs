@@ -11,7 +11,7 @@ use crate::cloud::store::MoyskladKey;
 use crate::http::extract::ApiPath;
 
 /// Creates or replaces the store's MoySklad key; the answer is the only time it is shown.
-#[utoipa::path(post, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin", operation_id = "admin_moysklad_key_create",
     params(("store" = String, Path, description = "The store's name, as its tills carry it")),
     responses((status = 201, body = MoyskladKey), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
@@ -24,7 +24,7 @@ pub async fn create(
 }
 
 /// Revokes the store's MoySklad key; its documents stay.
-#[utoipa::path(delete, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin",
+#[utoipa::path(delete, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin", operation_id = "admin_moysklad_key_revoke",
     params(("store" = String, Path, description = "The store's name")),
     responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn revoke(State(state): State<AppState>, ApiPath(store): ApiPath<String>) -> Result<StatusCode, ApiError> {

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::cloud::store::{NewTill, TillView};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,10 +22,12 @@ pub struct CreateTill {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TillList {
     pub tills: Vec<TillView>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Creates a till and answers a one-time enrollment code (valid 24 hours, shown once).
-#[utoipa::path(post, path = "/v1/admin/tills", tag = "admin", request_body = CreateTill,
+#[utoipa::path(post, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_create", request_body = CreateTill,
     responses((status = 201, body = NewTill), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -35,13 +38,20 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(till)))
 }
 
-#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", responses((status = 200, body = TillList)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<TillList>, ApiError> {
-    Ok(Json(TillList { tills: state.store.list_tills().await? }))
+/// A page of tills, oldest first.
+#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_list", params(PageParams),
+    responses((status = 200, body = TillList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<TillList>, ApiError> {
+    let page = state.store.list_tills(page.page()?).await?;
+    Ok(Json(TillList { tills: page.items, next_cursor: page.next_cursor }))
 }
 
 /// A new one-time code for an existing till, e.g. to enroll it again after a restore.
-#[utoipa::path(post, path = "/v1/admin/tills/{id}/enrollment-code", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/tills/{id}/enrollment-code", tag = "admin", operation_id = "admin_till_new_code",
+    params(("id" = String, Path, description = "The till's id")),
     responses((status = 201, body = NewTill), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn new_code(
     State(state): State<AppState>,

@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+use super::paging::PageParams;
 use super::{ApiError, AppState};
 use crate::clock::{now, now_ms};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
 
 /// Subscribes `url` to `events`; answers the signing secret (shown this once).
-#[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", request_body = WebhookCreate,
+#[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin", operation_id = "admin_webhook_create", request_body = WebhookCreate,
     responses((status = 201, body = WebhookCreated), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -25,13 +26,14 @@ pub async fn create(
 }
 
 /// Every webhook (without secrets), with its deliveries counted by status.
-#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", responses((status = 200, body = WebhookList)))]
+#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", operation_id = "admin_webhook_list", responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
     Ok(Json(WebhookList { webhooks: state.store.list_webhooks().await? }))
 }
 
 /// Deletes a webhook and its deliveries; nothing more is sent to it.
-#[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin", operation_id = "admin_webhook_delete",
+    params(("id" = String, Path, description = "The webhook's id")),
     responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
     state.store.delete_webhook(id).await?;
@@ -39,27 +41,30 @@ pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `delivered` or `failed`.
     pub status: Option<String>,
-    /// At most this many, newest first (1–1000, default 100).
-    pub limit: Option<i64>,
 }
 
-/// A webhook's deliveries, newest first: status, attempts, the receiver's last answer, the body.
-#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", params(DeliveryQuery),
+/// A page of a webhook's deliveries, newest first: status, attempts, the receiver's last
+/// answer, the body.
+#[utoipa::path(get, path = "/v1/admin/webhooks/{id}/deliveries", tag = "admin", operation_id = "admin_webhook_deliveries",
+    params(("id" = String, Path, description = "The webhook's id"), DeliveryQuery, PageParams),
     responses((status = 200, body = DeliveryList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeliveryQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let deliveries = state.store.deliveries(id, query.status, query.limit.unwrap_or(100)).await?;
-    Ok(Json(DeliveryList { deliveries }))
+    let page = state.store.deliveries(id, query.status, page.page()?).await?;
+    Ok(Json(DeliveryList { deliveries: page.items, next_cursor: page.next_cursor }))
 }
 
 /// Sends a failed delivery again (same id and body), with a fresh set of attempts.
-#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin",
+#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin", operation_id = "admin_webhook_retry",
+    params(("id" = String, Path, description = "The webhook's id"), ("delivery_id" = String, Path, description = "The failed delivery's id")),
     responses((status = 202), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn retry(
     State(state): State<AppState>,

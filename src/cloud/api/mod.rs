@@ -18,6 +18,7 @@ mod admin_tills;
 mod admin_webhooks;
 mod health;
 mod openapi;
+mod paging;
 mod signup;
 mod signup_page;
 mod sync;

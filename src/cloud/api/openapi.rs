@@ -4,6 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
@@ -24,10 +25,14 @@ use super::{
         sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
-    modifiers(&Tokens, &MoyskladEndpoints),
+    modifiers(&Tokens, &MoyskladEndpoints, &COMMON_RESPONSES),
     security(("admin_token" = [])),
 )]
 pub struct CloudApiDoc;
+
+/// The layers' answers (401, 400/413/415/422 for a body, 503), added after the MoySklad
+/// operations are merged in so that they get them too.
+const COMMON_RESPONSES: CommonResponses = CommonResponses { host_and_origin_guards: false };
 
 struct Tokens;
 

@@ -103,6 +103,7 @@ pub async fn known_events(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// The `next_cursor` of the previous page; absent = from the beginning.
     pub cursor: Option<String>,

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Row, Sql};
@@ -152,9 +153,6 @@ fn receipt_from_row(sql: &mut dyn Sql, row: &Row) -> Result<AppliedReceipt, Clou
 
 const RECEIPT_COLUMNS: &str = "till_id, receipt_id, customer_id, program_version, seq, event_id, body, applied_at";
 
-/// The most rows a list answers.
-const LIST_LIMIT: i64 = 500;
-
 impl Store {
     pub async fn put_program(&self, program: Program) -> Result<ProgramVersion, CloudError> {
         program
@@ -198,55 +196,52 @@ impl Store {
         .await
     }
 
-    /// A customer's receipts, newest first (at most 500).
-    pub async fn receipts_of(&self, customer_id: String) -> Result<Vec<AppliedReceipt>, CloudError> {
+    /// A page of a customer's receipts, newest first: ordered by when the cloud applied them,
+    /// then till and seq (unique together), so a walk answers each receipt once.
+    pub async fn receipts_of(&self, customer_id: String, page: Page) -> Result<Paged<AppliedReceipt>, CloudError> {
         self.read(move |sql| {
+            let after = page.key("receipts", &[KeyPart::Int, KeyPart::Text, KeyPart::Int])?;
             let id = match super::customers::load_resolved(sql, &customer_id, false)? {
                 Some(customer) => customer.id,
                 None => return Err(CloudError::NotFound(super::Missing::Customer(customer_id.clone()))),
             };
-            let rows = sql.query(
-                &format!(
-                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE customer_id = $1 ORDER BY applied_at DESC, seq DESC LIMIT $2"
-                ),
-                vals![&id, LIST_LIMIT],
-            )?;
-            rows.iter().map(|row| receipt_from_row(sql, row)).collect()
+            let mut query = PageQuery::new();
+            query.filter("customer_id", id).after(&["applied_at", "till_id", "seq"], after, true);
+            let clauses = query.clauses("applied_at DESC, till_id DESC, seq DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {RECEIPT_COLUMNS} FROM receipts{clauses}"), &query.params)?;
+            page.finish("receipts", rows, |row| key_columns(row, &[7, 0, 4])).try_map(|row| receipt_from_row(sql, &row))
         })
         .await
     }
 
-    /// Conflicts, newest first (at most 500), optionally of one kind.
-    pub async fn conflicts(&self, kind: Option<String>) -> Result<Vec<ConflictView>, CloudError> {
+    /// A page of conflicts, newest first (by id), optionally of one kind.
+    pub async fn conflicts(&self, kind: Option<String>, page: Page) -> Result<Paged<ConflictView>, CloudError> {
         self.read(move |sql| {
+            let after = page.key("conflicts", &[KeyPart::Int])?;
             let columns =
                 "id, kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at";
-            let rows = match &kind {
-                Some(kind) => sql.query(
-                    &format!("SELECT {columns} FROM conflicts WHERE kind = $1 ORDER BY id DESC LIMIT $2"),
-                    vals![kind, LIST_LIMIT],
-                )?,
-                None => {
-                    sql.query(&format!("SELECT {columns} FROM conflicts ORDER BY id DESC LIMIT $1"), vals![LIST_LIMIT])?
-                }
-            };
-            rows.iter()
-                .map(|row| {
-                    Ok(ConflictView {
-                        id: row.int(0)?,
-                        kind: row.text(1)?,
-                        till_id: row.opt_text(2)?,
-                        event_id: row.opt_text(3)?,
-                        seq: row.opt_int(4)?,
-                        customer_id: row.opt_text(5)?,
-                        receipt_id: row.opt_text(6)?,
-                        what_happened: row.text(7)?,
-                        what_was_done: row.text(8)?,
-                        details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
-                        created_at: rfc3339(row.int(10)?),
-                    })
+            let mut query = PageQuery::new();
+            if let Some(kind) = &kind {
+                query.filter("kind", kind);
+            }
+            query.after(&["id"], after, true);
+            let clauses = query.clauses("id DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {columns} FROM conflicts{clauses}"), &query.params)?;
+            page.finish("conflicts", rows, |row| key_columns(row, &[0])).try_map(|row| {
+                Ok(ConflictView {
+                    id: row.int(0)?,
+                    kind: row.text(1)?,
+                    till_id: row.opt_text(2)?,
+                    event_id: row.opt_text(3)?,
+                    seq: row.opt_int(4)?,
+                    customer_id: row.opt_text(5)?,
+                    receipt_id: row.opt_text(6)?,
+                    what_happened: row.text(7)?,
+                    what_was_done: row.text(8)?,
+                    details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
+                    created_at: rfc3339(row.int(10)?),
                 })
-                .collect()
+            })
         })
         .await
     }

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
@@ -35,10 +36,18 @@ pub struct CustomerRecord {
 
 /// How to find customers: exactly one of the fields.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerInput {
     pub phone: Option<String>,
     pub card: Option<String>,
     pub email: Option<String>,
+}
+
+impl CustomerInput {
+    /// No field given: the caller lists the directory rather than finding someone.
+    pub fn is_empty(&self) -> bool {
+        self.phone.is_none() && self.card.is_none() && self.email.is_none()
+    }
 }
 
 const COLUMNS: &str =
@@ -107,6 +116,34 @@ pub(crate) fn load_by(
         }
     }
     Ok(Some(customer))
+}
+
+/// The open lots of `customers`, in one query (a page of the directory holds up to a thousand).
+fn load_lots_of(sql: &mut dyn Sql, customers: &mut [CustomerRecord]) -> Result<(), CloudError> {
+    if customers.is_empty() {
+        return Ok(());
+    }
+    let marks: Vec<String> = (1..=customers.len()).map(|i| format!("${i}")).collect();
+    let params: Vec<Value> = customers.iter().map(|c| Value::from(c.id.as_str())).collect();
+    let rows = sql.query(
+        &format!(
+            "SELECT customer_id, {} FROM point_lots WHERE remaining > 0 AND customer_id IN ({})",
+            ledger::LOT_COLUMNS.join(", "),
+            marks.join(", ")
+        ),
+        &params,
+    )?;
+    let mut lots: std::collections::HashMap<String, Vec<crate::rules::Lot>> = std::collections::HashMap::new();
+    for row in &rows {
+        lots.entry(row.text(0)?).or_default().push(ledger::lot_from_row(row, 1)?);
+    }
+    for customer in customers {
+        let mut own = lots.remove(&customer.id).unwrap_or_default();
+        // In lot order, as `ledger::load_lots` answers them.
+        own.sort_by_key(|lot| lot.id);
+        customer.wallet.lots = own;
+    }
+    Ok(())
 }
 
 /// PostgreSQL: the customers `ids` name, locked (in id order, so two processes cannot
@@ -408,6 +445,24 @@ impl Store {
         self.read(move |sql| {
             let found = load_by(sql, column, &value, false)?;
             Ok((found.into_iter().collect(), super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// A page of the whole directory, by id. Ids are not in creation order (a till makes its
+    /// own), so a customer created during a walk may fall before its cursor and be left out;
+    /// every customer who existed when the walk began is answered exactly once.
+    pub async fn list_customers(&self, page: Page) -> Result<(Paged<CustomerRecord>, Program), CloudError> {
+        self.read(move |sql| {
+            let after = page.key("customers", &[KeyPart::Text])?;
+            let mut query = PageQuery::new();
+            query.after(&["id"], after, false);
+            let clauses = query.clauses("id", page.fetch());
+            let rows = sql.query(&format!("SELECT {COLUMNS} FROM customers{clauses}"), &query.params)?;
+            let mut customers =
+                page.finish("customers", rows, |row| key_columns(row, &[0])).try_map(|row| from_row(&row))?;
+            load_lots_of(sql, &mut customers.items)?;
+            Ok((customers, super::admin::current_program(sql)?))
         })
         .await
     }

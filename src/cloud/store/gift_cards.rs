@@ -6,6 +6,7 @@
 //! row, checks the payment against it and writes one `gift_card_payments` row per (till, sale,
 //! card) in the same transaction; a sale booked again finds its rows and takes nothing.
 
+use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{CloudError, Store};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{Row, Sql};
@@ -14,8 +15,6 @@ use crate::vals;
 use crate::wire::{GiftCardIssue, GiftCardPaymentView, GiftCardView};
 
 const COLUMNS: &str = "id, number, initial, balance, expires_at, voided_at, created_at";
-/// The most cards a list answers.
-const LIST_LIMIT: i64 = 1000;
 
 fn card_of(row: &Row) -> Result<Card, CloudError> {
     Ok(Card {
@@ -155,15 +154,17 @@ impl Store {
         Ok(GiftCardView::of(&card, at, Vec::new()))
     }
 
-    /// The newest cards first.
-    pub async fn gift_cards(&self) -> Result<Vec<GiftCardView>, CloudError> {
+    /// A page of cards, newest first (by issue, then id).
+    pub async fn gift_cards(&self, page: Page) -> Result<Paged<GiftCardView>, CloudError> {
         let at = now();
         self.read(move |sql| {
-            let rows = sql.query(
-                &format!("SELECT {COLUMNS} FROM gift_cards ORDER BY created_at DESC, id DESC LIMIT $1"),
-                vals![LIST_LIMIT],
-            )?;
-            rows.iter().map(|row| Ok(GiftCardView::of(&card_of(row)?, at, Vec::new()))).collect()
+            let after = page.key("gift_cards", &[KeyPart::Int, KeyPart::Text])?;
+            let mut query = PageQuery::new();
+            query.after(&["created_at", "id"], after, true);
+            let clauses = query.clauses("created_at DESC, id DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {COLUMNS} FROM gift_cards{clauses}"), &query.params)?;
+            page.finish("gift_cards", rows, |row| key_columns(row, &[6, 0]))
+                .try_map(|row| Ok(GiftCardView::of(&card_of(&row)?, at, Vec::new())))
         })
         .await
     }

@@ -8,6 +8,7 @@
 //! - `pull.rs`: the change feed.
 //! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `paging.rs`: the keyset pages every admin list answers (`limit`, `cursor`, `next_cursor`).
 //! - `gift_cards.rs`: gift cards, and taking a sale's payments from them.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
 //! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
@@ -24,6 +25,7 @@ mod gift_cards;
 mod import;
 mod moysklad;
 mod moysklad_ledger;
+mod paging;
 mod pull;
 mod push;
 mod signup;
@@ -37,6 +39,7 @@ use tokio::sync::Notify;
 pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
 pub use customers::{CustomerInput, CustomerRecord};
 pub use moysklad::{MoyskladKey, MoyskladScope};
+pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use signup::SignupOutcome;

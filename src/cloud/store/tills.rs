@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid, invalid_with, CloudError, Store};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{Sql, Value};
@@ -62,26 +63,30 @@ impl Store {
         Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
     }
 
-    pub async fn list_tills(&self) -> Result<Vec<TillView>, CloudError> {
-        self.read(|sql| {
+    /// A page of tills, oldest first (by creation, then id): a till created during a walk
+    /// comes at its end.
+    pub async fn list_tills(&self, page: Page) -> Result<Paged<TillView>, CloudError> {
+        self.read(move |sql| {
+            let after = page.key("tills", &[KeyPart::Int, KeyPart::Text])?;
+            let mut query = PageQuery::new();
+            query.after(&["created_at", "id"], after, false);
+            let clauses = query.clauses("created_at, id", page.fetch());
             let rows = sql.query(
-                "SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills ORDER BY created_at, id",
-                &[],
+                &format!("SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills{clauses}"),
+                &query.params,
             )?;
-            rows.iter()
-                .map(|row| {
-                    let enrolled_at = row.opt_int(3)?;
-                    Ok(TillView {
-                        till_id: row.text(0)?,
-                        store: row.text(1)?,
-                        name: row.text(2)?,
-                        enrolled: enrolled_at.is_some(),
-                        enrolled_at: enrolled_at.map(rfc3339),
-                        last_seq: row.int(4)?,
-                        created_at: rfc3339(row.int(5)?),
-                    })
+            page.finish("tills", rows, |row| key_columns(row, &[5, 0])).try_map(|row| {
+                let enrolled_at = row.opt_int(3)?;
+                Ok(TillView {
+                    till_id: row.text(0)?,
+                    store: row.text(1)?,
+                    name: row.text(2)?,
+                    enrolled: enrolled_at.is_some(),
+                    enrolled_at: enrolled_at.map(rfc3339),
+                    last_seq: row.int(4)?,
+                    created_at: rfc3339(row.int(5)?),
                 })
-                .collect()
+            })
         })
         .await
     }

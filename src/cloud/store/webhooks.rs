@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid, invalid_with, Changes, CloudError, Store};
 use crate::clock::rfc3339;
 use crate::cloud::db::{Row, Sql};
@@ -211,13 +212,14 @@ impl Store {
         .await
     }
 
-    /// A webhook's deliveries, newest first, optionally only those with `status`.
+    /// A page of a webhook's deliveries, newest first (by id: UUIDv7, in creation order),
+    /// optionally only those with `status`.
     pub async fn deliveries(
         &self,
         webhook_id: String,
         status: Option<String>,
-        limit: i64,
-    ) -> Result<Vec<DeliveryView>, CloudError> {
+        page: Page,
+    ) -> Result<Paged<DeliveryView>, CloudError> {
         if let Some(status) = &status {
             if !["pending", "delivered", "failed"].contains(&status.as_str()) {
                 return Err(invalid_with(
@@ -227,24 +229,22 @@ impl Store {
                 ));
             }
         }
-        let limit = limit.clamp(1, 1000);
         self.read(move |sql| {
+            let after = page.key("deliveries", &[KeyPart::Text])?;
             if sql.query_opt("SELECT id FROM webhooks WHERE id = $1", vals![&webhook_id])?.is_none() {
                 return Err(CloudError::NotFound(super::Missing::Webhook(webhook_id.clone())));
             }
             let columns = "id, event_type, status, attempts, created_at, last_attempt_ms, next_attempt_ms, last_status,
                            last_error, done_at, body";
-            let rows = match &status {
-                Some(status) => sql.query(
-                    &format!("SELECT {columns} FROM webhook_deliveries WHERE webhook_id = $1 AND status = $2 ORDER BY id DESC LIMIT $3"),
-                    vals![&webhook_id, status.as_str(), limit],
-                )?,
-                None => sql.query(
-                    &format!("SELECT {columns} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2"),
-                    vals![&webhook_id, limit],
-                )?,
-            };
-            rows.iter().map(delivery_view).collect()
+            let mut query = PageQuery::new();
+            query.filter("webhook_id", &webhook_id);
+            if let Some(status) = &status {
+                query.filter("status", status);
+            }
+            query.after(&["id"], after, true);
+            let clauses = query.clauses("id DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {columns} FROM webhook_deliveries{clauses}"), &query.params)?;
+            page.finish("deliveries", rows, |row| key_columns(row, &[0])).try_map(|row| delivery_view(&row))
         })
         .await
     }
