@@ -201,6 +201,13 @@ impl Cloud {
         self.child = fresh.child.take();
     }
 
+    /// Starts the process again on the same data with `env` in place of the extra environment
+    /// it had (a restart with other flags).
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.restart();
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,
