@@ -95,7 +95,9 @@ struct Storage {
     /// Folder for the SQLite database, the admin token file and logs.
     #[arg(long, env = "LOYALTY_CLOUD_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite.
+    /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite; add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` for TLS (also `require`, `verify-ca`,
+    /// `prefer`, `disable`).
     #[arg(long, env = "LOYALTY_CLOUD_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Region for phone numbers written without a country code.

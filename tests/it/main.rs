@@ -30,6 +30,7 @@ mod cloud_support;
 mod cloud_admin;
 mod cloud_consents;
 mod cloud_import;
+mod cloud_postgres_tls;
 mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;
