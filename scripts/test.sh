@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # (cargo feature `tray`) builds against GTK and appindicator and runs under Xvfb with a session
 # bus (xvfb, xauth, dbus).
 need=()
-for pkg in util-linux chromium chromium-driver xvfb xauth dbus fonts-dejavu-core \
+# openssl makes the test cluster's TLS certificates.
+for pkg in util-linux chromium chromium-driver xvfb xauth dbus fonts-dejavu-core openssl \
     libgtk-3-dev libayatana-appindicator3-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -29,8 +30,36 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# The test cluster's TLS files in DIR: a throwaway CA (ca.pem), a server certificate it signed
+# for localhost and 127.0.0.1 (server.pem, server.key), and a second, unrelated CA
+# (other-ca.pem) for the test that a certificate from the wrong CA is refused. Short-lived
+# P-256 keys: they live as long as the cluster.
+make_test_certificates() {
+    local dir=$1
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+        openssl req -x509 "${ec[@]}" -days 3 -subj "/CN=loyalty test CA" -keyout ca.key -out ca.pem \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        openssl req -x509 "${ec[@]}" -days 3 -subj "/CN=another CA" -keyout other-ca.key -out other-ca.pem \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        openssl req -new "${ec[@]}" -subj "/CN=localhost" -keyout server.key -out server.csr
+        printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+            -days 3 -extfile server.ext -out server.pem
+        rm -f server.csr server.ext ca.key other-ca.key
+        # PostgreSQL refuses a key others can read; the certificates are public.
+        chmod 600 server.key
+        chmod 644 ca.pem other-ca.pem server.pem
+    ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; return 1; }
+}
+
 # A throwaway PostgreSQL: initdb in a temp dir, listening on 127.0.0.1 and a free port, its
-# socket in the same dir. As root the server runs as the `postgres` user (it refuses root).
+# socket in the same dir, with TLS on (ssl=on and the certificates above) beside plain
+# connections. As root the server runs as the `postgres` user (it refuses root), which then
+# owns the key.
 start_postgres() {
     local bin
     bin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -49,13 +78,23 @@ start_postgres() {
         || echo $((20000 + RANDOM % 20000)))
     "${as[@]}" "$bin/initdb" -D "$PG_DIR/db" -A trust -U postgres >"$PG_DIR/initdb.log" 2>&1 \
         || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+    local tls="$PG_DIR/tls"
+    make_test_certificates "$tls" || return 1
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres: "$tls"
+    fi
     # fsync off: a test cluster holds nothing worth a power cut, and the tests run faster.
     "${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/db" -w -t 60 -l "$PG_DIR/log" \
-        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
+        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 \
+            -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" start >/dev/null \
         || { cat "$PG_DIR/log" >&2; return 1; }
     PG_STOP=("${as[@]}" "$bin/pg_ctl" -D "$PG_DIR/db" -m immediate stop)
     export LOYALTY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-    echo "test PostgreSQL: $LOYALTY_TEST_DATABASE_URL"
+    # The same cluster over TLS, checked against the test CA (tests/it/cloud_postgres_tls.rs),
+    # and the CA that did not sign its certificate.
+    export LOYALTY_TEST_DATABASE_URL_TLS="postgres://postgres@localhost:$port/postgres?sslmode=verify-full&sslrootcert=$tls/ca.pem"
+    export LOYALTY_TEST_PG_OTHER_CA="$tls/other-ca.pem"
+    echo "test PostgreSQL: $LOYALTY_TEST_DATABASE_URL (TLS: $LOYALTY_TEST_DATABASE_URL_TLS)"
 }
 stop_postgres() {
     if [ -n "${PG_DIR:-}" ]; then

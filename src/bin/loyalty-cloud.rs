@@ -38,6 +38,11 @@ enum Command {
         #[arg(long, env = "LOYALTY_CLOUD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12,
               value_parser = clap::value_parser!(i64).range(1..=100))]
         webhook_max_attempts: i64,
+        /// Allow webhook receivers on loopback, private or link-local addresses (a receiver on
+        /// your own network); without it such webhooks are refused at creation and delivery.
+        #[arg(long, env = "LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", value_parser = clap::builder::BoolishValueParser::new(),
+              action = clap::ArgAction::SetTrue)]
+        allow_private_webhooks: bool,
         /// Sign-ups the public form accepts per minute in total (besides 5 per client address
         /// and 3 per phone per hour).
         #[arg(long, env = "LOYALTY_CLOUD_SIGNUP_PER_MINUTE", default_value_t = 300)]
@@ -90,7 +95,9 @@ struct Storage {
     /// Folder for the SQLite database, the admin token file and logs.
     #[arg(long, env = "LOYALTY_CLOUD_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite.
+    /// `postgres://user@host:port/db` to use PostgreSQL instead of SQLite; add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` for TLS (also `require`, `verify-ca`,
+    /// `prefer`, `disable`).
     #[arg(long, env = "LOYALTY_CLOUD_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Region for phone numbers written without a country code.
@@ -159,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             storage,
             webhook_backoff_ms,
             webhook_max_attempts,
+            allow_private_webhooks,
             signup_per_minute,
             trust_forwarded_for,
             signup_origins,
@@ -172,6 +180,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.signup_origins = signup_origins.into_iter().filter(|o| !o.trim().is_empty()).collect();
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
+            config.webhooks.allow_private = allow_private_webhooks;
+            if allow_private_webhooks {
+                tracing::info!(
+                    "webhooks may send to loopback, private and link-local addresses (--allow-private-webhooks)"
+                );
+            }
             config.http = ServeLimits {
                 header_read_timeout: std::time::Duration::from_millis(header_timeout_ms),
                 idle_timeout: std::time::Duration::from_millis(idle_timeout_ms),

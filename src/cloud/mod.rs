@@ -8,6 +8,8 @@
 //! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
 //! - [`import`]: `loyalty-cloud customers import`, the chain's bulk CSV import.
 //! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
+//! - [`webhook_address`]: which receivers a webhook may reach (none inside the cloud's network
+//!   unless allowed), checked at creation and, through the client's resolver, at delivery.
 //! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
 //! - [`server`]: start-up and the serve loop on a bound listener.
 
@@ -20,4 +22,5 @@ pub mod moysklad_backend;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod webhook_address;
 pub mod webhooks;

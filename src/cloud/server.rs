@@ -15,15 +15,17 @@ use super::token::AdminToken;
 use super::webhooks;
 use crate::http::serve::{self, ServeLimits};
 
+/// Why the cloud cannot start. Each message names the step; the cause follows as the error's
+/// source (the binary prints the whole chain, so the message does not repeat it).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot read or create the admin token at {path}: {source}")]
+    #[error("cannot read or create the admin token at {path}")]
     Token { path: std::path::PathBuf, source: std::io::Error },
-    #[error("cannot open the database {what}: {source}")]
+    #[error("cannot open the database {what}")]
     Database { what: String, source: DbError },
-    #[error("cannot prepare the database: {0}")]
+    #[error("cannot prepare the database")]
     Store(#[from] CloudError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
 

@@ -4,7 +4,9 @@
 //! claims due rows under a lease, POSTs each one signed (`X-Loyalty-Signature`), and records
 //! the outcome: a 2xx is delivered; anything else — another status, a refused connection, a
 //! timeout — is tried again after an exponential backoff, and after the last attempt the row
-//! is `failed` and listed for the back office. With several processes on one PostgreSQL
+//! is `failed` and listed for the back office. A receiver whose address lies inside the
+//! cloud's own network (`webhook_address`) is not contacted: that delivery is `failed` at
+//! once, with the reason, unless the cloud was started with `--allow-private-webhooks`. With several processes on one PostgreSQL
 //! database each claims different rows (see the store module for the lease), so a row is
 //! delivered by one process at a time; receivers deduplicate by `X-Loyalty-Delivery` for the
 //! rare redelivery after a crash.
@@ -20,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::store::{AttemptOutcome, ClaimedDelivery, RetryPolicy, Store};
+use super::webhook_address::{self, GuardedResolver};
 use crate::clock::{now, now_ms};
 
 /// How deliveries are retried and how long a receiver may take.
@@ -31,12 +34,20 @@ pub struct WebhookSettings {
     pub max_attempts: i64,
     /// How long one POST may take.
     pub timeout: Duration,
+    /// Whether receivers on loopback, private or link-local addresses are allowed
+    /// (`--allow-private-webhooks`); off, such a webhook is refused at creation and delivery.
+    pub allow_private: bool,
 }
 
 impl Default for WebhookSettings {
     fn default() -> Self {
         // 5 s, 10 s, 20 s … capped at an hour: twelve attempts span about three hours.
-        WebhookSettings { backoff: Duration::from_secs(5), max_attempts: 12, timeout: Duration::from_secs(10) }
+        WebhookSettings {
+            backoff: Duration::from_secs(5),
+            max_attempts: 12,
+            timeout: Duration::from_secs(10),
+            allow_private: false,
+        }
     }
 }
 
@@ -56,10 +67,14 @@ pub fn spawn(store: Store, settings: WebhookSettings, stop: watch::Receiver<bool
 
 async fn run(store: Store, settings: WebhookSettings, mut stop: watch::Receiver<bool>) {
     // Redirects are not followed: a receiver that moved must be updated by the admin, and a
-    // signed body should not travel to an address nobody configured.
+    // signed body should not travel to an address nobody configured. Names are resolved only
+    // by the guarded resolver, which passes the client checked addresses alone; no proxy from
+    // the environment, since through one the resolver would check the proxy, not the receiver.
     let client = match reqwest::Client::builder()
         .timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(GuardedResolver { allow_private: settings.allow_private })
         .build()
     {
         Ok(client) => client,
@@ -86,7 +101,7 @@ async fn run(store: Store, settings: WebhookSettings, mut stop: watch::Receiver<
 
         match store.claim_deliveries(owner.clone(), now_ms(), lease, BATCH).await {
             Ok(claimed) if !claimed.is_empty() => {
-                deliver_all(&store, &client, &owner, policy, claimed).await;
+                deliver_all(&store, &client, &owner, policy, settings.allow_private, claimed).await;
                 // There may be more due right away.
                 continue;
             }
@@ -113,19 +128,23 @@ async fn deliver_all(
     client: &reqwest::Client,
     owner: &str,
     policy: RetryPolicy,
+    allow_private: bool,
     claimed: Vec<ClaimedDelivery>,
 ) {
     let mut tasks = JoinSet::new();
     for delivery in claimed {
         let (store, client, owner) = (store.clone(), client.clone(), owner.to_owned());
         tasks.spawn(async move {
-            let outcome = attempt(&client, &delivery).await;
+            let outcome = attempt(&client, allow_private, &delivery).await;
             match &outcome {
                 AttemptOutcome::Delivered { status } => {
                     tracing::debug!(delivery = %delivery.id, status, "webhook delivered")
                 }
                 AttemptOutcome::Failed { error, .. } => {
                     tracing::info!(delivery = %delivery.id, webhook = %delivery.webhook_id, attempts = delivery.attempts, %error, "webhook delivery failed")
+                }
+                AttemptOutcome::Refused { error } => {
+                    tracing::warn!(delivery = %delivery.id, webhook = %delivery.webhook_id, %error, "webhook delivery refused")
                 }
             }
             if let Err(e) = store.finish_delivery(owner, delivery, outcome, policy, now_ms()).await {
@@ -137,8 +156,17 @@ async fn deliver_all(
     while tasks.join_next().await.is_some() {}
 }
 
-/// One POST of one delivery.
-async fn attempt(client: &reqwest::Client, delivery: &ClaimedDelivery) -> AttemptOutcome {
+/// One POST of one delivery — or none, when the receiver's address is refused.
+async fn attempt(client: &reqwest::Client, allow_private: bool, delivery: &ClaimedDelivery) -> AttemptOutcome {
+    // An IP literal never reaches the resolver, so it is checked here; names are checked by
+    // the resolver as the client connects.
+    if !allow_private {
+        if let Ok(url) = reqwest::Url::parse(&delivery.url) {
+            if let Err(refused) = webhook_address::check_literal(&url) {
+                return AttemptOutcome::Refused { error: format!("not sent: {refused}") };
+            }
+        }
+    }
     let signature = crate::wire::signature(&delivery.secret, delivery.body.as_bytes());
     let sent = client
         .post(&delivery.url)
@@ -158,6 +186,10 @@ async fn attempt(client: &reqwest::Client, delivery: &ClaimedDelivery) -> Attemp
             status: Some(response.status().as_u16()),
             error: format!("the receiver answered HTTP {}", response.status()),
         },
+        Err(e) if webhook_address::find_refusal(&e).is_some() => {
+            let refused = webhook_address::find_refusal(&e).map(ToString::to_string).unwrap_or_default();
+            AttemptOutcome::Refused { error: format!("not sent: {refused}") }
+        }
         Err(e) => {
             let mut error = e.to_string();
             let mut source = std::error::Error::source(&e);

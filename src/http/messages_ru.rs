@@ -186,6 +186,10 @@ const CATALOG: &[(&str, &[&str])] = &[
     ("unknown_return_line", &["Товара «{sku}» в этом чеке не было."]),
     ("unreadable_body", &["Не удалось прочитать тело запроса; отправьте его снова."]),
     ("unsupported_media_type", &["{?image}Отправьте изображение как image/png или image/jpeg.", "Отправьте тело запроса в формате JSON с заголовком \"Content-Type: application/json\"."]),
+    ("webhook_address_private", &[
+        "Адрес вебхука {host} указывает на {address} — это адрес внутренней сети облака: локальный, частный или канальный (loopback, private, link-local). Укажите получателя с публичным адресом или запустите `loyalty-cloud` с флагом `--allow-private-webhooks` (LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS=true), чтобы разрешить получателей в своей сети.",
+        "Адрес вебхука {host} обозначает сам сервер облака. Укажите получателя с публичным адресом или запустите `loyalty-cloud` с флагом `--allow-private-webhooks` (LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS=true), чтобы разрешить получателей в своей сети.",
+    ]),
     ("webhook_not_found", &["Вебхук {id} не найден; проверьте идентификатор.", "Вебхук не найден; проверьте идентификатор."]),
 ];
 

@@ -69,14 +69,24 @@ impl PgDatabase {
                 .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at LOYALTY_TEST_DATABASE_URL: {e}"));
             client.batch_execute(&statement).expect("CREATE DATABASE");
         });
-        // Replace the database part of the URL (after the last '/', before any '?').
-        let (base, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url, String::new()),
-        };
-        let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(base);
-        PgDatabase { admin_url: admin_url.to_owned(), url: format!("{server}/{name}{query}"), name }
+        PgDatabase { admin_url: admin_url.to_owned(), url: with_database(admin_url, &name), name }
     }
+
+    /// This database on the server `server_url` names (its address and parameters kept): the
+    /// same cluster reached another way, such as over TLS.
+    pub fn url_on(&self, server_url: &str) -> String {
+        with_database(server_url, &self.name)
+    }
+}
+
+/// `url` with its database part (after the last '/', before any '?') replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(base);
+    format!("{server}/{name}{query}")
 }
 
 impl Drop for PgDatabase {
@@ -117,6 +127,9 @@ pub struct Cloud {
     pub backend: Backend,
     /// Extra environment variables of the process (kept for restarts and second processes).
     env: Vec<(String, String)>,
+    /// The URL the process connects to its PostgreSQL database with, when not the backend's
+    /// own (the same database over TLS).
+    database_url: Option<String>,
     _temp: Option<Arc<tempfile::TempDir>>,
     client: reqwest::Client,
 }
@@ -130,19 +143,28 @@ impl Cloud {
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Cloud {
         let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let mut cloud = Cloud::spawn(temp.path(), backend, env);
+        let mut cloud = Cloud::spawn(temp.path(), backend, env, None);
+        cloud._temp = Some(temp);
+        cloud
+    }
+
+    /// Starts on the backend's PostgreSQL database reached through `database_url` (e.g. the
+    /// test cluster's TLS address, see [`PgDatabase::url_on`]).
+    pub async fn start_on_url(backend: Backend, database_url: String) -> Cloud {
+        let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut cloud = Cloud::spawn(temp.path(), backend, Vec::new(), Some(database_url));
         cloud._temp = Some(temp);
         cloud
     }
 
     /// Another process on the same database (and data directory).
     pub fn second(&self) -> Cloud {
-        let mut other = Cloud::spawn(&self.dir, self.backend.clone(), self.env.clone());
+        let mut other = Cloud::spawn(&self.dir, self.backend.clone(), self.env.clone(), self.database_url.clone());
         other._temp = self._temp.clone();
         other
     }
 
-    fn spawn(dir: &Path, backend: Backend, env: Vec<(String, String)>) -> Cloud {
+    fn spawn(dir: &Path, backend: Backend, env: Vec<(String, String)>, database_url: Option<String>) -> Cloud {
         let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-cloud"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -154,7 +176,7 @@ impl Cloud {
             .stderr(Stdio::inherit());
         command.envs(env.iter().map(|(k, v)| (k, v)));
         if let Backend::Postgres(db) = &backend {
-            command.arg("--database-url").arg(&db.url);
+            command.arg("--database-url").arg(database_url.as_deref().unwrap_or(&db.url));
         }
         let mut child = command.spawn().expect("start loyalty-cloud");
         let stdout = child.stdout.take().expect("stdout");
@@ -171,6 +193,7 @@ impl Cloud {
             dir: dir.to_path_buf(),
             backend,
             env,
+            database_url,
             _temp: None,
             client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
         }
@@ -196,9 +219,17 @@ impl Cloud {
     /// Starts the process again on the same data (on a new port: see `addr`).
     pub fn restart(&mut self) {
         self.stop();
-        let mut fresh = Cloud::spawn(&self.dir.clone(), self.backend.clone(), self.env.clone());
+        let mut fresh =
+            Cloud::spawn(&self.dir.clone(), self.backend.clone(), self.env.clone(), self.database_url.clone());
         self.base = fresh.base.clone();
         self.child = fresh.child.take();
+    }
+
+    /// Starts the process again on the same data with `env` in place of the extra environment
+    /// it had (a restart with other flags).
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.restart();
     }
 
     pub async fn send(

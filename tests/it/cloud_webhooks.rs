@@ -2,6 +2,9 @@
 //! signature, sees `customer_created` and `balance_changed` after an admin adjustment and a
 //! till's sale, and a retry with the same delivery id after it answered 500; a dead receiver
 //! ends up `failed` in the deliveries list; two processes on one database deliver each row once.
+//! The receivers listen on 127.0.0.1, so these clouds start with the private-address flag; the
+//! refusal of such receivers without it — at creation, and at delivery for a webhook created
+//! while the flag was on — has its own scenario.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,7 +93,14 @@ async fn dead_url() -> String {
     format!("http://{}/gone", listener.local_addr().unwrap())
 }
 
-const FAST_RETRIES: &[(&str, &str)] =
+/// Quick retries, and receivers on this machine allowed.
+const FAST_RETRIES: &[(&str, &str)] = &[
+    ("LOYALTY_CLOUD_WEBHOOK_BACKOFF_MS", "200"),
+    ("LOYALTY_CLOUD_WEBHOOK_MAX_ATTEMPTS", "3"),
+    ("LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", "true"),
+];
+/// Quick retries, with the default refusal of private receivers.
+const FAST_RETRIES_PUBLIC_ONLY: &[(&str, &str)] =
     &[("LOYALTY_CLOUD_WEBHOOK_BACKOFF_MS", "200"), ("LOYALTY_CLOUD_WEBHOOK_MAX_ATTEMPTS", "3")];
 
 cloud_test!(webhooks_are_signed_retried_and_listed, webhooks_scenario);
@@ -242,4 +252,112 @@ async fn two_process_delivery_scenario(backend: Backend) {
     ids.dedup();
     assert_eq!((ids.len(), received.len()), (30, 30), "each delivery once");
     assert!(received.iter().all(|r| r.signature_ok));
+}
+
+/// Addresses inside the cloud's own network, as an admin might type them.
+const PRIVATE_URLS: &[&str] = &[
+    "http://127.0.0.1:9000/hook",
+    "http://10.0.0.1/hook",
+    "http://[::1]:9000/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://localhost:9000/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://192.168.1.20/hook",
+    "http://2130706433/hook",
+];
+
+cloud_test!(private_receivers_are_refused_unless_allowed, private_receivers_scenario);
+/// Without `--allow-private-webhooks` a webhook to loopback, private or link-local addresses is
+/// refused with `webhook_address_private` and a sentence naming the flag, in both languages; a
+/// public address is accepted; with the flag every one of them is accepted.
+async fn private_receivers_scenario(backend: Backend) {
+    let mut cloud = Cloud::start_with(backend, FAST_RETRIES_PUBLIC_ONLY).await;
+    for url in PRIVATE_URLS {
+        let answer =
+            cloud.admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["customer_created"] })).await;
+        assert_error(&answer, 422, "webhook_address_private");
+        let message = answer.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--allow-private-webhooks"), "{url}: {message}");
+    }
+    let russian = reqwest::Client::new()
+        .post(cloud.url("/v1/admin/webhooks"))
+        .bearer_auth(crate::cloud_support::ADMIN)
+        .header("Accept-Language", "ru")
+        .json(&json!({ "url": "http://169.254.169.254/", "events": ["customer_created"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(russian.status().as_u16(), 422);
+    let russian: Value = russian.json().await.unwrap();
+    assert_eq!(russian["error"]["code"], "webhook_address_private");
+    let message = russian["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("169.254.169.254") && message.contains("--allow-private-webhooks"), "{message}");
+    assert!(message.contains("внутренней сети"), "{message}");
+    // A public address (a documentation range nothing answers on) is fine; nothing was stored
+    // for the refused ones.
+    let (status, public) = cloud
+        .admin_post("/v1/admin/webhooks", json!({ "url": "https://203.0.113.10/hook", "events": ["customer_created"] }))
+        .await;
+    assert_eq!(status, 201, "{public}");
+    let (_, hooks) = cloud.admin_get("/v1/admin/webhooks").await;
+    assert_eq!(hooks["webhooks"].as_array().map(Vec::len), Some(1), "{hooks}");
+
+    cloud.restart_with(FAST_RETRIES);
+    for url in PRIVATE_URLS {
+        let (status, answer) =
+            cloud.admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["customer_created"] })).await;
+        assert_eq!(status, 201, "{url} with the flag: {answer}");
+    }
+}
+
+cloud_test!(private_receivers_are_refused_at_delivery, refused_delivery_scenario);
+/// The delivery checks the address again. Offline a test cannot make a public name's DNS answer
+/// turn private, so the webhooks are created while the flag is on (one to the name `localhost`,
+/// which goes through the delivery client's resolver, one to the literal 127.0.0.1), and the
+/// cloud is restarted without it: the stored webhooks are what a DNS change would leave. Their
+/// deliveries are not sent, fail on the first attempt with the reason (no retries), and the
+/// receiver hears nothing; with the flag back, a retry delivers.
+async fn refused_delivery_scenario(backend: Backend) {
+    let mut cloud = Cloud::start_with(backend, FAST_RETRIES).await;
+    let receiver = Receiver::start().await;
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let mut hooks = Vec::new();
+    for url in [&by_name, &receiver.url] {
+        let (status, hook) =
+            cloud.admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["customer_created"] })).await;
+        assert_eq!(status, 201, "{hook}");
+        hooks.push(hook["id"].as_str().unwrap().to_owned());
+    }
+    cloud.restart_with(FAST_RETRIES_PUBLIC_ONLY);
+    cloud.customer("+79995550177").await;
+    for (hook_id, host) in hooks.iter().zip(["localhost", "127.0.0.1"]) {
+        let failed = eventually(Duration::from_secs(20), "the refused delivery to fail", || async {
+            let (_, list) = cloud.admin_get(&format!("/v1/admin/webhooks/{hook_id}/deliveries?status=failed")).await;
+            list["deliveries"].as_array().and_then(|d| d.first().cloned())
+        })
+        .await;
+        assert_eq!(failed["attempts"], 1, "refused once, not retried: {failed}");
+        assert_eq!(failed["last_status"], Value::Null, "{failed}");
+        let error = failed["last_error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("not sent: "), "{error}");
+        assert!(error.contains(host) && error.contains("--allow-private-webhooks"), "{error}");
+        if host == "localhost" {
+            // The name was looked up at delivery and its answer refused.
+            assert!(error.contains("resolves to"), "{error}");
+        }
+    }
+    // Longer than the backoff: nothing was retried behind the list's back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.received().is_empty(), "a refused receiver is never contacted: {:?}", receiver.received());
+
+    cloud.restart_with(FAST_RETRIES);
+    let hook_id = &hooks[1];
+    let (_, list) = cloud.admin_get(&format!("/v1/admin/webhooks/{hook_id}/deliveries?status=failed")).await;
+    let delivery = list["deliveries"][0]["id"].as_str().unwrap().to_owned();
+    let retry = format!("/v1/admin/webhooks/{hook_id}/deliveries/{delivery}/retry");
+    assert_eq!(cloud.admin_post(&retry, json!({})).await.0, 202);
+    eventually(Duration::from_secs(20), "the retried delivery", || async {
+        receiver.received().iter().any(|r| r.delivery == delivery).then_some(())
+    })
+    .await;
 }

@@ -36,6 +36,7 @@ mod admin_paging;
 mod cloud_admin;
 mod cloud_consents;
 mod cloud_import;
+mod cloud_postgres_tls;
 mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;

@@ -1,6 +1,7 @@
 //! Admin: webhooks (CONTRACTS.md §webhooks) — subscribe a URL to `balance_changed` and `customer_created`,
 //! list and delete subscriptions, and see (and resend) their deliveries. The secret that signs
-//! deliveries is shown once, when the webhook is created.
+//! deliveries is shown once, when the webhook is created. A receiver inside the cloud's own
+//! network is refused (`webhook_address_private`) unless the cloud allows it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +21,8 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<WebhookCreate>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), ApiError> {
-    let created = state.store.create_webhook(request.url, request.events, now()).await?;
+    let allow_private = state.webhooks.allow_private;
+    let created = state.store.create_webhook(request.url, request.events, allow_private, now()).await?;
     tracing::info!(webhook = %created.id, "webhook created");
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -10,6 +10,7 @@
 //!
 //! This module knows nothing about loyalty: it moves integers and text.
 
+mod pg_tls;
 pub mod postgres;
 mod schema_postgres;
 mod schema_sqlite;

@@ -7,7 +7,7 @@
 //! Reads run at REPEATABLE READ: every statement of a pull sees the same snapshot.
 //!
 //! The pool is a mutex of idle connections plus a cap on how many exist, each with its own
-//! prepared-statement cache.
+//! prepared-statement cache. Connections use TLS as the URL's `sslmode` says (`pg_tls`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -16,8 +16,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 
+use super::pg_tls::PgTarget;
 use super::{schema_postgres, AsDbError, DbError, Dialect, Mode, Row, Sql, Value};
 
 /// Connections one process opens at most; more callers wait for a free one.
@@ -33,7 +34,7 @@ pub struct PgDb {
 }
 
 struct Pool {
-    url: String,
+    target: PgTarget,
     state: Mutex<PoolState>,
     /// Signalled when a connection goes back to the pool or a slot frees up.
     freed: Condvar,
@@ -53,9 +54,10 @@ struct PgConn {
 impl PgDb {
     /// Connects, then applies the migrations not yet recorded. Call from a blocking thread.
     pub fn open(url: &str) -> Result<PgDb, DbError> {
+        let target = PgTarget::from_url(url)?;
         let db = PgDb {
             pool: Arc::new(Pool {
-                url: url.to_owned(),
+                target,
                 state: Mutex::new(PoolState { idle: Vec::new(), free_slots: MAX_CONNECTIONS }),
                 freed: Condvar::new(),
             }),
@@ -120,7 +122,7 @@ impl Pool {
                 state.free_slots -= 1;
                 drop(state);
                 // Connect without holding the lock: it takes a network round trip or more.
-                return match connect(&self.url) {
+                return match connect(&self.target) {
                     Ok(conn) => Ok(Lease { pool: self.clone(), conn: Some(conn) }),
                     Err(e) => {
                         self.give_back_slot();
@@ -190,8 +192,8 @@ impl Drop for Lease {
     }
 }
 
-fn connect(url: &str) -> Result<PgConn, DbError> {
-    let mut client = Client::connect(url, NoTls).map_err(|e| DbError::Open(format!("PostgreSQL: {e}")))?;
+fn connect(target: &PgTarget) -> Result<PgConn, DbError> {
+    let mut client = target.connect()?;
     // No statement may hang a request forever; a pull never holds a transaction while waiting.
     client
         .batch_execute("SET statement_timeout = '30s'; SET lock_timeout = '20s'; SET standard_conforming_strings = on")

@@ -21,6 +21,7 @@ use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid, invalid_with, Changes, CloudError, Store};
 use crate::clock::rfc3339;
 use crate::cloud::db::{Row, Sql};
+use crate::cloud::webhook_address;
 use crate::vals;
 use crate::wire::{DeliveryView, WebhookBody, WebhookCreated, WebhookEventType, WebhookView};
 
@@ -54,6 +55,9 @@ pub enum AttemptOutcome {
     Delivered { status: u16 },
     /// Another status, or no answer at all (`status` is `None`).
     Failed { status: Option<u16>, error: String },
+    /// Not sent: the receiver's address is refused (`cloud::webhook_address`). Final at once —
+    /// the next attempt would be refused the same way; the admin can retry it once allowed.
+    Refused { error: String },
 }
 
 /// Retry policy: the n-th failed attempt waits `backoff × 2^(n−1)`, at most an hour; after
@@ -128,9 +132,14 @@ impl Store {
         &self,
         url: String,
         events: Vec<WebhookEventType>,
+        allow_private: bool,
         at: i64,
     ) -> Result<WebhookCreated, CloudError> {
-        let url = check_url(&url)?;
+        let parsed = check_url(&url)?;
+        if !allow_private {
+            webhook_address::check_at_creation(&parsed).await.map_err(private_address)?;
+        }
+        let url = parsed.to_string();
         let mut kinds = Vec::new();
         for kind in events {
             if !kinds.contains(&kind) {
@@ -344,33 +353,37 @@ impl Store {
         self.db
             .run(crate::cloud::db::Mode::Write, move |sql| {
                 let done_at = now_ms / 1000;
-                match &outcome {
-                    AttemptOutcome::Delivered { status } => sql.execute(
-                        "UPDATE webhook_deliveries SET status = 'delivered', lease_owner = NULL, lease_until_ms = NULL,
-                             last_status = $1, last_error = NULL, done_at = $2
-                         WHERE id = $3 AND lease_owner = $4",
-                        vals![i64::from(*status), done_at, &delivery.id, &owner],
-                    )?,
-                    AttemptOutcome::Failed { status, error } => {
-                        let gave_up = delivery.attempts >= policy.max_attempts;
-                        let next = now_ms.saturating_add(policy.delay_after(delivery.attempts).as_millis() as i64);
-                        let error: String = error.chars().take(500).collect();
+                let (status, error, gave_up) = match &outcome {
+                    AttemptOutcome::Delivered { status } => {
                         sql.execute(
-                            "UPDATE webhook_deliveries SET status = $1, next_attempt_ms = $2, lease_owner = NULL,
-                                 lease_until_ms = NULL, last_status = $3, last_error = $4, done_at = $5
-                             WHERE id = $6 AND lease_owner = $7",
-                            vals![
-                                if gave_up { "failed" } else { "pending" },
-                                next,
-                                status.map(i64::from),
-                                error,
-                                gave_up.then_some(done_at),
-                                &delivery.id,
-                                &owner
-                            ],
-                        )?
+                            "UPDATE webhook_deliveries SET status = 'delivered', lease_owner = NULL, lease_until_ms = NULL,
+                                 last_status = $1, last_error = NULL, done_at = $2
+                             WHERE id = $3 AND lease_owner = $4",
+                            vals![i64::from(*status), done_at, &delivery.id, &owner],
+                        )?;
+                        return Ok(());
                     }
+                    AttemptOutcome::Failed { status, error } => {
+                        (*status, error, delivery.attempts >= policy.max_attempts)
+                    }
+                    AttemptOutcome::Refused { error } => (None, error, true),
                 };
+                let next = now_ms.saturating_add(policy.delay_after(delivery.attempts).as_millis() as i64);
+                let error: String = error.chars().take(500).collect();
+                sql.execute(
+                    "UPDATE webhook_deliveries SET status = $1, next_attempt_ms = $2, lease_owner = NULL,
+                         lease_until_ms = NULL, last_status = $3, last_error = $4, done_at = $5
+                     WHERE id = $6 AND lease_owner = $7",
+                    vals![
+                        if gave_up { "failed" } else { "pending" },
+                        next,
+                        status.map(i64::from),
+                        error,
+                        gave_up.then_some(done_at),
+                        &delivery.id,
+                        &owner
+                    ],
+                )?;
                 Ok::<(), CloudError>(())
             })
             .await
@@ -409,7 +422,7 @@ fn delivery_view(row: &Row) -> Result<DeliveryView, CloudError> {
 }
 
 /// An absolute `http(s)://` URL with a host, of reasonable length.
-fn check_url(url: &str) -> Result<String, CloudError> {
+fn check_url(url: &str) -> Result<reqwest::Url, CloudError> {
     let url = url.trim();
     let bad =
         || invalid("invalid_url", "the url must be an absolute http:// or https:// address of at most 2000 characters");
@@ -420,7 +433,16 @@ fn check_url(url: &str) -> Result<String, CloudError> {
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(bad());
     }
-    Ok(parsed.to_string())
+    Ok(parsed)
+}
+
+/// A receiver inside the cloud's own network, refused at creation.
+fn private_address(refused: webhook_address::Refused) -> CloudError {
+    let mut params = vec![("host", refused.host.clone())];
+    if let Some(address) = refused.address {
+        params.push(("address", address.to_string()));
+    }
+    invalid_with("webhook_address_private", refused.to_string(), params)
 }
 
 #[cfg(test)]
@@ -439,7 +461,10 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert_eq!(check_url(" https://hooks.example.com/loyalty ").unwrap(), "https://hooks.example.com/loyalty");
+        assert_eq!(
+            check_url(" https://hooks.example.com/loyalty ").unwrap().as_str(),
+            "https://hooks.example.com/loyalty"
+        );
         for bad in ["", "hooks.example.com", "ftp://example.com/", "javascript:alert(1)", "http://"] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
