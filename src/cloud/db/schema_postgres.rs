@@ -259,4 +259,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE signups ADD COLUMN store TEXT;
     "#,
+    // 7: the order tills and gift cards were created in, as a number that only grows (see the
+    // SQLite schema). Existing rows are numbered by creation time, then id.
+    r#"
+    ALTER TABLE tills ADD COLUMN list_order BIGINT;
+    CREATE SEQUENCE tills_list_order_seq OWNED BY tills.list_order;
+    UPDATE tills SET list_order = numbered.n
+      FROM (SELECT id, nextval('tills_list_order_seq') AS n
+              FROM (SELECT id FROM tills ORDER BY created_at, id) AS ordered) AS numbered
+     WHERE tills.id = numbered.id;
+    ALTER TABLE tills ALTER COLUMN list_order SET DEFAULT nextval('tills_list_order_seq');
+    ALTER TABLE tills ALTER COLUMN list_order SET NOT NULL;
+    CREATE UNIQUE INDEX tills_by_list_order ON tills (list_order);
+    ALTER TABLE gift_cards ADD COLUMN list_order BIGINT;
+    CREATE SEQUENCE gift_cards_list_order_seq OWNED BY gift_cards.list_order;
+    UPDATE gift_cards SET list_order = numbered.n
+      FROM (SELECT id, nextval('gift_cards_list_order_seq') AS n
+              FROM (SELECT id FROM gift_cards ORDER BY created_at, id) AS ordered) AS numbered
+     WHERE gift_cards.id = numbered.id;
+    ALTER TABLE gift_cards ALTER COLUMN list_order SET DEFAULT nextval('gift_cards_list_order_seq');
+    ALTER TABLE gift_cards ALTER COLUMN list_order SET NOT NULL;
+    CREATE UNIQUE INDEX gift_cards_by_list_order ON gift_cards (list_order);
+    "#,
 ];

@@ -262,6 +262,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE signups ADD COLUMN store TEXT;
     "#,
+    // 7: the order tills and gift cards were created in, as a number that only grows: their
+    // lists page by it, so a row created during a walk is never answered in its middle, even
+    // within the same second (creation times have seconds; ids are random). Here the rowid
+    // (neither is ever deleted), copied by a trigger; PostgreSQL has a sequence.
+    r#"
+    ALTER TABLE tills ADD COLUMN list_order INTEGER;
+    UPDATE tills SET list_order = rowid;
+    CREATE TRIGGER tills_list_order AFTER INSERT ON tills
+    BEGIN
+        UPDATE tills SET list_order = NEW.rowid WHERE rowid = NEW.rowid;
+    END;
+    CREATE UNIQUE INDEX tills_by_list_order ON tills (list_order);
+    ALTER TABLE gift_cards ADD COLUMN list_order INTEGER;
+    UPDATE gift_cards SET list_order = rowid;
+    CREATE TRIGGER gift_cards_list_order AFTER INSERT ON gift_cards
+    BEGIN
+        UPDATE gift_cards SET list_order = NEW.rowid WHERE rowid = NEW.rowid;
+    END;
+    CREATE UNIQUE INDEX gift_cards_by_list_order ON gift_cards (list_order);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -154,16 +154,17 @@ impl Store {
         Ok(GiftCardView::of(&card, at, Vec::new()))
     }
 
-    /// A page of cards, newest first (by issue, then id).
+    /// A page of cards, newest first (in the order they were issued, `list_order`): a card
+    /// issued during a walk belongs to the next one.
     pub async fn gift_cards(&self, page: Page) -> Result<Paged<GiftCardView>, CloudError> {
         let at = now();
         self.read(move |sql| {
-            let after = page.key("gift_cards", &[KeyPart::Int, KeyPart::Text])?;
+            let after = page.key("gift_cards", &[KeyPart::Int])?;
             let mut query = PageQuery::new();
-            query.after(&["created_at", "id"], after, true);
-            let clauses = query.clauses("created_at DESC, id DESC", page.fetch());
-            let rows = sql.query(&format!("SELECT {COLUMNS} FROM gift_cards{clauses}"), &query.params)?;
-            page.finish("gift_cards", rows, |row| key_columns(row, &[6, 0]))
+            query.after(&["list_order"], after, true);
+            let clauses = query.clauses("list_order DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {COLUMNS}, list_order FROM gift_cards{clauses}"), &query.params)?;
+            page.finish("gift_cards", rows, |row| key_columns(row, &[7]))
                 .try_map(|row| Ok(GiftCardView::of(&card_of(&row)?, at, Vec::new())))
         })
         .await

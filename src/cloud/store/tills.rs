@@ -63,19 +63,19 @@ impl Store {
         Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
     }
 
-    /// A page of tills, oldest first (by creation, then id): a till created during a walk
-    /// comes at its end.
+    /// A page of tills, oldest first (in the order they were created, `list_order`): a till
+    /// created during a walk comes at its end.
     pub async fn list_tills(&self, page: Page) -> Result<Paged<TillView>, CloudError> {
         self.read(move |sql| {
-            let after = page.key("tills", &[KeyPart::Int, KeyPart::Text])?;
+            let after = page.key("tills", &[KeyPart::Int])?;
             let mut query = PageQuery::new();
-            query.after(&["created_at", "id"], after, false);
-            let clauses = query.clauses("created_at, id", page.fetch());
+            query.after(&["list_order"], after, false);
+            let clauses = query.clauses("list_order", page.fetch());
             let rows = sql.query(
-                &format!("SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills{clauses}"),
+                &format!("SELECT id, store, name, enrolled_at, last_seq, created_at, list_order FROM tills{clauses}"),
                 &query.params,
             )?;
-            page.finish("tills", rows, |row| key_columns(row, &[5, 0])).try_map(|row| {
+            page.finish("tills", rows, |row| key_columns(row, &[6])).try_map(|row| {
                 let enrolled_at = row.opt_int(3)?;
                 Ok(TillView {
                     till_id: row.text(0)?,
