@@ -39,12 +39,14 @@
     $("lang").title = t("language_label");
     $("lang").setAttribute("aria-label", t("language_label"));
     renderBadge();
+    renderResults();
     renderLines();
     renderCustomer();
     renderQuote();
     renderCommitted();
     renderRecent();
     renderForm();
+    renderNoticeOfPersonalData();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -85,17 +87,22 @@
     return (points < 0 ? "−" : "") + groupDigits(String(Math.abs(points)), lang === "ru" ? "\u202f" : ",");
   }
 
+  // The word for a count: Russian has three forms (1 балл, 3 балла, 25 баллов; 11–14 take the
+  // third), English two.
+  function plural(count, ru, en) {
+    const n = Math.abs(count) % 100;
+    if (lang !== "ru") return Math.abs(count) === 1 ? en[0] : en[1];
+    const last = n % 10;
+    return n >= 11 && n <= 14 ? ru[2] : last === 1 ? ru[0] : last >= 2 && last <= 4 ? ru[1] : ru[2];
+  }
+
   // "171 балл", "3 балла", "25 баллов"; "1 point", "3 points".
   function pointsText(points) {
-    const n = Math.abs(points) % 100;
-    let word;
-    if (lang === "ru") {
-      const last = n % 10;
-      word = n >= 11 && n <= 14 ? "баллов" : last === 1 ? "балл" : last >= 2 && last <= 4 ? "балла" : "баллов";
-    } else {
-      word = Math.abs(points) === 1 ? "point" : "points";
-    }
-    return formatPoints(points) + "\u00a0" + word;
+    return formatPoints(points) + "\u00a0" + plural(points, ["балл", "балла", "баллов"], ["point", "points"]);
+  }
+
+  function daysText(days) {
+    return days + "\u00a0" + plural(days, ["день", "дня", "дней"], ["day", "days"]);
   }
 
   // +79991234567 → "+7 999 •••-45-67": enough to confirm with the customer, not to copy.
@@ -124,10 +131,12 @@
   let csrf = null;
 
   class ApiFailure extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, details) {
       super(message);
       this.status = status;
       this.code = code;
+      // The values the message names (`field`, the `customer` holding a phone, …).
+      this.details = details || {};
     }
   }
 
@@ -151,7 +160,7 @@
       const code = (data && data.error && data.error.code) || "error";
       const message = (data && data.error && data.error.message) || response.statusText;
       if (response.status === 401) signedOut();
-      throw new ApiFailure(response.status, code, message);
+      throw new ApiFailure(response.status, code, message, data && data.error && data.error.details);
     }
     return data;
   }
@@ -393,6 +402,31 @@
     }
   }
 
+  // Within a week of the customer's birthday (this year's, or across New Year), a line the
+  // cashier can congratulate them with; null otherwise. Dates are read as text: no time zones.
+  const BIRTHDAY_WINDOW_DAYS = 7;
+  function birthdayNotice(birthday, today) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birthday || "");
+    if (!match) return null;
+    const month = Number(match[2]) - 1;
+    const day = Number(match[3]);
+    const midnight = new Date(today.getFullYear(), today.getMonth(), today.getDate());
+    let best = null;
+    for (const year of [today.getFullYear() - 1, today.getFullYear(), today.getFullYear() + 1]) {
+      // 29 February outside a leap year is celebrated on 28 February.
+      const date = new Date(year, month, day);
+      if (date.getMonth() !== month) date.setDate(0);
+      const days = Math.round((date - midnight) / 86400000);
+      if (best === null || Math.abs(days) < Math.abs(best.days)) best = { days, date };
+    }
+    if (Math.abs(best.days) > BIRTHDAY_WINDOW_DAYS) return null;
+    const shown = best.date.toLocaleDateString(lang === "ru" ? "ru-RU" : "en-GB", { day: "numeric", month: "long" });
+    if (best.days === 0) return t("birthday_today");
+    return best.days > 0
+      ? t("birthday_soon", { days: daysText(best.days), date: shown })
+      : t("birthday_past", { days: daysText(-best.days), date: shown });
+  }
+
   function consentText(consent) {
     return consent && consent.granted ? t("consent_yes") : t("consent_no");
   }
@@ -410,7 +444,11 @@
     $("c-tags").textContent = customer.tags && customer.tags.length ? customer.tags.join(", ") : "—";
     $("c-consents").textContent =
       t("consent_sms") + ": " + consentText(customer.consents.sms) + ", " +
-      t("consent_email") + ": " + consentText(customer.consents.email);
+      t("consent_email") + ": " + consentText(customer.consents.email) + ", " +
+      t("consent_personal_data") + ": " + consentText(customer.consents.personal_data);
+    const birthday = birthdayNotice(customer.birthday, new Date());
+    $("c-birthday").hidden = !birthday;
+    $("c-birthday").textContent = birthday || "";
     $("c-balance").textContent = formatPoints(customer.points.balance);
     $("c-available").textContent = formatPoints(customer.points.available);
     $("c-pending").textContent = formatPoints(customer.points.pending);
@@ -511,7 +549,10 @@
       return;
     }
     const request = { customer: { id: customer.id }, lines, redeem };
+    const promo = $("promo").value.trim().toUpperCase();
+    if (promo) request.promo_codes = [promo];
     const seq = ++calcSeq;
+    setFieldError("promo", null);
     try {
       const answer = await api("POST", "/v1/receipts/calculate", request);
       if (seq !== calcSeq) return;
@@ -519,11 +560,22 @@
       showNotice("");
       renderQuote();
       if (redeem === "max") {
-        $("q-redeem").focus();
-        $("q-redeem").select();
+        // Nothing to spend: the next key is the commit, so the cursor waits on its button.
+        const focus = answer.points.max_redeem > 0 ? $("q-redeem") : $("commit");
+        focus.focus();
+        if (focus === $("q-redeem")) focus.select();
       }
     } catch (e) {
-      if (seq === calcSeq) showError(e);
+      if (seq !== calcSeq) return;
+      // A code the agent refuses is said beside the code, and the old figures go.
+      if (e.code === "promo_rejected" || e.code === "unknown_promo") {
+        quote = null;
+        renderQuote();
+        setFieldError("promo", e.message);
+        $("promo").focus();
+      } else {
+        showError(e);
+      }
     }
   }
 
@@ -537,21 +589,38 @@
     if (!quote) return;
     const points = chosenRedeem();
     if (points === null) {
-      showNotice(t("bad_points", { max: quote.answer.points.max_redeem }));
+      setFieldError("redeem", t("bad_points", { max: quote.answer.points.max_redeem }));
+      // The figures of the last valid number must not stay up as if they were this one's.
+      for (const id of ["q-discount", "q-earn", "q-balance-after", "q-total"]) $(id).textContent = t("points_na");
       $("commit").disabled = true;
+      quoteBlanked = true;
       return;
     }
     calculate(points);
   }
 
+  // The figures on the screen were blanked for points that cannot be spent: until they are
+  // priced again, nothing the cashier has not seen may be committed.
+  let quoteBlanked = false;
+
   function renderQuote() {
+    quoteBlanked = false;
+    setFieldError("redeem", null);
     const box = $("quote");
     box.hidden = !quote || !!committed;
     $("draft").hidden = !!committed;
     if (!quote) return;
     const a = quote.answer;
     $("q-subtotal").textContent = formatMoney(a.subtotal);
+    const promoDiscount = (a.promo_codes || []).reduce((sum, p) => sum + p.discount, 0);
+    $("q-promo-label").hidden = $("q-promo").hidden = !(a.promo_codes && a.promo_codes.length);
+    $("q-promo").textContent = (a.promo_codes || []).map((p) => p.code).join(", ") + " · " + formatMoney(promoDiscount);
     $("q-max").textContent = formatPoints(a.points.max_redeem);
+    // Nothing can be spent: no field and no Max/None buttons, just why.
+    const nothing = a.points.max_redeem === 0;
+    for (const id of ["q-redeem", "q-spend-max", "q-spend-none"]) $(id).hidden = nothing;
+    $("q-nothing").hidden = !nothing;
+    $("q-nothing").textContent = t("nothing_to_spend");
     if (document.activeElement !== $("q-redeem") || chosenRedeem() !== a.points.redeem) {
       $("q-redeem").value = String(a.points.redeem);
     }
@@ -582,10 +651,10 @@
     // the cashier commit what is on the screen.
     const typed = chosenRedeem();
     if (typed === null) {
-      showNotice(t("bad_points", { max: quote.answer.points.max_redeem }));
+      setFieldError("redeem", t("bad_points", { max: quote.answer.points.max_redeem }));
       return;
     }
-    if (typed !== quote.answer.points.redeem) {
+    if (typed !== quote.answer.points.redeem || quoteBlanked) {
       await calculate(typed);
       return;
     }
@@ -596,7 +665,8 @@
     const request = Object.assign({ id: receiptId }, quote.request, { redeem: quote.answer.points.redeem });
     try {
       const answer = await api("POST", "/v1/receipts", request);
-      committed = { answer, returns: [], customer };
+      // `fresh`: committed here and now, so its balance after is today's balance.
+      committed = { answer, returns: [], customer, fresh: true };
       returnId = uuid();
       showNotice("");
       renderQuote();
@@ -660,11 +730,11 @@
     const last = committed.returns[committed.returns.length - 1];
     $("return-result").hidden = !last;
     if (last) {
-      $("return-result").textContent = t("returned", {
-        refund: formatMoney(last.refund),
-        back: pointsText(last.points_given_back),
-        taken: pointsText(last.points_taken_back),
-      });
+      // What went back and what was taken back, each said only when it happened.
+      const parts = [t("returned_refund", { refund: formatMoney(last.refund) })];
+      if (last.points_given_back) parts.push(t("returned_back", { back: pointsText(last.points_given_back) }));
+      if (last.points_taken_back) parts.push(t("returned_taken", { taken: pointsText(last.points_taken_back) }));
+      $("return-result").textContent = parts.join(" ");
     }
   }
 
@@ -807,7 +877,10 @@
   let formMode = null; // "enroll" | "edit"
 
   function openForm(mode, phone) {
+    // A new customer is someone else: the last one's card and receipts leave the screen.
+    if (mode === "enroll") clearCustomer();
     formMode = mode;
+    clearFieldErrors();
     $("customer-form").hidden = false;
     $("f-phone-row").hidden = mode !== "enroll";
     const c = mode === "edit" ? customer : null;
@@ -817,6 +890,7 @@
     $("f-birthday").value = (c && c.birthday) || "";
     $("f-sms").checked = !!(c && c.consents.sms && c.consents.sms.granted);
     $("f-email-consent").checked = !!(c && c.consents.email && c.consents.email.granted);
+    $("f-personal-data").checked = !!(c && c.consents.personal_data && c.consents.personal_data.granted);
     renderForm();
     renderCustomer();
     (mode === "enroll" ? $("f-phone") : $("f-name")).focus();
@@ -833,12 +907,91 @@
     $("form-title").textContent = t(formMode === "enroll" ? "form_enroll" : "form_edit");
   }
 
+  // Who processes the data and the policy's address, beside the consent (config.toml's
+  // personal_data_operator and privacy_policy_url, from the session).
+  let personalData = { operator: null, policy_url: null };
+  function renderNoticeOfPersonalData() {
+    $("f-operator").textContent = personalData.operator ? t("operator_named", { name: personalData.operator }) : "";
+    const policy = $("f-policy");
+    policy.hidden = !personalData.policy_url;
+    if (personalData.policy_url) policy.href = personalData.policy_url;
+  }
+
+  // An error the agent names a field for is said under that field (and the field marked);
+  // anything else goes to the notice at the top.
+  const FIELD_OF_CODE = {
+    invalid_phone: "phone", phone_taken: "phone", invalid_email: "email", email_taken: "email",
+    invalid_birthday: "birthday", personal_data_consent_required: "personal_data",
+  };
+  const FORM_FIELDS = ["phone", "name", "email", "birthday", "personal_data"];
+  const INPUT_OF_FIELD = { personal_data: "f-personal-data", promo: "promo", redeem: "q-redeem" };
+
+  function setFieldError(field, message) {
+    const note = $("e-" + field);
+    if (!note) return false;
+    note.hidden = !message;
+    note.textContent = message || "";
+    const input = $(INPUT_OF_FIELD[field] || "f-" + field);
+    if (input) input.setAttribute("aria-invalid", message ? "true" : "false");
+    return true;
+  }
+
+  function clearFieldErrors() {
+    for (const field of FORM_FIELDS) setFieldError(field, null);
+    $("open-holder").hidden = true;
+  }
+
+  function showFormError(error) {
+    const field = FIELD_OF_CODE[error.code] || (error.details && error.details.field);
+    if (!field || !FORM_FIELDS.includes(field) || !setFieldError(field, error.message)) {
+      showError(error);
+      return;
+    }
+    showNotice("");
+    const input = $(INPUT_OF_FIELD[field] || "f-" + field);
+    if (input && !input.closest("[hidden]")) input.focus();
+    // The phone belongs to someone already: offer to open them instead of a raw id.
+    const holder = error.details && error.details.customer;
+    if (error.code === "phone_taken" && holder) {
+      const button = $("open-holder");
+      const who = [error.details.name, error.details.card ? "•••" + String(error.details.card).slice(-4) : null]
+        .filter(Boolean).join(", ");
+      button.textContent = t("open_holder", { who: who || holder });
+      button.dataset.customer = holder;
+      button.hidden = false;
+    }
+  }
+
+  async function openHolder() {
+    const id = $("open-holder").dataset.customer;
+    if (!id) return;
+    try {
+      const holder = await api("GET", "/v1/customers/" + encodeURIComponent(id));
+      closeForm();
+      customer = null;
+      selectCustomer(holder);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
   async function saveForm(event) {
     event.preventDefault();
     const name = $("f-name").value.trim();
     const email = $("f-email").value.trim();
     const birthday = $("f-birthday").value;
-    const consents = { sms: $("f-sms").checked, email: $("f-email-consent").checked };
+    const consents = {
+      sms: $("f-sms").checked,
+      email: $("f-email-consent").checked,
+      personal_data: $("f-personal-data").checked,
+    };
+    clearFieldErrors();
+    // 152-ФЗ: nobody is enrolled without their consent to the processing of their data.
+    if (formMode === "enroll" && !consents.personal_data) {
+      setFieldError("personal_data", t("need_personal_data"));
+      $("f-personal-data").focus();
+      return;
+    }
     $("f-save").disabled = true;
     try {
       if (formMode === "enroll") {
@@ -847,6 +1000,11 @@
         if (email) body.email = email;
         if (birthday) body.birthday = birthday;
         const created = await api("POST", "/v1/customers", body);
+        // The search that found no one is over: its "nothing found" goes with it.
+        $("search").value = "";
+        results = [];
+        lastQuery = "";
+        renderResults();
         customer = null;
         selectCustomer(created);
         showNotice(t("enrolled"), "info");
@@ -856,11 +1014,12 @@
         if (name !== (customer.name || "")) patch.name = name || null;
         if (email !== (customer.email || "")) patch.email = email || null;
         if (birthday !== (customer.birthday || "")) patch.birthday = birthday || null;
-        const was = {
-          sms: !!(customer.consents.sms && customer.consents.sms.granted),
-          email: !!(customer.consents.email && customer.consents.email.granted),
-        };
-        if (consents.sms !== was.sms || consents.email !== was.email) patch.consents = consents;
+        const granted = (consent) => !!(consent && consent.granted);
+        const changedConsents = {};
+        for (const kind of ["sms", "email", "personal_data"]) {
+          if (consents[kind] !== granted(customer.consents[kind])) changedConsents[kind] = consents[kind];
+        }
+        if (Object.keys(changedConsents).length > 0) patch.consents = changedConsents;
         if (Object.keys(patch).length > 0) {
           customer = await api("PATCH", "/v1/customers/" + encodeURIComponent(customer.id), patch);
         }
@@ -869,7 +1028,7 @@
         showNotice(t("saved"), "info");
       }
     } catch (e) {
-      showError(e);
+      showFormError(e);
     } finally {
       $("f-save").disabled = false;
     }
@@ -979,6 +1138,83 @@
   }
 
   // ------------------------------------------------------------------------------------------
+  // Paper: the sign-up QR code for a shopper who would rather join on their phone, and a slip
+  // of what the sale or return did to their points. Both go through the browser's print
+  // dialog; the print style sheet puts only #slip on paper.
+
+  let signupQrUrl = null;
+
+  async function showSignupQr() {
+    try {
+      const blob = await api("GET", "/v1/signup-qr.svg");
+      if (signupQrUrl) URL.revokeObjectURL(signupQrUrl);
+      signupQrUrl = URL.createObjectURL(blob);
+      $("signup-qr-img").src = signupQrUrl;
+      $("signup-box").hidden = false;
+      $("signup-print").focus();
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  function closeSignupQr() {
+    $("signup-box").hidden = true;
+    $("search").focus();
+  }
+
+  function printSignupQr() {
+    const slip = $("slip");
+    slip.textContent = "";
+    const title = document.createElement("h2");
+    title.textContent = t("signup_qr_title");
+    const text = document.createElement("p");
+    text.textContent = t("signup_qr_text");
+    const image = document.createElement("img");
+    image.src = signupQrUrl;
+    image.style.width = "60mm";
+    slip.append(title, text, image);
+    window.print();
+  }
+
+  function slipRow(list, label, value) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+
+  // The receipt shown, as the shopper keeps it: what was paid, what points did, the balance.
+  function printSlip() {
+    if (!committed) return;
+    const a = committed.answer;
+    const slip = $("slip");
+    slip.textContent = "";
+    const title = document.createElement("h2");
+    title.textContent = t("slip_title");
+    const list = document.createElement("dl");
+    const card = committed.customer && committed.customer.card;
+    if (card) slipRow(list, t("slip_card"), "•••" + String(card).slice(-4));
+    slipRow(list, t("receipt"), a.id || "");
+    if (a.committed_at) slipRow(list, "", new Date(a.committed_at).toLocaleString(lang === "ru" ? "ru-RU" : "en-GB"));
+    slipRow(list, t("slip_paid"), formatMoney(a.total));
+    if (a.discount) slipRow(list, t("slip_discount"), formatMoney(a.discount));
+    slipRow(list, t("slip_spent"), pointsText(a.points.redeem));
+    slipRow(list, t("slip_earned"), pointsText(a.points.earn));
+    for (const ret of committed.returns) {
+      slipRow(list, t("slip_return"), "");
+      slipRow(list, t("slip_refund"), formatMoney(ret.refund));
+      if (ret.points_given_back) slipRow(list, t("slip_spent"), "−" + pointsText(ret.points_given_back));
+      if (ret.points_taken_back) slipRow(list, t("slip_earned"), "−" + pointsText(ret.points_taken_back));
+    }
+    if (committed.fresh && committed.returns.length === 0) {
+      slipRow(list, t("slip_balance"), pointsText(a.points.balance_after));
+    }
+    slip.append(title, list);
+    window.print();
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Wiring
 
   function wire() {
@@ -1033,7 +1269,7 @@
         event.preventDefault();
         clearTimeout(redeemTimer);
         // Enter on the points the quote already shows commits; on new points it re-prices.
-        if (quote && chosenRedeem() === quote.answer.points.redeem) commit();
+        if (quote && !quoteBlanked && chosenRedeem() === quote.answer.points.redeem) commit();
         else onRedeemInput();
       }
     });
@@ -1044,6 +1280,22 @@
     $("return-confirm").addEventListener("click", () => returnReceipt(true));
     $("return-cancel").addEventListener("click", cancelReturnAll);
     $("next-customer").addEventListener("click", nextCustomer);
+    $("open-holder").addEventListener("click", openHolder);
+    $("promo").addEventListener("input", () => {
+      setFieldError("promo", null);
+      quote = null;
+      renderQuote();
+    });
+    $("promo").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        calculate("max");
+      }
+    });
+    $("signup-qr").addEventListener("click", showSignupQr);
+    $("signup-close").addEventListener("click", closeSignupQr);
+    $("signup-print").addEventListener("click", printSignupQr);
+    $("print-slip").addEventListener("click", printSlip);
     $("return-selected").addEventListener("click", () => returnReceipt(false));
     // Another sale to the customer of the receipt shown: chosen again on purpose, with fresh points.
     $("new-receipt").addEventListener("click", async () => {
@@ -1064,7 +1316,8 @@
 
   function onHotkey(event) {
     if (event.key === "Escape") {
-      if (!$("scanner").hidden) stopCamera();
+      if (!$("signup-box").hidden) closeSignupQr();
+      else if (!$("scanner").hidden) stopCamera();
       else if (confirmingReturn) cancelReturnAll();
       else if (!$("customer-form").hidden) closeForm();
       else clearSearch();
@@ -1135,6 +1388,9 @@
     try {
       const session = await api("GET", "/v1/session");
       csrf = session.csrf;
+      personalData = session.personal_data || personalData;
+      $("signup-qr").hidden = !session.signup_qr;
+      renderNoticeOfPersonalData();
     } catch (e) {
       if (e.status !== 401) showError(e);
       signedOut();

@@ -31,11 +31,33 @@
     return form.elements.namedItem(name);
   }
 
+  // The answer is where the person looks: scrolled into view and focused (for a screen
+  // reader too), whether it is the thanks or what to fix.
   function show(message, kind) {
     answer.textContent = message;
     answer.className = kind;
     answer.hidden = false;
+    answer.setAttribute('tabindex', '-1');
+    answer.scrollIntoView({ block: 'center' });
+    answer.focus();
   }
+
+  // Who processes the data and the policy (the cloud's --personal-data-operator and
+  // --privacy-policy-url), beside the consent.
+  fetch('/v1/signup/notice', { credentials: 'omit' }).then(function (response) {
+    return response.ok ? response.json() : null;
+  }).then(function (notice) {
+    if (!notice) { return; }
+    if (notice.operator) {
+      document.getElementById('operator-name').textContent = notice.operator;
+      document.getElementById('operator-line').hidden = false;
+    }
+    if (notice.policy_url && /^https?:\/\//.test(notice.policy_url)) {
+      var link = document.getElementById('policy-link');
+      link.href = notice.policy_url;
+      link.hidden = false;
+    }
+  }).catch(function () { /* the form works without the notice */ });
 
   if (store) {
     // textContent, never innerHTML: the store comes from the link, which anyone can write.
@@ -54,7 +76,7 @@
     if (!field('personal_data').checked) { show(texts[language].agree, 'error'); return; }
     var body = {
       phone: phone,
-      consents: { sms: field('sms').checked, email: field('email_consent').checked }
+      consents: { sms: field('sms').checked, email: field('email_consent').checked, personal_data: true }
     };
     var name = field('name').value.trim();
     var email = field('email').value.trim();
@@ -64,6 +86,7 @@
     if (birthday) { body.birthday = birthday; }
     if (store) { body.store = store; }
     submit.disabled = true;
+    var accepted = false;
     fetch('/v1/signup', {
       method: 'POST',
       // The answer and any error come back in the language the page shows now.
@@ -73,8 +96,9 @@
     }).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
         if (response.ok && data) {
-          show(data.message, 'ok');
+          accepted = true;
           form.hidden = true;
+          show(data.message, 'ok');
         } else {
           var message = data && data.error ? data.error.message : 'HTTP ' + response.status;
           show(message, 'error');
@@ -83,7 +107,8 @@
     }).catch(function () {
       show(texts[language].network, 'error');
     }).finally(function () {
-      submit.disabled = false;
+      // Once accepted the form is gone and stays so: no second press sends it again.
+      submit.disabled = accepted;
     });
   });
 }());

@@ -35,6 +35,10 @@ pub struct ConfigFile {
     /// The address of the public sign-up page that the sign-up QR code points to
     /// (`https://shop.example.com`; the QR then holds `{signup_url}/signup?store=…`).
     pub signup_url: Option<String>,
+    /// Who processes the customers' personal data (152-ФЗ), named beside the consent on the
+    /// cashier page's enrolment form, and the privacy policy's address.
+    pub personal_data_operator: Option<String>,
+    pub privacy_policy_url: Option<String>,
 }
 
 /// The resolved configuration of a running agent.
@@ -55,6 +59,8 @@ pub struct AgentConfig {
     pub moysklad_key: Option<String>,
     /// Where the sign-up QR code points, from `config.toml`; without it, the enrolled cloud.
     pub signup_url: Option<String>,
+    /// The personal-data operator and policy the cashier page names, from `config.toml`.
+    pub personal_data: crate::wire::PersonalDataNotice,
     /// True when the folders are the user's own (from `directories`), false with `--data-dir`.
     pub per_user: bool,
     /// The HTTP header read and idle timeouts and the connection bound
@@ -78,6 +84,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("token_override", &self.token_override.as_ref().map(|_| "<redacted>"))
             .field("moysklad_key", &self.moysklad_key.as_ref().map(|_| "<redacted>"))
             .field("signup_url", &self.signup_url)
+            .field("personal_data", &self.personal_data)
             .field("per_user", &self.per_user)
             .field("http", &self.http)
             .finish()
@@ -145,6 +152,11 @@ impl AgentConfig {
             }
             url => url,
         };
+        let personal_data = crate::identity::personal_data_notice(
+            file.personal_data_operator.as_deref(),
+            file.privacy_policy_url.as_deref(),
+        )
+        .map_err(|message| ConfigError::Invalid { path: config_dir.join("config.toml"), message })?;
         Ok(AgentConfig {
             listen: overrides
                 .listen
@@ -159,6 +171,7 @@ impl AgentConfig {
             token_override: overrides.token.filter(|t| !t.is_empty()),
             moysklad_key,
             signup_url,
+            personal_data,
             per_user: overrides.data_dir.is_none(),
             http: ServeLimits::with_max_connections(MAX_CONNECTIONS)
                 .from_env("LOYALTY_AGENT")
@@ -253,4 +266,9 @@ pub const EXAMPLE_CONFIG: &str = r#"# loyalty-agent configuration. Every setting
 # the code holds "<signup_url>/signup?store=<store>". Without it, the address of the cloud
 # this till is enrolled with is used (loyalty-cloud serves that page).
 # signup_url = "https://loyalty.example.com"
+
+# Who processes the customers' personal data (152-ФЗ) and the privacy policy's address:
+# the cashier page names them beside the consent on its enrolment form.
+# personal_data_operator = "ООО «Ромашка», ИНН 7700000000"
+# privacy_policy_url = "https://shop.example.com/privacy"
 "#;

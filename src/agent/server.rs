@@ -136,6 +136,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         started: Instant::now(),
         sync: None,
         signup,
+        personal_data: config.personal_data.clone(),
         sessions: Arc::new(super::session::Sessions::new()),
     };
     let mut background = Vec::new();

@@ -46,6 +46,8 @@ pub struct AppState {
     pub sync: Option<SyncHandle>,
     /// Where the sign-up QR code points; `None` for a standalone agent without `signup_url`.
     pub signup: Option<SignupTarget>,
+    /// The personal-data operator and policy the cashier page's enrolment form names.
+    pub personal_data: crate::wire::PersonalDataNotice,
     /// The cashier page's launch codes and sessions (in memory: a restart ends them).
     pub sessions: Arc<Sessions>,
 }

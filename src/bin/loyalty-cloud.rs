@@ -56,6 +56,13 @@ enum Command {
         /// repeat the flag, or separate with commas in the variable.
         #[arg(long = "signup-origin", env = "LOYALTY_CLOUD_SIGNUP_ORIGINS", value_delimiter = ',')]
         signup_origins: Vec<String>,
+        /// Who processes the customers' personal data (152-ФЗ), shown beside the consent on
+        /// the sign-up page: `ООО «Ромашка», ИНН 7700000000`.
+        #[arg(long, env = "LOYALTY_CLOUD_PERSONAL_DATA_OPERATOR")]
+        personal_data_operator: Option<String>,
+        /// The privacy policy's address, linked from the sign-up page's consent.
+        #[arg(long, env = "LOYALTY_CLOUD_PRIVACY_POLICY_URL")]
+        privacy_policy_url: Option<String>,
         /// Milliseconds a client has to send a request's headers before its
         /// connection is closed.
         #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
@@ -129,6 +136,7 @@ impl Storage {
             signup_per_minute: 300,
             trust_forwarded_for: false,
             signup_origins: Vec::new(),
+            personal_data: Default::default(),
             http: ServeLimits::with_max_connections(loyalty::cloud::config::MAX_CONNECTIONS),
         })
     }
@@ -170,6 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             signup_per_minute,
             trust_forwarded_for,
             signup_origins,
+            personal_data_operator,
+            privacy_policy_url,
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
@@ -178,6 +188,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.signup_per_minute = signup_per_minute.max(1);
             config.trust_forwarded_for = trust_forwarded_for;
             config.signup_origins = signup_origins.into_iter().filter(|o| !o.trim().is_empty()).collect();
+            config.personal_data = loyalty::identity::personal_data_notice(
+                personal_data_operator.as_deref(),
+                privacy_policy_url.as_deref(),
+            )
+            .map_err(|why| anyhow::anyhow!("--personal-data-operator / --privacy-policy-url: {why}"))?;
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             config.webhooks.allow_private = allow_private_webhooks;

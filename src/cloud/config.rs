@@ -28,6 +28,8 @@ pub struct CloudConfig {
     pub signup_per_minute: u32,
     pub trust_forwarded_for: bool,
     pub signup_origins: Vec<String>,
+    /// The operator of personal data and the privacy policy, shown on the sign-up page.
+    pub personal_data: crate::wire::PersonalDataNotice,
     /// The HTTP header read and idle timeouts and the connection bound.
     pub http: crate::http::serve::ServeLimits,
 }
@@ -49,6 +51,7 @@ impl std::fmt::Debug for CloudConfig {
             .field("signup_per_minute", &self.signup_per_minute)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("signup_origins", &self.signup_origins)
+            .field("personal_data", &self.personal_data)
             .field("http", &self.http)
             .finish()
     }

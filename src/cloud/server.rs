@@ -59,6 +59,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         webhooks: config.webhooks,
         signup: std::sync::Arc::new(signup),
         signup_origins: config.signup_origins.clone(),
+        personal_data: config.personal_data.clone(),
     };
     Ok(Prepared { state, listener, limits: config.http })
 }

@@ -1,5 +1,6 @@
 //! `ApiError`: every failure an HTTP API of ours can answer, turned into a response in exactly
-//! one place (`IntoResponse` below), always as `{"error": {"code", "message"}}`. Each server
+//! one place (`IntoResponse` below), always as `{"error": {"code", "message", "details"}}`
+//! (`details` only when the error names values). Each server
 //! maps its own domain errors into it (`agent::api::error`, `cloud::api`).
 //!
 //! The message is English. An error may also carry named values (`params`: a field name, a
@@ -83,7 +84,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kept = ErrorMessage { code: self.code, english: self.message.clone(), params: self.params };
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        let body = ErrorBody { error: ErrorDetail::new(self.code, self.message, &kept.params) };
         let mut response = (self.status, Json(body)).into_response();
         response.extensions_mut().insert(kept);
         response

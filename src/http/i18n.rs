@@ -126,7 +126,7 @@ pub async fn localize(mut request: Request, next: Next) -> Response {
         return response;
     };
     let (mut parts, _english) = response.into_parts();
-    let body = Json(ErrorBody { error: ErrorDetail { code: error.code.to_owned(), message } }).into_response();
+    let body = Json(ErrorBody { error: ErrorDetail::new(error.code, message, &error.params) }).into_response();
     let (body_parts, body) = body.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
     if let Some(length) = body_parts.headers.get(CONTENT_LENGTH) {

@@ -181,6 +181,9 @@ pub fn stamp_consents(mut consents: Consents, input: &ConsentsInput, source: &st
     if let Some(granted) = input.email {
         consents.email = Some(stamp(granted));
     }
+    if let Some(granted) = input.personal_data {
+        consents.personal_data = Some(stamp(granted));
+    }
     consents
 }
 
@@ -276,8 +279,10 @@ mod tests {
 
     #[test]
     fn consents_are_stamped_and_the_rest_kept() {
-        let earlier = stamp_consents(Consents::default(), &ConsentsInput { sms: Some(true), email: None }, "till", 0);
-        let later = stamp_consents(earlier.clone(), &ConsentsInput { sms: None, email: Some(false) }, "web", 86_400);
+        let earlier =
+            stamp_consents(Consents::default(), &ConsentsInput { sms: Some(true), ..Default::default() }, "till", 0);
+        let later =
+            stamp_consents(earlier.clone(), &ConsentsInput { email: Some(false), ..Default::default() }, "web", 86_400);
         assert_eq!(later.sms, earlier.sms);
         let email = later.email.expect("stamped");
         assert_eq!((email.granted, email.source.as_str(), email.at.as_str()), (false, "web", "1970-01-02T00:00:00Z"));

@@ -39,7 +39,7 @@ pub use qr::{
     card_qr_payload, decode_image, parse_qr_payload, render_png, render_svg, MAX_IMAGE_PIXELS, MAX_MODULE_PX,
 };
 pub use query::{classify, matched_by_name, SearchKey, MAX_QUERY_LEN};
-pub use signup::{signup_link, valid_store, MAX_STORE_LEN};
+pub use signup::{personal_data_notice, signup_link, valid_store, MAX_STORE_LEN};
 
 /// Why an identifier could not be read or drawn.
 ///

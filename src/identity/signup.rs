@@ -24,6 +24,39 @@ pub fn valid_store(store: &str) -> bool {
         && store.chars().all(|c| c.is_alphanumeric() || c == ' ' || STORE_PUNCTUATION.contains(c))
 }
 
+/// The longest operator name the personal-data notice carries, in characters.
+pub const MAX_OPERATOR_LEN: usize = 300;
+
+/// The personal-data notice from a configuration's two values (each trimmed; empty = absent),
+/// or a sentence saying which one is wrong. Shared by the agent's `config.toml` and the
+/// cloud's flags.
+pub fn personal_data_notice(
+    operator: Option<&str>,
+    policy_url: Option<&str>,
+) -> Result<crate::wire::PersonalDataNotice, String> {
+    let operator = operator.map(str::trim).filter(|o| !o.is_empty());
+    if let Some(name) = operator {
+        if name.chars().count() > MAX_OPERATOR_LEN || name.chars().any(char::is_control) {
+            return Err(format!(
+                "the personal data operator must be a name of at most {MAX_OPERATOR_LEN} characters on one line"
+            ));
+        }
+    }
+    let policy_url = policy_url.map(str::trim).filter(|u| !u.is_empty());
+    if let Some(url) = policy_url {
+        let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+        if !scheme_ok || url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "the privacy policy address must be an http(s) address such as \"https://shop.example.com/privacy\", not {url:?}"
+            ));
+        }
+    }
+    Ok(crate::wire::PersonalDataNotice {
+        operator: operator.map(str::to_owned),
+        policy_url: policy_url.map(str::to_owned),
+    })
+}
+
 /// The sign-up link for `store` under `base` (see the module documentation for the format).
 pub fn signup_link(base: &str, store: Option<&str>) -> String {
     let base = base.trim_end_matches('/');
@@ -66,6 +99,18 @@ mod tests {
             signup_link("https://a.example", Some("a-b_c.d~e&f=g")),
             "https://a.example/signup?store=a-b_c.d~e%26f%3Dg"
         );
+    }
+
+    #[test]
+    fn the_personal_data_notice_is_checked() {
+        let notice = personal_data_notice(Some(" ООО «Ромашка» "), Some("https://shop.example.com/privacy")).unwrap();
+        assert_eq!(notice.operator.as_deref(), Some("ООО «Ромашка»"));
+        assert_eq!(notice.policy_url.as_deref(), Some("https://shop.example.com/privacy"));
+        assert_eq!(personal_data_notice(Some(""), Some("  ")).unwrap(), Default::default());
+        assert!(personal_data_notice(None, Some("javascript:alert(1)")).is_err());
+        assert!(personal_data_notice(None, Some("https://a.example/x y")).is_err());
+        assert!(personal_data_notice(Some("line\nbreak"), None).is_err());
+        assert!(personal_data_notice(Some(&"x".repeat(301)), None).is_err());
     }
 
     #[test]

@@ -17,6 +17,17 @@ pub struct ErrorDetail {
     pub code: String,
     /// What happened and what to do, for a person.
     pub message: String,
+    /// The values the sentence names, for a program to act on (`field`, `max`, the `customer`
+    /// who already holds a phone, …); absent when there are none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+impl ErrorDetail {
+    pub fn new(code: &str, message: String, values: &[(&'static str, String)]) -> ErrorDetail {
+        let details = values.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect();
+        ErrorDetail { code: code.to_owned(), message, details }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,6 +150,9 @@ pub struct Consent {
 pub struct Consents {
     pub sms: Option<Consent>,
     pub email: Option<Consent>,
+    /// Consent to the processing of personal data (152-ФЗ), given at enrolment or sign-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<Consent>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -174,6 +188,10 @@ pub struct SearchResult {
 pub struct ConsentsInput {
     pub sms: Option<bool>,
     pub email: Option<bool>,
+    /// The customer agreed to the processing of their personal data (152-ФЗ): the cashier
+    /// page asks for it at enrolment, the sign-up page requires it.
+    #[serde(default)]
+    pub personal_data: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -499,6 +517,11 @@ pub struct SessionInfo {
     pub csrf: String,
     /// When the session ends if it is not used again (RFC 3339); each call extends it.
     pub expires_at: String,
+    /// The personal-data operator and privacy policy the enrolment form names (`config.toml`).
+    pub personal_data: crate::wire::PersonalDataNotice,
+    /// Whether the agent can draw the sign-up QR code (`GET /v1/signup-qr.svg`): it knows the
+    /// sign-up page's address (`signup_url`, or an enrolled cloud).
+    pub signup_qr: bool,
 }
 
 #[cfg(test)]

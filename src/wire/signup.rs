@@ -28,6 +28,17 @@ pub struct SignupRequest {
     pub store: Option<String>,
 }
 
+/// Who processes customers' personal data (152-ФЗ) and where the policy is: shown beside the
+/// consent on the sign-up page (`GET /v1/signup/notice`) and on the cashier's enrolment form.
+/// Both absent when the chain has not configured them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PersonalDataNotice {
+    /// The operator's name as the law wants it on the form (`ООО «Ромашка», ИНН 7700000000`).
+    pub operator: Option<String>,
+    /// The privacy policy's address (http or https).
+    pub policy_url: Option<String>,
+}
+
 /// The answer to every accepted sign-up, whether the phone was new or already registered: the
 /// form must not tell a stranger who is a customer. The card number reaches the person through
 /// the chain's own channel (a `customer_created` webhook to its SMS or email service).

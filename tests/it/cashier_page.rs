@@ -213,6 +213,8 @@ async fn sale_and_return_at_the_till() {
 
     // A new receipt: amounts with a comma and several lines, and a bad amount explained.
     browser.click_css("#new-receipt").await;
+    // The customer is read again first; the cursor lands in the amount when they are back.
+    browser.wait_until("the amount to take the cursor", "return document.activeElement.id === 'amount-0';").await;
     browser.type_keys("12,5").await;
     browser.click_css("#add-line").await;
     browser.type_keys("1 000").await;
@@ -244,6 +246,8 @@ async fn sale_and_return_at_the_till() {
 
     // …and the rest later, from the till's list of receipts.
     browser.click_css("#new-receipt").await;
+    browser.wait_until("the amount to take the cursor", "return document.activeElement.id === 'amount-0';").await;
+    browser.wait_text("#recent li:first-child", "the partly returned receipt", |t| t.contains("partly")).await;
     browser.click_css("#recent li:first-child button").await;
     browser
         .wait_text("#committed-lines", "the line still open", |t| t.contains("1,000.00") && !t.contains("12.50"))
@@ -257,32 +261,100 @@ async fn sale_and_return_at_the_till() {
     browser.screenshot("returns").await;
 }
 
+/// An agent whose `config.toml` names the personal-data operator, the privacy policy and the
+/// sign-up page; the folder goes with the returned guard.
+fn agent_with_notice() -> (Agent, tempfile::TempDir) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    std::fs::write(temp.path().join("program.toml"), "").expect("program file");
+    std::fs::write(
+        temp.path().join("config.toml"),
+        "personal_data_operator = \"ООО «Ромашка», ИНН 7700000000\"\n\
+         privacy_policy_url = \"https://shop.example.com/privacy\"\n\
+         signup_url = \"https://loyalty.example.com\"\n",
+    )
+    .expect("config file");
+    (Agent::spawn_in(temp.path(), None), temp)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enroll_and_edit_through_the_form() {
     let Some(()) = webdriver::available() else { return };
-    let agent = Agent::start().await;
-    let browser = open_page(&agent, "enroll", "en-US").await;
+    let (agent, _dir) = agent_with_notice();
+    let browser = open_page(&agent, "enroll", "ru-RU").await;
+    let browser = &browser;
+    let hidden = |id: &'static str| async move {
+        browser.execute(&format!("return document.getElementById('{id}').hidden;"), vec![]).await.as_bool()
+    };
+    let ivan = agent.enroll("+7 999 555-00-11", "Иван").await;
 
-    search(&browser, "+7 912 000-11-22").await;
-    browser.wait_text("#nothing", "nothing found", |t| t.contains("Nothing found")).await;
+    // Ivan was on the screen; a phone nobody has: "nobody", and the form for the new one.
+    search(browser, "+7 999 555-00-11").await;
+    browser.wait_text("#results li:first-child", "Ivan", |t| t.contains("Иван")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    browser.wait_text("#c-name", "Ivan's card", |t| t == "Иван").await;
+    search(browser, "+7 912 000-11-22").await;
+    browser.wait_text("#nothing", "nothing found", |t| t.contains("никого нет")).await;
+    // The switch re-translates the line, and back.
+    browser.click_css("#lang").await;
+    browser.wait_text("#nothing-text", "English", |t| t.contains("Nothing found")).await;
+    browser.click_css("#lang").await;
+    browser.wait_text("#nothing-text", "Russian", |t| t.contains("никого нет")).await;
     browser.click_css("#enroll-this").await;
     browser.find("#f-phone").await;
     assert_eq!(browser.execute("return document.getElementById('f-phone').value;", vec![]).await, "+7 912 000-11-22");
-    browser.send_keys(&browser.find("#f-name").await, "Olga").await;
+    assert_eq!(hidden("card").await, Some(true), "Ivan's card is not under the new customer's form");
+    let recent_title = browser.text_of("#recent-title").await;
+    assert_eq!(recent_title, "Последние чеки на этой кассе", "Ivan's receipts are not listed under the form");
+    // The consent names who processes the data and links the policy (config.toml).
+    let consent = browser.text_of("label:has(#f-personal-data)").await;
+    assert!(
+        consent.contains("обработку персональных данных") && consent.contains("ООО «Ромашка», ИНН 7700000000"),
+        "{consent}"
+    );
+    let policy = browser.execute("return document.getElementById('f-policy').href;", vec![]).await;
+    assert_eq!(policy, "https://shop.example.com/privacy");
+
+    // Without the consent nobody is enrolled, and the form says so beside the box.
+    browser.send_keys(&browser.find("#f-name").await, "Ольга").await;
     browser.click_css("#f-sms").await;
-    browser.screenshot("form").await;
-    assert_fits(&browser, "the enrolment form").await;
     browser.click_css("#f-save").await;
-    assert_eq!(browser.wait_text("#c-name", "the new customer", |t| t == "Olga").await, "Olga");
-    let phone = browser.text_of("#c-phone").await;
-    assert_eq!(phone, "+7 912 •••-11-22");
-    assert!(browser.text_of("#c-consents").await.contains("SMS: yes"));
+    let refusal = browser.wait_text("#e-personal_data", "the consent asked for", |t| !t.is_empty()).await;
+    assert!(refusal.contains("согласие"), "{refusal}");
+    let (_, none) = agent.get("/v1/customers/search?q=89120001122").await;
+    assert_eq!(none["customers"].as_array().map(Vec::len), Some(0), "nothing enrolled: {none}");
+    browser.screenshot("form-consent-missing").await;
+
+    // A bad email is said under the email, in Russian, and the top of the page stays quiet.
+    browser.click_css("#f-personal-data").await;
+    browser.send_keys(&browser.find("#f-email").await, "olga@").await;
+    browser.click_css("#f-save").await;
+    let bad = browser.wait_text("#e-email", "the email's error", |t| !t.is_empty()).await;
+    assert!(bad.contains("olga@") && bad.contains("адрес"), "{bad}");
+    assert_eq!(hidden("notice").await, Some(true));
+    assert_eq!(hidden("e-personal_data").await, Some(true), "the consent's error went when it was ticked");
+    assert_eq!(
+        browser.execute("return document.getElementById('f-email').getAttribute('aria-invalid');", vec![]).await,
+        "true"
+    );
+    browser.screenshot("form-field-error").await;
+    assert_fits(browser, "the enrolment form").await;
+    let email = browser.find("#f-email").await;
+    browser.clear(&email).await;
+    browser.click_css("#f-save").await;
+    assert_eq!(browser.wait_text("#c-name", "the new customer", |t| t == "Ольга").await, "Ольга");
+    assert_eq!(browser.text_of("#c-phone").await, "+7 912 •••-11-22");
+    let consents = browser.text_of("#c-consents").await;
+    assert!(consents.contains("SMS: да") && consents.contains("ПДн: да"), "{consents}");
+    // The search that found no one is over: no stale "nobody" under the new customer.
+    assert_eq!(hidden("nothing").await, Some(true));
+    assert_eq!(browser.execute("return document.getElementById('search').value;", vec![]).await, "");
 
     let (_, found) = agent.get("/v1/customers/search?q=89120001122").await;
     let olga = &found["customers"][0];
-    assert_eq!(olga["name"], "Olga", "{found}");
+    assert_eq!(olga["name"], "Ольга", "{found}");
     assert_eq!(olga["consents"]["sms"]["granted"], true, "{found}");
     assert_eq!(olga["consents"]["sms"]["source"], "till", "{found}");
+    assert_eq!(olga["consents"]["personal_data"]["granted"], true, "the 152-ФЗ consent is recorded: {found}");
     assert!(olga["consents"]["email"].is_null() || olga["consents"]["email"]["granted"] == false, "{found}");
     let olga_id = olga["id"].as_str().unwrap().to_owned();
 
@@ -290,24 +362,41 @@ async fn enroll_and_edit_through_the_form() {
     browser.click_css("#edit").await;
     let name = browser.find("#f-name").await;
     browser.clear(&name).await;
-    browser.send_keys(&name, "Olga Ivanova").await;
+    browser.send_keys(&name, "Ольга Иванова").await;
     browser.click_css("#f-save").await;
-    browser.wait_text("#c-name", "the new name", |t| t == "Olga Ivanova").await;
+    browser.wait_text("#c-name", "the new name", |t| t == "Ольга Иванова").await;
     browser.screenshot("edited").await;
     let (_, edited) = agent.get(&format!("/v1/customers/{olga_id}")).await;
-    assert_eq!(edited["name"], "Olga Ivanova");
+    assert_eq!(edited["name"], "Ольга Иванова");
     assert_eq!(edited["consents"]["sms"], olga["consents"]["sms"], "consents untouched by a name edit");
+    assert_eq!(edited["consents"]["personal_data"], olga["consents"]["personal_data"]);
 
-    // Enrolling a phone that is taken shows the agent's own explanation.
+    // A phone that is taken: said under the phone, with a button that opens its holder.
     browser.click_css("#new-customer").await;
-    browser.send_keys(&browser.find("#f-phone").await, "8 912 000 11 22").await;
+    assert_eq!(hidden("card").await, Some(true), "Olga's card leaves for the new customer's form");
+    browser.send_keys(&browser.find("#f-phone").await, "8 999 555 00 11").await;
+    browser.click_css("#f-personal-data").await;
     browser.click_css("#f-save").await;
-    // (The notice may still say the edit above was saved until the agent's answer arrives.)
-    let notice = browser.wait_text("#notice", "the conflict", |t| t.contains("already belongs")).await;
-    let (status, direct) = agent.post("/v1/customers", json!({ "phone": "8 912 000 11 22" })).await;
-    assert_eq!(status, 409, "{direct}");
-    assert_eq!(notice, direct["error"]["message"].as_str().unwrap(), "the API's message is shown as is");
+    let taken = browser.wait_text("#e-phone", "the phone's holder", |t| !t.is_empty()).await;
+    assert!(taken.starts_with("Этот телефон уже принадлежит клиенту Иван"), "{taken}");
+    let open = browser.wait_text("#open-holder", "the button to open Ivan", |t| !t.is_empty()).await;
+    assert!(open.contains("Иван") && !open.contains(ivan["id"].as_str().unwrap()), "no raw id on the button: {open}");
     browser.screenshot("conflict").await;
+    browser.click_css("#open-holder").await;
+    browser.wait_text("#c-name", "Ivan's card", |t| t == "Иван").await;
+    assert_eq!(hidden("customer-form").await, Some(true));
+
+    // The sign-up QR code for a shopper who would rather join on their phone, and Esc.
+    browser.click_css("#signup-qr").await;
+    browser
+        .wait_until(
+            "the sign-up QR code",
+            "const img = document.getElementById('signup-qr-img'); return img.complete && img.naturalWidth > 0;",
+        )
+        .await;
+    browser.screenshot("signup-qr").await;
+    browser.type_keys(ESCAPE).await;
+    assert_eq!(hidden("signup-box").await, Some(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,15 +516,18 @@ async fn language_follows_the_browser_and_switches() {
         let phone = browser.find("#f-phone").await;
         browser.clear(&phone).await;
         browser.send_keys(&phone, "8 999 111 22 33").await;
+        if browser.execute("return document.getElementById('f-personal-data').checked;", vec![]).await != true {
+            browser.click_css("#f-personal-data").await;
+        }
         browser.click_css("#f-save").await;
-        browser.wait_text("#notice", "the agent's refusal", |t| t.contains(says)).await
+        browser.wait_text("#e-phone", "the agent's refusal", |t| t.contains(says)).await
     };
     let notice = taken("already belongs").await;
-    assert!(notice.starts_with("this phone already belongs to customer Иван (id "), "{notice}");
+    assert!(notice.starts_with("this phone already belongs to customer Иван (card "), "{notice}");
     browser.click_css("#lang").await;
     browser.wait_text("#badge", "Russian", |t| t == "Автономно").await;
     let notice = taken("уже принадлежит").await;
-    assert!(notice.starts_with("Этот телефон уже принадлежит клиенту Иван (id "), "{notice}");
+    assert!(notice.starts_with("Этот телефон уже принадлежит клиенту Иван (карта "), "{notice}");
     browser.screenshot("ru-refusal").await;
 }
 
@@ -561,7 +653,11 @@ async fn the_next_shopper_never_inherits_the_last_card() {
     // Olga's sale ends on the keyboard: Enter prices, Enter on the unchanged quote commits.
     browser.type_keys(&format!("100{ENTER}")).await;
     browser.wait_text("#q-total", "Olga's quote", |t| t == "100,00 ₽").await;
-    assert_eq!(focused().await, "q-redeem");
+    // Olga has nothing to spend: no points field, the cursor waits on the commit button.
+    assert_eq!(focused().await, "commit");
+    assert_eq!(hidden("q-redeem").await, Some(true));
+    assert_eq!(hidden("q-spend-max").await, Some(true));
+    assert_eq!(browser.text_of("#q-nothing").await, "списывать нечего");
     browser.type_keys(ENTER).await;
     let done = browser.wait_text("#committed-text", "Olga's sale", |t| !t.is_empty()).await;
     assert!(done.contains("оплачено 100,00 ₽") && done.contains("начислено 5 баллов"), "{done}");
@@ -596,7 +692,11 @@ async fn the_next_shopper_never_inherits_the_last_card() {
     browser.click_css("#return-all").await;
     browser.type_keys(ENTER).await;
     let returned = browser.wait_text("#return-result", "the return", |t| !t.is_empty()).await;
-    assert!(returned.contains("вернуть покупателю 79,00 ₽") && returned.contains("возвращено 171 балл"), "{returned}");
+    assert!(
+        returned.contains("вернуть покупателю 79,00 ₽")
+            && returned.contains("На счёт возвращены списанные баллы: 171 балл."),
+        "{returned}"
+    );
     let (_, stored) = agent.get(&format!("/v1/receipts/{receipt_id}")).await;
     assert_eq!(stored["returns"].as_array().map(Vec::len), Some(1), "{stored}");
     browser.screenshot("returned-summary").await;
@@ -654,4 +754,90 @@ async fn receipts_come_from_the_agent_and_are_found_by_number() {
     browser.send_keys(&number, &format!("POS-9999{ENTER}")).await;
     let notice = browser.wait_text("#notice", "the unknown receipt", |t| !t.is_empty()).await;
     assert!(notice.contains("POS-9999") && notice.contains("Чек"), "{notice}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promo_code_birthday_and_the_shoppers_slip() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start_with_program(
+        "[[promo_codes]]\ncode = \"WINTER10\"\nkind = \"percent\"\nvalue = 10\nmin_receipt = 50000\n",
+    )
+    .await;
+    // Anna's birthday is in two days; she holds 300 points.
+    let in_two_days = time::OffsetDateTime::now_utc().date() + time::Duration::days(2);
+    let birthday = format!("1990-{:02}-{:02}", u8::from(in_two_days.month()), in_two_days.day());
+    let (status, anna) =
+        agent.post("/v1/customers", json!({ "phone": "+79995550022", "name": "Анна", "birthday": birthday })).await;
+    assert_eq!(status, 201, "{anna}");
+    agent.give_points(anna["id"].as_str().unwrap(), 300).await;
+    let browser = open_page(&agent, "extras", "ru-RU").await;
+    let browser = &browser;
+    let hidden = |id: &'static str| async move {
+        browser.execute(&format!("return document.getElementById('{id}').hidden;"), vec![]).await.as_bool()
+    };
+
+    search(browser, "5550022").await;
+    browser.wait_text("#results li:first-child", "Anna", |t| t.contains("Анна")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    let notice = browser.wait_text("#c-birthday", "the birthday notice", |t| !t.is_empty()).await;
+    assert!(notice.starts_with("День рождения через 2 дня"), "{notice}");
+
+    // A code the program does not have is said beside the code, and no figures stay up.
+    browser.type_keys("400").await;
+    let promo = browser.find("#promo").await;
+    browser.send_keys(&promo, &format!("NOPE{ENTER}")).await;
+    let refusal = browser.wait_text("#e-promo", "the refused code", |t| !t.is_empty()).await;
+    assert!(refusal.contains("NOPE"), "{refusal}");
+    assert_eq!(hidden("quote").await, Some(true), "no quote for a refused code");
+    browser.screenshot("promo-refused").await;
+    // Below the code's minimum: the reason, in Russian, with the figures.
+    browser.clear(&promo).await;
+    browser.send_keys(&promo, &format!("winter10{ENTER}")).await;
+    let refusal = browser.wait_text("#e-promo", "the minimum", |t| t.contains("500,00")).await;
+    assert!(refusal.contains("WINTER10") && refusal.contains("400,00"), "{refusal}");
+
+    // 1 000,00 with the code: 10% off before points, then all 300 points.
+    let amount = browser.find("#amount-0").await;
+    browser.clear(&amount).await;
+    browser.send_keys(&amount, &format!("1000{ENTER}")).await;
+    browser.wait_text("#q-promo", "the code's discount", |t| t.contains("WINTER10")).await;
+    assert!(browser.text_of("#q-promo").await.contains("100,00 ₽"), "{}", browser.text_of("#q-promo").await);
+    assert_eq!(browser.text_of("#q-total").await, "600,00 ₽");
+    assert_eq!(browser.text_of("#q-discount").await, "400,00 ₽");
+    browser.screenshot("promo-applied").await;
+
+    // Points that cannot be spent: the old figures go, nothing can be committed.
+    let redeem = browser.find("#q-redeem").await;
+    browser.clear(&redeem).await;
+    browser.send_keys(&redeem, "5000").await;
+    browser.wait_text("#q-total", "no stale total", |t| t == "—").await;
+    let why = browser.wait_text("#e-redeem", "why not", |t| !t.is_empty()).await;
+    assert_eq!(why, "Введите целое число баллов от 0 до 300.");
+    assert_eq!(browser.text_of("#q-discount").await, "—");
+    assert_eq!(browser.execute("return document.getElementById('commit').disabled;", vec![]).await, true);
+    browser.screenshot("bad-points").await;
+    browser.clear(&redeem).await;
+    browser.send_keys(&redeem, &format!("300{ENTER}")).await;
+    browser.wait_text("#q-total", "the total again", |t| t == "600,00 ₽").await;
+    browser.type_keys(ENTER).await;
+    let done = browser.wait_text("#committed-text", "the sale", |t| !t.is_empty()).await;
+    assert!(done.contains("списано 300 баллов"), "{done}");
+    let (_, stored) = agent.get("/v1/receipts?limit=1").await;
+    let id = stored["receipts"][0]["id"].as_str().expect("the receipt").to_owned();
+    let (_, receipt) = agent.get(&format!("/v1/receipts/{id}")).await;
+    assert_eq!(receipt["receipt"]["promo_codes"][0]["code"], "WINTER10", "{receipt}");
+
+    // The shopper's slip, from the print dialog (stood in for: headless Chromium prints nothing).
+    browser.execute("window.print = () => { window.__printed = (window.__printed || 0) + 1; };", vec![]).await;
+    browser.click_css("#print-slip").await;
+    assert_eq!(browser.execute("return window.__printed;", vec![]).await, 1);
+    // On screen the slip is not shown (only on paper): its text, not its rendering.
+    let slip = browser.execute("return document.getElementById('slip').textContent;", vec![]).await;
+    let slip = slip.as_str().unwrap_or_default().replace(['\u{a0}', '\u{202f}'], " ");
+    for part in
+        ["Программа лояльности", "Оплачено", "600,00 ₽", "Скидка", "400,00 ₽", "Списано", "300 баллов", "Баланс"]
+    {
+        assert!(slip.contains(part), "{part:?} on the slip: {slip}");
+    }
+    browser.screenshot("committed-with-slip").await;
 }

@@ -13,7 +13,15 @@ use crate::sync_e2e::{enroll, eventually, wait_drained};
 use crate::webdriver::{self, Browser};
 
 /// Posts the form as a browser behind the cloud's (trusted) load balancer at `ip` would.
-async fn signup(cloud: &Cloud, ip: &str, body: Value) -> (u16, Option<String>, Value) {
+/// The form's consent to the processing of personal data is ticked unless `body` says
+/// otherwise about it.
+async fn signup(cloud: &Cloud, ip: &str, mut body: Value) -> (u16, Option<String>, Value) {
+    if let Some(fields) = body.as_object_mut() {
+        let consents = fields.entry("consents").or_insert_with(|| json!({}));
+        if let Some(consents) = consents.as_object_mut() {
+            consents.entry("personal_data").or_insert(Value::Bool(true));
+        }
+    }
     let response = reqwest::Client::new()
         .post(cloud.url("/v1/signup"))
         .header("X-Forwarded-For", ip)
@@ -55,6 +63,8 @@ async fn signup_scenario(backend: Backend) {
     assert_eq!(found["consents"]["sms"]["granted"], true);
     assert_eq!(found["consents"]["sms"]["source"], "web");
     assert_eq!(found["consents"]["email"]["granted"], false);
+    assert_eq!(found["consents"]["personal_data"]["granted"], true, "the 152-ФЗ consent is kept with the customer");
+    assert_eq!(found["consents"]["personal_data"]["source"], "web");
     assert!(found["card"].as_str().unwrap().starts_with("2799"), "{found}");
 
     // The same phone again, from elsewhere, with other data: the same answer, nothing changed.
@@ -80,13 +90,19 @@ async fn signup_scenario(backend: Backend) {
     assert_eq!(conflicts["conflicts"].as_array().unwrap().len(), 1, "{conflicts}");
 
     // Bad input says what is wrong, and nothing about anyone.
-    for (body, code) in [
+    for (n, (body, code)) in [
         (json!({ "phone": "12" }), "invalid_phone"),
         (json!({ "phone": "+79997000003", "birthday": "31.12.1990" }), "invalid_birthday"),
         (json!({ "phone": "+79997000003", "card": "123456" }), "invalid_field"),
         (json!({ "name": "No phone" }), "invalid_field"),
-    ] {
-        let (status, _, answer) = signup(&cloud, "203.0.113.4", body).await;
+        (json!({ "phone": "+79997000003", "consents": { "personal_data": false } }), "personal_data_consent_required"),
+        (json!({ "phone": "+79997000003", "consents": { "personal_data": null } }), "personal_data_consent_required"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // An address each: five a minute per address is the rate limit tested below.
+        let (status, _, answer) = signup(&cloud, &format!("203.0.113.{}", 40 + n), body).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (422, Some(code)), "{answer}");
     }
 
@@ -286,10 +302,22 @@ async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
         return;
     }
     let browser = Browser::start("signup_page", "en-US").await;
-    let cloud = Cloud::start(Backend::Sqlite).await;
+    let env = [
+        ("LOYALTY_CLOUD_PERSONAL_DATA_OPERATOR", "ООО «Ромашка», ИНН 7700000000"),
+        ("LOYALTY_CLOUD_PRIVACY_POLICY_URL", "https://shop.example.com/privacy"),
+    ];
+    let cloud = Cloud::start_with(Backend::Sqlite, &env).await;
     browser.goto(&cloud.url("/signup?store=Main%20street%205")).await;
     assert_eq!(browser.text_of("h1").await, "Loyalty card", "the script switched the page to English");
     assert_eq!(browser.text_of("#store-name").await, "Main street 5");
+    // 152-ФЗ: the consent names the operator and links the policy (the cloud's settings).
+    let operator = browser.wait_text("#operator-line", "the operator", |t| !t.is_empty()).await;
+    assert_eq!(operator, "Operator: ООО «Ромашка», ИНН 7700000000.");
+    assert_eq!(
+        browser.execute("return document.getElementById('policy-link').href;", vec![]).await,
+        "https://shop.example.com/privacy"
+    );
+    assert_eq!(browser.text_of("#policy-link").await, "Privacy policy");
 
     // Without the personal-data consent nothing is sent.
     browser.send_keys(&browser.find("#phone").await, "8 999 700-66-01").await;
@@ -305,6 +333,18 @@ async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
     browser.click_css("#submit").await;
     let said = browser.wait_text("#answer", "the cloud's answer on the page", |t| t.contains("Thank you")).await;
     assert_eq!(said, "Thank you! Your loyalty card is on its way.");
+    // The form is gone (not just marked hidden under a CSS rule), the answer is in view, and
+    // the button cannot send the form again.
+    let shown = browser
+        .execute(
+            "const form = document.getElementById('signup'); const answer = document.getElementById('answer').getBoundingClientRect();
+             return [getComputedStyle(form).display, answer.top >= 0 && answer.bottom <= window.innerHeight,
+                     document.getElementById('submit').disabled];",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!(["none", true, true]), "form display, answer in view, button disabled");
+    browser.screenshot("accepted").await;
     assert_eq!(
         cloud.sql_texts("SELECT store FROM signups WHERE phone = '+79997006601'"),
         [Some("Main street 5".into())]
@@ -313,6 +353,18 @@ async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
     assert_eq!(found["customers"][0]["name"], "Vera");
     assert_eq!(found["customers"][0]["consents"]["sms"]["granted"], true);
     assert_eq!(found["customers"][0]["consents"]["email"]["granted"], false);
+    assert_eq!(found["customers"][0]["consents"]["personal_data"]["granted"], true);
+    assert_eq!(found["customers"][0]["consents"]["personal_data"]["source"], "web");
+
+    // The notice is public JSON, and empty when nothing is configured.
+    let notice: Value = reqwest::get(cloud.url("/v1/signup/notice")).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        notice,
+        json!({ "operator": "ООО «Ромашка», ИНН 7700000000", "policy_url": "https://shop.example.com/privacy" })
+    );
+    let bare = Cloud::start(Backend::Sqlite).await;
+    let notice: Value = reqwest::get(bare.url("/v1/signup/notice")).await.unwrap().json().await.unwrap();
+    assert_eq!(notice, json!({ "operator": null, "policy_url": null }));
 }
 
 cloud_test!(one_address_cannot_close_the_form_for_everyone, one_address_scenario);

@@ -107,13 +107,15 @@ const LAUNCH_FAILED: &str = r#"<!doctype html>
 /// agent sends them no CORS headers.
 #[utoipa::path(get, path = "/v1/session", tag = "cashier page",
     responses((status = 200, body = SessionInfo), (status = 401, body = crate::wire::ErrorBody)), security(()))]
-pub async fn current(request: Request) -> Result<Response, ApiError> {
+pub async fn current(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     match request.extensions().get::<Caller>() {
         Some(Caller::Session(session)) => {
             let remaining = session.expires_at.saturating_duration_since(Instant::now()).as_secs();
             let info = SessionInfo {
                 csrf: session.csrf.clone(),
                 expires_at: clock::rfc3339(clock::now().saturating_add(remaining as i64)),
+                personal_data: state.personal_data.clone(),
+                signup_qr: state.signup.is_some(),
             };
             Ok(security_headers(([(CACHE_CONTROL, "no-store")], Json(info)).into_response()))
         }

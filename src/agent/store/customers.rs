@@ -385,8 +385,9 @@ fn ensure_unique(
                 "card" => "card_taken",
                 _ => "email_taken",
             },
+            // The id is for programs (in `details.customer`), not for the sentence a cashier reads.
             message: format!(
-                "this {column} already belongs to customer {} (id {id}, card {card}); open that customer instead",
+                "this {column} already belongs to customer {} (card {card}); open that customer instead",
                 name.as_deref().unwrap_or("without a name")
             ),
             params: {

@@ -59,6 +59,8 @@ pub struct AppState {
     pub signup: std::sync::Arc<SignupGuard>,
     /// Website origins allowed to call the sign-up form from a browser (CORS); none = no CORS.
     pub signup_origins: Vec<String>,
+    /// The personal-data operator and policy the sign-up page names.
+    pub personal_data: crate::wire::PersonalDataNotice,
 }
 
 pub use signup::SignupGuard;
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         // OPTIONS is routed so the CORS layer sees browsers' preflight requests (it answers
         // them itself); without configured origins it is a plain 204 without CORS headers.
         .route("/v1/signup", post(signup::signup).options(|| async { StatusCode::NO_CONTENT }))
+        .route("/v1/signup/notice", get(signup::notice).options(|| async { StatusCode::NO_CONTENT }))
         .layer(DefaultBodyLimit::max(signup::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(signup::BODY_LIMIT, common::check_declared_size));
     let signup = match cors(&state.signup_origins) {

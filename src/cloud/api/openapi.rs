@@ -22,7 +22,7 @@ use super::{
         admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry,
         admin_moysklad::create, admin_moysklad::revoke,
         admin_gift_cards::issue, admin_gift_cards::list, admin_gift_cards::read, admin_gift_cards::void,
-        sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup,
+        sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
     modifiers(&Tokens, &MoyskladEndpoints, &COMMON_RESPONSES),

@@ -137,6 +137,15 @@ fn with_retry_after(mut response: Response, seconds: u64) -> Response {
     response
 }
 
+/// Who processes the personal data the form collects, and the privacy policy's address, for the
+/// text beside the form's consent (the cloud's `--personal-data-operator`,
+/// `--privacy-policy-url`; both null when not configured).
+#[utoipa::path(get, path = "/v1/signup/notice", tag = "public",
+    responses((status = 200, body = crate::wire::PersonalDataNotice)), security(()))]
+pub async fn notice(State(state): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.personal_data.clone())).into_response()
+}
+
 /// Registers a customer from the website's form; answers the same for a new and a known phone.
 #[utoipa::path(post, path = "/v1/signup", tag = "public", request_body = SignupRequest,
     responses((status = 202, body = SignupAccepted), (status = 422, body = crate::wire::ErrorBody),

@@ -319,7 +319,7 @@ pub(crate) fn received_consents(consents: &Consents, received_at: i64) -> Consen
             consent
         })
     };
-    Consents { sms: clamp(&consents.sms), email: clamp(&consents.email) }
+    Consents { sms: clamp(&consents.sms), email: clamp(&consents.email), personal_data: clamp(&consents.personal_data) }
 }
 
 fn unix_time(at: &str) -> Option<i64> {
@@ -333,6 +333,7 @@ pub(crate) fn merge_consents(current: Consents, incoming: &Consents) -> Consents
     Consents {
         sms: merge_one(current.sms, incoming.sms.as_ref()),
         email: merge_one(current.email, incoming.email.as_ref()),
+        personal_data: merge_one(current.personal_data, incoming.personal_data.as_ref()),
     }
 }
 
@@ -370,12 +371,15 @@ mod tests {
     #[test]
     fn a_till_consent_from_the_future_is_dated_when_received() {
         let received = 1_767_225_600; // 2026-01-01T00:00:00Z
-        let consents =
-            Consents { sms: consent(true, "2099-01-01T00:00:00Z"), email: consent(false, "2025-12-31T10:00:00Z") };
+        let consents = Consents {
+            sms: consent(true, "2099-01-01T00:00:00Z"),
+            email: consent(false, "2025-12-31T10:00:00Z"),
+            personal_data: None,
+        };
         let kept = received_consents(&consents, received);
         assert_eq!(kept.sms.map(|c| (c.granted, c.at)), Some((true, "2026-01-01T00:00:00Z".to_owned())));
         assert_eq!(kept.email.map(|c| c.at), Some("2025-12-31T10:00:00Z".to_owned()), "a past time is kept");
-        let garbled = Consents { sms: consent(false, "yesterday"), email: None };
+        let garbled = Consents { sms: consent(false, "yesterday"), email: None, personal_data: None };
         assert_eq!(received_consents(&garbled, received).sms.map(|c| c.at), Some("2026-01-01T00:00:00Z".to_owned()));
     }
 }

@@ -49,6 +49,14 @@ impl Store {
             consents: request.consents,
         };
         let clean = CleanCustomer::from_request(self.settings(), enroll, at, "web", "web")?;
+        // 152-ФЗ: no personal data is kept without the person's consent to its processing.
+        if clean.consents.personal_data.as_ref().is_none_or(|consent| !consent.granted) {
+            return Err(CloudError::InvalidWith {
+                code: "personal_data_consent_required",
+                message: "tick the box agreeing to the processing of your personal data (consents.personal_data = true); without it the form cannot be accepted".to_owned(),
+                params: vec![("field", "personal_data".to_owned())],
+            });
+        }
         let settings = self.settings().clone();
         self.write(move |sql| {
             let mut clean = clean.clone();
