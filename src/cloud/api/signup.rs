@@ -69,7 +69,7 @@ impl SignupGuard {
 
     /// Refuses an enrolment attempt from an address that has sent too many wrong codes
     /// lately (a 429 with `Retry-After`), else answers the address to charge a failure to.
-    pub fn admit_enrolment(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<IpAddr, Response> {
+    pub fn admit_enrolment(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<IpAddr, Box<Response>> {
         let client = self.client(peer, headers);
         match self.wrong_enrolment_codes.wait(&client, Instant::now()) {
             None => Ok(client),
@@ -83,7 +83,7 @@ impl SignupGuard {
                     ),
                 )
                 .with("seconds", seconds);
-                Err(with_retry_after(error.into_response(), seconds))
+                Err(Box::new(with_retry_after(error.into_response(), seconds)))
             }
         }
     }

@@ -26,7 +26,7 @@ pub async fn enroll(State(state): State<AppState>, request: Request) -> Response
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let client = match state.signup.admit_enrolment(peer, request.headers()) {
         Ok(client) => client,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let request = match ApiJson::<TillEnrollRequest>::from_request(request, &state).await {
         Ok(ApiJson(request)) => request,
