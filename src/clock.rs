@@ -22,10 +22,22 @@ pub fn rfc3339(seconds: i64) -> String {
         .unwrap_or_else(|| seconds.to_string())
 }
 
+/// `"2026-01-01T00:00:00Z"` (any offset) → `1767225600`; `None` if it is not RFC 3339.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().map(|at| at.unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(super::rfc3339(1_767_225_600), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        assert_eq!(super::parse_rfc3339("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(super::parse_rfc3339("2026-01-01T03:00:00+03:00"), Some(1_767_225_600));
+        assert_eq!(super::parse_rfc3339("yesterday"), None);
     }
 }

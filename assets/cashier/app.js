@@ -427,6 +427,17 @@
       : t("birthday_past", { days: daysText(-best.days), date: shown });
   }
 
+  // Points that expire within a month: worth telling the customer while they can spend them.
+  const EXPIRY_WINDOW_DAYS = 30;
+  function expiryNotice(expiry, now) {
+    if (!expiry || !expiry.points) return null;
+    const at = new Date(expiry.at);
+    if (isNaN(at) || at - now > EXPIRY_WINDOW_DAYS * 86400000 || at <= now) return null;
+    const date = at.toLocaleDateString(lang === "ru" ? "ru-RU" : "en-GB", { day: "numeric", month: "long" });
+    const verb = plural(expiry.points, ["сгорит", "сгорят", "сгорят"], ["expires", "expire"]);
+    return t("expiring", { points: pointsText(expiry.points), verb, date });
+  }
+
   function consentText(consent) {
     return consent && consent.granted ? t("consent_yes") : t("consent_no");
   }
@@ -441,11 +452,20 @@
     $("c-phone").textContent = maskPhone(customer.phone);
     $("c-card").textContent = customer.card;
     $("c-tier").textContent = customer.group || t("no_tier");
+    if (customer.next_tier) {
+      const next = document.createElement("small");
+      next.id = "c-next-tier";
+      next.textContent = t("next_tier", { name: customer.next_tier.name, remaining: formatMoney(customer.next_tier.remaining) });
+      $("c-tier").appendChild(next);
+    }
     $("c-tags").textContent = customer.tags && customer.tags.length ? customer.tags.join(", ") : "—";
     $("c-consents").textContent =
       t("consent_sms") + ": " + consentText(customer.consents.sms) + ", " +
       t("consent_email") + ": " + consentText(customer.consents.email) + ", " +
       t("consent_personal_data") + ": " + consentText(customer.consents.personal_data);
+    const expiry = expiryNotice(customer.next_expiry, new Date());
+    $("c-expiry").hidden = !expiry;
+    $("c-expiry").textContent = expiry || "";
     const birthday = birthdayNotice(customer.birthday, new Date());
     $("c-birthday").hidden = !birthday;
     $("c-birthday").textContent = birthday || "";

@@ -175,6 +175,19 @@ impl Program {
         }
     }
 
+    /// The next tier up for a customer who has paid `paid_total` so far: the lowest threshold
+    /// above it (between equal thresholds the later tier, as in [`Program::settings_for`]), and
+    /// how much more must be paid to reach it. `None` at the top or without tiers.
+    pub fn next_tier(&self, paid_total: Money) -> Option<(&Tier, Money)> {
+        let mut next: Option<&Tier> = None;
+        for tier in &self.tiers {
+            if tier.threshold > paid_total && next.is_none_or(|best| tier.threshold <= best.threshold) {
+                next = Some(tier);
+            }
+        }
+        next.map(|tier| (tier, Money(tier.threshold.0 - paid_total.0)))
+    }
+
     /// Whether a line with this SKU and category gets no discount, no redemption and no accrual.
     ///
     /// Matching is exact but case-insensitive (Unicode-aware, so "Табак" matches "табак"):
@@ -263,6 +276,17 @@ mod tests {
         let at_vip = program.settings_for(Money(10_000_000));
         assert_eq!(at_vip.tier.as_deref(), Some("vip"));
         assert_eq!((at_vip.kind, at_vip.discount_percent, at_vip.accrual_percent), (ProgramKind::Discount, 7, 5));
+    }
+
+    #[test]
+    fn the_next_tier_is_the_lowest_threshold_above() {
+        let program = Program { tiers: vec![tier("vip", 500_000), tier("gold", 100_000)], ..Program::default() };
+        let next = |paid| program.next_tier(Money(paid)).map(|(tier, left)| (tier.name.clone(), left.0));
+        assert_eq!(next(0), Some(("gold".into(), 100_000)));
+        assert_eq!(next(99_999), Some(("gold".into(), 1)));
+        assert_eq!(next(100_000), Some(("vip".into(), 400_000)), "a reached threshold is not next");
+        assert_eq!(next(500_000), None, "nothing above the top");
+        assert_eq!(Program::default().next_tier(Money(0)), None);
     }
 
     #[test]

@@ -82,6 +82,24 @@ impl Wallet {
         self.live_sum(now, |lot| lot.is_active(now)).saturating_sub(self.debt).max(0)
     }
 
+    /// The next points to expire: the earliest expiry after `now` among the lots with points
+    /// left, and how many points expire then (every lot of that moment). `None` when nothing
+    /// will expire. Debt is not taken from it: the points are there until they are spent.
+    pub fn next_expiry(&self, now: Timestamp) -> Option<(i64, Timestamp)> {
+        let at = self
+            .lots
+            .iter()
+            .filter(|lot| lot.remaining > 0 && lot.is_live(now))
+            .filter_map(|lot| lot.expires_at)
+            .min()?;
+        let points = self
+            .lots
+            .iter()
+            .filter(|lot| lot.remaining > 0 && lot.is_live(now) && lot.expires_at == Some(at))
+            .fold(0i64, |sum, lot| sum.saturating_add(lot.remaining));
+        Some((points, at))
+    }
+
     fn live_sum(&self, now: Timestamp, pick: impl Fn(&Lot) -> bool) -> i64 {
         self.lots
             .iter()
@@ -219,6 +237,28 @@ mod tests {
 
     fn remaining(wallet: &Wallet) -> Vec<i64> {
         wallet.lots.iter().map(|lot| lot.remaining).collect()
+    }
+
+    #[test]
+    fn the_next_expiry_sums_the_earliest_moment_with_points_left() {
+        let now = 10 * DAY;
+        let mut spent = lot(LotSource::Accrual, Some("r0"), 40, 0, Some(now + DAY));
+        spent.remaining = 0;
+        let wallet = Wallet {
+            lots: vec![
+                lot(LotSource::Welcome, None, 100, 0, None),
+                spent,
+                lot(LotSource::Accrual, Some("gone"), 7, 0, Some(now)),
+                lot(LotSource::Accrual, Some("r1"), 30, 0, Some(now + 5 * DAY)),
+                lot(LotSource::Accrual, Some("r2"), 12, now + DAY, Some(now + 5 * DAY)),
+                lot(LotSource::Accrual, Some("r3"), 9, 0, Some(now + 9 * DAY)),
+            ],
+            debt: 0,
+        };
+        // The spent lot and the one expiring right now do not count; pending ones do.
+        assert_eq!(wallet.next_expiry(now), Some((42, now + 5 * DAY)));
+        assert_eq!(wallet.next_expiry(now + 5 * DAY), Some((9, now + 9 * DAY)));
+        assert_eq!(wallet.next_expiry(now + 9 * DAY), None);
     }
 
     #[test]

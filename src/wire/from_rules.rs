@@ -1,7 +1,8 @@
-//! The rules' answer (`rules::Calculation`) in the wire's shape (`Calculation`), written once
-//! for the agent's receipts and the cloud's MoySklad ledger.
+//! The rules' answers in the wire's shape, written once for both servers: a calculation
+//! (`rules::Calculation` → `Calculation`, the agent's receipts and the cloud's MoySklad ledger)
+//! and a customer's next tier.
 
-use super::{Calculation, LimitApplied, LineResult, PointsQuote, PromoApplied};
+use super::{Calculation, LimitApplied, LineResult, NextTier, PointsQuote, PromoApplied};
 
 /// The rules' answer in the wire's shape; `committed` is the receipt id and its commit time.
 pub fn to_wire(
@@ -55,5 +56,16 @@ pub fn to_wire(
             .map(|limit| LimitApplied { code: limit.code.to_owned(), message: limit.message.clone() })
             .collect(),
         committed_at: committed.map(|(_, at)| crate::clock::rfc3339(at)),
+    }
+}
+
+impl NextTier {
+    /// The next tier of `program` for a customer who has paid `paid_total`.
+    pub fn of(program: &crate::rules::Program, paid_total: crate::rules::Money) -> Option<NextTier> {
+        program.next_tier(paid_total).map(|(tier, remaining)| NextTier {
+            name: tier.name.clone(),
+            threshold: tier.threshold.0,
+            remaining: remaining.0,
+        })
     }
 }

@@ -172,8 +172,38 @@ pub struct Customer {
     pub points: PointsBalance,
     /// Cumulative amount paid (minor units), which sets the tier.
     pub paid_total: i64,
+    /// The tier above the customer's, if the program has one: what to say at the till ("1 200 ₽
+    /// more to Gold").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tier: Option<NextTier>,
+    /// The next points to expire (the earliest expiry with points left), if any will.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_expiry: Option<PointsExpiry>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Points that expire at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PointsExpiry {
+    pub points: i64,
+    /// RFC 3339.
+    pub at: String,
+}
+
+impl PointsExpiry {
+    pub fn of((points, at): (i64, i64)) -> PointsExpiry {
+        PointsExpiry { points, at: crate::clock::rfc3339(at) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NextTier {
+    pub name: String,
+    /// Its threshold of cumulative paid amount (minor units).
+    pub threshold: i64,
+    /// How much more the customer must pay to reach it (minor units).
+    pub remaining: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -291,6 +291,9 @@ pub struct BalanceSnapshot {
     /// The highest `seq` of the pulling till whose effects this balance includes (0 = none).
     /// The agent drops its local entries up to here from its own sum (CONTRACTS.md §storage).
     pub included_seq: i64,
+    /// The next points to expire in the cloud's lots (absent from an older cloud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_expiry: Option<super::PointsExpiry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -760,7 +760,8 @@ async fn receipts_come_from_the_agent_and_are_found_by_number() {
 async fn promo_code_birthday_and_the_shoppers_slip() {
     let Some(()) = webdriver::available() else { return };
     let agent = Agent::start_with_program(
-        "[[promo_codes]]\ncode = \"WINTER10\"\nkind = \"percent\"\nvalue = 10\nmin_receipt = 50000\n",
+        "expiry_days = 20\n[[promo_codes]]\ncode = \"WINTER10\"\nkind = \"percent\"\nvalue = 10\nmin_receipt = 50000\n\
+         [[tiers]]\nname = \"Золото\"\nthreshold = 500000\n",
     )
     .await;
     // Anna's birthday is in two days; she holds 300 points.
@@ -781,6 +782,13 @@ async fn promo_code_birthday_and_the_shoppers_slip() {
     browser.send_keys(&browser.find("#search").await, ENTER).await;
     let notice = browser.wait_text("#c-birthday", "the birthday notice", |t| !t.is_empty()).await;
     assert!(notice.starts_with("День рождения через 2 дня"), "{notice}");
+    // Her 300 points expire in 20 days: the card says so, with the date.
+    let expiry = browser.text_of("#c-expiry").await;
+    assert!(expiry.starts_with("300 баллов сгорят ") && expiry.contains("самое время"), "{expiry}");
+    let (_, anna_api) = agent.get(&format!("/v1/customers/{}", anna["id"].as_str().unwrap())).await;
+    assert_eq!(anna_api["next_expiry"]["points"], 300, "{anna_api}");
+    // How far the next tier is, in rubles.
+    assert_eq!(browser.text_of("#c-next-tier").await, "ещё 5 000,00 ₽ до уровня «Золото»");
 
     // A code the program does not have is said beside the code, and no figures stay up.
     browser.type_keys("400").await;
@@ -822,6 +830,8 @@ async fn promo_code_birthday_and_the_shoppers_slip() {
     browser.type_keys(ENTER).await;
     let done = browser.wait_text("#committed-text", "the sale", |t| !t.is_empty()).await;
     assert!(done.contains("списано 300 баллов"), "{done}");
+    let (_, anna_now) = agent.get(&format!("/v1/customers/{}", anna["id"].as_str().unwrap())).await;
+    assert_eq!(anna_now["next_tier"], json!({ "name": "Золото", "threshold": 500000, "remaining": 440000 }));
     let (_, stored) = agent.get("/v1/receipts?limit=1").await;
     let id = stored["receipts"][0]["id"].as_str().expect("the receipt").to_owned();
     let (_, receipt) = agent.get(&format!("/v1/receipts/{id}")).await;

@@ -84,7 +84,8 @@ async fn enrollment_rules() {
     // The same phone in another format is a duplicate naming the customer.
     let duplicate = agent.post("/v1/customers", json!({ "phone": "8 999 444 55 66", "name": "Second" })).await;
     assert_error(&duplicate, 409, "phone_taken");
-    assert!(duplicate.1["error"]["message"].as_str().unwrap().contains(first["id"].as_str().unwrap()));
+    assert_eq!(duplicate.1["error"]["details"]["customer"], first["id"], "{}", duplicate.1);
+    assert!(duplicate.1["error"]["message"].as_str().unwrap().contains(first["card"].as_str().unwrap()));
     let taken_card = agent.post("/v1/customers", json!({ "phone": "+79994445567", "card": card })).await;
     assert_error(&taken_card, 409, "card_taken");
 

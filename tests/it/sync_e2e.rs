@@ -492,3 +492,41 @@ async fn a_long_drain_reports_its_progress() {
         "every queued event reached the cloud: {tills}"
     );
 }
+
+cloud_test!(expiring_points_and_the_next_tier_reach_the_till, expiry_scenario);
+/// What the cashier tells a customer ("50 points expire on …", "1 000 ₽ more to Gold") comes
+/// from the cloud's lots and program, the same at the till as in the back office.
+async fn expiry_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let program = json!({ "expiry_days": 20, "tiers": [{ "name": "Gold", "threshold": 100000 }] });
+    let (status, body) = cloud.admin_put("/v1/admin/program", program).await;
+    assert_eq!(status, 200, "{body}");
+    let vera = cloud.customer("+79994440001").await;
+    let vera_id = vera["id"].as_str().unwrap().to_owned();
+    let (status, body) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{vera_id}/adjustments"),
+            json!({ "id": "gift", "points": 50, "reason": "test" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, in_cloud) = cloud.admin_get(&format!("/v1/admin/customers/{vera_id}")).await;
+    assert_eq!(in_cloud["next_expiry"]["points"], 50, "{in_cloud}");
+    let at = in_cloud["next_expiry"]["at"].as_str().expect("an expiry time").to_owned();
+    let days = (time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).unwrap()
+        - time::OffsetDateTime::now_utc())
+    .whole_days();
+    assert!((19..=20).contains(&days), "20 days from now: {at}");
+    assert_eq!(in_cloud["next_tier"], json!({ "name": "Gold", "threshold": 100000, "remaining": 100000 }));
+
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &cloud.base, dir.path(), "till-expiry").await;
+    let agent = Agent::spawn_in(dir.path(), None);
+    let at_till = eventually(Duration::from_secs(10), "Vera's points at the till", || async {
+        let (_, found) = agent.get(&format!("/v1/customers/{vera_id}")).await;
+        (found["points"]["balance"] == 50).then_some(found)
+    })
+    .await;
+    assert_eq!(at_till["next_expiry"], in_cloud["next_expiry"], "the till says what the cloud says");
+    assert_eq!(at_till["next_tier"], in_cloud["next_tier"]);
+}

@@ -129,6 +129,8 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, now: i64) -> 
         consents: customer.consents.clone(),
         points: customer.points(now),
         paid_total: customer.paid_total.0,
+        next_tier: crate::wire::NextTier::of(program, customer.paid_total),
+        next_expiry: customer.next_expiry(now).map(crate::wire::PointsExpiry::of),
         created_at: clock::rfc3339(customer.created_at),
         updated_at: clock::rfc3339(customer.updated_at),
     }

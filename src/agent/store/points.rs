@@ -18,6 +18,8 @@ pub struct ConnectedPoints {
     pub cloud_balance: i64,
     pub cloud_available: i64,
     pub cloud_pending: i64,
+    /// The next points to expire in the cloud's lots, and when (Unix seconds).
+    pub cloud_next_expiry: Option<(i64, i64)>,
     /// Movements made on this till that the cloud's figures do not include yet.
     pub unconfirmed: Vec<UnconfirmedEntry>,
 }
@@ -136,6 +138,15 @@ impl CustomerRecord {
             },
         }
     }
+
+    /// The next points to expire and when: the cloud's word on a connected till (once its
+    /// moment has passed, nothing until the next snapshot), the local lots standalone.
+    pub fn next_expiry(&self, now: i64) -> Option<(i64, i64)> {
+        match &self.connected {
+            Some(connected) => connected.cloud_next_expiry.filter(|&(points, at)| points > 0 && at > now),
+            None => self.wallet.next_expiry(now),
+        }
+    }
 }
 
 /// Loads the cloud's balance row and the local movements it does not include.
@@ -144,11 +155,18 @@ impl CustomerRecord {
 /// thousands of unconfirmed sales (a till offline for a long time) still costs one small read.
 /// Only accruals that wait for activation stay apart, one row per activation time.
 pub(crate) fn load_connected(conn: &Connection, customer_id: &str) -> Result<ConnectedPoints, StoreError> {
-    let cloud: Option<(i64, i64, i64, i64)> = conn
-        .prepare_cached("SELECT balance, available, pending, included_seq FROM cloud_balances WHERE customer_id = ?1")?
-        .query_row([customer_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+    let cloud: Option<(i64, i64, i64, i64, Option<(i64, i64)>)> = conn
+        .prepare_cached(
+            "SELECT balance, available, pending, included_seq, expiring_points, expiring_at
+               FROM cloud_balances WHERE customer_id = ?1",
+        )?
+        .query_row([customer_id], |row| {
+            let expiry: (Option<i64>, Option<i64>) = (row.get(4)?, row.get(5)?);
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, expiry.0.zip(expiry.1)))
+        })
         .optional()?;
-    let (cloud_balance, cloud_available, cloud_pending, included_seq) = cloud.unwrap_or((0, 0, 0, 0));
+    let (cloud_balance, cloud_available, cloud_pending, included_seq, cloud_next_expiry) =
+        cloud.unwrap_or((0, 0, 0, 0, None));
     // Grouped here by kind and delay, not with `GROUP BY`: SQLite re-plans a statement that
     // has `GROUP BY` and an equality on a bound value every time the value changes, and this
     // one runs on every lookup of a connected till (issue 9). Offline, the rows are the
@@ -172,7 +190,7 @@ pub(crate) fn load_connected(conn: &Connection, customer_id: &str) -> Result<Con
         }
     }
     drop(rows);
-    Ok(ConnectedPoints { cloud_balance, cloud_available, cloud_pending, unconfirmed })
+    Ok(ConnectedPoints { cloud_balance, cloud_available, cloud_pending, cloud_next_expiry, unconfirmed })
 }
 
 #[cfg(test)]
@@ -185,6 +203,7 @@ mod tests {
             cloud_balance: 171,
             cloud_available: 171,
             cloud_pending: 0,
+            cloud_next_expiry: None,
             unconfirmed: vec![
                 UnconfirmedEntry { kind: "redemption".into(), points: -171, activates_at: None, count: 1 },
                 UnconfirmedEntry { kind: "accrual".into(), points: 3, activates_at: Some(1_000), count: 1 },
@@ -196,6 +215,7 @@ mod tests {
             cloud_balance: 5,
             cloud_available: 5,
             cloud_pending: 0,
+            cloud_next_expiry: None,
             unconfirmed: vec![UnconfirmedEntry { kind: "redemption".into(), points: -8, activates_at: None, count: 1 }],
         };
         assert_eq!(overdrawn.at(0), PointsBalance { balance: -3, available: 0, pending: 0 });

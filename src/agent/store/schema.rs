@@ -203,6 +203,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX gift_card_payments_card ON gift_card_payments (card_id, created_at);
     "#,
+    // 6: the next points to expire in the cloud's lots, from its balance snapshots (the till
+    // shows them; an older cloud sends none).
+    r#"
+    ALTER TABLE cloud_balances ADD COLUMN expiring_points INTEGER;
+    ALTER TABLE cloud_balances ADD COLUMN expiring_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -400,12 +400,16 @@ fn merge_customer(conn: &Connection, from: &str, into: &str) -> Result<(), Store
 }
 
 fn upsert_balance(conn: &Connection, balance: &BalanceSnapshot) -> Result<(), StoreError> {
+    let expiry =
+        balance.next_expiry.as_ref().and_then(|expiry| Some((expiry.points, crate::clock::parse_rfc3339(&expiry.at)?)));
     conn.prepare_cached(
-        "INSERT INTO cloud_balances (customer_id, balance, available, pending, paid_total, included_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO cloud_balances
+             (customer_id, balance, available, pending, paid_total, included_seq, expiring_points, expiring_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, available = excluded.available,
              pending = excluded.pending, paid_total = excluded.paid_total,
-             included_seq = MAX(cloud_balances.included_seq, excluded.included_seq)",
+             included_seq = MAX(cloud_balances.included_seq, excluded.included_seq),
+             expiring_points = excluded.expiring_points, expiring_at = excluded.expiring_at",
     )?
     .execute(params![
         balance.customer_id,
@@ -413,7 +417,9 @@ fn upsert_balance(conn: &Connection, balance: &BalanceSnapshot) -> Result<(), St
         balance.available,
         balance.pending,
         balance.paid_total,
-        balance.included_seq
+        balance.included_seq,
+        expiry.map(|(points, _)| points),
+        expiry.map(|(_, at)| at),
     ])?;
     conn.prepare_cached("UPDATE customers SET paid_total = ?2 WHERE id = ?1")?
         .execute(params![balance.customer_id, balance.paid_total])?;

@@ -22,6 +22,9 @@ use crate::clock;
 use crate::rules::Program;
 use crate::wire::{DrainProgress, SyncState};
 
+/// How long the first batch of a push is on its way before health shows a drain at 0 sent.
+const FIRST_PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Events per push request.
 const PUSH_BATCH: usize = 500;
 /// How long an idle pull waits at the cloud for something new.
@@ -193,10 +196,21 @@ impl Worker {
         loop {
             let batch = self.store.outbox_batch(PUSH_BATCH).await?;
             let Some(first) = batch.first().map(|e| e.seq) else { return Ok(()) };
-            if sent == 0 {
-                self.publish_progress(started, sent).await;
-            }
-            let answer = self.client.push(batch).await?;
+            let push = self.client.push(batch);
+            let answer = if sent == 0 {
+                // A push the cloud refuses at once (it is down) is no drain: the progress shows
+                // only once the first batch has been on its way for a moment.
+                tokio::pin!(push);
+                tokio::select! {
+                    answer = &mut push => answer?,
+                    _ = tokio::time::sleep(FIRST_PROGRESS_AFTER) => {
+                        self.publish_progress(started, sent).await;
+                        push.await?
+                    }
+                }
+            } else {
+                push.await?
+            };
             let summary = self.store.acknowledge(answer.results, clock::now()).await?;
             sent += summary.removed as u64;
             self.publish_progress(started, sent).await;

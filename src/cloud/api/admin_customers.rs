@@ -32,6 +32,8 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
             pending: customer.wallet.pending(at),
         },
         paid_total: customer.paid_total.0,
+        next_tier: crate::wire::NextTier::of(program, customer.paid_total),
+        next_expiry: customer.wallet.next_expiry(at).map(crate::wire::PointsExpiry::of),
         created_at: rfc3339(customer.created_at),
         updated_at: rfc3339(customer.updated_at),
     }

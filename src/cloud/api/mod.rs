@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         // OPTIONS is routed so the CORS layer sees browsers' preflight requests (it answers
         // them itself); without configured origins it is a plain 204 without CORS headers.
         .route("/v1/signup", post(signup::signup).options(|| async { StatusCode::NO_CONTENT }))
-        .route("/v1/signup/notice", get(signup::notice).options(|| async { StatusCode::NO_CONTENT }))
+        .route("/v1/signup/notice", get(signup::notice))
         .layer(DefaultBodyLimit::max(signup::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(signup::BODY_LIMIT, common::check_declared_size));
     let signup = match cors(&state.signup_origins) {

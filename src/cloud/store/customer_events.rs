@@ -323,7 +323,7 @@ pub(crate) fn received_consents(consents: &Consents, received_at: i64) -> Consen
 }
 
 fn unix_time(at: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+    crate::clock::parse_rfc3339(at)
 }
 
 /// Per channel, the newer consent wins; at the same time (or when a time cannot be read) an

@@ -131,6 +131,7 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
                     pending: customer.wallet.pending(at),
                     paid_total: customer.paid_total.0,
                     included_seq,
+                    next_expiry: customer.wallet.next_expiry(at).map(crate::wire::PointsExpiry::of),
                 }))
             }
             None => None,
