@@ -282,6 +282,53 @@ pub(super) const MIGRATIONS: &[&str] = &[
     END;
     CREATE UNIQUE INDEX gift_cards_by_list_order ON gift_cards (list_order);
     "#,
+    // 8: the back office. Where a customer joined (`source`: till | web | import | admin |
+    // moysklad; `store`: the till's or the sign-up link's store, which a manager's scope
+    // reads), back-office accounts and their sessions, the audit log of every change, and a
+    // conflict marked handled with a note.
+    r#"
+    ALTER TABLE customers ADD COLUMN source TEXT;
+    ALTER TABLE customers ADD COLUMN store TEXT;
+    CREATE INDEX customers_store ON customers (store);
+    CREATE INDEX customers_created ON customers (created_at);
+    CREATE INDEX receipts_applied ON receipts (applied_at);
+    CREATE INDEX ledger_created ON ledger (created_at);
+    CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,      -- lower case
+        role          TEXT NOT NULL,             -- owner | manager | analyst
+        stores        TEXT NOT NULL DEFAULT '[]',-- a manager's stores, JSON array
+        password_hash TEXT NOT NULL,             -- Argon2id, PHC string
+        totp_secret   TEXT,                      -- base32; NULL = no second factor
+        disabled_at   INTEGER,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until  INTEGER,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,             -- SHA-256 of the cookie's value, hex
+        user_id    TEXT NOT NULL REFERENCES users (id),
+        csrf       TEXT NOT NULL,
+        address    TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL              -- slides forward with use
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        who     TEXT NOT NULL,                   -- a user's email, or "admin-token"
+        address TEXT,
+        action  TEXT NOT NULL,                   -- program.publish, customer.adjust, …
+        target  TEXT,
+        before  TEXT,                            -- JSON, or NULL
+        after   TEXT
+    );
+    ALTER TABLE conflicts ADD COLUMN handled_at INTEGER;
+    ALTER TABLE conflicts ADD COLUMN handled_by TEXT;
+    ALTER TABLE conflicts ADD COLUMN handled_note TEXT;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

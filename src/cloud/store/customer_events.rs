@@ -89,6 +89,10 @@ pub(super) fn created(
         tags: clean_tags(event.tags.clone()).map_err(invalid)?,
         consents: received_consents(&event.consents, cx.at),
         source: "till",
+        store: sql
+            .query_opt("SELECT store FROM tills WHERE id = $1", vals![cx.till_id])?
+            .map(|row| row.text(0))
+            .transpose()?,
     };
 
     if let Some(existing_id) = holder(sql, "phone", &clean.phone, None)? {

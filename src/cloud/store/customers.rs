@@ -217,6 +217,8 @@ pub(crate) struct CleanCustomer {
     pub consents: Consents,
     /// Where the customer joined, as `customer_created` webhooks say: `admin`, `till`, `web`.
     pub source: &'static str,
+    /// The store they joined at (a till's, a sign-up link's, a store manager's), if any.
+    pub store: Option<String>,
 }
 
 impl CleanCustomer {
@@ -231,6 +233,7 @@ impl CleanCustomer {
     ) -> Result<CleanCustomer, CloudError> {
         Ok(CleanCustomer {
             source,
+            store: None,
             id: uuid::Uuid::new_v4().to_string(),
             phone: normalize_phone(&request.phone, settings)?,
             name: clean_name(request.name)?,
@@ -260,8 +263,8 @@ pub(crate) fn insert(
         None => next_card_number(sql, settings)?,
     };
     sql.execute(
-        "INSERT INTO customers (id, phone, name, email, card, birthday, tags, consents, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        "INSERT INTO customers (id, phone, name, email, card, birthday, tags, consents, created_at, updated_at, source, store)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
         vals![
             &clean.id,
             &clean.phone,
@@ -271,7 +274,9 @@ pub(crate) fn insert(
             clean.birthday.clone(),
             serde_json::to_string(&clean.tags)?,
             serde_json::to_string(&clean.consents)?,
-            at
+            at,
+            clean.source,
+            clean.store.clone()
         ],
     )?;
     let mut customer = CustomerRecord {

@@ -56,7 +56,7 @@ fn import_batch(
     for start in (0..rows.len()).step_by(ROWS_PER_STATEMENT) {
         let end = (start + ROWS_PER_STATEMENT).min(rows.len());
         let mut statement =
-            String::from("INSERT INTO customers (id, phone, name, email, card, created_at, updated_at) VALUES ");
+            String::from("INSERT INTO customers (id, phone, name, email, card, created_at, updated_at, source) VALUES ");
         let mut params = Vec::with_capacity((end - start) * 6);
         for i in start..end {
             let n = params.len();
@@ -64,7 +64,7 @@ fn import_batch(
                 statement.push_str(", ");
             }
             statement.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'import')",
                 n + 1,
                 n + 2,
                 n + 3,

@@ -48,7 +48,8 @@ impl Store {
             tags: Vec::new(),
             consents: request.consents,
         };
-        let clean = CleanCustomer::from_request(self.settings(), enroll, at, "web", "web")?;
+        let mut clean = CleanCustomer::from_request(self.settings(), enroll, at, "web", "web")?;
+        clean.store = store.clone();
         // 152-ФЗ: no personal data is kept without the person's consent to its processing.
         if clean.consents.personal_data.as_ref().is_none_or(|consent| !consent.granted) {
             return Err(CloudError::InvalidWith {
