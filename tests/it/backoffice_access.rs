@@ -198,3 +198,92 @@ async fn second_factor_guards_the_account(backend: Backend) {
     assert_error(&replay, 401, "totp_failed");
     let _: Value = again.user.clone();
 }
+
+/// A created and enrolled till of `store`.
+async fn till_of(cloud: &Cloud, store: &str, name: &str) -> crate::cloud_support::Till {
+    let (status, created) = cloud.admin_post("/v1/admin/tills", json!({ "store": store, "name": name })).await;
+    assert_eq!(status, 201, "{created}");
+    let code = created["enrollment_code"].as_str().unwrap();
+    let (status, body) = cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
+    assert_eq!(status, 200, "{body}");
+    crate::cloud_support::Till {
+        id: created["till_id"].as_str().unwrap().to_owned(),
+        token: body["device_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+cloud_test!(a_manager_sees_their_stores_only, manager_sees_their_stores_only);
+async fn manager_sees_their_stores_only(backend: Backend) {
+    use crate::cloud_support::customer_created;
+    let cloud = cloud_with_owner(backend).await;
+    let arbat = till_of(&cloud, "Arbat", "Arbat 1").await;
+    let tverskaya = till_of(&cloud, "Tverskaya", "Tverskaya 1").await;
+    let ours = uuid::Uuid::new_v4().to_string();
+    let theirs = uuid::Uuid::new_v4().to_string();
+    cloud.push_expect(&arbat, vec![customer_created(1, &ours, "+79990000101", "2700000000101")], &["applied"]).await;
+    cloud
+        .push_expect(&tverskaya, vec![customer_created(1, &theirs, "+79990000202", "2700000000202")], &["applied"])
+        .await;
+
+    cloud.add_user("arbat@romashka.example", "manager", &["Arbat"], "arbat manager 1").await;
+    let manager = cloud.sign_in("arbat@romashka.example", "arbat manager 1", None).await.expect("manager");
+    assert_eq!(manager.get(&format!("/v1/admin/customers/{ours}")).await.0, 200);
+    // Another store's customer is simply not there for them: the same 404 as an unknown id.
+    assert_error(&manager.get(&format!("/v1/admin/customers/{theirs}")).await, 404, "customer_not_found");
+    let adjust = json!({ "id": "adj-1", "points": 100, "reason": "goodwill" });
+    assert_error(
+        &manager.post(&format!("/v1/admin/customers/{theirs}/adjustments"), adjust.clone()).await,
+        404,
+        "customer_not_found",
+    );
+    let (status, found) = manager.get("/v1/admin/customers?phone=89990000202").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["customers"], json!([]), "a search finds nobody of another store");
+    let (_, listed) = manager.get("/v1/admin/customers").await;
+    let ids: Vec<&str> = listed["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ours.as_str()]);
+
+    let (_, tills) = manager.get("/v1/admin/tills").await;
+    let stores: Vec<&str> = tills["tills"].as_array().unwrap().iter().map(|t| t["store"].as_str().unwrap()).collect();
+    assert_eq!(stores, ["Arbat"]);
+    assert_error(
+        &manager.post(&format!("/v1/admin/tills/{}/enrollment-code", tverskaya.id), json!({})).await,
+        404,
+        "till_not_found",
+    );
+    assert_error(
+        &manager.post("/v1/admin/tills", json!({ "store": "Tverskaya", "name": "T2" })).await,
+        403,
+        "role_forbidden",
+    );
+    let (status, created) = manager.post("/v1/admin/tills", json!({ "store": "Arbat", "name": "Arbat 2" })).await;
+    assert_eq!(status, 201, "{created}");
+
+    // Their own customer they can help, and the audit log says who did it.
+    let (status, adjusted) = manager.post(&format!("/v1/admin/customers/{ours}/adjustments"), adjust).await;
+    assert_eq!(status, 201, "{adjusted}");
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.adjust").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["who"], "arbat@romashka.example");
+    assert_eq!(entry["target"], ours.as_str());
+    assert_eq!(entry["before"]["balance"], 0);
+    assert_eq!(entry["after"]["request"]["reason"], "goodwill");
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=till.create").await;
+    assert!(!audit.to_string().contains(created["enrollment_code"].as_str().unwrap()), "no codes in the log: {audit}");
+}
+
+cloud_test!(program_changes_are_audited_with_before_and_after, program_changes_audited);
+async fn program_changes_audited(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("owner");
+    let (_, current) = owner.get("/v1/admin/program").await;
+    let mut program = current["program"].clone();
+    program["accrual_percent"] = json!(7);
+    let (status, published) = owner.put("/v1/admin/program", program).await;
+    assert_eq!(status, 200, "{published}");
+    let (_, audit) = owner.get("/v1/admin/audit?action=program.publish").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["who"], OWNER);
+    assert_eq!(entry["before"]["version"], current["version"]);
+    assert_eq!(entry["after"]["program"]["accrual_percent"], 7);
+}

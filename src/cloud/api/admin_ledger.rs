@@ -5,7 +5,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::paging::PageParams;
-use super::{ApiError, AppState};
+use super::{audit, scoped, ApiError, AppState};
+use crate::cloud::backoffice::Principal;
 use crate::cloud::store::{AppliedReceipt, ConflictView, ProgramVersion};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
@@ -43,11 +44,13 @@ pub struct ConflictList {
     responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn receipts(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(query): ApiQuery<ReceiptQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ReceiptList>, ApiError> {
     let page = state.store.receipts_of(query.customer, page.page()?).await?;
-    Ok(Json(ReceiptList { receipts: page.items, next_cursor: page.next_cursor }))
+    let receipts = scoped::by_till(&state, &principal, page.items, |r| Some(r.till_id.as_str())).await?;
+    Ok(Json(ReceiptList { receipts, next_cursor: page.next_cursor }))
 }
 
 /// One receipt of one till, as applied, with its returns.
@@ -57,8 +60,13 @@ pub async fn receipts(
     responses((status = 200, body = AppliedReceipt), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn receipt(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath((till_id, receipt_id)): ApiPath<(String, String)>,
 ) -> Result<Json<AppliedReceipt>, ApiError> {
+    if scoped::till(&state, &principal, &till_id).await.is_err() {
+        let missing = crate::cloud::store::Missing::Receipt { id: receipt_id, till: Some(till_id) };
+        return Err(crate::cloud::store::CloudError::NotFound(missing).into());
+    }
     Ok(Json(state.store.receipt(till_id, receipt_id).await?))
 }
 
@@ -74,10 +82,21 @@ pub async fn program(State(state): State<AppState>) -> Result<Json<ProgramVersio
     responses((status = 200, body = ProgramVersion), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn put_program(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(program): ApiJson<Program>,
 ) -> Result<Json<ProgramVersion>, ApiError> {
+    let before = state.store.program().await?;
     let version = state.store.put_program(program).await?;
     tracing::info!(version = version.version, "program version stored");
+    audit(
+        &state,
+        &principal,
+        "program.publish",
+        Some(version.version.to_string()),
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&version).ok(),
+    )
+    .await;
     Ok(Json(version))
 }
 
@@ -87,9 +106,11 @@ pub async fn put_program(
     responses((status = 200, body = ConflictList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn conflicts(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(query): ApiQuery<ConflictQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ConflictList>, ApiError> {
     let page = state.store.conflicts(query.kind, page.page()?).await?;
-    Ok(Json(ConflictList { conflicts: page.items, next_cursor: page.next_cursor }))
+    let conflicts = scoped::by_till(&state, &principal, page.items, |c| c.till_id.as_deref()).await?;
+    Ok(Json(ConflictList { conflicts, next_cursor: page.next_cursor }))
 }

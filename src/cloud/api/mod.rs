@@ -22,6 +22,7 @@ mod admin_webhooks;
 mod health;
 mod openapi;
 mod paging;
+mod scoped;
 mod signup;
 mod signup_page;
 mod sync;

@@ -403,9 +403,16 @@ pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> R
 }
 
 impl Store {
-    pub async fn create_customer(&self, request: EnrollRequest) -> Result<(CustomerRecord, Program), CloudError> {
+    /// Creates a customer from the back office; `store` is where they joined (a store
+    /// manager's store), if anywhere.
+    pub async fn create_customer(
+        &self,
+        request: EnrollRequest,
+        store: Option<String>,
+    ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
-        let clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
+        let mut clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
+        clean.store = store;
         let settings = self.settings().clone();
         self.write(move |sql| {
             let clean = clean.clone();
