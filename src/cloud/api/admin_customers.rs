@@ -104,6 +104,23 @@ pub async fn find(
             next_cursor: customers.next_cursor,
         }));
     }
+    if let Some(q) = query.q.clone() {
+        if query.phone.is_some() || query.card.is_some() || query.email.is_some() {
+            return Err(ApiError::unprocessable(
+                "invalid_query",
+                "give q alone, or exactly one of phone, card or email",
+            )
+            .with("one_of", ""));
+        }
+        let limit = page.limit;
+        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), limit).await?;
+        let at = now();
+        return Ok(Json(CustomerList {
+            matched_by: (!customers.is_empty()).then(|| "q".to_owned()),
+            customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: None,
+        }));
+    }
     let matched_by = if query.phone.is_some() {
         "phone"
     } else if query.card.is_some() {
@@ -179,4 +196,42 @@ pub async fn adjust(
     )
     .await;
     Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// How many ledger entries the customer card shows.
+const ACTIVITY_ENTRIES: i64 = 200;
+
+/// A customer's point lots with their dates and their latest 200 ledger entries with till and
+/// store: what the back office's customer card lists.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/activity", tag = "admin", operation_id = "admin_customer_activity",
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 200, body = crate::cloud::store::CustomerActivity), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn activity(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<crate::cloud::store::CustomerActivity>, ApiError> {
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    Ok(Json(state.store.customer_activity(customer.id, ACTIVITY_ENTRIES).await?))
+}
+
+/// The customer's card as the QR code the tills read, to show or print.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/qr.svg", tag = "admin", operation_id = "admin_customer_qr",
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn qr(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let svg = crate::identity::render_svg(&crate::identity::card_qr_payload(&customer.card))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/svg+xml"), (axum::http::header::CACHE_CONTROL, "private, no-cache")],
+        svg,
+    )
+        .into_response())
 }

@@ -75,3 +75,20 @@ pub async fn new_code(
     audit(&state, &principal, "till.new_code", Some(till.till_id.clone()), None, Some(after)).await;
     Ok((StatusCode::CREATED, Json(till)))
 }
+
+/// Revokes a till (stolen, replaced, closed): its device token stops working at once, and its
+/// unused enrollment codes too. A new enrollment code brings it back.
+#[utoipa::path(post, path = "/v1/admin/tills/{id}/revoke", tag = "admin", operation_id = "admin_till_revoke",
+    params(("id" = String, Path, description = "The till's id")),
+    responses((status = 200, body = TillView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<TillView>, ApiError> {
+    scoped::till(&state, &principal, &id).await?;
+    let till = state.store.revoke_till(id.clone()).await?;
+    tracing::info!(till = %id, "till revoked");
+    audit(&state, &principal, "till.revoke", Some(id), None, serde_json::to_value(&till).ok()).await;
+    Ok(Json(till))
+}

@@ -57,31 +57,6 @@ impl StoreScope {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_condition_numbers_its_placeholders_after_the_others() {
-        let mut params = vec![Value::Int(1)];
-        let scope = StoreScope::Only(vec!["Tverskaya".into(), "Arbat".into()]);
-        assert_eq!(scope.condition("t.store", &mut params), "t.store IN ($2, $3)");
-        assert_eq!(params.len(), 3);
-        assert_eq!(StoreScope::All.condition("t.store", &mut params), "TRUE");
-        assert_eq!(StoreScope::Only(vec![]).condition("t.store", &mut params), "FALSE");
-        assert_eq!(params.len(), 3);
-    }
-
-    #[test]
-    fn narrowing_never_widens() {
-        let manager = StoreScope::Only(vec!["Arbat".into()]);
-        assert_eq!(manager.narrowed(Some("Arbat")), StoreScope::Only(vec!["Arbat".into()]));
-        assert_eq!(manager.narrowed(Some("Tverskaya")), StoreScope::Only(vec![]));
-        assert_eq!(StoreScope::All.narrowed(Some("Tverskaya")), StoreScope::Only(vec!["Tverskaya".into()]));
-        assert_eq!(manager.narrowed(None), manager);
-    }
-}
-
 impl super::Store {
     /// The customers among `ids` a caller with `scope` may see: those who joined at one of its
     /// stores or bought at one (all of them for the whole chain).
@@ -143,5 +118,30 @@ impl super::Store {
             Ok(stores)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_condition_numbers_its_placeholders_after_the_others() {
+        let mut params = vec![Value::Int(1)];
+        let scope = StoreScope::Only(vec!["Tverskaya".into(), "Arbat".into()]);
+        assert_eq!(scope.condition("t.store", &mut params), "t.store IN ($2, $3)");
+        assert_eq!(params.len(), 3);
+        assert_eq!(StoreScope::All.condition("t.store", &mut params), "TRUE");
+        assert_eq!(StoreScope::Only(vec![]).condition("t.store", &mut params), "FALSE");
+        assert_eq!(params.len(), 3);
+    }
+
+    #[test]
+    fn narrowing_never_widens() {
+        let manager = StoreScope::Only(vec!["Arbat".into()]);
+        assert_eq!(manager.narrowed(Some("Arbat")), StoreScope::Only(vec!["Arbat".into()]));
+        assert_eq!(manager.narrowed(Some("Tverskaya")), StoreScope::Only(vec![]));
+        assert_eq!(StoreScope::All.narrowed(Some("Tverskaya")), StoreScope::Only(vec!["Tverskaya".into()]));
+        assert_eq!(manager.narrowed(None), manager);
     }
 }
