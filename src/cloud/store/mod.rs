@@ -8,6 +8,7 @@
 //! - `pull.rs`: the change feed.
 //! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `reports.rs`: the liability, daily and shift reports, the dashboard, and their rollups.
 //! - `paging.rs`: the keyset pages every admin list answers (`limit`, `cursor`, `next_cursor`).
 //! - `gift_cards.rs`: gift cards, and taking a sale's payments from them.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
@@ -28,6 +29,7 @@ mod moysklad_ledger;
 mod paging;
 mod pull;
 mod push;
+mod reports;
 mod scope;
 mod signup;
 mod tills;
@@ -44,6 +46,10 @@ pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
+pub use reports::{
+    DailyRow, Dashboard, DashboardDay, DashboardPoints, DashboardTills, LiabilityAmounts, LiabilityReport,
+    NewCustomers, ShiftReport,
+};
 pub use scope::StoreScope;
 pub use signup::SignupOutcome;
 pub use tills::{NewTill, TillView};
@@ -208,6 +214,8 @@ pub struct Store {
     settings: Arc<StoreSettings>,
     /// Signalled after every local commit that published feed rows: long-polls wake on it.
     changed: Arc<Notify>,
+    /// When this process last wrote each till's `last_seen_at` (see `reports::till_seen`).
+    seen: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 /// What kind of entity a feed row names.
@@ -332,7 +340,7 @@ impl Store {
     /// Wraps an open database and makes sure it holds what every start needs: the feed's
     /// epoch (which makes cursors of another database recognisable) and a first program.
     pub async fn new(db: Database, settings: StoreSettings) -> Result<Store, CloudError> {
-        let store = Store { db, settings: Arc::new(settings), changed: Arc::new(Notify::new()) };
+        let store = Store { db, settings: Arc::new(settings), changed: Arc::new(Notify::new()), seen: Arc::default() };
         store
             .write(|sql| {
                 let epoch = crate::cloud::token::random_token()[..16].to_owned();
