@@ -4,6 +4,7 @@
 //! - `tills.rs`: tills, enrollment codes, device tokens.
 //! - `customers.rs`: the customer directory and its rows.
 //! - `import.rs`: the bulk CSV import, many rows per statement.
+//! - `export.rs`: the directory as CSV rows, a keyset page at a time.
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
 //! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
@@ -22,6 +23,7 @@ mod admin;
 mod apply;
 mod customer_events;
 mod customers;
+mod export;
 mod gift_cards;
 mod import;
 mod moysklad;
@@ -42,6 +44,7 @@ use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
 pub use customers::{CustomerInput, CustomerRecord};
+pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
