@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{audit, ApiError, AppState};
 use crate::cloud::backoffice::Principal;
-use crate::cloud::store::{
-    CloudError, DailyRow, Dashboard, LiabilityReport, ShiftReport, StoreScope, EXPORT_HEADER,
-};
+use crate::cloud::store::{CloudError, DailyRow, Dashboard, LiabilityReport, ShiftReport, StoreScope, EXPORT_HEADER};
 use crate::http::extract::ApiQuery;
 use crate::reports::{day_start, format_day, local_day, parse_date};
 
@@ -61,12 +59,10 @@ pub async fn liability(
         Some(text) => match (parse_date(text), crate::clock::parse_rfc3339(text)) {
             (Some(day), _) => day_start(day + 1) - 1,
             (None, Some(at)) => at,
-            (None, None) => {
-                return Err(invalid(
-                    "invalid_at",
-                    "at must be a date (YYYY-MM-DD) or an RFC 3339 time, such as 2026-03-08 or 2026-03-08T18:00:00+03:00",
-                ))
-            }
+            (None, None) => return Err(invalid(
+                "invalid_at",
+                "at must be a date (YYYY-MM-DD) or an RFC 3339 time, such as 2026-03-08 or 2026-03-08T18:00:00+03:00",
+            )),
         },
     };
     let scope = scope(&principal, query.store.as_deref());
@@ -344,7 +340,9 @@ pub async fn import(
             Ok(e) => ApiError::from(*e),
             Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string()),
         },
-        e => invalid("invalid_csv", format!("the file is not a CSV this import can read ({e}); save it as CSV in UTF-8")),
+        e => {
+            invalid("invalid_csv", format!("the file is not a CSV this import can read ({e}); save it as CSV in UTF-8"))
+        }
     })?;
     let answer = ImportAnswer {
         imported: report.imported,

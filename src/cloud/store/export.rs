@@ -12,8 +12,21 @@ pub const EXPORT_PAGE: usize = 2_000;
 
 /// The CSV's header, in the order of [`ExportRow::fields`].
 pub const EXPORT_HEADER: [&str; 15] = [
-    "id", "phone", "name", "email", "card", "birthday", "tags", "balance", "available", "pending", "tier", "paid_total",
-    "source", "store", "created_at",
+    "id",
+    "phone",
+    "name",
+    "email",
+    "card",
+    "birthday",
+    "tags",
+    "balance",
+    "available",
+    "pending",
+    "tier",
+    "paid_total",
+    "source",
+    "store",
+    "created_at",
 ];
 
 /// One customer, as the export writes them.
