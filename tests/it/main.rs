@@ -38,6 +38,7 @@ mod cloud_admin;
 mod cloud_consents;
 mod cloud_import;
 mod cloud_postgres_tls;
+mod cloud_reports;
 mod cloud_signup;
 mod cloud_sync;
 mod cloud_webhooks;

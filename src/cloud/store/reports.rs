@@ -248,7 +248,7 @@ fn fold_days(sql: &mut dyn Sql, now: i64) -> Result<(), CloudError> {
     sql.execute(
         &format!(
             "INSERT INTO lot_move_days (at_day, activates_day, expires_day, kind, points)
-             SELECT {}, COALESCE({}, 0), COALESCE({}, {NEVER}), kind, SUM(points)
+             SELECT {}, COALESCE({}, 0), COALESCE({}, {NEVER}), kind, CAST(SUM(points) AS BIGINT)
                FROM lot_moves WHERE at >= $1 AND at < $2
               GROUP BY 1, 2, 3, 4
              ON CONFLICT (at_day, activates_day, expires_day, kind) DO UPDATE
@@ -277,13 +277,13 @@ fn exact_amounts(sql: &mut dyn Sql, from_where: &str, params: &[Value]) -> Resul
     let row = sql.query_one(
         &format!(
             "SELECT
-               COALESCE(SUM(CASE WHEN m.kind = 'lot' AND m.activates_at <= $1
-                                  AND (m.expires_at IS NULL OR m.expires_at > $1) THEN m.points ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN m.kind = 'lot' AND m.activates_at > $1
-                                  AND (m.expires_at IS NULL OR m.expires_at > $1) THEN m.points ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN m.kind = 'lot' AND m.expires_at > $1 AND m.expires_at < $2
-                                 THEN m.points ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN m.kind = 'debt' THEN m.points ELSE 0 END), 0)
+               COALESCE(CAST(SUM(CASE WHEN m.kind = 'lot' AND m.activates_at <= $1
+                                  AND (m.expires_at IS NULL OR m.expires_at > $1) THEN m.points ELSE 0 END) AS BIGINT), 0),
+               COALESCE(CAST(SUM(CASE WHEN m.kind = 'lot' AND m.activates_at > $1
+                                  AND (m.expires_at IS NULL OR m.expires_at > $1) THEN m.points ELSE 0 END) AS BIGINT), 0),
+               COALESCE(CAST(SUM(CASE WHEN m.kind = 'lot' AND m.expires_at > $1 AND m.expires_at < $2
+                                 THEN m.points ELSE 0 END) AS BIGINT), 0),
+               COALESCE(CAST(SUM(CASE WHEN m.kind = 'debt' THEN m.points ELSE 0 END) AS BIGINT), 0)
              {from_where}"
         ),
         params,
@@ -311,10 +311,10 @@ fn chain_liability(sql: &mut dyn Sql, t: i64) -> Result<LiabilityAmounts, CloudE
     let folded = folded_through(sql)?;
     let row = sql.query_one(
         "SELECT
-           COALESCE(SUM(CASE WHEN kind = 'lot' AND activates_day < $1 AND expires_day > $1 THEN points ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN kind = 'lot' AND activates_day > $1 AND expires_day > $1 THEN points ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN kind = 'lot' AND expires_day > $1 AND expires_day <= $2 THEN points ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN kind = 'debt' THEN points ELSE 0 END), 0)
+           COALESCE(CAST(SUM(CASE WHEN kind = 'lot' AND activates_day < $1 AND expires_day > $1 THEN points ELSE 0 END) AS BIGINT), 0),
+           COALESCE(CAST(SUM(CASE WHEN kind = 'lot' AND activates_day > $1 AND expires_day > $1 THEN points ELSE 0 END) AS BIGINT), 0),
+           COALESCE(CAST(SUM(CASE WHEN kind = 'lot' AND expires_day > $1 AND expires_day <= $2 THEN points ELSE 0 END) AS BIGINT), 0),
+           COALESCE(CAST(SUM(CASE WHEN kind = 'debt' THEN points ELSE 0 END) AS BIGINT), 0)
          FROM lot_move_days
          WHERE at_day < $1 AND at_day <= $3 AND activates_day <> $1 AND expires_day <> $1",
         vals![d, d + 30, folded],
@@ -411,9 +411,9 @@ impl Store {
             let condition = scope.condition("store", &mut params);
             for row in sql.query(
                 &format!(
-                    "SELECT day, store, SUM(receipts), SUM(loyalty_receipts), SUM(sales_amount), SUM(points_discount),
-                            SUM(points_earned), SUM(points_spent), SUM(points_taken_back), SUM(points_given_back),
-                            SUM(points_adjusted), SUM(returns), SUM(refund_amount)
+                    "SELECT day, store, CAST(SUM(receipts) AS BIGINT), CAST(SUM(loyalty_receipts) AS BIGINT), CAST(SUM(sales_amount) AS BIGINT), CAST(SUM(points_discount) AS BIGINT),
+                            CAST(SUM(points_earned) AS BIGINT), CAST(SUM(points_spent) AS BIGINT), CAST(SUM(points_taken_back) AS BIGINT), CAST(SUM(points_given_back) AS BIGINT),
+                            CAST(SUM(points_adjusted) AS BIGINT), CAST(SUM(returns) AS BIGINT), CAST(SUM(refund_amount) AS BIGINT)
                        FROM till_days WHERE day >= $1 AND day <= $2 AND {condition} GROUP BY day, store"
                 ),
                 &params,
@@ -435,7 +435,7 @@ impl Store {
             let condition = scope.condition("c.store", &mut params);
             for row in sql.query(
                 &format!(
-                    "SELECT {}, COALESCE(c.store, ''), SUM(m.points)
+                    "SELECT {}, COALESCE(c.store, ''), CAST(SUM(m.points) AS BIGINT)
                        FROM lot_moves m JOIN customers c ON c.id = m.customer_id
                       WHERE m.kind = 'lot' AND m.expires_at >= $1 AND m.expires_at < $2 AND {condition}
                       GROUP BY 1, 2",
@@ -487,7 +487,7 @@ impl Store {
             let condition = scope.condition("store", &mut params);
             for row in sql.query(
                 &format!(
-                    "SELECT day, SUM(receipts), SUM(loyalty_receipts), SUM(points_earned), SUM(points_spent)
+                    "SELECT day, CAST(SUM(receipts) AS BIGINT), CAST(SUM(loyalty_receipts) AS BIGINT), CAST(SUM(points_earned) AS BIGINT), CAST(SUM(points_spent) AS BIGINT)
                        FROM till_days WHERE day >= $1 AND day <= $2 AND {condition} GROUP BY day"
                 ),
                 &params,
@@ -524,7 +524,7 @@ impl Store {
             let condition = scope.condition("store", &mut params);
             let row = sql.query_one(
                 &format!(
-                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_seen_at >= $1 THEN 1 ELSE 0 END), 0)
+                    "SELECT COUNT(*), COALESCE(CAST(SUM(CASE WHEN last_seen_at >= $1 THEN 1 ELSE 0 END) AS BIGINT), 0)
                        FROM tills WHERE token_hash IS NOT NULL AND {condition}"
                 ),
                 &params,
@@ -580,10 +580,10 @@ impl Store {
                 .filter(|store| scope.allows(store))
                 .ok_or_else(|| CloudError::NotFound(Missing::Till(till_id.clone())))?;
             let row = sql.query_one(
-                "SELECT COALESCE(SUM(receipts), 0), COALESCE(SUM(loyalty_receipts), 0), COALESCE(SUM(sales_amount), 0),
-                        COALESCE(SUM(points_discount), 0), COALESCE(SUM(points_earned), 0), COALESCE(SUM(points_spent), 0),
-                        COALESCE(SUM(returns), 0), COALESCE(SUM(refund_amount), 0), COALESCE(SUM(points_taken_back), 0),
-                        COALESCE(SUM(points_given_back), 0), MIN(first_receipt_at), MAX(last_receipt_at)
+                "SELECT COALESCE(CAST(SUM(receipts) AS BIGINT), 0), COALESCE(CAST(SUM(loyalty_receipts) AS BIGINT), 0), COALESCE(CAST(SUM(sales_amount) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(points_discount) AS BIGINT), 0), COALESCE(CAST(SUM(points_earned) AS BIGINT), 0), COALESCE(CAST(SUM(points_spent) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(returns) AS BIGINT), 0), COALESCE(CAST(SUM(refund_amount) AS BIGINT), 0), COALESCE(CAST(SUM(points_taken_back) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(points_given_back) AS BIGINT), 0), MIN(first_receipt_at), MAX(last_receipt_at)
                    FROM till_days WHERE till_id = $1 AND day = $2",
                 vals![&till_id, day],
             )?;
@@ -648,7 +648,7 @@ fn expired_by_day(
         let condition = scope.condition("c.store", &mut params);
         for row in sql.query(
             &format!(
-                "SELECT {}, SUM(m.points) FROM lot_moves m JOIN customers c ON c.id = m.customer_id
+                "SELECT {}, CAST(SUM(m.points) AS BIGINT) FROM lot_moves m JOIN customers c ON c.id = m.customer_id
                   WHERE m.kind = 'lot' AND m.expires_at >= $1 AND m.expires_at <= $2 AND {condition} GROUP BY 1",
                 day_of("m.expires_at")
             ),
@@ -660,7 +660,7 @@ fn expired_by_day(
     }
     let folded = folded_through(sql)?;
     for row in sql.query(
-        "SELECT expires_day, SUM(points) FROM lot_move_days
+        "SELECT expires_day, CAST(SUM(points) AS BIGINT) FROM lot_move_days
           WHERE kind = 'lot' AND expires_day >= $1 AND expires_day < $2 AND at_day <= $3 GROUP BY expires_day",
         vals![from, today, folded],
     )? {
@@ -669,13 +669,13 @@ fn expired_by_day(
     // Today's expiries so far (folded or not), then the unfolded moves expiring before today.
     let unfolded = day_start(folded + 1);
     let row = sql.query_one(
-        "SELECT COALESCE(SUM(points), 0) FROM lot_moves WHERE kind = 'lot' AND expires_at >= $1 AND expires_at <= $2",
+        "SELECT COALESCE(CAST(SUM(points) AS BIGINT), 0) FROM lot_moves WHERE kind = 'lot' AND expires_at >= $1 AND expires_at <= $2",
         vals![day_start(today), now],
     )?;
     out.push((today, row.int(0)?));
     for row in sql.query(
         &format!(
-            "SELECT {}, SUM(points) FROM lot_moves
+            "SELECT {}, CAST(SUM(points) AS BIGINT) FROM lot_moves
               WHERE kind = 'lot' AND at >= $1 AND expires_at >= $2 AND expires_at < $3 GROUP BY 1",
             day_of("expires_at")
         ),
