@@ -23,6 +23,7 @@ mod receipt_lists;
 mod restored_till;
 mod search;
 mod security;
+mod shift_report;
 mod slow_clients;
 mod storage_failure;
 mod sync_contract;
