@@ -22,7 +22,6 @@
 #[allow(dead_code)]
 #[path = "support/cloud.rs"]
 mod cloud;
-#[allow(dead_code)]
 mod support;
 
 use std::process::ExitCode;

@@ -333,19 +333,6 @@ fn chain_liability(sql: &mut dyn Sql, t: i64) -> Result<LiabilityAmounts, CloudE
     Ok(amounts)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_moves_read_one_by_one_start_at_the_first_unfolded_day_or_t_s_day() {
-        assert_eq!(exact_from(100, 105), day_start(101));
-        assert_eq!(exact_from(100, 101), day_start(101));
-        assert_eq!(exact_from(104, 101), day_start(101));
-        assert_eq!(exact_from(-1, 101), day_start(0));
-    }
-}
-
 impl Store {
     /// Folds finished days if a day has finished since the last fold (a write only then).
     async fn fold_if_due(&self, now: i64) -> Result<(), CloudError> {
@@ -684,4 +671,17 @@ fn expired_by_day(
         out.push((row.int(0)?, row.int(1)?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_moves_read_one_by_one_start_at_the_first_unfolded_day_or_t_s_day() {
+        assert_eq!(exact_from(100, 105), day_start(101));
+        assert_eq!(exact_from(100, 101), day_start(101));
+        assert_eq!(exact_from(104, 101), day_start(101));
+        assert_eq!(exact_from(-1, 101), day_start(0));
+    }
 }
