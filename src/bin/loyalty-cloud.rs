@@ -82,6 +82,59 @@ enum Command {
         #[command(subcommand)]
         command: CustomersCommand,
     },
+    /// Manage back-office accounts (the first owner is created here).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create an account; the password is asked for (or read with --password-stdin).
+    Add {
+        email: String,
+        /// owner (everything), manager (customers, tills, receipts and conflicts of their
+        /// stores) or analyst (dashboards and reports, read-only).
+        #[arg(long)]
+        role: String,
+        /// A manager's store, as the tills name it; repeat for several.
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// List the accounts.
+    List {
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        email: String,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        email: String,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Set a new password (the account is unlocked and its sessions end).
+    ResetPassword {
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+        /// Also turn the account's second factor off (a lost phone).
+        #[arg(long)]
+        no_totp: bool,
+        #[command(flatten)]
+        storage: Storage,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +191,7 @@ impl Storage {
             signup_origins: Vec::new(),
             personal_data: Default::default(),
             http: ServeLimits::with_max_connections(loyalty::cloud::config::MAX_CONNECTIONS),
+            public_url: None,
         })
     }
 }
@@ -214,6 +268,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server::run(prepared.listener, prepared.state, prepared.limits, loyalty::agent::server::shutdown_signal())
                 .await?;
             tracing::info!("cloud stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users { command } => {
+            use loyalty::cloud::users_cli::{self, PasswordSource};
+            let source = |stdin: bool| if stdin { PasswordSource::Stdin } else { PasswordSource::Prompt };
+            match command {
+                UsersCommand::Add { email, role, stores, password_stdin, storage } => {
+                    let store = server::open_store(&storage.config(None)?).await?;
+                    users_cli::add(&store, &email, &role, stores, source(password_stdin)).await?;
+                }
+                UsersCommand::List { storage } => {
+                    users_cli::list(&server::open_store(&storage.config(None)?).await?).await?
+                }
+                UsersCommand::Disable { email, storage } => {
+                    users_cli::set_disabled(&server::open_store(&storage.config(None)?).await?, &email, true).await?
+                }
+                UsersCommand::Enable { email, storage } => {
+                    users_cli::set_disabled(&server::open_store(&storage.config(None)?).await?, &email, false).await?
+                }
+                UsersCommand::ResetPassword { email, password_stdin, no_totp, storage } => {
+                    let store = server::open_store(&storage.config(None)?).await?;
+                    users_cli::reset_password(&store, &email, source(password_stdin), no_totp).await?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Customers { command: CustomersCommand::Import { file, storage } } => {

@@ -32,6 +32,9 @@ pub struct CloudConfig {
     pub personal_data: crate::wire::PersonalDataNotice,
     /// The HTTP header read and idle timeouts and the connection bound.
     pub http: crate::http::serve::ServeLimits,
+    /// The address people reach this cloud at (`https://loyalty.example.com`); with https the
+    /// back office's session cookie is `Secure`.
+    pub public_url: Option<String>,
 }
 
 /// Connections the cloud serves at once by default: every till keeps one open (its long poll),

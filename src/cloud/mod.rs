@@ -14,6 +14,7 @@
 //! - [`server`]: start-up and the serve loop on a bound listener.
 
 pub mod api;
+pub mod backoffice;
 pub mod config;
 pub mod db;
 pub mod import;
@@ -22,5 +23,6 @@ pub mod moysklad_backend;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod users_cli;
 pub mod webhook_address;
 pub mod webhooks;

@@ -60,6 +60,8 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         signup: std::sync::Arc::new(signup),
         signup_origins: config.signup_origins.clone(),
         personal_data: config.personal_data.clone(),
+        login: std::sync::Arc::new(api::access::LoginGuard::default()),
+        public_https: config.public_url.as_deref().is_some_and(|url| url.starts_with("https://")),
     };
     Ok(Prepared { state, listener, limits: config.http })
 }

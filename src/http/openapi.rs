@@ -5,7 +5,8 @@
 //! - 400: a query or path parameter that does not parse (`invalid_query`, `invalid_path`), a
 //!   body that is not JSON (`malformed_json`, `empty_body`);
 //! - 401: an operation that needs a credential, without a valid one;
-//! - 403: the agent's Host and Origin guards (`forbidden_host`, `forbidden_origin`);
+//! - 403: the agent's Host and Origin guards (`forbidden_host`, `forbidden_origin`), the
+//!   cloud's role and CSRF checks of the admin API (`role_forbidden`, `csrf_required`);
 //! - 413, 415, 422: a JSON body that is too large, not declared `application/json`, or of the
 //!   wrong shape (`body_too_large`, `unsupported_media_type`, `invalid_field`);
 //! - 503: the server is busy, ran past its deadline or lost its storage; retry.
@@ -24,12 +25,16 @@ use utoipa::Modify;
 pub struct CommonResponses {
     /// The agent's Host and Origin guards run in front of every route: 403.
     pub host_and_origin_guards: bool,
+    /// Paths under this prefix check the caller's role and a session's CSRF value (the
+    /// cloud's `/v1/admin/`): 403.
+    pub role_checked: Option<&'static str>,
 }
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut OpenApi) {
         let secured_by_default = openapi.security.as_deref().is_some_and(requires_credential);
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let role_checked = self.role_checked.is_some_and(|prefix| path.starts_with(prefix));
             let path_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
             for operation in operations_mut(item) {
                 let secured = match &operation.security {
@@ -63,6 +68,12 @@ impl Modify for CommonResponses {
                 }
                 if self.host_and_origin_guards {
                     add("403", "The Host header or the web page's origin is not allowed");
+                }
+                if role_checked {
+                    add(
+                        "403",
+                        "The caller's role may not do this (role_forbidden), or a session's change lacks its X-CSRF-Token (csrf_required)",
+                    );
                 }
                 if json_body {
                     add("413", "The body is larger than the server accepts");

@@ -119,6 +119,53 @@ macro_rules! cloud_test {
     };
 }
 
+/// A signed-in back-office session, calling the admin API as the console does: the cookie,
+/// and the CSRF header on changes.
+pub struct Console {
+    base: String,
+    pub cookie: String,
+    /// The whole `Set-Cookie` header the sign-in answered.
+    pub set_cookie: String,
+    pub csrf: String,
+    pub user: Value,
+    client: reqwest::Client,
+}
+
+impl Console {
+    /// Sends a request with the session cookie; `csrf` adds the header.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("cookie", &self.cookie);
+        if csrf {
+            request = request.header("x-csrf-token", &self.csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send_with(reqwest::Method::GET, path, None, false).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send_with(reqwest::Method::POST, path, Some(body), true).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send_with(reqwest::Method::PATCH, path, Some(body), true).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send_with(reqwest::Method::PUT, path, Some(body), true).await
+    }
+}
+
 /// A running loyalty-cloud process.
 pub struct Cloud {
     child: Option<Child>,
@@ -338,6 +385,70 @@ impl Cloud {
         tokio::task::spawn_blocking(move || command.output().expect("run loyalty-cloud"))
             .await
             .expect("the command's thread")
+    }
+
+    /// [`Cloud::command`] with `stdin` piped in (a password for `users add --password-stdin`).
+    pub async fn command_with_stdin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-cloud"));
+        command.args(args).arg("--data-dir").arg(&self.dir).env_remove("LOYALTY_CLOUD_DATABASE_URL");
+        command.env("LOYALTY_LOG", "warn");
+        if let Backend::Postgres(db) = &self.backend {
+            command.arg("--database-url").arg(&db.url);
+        }
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let stdin = stdin.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn().expect("run loyalty-cloud");
+            child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+            child.wait_with_output().expect("loyalty-cloud's output")
+        })
+        .await
+        .expect("the command's thread")
+    }
+
+    /// Creates a back-office account with the CLI (`users add … --password-stdin`).
+    pub async fn add_user(&self, email: &str, role: &str, stores: &[&str], password: &str) {
+        let mut args = vec!["users", "add", email, "--role", role, "--password-stdin"];
+        for store in stores {
+            args.extend(["--store", store]);
+        }
+        let output = self.command_with_stdin(&args, &format!("{password}\n")).await;
+        assert!(
+            output.status.success(),
+            "users add {email}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Signs in to the back office; the session's cookie and CSRF value, or the refusal.
+    pub async fn sign_in(&self, email: &str, password: &str, totp: Option<&str>) -> Result<Console, (u16, Value)> {
+        let mut body = json!({ "email": email, "password": password });
+        if let Some(code) = totp {
+            body["totp"] = json!(code);
+        }
+        let response = self.client.post(self.url("/admin/login")).json(&body).send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status != 200 {
+            return Err((status, body));
+        }
+        let set_cookie = cookie.expect("a session cookie");
+        let value = set_cookie.split(';').next().expect("cookie pair").to_owned();
+        Ok(Console {
+            base: self.base.clone(),
+            cookie: value,
+            set_cookie,
+            csrf: body["csrf"].as_str().expect("csrf").to_owned(),
+            user: body["user"].clone(),
+            client: self.client.clone(),
+        })
     }
 
     /// Runs one SQL statement on the cloud's database directly (to age a code, etc.).

@@ -32,6 +32,7 @@ mod tray;
 mod cloud_support;
 
 mod admin_paging;
+mod backoffice_access;
 
 mod cloud_admin;
 mod cloud_consents;

@@ -27,8 +27,10 @@ const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 fn routes_in_source(file: &str) -> BTreeSet<(String, String)> {
     let source = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).expect("router source");
     let mut routes = BTreeSet::new();
-    for (at, _) in source.match_indices(".route(\"") {
-        let rest = &source[at + ".route(\"".len()..];
+    // `.route(` then the path's string, on the same line or (as rustfmt breaks long calls) the next.
+    for (at, _) in source.match_indices(".route(") {
+        let rest = source[at + ".route(".len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('"') else { continue };
         let path = &rest[..rest.find('"').expect("the path's closing quote")];
         // The route call's text, to its closing parenthesis.
         let mut depth = 1;

@@ -29,7 +29,7 @@ pub struct ApiDoc;
 
 /// The layers' answers (403 of the Host and Origin guards, 401, 400/413/415/422 for a body,
 /// 503), added after the MoySklad operations are merged in so that they get them too.
-const COMMON_RESPONSES: CommonResponses = CommonResponses { host_and_origin_guards: true };
+const COMMON_RESPONSES: CommonResponses = CommonResponses { host_and_origin_guards: true, role_checked: None };
 
 struct BearerToken;
 

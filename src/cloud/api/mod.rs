@@ -11,11 +11,14 @@
 //!
 //! Every error is `{"error": {"code", "message"}}`; no input panics or answers 500.
 
+pub mod access;
+mod admin_audit;
 mod admin_customers;
 mod admin_gift_cards;
 mod admin_ledger;
 mod admin_moysklad;
 mod admin_tills;
+mod admin_users;
 mod admin_webhooks;
 mod console_page;
 mod health;
@@ -39,6 +42,7 @@ use axum::Router;
 pub use crate::http::ApiError;
 pub use openapi::CloudApiDoc;
 
+use super::backoffice::{Area, Principal};
 use super::db::DbError;
 use super::store::{CloudError, Store};
 use super::token::AdminToken;
@@ -63,6 +67,10 @@ pub struct AppState {
     pub signup_origins: Vec<String>,
     /// The personal-data operator and policy the sign-up page names.
     pub personal_data: crate::wire::PersonalDataNotice,
+    /// Failed back-office sign-ins per address.
+    pub login: std::sync::Arc<access::LoginGuard>,
+    /// The cloud's public address is https: session cookies are `Secure`.
+    pub public_https: bool,
 }
 
 pub use signup::SignupGuard;
@@ -72,25 +80,79 @@ pub use signup::SignupGuard;
 pub struct TillId(pub String);
 
 pub fn router(state: AppState) -> Router {
+    // Each area of the admin API is checked against the caller's role (`access::authorize`),
+    // after the caller is known (`access::authenticate`: the admin token or a session).
+    let area = |router: Router<AppState>, area: Area| {
+        router.route_layer(axum::middleware::from_fn_with_state(area, access::authorize))
+    };
     let admin = Router::new()
-        .route("/v1/admin/tills", post(admin_tills::create).get(admin_tills::list))
-        .route("/v1/admin/tills/{id}/enrollment-code", post(admin_tills::new_code))
-        .route("/v1/admin/customers", post(admin_customers::create).get(admin_customers::find))
-        .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
-        .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
-        .route("/v1/admin/receipts", get(admin_ledger::receipts))
-        .route("/v1/admin/receipts/{till_id}/{receipt_id}", get(admin_ledger::receipt))
-        .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
-        .route("/v1/admin/conflicts", get(admin_ledger::conflicts))
-        .route("/v1/admin/webhooks", post(admin_webhooks::create).get(admin_webhooks::list))
-        .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
-        .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
-        .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
-        .route("/v1/admin/stores/{store}/moysklad-key", post(admin_moysklad::create).delete(admin_moysklad::revoke))
-        .route("/v1/admin/gift-cards", post(admin_gift_cards::issue).get(admin_gift_cards::list))
-        .route("/v1/admin/gift-cards/{id}", get(admin_gift_cards::read))
-        .route("/v1/admin/gift-cards/{id}/void", post(admin_gift_cards::void))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_admin));
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/tills", post(admin_tills::create).get(admin_tills::list))
+                .route("/v1/admin/tills/{id}/enrollment-code", post(admin_tills::new_code)),
+            Area::Tills,
+        ))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/customers", post(admin_customers::create).get(admin_customers::find))
+                .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
+                .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust)),
+            Area::Customers,
+        ))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/receipts", get(admin_ledger::receipts))
+                .route("/v1/admin/receipts/{till_id}/{receipt_id}", get(admin_ledger::receipt)),
+            Area::Receipts,
+        ))
+        .merge(area(
+            Router::new().route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program)),
+            Area::Program,
+        ))
+        .merge(area(Router::new().route("/v1/admin/conflicts", get(admin_ledger::conflicts)), Area::Conflicts))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/webhooks", post(admin_webhooks::create).get(admin_webhooks::list))
+                .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
+                .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
+                .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry)),
+            Area::Webhooks,
+        ))
+        .merge(area(
+            Router::new().route(
+                "/v1/admin/stores/{store}/moysklad-key",
+                post(admin_moysklad::create).delete(admin_moysklad::revoke),
+            ),
+            Area::Moysklad,
+        ))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/gift-cards", post(admin_gift_cards::issue).get(admin_gift_cards::list))
+                .route("/v1/admin/gift-cards/{id}", get(admin_gift_cards::read))
+                .route("/v1/admin/gift-cards/{id}/void", post(admin_gift_cards::void)),
+            Area::GiftCards,
+        ))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/users", post(admin_users::create).get(admin_users::list))
+                .route("/v1/admin/users/{id}", axum::routing::patch(admin_users::update))
+                .route("/v1/admin/users/{id}/password", post(admin_users::reset_password)),
+            Area::Users,
+        ))
+        .merge(area(Router::new().route("/v1/admin/audit", get(admin_audit::list)), Area::Audit))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/me/password", post(admin_users::change_own_password))
+                .route("/v1/admin/me/totp", post(admin_users::begin_totp).delete(admin_users::disable_totp))
+                .route("/v1/admin/me/totp/confirm", post(admin_users::confirm_totp)),
+            Area::OwnAccount,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authenticate));
+    // The console's sign-in; its page is public (its calls need the session).
+    let console = Router::new()
+        .route("/admin/login", post(access::login))
+        .route("/admin/session", get(access::session))
+        .route("/admin/logout", post(access::logout));
     let till = Router::new()
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
@@ -128,6 +190,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document));
 
     public
+        .merge(console)
         .merge(signup)
         .merge(admin)
         .merge(till)
@@ -182,16 +245,6 @@ fn unauthorized(credential: &'static str, what: &str) -> Response {
     .into_response()
 }
 
-async fn check_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match bearer(&request) {
-        Some(token) if state.admin_token.matches(&token) => next.run(request).await,
-        _ => unauthorized(
-            "admin",
-            "admin token (LOYALTY_CLOUD_ADMIN_TOKEN, or the admin-token file in the data directory)",
-        ),
-    }
-}
-
 async fn check_device(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(token) = bearer(&request).filter(|t| !t.is_empty() && t.len() <= 256) else {
         return unauthorized("device", "device token this till got at enrollment");
@@ -209,6 +262,29 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
 }
 
 pub use crate::http::common::validate_key;
+
+/// Records a change in the audit log: who (from the request's [`Principal`]), from where, what
+/// and before/after. A failure to record is logged, not answered: the change itself is done.
+pub(crate) async fn audit(
+    state: &AppState,
+    principal: &Principal,
+    action: &'static str,
+    target: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
+    let record = crate::cloud::store::AuditRecord {
+        who: principal.who.clone(),
+        address: principal.address.clone(),
+        action,
+        target,
+        before,
+        after,
+    };
+    if let Err(e) = state.store.audit(record, crate::clock::now()).await {
+        tracing::error!(error = %e, action, "the audit log could not record a change");
+    }
+}
 
 impl From<CloudError> for ApiError {
     fn from(e: CloudError) -> ApiError {

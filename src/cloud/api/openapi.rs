@@ -8,7 +8,8 @@ use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
-    admin_customers, admin_gift_cards, admin_ledger, admin_moysklad, admin_tills, admin_webhooks, health, signup, sync,
+    access, admin_audit, admin_customers, admin_gift_cards, admin_ledger, admin_moysklad, admin_tills, admin_users,
+    admin_webhooks, health, signup, sync,
 };
 
 #[derive(OpenApi)]
@@ -22,17 +23,24 @@ use super::{
         admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry,
         admin_moysklad::create, admin_moysklad::revoke,
         admin_gift_cards::issue, admin_gift_cards::list, admin_gift_cards::read, admin_gift_cards::void,
+        access::login, access::session, access::logout,
+        admin_users::list, admin_users::create, admin_users::update, admin_users::reset_password,
+        admin_users::change_own_password, admin_users::begin_totp, admin_users::confirm_totp, admin_users::disable_totp,
+        admin_audit::list,
         sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
     modifiers(&Tokens, &MoyskladEndpoints, &COMMON_RESPONSES),
-    security(("admin_token" = [])),
+    // The admin API takes the admin token or a back-office session (its cookie, with the
+    // session's X-CSRF-Token header on changes).
+    security(("admin_token" = []), ("session" = [])),
 )]
 pub struct CloudApiDoc;
 
 /// The layers' answers (401, 400/413/415/422 for a body, 503), added after the MoySklad
 /// operations are merged in so that they get them too.
-const COMMON_RESPONSES: CommonResponses = CommonResponses { host_and_origin_guards: false };
+const COMMON_RESPONSES: CommonResponses =
+    CommonResponses { host_and_origin_guards: false, role_checked: Some("/v1/admin/") };
 
 struct Tokens;
 
@@ -45,6 +53,15 @@ impl Modify for Tokens {
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
         }
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    super::access::COOKIE_NAME,
+                    "the back-office session from POST /admin/login; changes also need its X-CSRF-Token header",
+                ),
+            )),
+        );
     }
 }
 

@@ -94,7 +94,12 @@ impl SignupGuard {
     }
 
     /// The client's address, as the rate limits count it.
-    fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+    /// Whether `X-Forwarded-*` headers come from our own proxy.
+    pub(crate) fn trusts_forwarded(&self) -> bool {
+        self.trust_forwarded_for
+    }
+
+    pub(crate) fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
         let forwarded = self
             .trust_forwarded_for
             .then(|| headers.get_all("x-forwarded-for").iter().next_back())

@@ -296,6 +296,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         stores        TEXT NOT NULL DEFAULT '[]',
         password_hash TEXT NOT NULL,
         totp_secret   TEXT,
+        totp_pending  TEXT,
+        totp_last_step BIGINT,
         disabled_at   BIGINT,
         failed_logins BIGINT NOT NULL DEFAULT 0,
         locked_until  BIGINT,

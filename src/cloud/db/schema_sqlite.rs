@@ -300,6 +300,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         stores        TEXT NOT NULL DEFAULT '[]',-- a manager's stores, JSON array
         password_hash TEXT NOT NULL,             -- Argon2id, PHC string
         totp_secret   TEXT,                      -- base32; NULL = no second factor
+        totp_pending  TEXT,                      -- a secret being set up, until a code confirms it
+        totp_last_step INTEGER,                  -- the last 30 s step accepted: a code works once
         disabled_at   INTEGER,
         failed_logins INTEGER NOT NULL DEFAULT 0,
         locked_until  INTEGER,

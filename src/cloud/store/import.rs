@@ -55,8 +55,9 @@ fn import_batch(
     let mut stored = HashSet::with_capacity(rows.len());
     for start in (0..rows.len()).step_by(ROWS_PER_STATEMENT) {
         let end = (start + ROWS_PER_STATEMENT).min(rows.len());
-        let mut statement =
-            String::from("INSERT INTO customers (id, phone, name, email, card, created_at, updated_at, source) VALUES ");
+        let mut statement = String::from(
+            "INSERT INTO customers (id, phone, name, email, card, created_at, updated_at, source) VALUES ",
+        );
         let mut params = Vec::with_capacity((end - start) * 6);
         for i in start..end {
             let n = params.len();

@@ -31,6 +31,7 @@ mod push;
 mod scope;
 mod signup;
 mod tills;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub use push::MAX_BATCH;
 pub use scope::StoreScope;
 pub use signup::SignupOutcome;
 pub use tills::{NewTill, TillView};
+pub use users::{
+    clean_email, clean_stores as users_clean_stores, AuditEntry, AuditRecord, Failure, LoginAccount, UserChange,
+    UserView, FAILURES_BEFORE_LOCK, LOCK_SECONDS, SESSION_SECONDS,
+};
 pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 
 use super::db::{AsDbError, Database, DbError, Mode, Sql, Value};
@@ -119,6 +124,8 @@ pub enum Missing {
     Webhook(String),
     /// A failed webhook delivery.
     Delivery(String),
+    /// A back-office account.
+    User(String),
     /// No MoySklad key is configured for this store.
     MoyskladKey {
         store: String,
@@ -135,6 +142,7 @@ impl Missing {
             Missing::GiftCard(_) => "gift_card_not_found",
             Missing::Webhook(_) => "webhook_not_found",
             Missing::Delivery(_) => "delivery_not_found",
+            Missing::User(_) => "user_not_found",
             Missing::MoyskladKey { .. } => "not_found",
         }
     }
@@ -148,7 +156,8 @@ impl Missing {
             | Missing::Till(id)
             | Missing::GiftCard(id)
             | Missing::Webhook(id)
-            | Missing::Delivery(id) => vec![("id", id.clone())],
+            | Missing::Delivery(id)
+            | Missing::User(id) => vec![("id", id.clone())],
             Missing::MoyskladKey { store } => vec![("moysklad_store", store.clone())],
         }
     }
@@ -164,6 +173,7 @@ impl std::fmt::Display for Missing {
             Missing::GiftCard(id) => write!(f, "gift card {id}"),
             Missing::Webhook(id) => write!(f, "webhook {id}"),
             Missing::Delivery(id) => write!(f, "failed delivery {id}"),
+            Missing::User(id) => write!(f, "user {id}"),
             Missing::MoyskladKey { store } => write!(f, "MoySklad key of store {store}"),
         }
     }

@@ -1,0 +1,200 @@
+//! The back office's accounts and access, as an owner and their staff meet them: the first
+//! owner made with the CLI signs in, the session cookie and its CSRF value, roles checked on
+//! the server, wrong passwords slowed and locked, the second factor, and the audit log.
+
+use serde_json::{json, Value};
+
+use crate::cloud_support::{assert_error, Backend, Cloud};
+use crate::cloud_test;
+
+const OWNER: &str = "owner@romashka.example";
+const PASSWORD: &str = "correct horse battery";
+
+async fn cloud_with_owner(backend: Backend) -> Cloud {
+    let cloud = Cloud::start(backend).await;
+    cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
+    cloud
+}
+
+cloud_test!(the_first_owner_signs_in_and_adds_staff, first_owner_signs_in_and_adds_staff);
+async fn first_owner_signs_in_and_adds_staff(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    let listed = cloud.command(&["users", "list"]).await;
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("owner@romashka.example\towner"), "{listed:?}");
+
+    let refused = cloud.sign_in(OWNER, "wrong password!", None).await.err().expect("refused");
+    assert_error(&refused, 401, "login_failed");
+    let unknown = cloud.sign_in("nobody@romashka.example", PASSWORD, None).await.err().expect("refused");
+    assert_error(&unknown, 401, "login_failed");
+    assert_eq!(
+        refused.1["error"]["message"], unknown.1["error"]["message"],
+        "a wrong email says no more than a wrong password"
+    );
+
+    // Emails are matched whatever their case.
+    let owner = cloud.sign_in("Owner@Romashka.example", PASSWORD, None).await.expect("signed in");
+    assert_eq!(owner.user["role"], "owner");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(owner.set_cookie.contains(part), "{} lacks {part}", owner.set_cookie);
+    }
+    assert!(!owner.set_cookie.contains("Secure"), "not over https here: {}", owner.set_cookie);
+    let (status, session) = owner.get("/admin/session").await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["user"]["email"], OWNER);
+    assert_eq!(session["csrf"], owner.csrf.as_str());
+
+    // A change without the CSRF header is refused, whatever the cookie.
+    let manager = json!({ "email": "arbat@romashka.example", "role": "manager", "stores": ["Arbat"], "password": "arbat manager 1" });
+    let (status, body) = owner.send_with(reqwest::Method::POST, "/v1/admin/users", Some(manager.clone()), false).await;
+    assert_error(&(status, body), 403, "csrf_required");
+    let (status, created) = owner.post("/v1/admin/users", manager).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["stores"], json!(["Arbat"]));
+    assert!(created.get("password_hash").is_none(), "{created}");
+    let (status, body) = owner
+        .post(
+            "/v1/admin/users",
+            json!({ "email": "x@romashka.example", "role": "manager", "password": "long enough pw" }),
+        )
+        .await;
+    assert_error(&(status, body), 422, "manager_needs_stores");
+    let (status, body) = owner
+        .post("/v1/admin/users", json!({ "email": "y@romashka.example", "role": "analyst", "password": "short" }))
+        .await;
+    assert_error(&(status, body.clone()), 422, "weak_password");
+    assert_eq!(body["error"]["details"]["field"], "password");
+    let (status, body) = owner
+        .post(
+            "/v1/admin/users",
+            json!({ "email": "ARBAT@romashka.example", "role": "analyst", "password": "long enough pw" }),
+        )
+        .await;
+    assert_error(&(status, body), 409, "user_exists");
+
+    // The owner cannot lock the chain out of its back office.
+    let own_id = owner.user["id"].as_str().unwrap().to_owned();
+    let (status, body) = owner.patch(&format!("/v1/admin/users/{own_id}"), json!({ "role": "analyst" })).await;
+    assert_error(&(status, body), 409, "last_owner");
+
+    let (status, users) = owner.get("/v1/admin/users").await;
+    assert_eq!(status, 200, "{users}");
+    let emails: Vec<&str> = users["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["arbat@romashka.example", OWNER]);
+
+    // Who did what, from where, with the account's view after (never a hash).
+    let (status, audit) = owner.get("/v1/admin/audit").await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["entries"].as_array().unwrap();
+    let by_owner = entries.iter().find(|e| e["action"] == "user.create" && e["who"] == OWNER).expect("audited");
+    assert_eq!(by_owner["address"], "127.0.0.1");
+    assert_eq!(by_owner["after"]["email"], "arbat@romashka.example");
+    assert!(!by_owner.to_string().contains("argon2"), "{by_owner}");
+    let by_cli = entries
+        .iter()
+        .find(|e| e["action"] == "user.create" && e["who"] == "cli")
+        .expect("the CLI's creation is audited");
+    assert_eq!(by_cli["after"]["email"], OWNER);
+
+    // Signed out: the cookie is worth nothing any more.
+    let (status, _) = owner.send_with(reqwest::Method::POST, "/admin/logout", None, true).await;
+    assert_eq!(status, 204);
+    let after = owner.get("/v1/admin/users").await;
+    assert_error(&after, 401, "not_signed_in");
+    assert_error(&owner.get("/admin/session").await, 401, "not_signed_in");
+}
+
+cloud_test!(roles_are_checked_on_the_server, roles_checked_on_the_server);
+async fn roles_checked_on_the_server(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    cloud.add_user("arbat@romashka.example", "manager", &["Arbat"], "arbat manager 1").await;
+    cloud.add_user("numbers@romashka.example", "analyst", &[], "analyst password").await;
+    let manager = cloud.sign_in("arbat@romashka.example", "arbat manager 1", None).await.expect("manager");
+    let analyst = cloud.sign_in("numbers@romashka.example", "analyst password", None).await.expect("analyst");
+
+    for (console, method, path) in [
+        (&manager, "GET", "/v1/admin/webhooks"),
+        (&manager, "GET", "/v1/admin/users"),
+        (&manager, "GET", "/v1/admin/audit"),
+        (&manager, "GET", "/v1/admin/gift-cards"),
+        (&manager, "PUT", "/v1/admin/program"),
+        (&analyst, "GET", "/v1/admin/customers"),
+        (&analyst, "GET", "/v1/admin/tills"),
+        (&analyst, "GET", "/v1/admin/receipts"),
+        (&analyst, "PUT", "/v1/admin/program"),
+        (&analyst, "POST", "/v1/admin/users"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (method != reqwest::Method::GET).then(|| json!({}));
+        let answer = console.send_with(method.clone(), path, body, true).await;
+        assert_error(&answer, 403, "role_forbidden");
+        let _ = path;
+    }
+    assert_eq!(manager.get("/v1/admin/program").await.0, 200);
+    assert_eq!(manager.get("/v1/admin/customers").await.0, 200);
+    assert_eq!(analyst.get("/v1/admin/program").await.0, 200);
+    // The admin token keeps working for the whole API, as before.
+    assert_eq!(cloud.admin_get("/v1/admin/users").await.0, 200);
+}
+
+cloud_test!(wrong_passwords_are_slowed_then_locked, wrong_passwords_slowed_then_locked);
+async fn wrong_passwords_slowed_then_locked(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    let started = std::time::Instant::now();
+    for attempt in 1..=4 {
+        let refused = cloud.sign_in(OWNER, "not the password", None).await.err().expect("refused");
+        assert_error(&refused, 401, "login_failed");
+        let _ = attempt;
+    }
+    // 0.4 + 0.8 + 1.2 + 1.6 s of pauses: a script guessing passwords gets nowhere fast.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(3900), "{:?}", started.elapsed());
+    let locked = cloud.sign_in(OWNER, "not the password", None).await.err().expect("locked");
+    assert_error(&locked, 429, "login_locked");
+    assert_eq!(locked.1["error"]["details"]["scope"], "account");
+    assert!(
+        locked.1["error"]["details"]["retry_after_s"].as_str().unwrap().parse::<u64>().unwrap() > 800,
+        "{}",
+        locked.1
+    );
+    // Even the right password waits out the lock.
+    let still = cloud.sign_in(OWNER, PASSWORD, None).await.err().expect("still locked");
+    assert_error(&still, 429, "login_locked");
+    // An owner who forgot: a new password from the machine unlocks the account.
+    let output = cloud
+        .command_with_stdin(&["users", "reset-password", OWNER, "--password-stdin"], "a brand new password\n")
+        .await;
+    assert!(output.status.success(), "{output:?}");
+    assert!(cloud.sign_in(OWNER, PASSWORD, None).await.is_err(), "the old password is gone");
+    cloud.sign_in(OWNER, "a brand new password", None).await.expect("signed in with the new password");
+}
+
+cloud_test!(a_second_factor_guards_the_account, second_factor_guards_the_account);
+async fn second_factor_guards_the_account(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("signed in");
+    let (status, setup) = owner.post("/v1/admin/me/totp", json!({})).await;
+    assert_eq!(status, 200, "{setup}");
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"), "{setup}");
+    assert!(setup["qr_svg"].as_str().unwrap().contains("<svg"), "a QR code to scan");
+    let wrong = owner.post("/v1/admin/me/totp/confirm", json!({ "code": "000000" })).await;
+    // One in a million that 000000 is right; the step checked below makes that harmless.
+    if wrong.0 != 204 {
+        assert_error(&wrong, 422, "totp_failed");
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let code = loyalty::cloud::backoffice::totp::code_at(&secret, now).unwrap();
+    let (status, body) = owner.post("/v1/admin/me/totp/confirm", json!({ "code": code })).await;
+    assert_eq!(status, 204, "{body}");
+
+    let asked = cloud.sign_in(OWNER, PASSWORD, None).await.err().expect("a code is asked for");
+    assert_error(&asked, 401, "totp_required");
+    // The code that confirmed the set-up is used up; the next step's code works once.
+    let used = cloud.sign_in(OWNER, PASSWORD, Some(&code)).await.err().expect("a used code");
+    assert_error(&used, 401, "totp_failed");
+    let next = loyalty::cloud::backoffice::totp::code_at(&secret, now + 30).unwrap();
+    let again = cloud.sign_in(OWNER, PASSWORD, Some(&next)).await.expect("signed in with the next code");
+    assert_eq!(again.user["totp_enabled"], true);
+    let replay = cloud.sign_in(OWNER, PASSWORD, Some(&next)).await.err().expect("a replayed code");
+    assert_error(&replay, 401, "totp_failed");
+    let _: Value = again.user.clone();
+}
