@@ -204,7 +204,8 @@
       const error = (data && data.error) || {};
       const code = error.code || "http_" + response.status;
       let message = error.message || t("http_error", { status: response.status });
-      if (response.status === 403 && code === "role_forbidden") message = t("role_forbidden") + " " + (error.message || "");
+      // The API's sentence says it already; ours is for an answer without one.
+      if (response.status === 403 && code === "role_forbidden" && !error.message) message = t("role_forbidden");
       const failure = new ApiFailure(response.status, code, message.trim(), error.details);
       if (response.status === 401 && code === "not_signed_in" && !options.noRedirect) LC.onSignedOut();
       throw failure;

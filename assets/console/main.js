@@ -83,13 +83,8 @@
         $("signin-totp-step").hidden = true;
         $("signin-password").value = "";
       }
-      let text = failure.message;
-      const wait = failure.details && Number(failure.details.retry_after_s);
-      if (failure.code === "login_locked" && wait > 0) {
-        const minutes = Math.ceil(wait / 60);
-        text += " " + t("retry_in", { what: LC.countText(minutes, ["минуту", "минуты", "минут"], ["minute", "minutes"]) });
-      }
-      signInError(text);
+      // The API's sentence names the wait of a lock-out (details.retry_after_s) itself.
+      signInError(failure.message);
     }
   }
 

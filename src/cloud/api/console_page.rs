@@ -27,7 +27,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("console.css", "text/css; charset=utf-8", include_str!("../../../assets/console/console.css")),
     ("strings.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/strings.js")),
     ("core.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/core.js")),
-    ("pages_customers.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_customers.js")),
+    (
+        "pages_customers.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/console/pages_customers.js"),
+    ),
     ("pages_program.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_program.js")),
     ("pages_ops.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_ops.js")),
     ("pages_admin.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_admin.js")),
