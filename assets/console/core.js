@@ -86,6 +86,12 @@
     return (minor < 0 ? "-" : "") + text;
   };
 
+  // +79991234567 → "+7 999 123-45-67"; other numbers as stored (E.164).
+  LC.phone = function (e164) {
+    const m = /^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/.exec(e164 || "");
+    return m ? "+7 " + m[1] + " " + m[2] + "-" + m[3] + "-" + m[4] : e164 || "";
+  };
+
   LC.number = function (n) {
     if (n === null || n === undefined) return "—";
     const value = Number(n);
@@ -359,8 +365,11 @@
     for (const [key, value] of Object.entries(spec.attrs || {})) input.setAttribute(key, value);
     if (spec.required) input.required = true;
     const error = h("span", { class: "error", role: "alert", hidden: true });
-    const wrap = h("label", { class: "field" + (type === "checkbox" ? " check" : "") + (spec.class ? " " + spec.class : "") },
-      h("span", {}, spec.label), input, spec.hint ? h("span", { class: "hint" }, spec.hint) : null, error);
+    const hint = spec.hint ? h("span", { class: "hint" }, spec.hint) : null;
+    // A checkbox stands before its words; other inputs stand under theirs.
+    const wrap = type === "checkbox"
+      ? h("label", { class: "field check" + (spec.class ? " " + spec.class : "") }, input, h("span", { class: "check-label" }, spec.label), hint, error)
+      : h("label", { class: "field" + (spec.class ? " " + spec.class : "") }, h("span", {}, spec.label), input, hint, error);
     wrap.dataset.field = spec.name;
     input.addEventListener("input", () => LC.fieldError(wrap, null));
     return { wrap, input, error, name: spec.name };
@@ -555,7 +564,11 @@
       }
       if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path: path || "·", before: a, after: b });
     }
-    walk("", before === undefined ? null : before, after === undefined ? null : after);
+    // A record created (or deleted) shows as its fields, not as one blob against nothing.
+    const isRecord = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+    const from = before === undefined || before === null ? (isRecord(after) ? {} : null) : before;
+    const to = after === undefined || after === null ? (isRecord(before) ? {} : null) : after;
+    walk("", from, to);
     return out;
   };
   LC.diffView = function (before, after) {

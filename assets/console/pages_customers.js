@@ -32,7 +32,7 @@
         LC.clear(results);
         const columns = [
           { label: t("name"), value: (c) => customerName(c) },
-          { label: t("phone"), value: (c) => c.phone, class: "mono" },
+          { label: t("phone"), value: (c) => LC.phone(c.phone), class: "mono" },
           { label: t("card"), value: (c) => c.card, class: "mono" },
           { label: t("tier"), value: (c) => c.group },
           { label: t("available"), value: (c) => LC.number(c.points && c.points.available), class: "num" },
@@ -128,7 +128,7 @@
 
     // Contact details, consents, tags, QR.
     right.append(h("div", { class: "panel", id: "customer-details" }, h("h2", {}, t("details")), LC.kv([
-      [t("phone"), h("span", { class: "mono" }, c.phone)],
+      [t("phone"), h("span", { class: "mono" }, LC.phone(c.phone))],
       [t("card"), h("span", { class: "mono" }, c.card)],
       [t("email"), c.email],
       [t("birthday"), c.birthday ? LC.date(c.birthday) : null],

@@ -85,7 +85,7 @@
     const intField = (key, min, max, hint) => control(key, { label: t("prog_" + key), value: draft[key], hint, attrs: { inputmode: "numeric" } }, (i) => read.int(i.value, min, max));
     const moneyField = (key, hint) => control(key, { label: t("prog_" + key), value: LC.moneyInput(draft[key]), hint, attrs: { inputmode: "decimal" } }, (i) => read.money(i.value));
     const checkField = (key, hint) => control(key, { label: t("prog_" + key), type: "checkbox", value: draft[key], hint }, (i) => i.checked);
-    const kindOptions = [["points", t("kind_points")], ["discount", t("kind_discount")]];
+    const kindOptions = [["bonus", t("kind_points")], ["discount", t("kind_discount")]];
 
     const head = LC.pageHead(t("nav_program"),
       h("span", { class: "muted", id: "program-version" }, t("program_current", { version: current.version, date: LC.dateTime(current.created_at) })));
