@@ -52,6 +52,16 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, code, message)
     }
+    /// The error as an answer's body part, in `lang` (for errors carried inside a 200, such as
+    /// one side of a program preview).
+    pub fn detail(&self, lang: super::i18n::Lang) -> crate::wire::ErrorDetail {
+        let message = match lang {
+            super::i18n::Lang::Ru => super::messages_ru::render(self.code, &self.params),
+            super::i18n::Lang::En => None,
+        };
+        crate::wire::ErrorDetail::new(self.code, message.unwrap_or_else(|| self.message.clone()), &self.params)
+    }
+
     /// A 503 `temporarily_unavailable`: something on the server side failed; retrying may help.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", message)

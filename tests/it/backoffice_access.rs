@@ -198,3 +198,185 @@ async fn second_factor_guards_the_account(backend: Backend) {
     assert_error(&replay, 401, "totp_failed");
     let _: Value = again.user.clone();
 }
+
+/// A created and enrolled till of `store`.
+async fn till_of(cloud: &Cloud, store: &str, name: &str) -> crate::cloud_support::Till {
+    let (status, created) = cloud.admin_post("/v1/admin/tills", json!({ "store": store, "name": name })).await;
+    assert_eq!(status, 201, "{created}");
+    let code = created["enrollment_code"].as_str().unwrap();
+    let (status, body) = cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
+    assert_eq!(status, 200, "{body}");
+    crate::cloud_support::Till {
+        id: created["till_id"].as_str().unwrap().to_owned(),
+        token: body["device_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+cloud_test!(a_manager_sees_their_stores_only, manager_sees_their_stores_only);
+async fn manager_sees_their_stores_only(backend: Backend) {
+    use crate::cloud_support::customer_created;
+    let cloud = cloud_with_owner(backend).await;
+    let arbat = till_of(&cloud, "Arbat", "Arbat 1").await;
+    let tverskaya = till_of(&cloud, "Tverskaya", "Tverskaya 1").await;
+    let ours = uuid::Uuid::new_v4().to_string();
+    let theirs = uuid::Uuid::new_v4().to_string();
+    cloud.push_expect(&arbat, vec![customer_created(1, &ours, "+79990000101", "2700000000101")], &["applied"]).await;
+    cloud
+        .push_expect(&tverskaya, vec![customer_created(1, &theirs, "+79990000202", "2700000000202")], &["applied"])
+        .await;
+
+    cloud.add_user("arbat@romashka.example", "manager", &["Arbat"], "arbat manager 1").await;
+    let manager = cloud.sign_in("arbat@romashka.example", "arbat manager 1", None).await.expect("manager");
+    assert_eq!(manager.get(&format!("/v1/admin/customers/{ours}")).await.0, 200);
+    // Another store's customer is simply not there for them: the same 404 as an unknown id.
+    assert_error(&manager.get(&format!("/v1/admin/customers/{theirs}")).await, 404, "customer_not_found");
+    let adjust = json!({ "id": "adj-1", "points": 100, "reason": "goodwill" });
+    assert_error(
+        &manager.post(&format!("/v1/admin/customers/{theirs}/adjustments"), adjust.clone()).await,
+        404,
+        "customer_not_found",
+    );
+    let (status, found) = manager.get("/v1/admin/customers?phone=89990000202").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["customers"], json!([]), "a search finds nobody of another store");
+    let (_, listed) = manager.get("/v1/admin/customers").await;
+    let ids: Vec<&str> = listed["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ours.as_str()]);
+
+    let (_, tills) = manager.get("/v1/admin/tills").await;
+    let stores: Vec<&str> = tills["tills"].as_array().unwrap().iter().map(|t| t["store"].as_str().unwrap()).collect();
+    assert_eq!(stores, ["Arbat"]);
+    assert_error(
+        &manager.post(&format!("/v1/admin/tills/{}/enrollment-code", tverskaya.id), json!({})).await,
+        404,
+        "till_not_found",
+    );
+    assert_error(
+        &manager.post("/v1/admin/tills", json!({ "store": "Tverskaya", "name": "T2" })).await,
+        403,
+        "role_forbidden",
+    );
+    let (status, created) = manager.post("/v1/admin/tills", json!({ "store": "Arbat", "name": "Arbat 2" })).await;
+    assert_eq!(status, 201, "{created}");
+
+    // Their own customer they can help, and the audit log says who did it.
+    let (status, adjusted) = manager.post(&format!("/v1/admin/customers/{ours}/adjustments"), adjust).await;
+    assert_eq!(status, 201, "{adjusted}");
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.adjust").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["who"], "arbat@romashka.example");
+    assert_eq!(entry["target"], ours.as_str());
+    assert_eq!(entry["before"]["balance"], 0);
+    assert_eq!(entry["after"]["request"]["reason"], "goodwill");
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=till.create").await;
+    assert!(!audit.to_string().contains(created["enrollment_code"].as_str().unwrap()), "no codes in the log: {audit}");
+}
+
+cloud_test!(program_changes_are_audited_with_before_and_after, program_changes_audited);
+async fn program_changes_audited(backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("owner");
+    let (_, current) = owner.get("/v1/admin/program").await;
+    let mut program = current["program"].clone();
+    program["accrual_percent"] = json!(7);
+    let (status, published) = owner.put("/v1/admin/program", program).await;
+    assert_eq!(status, 200, "{published}");
+    let (_, audit) = owner.get("/v1/admin/audit?action=program.publish").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["who"], OWNER);
+    assert_eq!(entry["before"]["version"], current["version"]);
+    assert_eq!(entry["after"]["program"]["accrual_percent"], 7);
+}
+
+cloud_test!(what_the_console_pages_call, console_pages_calls);
+async fn console_pages_calls(backend: Backend) {
+    use crate::cloud_support::customer_created;
+    let cloud = cloud_with_owner(backend).await;
+    let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("owner");
+    let arbat = till_of(&cloud, "Arbat", "Arbat 1").await;
+    let first = uuid::Uuid::new_v4().to_string();
+    let second = uuid::Uuid::new_v4().to_string();
+    cloud.push_expect(&arbat, vec![customer_created(1, &first, "+79991234567", "2700000000301")], &["applied"]).await;
+    // The same phone enrolled again at the till: merged, and a conflict to look at.
+    cloud.push_expect(&arbat, vec![customer_created(2, &second, "+79991234567", "2700000000302")], &["applied"]).await;
+    owner.patch(&format!("/v1/admin/customers/{first}"), json!({ "name": "Иван Петров" })).await;
+
+    // The search box: the last digits of a phone, a phone in another format, part of a name.
+    for q in ["4567", "8 (999) 123-45-67", "иван", "Петров"] {
+        let (status, found) = owner.get(&format!("/v1/admin/customers?q={}", crate::cloud_support::urlencode(q))).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["customers"][0]["id"], first.as_str(), "q={q}: {found}");
+        assert_eq!(found["matched_by"], "q");
+    }
+    let (_, nobody) = owner.get("/v1/admin/customers?q=0000").await;
+    assert_eq!(nobody["customers"], json!([]));
+
+    let adjust = json!({ "id": "adj-7", "points": 250, "reason": "a complaint settled" });
+    assert_eq!(owner.post(&format!("/v1/admin/customers/{first}/adjustments"), adjust).await.0, 201);
+    let (status, activity) = owner.get(&format!("/v1/admin/customers/{first}/activity")).await;
+    assert_eq!(status, 200, "{activity}");
+    let adjusted = activity["entries"].as_array().unwrap().iter().find(|e| e["points"] == 250).expect("the adjustment");
+    assert!(adjusted["kind"].as_str().unwrap().contains("adjust"), "{adjusted}");
+    assert!(activity["lots"].as_array().unwrap().iter().any(|lot| lot["remaining"] == 250), "{activity}");
+    let qr = reqwest::Client::new()
+        .get(cloud.url(&format!("/v1/admin/customers/{first}/qr.svg")))
+        .header("cookie", &owner.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+
+    // Conflicts: filter, mark handled with a note, and it leaves the pending list.
+    let (_, pending) = owner.get("/v1/admin/conflicts?handled=false&store=Arbat").await;
+    let conflict = pending["conflicts"][0].clone();
+    assert!(conflict["id"].is_i64(), "a conflict to handle: {pending}");
+    assert_eq!(conflict["handled"], Value::Null);
+    let (_, elsewhere) = owner.get("/v1/admin/conflicts?store=Tverskaya").await;
+    assert_eq!(elsewhere["conflicts"], json!([]));
+    let id = conflict["id"].as_i64().unwrap();
+    let (status, handled) =
+        owner.post(&format!("/v1/admin/conflicts/{id}/handled"), json!({ "note": "called the customer" })).await;
+    assert_eq!(status, 200, "{handled}");
+    assert_eq!(handled["handled"]["by"], OWNER);
+    assert_eq!(handled["handled"]["note"], "called the customer");
+    let (_, pending) = owner.get("/v1/admin/conflicts?handled=false").await;
+    assert!(pending["conflicts"].as_array().unwrap().iter().all(|c| c["id"] != id), "{pending}");
+    let (_, audit) = owner.get("/v1/admin/audit?action=conflict.handled").await;
+    assert_eq!(audit["entries"][0]["after"]["note"], "called the customer");
+    assert_error(&owner.get("/v1/admin/conflicts?from=yesterday").await, 422, "invalid_date");
+
+    // The program: every version, and a preview of a draft beside the current version.
+    let (_, current) = owner.get("/v1/admin/program").await;
+    let mut draft = current["program"].clone();
+    draft["accrual_percent"] = json!(7);
+    let receipt = json!({ "lines": [{ "sku": "coffee", "quantity": "1", "price": 100000 }], "balance": 0 });
+    let (status, preview) =
+        owner.post("/v1/admin/program/preview", json!({ "program": draft, "receipt": receipt })).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["current"]["calculation"]["points"]["earn"], 50, "5 % of 1000.00 ₽: {preview}");
+    assert_eq!(preview["draft"]["calculation"]["points"]["earn"], 70, "7 %: {preview}");
+    assert_eq!(preview["current"]["version"], current["version"]);
+    let mut broken = current["program"].clone();
+    broken["accrual_percent"] = json!(-1);
+    let refused = owner.post("/v1/admin/program/preview", json!({ "program": broken, "receipt": receipt })).await;
+    assert_error(&refused, 422, "invalid_program");
+    assert_eq!(owner.put("/v1/admin/program", draft).await.0, 200);
+    let (_, versions) = owner.get("/v1/admin/program/versions").await;
+    let numbers: Vec<i64> =
+        versions["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers.len(), 2, "{versions}");
+    assert!(numbers[0] > numbers[1], "newest first: {numbers:?}");
+
+    // Tills: the code comes as a QR code too; a revoked till's token stops working at once.
+    let (status, created) = owner.post("/v1/admin/tills", json!({ "store": "Arbat", "name": "Arbat 2" })).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created["enrollment_qr_svg"].as_str().unwrap().contains("<svg"));
+    let (status, revoked) = owner.post(&format!("/v1/admin/tills/{}/revoke", arbat.id), json!({})).await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["enrolled"], false);
+    let refused = cloud
+        .push(&arbat, vec![customer_created(3, &uuid::Uuid::new_v4().to_string(), "+79990000999", "2700000000309")])
+        .await;
+    assert_error(&refused, 401, "unauthorized");
+}

@@ -154,8 +154,12 @@ impl CustomerRecord {
 /// The movements are summed in SQL, grouped by kind and by activation delay: a customer with
 /// thousands of unconfirmed sales (a till offline for a long time) still costs one small read.
 /// Only accruals that wait for activation stay apart, one row per activation time.
+/// The cloud's balance row: balance, available, pending, the seq it includes, and the next
+/// points to expire with their time.
+type CloudBalanceRow = (i64, i64, i64, i64, Option<(i64, i64)>);
+
 pub(crate) fn load_connected(conn: &Connection, customer_id: &str) -> Result<ConnectedPoints, StoreError> {
-    let cloud: Option<(i64, i64, i64, i64, Option<(i64, i64)>)> = conn
+    let cloud: Option<CloudBalanceRow> = conn
         .prepare_cached(
             "SELECT balance, available, pending, included_seq, expiring_points, expiring_at
                FROM cloud_balances WHERE customer_id = ?1",

@@ -6,8 +6,10 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::paging::PageParams;
-use super::{validate_key, ApiError, AppState};
+use super::{audit, scoped, validate_key, ApiError, AppState};
 use crate::clock::{now, rfc3339};
+use crate::cloud::backoffice::Principal;
+use crate::cloud::store::StoreScope;
 use crate::cloud::store::{CustomerInput, CustomerRecord};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
@@ -44,17 +46,30 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
     responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    let (customer, program) = state.store.create_customer(request).await?;
-    Ok((StatusCode::CREATED, Json(customer_json(&customer, &program, now()))))
+    // A store manager's customer joins at their (first) store, so they can see them.
+    let store = match &principal.scope {
+        StoreScope::Only(stores) => stores.first().cloned(),
+        StoreScope::All => None,
+    };
+    let (customer, program) = state.store.create_customer(request, store).await?;
+    let json = customer_json(&customer, &program, now());
+    audit(&state, &principal, "customer.create", Some(json.id.clone()), None, serde_json::to_value(&json).ok()).await;
+    Ok((StatusCode::CREATED, Json(json)))
 }
 
 #[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin", operation_id = "admin_customer_read",
     params(("id" = String, Path, description = "The customer's id (an id a till made that was merged is followed to the customer)")),
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody)))]
-pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Customer>, ApiError> {
+pub async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Customer>, ApiError> {
     let (customer, program) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
     Ok(Json(customer_json(&customer, &program, now())))
 }
 
@@ -74,17 +89,36 @@ pub struct CustomerList {
     responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(query): ApiQuery<CustomerInput>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<CustomerList>, ApiError> {
     let page = page.page()?;
     if query.is_empty() {
         let (customers, program) = state.store.list_customers(page).await?;
+        let items = scoped::customers(&state, &principal, customers.items, |c| c.id.as_str()).await?;
         let at = now();
         return Ok(Json(CustomerList {
             matched_by: None,
-            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            customers: items.iter().map(|c| customer_json(c, &program, at)).collect(),
             next_cursor: customers.next_cursor,
+        }));
+    }
+    if let Some(q) = query.q.clone() {
+        if query.phone.is_some() || query.card.is_some() || query.email.is_some() {
+            return Err(ApiError::unprocessable(
+                "invalid_query",
+                "give q alone, or exactly one of phone, card or email",
+            )
+            .with("one_of", ""));
+        }
+        let limit = page.limit;
+        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), limit).await?;
+        let at = now();
+        return Ok(Json(CustomerList {
+            matched_by: (!customers.is_empty()).then(|| "q".to_owned()),
+            customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: None,
         }));
     }
     let matched_by = if query.phone.is_some() {
@@ -95,6 +129,7 @@ pub async fn find(
         "email"
     };
     let (customers, program) = state.store.find_customers(query).await?;
+    let customers = scoped::customers(&state, &principal, customers, |c| c.id.as_str()).await?;
     let at = now();
     Ok(Json(CustomerList {
         matched_by: (!customers.is_empty()).then(|| matched_by.to_owned()),
@@ -109,11 +144,25 @@ pub async fn find(
     responses((status = 200, body = Customer), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<CustomerPatch>,
 ) -> Result<Json<Customer>, ApiError> {
-    let (customer, program) = state.store.update_customer(id, patch).await?;
-    Ok(Json(customer_json(&customer, &program, now())))
+    let (before, program) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &before.id).await?;
+    let before = customer_json(&before, &program, now());
+    let (customer, program) = state.store.update_customer(before.id.clone(), patch).await?;
+    let after = customer_json(&customer, &program, now());
+    audit(
+        &state,
+        &principal,
+        "customer.update",
+        Some(after.id.clone()),
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&after).ok(),
+    )
+    .await;
+    Ok(Json(after))
 }
 
 /// A manual correction of points, idempotent by `id`; a negative one may leave debt.
@@ -122,12 +171,67 @@ pub async fn update(
     responses((status = 201, body = AdjustmentResult), (status = 404, body = crate::wire::ErrorBody), (status = 409, body = crate::wire::ErrorBody)))]
 pub async fn adjust(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<(StatusCode, Json<AdjustmentResult>), ApiError> {
     validate_key("id", &request.id)?;
     crate::identity::fields::check_adjustment(request.points, &request.reason)?;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let before = customer.wallet.balance(now());
     let hash = RequestHash::of(&request);
-    let result = state.store.adjust_points(id, request, hash).await?;
+    let change = serde_json::json!({ "points": request.points, "reason": request.reason, "id": request.id });
+    let result = state.store.adjust_points(customer.id.clone(), request, hash).await?;
+    audit(
+        &state,
+        &principal,
+        "customer.adjust",
+        Some(customer.id),
+        Some(serde_json::json!({ "balance": before })),
+        serde_json::to_value(&result).ok().map(|mut after| {
+            after["request"] = change;
+            after
+        }),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// How many ledger entries the customer card shows.
+const ACTIVITY_ENTRIES: i64 = 200;
+
+/// A customer's point lots with their dates and their latest 200 ledger entries with till and
+/// store: what the back office's customer card lists.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/activity", tag = "admin", operation_id = "admin_customer_activity",
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 200, body = crate::cloud::store::CustomerActivity), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn activity(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<crate::cloud::store::CustomerActivity>, ApiError> {
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    Ok(Json(state.store.customer_activity(customer.id, ACTIVITY_ENTRIES).await?))
+}
+
+/// The customer's card as the QR code the tills read, to show or print.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/qr.svg", tag = "admin", operation_id = "admin_customer_qr",
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn qr(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let svg = crate::identity::render_svg(&crate::identity::card_qr_payload(&customer.card))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/svg+xml"), (axum::http::header::CACHE_CONTROL, "private, no-cache")],
+        svg,
+    )
+        .into_response())
 }

@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::paging::PageParams;
-use super::{ApiError, AppState};
+use super::{audit, ApiError, AppState};
+use crate::cloud::backoffice::Principal;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{GiftCardIssue, GiftCardView};
 
@@ -17,9 +18,12 @@ use crate::wire::{GiftCardIssue, GiftCardView};
     responses((status = 201, body = GiftCardView), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn issue(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(request): ApiJson<GiftCardIssue>,
 ) -> Result<(StatusCode, Json<GiftCardView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.store.gift_card_issue(request).await?)))
+    let card = state.store.gift_card_issue(request).await?;
+    audit(&state, &principal, "gift_card.issue", Some(card.id.clone()), None, serde_json::to_value(&card).ok()).await;
+    Ok((StatusCode::CREATED, Json(card)))
 }
 
 /// A page of the cloud's gift cards.
@@ -54,6 +58,12 @@ pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -
 #[utoipa::path(post, path = "/v1/admin/gift-cards/{id}/void", tag = "admin", operation_id = "admin_gift_card_void",
     params(("id" = String, Path, description = "The card's id or number")),
     responses((status = 200, body = GiftCardView), (status = 404, body = crate::wire::ErrorBody)))]
-pub async fn void(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<GiftCardView>, ApiError> {
-    Ok(Json(state.store.gift_card_void(id).await?))
+pub async fn void(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<GiftCardView>, ApiError> {
+    let card = state.store.gift_card_void(id).await?;
+    audit(&state, &principal, "gift_card.void", Some(card.id.clone()), None, serde_json::to_value(&card).ok()).await;
+    Ok(Json(card))
 }

@@ -5,8 +5,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::paging::PageParams;
-use super::{ApiError, AppState};
-use crate::cloud::store::{AppliedReceipt, ConflictView, ProgramVersion};
+use super::{audit, scoped, ApiError, AppState};
+use crate::cloud::backoffice::Principal;
+use crate::cloud::store::{AppliedReceipt, ConflictFilter, ConflictView, ProgramVersion};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::Program;
 
@@ -29,6 +30,150 @@ pub struct ReceiptList {
 pub struct ConflictQuery {
     /// Only conflicts of this kind (`overdraft`, `rejected_event`, …).
     pub kind: Option<String>,
+    /// Only conflicts of this store's tills.
+    pub store: Option<String>,
+    /// From this day (`YYYY-MM-DD`, the chain's time) or moment (RFC 3339).
+    pub from: Option<String>,
+    /// Before the end of this day, or before this moment.
+    pub to: Option<String>,
+    /// `true`: only handled ones; `false`: only those still waiting.
+    pub handled: Option<bool>,
+}
+
+/// `POST /v1/admin/conflicts/{id}/handled`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandledRequest {
+    /// What was done about it (kept with the conflict and in the audit log).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Every program version, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProgramVersionList {
+    pub versions: Vec<ProgramVersion>,
+}
+
+/// A sample receipt to price under a draft program and the current one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// The draft, as `PUT /v1/admin/program` would take it.
+    #[schema(value_type = Object)]
+    pub program: Program,
+    pub receipt: PreviewReceipt,
+}
+
+/// The sample receipt: lines, points to spend, promo codes, and a sample customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewReceipt {
+    pub lines: Vec<crate::wire::ReceiptLineInput>,
+    pub redeem: Option<crate::wire::RedeemInput>,
+    #[serde(default)]
+    pub promo_codes: Vec<String>,
+    /// A sample customer's points (none: a receipt without a customer).
+    pub balance: Option<i64>,
+    /// The sample customer's paid total so far (minor units), which picks their tier.
+    #[serde(default)]
+    pub paid_total: i64,
+}
+
+/// The same receipt priced both ways.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewAnswer {
+    pub current: PreviewSide,
+    pub draft: PreviewSide,
+}
+
+/// One side of a preview: the version (none for the draft) and what a till would compute, or
+/// why it would refuse the receipt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewSide {
+    pub version: Option<i64>,
+    pub calculation: Option<crate::wire::Calculation>,
+    pub error: Option<crate::wire::ErrorDetail>,
+}
+
+fn price(program: &Program, receipt: &PreviewReceipt, lang: crate::http::i18n::Lang) -> PreviewSide {
+    let outcome = (|| -> Result<crate::wire::Calculation, ApiError> {
+        let lines = crate::wire::rules_input::calc_lines(&receipt.lines)?;
+        let redeem = crate::wire::rules_input::redeem(receipt.redeem.as_ref()).map_err(|why| {
+            ApiError::unprocessable("invalid_redeem", format!("redeem {why}")).with("field", "redeem")
+        })?;
+        let promo_codes: Vec<(String, crate::rules::PromoUsage)> =
+            receipt.promo_codes.iter().map(|code| (code.clone(), Default::default())).collect();
+        let customer = receipt.balance.map(|balance| crate::rules::CustomerPoints {
+            balance,
+            available: balance,
+            paid_total: crate::rules::Money(receipt.paid_total),
+        });
+        let input = crate::rules::CalcInput {
+            program,
+            customer,
+            lines: &lines,
+            redeem,
+            promo_codes: &promo_codes,
+            now: crate::clock::now(),
+        };
+        let calc = crate::rules::calculate(&input)?;
+        Ok(crate::wire::to_wire(&calc, None, None))
+    })();
+    match outcome {
+        Ok(calculation) => PreviewSide { version: None, calculation: Some(calculation), error: None },
+        Err(error) => PreviewSide { version: None, calculation: None, error: Some(error.detail(lang)) },
+    }
+}
+
+#[utoipa::path(get, path = "/v1/admin/program/versions", tag = "admin", operation_id = "admin_program_versions",
+    responses((status = 200, body = ProgramVersionList)))]
+pub async fn program_versions(State(state): State<AppState>) -> Result<Json<ProgramVersionList>, ApiError> {
+    Ok(Json(ProgramVersionList { versions: state.store.program_versions().await? }))
+}
+
+/// Prices a sample receipt under a draft program and under the current version, as a till
+/// would, without publishing anything. A draft that `PUT /v1/admin/program` would refuse is
+/// refused here the same way.
+#[utoipa::path(post, path = "/v1/admin/program/preview", tag = "admin", operation_id = "admin_program_preview",
+    request_body = PreviewRequest, responses((status = 200, body = PreviewAnswer), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    lang: crate::http::i18n::Lang,
+    ApiJson(request): ApiJson<PreviewRequest>,
+) -> Result<Json<PreviewAnswer>, ApiError> {
+    request
+        .program
+        .validate()
+        .map_err(|message| ApiError::unprocessable("invalid_program", message.clone()).with("detail", message))?;
+    let current = state.store.program().await?;
+    let mut current_side = price(&current.program, &request.receipt, lang);
+    current_side.version = Some(current.version);
+    let draft = price(&request.program, &request.receipt, lang);
+    Ok(Json(PreviewAnswer { current: current_side, draft }))
+}
+
+/// The chain's days are Moscow days (UTC+3) until programs carry a time zone.
+const CHAIN_OFFSET_SECONDS: i64 = 3 * 3600;
+
+/// A `from`/`to` bound as Unix seconds: a date is its local midnight (`end`: the next one).
+fn time_bound(field: &'static str, text: Option<&str>, end: bool) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if let Some(at) = crate::clock::parse_rfc3339(text) {
+        return Ok(Some(at));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(text, &format) {
+        Ok(date) => {
+            let midnight = date.midnight().assume_utc().unix_timestamp() - CHAIN_OFFSET_SECONDS;
+            Ok(Some(if end { midnight + 86_400 } else { midnight }))
+        }
+        Err(_) => Err(ApiError::unprocessable(
+            "invalid_date",
+            format!("{field} must be a date (2026-12-31) or a time in RFC 3339"),
+        )
+        .with("field", field)),
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -43,11 +188,13 @@ pub struct ConflictList {
     responses((status = 200, body = ReceiptList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn receipts(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(query): ApiQuery<ReceiptQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ReceiptList>, ApiError> {
     let page = state.store.receipts_of(query.customer, page.page()?).await?;
-    Ok(Json(ReceiptList { receipts: page.items, next_cursor: page.next_cursor }))
+    let receipts = scoped::by_till(&state, &principal, page.items, |r| Some(r.till_id.as_str())).await?;
+    Ok(Json(ReceiptList { receipts, next_cursor: page.next_cursor }))
 }
 
 /// One receipt of one till, as applied, with its returns.
@@ -57,8 +204,13 @@ pub async fn receipts(
     responses((status = 200, body = AppliedReceipt), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn receipt(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath((till_id, receipt_id)): ApiPath<(String, String)>,
 ) -> Result<Json<AppliedReceipt>, ApiError> {
+    if scoped::till(&state, &principal, &till_id).await.is_err() {
+        let missing = crate::cloud::store::Missing::Receipt { id: receipt_id, till: Some(till_id) };
+        return Err(crate::cloud::store::CloudError::NotFound(missing).into());
+    }
     Ok(Json(state.store.receipt(till_id, receipt_id).await?))
 }
 
@@ -74,10 +226,21 @@ pub async fn program(State(state): State<AppState>) -> Result<Json<ProgramVersio
     responses((status = 200, body = ProgramVersion), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn put_program(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(program): ApiJson<Program>,
 ) -> Result<Json<ProgramVersion>, ApiError> {
+    let before = state.store.program().await?;
     let version = state.store.put_program(program).await?;
     tracing::info!(version = version.version, "program version stored");
+    audit(
+        &state,
+        &principal,
+        "program.publish",
+        Some(version.version.to_string()),
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&version).ok(),
+    )
+    .await;
     Ok(Json(version))
 }
 
@@ -87,9 +250,43 @@ pub async fn put_program(
     responses((status = 200, body = ConflictList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn conflicts(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(query): ApiQuery<ConflictQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ConflictList>, ApiError> {
-    let page = state.store.conflicts(query.kind, page.page()?).await?;
+    let filter = ConflictFilter {
+        kind: query.kind,
+        store: query.store,
+        from: time_bound("from", query.from.as_deref(), false)?,
+        to: time_bound("to", query.to.as_deref(), true)?,
+        handled: query.handled,
+    };
+    let page = state.store.conflicts(filter, principal.scope.clone(), page.page()?).await?;
     Ok(Json(ConflictList { conflicts: page.items, next_cursor: page.next_cursor }))
+}
+
+/// Marks a conflict handled with a note (who and when are kept with it and in the audit log).
+#[utoipa::path(post, path = "/v1/admin/conflicts/{id}/handled", tag = "admin", operation_id = "admin_conflict_handled",
+    request_body = HandledRequest, params(("id" = i64, Path, description = "The conflict's id")),
+    responses((status = 200, body = ConflictView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn handled(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(request): ApiJson<HandledRequest>,
+) -> Result<Json<ConflictView>, ApiError> {
+    let (before, after) = state
+        .store
+        .handle_conflict(id, principal.who.clone(), request.note, principal.scope.clone(), crate::clock::now())
+        .await?;
+    audit(
+        &state,
+        &principal,
+        "conflict.handled",
+        Some(id.to_string()),
+        serde_json::to_value(&before.handled).ok(),
+        serde_json::to_value(&after.handled).ok(),
+    )
+    .await;
+    Ok(Json(after))
 }

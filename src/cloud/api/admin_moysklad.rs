@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::{ApiError, AppState};
+use super::{audit, ApiError, AppState};
+use crate::cloud::backoffice::Principal;
 use crate::cloud::store::MoyskladKey;
 use crate::http::extract::ApiPath;
 
@@ -16,10 +17,14 @@ use crate::http::extract::ApiPath;
     responses((status = 201, body = MoyskladKey), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath(store): ApiPath<String>,
 ) -> Result<(StatusCode, Json<MoyskladKey>), ApiError> {
     let key = state.store.moysklad_new_key(store).await?;
     tracing::info!(store = %key.store, till = %key.till_id, "MoySklad key created");
+    // The key itself is a credential and stays out of the log.
+    let after = serde_json::json!({ "till_id": key.till_id });
+    audit(&state, &principal, "moysklad.key_create", Some(key.store.clone()), None, Some(after)).await;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
@@ -27,7 +32,12 @@ pub async fn create(
 #[utoipa::path(delete, path = "/v1/admin/stores/{store}/moysklad-key", tag = "admin", operation_id = "admin_moysklad_key_revoke",
     params(("store" = String, Path, description = "The store's name")),
     responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, ApiPath(store): ApiPath<String>) -> Result<StatusCode, ApiError> {
-    state.store.moysklad_revoke_key(store).await?;
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(store): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.moysklad_revoke_key(store.clone()).await?;
+    audit(&state, &principal, "moysklad.key_revoke", Some(store), None, None).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::paging::PageParams;
-use super::{ApiError, AppState};
+use super::{audit, scoped, ApiError, AppState};
+use crate::cloud::backoffice::Principal;
 use crate::cloud::store::{NewTill, TillView};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -31,10 +32,18 @@ pub struct TillList {
     responses((status = 201, body = NewTill), (status = 401, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(request): ApiJson<CreateTill>,
 ) -> Result<(StatusCode, Json<NewTill>), ApiError> {
+    if !principal.scope.allows(request.store.trim()) {
+        return Err(ApiError::forbidden("role_forbidden", "a store manager creates tills for their own stores only")
+            .with("store", request.store.trim()));
+    }
     let till = state.store.create_till(request.store, request.name).await?;
     tracing::info!(till = %till.till_id, "till created");
+    // The code is a credential: the log keeps the till, not the code.
+    let after = serde_json::json!({ "store": till.store, "name": till.name, "code_expires_at": till.code_expires_at });
+    audit(&state, &principal, "till.create", Some(till.till_id.clone()), None, Some(after)).await;
     Ok((StatusCode::CREATED, Json(till)))
 }
 
@@ -43,10 +52,12 @@ pub async fn create(
     responses((status = 200, body = TillList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn list(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<TillList>, ApiError> {
     let page = state.store.list_tills(page.page()?).await?;
-    Ok(Json(TillList { tills: page.items, next_cursor: page.next_cursor }))
+    let tills = page.items.into_iter().filter(|till| principal.scope.allows(&till.store)).collect();
+    Ok(Json(TillList { tills, next_cursor: page.next_cursor }))
 }
 
 /// A new one-time code for an existing till, e.g. to enroll it again after a restore.
@@ -55,7 +66,29 @@ pub async fn list(
     responses((status = 201, body = NewTill), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn new_code(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<NewTill>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.store.new_enrollment_code(id).await?)))
+    scoped::till(&state, &principal, &id).await?;
+    let till = state.store.new_enrollment_code(id).await?;
+    let after = serde_json::json!({ "code_expires_at": till.code_expires_at });
+    audit(&state, &principal, "till.new_code", Some(till.till_id.clone()), None, Some(after)).await;
+    Ok((StatusCode::CREATED, Json(till)))
+}
+
+/// Revokes a till (stolen, replaced, closed): its device token stops working at once, and its
+/// unused enrollment codes too. A new enrollment code brings it back.
+#[utoipa::path(post, path = "/v1/admin/tills/{id}/revoke", tag = "admin", operation_id = "admin_till_revoke",
+    params(("id" = String, Path, description = "The till's id")),
+    responses((status = 200, body = TillView), (status = 404, body = crate::wire::ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<TillView>, ApiError> {
+    scoped::till(&state, &principal, &id).await?;
+    let till = state.store.revoke_till(id.clone()).await?;
+    tracing::info!(till = %id, "till revoked");
+    audit(&state, &principal, "till.revoke", Some(id), None, serde_json::to_value(&till).ok()).await;
+    Ok(Json(till))
 }

@@ -9,8 +9,9 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::paging::PageParams;
-use super::{ApiError, AppState};
+use super::{audit, ApiError, AppState};
 use crate::clock::{now, now_ms};
+use crate::cloud::backoffice::Principal;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
 
@@ -19,11 +20,15 @@ use crate::wire::{DeliveryList, WebhookCreate, WebhookCreated, WebhookList};
     responses((status = 201, body = WebhookCreated), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(request): ApiJson<WebhookCreate>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), ApiError> {
     let allow_private = state.webhooks.allow_private;
     let created = state.store.create_webhook(request.url, request.events, allow_private, now()).await?;
     tracing::info!(webhook = %created.id, "webhook created");
+    // Without the secret: it signs deliveries and is shown once.
+    let after = serde_json::json!({ "url": created.url, "events": created.events });
+    audit(&state, &principal, "webhook.create", Some(created.id.clone()), None, Some(after)).await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -37,8 +42,13 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, Ap
 #[utoipa::path(delete, path = "/v1/admin/webhooks/{id}", tag = "admin", operation_id = "admin_webhook_delete",
     params(("id" = String, Path, description = "The webhook's id")),
     responses((status = 204), (status = 404, body = crate::wire::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
-    state.store.delete_webhook(id).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_webhook(id.clone()).await?;
+    audit(&state, &principal, "webhook.delete", Some(id), None, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,8 +80,11 @@ pub async fn deliveries(
     responses((status = 202), (status = 404, body = crate::wire::ErrorBody)))]
 pub async fn retry(
     State(state): State<AppState>,
+    principal: Principal,
     ApiPath((id, delivery_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.retry_delivery(id, delivery_id, now_ms()).await?;
+    state.store.retry_delivery(id.clone(), delivery_id.clone(), now_ms()).await?;
+    let after = serde_json::json!({ "delivery": delivery_id });
+    audit(&state, &principal, "webhook.retry", Some(id), None, Some(after)).await;
     Ok(StatusCode::ACCEPTED)
 }

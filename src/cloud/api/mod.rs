@@ -24,6 +24,7 @@ mod console_page;
 mod health;
 mod openapi;
 mod paging;
+mod scoped;
 mod signup;
 mod signup_page;
 mod sync;
@@ -89,14 +90,17 @@ pub fn router(state: AppState) -> Router {
         .merge(area(
             Router::new()
                 .route("/v1/admin/tills", post(admin_tills::create).get(admin_tills::list))
-                .route("/v1/admin/tills/{id}/enrollment-code", post(admin_tills::new_code)),
+                .route("/v1/admin/tills/{id}/enrollment-code", post(admin_tills::new_code))
+                .route("/v1/admin/tills/{id}/revoke", post(admin_tills::revoke)),
             Area::Tills,
         ))
         .merge(area(
             Router::new()
                 .route("/v1/admin/customers", post(admin_customers::create).get(admin_customers::find))
                 .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
-                .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust)),
+                .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
+                .route("/v1/admin/customers/{id}/activity", get(admin_customers::activity))
+                .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr)),
             Area::Customers,
         ))
         .merge(area(
@@ -106,10 +110,18 @@ pub fn router(state: AppState) -> Router {
             Area::Receipts,
         ))
         .merge(area(
-            Router::new().route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program)),
+            Router::new()
+                .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
+                .route("/v1/admin/program/versions", get(admin_ledger::program_versions))
+                .route("/v1/admin/program/preview", post(admin_ledger::preview)),
             Area::Program,
         ))
-        .merge(area(Router::new().route("/v1/admin/conflicts", get(admin_ledger::conflicts)), Area::Conflicts))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/conflicts", get(admin_ledger::conflicts))
+                .route("/v1/admin/conflicts/{id}/handled", post(admin_ledger::handled)),
+            Area::Conflicts,
+        ))
         .merge(area(
             Router::new()
                 .route("/v1/admin/webhooks", post(admin_webhooks::create).get(admin_webhooks::list))

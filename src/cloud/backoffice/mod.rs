@@ -122,17 +122,11 @@ impl Principal {
                 OwnAccount => self.user_id.is_some(),
                 _ => true,
             },
-            Role::Manager => match (area, access) {
-                (Customers | Conflicts | Tills, _) => true,
-                (Receipts | Reports | Program, Read) => true,
-                (OwnAccount, _) => true,
-                _ => false,
-            },
-            Role::Analyst => match (area, access) {
-                (Reports | Program, Read) => true,
-                (OwnAccount, _) => true,
-                _ => false,
-            },
+            Role::Manager => matches!(
+                (area, access),
+                (Customers | Conflicts | Tills | OwnAccount, _) | (Receipts | Reports | Program, Read)
+            ),
+            Role::Analyst => matches!((area, access), (OwnAccount, _) | (Reports | Program, Read)),
         }
     }
 }

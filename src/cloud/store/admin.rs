@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
-use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store};
+use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store, StoreScope};
 use crate::clock::{now, rfc3339};
-use crate::cloud::db::{DbError, Row, Sql};
+use crate::cloud::db::{DbError, Row, Sql, Value};
 use crate::rules::Program;
 use crate::vals;
 use crate::wire::{Calculation, CommitRequest, ReturnEvent, ReturnResult, SaleEvent, SyncEvent};
@@ -45,9 +45,57 @@ pub struct ConflictView {
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
     pub created_at: String,
+    /// Set once someone marked it handled; `null` while it waits.
+    pub handled: Option<ConflictHandled>,
 }
 
 /// A program version as stored.
+/// Which conflicts a list answers.
+#[derive(Debug, Clone, Default)]
+pub struct ConflictFilter {
+    pub kind: Option<String>,
+    /// Only conflicts of this store's tills.
+    pub store: Option<String>,
+    /// Unix seconds: created at or after.
+    pub from: Option<i64>,
+    /// Unix seconds: created before.
+    pub to: Option<i64>,
+    /// Only handled (`true`) or pending (`false`) ones.
+    pub handled: Option<bool>,
+}
+
+fn conflict_view(row: &Row) -> Result<ConflictView, CloudError> {
+    Ok(ConflictView {
+        id: row.int(0)?,
+        kind: row.text(1)?,
+        till_id: row.opt_text(2)?,
+        event_id: row.opt_text(3)?,
+        seq: row.opt_int(4)?,
+        customer_id: row.opt_text(5)?,
+        receipt_id: row.opt_text(6)?,
+        what_happened: row.text(7)?,
+        what_was_done: row.text(8)?,
+        details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
+        created_at: rfc3339(row.int(10)?),
+        handled: match row.opt_int(11)? {
+            Some(at) => Some(ConflictHandled {
+                at: rfc3339(at),
+                by: row.text(12)?,
+                note: row.opt_text(13)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+/// Who marked a conflict handled, when, and their note.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConflictHandled {
+    pub at: String,
+    pub by: String,
+    pub note: String,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProgramVersion {
     pub version: i64,
@@ -163,6 +211,24 @@ impl Store {
         Ok(ProgramVersion { version: program.version, program, created_at: rfc3339(at) })
     }
 
+    /// Every program version, newest first (a chain publishes a handful a year).
+    pub async fn program_versions(&self) -> Result<Vec<ProgramVersion>, CloudError> {
+        self.read(|sql| {
+            let rows =
+                sql.query("SELECT version, body, created_at FROM program_versions ORDER BY version DESC", &[])?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ProgramVersion {
+                        version: row.int(0)?,
+                        program: program_from_row(row)?,
+                        created_at: rfc3339(row.int(2)?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     pub async fn program(&self) -> Result<ProgramVersion, CloudError> {
         self.read(|sql| {
             let row = sql.query_one(
@@ -214,34 +280,92 @@ impl Store {
         .await
     }
 
-    /// A page of conflicts, newest first (by id), optionally of one kind.
-    pub async fn conflicts(&self, kind: Option<String>, page: Page) -> Result<Paged<ConflictView>, CloudError> {
+    /// A page of conflicts, newest first (by id), filtered as asked and limited to `scope`
+    /// (a conflict without a till belongs to the whole chain).
+    pub async fn conflicts(
+        &self,
+        filter: ConflictFilter,
+        scope: StoreScope,
+        page: Page,
+    ) -> Result<Paged<ConflictView>, CloudError> {
         self.read(move |sql| {
             let after = page.key("conflicts", &[KeyPart::Int])?;
             let columns =
-                "id, kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at";
+                "id, kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at, \
+                           handled_at, handled_by, handled_note";
             let mut query = PageQuery::new();
-            if let Some(kind) = &kind {
+            if let Some(kind) = &filter.kind {
                 query.filter("kind", kind);
+            }
+            let scope = scope.narrowed(filter.store.as_deref());
+            if !scope.is_all() {
+                query.condition(|params| {
+                    format!("till_id IN (SELECT id FROM tills WHERE {})", scope.condition("store", params))
+                });
+            }
+            if let Some(from) = filter.from {
+                query.condition(|params| {
+                    params.push(Value::Int(from));
+                    format!("created_at >= ${}", params.len())
+                });
+            }
+            if let Some(to) = filter.to {
+                query.condition(|params| {
+                    params.push(Value::Int(to));
+                    format!("created_at < ${}", params.len())
+                });
+            }
+            match filter.handled {
+                Some(true) => {
+                    query.condition(|_| "handled_at IS NOT NULL".to_owned());
+                }
+                Some(false) => {
+                    query.condition(|_| "handled_at IS NULL".to_owned());
+                }
+                None => {}
             }
             query.after(&["id"], after, true);
             let clauses = query.clauses("id DESC", page.fetch());
             let rows = sql.query(&format!("SELECT {columns} FROM conflicts{clauses}"), &query.params)?;
-            page.finish("conflicts", rows, |row| key_columns(row, &[0])).try_map(|row| {
-                Ok(ConflictView {
-                    id: row.int(0)?,
-                    kind: row.text(1)?,
-                    till_id: row.opt_text(2)?,
-                    event_id: row.opt_text(3)?,
-                    seq: row.opt_int(4)?,
-                    customer_id: row.opt_text(5)?,
-                    receipt_id: row.opt_text(6)?,
-                    what_happened: row.text(7)?,
-                    what_was_done: row.text(8)?,
-                    details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
-                    created_at: rfc3339(row.int(10)?),
-                })
-            })
+            page.finish("conflicts", rows, |row| key_columns(row, &[0])).try_map(|row| conflict_view(&row))
+        })
+        .await
+    }
+
+    /// Marks a conflict handled, with who did it and a note; answers it before and after.
+    /// Marking it again replaces the note.
+    pub async fn handle_conflict(
+        &self,
+        id: i64,
+        who: String,
+        note: String,
+        scope: StoreScope,
+        at: i64,
+    ) -> Result<(ConflictView, ConflictView), CloudError> {
+        let note = crate::identity::fields::clean_text(Some(note), "note", crate::identity::fields::MAX_REASON_CHARS)?
+            .unwrap_or_default();
+        self.write(move |sql| {
+            let select = "SELECT id, kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, \
+                          created_at, handled_at, handled_by, handled_note FROM conflicts WHERE id = $1";
+            let not_found = || CloudError::NotFound(super::Missing::Conflict(id.to_string()));
+            let before = conflict_view(&sql.query_opt(select, vals![id])?.ok_or_else(not_found)?)?;
+            let allowed = match &before.till_id {
+                Some(till) => sql
+                    .query_opt("SELECT store FROM tills WHERE id = $1", vals![till])?
+                    .map(|row| row.text(0))
+                    .transpose()?
+                    .is_some_and(|store| scope.allows(&store)),
+                None => scope.is_all(),
+            };
+            if !allowed {
+                return Err(not_found());
+            }
+            sql.execute(
+                "UPDATE conflicts SET handled_at = $1, handled_by = $2, handled_note = $3 WHERE id = $4",
+                vals![at, &who, &note, id],
+            )?;
+            let after = conflict_view(&sql.query_opt(select, vals![id])?.ok_or_else(not_found)?)?;
+            Ok((before, after))
         })
         .await
     }

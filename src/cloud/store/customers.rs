@@ -41,13 +41,45 @@ pub struct CustomerInput {
     pub phone: Option<String>,
     pub card: Option<String>,
     pub email: Option<String>,
+    /// Any text a person types: a phone in any format or its last digits, a card, an email,
+    /// part of a name (the back office's search box).
+    pub q: Option<String>,
 }
 
 impl CustomerInput {
     /// No field given: the caller lists the directory rather than finding someone.
     pub fn is_empty(&self) -> bool {
-        self.phone.is_none() && self.card.is_none() && self.email.is_none()
+        self.phone.is_none() && self.card.is_none() && self.email.is_none() && self.q.is_none()
     }
+}
+
+/// A customer's points lots and ledger entries, as the customer card shows them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerActivity {
+    pub lots: Vec<LotView>,
+    pub entries: Vec<LedgerEntryView>,
+}
+
+/// One lot of points: where it came from, what is left, when it activates and expires.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LotView {
+    pub source: String,
+    pub points: i64,
+    pub remaining: i64,
+    pub activates_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// One movement of points: a sale's earn or spend, a return, an adjustment, an expiry, …
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LedgerEntryView {
+    pub at: String,
+    pub kind: String,
+    pub points: i64,
+    pub till_id: Option<String>,
+    pub store: Option<String>,
+    /// The receipt, return or adjustment it belongs to.
+    pub reference: Option<String>,
 }
 
 const COLUMNS: &str =
@@ -403,9 +435,16 @@ pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> R
 }
 
 impl Store {
-    pub async fn create_customer(&self, request: EnrollRequest) -> Result<(CustomerRecord, Program), CloudError> {
+    /// Creates a customer from the back office; `store` is where they joined (a store
+    /// manager's store), if anywhere.
+    pub async fn create_customer(
+        &self,
+        request: EnrollRequest,
+        store: Option<String>,
+    ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
-        let clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
+        let mut clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
+        clean.store = store;
         let settings = self.settings().clone();
         self.write(move |sql| {
             let clean = clean.clone();
@@ -450,6 +489,132 @@ impl Store {
         self.read(move |sql| {
             let found = load_by(sql, column, &value, false)?;
             Ok((found.into_iter().collect(), super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// The customers a person at the back office means by `query`, best matches first, at most
+    /// `limit`, within `scope`: a phone in any format or its last 4–10 digits, a card number, an
+    /// email, or part of a name (as typed, or with a capital first letter).
+    pub async fn search_customers(
+        &self,
+        query: String,
+        scope: super::StoreScope,
+        limit: i64,
+    ) -> Result<(Vec<CustomerRecord>, Program), CloudError> {
+        let text = query.trim().to_owned();
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let phone_like =
+            !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && !digits.is_empty();
+        let full_phone = if phone_like { normalize_phone(&text, self.settings()).ok() } else { None };
+        let name_forms: Vec<String> = {
+            let mut forms = vec![text.clone()];
+            let mut chars = text.chars();
+            if let Some(first) = chars.next() {
+                let capital: String = first.to_uppercase().chain(chars).collect();
+                if capital != text {
+                    forms.push(capital);
+                }
+            }
+            forms
+        };
+        self.read(move |sql| {
+            let mut conditions: Vec<String> = Vec::new();
+            let mut params: Vec<Value> = Vec::new();
+            let mark = |params: &mut Vec<Value>, value: Value| {
+                params.push(value);
+                format!("${}", params.len())
+            };
+            if let Some(phone) = &full_phone {
+                let m = mark(&mut params, Value::from(phone.as_str()));
+                conditions.push(format!("phone = {m}"));
+            }
+            if phone_like {
+                let m = mark(&mut params, Value::from(digits.as_str()));
+                conditions.push(format!("card = {m}"));
+                if (4..=10).contains(&digits.len()) {
+                    let m = mark(&mut params, Value::from(format!("%{digits}")));
+                    conditions.push(format!("phone LIKE {m}"));
+                }
+            } else if text.contains('@') {
+                let m = mark(&mut params, Value::from(text.to_lowercase()));
+                conditions.push(format!("LOWER(email) = {m}"));
+            } else if text.chars().count() >= 2 {
+                for form in &name_forms {
+                    let escaped = form.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    let m = mark(&mut params, Value::from(format!("%{escaped}%")));
+                    conditions.push(format!("name LIKE {m} ESCAPE '\\'"));
+                }
+            }
+            if conditions.is_empty() {
+                return Ok((Vec::new(), super::admin::current_program(sql)?));
+            }
+            let scoped = if scope.is_all() {
+                String::new()
+            } else {
+                let joined = scope.condition("store", &mut params);
+                let bought = scope.condition("t.store", &mut params);
+                format!(
+                    " AND ({joined} OR EXISTS (SELECT 1 FROM receipts r JOIN tills t ON t.id = r.till_id \
+                       WHERE r.customer_id = customers.id AND {bought}))"
+                )
+            };
+            let m = mark(&mut params, Value::Int(limit));
+            let rows = sql.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM customers WHERE ({}){scoped} ORDER BY updated_at DESC, id LIMIT {m}",
+                    conditions.join(" OR ")
+                ),
+                &params,
+            )?;
+            let mut found = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+            load_lots_of(sql, &mut found)?;
+            Ok((found, super::admin::current_program(sql)?))
+        })
+        .await
+    }
+
+    /// A customer's point lots (with their dates) and latest ledger entries (with till and
+    /// store), newest first, for the back office's customer card.
+    pub async fn customer_activity(&self, id: String, entries: i64) -> Result<CustomerActivity, CloudError> {
+        self.read(move |sql| {
+            let lots = sql
+                .query(
+                    "SELECT source, points, remaining, activates_at, expires_at FROM point_lots
+                      WHERE customer_id = $1 ORDER BY activates_at DESC, id DESC LIMIT 500",
+                    vals![&id],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(LotView {
+                        source: row.text(0)?,
+                        points: row.int(1)?,
+                        remaining: row.int(2)?,
+                        activates_at: rfc3339(row.int(3)?),
+                        expires_at: row.opt_int(4)?.map(rfc3339),
+                    })
+                })
+                .collect::<Result<Vec<_>, CloudError>>()?;
+            let entries = sql
+                .query(
+                    "SELECT l.created_at, l.kind, l.points, l.till_id, t.store, l.reference FROM ledger l
+                       LEFT JOIN tills t ON t.id = l.till_id
+                      WHERE l.customer_id = $1 ORDER BY l.id DESC LIMIT $2",
+                    vals![&id, entries],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(LedgerEntryView {
+                        at: rfc3339(row.int(0)?),
+                        kind: row.text(1)?,
+                        points: row.int(2)?,
+                        till_id: row.opt_text(3)?,
+                        store: row.opt_text(4)?,
+                        reference: row.opt_text(5)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, CloudError>>()?;
+            Ok(CustomerActivity { lots, entries })
         })
         .await
     }

@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use admin::{AppliedReceipt, ConflictView, ProgramVersion};
-pub use customers::{CustomerInput, CustomerRecord};
+pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, ProgramVersion};
+pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
 pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
@@ -126,6 +126,7 @@ pub enum Missing {
     Delivery(String),
     /// A back-office account.
     User(String),
+    Conflict(String),
     /// No MoySklad key is configured for this store.
     MoyskladKey {
         store: String,
@@ -143,6 +144,7 @@ impl Missing {
             Missing::Webhook(_) => "webhook_not_found",
             Missing::Delivery(_) => "delivery_not_found",
             Missing::User(_) => "user_not_found",
+            Missing::Conflict(_) => "conflict_not_found",
             Missing::MoyskladKey { .. } => "not_found",
         }
     }
@@ -157,7 +159,8 @@ impl Missing {
             | Missing::GiftCard(id)
             | Missing::Webhook(id)
             | Missing::Delivery(id)
-            | Missing::User(id) => vec![("id", id.clone())],
+            | Missing::User(id)
+            | Missing::Conflict(id) => vec![("id", id.clone())],
             Missing::MoyskladKey { store } => vec![("moysklad_store", store.clone())],
         }
     }
@@ -174,6 +177,7 @@ impl std::fmt::Display for Missing {
             Missing::Webhook(id) => write!(f, "webhook {id}"),
             Missing::Delivery(id) => write!(f, "failed delivery {id}"),
             Missing::User(id) => write!(f, "user {id}"),
+            Missing::Conflict(id) => write!(f, "conflict {id}"),
             Missing::MoyskladKey { store } => write!(f, "MoySklad key of store {store}"),
         }
     }

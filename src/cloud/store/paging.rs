@@ -178,6 +178,14 @@ impl PageQuery {
         self
     }
 
+    /// A condition of the caller's, built with the parameters so far (it appends its own and
+    /// numbers them after those).
+    pub fn condition(&mut self, build: impl FnOnce(&mut Vec<Value>) -> String) -> &mut PageQuery {
+        let condition = build(&mut self.params);
+        self.conditions.push(condition);
+        self
+    }
+
     /// Rows past `key` in the list's order over `columns`; nothing when the walk starts.
     pub fn after(&mut self, columns: &[&str], key: Option<Vec<Value>>, descending: bool) -> &mut PageQuery {
         let Some(key) = key else { return self };

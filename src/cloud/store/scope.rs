@@ -57,6 +57,70 @@ impl StoreScope {
     }
 }
 
+impl super::Store {
+    /// The customers among `ids` a caller with `scope` may see: those who joined at one of its
+    /// stores or bought at one (all of them for the whole chain).
+    pub async fn visible_customers(
+        &self,
+        ids: Vec<String>,
+        scope: StoreScope,
+    ) -> Result<std::collections::HashSet<String>, super::CloudError> {
+        if scope.is_all() || ids.is_empty() {
+            return Ok(ids.into_iter().collect());
+        }
+        self.read(move |sql| {
+            let mut visible = std::collections::HashSet::new();
+            for chunk in ids.chunks(200) {
+                let mut params: Vec<Value> = Vec::with_capacity(chunk.len() + 4);
+                let marks: Vec<String> = chunk
+                    .iter()
+                    .map(|id| {
+                        params.push(Value::from(id.as_str()));
+                        format!("${}", params.len())
+                    })
+                    .collect();
+                let joined = scope.condition("c.store", &mut params);
+                let bought = scope.condition("t.store", &mut params);
+                let rows = sql.query(
+                    &format!(
+                        "SELECT c.id FROM customers c WHERE c.id IN ({}) AND ({joined} OR EXISTS (
+                             SELECT 1 FROM receipts r JOIN tills t ON t.id = r.till_id
+                              WHERE r.customer_id = c.id AND {bought}))",
+                        marks.join(", ")
+                    ),
+                    &params,
+                )?;
+                for row in rows {
+                    visible.insert(row.text(0)?);
+                }
+            }
+            Ok(visible)
+        })
+        .await
+    }
+
+    /// The stores of the tills among `ids` (unknown ids are left out).
+    pub async fn till_stores(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, super::CloudError> {
+        self.read(move |sql| {
+            let mut stores = std::collections::HashMap::new();
+            for chunk in ids.chunks(200) {
+                let params: Vec<Value> = chunk.iter().map(|id| Value::from(id.as_str())).collect();
+                let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+                let rows =
+                    sql.query(&format!("SELECT id, store FROM tills WHERE id IN ({})", marks.join(", ")), &params)?;
+                for row in rows {
+                    stores.insert(row.text(0)?, row.text(1)?);
+                }
+            }
+            Ok(stores)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

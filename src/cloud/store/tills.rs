@@ -22,6 +22,8 @@ pub struct NewTill {
     pub name: String,
     pub enrollment_code: String,
     pub code_expires_at: String,
+    /// The code as an SVG QR code, to show on a screen or print for whoever installs the till.
+    pub enrollment_qr_svg: Option<String>,
 }
 
 /// A till as the back office sees it.
@@ -60,7 +62,14 @@ impl Store {
             })
             .await?;
         }
-        Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
+        Ok(NewTill {
+            till_id,
+            store,
+            name,
+            enrollment_qr_svg: crate::identity::render_svg(&code).ok(),
+            enrollment_code: code,
+            code_expires_at: rfc3339(expires_at),
+        })
     }
 
     /// A page of tills, oldest first (in the order they were created, `list_order`): a till
@@ -195,7 +204,44 @@ impl Store {
                 Ok((row.text(0)?, row.text(1)?))
             })
             .await?;
-        Ok(NewTill { till_id, store, name, enrollment_code: code, code_expires_at: rfc3339(expires_at) })
+        Ok(NewTill {
+            till_id,
+            store,
+            name,
+            enrollment_qr_svg: crate::identity::render_svg(&code).ok(),
+            enrollment_code: code,
+            code_expires_at: rfc3339(expires_at),
+        })
+    }
+
+    /// Revokes a till: its device token stops working at once and its unused enrollment codes
+    /// with it. Its history stays; a new enrollment code brings it back.
+    pub async fn revoke_till(&self, till_id: String) -> Result<TillView, CloudError> {
+        let at = now();
+        self.write(move |sql| {
+            if sql.query_opt("SELECT id FROM tills WHERE id = $1", vals![&till_id])?.is_none() {
+                return Err(CloudError::NotFound(super::Missing::Till(till_id.clone())));
+            }
+            sql.execute("UPDATE tills SET token_hash = NULL, enrolled_at = NULL WHERE id = $1", vals![&till_id])?;
+            sql.execute(
+                "UPDATE enrollment_codes SET used_at = $1 WHERE till_id = $2 AND used_at IS NULL",
+                vals![at, &till_id],
+            )?;
+            let row = sql.query_one(
+                "SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills WHERE id = $1",
+                vals![&till_id],
+            )?;
+            Ok(TillView {
+                till_id: row.text(0)?,
+                store: row.text(1)?,
+                name: row.text(2)?,
+                enrolled: false,
+                enrolled_at: row.opt_int(3)?.map(rfc3339),
+                last_seq: row.int(4)?,
+                created_at: rfc3339(row.int(5)?),
+            })
+        })
+        .await
     }
 
     /// The till a device token belongs to, or `None`.
