@@ -273,7 +273,8 @@
         LC.showError(error);
       }
     } } }, t("new_code"));
-    const revoke = h("button", { type: "button", class: "small danger", on: { click: async () => {
+    // A till not enrolled (new, or revoked already) has no token to revoke: a new code is all it needs.
+    const revoke = !till.enrolled ? null : h("button", { type: "button", class: "small danger", on: { click: async () => {
       if (!(await LC.confirm(t("revoke_till"), t("revoke_confirm", { name: till.name, store: till.store }), t("revoke_till")))) return;
       try {
         await LC.api("POST", "/v1/admin/tills/" + encodeURIComponent(till.till_id) + "/revoke", {});

@@ -344,6 +344,17 @@
   function comparison(answer) {
     const now = (answer.current && answer.current.calculation) || {};
     const draft = (answer.draft && answer.draft.calculation) || {};
+    // A side the rules refused (the draft's settings cannot price this receipt) says why.
+    const refusal = (side) => (side && side.error ? side.error.message || side.error.code : null);
+    const refused = [refusal(answer.current), refusal(answer.draft)];
+    if (refused[0] || refused[1]) {
+      return h("div", {}, refused.map((text, i) => (text ? h("div", { class: "notice error" }, (i ? t("preview_draft") : t("preview_current", { version: (answer.current && answer.current.version) || "" })) + ": " + text) : null)),
+        refused[0] && refused[1] ? null : comparisonTable(answer, now, draft));
+    }
+    return comparisonTable(answer, now, draft);
+  }
+
+  function comparisonTable(answer, now, draft) {
     const pts = (c, key) => (c.points ? c.points[key] : undefined);
     const rows = [
       [t("subtotal"), LC.money(now.subtotal), LC.money(draft.subtotal)],
