@@ -369,8 +369,8 @@
     const version = answer.current && answer.current.version;
     return h("div", { class: "table-wrap" }, LC.table([
       { label: "", value: (r) => r[0] },
-      { label: t("preview_current", { version: version === undefined ? "" : version }), value: (r) => r[1], class: "num" },
-      { label: t("preview_draft"), value: (r) => (r[1] !== r[2] ? h("b", { class: "diff-new" }, r[2]) : r[2]), class: "num preview-draft" },
+      { label: t("preview_current", { version: version === undefined ? "" : version }), value: (r) => r[1], class: "num cmp" },
+      { label: t("preview_draft"), value: (r) => (r[1] !== r[2] ? h("b", { class: "diff-new" }, r[2]) : r[2]), class: "num cmp preview-draft" },
     ], rows));
   }
 
