@@ -93,17 +93,20 @@
     const fresh = pick(d, "new_customers") || {};
     const freshTotal = typeof fresh === "number" ? fresh : pick(fresh, "total") ?? Object.values(fresh).reduce((a, b) => a + (Number(b) || 0), 0);
     const active = pick(d, "tills.active", "active_tills");
-    const silent = pick(d, "tills.silent", "tills.silent_over_hour", "silent_tills");
+    const tillsTotal = pick(d, "tills.total");
+    const silent = pick(d, "tills.not_seen_1h", "tills.silent", "silent_tills");
     const conflicts = pick(d, "conflicts.pending", "pending_conflicts", "conflicts");
 
-    // Share of receipts with a loyalty card, in tenths of a percent by integer arithmetic.
-    const permille = total > 0 ? Math.floor((loyalty * 1000) / total) : 0;
+    // Share of receipts with a loyalty card, in tenths of a percent by integer arithmetic (the
+    // API's basis points when it sends them).
+    const bp = pick(d, "loyalty_share_bp");
+    const permille = typeof bp === "number" ? Math.floor(bp / 10) : total > 0 ? Math.floor((loyalty * 1000) / total) : 0;
     const share = Math.floor(permille / 10) + (LC.lang === "ru" ? "," : ".") + (permille % 10) + "\u00a0%";
 
     const tile = (label, value, sub, alert, id) => h("div", { class: "tile" + (alert ? " alert" : ""), dataset: { tile: id } },
       h("div", { class: "label" }, label), h("div", { class: "value" }, value), sub ? h("div", { class: "sub" }, sub) : null);
     const freshSub = typeof fresh === "object"
-      ? ["till", "web", "import"].map((s) => t("source_" + s) + ": " + LC.number(fresh[s] || 0)).join(" · ") : null;
+      ? SOURCES.filter((s) => fresh[s]).map((s) => t("source_" + s) + ": " + LC.number(fresh[s])).join(" · ") : null;
     body.append(h("div", { class: "tiles" },
       tile(t("dash_loyalty_receipts"), LC.number(loyalty), t("dash_of_all", { n: LC.number(total) }), false, "loyalty"),
       tile(t("dash_share"), share, null, false, "share"),
@@ -111,7 +114,7 @@
       tile(t("dash_spent"), LC.number(spent), null, false, "spent"),
       tile(t("dash_expired"), LC.number(expired), null, false, "expired"),
       tile(t("dash_new_customers"), LC.number(freshTotal), freshSub, false, "new"),
-      tile(t("dash_tills"), LC.number(active), silent ? t("dash_silent", { n: LC.number(silent) }) : t("dash_none_silent"), silent > 0, "tills"),
+      tile(t("dash_tills"), tillsTotal !== undefined ? t("n_of_m", { n: LC.number(active), m: LC.number(tillsTotal) }) : LC.number(active), silent ? t("dash_silent", { n: LC.number(silent) }) : t("dash_none_silent"), silent > 0, "tills"),
       tile(t("dash_conflicts"), LC.number(conflicts), conflicts ? h("a", { href: "#/conflicts?handled=false" }, t("dash_open_conflicts")) : null, conflicts > 0, "conflicts")));
 
     const series = pick(d, "series", "days", "per_day") || [];
@@ -126,6 +129,9 @@
       h("div", { class: "panel" }, h("h2", {}, t("dash_share")), ring(permille, share)),
       h("div", { class: "panel" }, h("h2", {}, t("dash_new_by_source")), sourceBars(fresh))));
   }
+
+  // Where new customers come from, as the dashboard counts them.
+  const SOURCES = ["till", "web", "import", "admin", "moysklad", "unknown"];
 
   function legend(items) {
     return h("div", { class: "legend" }, items.map(([color, label]) => {
@@ -192,7 +198,8 @@
 
   function sourceBars(fresh) {
     if (typeof fresh !== "object") return LC.empty(t("no_data"));
-    const rows = ["till", "web", "import"].map((s) => [t("source_" + s), Number(fresh[s]) || 0]);
+    // The usual three always; the rarer sources when they brought someone.
+    const rows = SOURCES.filter((s) => ["till", "web", "import"].includes(s) || fresh[s]).map((s) => [t("source_" + s), Number(fresh[s]) || 0]);
     const max = Math.max(1, ...rows.map((r) => r[1]));
     const svg = LC.svg("svg", { viewBox: "0 0 420 " + (rows.length * 34 + 4), class: "chart", role: "img" });
     rows.forEach(([label, value], i) => {
@@ -459,6 +466,8 @@
 
   // Columns of the daily report whose values are kopecks.
   const MONEY_COLUMNS = /(amount|sales|discount|revenue|money|total_paid)$/;
+  // The daily report's columns that are no sums to show.
+  const DAILY_HIDDEN = ["till_id"];
 
   function dailyPanel(stores) {
     const from = LC.field({ name: "from", label: t("from"), type: "date", value: LC.today(-6) });
@@ -483,7 +492,7 @@
           LC.clear(out).append(LC.empty(t("no_data")));
           return;
         }
-        const keys = Object.keys(rows[0]);
+        const keys = Object.keys(rows[0]).filter((k) => !DAILY_HIDDEN.includes(k));
         LC.clear(out).append(h("div", { class: "table-wrap" }, LC.table(keys.map((key) => ({
           label: t("col_" + key),
           class: key === "day" || key === "date" || key === "store" ? "" : "num",
@@ -520,6 +529,7 @@
         // Flattened one level: {receipts: 12, points: {earned: 5}} → "receipts", "points · earned".
         const pairs = [];
         for (const [key, value] of Object.entries(r || {})) {
+          if (key === "till_id") continue;
           if (value && typeof value === "object" && !Array.isArray(value)) {
             for (const [k2, v2] of Object.entries(value)) pairs.push([t("col_" + key) + " · " + t("col_" + k2), shiftValue(k2, v2)]);
           } else pairs.push([t("col_" + key), shiftValue(key, value)]);
@@ -533,6 +543,9 @@
   }
 
   function shiftValue(key, v) {
+    // Times: Unix seconds or RFC 3339.
+    if (/_at$/.test(key)) return v === null || v === undefined ? "—" : LC.dateTime(typeof v === "number" ? new Date(v * 1000).toISOString() : v);
+    if (key === "date" || key === "day") return LC.date(v);
     if (typeof v === "number") return MONEY_COLUMNS.test(key) ? LC.money(v) : LC.number(v);
     if (Array.isArray(v)) return LC.number(v.length);
     return v === null || v === undefined ? "—" : String(v);
@@ -565,7 +578,7 @@
         upload(chosen, start, bar, status, out);
       });
       view.append(h("div", { class: "panel", id: "import" }, h("h2", {}, t("import_title")), h("p", { class: "muted" }, t("import_text")),
-        h("p", { class: "muted small mono" }, "phone,name,email,card,birthday,tags,points"),
+        h("p", { class: "muted small mono" }, "phone,name,email,card,points"),
         h("div", { class: "row" }, file, start), bar, status, out));
     },
   };
@@ -618,10 +631,11 @@
     const rejected = pick(report, "rejected", "rejected_lines", "errors") || [];
     const count = (key) => pick(report, key, "counts." + key);
     status.textContent = t("import_done");
+    // The counts the answer has: `imported` always; `updated` and `read` when the cloud tells them apart.
     out.append(LC.kv([
-      [t("import_read"), LC.number(count("read") ?? count("lines") ?? count("total"))],
-      [t("import_created"), LC.number(count("created") ?? count("imported"))],
-      [t("import_updated"), LC.number(count("updated"))],
+      count("read") !== undefined ? [t("import_read"), LC.number(count("read"))] : null,
+      [t("import_created"), LC.number(count("imported") ?? count("created") ?? 0)],
+      count("updated") !== undefined ? [t("import_updated"), LC.number(count("updated"))] : null,
       [t("import_rejected"), LC.number(Array.isArray(rejected) ? rejected.length : rejected)],
     ]));
     if (Array.isArray(rejected) && rejected.length) {

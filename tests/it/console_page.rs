@@ -451,6 +451,14 @@ async fn every_page_in_russian_and_english() {
             )
             .await;
     }
+    let program = json!({
+        "accrual_percent": 5, "redeem_cap_percent": 50, "expiry_days": 365, "activation_days": 14, "welcome_points": 100,
+        "excluded_categories": ["Табак", "Алкоголь"],
+        "tiers": [{ "name": "Серебро", "threshold": 1000000, "accrual_percent": 7 }, { "name": "Золото", "threshold": 5000000, "accrual_percent": 10 }],
+        "promo_codes": [{ "code": "ВЕСНА10", "kind": "percent", "value": 10, "min_receipt": 100000, "usage_limit": 500 }],
+    });
+    let (status, stored) = cloud.admin_put("/v1/admin/program", program).await;
+    assert_eq!(status, 200, "{stored}");
     cloud.admin_post("/v1/admin/gift-cards", json!({ "amount": 300000 })).await;
     cloud
         .admin_post("/v1/admin/webhooks", json!({ "url": "https://93.184.216.34/hook", "events": ["balance_changed"] }))
