@@ -137,12 +137,12 @@
     ])));
 
     const consents = c.consents || {};
-    right.append(h("div", { class: "panel" }, h("h2", {}, t("consents")), LC.table([
-      { label: t("consent"), value: (row) => t(row[0]) },
-      { label: t("state"), value: (row) => (row[1] ? LC.status(row[1].granted ? t("granted") : t("withdrawn"), row[1].granted ? "ok" : "bad") : LC.status(t("not_asked"))) },
-      { label: t("when"), value: (row) => (row[1] ? LC.dateTime(row[1].at) : null) },
-      { label: t("source"), value: (row) => (row[1] ? t("source_" + row[1].source) : null) },
-    ], [["consent_sms", consents.sms], ["consent_email", consents.email], ["consent_personal_data", consents.personal_data]])));
+    // Consents as a short list: what, its state, and when and where it was given or withdrawn.
+    right.append(h("div", { class: "panel", id: "customer-consents" }, h("h2", {}, t("consents")),
+      h("ul", { class: "consents" }, [["consent_sms", consents.sms], ["consent_email", consents.email], ["consent_personal_data", consents.personal_data]].map(([key, consent]) =>
+        h("li", {}, h("div", { class: "row" }, h("span", { class: "spacer" }, t(key)),
+          consent ? LC.status(consent.granted ? t("granted") : t("withdrawn"), consent.granted ? "ok" : "bad") : LC.status(t("not_asked"))),
+        consent ? h("div", { class: "muted small" }, LC.dateTime(consent.at) + " · " + t("source_" + consent.source)) : null)))));
 
     right.append(tagsPanel(view, c, canEdit));
 

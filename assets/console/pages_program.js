@@ -115,11 +115,11 @@
       const p = "tiers[" + index + "].";
       const f = {
         name: LC.field({ name: p + "name", label: t("prog_name"), value: tier.name }),
-        threshold: LC.field({ name: p + "threshold", label: t("prog_threshold"), value: LC.moneyInput(tier.threshold), attrs: { inputmode: "decimal" } }),
+        threshold: LC.field({ name: p + "threshold", label: t("tier_threshold"), value: LC.moneyInput(tier.threshold), attrs: { inputmode: "decimal" } }),
         kind: LC.field({ name: p + "kind", label: t("prog_kind"), type: "select", options: [["", t("inherit")], ...kindOptions], value: tier.kind || "" }),
         accrual_percent: LC.field({ name: p + "accrual_percent", label: t("prog_accrual_percent"), value: tier.accrual_percent, placeholder: t("inherit") }),
         discount_percent: LC.field({ name: p + "discount_percent", label: t("prog_discount_percent"), value: tier.discount_percent, placeholder: t("inherit") }),
-        redeem_cap_percent: LC.field({ name: p + "redeem_cap_percent", label: t("prog_redeem_cap_percent"), value: tier.redeem_cap_percent, placeholder: t("inherit") }),
+        redeem_cap_percent: LC.field({ name: p + "redeem_cap_percent", label: t("tier_redeem_cap"), value: tier.redeem_cap_percent, placeholder: t("inherit") }),
       };
       const row = { removed: false, fields: f };
       const remove = h("button", { type: "button", class: "danger small", on: { click: () => { row.removed = true; box.remove(); } } }, t("remove"));

@@ -488,6 +488,12 @@ async fn every_page_in_russian_and_english() {
                 .wait_until("the page loaded", "return document.querySelectorAll('.view .loading').length === 0;")
                 .await;
             browser.screenshot(page).await;
+            // A long page also below its first screen (the program's tiers and promo codes).
+            let more = browser.execute("return document.documentElement.scrollHeight > window.innerHeight + 80;", vec![]).await;
+            if more == json!(true) {
+                browser.execute("window.scrollTo(0, window.innerHeight - 60);", vec![]).await;
+                browser.screenshot(&format!("{page}_2")).await;
+            }
         }
         open(&browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
