@@ -144,7 +144,7 @@
   // Bars per day. `overlay`: the second value is drawn over the first (a part of it); else the
   // two stand side by side. Heights are scaled to the largest value of the chart.
   function barChart(series, values, colors, overlay) {
-    const W = 560, H = 190, left = 36, bottom = 22, top = 8;
+    const W = 560, H = 196, left = 40, bottom = 22, top = 14;
     const svg = LC.svg("svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img" });
     if (!series.length) {
       svg.append(LC.svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: t("no_data") }));
@@ -190,7 +190,7 @@
     svg.append(LC.svg("circle", { cx: 80, cy: 70, r: R, fill: "none", stroke: "#e6e9ef", "stroke-width": 16 }));
     svg.append(LC.svg("circle", { cx: 80, cy: 70, r: R, fill: "none", stroke: "#2f5fd0", "stroke-width": 16,
       "stroke-dasharray": (C * permille) / 1000 + " " + C, transform: "rotate(-90 80 70)" }));
-    svg.append(LC.svg("text", { x: 80, y: 76, "text-anchor": "middle", style: null, "font-size": 20, fill: "#1d2433", text: label }));
+    svg.append(LC.svg("text", { x: 80, y: 77, "text-anchor": "middle", class: "ring-label", text: label }));
     const box = h("div", { class: "row" }, svg, h("p", { class: "muted" }, t("dash_share_text")));
     svg.style.width = "180px";
     return box;
@@ -258,7 +258,7 @@
       body.append(h("div", { class: "panel store-group", dataset: { store } },
         h("h2", {}, store, " ", h("span", { class: "muted small" }, LC.countText(list.length, ["касса", "кассы", "касс"], ["till", "tills"]))),
         h("div", { class: "table-wrap" }, LC.table([
-          { label: t("till_name"), value: (x) => x.name },
+          { label: t("till_name"), value: (x) => x.name, class: "nowrap" },
           { label: t("state"), value: tillState },
           { label: t("last_contact"), value: (x) => { const seen = pick(x, "last_contact_at", "last_seen_at", "last_sync_at"); return seen ? LC.ago(seen) : x.enrolled_at ? t("enrolled_on", { date: LC.dateTime(x.enrolled_at) }) : t("never"); } },
           { label: t("agent_version"), value: (x) => pick(x, "agent_version", "version") },

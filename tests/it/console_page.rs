@@ -489,7 +489,9 @@ async fn every_page_in_russian_and_english() {
                 .await;
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
-            let more = browser.execute("return document.documentElement.scrollHeight > window.innerHeight + 80;", vec![]).await;
+            let more = browser
+                .execute("return document.documentElement.scrollHeight > window.innerHeight + 80;", vec![])
+                .await;
             if more == json!(true) {
                 browser.execute("window.scrollTo(0, window.innerHeight - 60);", vec![]).await;
                 browser.screenshot(&format!("{page}_2")).await;
