@@ -40,14 +40,26 @@
     $("signin-totp-step").hidden = true;
     $("signin-password").value = "";
     $("signin-totp").value = "";
-    signInError(message || "");
+    // Signing out is news, not a failure; an ended session is a warning.
+    signInError(message || "", message === t("signed_out") ? "info" : "warn");
     document.title = t("signin_title");
     $("signin-email").focus();
   }
 
-  function signInError(text) {
+  function signInError(text, kind) {
     $("signin-error").textContent = text;
+    $("signin-error").className = "notice " + (kind || "error");
     $("signin-error").hidden = !text;
+  }
+
+  // From the code step back to the password: another account, or a mistyped email.
+  function backToPassword() {
+    pendingLogin = null;
+    $("signin-password-step").hidden = false;
+    $("signin-totp-step").hidden = true;
+    $("signin-password").value = "";
+    signInError("");
+    $("signin-password").focus();
   }
 
   async function submitSignIn(event) {
@@ -264,7 +276,7 @@
       return;
     }
     box.append(h("p", { class: "muted" }, t("totp_off_text")));
-    const start = h("button", { type: "button", class: "primary" }, t("totp_enable"));
+    const start = h("button", { type: "button", class: "primary", id: "totp-enable" }, t("totp_enable"));
     start.addEventListener("click", async () => {
       let answer;
       try {
@@ -274,8 +286,8 @@
         return;
       }
       const code = LC.field({ name: "code", label: t("totp_code"), attrs: { inputmode: "numeric", maxlength: "6" } });
-      const confirm = h("button", { type: "submit", class: "primary" }, t("totp_confirm"));
-      const form = h("form", { novalidate: true }, LC.formNotice(),
+      const confirm = h("button", { type: "submit", class: "primary", id: "totp-confirm" }, t("totp_confirm"));
+      const form = h("form", { novalidate: true, id: "totp-form" }, LC.formNotice(),
         h("p", {}, t("totp_scan")),
         h("div", { class: "row" }, answer.qr_svg ? LC.svgImage(answer.qr_svg, t("totp_qr")) : null,
           h("div", {}, h("div", { class: "muted small" }, t("totp_secret")), h("div", { class: "secret" }, answer.secret || ""))),
@@ -311,6 +323,7 @@
       el.addEventListener("click", switchLanguage);
     }
     $("signin-form").addEventListener("submit", submitSignIn);
+    $("signin-back").addEventListener("click", backToPassword);
     $("signout").addEventListener("click", signOut);
     $("me").addEventListener("click", () => LC.go("account"));
     window.addEventListener("hashchange", route);

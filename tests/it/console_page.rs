@@ -502,3 +502,41 @@ async fn every_page_in_russian_and_english() {
         browser.screenshot("customer_card").await;
     }
 }
+
+/// The second factor from "My account": the QR code and key shown, the first code confirms it,
+/// and the next sign-in asks for a code after the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_turns_on_the_second_factor_and_signs_in_with_it() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_totp", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    browser.click_css("#me").await;
+    browser.wait_text(".page-head h1", "my account", |t| t == "Моя учётная запись").await;
+    browser.click_css("#totp-enable").await;
+    let secret = browser.wait_text(".view .secret", "the key", |t| t.len() >= 16).await;
+    browser.find(".view img.qr").await;
+    browser.screenshot("setup").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = loyalty::cloud::backoffice::totp::code_at(&secret, now).unwrap();
+    type_into(&browser, "#totp-form input[name=code]", &code).await;
+    browser.click_css("#totp-confirm").await;
+    notice(&browser, "the second factor on", |t| t.contains("Двухфакторный вход включён")).await;
+
+    browser.click_css("#signout").await;
+    browser.wait_text("#signin-error", "signed out", |t| t.contains("вышли")).await;
+    type_into(&browser, "#signin-email", OWNER).await;
+    type_into(&browser, "#signin-password", PASSWORD).await;
+    browser.click_css("#signin-submit").await;
+    browser.find("#signin-totp").await;
+    browser.screenshot("code_asked").await;
+    // The code of the next 30-second step: the one used to confirm cannot sign in again.
+    let next = loyalty::cloud::backoffice::totp::code_at(&secret, now + 30).unwrap();
+    type_into(&browser, "#signin-totp", &next).await;
+    browser.click_css("#signin-submit").await;
+    browser.find("#nav-list a").await;
+    let (_, users) = cloud.admin_get("/v1/admin/users").await;
+    assert_eq!(users["users"][0]["totp_enabled"], true, "{users}");
+}
