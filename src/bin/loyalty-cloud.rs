@@ -63,6 +63,10 @@ enum Command {
         /// The privacy policy's address, linked from the sign-up page's consent.
         #[arg(long, env = "LOYALTY_CLOUD_PRIVACY_POLICY_URL")]
         privacy_policy_url: Option<String>,
+        /// The address people reach this cloud at (https://loyalty.example.com); with https
+        /// the back office's session cookie is sent over https only.
+        #[arg(long, env = "LOYALTY_CLOUD_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Milliseconds a client has to send a request's headers before its
         /// connection is closed.
         #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
@@ -234,6 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             signup_origins,
             personal_data_operator,
             privacy_policy_url,
+            public_url,
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
@@ -247,6 +252,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 privacy_policy_url.as_deref(),
             )
             .map_err(|why| anyhow::anyhow!("--personal-data-operator / --privacy-policy-url: {why}"))?;
+            config.public_url = match public_url.map(|url| url.trim().trim_end_matches('/').to_owned()) {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
+                Some(url) if url.is_empty() => None,
+                Some(url) => anyhow::bail!("--public-url must start with https:// or http://, not {url:?}"),
+                None => None,
+            };
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             config.webhooks.allow_private = allow_private_webhooks;

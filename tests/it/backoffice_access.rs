@@ -103,6 +103,29 @@ async fn first_owner_signs_in_and_adds_staff(backend: Backend) {
     assert_error(&owner.get("/admin/session").await, 401, "not_signed_in");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_session_cookie_is_secure() {
+    let cloud =
+        Cloud::start_with(Backend::Sqlite, &[("LOYALTY_CLOUD_PUBLIC_URL", "https://loyalty.romashka.example")]).await;
+    cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
+    let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("signed in");
+    assert!(owner.set_cookie.contains("; Secure"), "{}", owner.set_cookie);
+    // A browser's form post (no script) lands back on the console with the cookie set.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(cloud.url("/admin/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=owner%40romashka.example&password=correct+horse+battery")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/admin/");
+    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+}
+
 cloud_test!(roles_are_checked_on_the_server, roles_checked_on_the_server);
 async fn roles_checked_on_the_server(backend: Backend) {
     let cloud = cloud_with_owner(backend).await;
