@@ -169,6 +169,7 @@
 
   async function cardDialog(id) {
     let card;
+    const names = await LC.loadTillNames();
     try {
       card = await LC.api("GET", "/v1/admin/gift-cards/" + encodeURIComponent(id));
     } catch (error) {
@@ -184,7 +185,7 @@
       card.voided_at ? [t("voided"), LC.dateTime(card.voided_at)] : null,
     ]), h("h3", {}, t("card_payments")), (card.payments || []).length ? LC.table([
       { label: t("when"), value: (p) => LC.dateTime(p.at) },
-      { label: t("till"), value: (p) => p.till_id, class: "mono small" },
+      { label: t("till"), value: (p) => LC.tillCell(names, p.till_id) },
       { label: t("receipt"), value: (p) => p.receipt_id, class: "mono small" },
       { label: t("amount"), value: (p) => LC.money(p.amount), class: "num" },
     ], card.payments) : LC.empty(t("no_payments")));

@@ -72,7 +72,8 @@
     drawCard(view, customer);
   }
 
-  function drawCard(view, c) {
+  async function drawCard(view, c) {
+    const names = await LC.loadTillNames();
     LC.clear(view);
     const canEdit = LC.can("edit");
     const back = h("a", { href: "#/customers", class: "small" }, "← " + t("back_to_customers"));
@@ -110,13 +111,13 @@
     const lots = h("div", { class: "panel" }, h("h2", {}, t("lots")), LC.loading());
     const activity = h("div", { class: "panel" }, h("h2", {}, t("activity")), LC.loading());
     left.append(lots, activity);
-    loadActivity(c.id, lots, activity);
+    loadActivity(c.id, lots, activity, names);
 
     const receipts = h("div", { class: "panel" }, h("h2", {}, t("receipts")));
     left.append(receipts);
     receipts.append(LC.pagedTable([
       { label: t("when"), value: (r) => LC.dateTime(r.applied_at || (r.receipt && r.receipt.committed_at)) },
-      { label: t("till"), value: (r) => r.till_id, class: "mono small" },
+      { label: t("till"), value: (r) => LC.tillCell(names, r.till_id) },
       { label: t("receipt_total"), value: (r) => LC.money(r.receipt && r.receipt.total), class: "num" },
       { label: t("spent"), value: (r) => LC.number(r.receipt && r.receipt.points && r.receipt.points.redeem), class: "num" },
       { label: t("earned"), value: (r) => LC.number(r.receipt && r.receipt.points && r.receipt.points.earn), class: "num" },
@@ -153,7 +154,7 @@
       .catch((error) => qr.append(h("p", { class: "muted" }, error.message)));
   }
 
-  async function loadActivity(id, lotsBox, activityBox) {
+  async function loadActivity(id, lotsBox, activityBox, names) {
     let answer;
     try {
       answer = await LC.api("GET", "/v1/admin/customers/" + encodeURIComponent(id) + "/activity");
@@ -176,8 +177,7 @@
       { label: t("when"), value: (e) => LC.dateTime(e.at) },
       { label: t("what"), value: (e) => t("entry_" + e.kind) },
       { label: t("points"), value: (e) => h("span", { class: e.points < 0 ? "neg" : "pos" }, LC.signedPoints(e.points)), class: "num" },
-      { label: t("store"), value: (e) => e.store },
-      { label: t("till"), value: (e) => e.till_id, class: "mono small" },
+      { label: t("till"), value: (e) => (e.till_id ? LC.tillCell(names, e.till_id) : e.store || t("source_admin")) },
       { label: t("reference"), value: (e) => e.reference, class: "small" },
     ], entries)) : LC.empty(t("no_activity")));
   }

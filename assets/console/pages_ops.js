@@ -44,7 +44,21 @@
     }
     return storesCache;
   };
-  LC.forgetStores = () => { storesCache = null; };
+  LC.forgetStores = () => { storesCache = null; tillNames = null; };
+
+  // Tills by id, to show "Арбат · Касса 2" instead of an id wherever a till is named. A role
+  // that may not list tills sees the ids.
+  let tillNames = null;
+  LC.loadTillNames = async function () {
+    if (!tillNames) tillNames = allTills().then((tills) => new Map(tills.map((x) => [x.till_id, x]))).catch(() => new Map());
+    return tillNames;
+  };
+  // A cell for a till id: its store and name (the id as a tooltip), once loadTillNames answered.
+  LC.tillCell = function (names, id) {
+    if (!id) return null;
+    const till = names && names.get(id);
+    return till ? h("span", { title: id }, till.store + " · " + till.name) : h("span", { class: "mono small", title: id }, id.slice(0, 8) + "…");
+  };
 
   async function storeSelect(name, value, allLabel) {
     const stores = await LC.stores();
@@ -354,12 +368,14 @@
       const apply = h("button", { type: "submit", class: "primary" }, t("apply"));
       const form = h("form", { class: "toolbar" }, kind.wrap, store.wrap, from.wrap, to.wrap, handled.wrap, apply);
       const list = h("div", { id: "conflicts" });
+      const names = await LC.loadTillNames();
+      if (!LC.current()) return;
       view.append(LC.pageHead(t("nav_conflicts")), form, list);
       const show = () => {
         const filters = { kind: kind.input.value, store: store.input.value, from: from.input.value, to: to.input.value, handled: handled.input.value };
         LC.setQuery({ ...filters, handled: filters.handled === "" ? "all" : filters.handled });
         if (filters.handled === "all") filters.handled = "";
-        LC.clear(list).append(conflictTable(filters));
+        LC.clear(list).append(conflictTable(filters, names));
       };
       if (query.handled === "all") handled.input.value = "";
       form.addEventListener("submit", (event) => { event.preventDefault(); show(); });
@@ -367,13 +383,12 @@
     },
   };
 
-  function conflictTable(filters) {
+  function conflictTable(filters, names) {
     return LC.pagedTable([
       { label: t("when"), value: (c) => LC.dateTime(c.created_at) },
       { label: t("conflict_kind"), value: (c) => t("conflict_" + c.kind) },
       { label: t("what_happened"), value: (c) => h("div", {}, c.what_happened, c.what_was_done ? h("div", { class: "muted small" }, c.what_was_done) : null) },
-      { label: t("store"), value: (c) => pick(c, "store") },
-      { label: t("till"), value: (c) => c.till_id, class: "mono small" },
+      { label: t("till"), value: (c) => LC.tillCell(names, c.till_id) },
       { label: t("customer"), value: (c) => (c.customer_id ? h("a", { href: "#/customers/" + encodeURIComponent(c.customer_id) }, t("open")) : null) },
       { label: t("state"), value: (c) => handledCell(c) },
     ], async (cursor) => {
