@@ -444,9 +444,41 @@
       h("h2", {}, title), content,
       h("div", { class: "actions" }, (buttons || []).map((b) => h("button", {
         type: "button", class: b.class || "",
-        on: { click: async (event) => { if (b.onClick) { const keep = await b.onClick(event, close); if (keep === true) return; } close(); } },
+        on: { click: async (event) => {
+          const button = event.currentTarget;
+          if (b.onClick) {
+            // Disabled while the handler runs: a double click, or Enter then a click, sends once.
+            button.disabled = true;
+            let keep;
+            try {
+              keep = await b.onClick(event, close);
+            } finally {
+              button.disabled = false;
+            }
+            if (keep === true) return;
+          }
+          close();
+        } },
       }, b.label))));
     overlay.appendChild(box);
+    // Enter in a field submits the dialog's form: that is the primary button, never a native
+    // submit (which would put the fields, a password among them, into the address).
+    const pressPrimary = () => {
+      const primary = box.querySelector(".actions button.primary");
+      if (primary && !primary.disabled) primary.click();
+    };
+    box.addEventListener("submit", (event) => {
+      event.preventDefault();
+      pressPrimary();
+    });
+    // A form of several fields has no implicit submission: Enter in any one-line field saves.
+    box.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.isComposing) return;
+      const field = event.target;
+      if (field.tagName !== "INPUT" || ["checkbox", "radio", "file", "button", "submit"].includes(field.type)) return;
+      event.preventDefault();
+      pressPrimary();
+    });
     overlay.addEventListener("click", (event) => { if (event.target === overlay) close(); });
     document.addEventListener("keydown", onKey);
     document.body.appendChild(overlay);

@@ -579,7 +579,10 @@
           h("a", { class: "button primary", href: "/v1/admin/customers.csv", download: "customers.csv", id: "export-customers" }, t("export_customers")),
           h("a", { class: "button", href: "#/reports" }, t("export_reports")))));
 
-      const file = h("input", { type: "file", accept: ".csv,text/csv", id: "import-file" });
+      // The browser's own file button speaks the browser's language; ours speaks the page's.
+      const file = h("input", { type: "file", accept: ".csv,text/csv", id: "import-file", class: "visually-hidden" });
+      const chosen = h("span", { class: "muted", id: "import-file-name" }, t("no_file"));
+      file.addEventListener("change", () => { chosen.textContent = file.files && file.files[0] ? file.files[0].name : t("no_file"); });
       const start = h("button", { type: "button", class: "primary", id: "import-start" }, t("import_start"));
       const bar = h("div", { class: "progress", hidden: true }, h("div"));
       const status = h("p", { class: "muted", role: "status" });
@@ -594,7 +597,7 @@
       });
       view.append(h("div", { class: "panel", id: "import" }, h("h2", {}, t("import_title")), h("p", { class: "muted" }, t("import_text")),
         h("p", { class: "muted small mono" }, "phone,name,email,card,points"),
-        h("div", { class: "row" }, file, start), bar, status, out));
+        h("div", { class: "row" }, h("label", { class: "button", for: "import-file" }, t("choose_file")), file, chosen, start), bar, status, out));
     },
   };
 
