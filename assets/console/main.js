@@ -124,6 +124,7 @@
 
   function renderChrome() {
     LC.translateStatic();
+    $("nav").setAttribute("aria-label", t("nav_label"));
     const list = LC.clear($("nav-list"));
     for (const [area, label] of NAV) {
       if (!LC.can(area)) continue;
@@ -131,7 +132,10 @@
     }
     const user = LC.session && LC.session.user;
     if (user) {
-      LC.clear($("me")).append(user.email, h("small", {}, LC.roleName(user.role) +
+      // A break allowed after "@", so a long address wraps at its domain, not mid-word.
+      const at = user.email.indexOf("@");
+      const email = at > 0 ? [user.email.slice(0, at + 1), h("wbr"), user.email.slice(at + 1)] : [user.email];
+      LC.clear($("me")).append(h("span", { class: "me-email" }, email), h("small", {}, LC.roleName(user.role) +
         (user.stores && user.stores.length ? " · " + user.stores.join(", ") : "")));
       $("me").title = t("my_account");
     }

@@ -534,7 +534,12 @@
       LC.clear(till.input);
       for (const x of tills) till.input.append(h("option", { value: x.till_id }, x.store + " · " + x.name));
       if (!tills.length) till.input.append(h("option", { value: "" }, t("no_tills")));
-    }).catch(() => { LC.clear(till.input).append(h("option", { value: "" }, "—")); });
+    }).catch(() => {
+      // A role that may read reports but not list tills (an analyst) types the till's id.
+      const typed = h("input", { type: "text", name: "till", placeholder: t("till_id_placeholder"), autocomplete: "off" });
+      till.input.replaceWith(typed);
+      till.input = typed;
+    });
     const form = h("form", { class: "toolbar", id: "shift-form" }, till.wrap, date.wrap, run);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -395,6 +395,24 @@ async fn a_manager_is_refused_another_stores_customer() {
     browser.wait_until("the first allowed page", "return location.hash === '#/dashboard';").await;
 }
 
+/// An analyst sees the dashboard and the reports, and nothing that changes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_sees_only_the_dashboard_and_reports() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_analyst", "en-US").await;
+    let cloud = cloud_with_owner().await;
+    cloud.add_user("numbers@romashka.example", "analyst", &[], "numbers analyst 1").await;
+    sign_in(&browser, &cloud, "numbers@romashka.example", "numbers analyst 1").await;
+    assert_eq!(browser.text_of("#nav-list").await, "Dashboard\nReports");
+    browser.execute("location.hash = '#/customers';", vec![]).await;
+    browser.wait_until("the first allowed page", "return location.hash === '#/dashboard';").await;
+    open(&browser, "#/reports").await;
+    browser.find("#shift-form input[name=till], #shift-form select[name=till]").await;
+    browser.screenshot("reports").await;
+}
+
 /// Five wrong passwords lock the account: the form says so, and even the right password waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_lock_the_account_out() {
