@@ -587,8 +587,12 @@
   // A compact before → after of two JSON values: changed leaves by path.
   LC.diffLines = function (before, after) {
     const out = [];
+    const isRecordValue = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
     function walk(path, a, b) {
       const isObj = (v) => v !== null && typeof v === "object";
+      // A record added (a new tier) or removed shows as its fields, not one line of JSON.
+      if (isRecordValue(b) && (a === undefined || a === null)) a = {};
+      if (isRecordValue(a) && (b === undefined || b === null)) b = {};
       if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
         const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
         for (const key of keys) walk(path ? (Array.isArray(a) ? path + "[" + key + "]" : path + "." + key) : key, a[key], b[key]);

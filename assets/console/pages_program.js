@@ -117,13 +117,14 @@
         name: LC.field({ name: p + "name", label: t("prog_name"), value: tier.name }),
         threshold: LC.field({ name: p + "threshold", label: t("tier_threshold"), value: LC.moneyInput(tier.threshold), attrs: { inputmode: "decimal" } }),
         kind: LC.field({ name: p + "kind", label: t("prog_kind"), type: "select", options: [["", t("inherit")], ...kindOptions], value: tier.kind || "" }),
-        accrual_percent: LC.field({ name: p + "accrual_percent", label: t("prog_accrual_percent"), value: tier.accrual_percent, placeholder: t("inherit") }),
-        discount_percent: LC.field({ name: p + "discount_percent", label: t("prog_discount_percent"), value: tier.discount_percent, placeholder: t("inherit") }),
-        redeem_cap_percent: LC.field({ name: p + "redeem_cap_percent", label: t("tier_redeem_cap"), value: tier.redeem_cap_percent, placeholder: t("inherit") }),
+        accrual_percent: LC.field({ name: p + "accrual_percent", label: t("prog_accrual_percent"), value: tier.accrual_percent, placeholder: "—" }),
+        discount_percent: LC.field({ name: p + "discount_percent", label: t("prog_discount_percent"), value: tier.discount_percent, placeholder: "—" }),
+        redeem_cap_percent: LC.field({ name: p + "redeem_cap_percent", label: t("tier_redeem_cap"), value: tier.redeem_cap_percent, placeholder: "—" }),
       };
       const row = { removed: false, fields: f };
       const remove = h("button", { type: "button", class: "danger small", on: { click: () => { row.removed = true; box.remove(); } } }, t("remove"));
-      const box = h("div", { class: "panel tier-row" }, h("div", { class: "form-grid" }, Object.values(f).map((x) => x.wrap)), h("div", { class: "actions" }, remove));
+      const box = h("div", { class: "panel tier-row" }, h("div", { class: "form-grid" }, Object.values(f).map((x) => x.wrap)), h("div", { class: "actions" }, remove),
+        h("div", { class: "row-error error", role: "alert", hidden: true }));
       row.read = () => ({
         name: f.name.input.value.trim(),
         threshold: guard(f.threshold.wrap, () => read.money(f.threshold.input.value)),
@@ -155,7 +156,8 @@
       };
       const row = { removed: false };
       const remove = h("button", { type: "button", class: "danger small", on: { click: () => { row.removed = true; box.remove(); } } }, t("remove"));
-      const box = h("div", { class: "panel promo-row" }, h("div", { class: "form-grid" }, Object.values(f).map((x) => x.wrap)), h("div", { class: "actions" }, remove));
+      const box = h("div", { class: "panel promo-row" }, h("div", { class: "form-grid" }, Object.values(f).map((x) => x.wrap)), h("div", { class: "actions" }, remove),
+        h("div", { class: "row-error error", role: "alert", hidden: true }));
       row.read = () => {
         const kind = f.kind.input.value;
         return {
@@ -199,6 +201,7 @@
     // The draft as the form says now; null (and the problems shown) when a field cannot be read.
     function collect() {
       LC.clearFormErrors(editor);
+      for (const box of editor.querySelectorAll(".row-error")) box.hidden = true;
       failed = false;
       const program = JSON.parse(JSON.stringify(draft));
       for (const c of controls) {
@@ -247,23 +250,58 @@
         { label: t("becomes"), value: (l) => h("span", { class: "diff-new mono" }, show(l.after)) },
       ], lines)));
       const publish = h("button", { type: "button", id: "publish", class: "primary" }, t("publish", { version: current.version + 1 }));
+      const refusal = h("div", { class: "notice error", role: "alert", hidden: true });
       publish.addEventListener("click", async () => {
+        refusal.hidden = true;
         try {
           const stored = await LC.busy(publish, () => LC.api("PUT", "/v1/admin/program", program));
           LC.go("program");
           setTimeout(() => LC.notice(t("published", { version: stored.version }), "info"), 0);
         } catch (failure) {
-          LC.formError(editor, failure);
-          if (!failure.details.field) LC.showError(failure);
+          // The refusal beside the button, and under the field its check names when we can tell.
+          refusal.textContent = failure.message;
+          refusal.hidden = false;
+          const wrap = fieldOfRefusal(failure);
+          if (wrap) {
+            // A narrow field of a tier or promo code row: the sentence goes under the whole row.
+            const rowError = wrap.closest(".tier-row, .promo-row") && wrap.closest(".tier-row, .promo-row").querySelector(".row-error");
+            if (rowError) {
+              wrap.querySelector("input, select").setAttribute("aria-invalid", "true");
+              rowError.textContent = failure.message;
+              rowError.hidden = false;
+            } else LC.fieldError(wrap, failure.message);
+            wrap.scrollIntoView({ block: "center" });
+          }
         }
       });
-      reviewOut.append(h("p", { class: "muted small" }, t("publish_hint")), h("div", { class: "actions" }, publish));
+      reviewOut.append(h("p", { class: "muted small" }, t("publish_hint")), refusal, h("div", { class: "actions" }, publish));
     });
     jsonButton.addEventListener("click", () => {
       const program = collect();
       if (!program) return;
       LC.dialog(t("show_json"), h("pre", { class: "json" }, JSON.stringify(program, null, 2)), [{ label: t("close") }]);
     });
+
+    // The field a refused program's check names. The check's English sentence (details.detail)
+    // starts with the field ("accrual_percent must…") or the list and the tier or code it is
+    // about ("tiers: tier \"Gold\": accrual_percent must…"); details.field wins when sent.
+    function fieldOfRefusal(failure) {
+      const byName = (name) => editor.querySelector('[data-field="' + CSS.escape(name) + '"]');
+      if (failure.details.field && byName(failure.details.field)) return byName(failure.details.field);
+      const detail = String(failure.details.detail || "");
+      const list = /^(tiers|promo_codes): (?:tier|code|the name|the code) "([^"]*)"(?::? ?(?:has (?:a negative )?)?([a-z_]+))?/.exec(detail);
+      if (list) {
+        const rows = list[1] === "tiers" ? tierRows : promoRows;
+        const key = list[1] === "tiers" ? "name" : "code";
+        const index = rows.findIndex((r) => !r.removed && r.read && r.read()[key] === list[2]);
+        if (index >= 0) {
+          const inner = list[3] && byName(list[1] + "[" + index + "]." + list[3]);
+          return inner || byName(list[1] + "[" + index + "]." + key);
+        }
+      }
+      const top = /^([a-z_]+) /.exec(detail);
+      return top ? byName(top[1]) : null;
+    }
 
     const preview = previewPanel(collect);
     const versions = h("div", { class: "panel" }, h("h2", {}, t("versions")));

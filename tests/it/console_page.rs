@@ -249,6 +249,32 @@ async fn the_accrual_goes_to_7_percent_with_a_preview_and_a_diff() {
     browser.screenshot("published").await;
 }
 
+/// A draft the server refuses (two tiers of one name) is not published: the reason stands beside
+/// the button and under the field it names, and the version in force stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_program_says_why_under_the_field() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_program_refused", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    open(&browser, "#/program").await;
+    for (index, threshold) in [(0, "10000"), (1, "20000")] {
+        browser.click_css("#add-tier").await;
+        type_into(&browser, &format!("#tiers input[name='tiers[{index}].name']"), "Серебро").await;
+        type_into(&browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
+    }
+    browser.click_css("#review-changes").await;
+    browser.click_css("#publish").await;
+    let said = browser.wait_text("#review-out .notice.error", "the refusal", |t| !t.is_empty()).await;
+    assert!(said.contains("не принята"), "{said}");
+    browser.wait_text("#tiers .row-error", "the refusal under the tier", |t| t.contains("Серебро")).await;
+    browser.screenshot("refused").await;
+    let (_, program) = cloud.admin_get("/v1/admin/program").await;
+    assert_eq!(program["version"], 1, "{program}");
+}
+
 /// Find a customer by the last four digits of their phone and adjust their points with a reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
