@@ -31,6 +31,7 @@ mod sync_e2e;
 mod tray;
 
 mod cloud_support;
+mod console_page;
 
 mod admin_paging;
 mod backoffice_access;

@@ -255,9 +255,12 @@ const AGENT_NOT_API: &[(&str, &str)] = &[
 ];
 
 /// Served by the cloud but not part of its API: the sign-up page and its files, the CORS
-/// preflight of the sign-up form.
+/// preflight of the sign-up form, the back-office console's page and files.
 const CLOUD_NOT_API: &[(&str, &str)] = &[
     ("GET", "/signup"),
+    ("GET", "/admin"),
+    ("GET", "/admin/"),
+    ("GET", "/admin/assets/{file}"),
     ("GET", "/signup.js"),
     ("GET", "/signup.css"),
     ("OPTIONS", "/v1/signup"),

@@ -3,7 +3,8 @@
 //!
 //! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
 //!   credential), `POST /v1/signup` (the website's form, rate-limited), and the sign-up page
-//!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`);
+//!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`), and the back-office console's
+//!   page (`GET /admin/`, `/admin/assets/…`; its API calls need the session);
 //! - admin token: everything under `/v1/admin/`;
 //! - device token: `/v1/sync/push`, `/v1/sync/pull`, `/v1/sync/known-events` and `/v1/sync/gift-cards/…` (the till is
 //!   known from the token).
@@ -20,6 +21,7 @@ mod admin_reports;
 mod admin_tills;
 mod admin_users;
 mod admin_webhooks;
+mod console_page;
 mod health;
 mod openapi;
 mod paging;
@@ -204,6 +206,10 @@ pub fn router(state: AppState) -> Router {
         .route("/signup", get(signup_page::page))
         .route("/signup.js", get(signup_page::script))
         .route("/signup.css", get(signup_page::style))
+        // The back-office console's page and files; its API calls carry the session.
+        .route("/admin", get(console_page::redirect))
+        .route("/admin/", get(console_page::index))
+        .route("/admin/assets/{file}", get(console_page::file))
         .route("/openapi.json", get(openapi::document));
 
     public
