@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use cloud::{Backend, Cloud, ADMIN};
 use serde_json::Value;
-use support::{ms, percentile, thousands, verdict, Client};
+use support::{mib, ms, percentile, proc_status_kib, thousands, verdict, Client};
 
 const P95_BUDGET: Duration = Duration::from_millis(500);
 const EXPORT_BUDGET: Duration = Duration::from_secs(60);
@@ -278,9 +278,12 @@ fn run(plan: &Plan, backend: &Backend, rows: &mut Vec<Row>) {
     );
     println!("{}: the daily report over 30 days (p95 of {}): {}", backend.name(), plan.samples.min(5), ms(figure));
 
+    let pid = cloud.server.pid();
+    let peak_before = proc_status_kib(pid, "VmHWM");
     let started = Instant::now();
     let export = client.request("GET", "/v1/admin/customers.csv", None);
     let took = started.elapsed();
+    let peak_after = proc_status_kib(pid, "VmHWM");
     assert_eq!(export.status, 200);
     let lines = export.body.iter().filter(|&&b| b == b'\n').count() as i64;
     assert_eq!(lines, plan.customers + 1, "the export holds the header and every customer once");
@@ -290,7 +293,13 @@ fn run(plan: &Plan, backend: &Backend, rows: &mut Vec<Row>) {
         figure: took,
         budget: EXPORT_BUDGET,
     });
-    println!("{}: the export was {:.1} MiB", backend.name(), export.body.len() as f64 / 1048576.0);
+    println!(
+        "{}: the export was {:.1} MiB; the cloud's peak resident memory {} before it, {} after",
+        backend.name(),
+        export.body.len() as f64 / 1048576.0,
+        mib(peak_before),
+        mib(peak_after)
+    );
 }
 
 fn rfc3339(at: i64) -> String {
