@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use cloud::{Backend, Cloud, ADMIN};
 use serde_json::Value;
-use support::{ms, percentile, thousands, verdict, Client};
+use support::{mib, ms, percentile, proc_status_kib, thousands, verdict, Client};
 
 const P95_BUDGET: Duration = Duration::from_millis(500);
 const EXPORT_BUDGET: Duration = Duration::from_secs(60);
@@ -61,7 +61,7 @@ fn seed_sql(postgres: bool, plan: &Plan, now: i64) -> Vec<String> {
     // `n(i)` is a series 1..=count; `id(x)` a zero-padded text.
     let series = |count: i64, body: &str| -> String {
         if postgres {
-            format!("{body} FROM generate_series(1, {count}) AS n(i)")
+            format!("{body} FROM generate_series(1::BIGINT, {count}) AS n(i)")
         } else {
             format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) {body} FROM n")
         }
@@ -160,14 +160,14 @@ fn seed(cloud: &Cloud, dir: &std::path::Path, statements: &[String]) {
             conn.busy_timeout(Duration::from_secs(60)).expect("busy timeout");
             conn.execute_batch("PRAGMA synchronous = OFF").expect("pragma");
             for statement in statements {
-                conn.execute_batch(statement).unwrap_or_else(|e| panic!("seed: {e}\n{statement}"));
+                conn.execute_batch(statement).unwrap_or_else(|e| panic!("seed: {e:?}\n{statement}"));
             }
             conn.execute_batch("ANALYZE").expect("ANALYZE");
         }
         Some(url) => {
             let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to the bench database");
             for statement in statements {
-                client.batch_execute(statement).unwrap_or_else(|e| panic!("seed: {e}\n{statement}"));
+                client.batch_execute(statement).unwrap_or_else(|e| panic!("seed: {e:?}\n{statement}"));
             }
             client.batch_execute("ANALYZE").expect("ANALYZE");
         }
@@ -278,9 +278,12 @@ fn run(plan: &Plan, backend: &Backend, rows: &mut Vec<Row>) {
     );
     println!("{}: the daily report over 30 days (p95 of {}): {}", backend.name(), plan.samples.min(5), ms(figure));
 
+    let pid = cloud.server.pid();
+    let peak_before = proc_status_kib(pid, "VmHWM");
     let started = Instant::now();
     let export = client.request("GET", "/v1/admin/customers.csv", None);
     let took = started.elapsed();
+    let peak_after = proc_status_kib(pid, "VmHWM");
     assert_eq!(export.status, 200);
     let lines = export.body.iter().filter(|&&b| b == b'\n').count() as i64;
     assert_eq!(lines, plan.customers + 1, "the export holds the header and every customer once");
@@ -290,7 +293,13 @@ fn run(plan: &Plan, backend: &Backend, rows: &mut Vec<Row>) {
         figure: took,
         budget: EXPORT_BUDGET,
     });
-    println!("{}: the export was {:.1} MiB", backend.name(), export.body.len() as f64 / 1048576.0);
+    println!(
+        "{}: the export was {:.1} MiB; the cloud's peak resident memory {} before it, {} after",
+        backend.name(),
+        export.body.len() as f64 / 1048576.0,
+        mib(peak_before),
+        mib(peak_after)
+    );
 }
 
 fn rfc3339(at: i64) -> String {
@@ -324,8 +333,14 @@ fn main() -> ExitCode {
     if let Some(note) = &note {
         println!("{note}");
     }
-    let mut backends = vec![Backend::Sqlite];
-    backends.extend(postgres);
+    // `cargo bench --bench report_budgets -- postgres` (or `sqlite`) runs only that backend.
+    let named: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let wanted = |name: &str| named.is_empty() || named.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let mut backends = Vec::new();
+    if wanted("sqlite") {
+        backends.push(Backend::Sqlite);
+    }
+    backends.extend(postgres.filter(|_| wanted("postgres")));
     let mut rows = Vec::new();
     for backend in &backends {
         run(&plan, backend, &mut rows);
