@@ -57,7 +57,9 @@
   LC.tillCell = function (names, id) {
     if (!id) return null;
     const till = names && names.get(id);
-    return till ? h("span", { title: id }, till.store + " · " + till.name) : h("span", { class: "mono small", title: id }, id.slice(0, 8) + "…");
+    return till
+      ? h("span", { class: "till-cell", title: id }, h("span", { class: "nowrap" }, till.name), h("span", { class: "muted small" }, till.store))
+      : h("span", { class: "mono small", title: id }, id.slice(0, 8) + "…");
   };
 
   async function storeSelect(name, value, allLabel) {

@@ -545,6 +545,11 @@ async fn every_page_in_russian_and_english() {
         open(&browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
         browser.screenshot("customer_card").await;
+        browser.execute("document.getElementById('customer-receipts').scrollIntoView();", vec![]).await;
+        browser.screenshot("customer_card_2").await;
+        browser.click_css("#customer-receipts tr.clickable").await;
+        browser.find("#receipt-dialog").await;
+        browser.screenshot("receipt").await;
     }
 }
 
