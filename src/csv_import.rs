@@ -87,7 +87,7 @@ pub async fn import_csv<W, F, E>(
     path: &Path,
     default_region: &str,
     progress: bool,
-    mut write: W,
+    write: W,
 ) -> Result<ImportReport, ImportError>
 where
     W: FnMut(Vec<ImportRow>) -> F,
@@ -97,13 +97,30 @@ where
     let open_error = |source| ImportError::Open { path: path.display().to_string(), source };
     let file = File::open(path).map_err(open_error)?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    import_reader(BufReader::new(file), size, default_region, progress, write).await
+}
+
+/// [`import_csv`] from any reader of `size` bytes (an uploaded file held in memory).
+pub async fn import_reader<R, W, F, E>(
+    input: R,
+    size: u64,
+    default_region: &str,
+    progress: bool,
+    mut write: W,
+) -> Result<ImportReport, ImportError>
+where
+    R: std::io::Read,
+    W: FnMut(Vec<ImportRow>) -> F,
+    F: Future<Output = Result<Vec<RejectedRow>, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
     let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:40}] {bytes}/{total_bytes} {msg} ({eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(BufReader::new(file));
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(input);
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let phone_col = column("phone").ok_or(ImportError::NoPhoneColumn)?;

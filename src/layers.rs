@@ -11,6 +11,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("identity", &["agent", "cloud", "http"]),
     ("wire", &["agent", "cloud", "http"]),
     ("gift_cards", &["agent", "cloud", "http"]),
+    ("reports", &["agent", "cloud", "http"]),
     ("cloud", &["agent"]),
 ];
 

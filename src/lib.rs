@@ -8,6 +8,8 @@
 //! - [`wire`]: the JSON bodies of the native API (the contract with till integrators) and of
 //!   the sync between agents and the cloud.
 //! - [`gift_cards`]: pure rules of gift cards (numbers, states, payments), kept by both ledgers.
+//! - [`reports`]: pure arithmetic of the finance reports — the local day (UTC+3), dates, a shift's
+//!   totals — shared by the cloud's reports and the agent's offline shift report.
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
@@ -30,6 +32,7 @@ pub mod gift_cards;
 pub mod http;
 pub mod identity;
 pub mod moysklad;
+pub mod reports;
 pub mod rules;
 pub mod wire;
 

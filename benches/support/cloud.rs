@@ -79,6 +79,12 @@ impl Cloud {
         self.server.url()
     }
 
+    /// The PostgreSQL database's URL (`None` on SQLite), for benches that seed it directly.
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> Option<&str> {
+        self._database.as_ref().map(|db| db.url.as_str())
+    }
+
     /// An admin request that must answer `status`; returns the answer.
     pub fn admin(&self, method: &str, path: &str, body: Option<&Value>, status: u16) -> Value {
         let (got, answer) = self.admin.lock().expect("the admin client").call(method, path, body);

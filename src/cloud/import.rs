@@ -21,3 +21,15 @@ pub async fn import_csv(store: &Store, path: &Path, progress: bool) -> Result<Im
     })
     .await
 }
+
+/// Imports an uploaded CSV held in memory (`POST /v1/admin/customers/import`), by the same
+/// reader and batches as the command.
+pub async fn import_bytes(store: &Store, body: bytes::Bytes) -> Result<ImportReport, ImportError> {
+    let region = store.settings().default_region.clone();
+    let size = body.len() as u64;
+    crate::csv_import::import_reader(std::io::Cursor::new(body), size, &region, false, |rows| {
+        let store = store.clone();
+        async move { store.import_customers(rows, clock::now()).await }
+    })
+    .await
+}

@@ -5,7 +5,7 @@
 //! program version it names. The cloud checks that the figures add up (see [`check_sale`] and
 //! [`check_return`]) and applies them; activation, expiry, debt and tiers are its own.
 
-use crate::cloud::db::{DbError, Row, Sql};
+use crate::cloud::db::{DbError, Row, Sql, Value};
 use crate::rules::{Lot, LotSource, Program, Quantity, Timestamp, Wallet, DAY};
 use crate::vals;
 use crate::wire::{ReturnEvent, SaleEvent};
@@ -274,8 +274,28 @@ pub fn lot_from_row(row: &Row, at: usize) -> Result<Lot, DbError> {
     })
 }
 
-/// Writes back a wallet changed by the rules: new lots, changed remainders, the debt.
-pub fn save_wallet(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), DbError> {
+/// Writes back a wallet changed by the rules at `at`: new lots, changed remainders, the debt,
+/// and each change as a `lot_moves` row, from which the liability report sums any moment's
+/// balances (CONTRACTS.md §reports).
+pub fn save_wallet(
+    sql: &mut dyn Sql,
+    customer_id: &str,
+    before: &Wallet,
+    after: &Wallet,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let mut moves: Vec<Value> = Vec::new();
+    for lot in &after.lots {
+        let old = before.lots.iter().find(|old| lot.id != 0 && old.id == lot.id).map_or(0, |old| old.remaining);
+        let change = if lot.id == 0 { lot.remaining.max(0) } else { lot.remaining - old };
+        if change != 0 {
+            moves.extend_from_slice(vals![customer_id, "lot", change, lot.activates_at, lot.expires_at, at]);
+        }
+    }
+    if before.debt != after.debt {
+        moves.extend_from_slice(vals![customer_id, "debt", after.debt - before.debt, None::<i64>, None::<i64>, at]);
+    }
+    write_moves(sql, &moves)?;
     for lot in &after.lots {
         // A new lot folded into an older one by `Wallet::consolidate` holds nothing: no row.
         if lot.id == 0 && lot.remaining > 0 {
@@ -308,6 +328,26 @@ pub fn save_wallet(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after:
         sql.write("UPDATE customers SET debt = $1 WHERE id = $2", vals![after.debt, customer_id])?;
     }
     Ok(())
+}
+
+/// Writes `lot_moves` rows: six values each (customer, kind, points, activates_at, expires_at,
+/// at), one statement for all.
+pub fn write_moves(sql: &mut dyn Sql, values: &[Value]) -> Result<(), DbError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..values.len() / 6)
+        .map(|r| {
+            format!("(${}, ${}, ${}, ${}, ${}, ${})", r * 6 + 1, r * 6 + 2, r * 6 + 3, r * 6 + 4, r * 6 + 5, r * 6 + 6)
+        })
+        .collect();
+    sql.write(
+        &format!(
+            "INSERT INTO lot_moves (customer_id, kind, points, activates_at, expires_at, at) VALUES {}",
+            rows.join(", ")
+        ),
+        values,
+    )
 }
 
 /// Appends one movement to the points journal.

@@ -12,6 +12,7 @@ mod page;
 mod promo;
 mod qr;
 mod receipts;
+mod reports;
 pub mod security;
 mod session;
 
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts", post(receipts::commit).get(receipts::list_all))
         .route("/v1/receipts/{id}", get(receipts::read))
         .route("/v1/receipts/{id}/returns", post(receipts::return_lines))
+        .route("/v1/reports/shift", get(reports::shift))
         .route("/v1/gift-cards", post(gift_cards::issue).get(gift_cards::list))
         .route("/v1/gift-cards/{id}", get(gift_cards::read))
         .route("/v1/gift-cards/{id}/void", post(gift_cards::void))

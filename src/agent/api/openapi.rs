@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
-use super::{customers, gift_cards, health, promo, qr, receipts, session};
+use super::{customers, gift_cards, health, promo, qr, receipts, reports, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts, session};
         qr::card_qr, qr::signup_qr_svg, qr::signup_qr_png, qr::decode,
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read, receipts::list_all,
         receipts::list_for_customer,
+        reports::shift,
         promo::check,
         gift_cards::issue, gift_cards::list, gift_cards::read, gift_cards::void,
         session::create_launch_code, session::current,

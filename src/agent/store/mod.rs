@@ -17,6 +17,7 @@ mod moysklad;
 mod points;
 mod receipts;
 mod records;
+mod reports;
 mod schema;
 mod sync;
 mod warm;

@@ -17,6 +17,7 @@ mod admin_customers;
 mod admin_gift_cards;
 mod admin_ledger;
 mod admin_moysklad;
+mod admin_reports;
 mod admin_tills;
 mod admin_users;
 mod admin_webhooks;
@@ -100,8 +101,18 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
                 .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
                 .route("/v1/admin/customers/{id}/activity", get(admin_customers::activity))
-                .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr)),
+                .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr))
+                .route("/v1/admin/customers.csv", get(admin_reports::export))
+                .route("/v1/admin/customers/import", post(admin_reports::import)),
             Area::Customers,
+        ))
+        .merge(area(
+            Router::new()
+                .route("/v1/admin/dashboard", get(admin_reports::dashboard))
+                .route("/v1/admin/reports/liability", get(admin_reports::liability))
+                .route("/v1/admin/reports/daily", get(admin_reports::daily))
+                .route("/v1/admin/reports/shift", get(admin_reports::shift)),
+            Area::Reports,
         ))
         .merge(area(
             Router::new()

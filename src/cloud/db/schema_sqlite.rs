@@ -331,6 +331,93 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE conflicts ADD COLUMN handled_by TEXT;
     ALTER TABLE conflicts ADD COLUMN handled_note TEXT;
     "#,
+    // 9: the finance reports. `tills.last_seen_at`: the last time a till called (written at
+    // most once a minute). `lot_moves`: every change of a point lot's remaining points and of
+    // a customer's debt, with when it happened and the lot's activation and expiry, so the
+    // liability at any moment can be summed (CONTRACTS.md §reports); existing lots and debts
+    // are entered as moves dated by their activation (at the latest now). `lot_move_days`:
+    // the moves of finished days folded per (day, activation day, expiry day), which keeps the
+    // liability report quick at millions of moves. `till_days`: per local day, till and store,
+    // what the daily and shift reports show, kept by the push path; rebuilt here from the
+    // receipts, returns and adjustments already stored (dated by when the cloud applied them).
+    r#"
+    ALTER TABLE tills ADD COLUMN last_seen_at INTEGER;
+    CREATE TABLE lot_moves (
+        id           INTEGER PRIMARY KEY,
+        customer_id  TEXT NOT NULL,
+        kind         TEXT NOT NULL,              -- lot | debt
+        points       INTEGER NOT NULL,           -- the change of remaining (lot) or of debt
+        activates_at INTEGER,                    -- the lot's; NULL for debt
+        expires_at   INTEGER,                    -- the lot's; NULL = never
+        at           INTEGER NOT NULL
+    );
+    CREATE INDEX lot_moves_at ON lot_moves (at);
+    CREATE INDEX lot_moves_activates ON lot_moves (activates_at);
+    CREATE INDEX lot_moves_expires ON lot_moves (expires_at);
+    CREATE INDEX lot_moves_customer ON lot_moves (customer_id);
+    INSERT INTO lot_moves (customer_id, kind, points, activates_at, expires_at, at)
+        SELECT customer_id, 'lot', remaining, activates_at, expires_at,
+               MIN(activates_at, CAST(strftime('%s', 'now') AS INTEGER))
+          FROM point_lots WHERE remaining > 0;
+    INSERT INTO lot_moves (customer_id, kind, points, at)
+        SELECT id, 'debt', debt, CAST(strftime('%s', 'now') AS INTEGER) FROM customers WHERE debt <> 0;
+    CREATE TABLE lot_move_days (
+        at_day        INTEGER NOT NULL,          -- local days since 1970-01-01 (UTC+3)
+        activates_day INTEGER NOT NULL,          -- 0 for debt
+        expires_day   INTEGER NOT NULL,          -- 1000000000 = never
+        kind          TEXT NOT NULL,
+        points        INTEGER NOT NULL,
+        PRIMARY KEY (at_day, activates_day, expires_day, kind)
+    );
+    CREATE TABLE till_days (
+        day               INTEGER NOT NULL,      -- local days since 1970-01-01 (UTC+3)
+        till_id           TEXT NOT NULL,         -- '' for the back office's adjustments
+        store             TEXT NOT NULL,         -- the till's store then ('' if none)
+        receipts          INTEGER NOT NULL DEFAULT 0,
+        loyalty_receipts  INTEGER NOT NULL DEFAULT 0,
+        sales_amount      INTEGER NOT NULL DEFAULT 0,
+        points_discount   INTEGER NOT NULL DEFAULT 0,
+        points_earned     INTEGER NOT NULL DEFAULT 0,
+        points_spent      INTEGER NOT NULL DEFAULT 0,
+        returns           INTEGER NOT NULL DEFAULT 0,
+        refund_amount     INTEGER NOT NULL DEFAULT 0,
+        points_taken_back INTEGER NOT NULL DEFAULT 0,
+        points_given_back INTEGER NOT NULL DEFAULT 0,
+        points_adjusted   INTEGER NOT NULL DEFAULT 0,
+        first_receipt_at  INTEGER,
+        last_receipt_at   INTEGER,
+        PRIMARY KEY (day, till_id, store)
+    );
+    CREATE INDEX till_days_till ON till_days (till_id, day);
+    INSERT INTO meta (key, value) VALUES ('lot_moves_folded_through', '-1');
+    INSERT INTO till_days (day, till_id, store, receipts, loyalty_receipts, sales_amount, points_discount,
+                           points_earned, points_spent, first_receipt_at, last_receipt_at)
+        SELECT (r.applied_at + 10800) / 86400, r.till_id, t.store, COUNT(*), SUM(r.customer_id IS NOT NULL),
+               SUM(json_extract(r.body, '$.receipt.total')),
+               SUM((SELECT COALESCE(SUM(json_extract(l.value, '$.points_discount')), 0)
+                      FROM json_each(r.body, '$.receipt.lines') AS l)),
+               SUM(json_extract(r.body, '$.receipt.points.earn')), SUM(json_extract(r.body, '$.receipt.points.redeem')),
+               MIN(r.applied_at), MAX(r.applied_at)
+          FROM receipts r JOIN tills t ON t.id = r.till_id
+         WHERE json_valid(r.body)
+         GROUP BY 1, 2, 3;
+    INSERT INTO till_days (day, till_id, store, returns, refund_amount, points_taken_back, points_given_back)
+        SELECT (r.applied_at + 10800) / 86400, r.till_id, t.store, COUNT(*),
+               SUM(json_extract(r.body, '$.return.refund')), SUM(json_extract(r.body, '$.return.points_taken_back')),
+               SUM(json_extract(r.body, '$.return.points_given_back'))
+          FROM returns r JOIN tills t ON t.id = r.till_id
+         WHERE json_valid(r.body)
+         GROUP BY 1, 2, 3
+    ON CONFLICT (day, till_id, store) DO UPDATE SET returns = excluded.returns,
+        refund_amount = excluded.refund_amount, points_taken_back = excluded.points_taken_back,
+        points_given_back = excluded.points_given_back;
+    INSERT INTO till_days (day, till_id, store, points_adjusted)
+        SELECT (l.created_at + 10800) / 86400, COALESCE(l.till_id, ''), COALESCE(t.store, c.store, ''), SUM(l.points)
+          FROM ledger l LEFT JOIN tills t ON t.id = l.till_id JOIN customers c ON c.id = l.customer_id
+         WHERE l.kind = 'adjustment'
+         GROUP BY 1, 2, 3
+    ON CONFLICT (day, till_id, store) DO UPDATE SET points_adjusted = excluded.points_adjusted;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

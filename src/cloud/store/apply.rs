@@ -404,7 +404,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         }
         // Every sale reads the customer's open lots: keep them few.
         wallet.consolidate(cx.at);
-        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet, cx.at)?;
         sql.write(
             "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
             vals![figures.total, cx.at, &customer.id],
@@ -440,6 +440,10 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     for code in &figures.promo_codes {
         promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
     }
+    let mut day = crate::reports::ShiftTotals::default();
+    let happened = cx.happened_at();
+    day.add_sale(crate::reports::SaleFigures::of(&sale.receipt), happened);
+    super::reports::bump_day(sql, crate::reports::local_day(happened), cx.till_id, "", &day, 0)?;
     // Only now: a refusal above is rolled back, and the receipt with it.
     cx.cache.note_receipt(&figures.receipt_id);
     Ok(())
@@ -571,7 +575,7 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
             cx.at,
             ledger::expiry(&program, cx.at),
         );
-        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet, cx.at)?;
         ledger::journal(sql, &customer.id, "return_accrual", -result.points_taken_back, Some(cx.till_id), &key, cx.at)?;
         ledger::journal(
             sql,
@@ -606,6 +610,9 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
             cx.at
         ],
     )?;
+    let mut day = crate::reports::ShiftTotals::default();
+    day.add_return(crate::reports::ReturnFigures::of(&event.result));
+    super::reports::bump_day(sql, crate::reports::local_day(cx.happened_at()), cx.till_id, "", &day, 0)?;
     Ok(())
 }
 
@@ -624,10 +631,12 @@ fn adjustment(
     let program = current_program(sql)?;
     let mut wallet = customer.wallet.clone();
     ledger::adjust(&mut wallet, &program, adjustment.points, cx.at);
-    ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+    ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet, cx.at)?;
     let reference = cx.receipt_key(&adjustment.id);
     ledger::journal(sql, &customer.id, "adjustment", adjustment.points, Some(cx.till_id), &reference, cx.at)?;
     ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
+    let day = crate::reports::local_day(cx.happened_at());
+    super::reports::bump_day(sql, day, cx.till_id, "", &Default::default(), adjustment.points)?;
     changes.add(FeedKind::Balance, &customer.id);
     balance_changed(changes, cx, &customer.id, &wallet, adjustment.points, "adjustment", &adjustment.id);
     Ok(())

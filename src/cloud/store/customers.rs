@@ -330,7 +330,7 @@ pub(crate) fn insert(
         let before = customer.wallet.clone();
         let expires = ledger::expiry(program, at);
         customer.wallet.credit(program.welcome_points, LotSource::Welcome, None, at, expires);
-        ledger::save_wallet(sql, &customer.id, &before, &customer.wallet)?;
+        ledger::save_wallet(sql, &customer.id, &before, &customer.wallet, at)?;
         ledger::journal(sql, &customer.id, "welcome", program.welcome_points, None, &customer.id, at)?;
     }
     changes.customer(&customer.id);
@@ -730,8 +730,11 @@ impl Store {
             let program = super::admin::current_program(sql)?;
             let mut wallet = customer.wallet.clone();
             ledger::adjust(&mut wallet, &program, request.points, at);
-            ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet)?;
+            ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet, at)?;
             ledger::journal(sql, &customer.id, "adjustment", request.points, None, &request.id, at)?;
+            let home = sql.query_one("SELECT COALESCE(store, '') FROM customers WHERE id = $1", vals![&customer.id])?;
+            let day = crate::reports::local_day(at);
+            super::reports::bump_day(sql, day, "", &home.text(0)?, &Default::default(), request.points)?;
             let result = AdjustmentResult {
                 id: request.id.clone(),
                 customer_id: customer.id.clone(),

@@ -190,6 +190,11 @@ fn credit_points(sql: &mut dyn Sql, points: &[(&str, i64)], at: i64) -> Result<(
         }
         sql.execute(&lots, &params)?;
         sql.execute(&journal, &params)?;
+        let mut moves = Vec::with_capacity(chunk.len() * 6);
+        for (id, points) in chunk {
+            moves.extend_from_slice(crate::vals![*id, "lot", *points, at, None::<i64>, at]);
+        }
+        crate::cloud::ledger::write_moves(sql, &moves)?;
     }
     Ok(())
 }

@@ -4,10 +4,12 @@
 //! - `tills.rs`: tills, enrollment codes, device tokens.
 //! - `customers.rs`: the customer directory and its rows.
 //! - `import.rs`: the bulk CSV import, many rows per statement.
+//! - `export.rs`: the directory as CSV rows, a keyset page at a time.
 //! - `push.rs`: applying a till's events in order, exactly once.
 //! - `pull.rs`: the change feed.
 //! - `signup.rs`: the public sign-up form (a new customer, or nothing for a known phone).
 //! - `admin.rs`: receipts, programs and conflicts for the back office.
+//! - `reports.rs`: the liability, daily and shift reports, the dashboard, and their rollups.
 //! - `paging.rs`: the keyset pages every admin list answers (`limit`, `cursor`, `next_cursor`).
 //! - `gift_cards.rs`: gift cards, and taking a sale's payments from them.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
@@ -21,6 +23,7 @@ mod admin;
 mod apply;
 mod customer_events;
 mod customers;
+mod export;
 mod gift_cards;
 mod import;
 mod moysklad;
@@ -28,6 +31,7 @@ mod moysklad_ledger;
 mod paging;
 mod pull;
 mod push;
+mod reports;
 mod scope;
 mod signup;
 mod tills;
@@ -40,10 +44,15 @@ use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, ProgramVersion};
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
+pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use moysklad::{MoyskladKey, MoyskladScope};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
+pub use reports::{
+    DailyRow, Dashboard, DashboardDay, DashboardPoints, DashboardTills, LiabilityAmounts, LiabilityReport,
+    NewCustomers, ShiftReport,
+};
 pub use scope::StoreScope;
 pub use signup::SignupOutcome;
 pub use tills::{NewTill, TillView};
@@ -212,6 +221,8 @@ pub struct Store {
     settings: Arc<StoreSettings>,
     /// Signalled after every local commit that published feed rows: long-polls wake on it.
     changed: Arc<Notify>,
+    /// When this process last wrote each till's `last_seen_at` (see `reports::till_seen`).
+    seen: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 /// What kind of entity a feed row names.
@@ -336,7 +347,7 @@ impl Store {
     /// Wraps an open database and makes sure it holds what every start needs: the feed's
     /// epoch (which makes cursors of another database recognisable) and a first program.
     pub async fn new(db: Database, settings: StoreSettings) -> Result<Store, CloudError> {
-        let store = Store { db, settings: Arc::new(settings), changed: Arc::new(Notify::new()) };
+        let store = Store { db, settings: Arc::new(settings), changed: Arc::new(Notify::new()), seen: Arc::default() };
         store
             .write(|sql| {
                 let epoch = crate::cloud::token::random_token()[..16].to_owned();

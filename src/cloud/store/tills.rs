@@ -247,13 +247,21 @@ impl Store {
     /// The till a device token belongs to, or `None`.
     pub async fn till_for_token(&self, token: String) -> Result<Option<String>, CloudError> {
         let hash = secret_hash(&token);
-        self.read(move |sql| {
-            Ok(match sql.query_opt("SELECT id FROM tills WHERE token_hash = $1", vals![&hash])? {
-                Some(row) => Some(row.text(0)?),
-                None => None,
+        let till = self
+            .read(move |sql| {
+                Ok(match sql.query_opt("SELECT id FROM tills WHERE token_hash = $1", vals![&hash])? {
+                    Some(row) => Some(row.text(0)?),
+                    None => None,
+                })
             })
-        })
-        .await
+            .await?;
+        if let Some(till_id) = &till {
+            // Every push and pull comes through here: the dashboard's "last contact".
+            if let Err(e) = self.till_seen(till_id, crate::clock::now()).await {
+                tracing::warn!(till = %till_id, error = %e, "could not note when the till was last seen");
+            }
+        }
+        Ok(till)
     }
 }
 
