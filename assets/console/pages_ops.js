@@ -664,11 +664,13 @@
       [t("import_rejected"), LC.number(Array.isArray(rejected) ? rejected.length : rejected)],
     ]));
     if (Array.isArray(rejected) && rejected.length) {
+      // The line's own text, when the answer carries it.
+      const content = rejected.some((r) => pick(r, "text", "content", "raw") !== undefined);
       out.append(h("h3", {}, t("import_rejected_lines")), h("div", { class: "table-wrap", id: "import-rejected" }, LC.table([
         { label: t("line"), value: (r) => LC.number(pick(r, "line", "line_number", "row")), class: "num" },
         { label: t("reason"), value: (r) => pick(r, "message", "reason", "error.message", "error", "code") },
-        { label: t("content"), value: (r) => pick(r, "text", "content", "raw"), class: "mono small" },
-      ], rejected)));
+        content ? { label: t("content"), value: (r) => pick(r, "text", "content", "raw"), class: "mono small" } : null,
+      ].filter(Boolean), rejected)));
     }
   }
 })();
