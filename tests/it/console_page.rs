@@ -622,3 +622,40 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79993000001").await;
     assert_eq!(found["customers"][0]["name"], "Вера", "{found}");
 }
+
+/// The dashboard over today's sales: the tiles count them and the per-day chart has bars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_todays_sales() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_dashboard", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    let till = cloud.till("Касса 1").await;
+    let customer = cloud.customer("+79996660011").await;
+    let id = customer["id"].as_str().unwrap();
+    // Sales of today (the helpers' events are dated 2026-01-01).
+    let now = chrono_now();
+    let today = |mut event: Value| {
+        event["created_at"] = json!(now);
+        event["payload"]["receipt"]["committed_at"] = json!(now);
+        event
+    };
+    let sales = vec![today(sale(1, "d-1", id, 100000, 0, 50)), today(sale(2, "d-2", id, 50000, 0, 25))];
+    cloud.push_expect(&till, sales, &["applied", "applied"]).await;
+
+    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    let tile = browser.wait_text("[data-tile=loyalty]", "the receipts with a card", |t| t.contains("из")).await;
+    assert!(tile.contains('2'), "{tile}");
+    let earned = browser.text_of("[data-tile=earned]").await;
+    assert!(earned.contains("75"), "{earned}");
+    let bars = browser.execute("return document.querySelectorAll('#dashboard svg.chart rect').length;", vec![]).await;
+    assert!(bars.as_u64().unwrap() > 0, "bars drawn: {bars}");
+    browser.screenshot("today").await;
+}
+
+/// Now as RFC 3339 (UTC), for events dated today.
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    loyalty::clock::rfc3339(secs)
+}
