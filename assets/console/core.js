@@ -598,6 +598,8 @@
         for (const key of keys) walk(path ? (Array.isArray(a) ? path + "[" + key + "]" : path + "." + key) : key, a[key], b[key]);
         return;
       }
+      // Nothing against null (a created record's empty field) is no change worth a line.
+      if ((a === undefined || a === null) && (b === undefined || b === null)) return;
       if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path: path || "·", before: a, after: b });
     }
     // A record created (or deleted) shows as its fields, not as one blob against nothing.
