@@ -314,6 +314,15 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     browser.wait_text("#customer-balance", "the new balance", |t| t.contains("500")).await;
     assert!(!browser.current_url().await.contains("reason"), "no native form submission");
     browser.screenshot("card").await;
+
+    // Another customer's phone is refused in the form, with a way to that customer.
+    browser.click_css("#edit-customer").await;
+    type_into(&browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
+    confirm_dialog(&browser).await;
+    browser.wait_text(".dialog .form-notice", "the taken phone", |t| t.contains("уже принадлежит")).await;
+    browser.screenshot("phone_taken").await;
+    browser.click_css(".dialog .holder-link").await;
+    browser.wait_text(".page-head h1", "the holder's card", |t| t == "Борис").await;
 }
 
 /// An overdraft from two offline tills is marked handled with a note.
