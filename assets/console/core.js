@@ -388,12 +388,17 @@
   // last part of a path like "tiers[1].threshold"), else into the form's own notice.
   LC.formError = function (form, failure) {
     const field = failure && failure.details && (failure.details.field || failure.details.path);
+    // A phone, card or email another customer holds: offer that customer's card.
+    const holder = failure && failure.details && typeof failure.details.customer === "string" ? failure.details.customer : null;
+    const holderLink = () => (holder ? h("a", { href: "#/customers/" + encodeURIComponent(holder), class: "holder-link",
+      on: { click: () => { for (const d of document.querySelectorAll(".overlay")) d.remove(); } } }, " " + t("open_holder")) : null);
     if (field) {
       const names = [String(field), String(field).split(/[.[\]]/).filter(Boolean).pop()];
       for (const name of names) {
         const wrap = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
         if (wrap) {
           LC.fieldError(wrap, failure.message);
+          if (holder) wrap.querySelector(".error").append(holderLink());
           const input = wrap.querySelector("input, select, textarea");
           if (input) input.focus();
           return;
@@ -403,6 +408,7 @@
     const box = form.querySelector(".form-notice");
     if (box) {
       box.textContent = failure.message;
+      if (holder) box.append(holderLink());
       box.hidden = false;
     } else LC.showError(failure);
   };
@@ -598,6 +604,8 @@
         for (const key of keys) walk(path ? (Array.isArray(a) ? path + "[" + key + "]" : path + "." + key) : key, a[key], b[key]);
         return;
       }
+      // Nothing against null (a created record's empty field) is no change worth a line.
+      if ((a === undefined || a === null) && (b === undefined || b === null)) return;
       if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path: path || "·", before: a, after: b });
     }
     // A record created (or deleted) shows as its fields, not as one blob against nothing.

@@ -262,23 +262,45 @@
   // ------------------------------------------------------------------------------------------
   // Audit log
 
+  // The actions the cloud records, for the filter (its codes; their names are in strings.js).
+  const ACTIONS = ["program.publish", "customer.create", "customer.update", "customer.adjust", "customers.import", "conflict.handled",
+    "till.create", "till.new_code", "till.revoke", "user.create", "user.update", "user.reset_password", "user.change_password",
+    "user.totp_on", "user.totp_off", "webhook.create", "webhook.delete", "webhook.retry", "gift_card.issue", "gift_card.void",
+    "moysklad.key_create", "moysklad.key_revoke"];
+
   LC.pages.audit = {
     area: "audit",
     title: "nav_audit",
-    render(view) {
-      view.append(LC.pageHead(t("nav_audit")), h("p", { class: "muted" }, t("audit_text")));
-      view.append(LC.pagedTable([
-        { label: t("when"), value: (e) => LC.dateTime(e.at) },
-        { label: t("who"), value: (e) => h("div", {}, e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
-        { label: t("action"), value: (e) => actionName(e.action) },
-        { label: t("target"), value: (e) => h("span", { class: "mono small" }, typeof e.target === "object" ? JSON.stringify(e.target) : e.target) },
-        { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after) },
-      ], async (cursor) => {
-        const answer = await LC.api("GET", "/v1/admin/audit" + LC.query({ limit: 50, cursor }));
-        return { items: answer.entries || [], next: answer.next_cursor };
-      }, { empty: t("no_audit") }));
+    render(view, params, query) {
+      const action = LC.field({ name: "action", label: t("action"), type: "select", value: query.action || "",
+        options: [["", t("all")], ...ACTIONS.map((a) => [a, actionName(a)])] });
+      const target = LC.field({ name: "target", label: t("target"), value: query.target || "", placeholder: t("audit_target_hint") });
+      const apply = h("button", { type: "submit", class: "primary" }, t("apply"));
+      const form = h("form", { class: "toolbar", id: "audit-filter" }, action.wrap, target.wrap, apply);
+      const list = h("div", { id: "audit" });
+      view.append(LC.pageHead(t("nav_audit")), h("p", { class: "muted" }, t("audit_text")), form, list);
+      const show = () => {
+        const filters = { action: action.input.value, target: target.input.value.trim() };
+        LC.setQuery(filters);
+        LC.clear(list).append(auditTable(filters));
+      };
+      form.addEventListener("submit", (event) => { event.preventDefault(); show(); });
+      show();
     },
   };
+
+  function auditTable(filters) {
+    return LC.pagedTable([
+      { label: t("when"), value: (e) => LC.dateTime(e.at) },
+      { label: t("who"), value: (e) => h("div", {}, e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
+      { label: t("action"), value: (e) => actionName(e.action) },
+      { label: t("target"), value: (e) => h("span", { class: "mono small" }, typeof e.target === "object" ? JSON.stringify(e.target) : e.target) },
+      { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after) },
+      ], async (cursor) => {
+      const answer = await LC.api("GET", "/v1/admin/audit" + LC.query({ ...filters, limit: 50, cursor }));
+      return { items: answer.entries || [], next: answer.next_cursor };
+      }, { empty: t("no_audit") });
+  }
 
   // "program.put" → its name when strings.js knows it, else the code as is.
   function actionName(action) {

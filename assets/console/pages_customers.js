@@ -113,10 +113,10 @@
     left.append(lots, activity);
     loadActivity(c.id, lots, activity, names);
 
-    const receipts = h("div", { class: "panel" }, h("h2", {}, t("receipts")));
+    const receipts = h("div", { class: "panel", id: "customer-receipts" }, h("h2", {}, t("receipts")));
     left.append(receipts);
     receipts.append(LC.pagedTable([
-      { label: t("when"), value: (r) => LC.dateTime(r.applied_at || (r.receipt && r.receipt.committed_at)) },
+      { label: t("when"), value: (r) => LC.dateTime(r.applied_at || (r.receipt && r.receipt.committed_at)), class: "nowrap" },
       { label: t("till"), value: (r) => LC.tillCell(names, r.till_id) },
       { label: t("receipt_total"), value: (r) => LC.money(r.receipt && r.receipt.total), class: "num" },
       { label: t("spent"), value: (r) => LC.number(r.receipt && r.receipt.points && r.receipt.points.redeem), class: "num" },
@@ -125,7 +125,7 @@
     ], async (cursor) => {
       const answer = await LC.api("GET", "/v1/admin/receipts" + LC.query({ customer: c.id, limit: 20, cursor }));
       return { items: answer.receipts || [], next: answer.next_cursor };
-    }, { empty: t("no_receipts") }));
+    }, { empty: t("no_receipts"), onRow: (r) => receiptDialog(r, names) }));
 
     // Contact details, consents, tags, QR.
     right.append(h("div", { class: "panel", id: "customer-details" }, h("h2", {}, t("details")), LC.kv([
@@ -154,6 +154,42 @@
       .catch((error) => qr.append(h("p", { class: "muted" }, error.message)));
   }
 
+  // One receipt as the till priced it: its lines, and its returns.
+  function receiptDialog(r, names) {
+    const calc = r.receipt || {};
+    const content = h("div", { id: "receipt-dialog" },
+      LC.kv([
+        [t("when"), LC.dateTime(r.applied_at)],
+        [t("till"), LC.tillCell(names, r.till_id)],
+        [t("receipt"), h("span", { class: "mono small" }, r.receipt_id)],
+        [t("program_version"), "v" + r.program_version],
+      ]),
+      h("h3", {}, t("lines")),
+      h("div", { class: "table-wrap" }, LC.table([
+        { label: t("line_name"), value: (l) => l.name || l.sku },
+        { label: t("line_quantity"), value: (l) => l.quantity, class: "num" },
+        { label: t("line_price"), value: (l) => LC.money(l.price), class: "num" },
+        { label: t("discount"), value: (l) => LC.money(l.discount), class: "num" },
+        { label: t("receipt_total"), value: (l) => LC.money(l.paid), class: "num" },
+        { label: t("earned"), value: (l) => LC.number(l.earn), class: "num" },
+      ], calc.lines || [])),
+      LC.kv([
+        [t("subtotal"), LC.money(calc.subtotal)],
+        [t("discount"), LC.money(calc.discount)],
+        [t("to_pay"), LC.money(calc.total)],
+        [t("spent"), LC.pointsText((calc.points && calc.points.redeem) || 0)],
+        [t("earned"), LC.pointsText((calc.points && calc.points.earn) || 0)],
+      ]),
+      (r.returns || []).length ? [h("h3", {}, t("returns")), h("div", { class: "table-wrap" }, LC.table([
+        { label: t("when"), value: (x) => LC.dateTime(x.created_at) },
+        { label: t("refund"), value: (x) => LC.money(x.refund), class: "num" },
+        { label: t("points_taken_back"), value: (x) => LC.number(x.points_taken_back), class: "num" },
+        { label: t("points_given_back"), value: (x) => LC.number(x.points_given_back), class: "num" },
+      ], r.returns))] : null);
+    const d = LC.dialog(t("receipt"), content, [{ label: t("close") }]);
+    d.box.classList.add("wide");
+  }
+
   async function loadActivity(id, lotsBox, activityBox, names) {
     let answer;
     try {
@@ -174,12 +210,18 @@
     ], lots)) : LC.empty(t("no_lots")));
     const entries = answer.entries || [];
     activityBox.lastChild.replaceWith(entries.length ? h("div", { class: "table-wrap" }, LC.table([
-      { label: t("when"), value: (e) => LC.dateTime(e.at) },
+      { label: t("when"), value: (e) => LC.dateTime(e.at), class: "nowrap" },
       { label: t("what"), value: (e) => t("entry_" + e.kind) },
       { label: t("points"), value: (e) => h("span", { class: e.points < 0 ? "neg" : "pos" }, LC.signedPoints(e.points)), class: "num" },
       { label: t("till"), value: (e) => (e.till_id ? LC.tillCell(names, e.till_id) : e.store || t("source_admin")) },
-      { label: t("reference"), value: (e) => e.reference, class: "small" },
+      { label: t("reference"), value: (e) => reference(e), class: "small reference" },
     ], entries)) : LC.empty(t("no_activity")));
+  }
+
+  // A sale's reference is "till/receipt": the till has its own column, so the receipt is enough.
+  function reference(entry) {
+    const text = entry.reference || "";
+    return entry.till_id && text.startsWith(entry.till_id + "/") ? text.slice(entry.till_id.length + 1) : text;
   }
 
   function lotDate(iso) {

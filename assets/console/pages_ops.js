@@ -57,7 +57,9 @@
   LC.tillCell = function (names, id) {
     if (!id) return null;
     const till = names && names.get(id);
-    return till ? h("span", { title: id }, till.store + " · " + till.name) : h("span", { class: "mono small", title: id }, id.slice(0, 8) + "…");
+    return till
+      ? h("span", { class: "till-cell", title: id }, h("span", { class: "nowrap" }, till.name), h("span", { class: "muted small" }, till.store))
+      : h("span", { class: "mono small", title: id }, id.slice(0, 8) + "…");
   };
 
   async function storeSelect(name, value, allLabel) {
@@ -164,11 +166,17 @@
       svg.append(LC.svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: t("no_data") }));
       return svg;
     }
-    const max = Math.max(1, ...series.flatMap((s) => values.map((f) => Number(f(s)) || 0)));
+    const highest = Math.max(0, ...series.flatMap((s) => values.map((f) => Number(f(s)) || 0)));
+    if (highest === 0) {
+      svg.append(LC.svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", text: t("no_data") }));
+      return svg;
+    }
+    // The scale's top: the next 1, 2 or 5 × 10ⁿ, so the gridlines carry round numbers.
+    const max = niceCeiling(highest);
     const plotH = H - bottom - top;
     const step = (W - left - 6) / series.length;
     const barW = Math.max(2, Math.min(28, step * (overlay ? 0.7 : 0.38)));
-    for (const fraction of [0, 0.5, 1]) {
+    for (const fraction of max % 2 === 0 ? [0, 0.5, 1] : [0, 1]) {
       const y = top + plotH - plotH * fraction;
       svg.append(LC.svg("line", { x1: left, x2: W - 4, y1: y, y2: y, stroke: "#e6e9ef" }),
         LC.svg("text", { x: left - 4, y: y + 4, "text-anchor": "end", text: LC.number(Math.round(max * fraction)) }));
@@ -187,6 +195,13 @@
       if (i % labelEvery === 0) svg.append(LC.svg("text", { x: left + i * step + step / 2, y: H - 6, "text-anchor": "middle", text: dayLabel(s, true) }));
     });
     return svg;
+  }
+
+  // The least 1, 2 or 5 × 10ⁿ not below `value`.
+  function niceCeiling(value) {
+    for (let step = 1; ; step *= 10) {
+      for (const k of [1, 2, 5]) if (k * step >= value) return k * step;
+    }
   }
 
   function dayLabel(s, short) {
@@ -662,11 +677,13 @@
       [t("import_rejected"), LC.number(Array.isArray(rejected) ? rejected.length : rejected)],
     ]));
     if (Array.isArray(rejected) && rejected.length) {
+      // The line's own text, when the answer carries it.
+      const content = rejected.some((r) => pick(r, "text", "content", "raw") !== undefined);
       out.append(h("h3", {}, t("import_rejected_lines")), h("div", { class: "table-wrap", id: "import-rejected" }, LC.table([
         { label: t("line"), value: (r) => LC.number(pick(r, "line", "line_number", "row")), class: "num" },
         { label: t("reason"), value: (r) => pick(r, "message", "reason", "error.message", "error", "code") },
-        { label: t("content"), value: (r) => pick(r, "text", "content", "raw"), class: "mono small" },
-      ], rejected)));
+        content ? { label: t("content"), value: (r) => pick(r, "text", "content", "raw"), class: "mono small" } : null,
+      ].filter(Boolean), rejected)));
     }
   }
 })();

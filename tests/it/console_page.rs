@@ -314,6 +314,15 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     browser.wait_text("#customer-balance", "the new balance", |t| t.contains("500")).await;
     assert!(!browser.current_url().await.contains("reason"), "no native form submission");
     browser.screenshot("card").await;
+
+    // Another customer's phone is refused in the form, with a way to that customer.
+    browser.click_css("#edit-customer").await;
+    type_into(&browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
+    confirm_dialog(&browser).await;
+    browser.wait_text(".dialog .form-notice", "the taken phone", |t| t.contains("уже принадлежит")).await;
+    browser.screenshot("phone_taken").await;
+    browser.click_css(".dialog .holder-link").await;
+    browser.wait_text(".page-head h1", "the holder's card", |t| t == "Борис").await;
 }
 
 /// An overdraft from two offline tills is marked handled with a note.
@@ -545,6 +554,11 @@ async fn every_page_in_russian_and_english() {
         open(&browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
         browser.screenshot("customer_card").await;
+        browser.execute("document.getElementById('customer-receipts').scrollIntoView();", vec![]).await;
+        browser.screenshot("customer_card_2").await;
+        browser.click_css("#customer-receipts tr.clickable").await;
+        browser.find("#receipt-dialog").await;
+        browser.screenshot("receipt").await;
     }
 }
 
@@ -616,4 +630,41 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     browser.screenshot("report").await;
     let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79993000001").await;
     assert_eq!(found["customers"][0]["name"], "Вера", "{found}");
+}
+
+/// The dashboard over today's sales: the tiles count them and the per-day chart has bars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_todays_sales() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_dashboard", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    let till = cloud.till("Касса 1").await;
+    let customer = cloud.customer("+79996660011").await;
+    let id = customer["id"].as_str().unwrap();
+    // Sales of today (the helpers' events are dated 2026-01-01).
+    let now = chrono_now();
+    let today = |mut event: Value| {
+        event["created_at"] = json!(now);
+        event["payload"]["receipt"]["committed_at"] = json!(now);
+        event
+    };
+    let sales = vec![today(sale(1, "d-1", id, 100000, 0, 50)), today(sale(2, "d-2", id, 50000, 0, 25))];
+    cloud.push_expect(&till, sales, &["applied", "applied"]).await;
+
+    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    let tile = browser.wait_text("[data-tile=loyalty]", "the receipts with a card", |t| t.contains("из")).await;
+    assert!(tile.contains('2'), "{tile}");
+    let earned = browser.text_of("[data-tile=earned]").await;
+    assert!(earned.contains("75"), "{earned}");
+    let bars = browser.execute("return document.querySelectorAll('#dashboard svg.chart rect').length;", vec![]).await;
+    assert!(bars.as_u64().unwrap() > 0, "bars drawn: {bars}");
+    browser.screenshot("today").await;
+}
+
+/// Now as RFC 3339 (UTC), for events dated today.
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    loyalty::clock::rfc3339(secs)
 }
