@@ -418,6 +418,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
          GROUP BY 1, 2, 3
     ON CONFLICT (day, till_id, store) DO UPDATE SET points_adjusted = excluded.points_adjusted;
     "#,
+    // 10: what the back office shows of tills and consents. A till reports, with each sync
+    // call, its agent's version and how many events its outbox still holds. `consent_changes`:
+    // every change of a customer's consent, kept so the console can show its history (who
+    // gave or withdrew it, when, from where); the consents customers hold now are entered as
+    // their first rows.
+    r#"
+    ALTER TABLE tills ADD COLUMN agent_version TEXT;
+    ALTER TABLE tills ADD COLUMN pending_events INTEGER;
+    ALTER TABLE tills ADD COLUMN pending_reported_at INTEGER;
+    CREATE TABLE consent_changes (
+        id          INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        channel     TEXT NOT NULL,               -- sms | email | personal_data
+        granted     INTEGER NOT NULL,            -- 1 given, 0 withdrawn
+        at          TEXT NOT NULL,               -- RFC 3339, when the customer gave or withdrew it
+        source      TEXT NOT NULL,               -- till | web | import | cloud | moysklad | …
+        till_id     TEXT,                        -- the till that recorded it, if one did
+        store       TEXT,                        -- that till's store, or the sign-up's
+        who         TEXT,                        -- a back-office user's email, "admin-token", …
+        recorded_at INTEGER NOT NULL             -- when the cloud recorded it
+    );
+    CREATE INDEX consent_changes_customer ON consent_changes (customer_id, id);
+    INSERT INTO consent_changes (customer_id, channel, granted, at, source, recorded_at)
+        SELECT c.id, j.key, CASE WHEN json_extract(j.value, '$.granted') THEN 1 ELSE 0 END,
+               COALESCE(json_extract(j.value, '$.at'), ''), COALESCE(json_extract(j.value, '$.source'), ''),
+               c.updated_at
+          FROM customers c, json_each(c.consents) AS j
+         WHERE json_valid(c.consents) AND j.type = 'object';
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.
