@@ -61,14 +61,15 @@ impl From<StoreError> for BackendError {
 
 fn member((customer, ms_id): (CustomerRecord, Option<String>)) -> Member {
     let points = customer.points(clock::now());
+    let profile = customer.profile;
     Member {
-        id: customer.id,
+        id: profile.id,
         ms_id,
-        phone: customer.phone,
-        name: customer.name,
-        email: customer.email,
-        card: customer.card,
-        birthday: customer.birthday,
+        phone: profile.phone,
+        name: profile.name,
+        email: profile.email,
+        card: profile.card,
+        birthday: profile.birthday,
         balance: points.balance,
         available: points.available,
     }

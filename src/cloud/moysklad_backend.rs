@@ -45,16 +45,17 @@ impl From<CloudError> for BackendError {
 
 fn member(customer: CustomerRecord) -> Member {
     let now = clock::now();
+    let CustomerRecord { profile, external_id, wallet } = customer;
     Member {
-        balance: customer.wallet.balance(now),
-        available: customer.wallet.available(now),
-        id: customer.id,
-        ms_id: customer.external_id,
-        phone: customer.phone,
-        name: customer.name,
-        email: customer.email,
-        card: customer.card,
-        birthday: customer.birthday,
+        balance: wallet.balance(now),
+        available: wallet.available(now),
+        id: profile.id,
+        ms_id: external_id,
+        phone: profile.phone,
+        name: profile.name,
+        email: profile.email,
+        card: profile.card,
+        birthday: profile.birthday,
     }
 }
 

@@ -27,6 +27,7 @@ mod email;
 pub mod fields;
 mod mask;
 mod phone;
+mod profile;
 pub mod qr;
 mod query;
 mod signup;
@@ -35,6 +36,7 @@ pub use card::{card_number, luhn_check_digit, luhn_valid, normalize_card, MAX_CA
 pub use email::{normalize_email, MAX_EMAIL_LEN};
 pub use mask::{mask_email, mask_name, mask_phone};
 pub use phone::{is_known_region, normalize_phone, warm_up as warm_up_phones, Phone, MAX_PHONE_INPUT};
+pub use profile::CustomerProfile;
 pub use qr::{
     card_qr_payload, decode_image, parse_qr_payload, render_png, render_svg, MAX_IMAGE_PIXELS, MAX_MODULE_PX,
 };

@@ -115,23 +115,8 @@ pub async fn adjust(
     Ok((StatusCode::CREATED, Json(result)))
 }
 
-/// A customer as the API shows them, with points computed at `now`.
+/// A customer as the API shows them, with points computed at `now` by whichever ledger is
+/// the authority (the cloud's balance on a connected till, the local lots standalone).
 pub fn customer_json(customer: &CustomerRecord, program: &Program, now: i64) -> Customer {
-    Customer {
-        id: customer.id.clone(),
-        phone: customer.phone.clone(),
-        name: customer.name.clone(),
-        email: customer.email.clone(),
-        card: customer.card.clone(),
-        birthday: customer.birthday.clone(),
-        group: program.settings_for(customer.paid_total).tier,
-        tags: customer.tags.clone(),
-        consents: customer.consents.clone(),
-        points: customer.points(now),
-        paid_total: customer.paid_total.0,
-        next_tier: crate::wire::NextTier::of(program, customer.paid_total),
-        next_expiry: customer.next_expiry(now).map(crate::wire::PointsExpiry::of),
-        created_at: clock::rfc3339(customer.created_at),
-        updated_at: clock::rfc3339(customer.updated_at),
-    }
+    customer.profile.to_wire(program, customer.points(now), customer.next_expiry(now))
 }

@@ -9,7 +9,7 @@ use super::records::{
     customer_from_row, enqueue, journal, load_customer_by, load_points, save_wallet, Entry, CUSTOMER_COLUMNS,
 };
 use super::{CustomerRecord, SearchOutcome, Store, StoreError, StoreSettings};
-use crate::identity::{self, fields, SearchKey};
+use crate::identity::{self, fields, CustomerProfile, SearchKey};
 use crate::rules::{LotSource, Program, DAY};
 use crate::wire::{
     AdjustmentRequest, AdjustmentResult, Consents, ConsentsInput, CustomerEvent, EventPayload, RequestHash,
@@ -124,7 +124,7 @@ impl Store {
                 changed.push("tags");
             }
             if let Some(input) = update.consents {
-                customer.consents = fields::stamp_consents(customer.consents, &input, "till", now);
+                customer.consents = fields::stamp_consents(std::mem::take(&mut customer.consents), &input, "till", now);
                 changed.push("consents");
             }
             customer.updated_at = now;
@@ -308,17 +308,19 @@ pub(crate) fn insert_customer(
         None => Consents::default(),
     };
     let mut customer = CustomerRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        phone,
-        name: fields::clean_name(new.name)?,
-        email,
-        card,
-        birthday,
-        tags: clean_tags(new.tags)?,
-        consents,
-        paid_total: crate::rules::Money(0),
-        created_at: now,
-        updated_at: now,
+        profile: CustomerProfile {
+            id: uuid::Uuid::now_v7().to_string(),
+            phone,
+            name: fields::clean_name(new.name)?,
+            email,
+            card,
+            birthday,
+            tags: clean_tags(new.tags)?,
+            consents,
+            paid_total: crate::rules::Money(0),
+            created_at: now,
+            updated_at: now,
+        },
         wallet: Default::default(),
         connected: None,
     };

@@ -3,27 +3,32 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{StoreError, StoreSettings};
+use crate::identity::CustomerProfile;
 use crate::rules::{Lot, LotSource, Money, Wallet};
-use crate::wire::Consents;
 
 /// A customer of the local directory, with their points.
 #[derive(Debug, Clone)]
 pub struct CustomerRecord {
-    pub id: String,
-    pub phone: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub card: String,
-    pub birthday: Option<String>,
-    pub tags: Vec<String>,
-    pub consents: Consents,
-    pub paid_total: Money,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub profile: CustomerProfile,
     /// The local lots: the authority in standalone mode.
     pub wallet: Wallet,
     /// Connected to a cloud: the cloud's balance and the local movements after it.
     pub connected: Option<super::points::ConnectedPoints>,
+}
+
+/// The profile's fields read (and written) through the record, as `customer.phone`: the
+/// record *is* a profile with points attached.
+impl std::ops::Deref for CustomerRecord {
+    type Target = CustomerProfile;
+    fn deref(&self) -> &CustomerProfile {
+        &self.profile
+    }
+}
+
+impl std::ops::DerefMut for CustomerRecord {
+    fn deref_mut(&mut self) -> &mut CustomerProfile {
+        &mut self.profile
+    }
 }
 
 /// What a search found and how.
@@ -41,17 +46,19 @@ pub(crate) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecor
     let tags: String = row.get(6)?;
     let consents: String = row.get(7)?;
     Ok(CustomerRecord {
-        id: row.get(0)?,
-        phone: row.get(1)?,
-        name: row.get(2)?,
-        email: row.get(3)?,
-        card: row.get(4)?,
-        birthday: row.get(5)?,
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        consents: serde_json::from_str(&consents).unwrap_or_default(),
-        paid_total: Money(row.get(8)?),
-        created_at: row.get(9)?,
-        updated_at: row.get(10)?,
+        profile: CustomerProfile {
+            id: row.get(0)?,
+            phone: row.get(1)?,
+            name: row.get(2)?,
+            email: row.get(3)?,
+            card: row.get(4)?,
+            birthday: row.get(5)?,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            consents: serde_json::from_str(&consents).unwrap_or_default(),
+            paid_total: Money(row.get(8)?),
+            created_at: row.get(9)?,
+            updated_at: row.get(10)?,
+        },
         wallet: Wallet { lots: Vec::new(), debt: row.get(11)? },
         connected: None,
     })

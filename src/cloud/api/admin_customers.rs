@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::paging::PageParams;
 use super::{audit, scoped, validate_key, ApiError, AppState};
-use crate::clock::{now, rfc3339};
+use crate::clock::now;
 use crate::cloud::backoffice::Principal;
 use crate::cloud::store::StoreScope;
 use crate::cloud::store::{CustomerInput, CustomerRecord};
@@ -16,29 +16,15 @@ use crate::rules::Program;
 use crate::wire::RequestHash;
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance};
 
-/// A customer as the API shows them, with points computed now and the tier of the current program.
+/// A customer as the API shows them, with points computed at `at` from the cloud's lots and
+/// the tier of the current program.
 pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> Customer {
-    Customer {
-        id: customer.id.clone(),
-        phone: customer.phone.clone(),
-        name: customer.name.clone(),
-        email: customer.email.clone(),
-        card: customer.card.clone(),
-        birthday: customer.birthday.clone(),
-        group: program.settings_for(customer.paid_total).tier,
-        tags: customer.tags.clone(),
-        consents: customer.consents.clone(),
-        points: PointsBalance {
-            balance: customer.wallet.balance(at),
-            available: customer.wallet.available(at),
-            pending: customer.wallet.pending(at),
-        },
-        paid_total: customer.paid_total.0,
-        next_tier: crate::wire::NextTier::of(program, customer.paid_total),
-        next_expiry: customer.wallet.next_expiry(at).map(crate::wire::PointsExpiry::of),
-        created_at: rfc3339(customer.created_at),
-        updated_at: rfc3339(customer.updated_at),
-    }
+    let points = PointsBalance {
+        balance: customer.wallet.balance(at),
+        available: customer.wallet.available(at),
+        pending: customer.wallet.pending(at),
+    };
+    customer.profile.to_wire(program, points, customer.wallet.next_expiry(at))
 }
 
 /// Creates a customer (card assigned when none is given, welcome points granted).
@@ -187,7 +173,7 @@ pub async fn adjust(
         &state,
         &principal,
         "customer.adjust",
-        Some(customer.id),
+        Some(customer.profile.id),
         Some(serde_json::json!({ "balance": before })),
         serde_json::to_value(&result).ok().map(|mut after| {
             after["request"] = change;
@@ -213,7 +199,7 @@ pub async fn activity(
 ) -> Result<Json<crate::cloud::store::CustomerActivity>, ApiError> {
     let (customer, _) = state.store.customer(id).await?;
     scoped::customer(&state, &principal, &customer.id).await?;
-    Ok(Json(state.store.customer_activity(customer.id, ACTIVITY_ENTRIES).await?))
+    Ok(Json(state.store.customer_activity(customer.profile.id, ACTIVITY_ENTRIES).await?))
 }
 
 /// The customer's card as the QR code the tills read, to show or print.

@@ -268,7 +268,7 @@ impl Store {
         self.read(move |sql| {
             let after = page.key("receipts", &[KeyPart::Int, KeyPart::Text, KeyPart::Int])?;
             let id = match super::customers::load_resolved(sql, &customer_id, false)? {
-                Some(customer) => customer.id,
+                Some(customer) => customer.profile.id,
                 None => return Err(CloudError::NotFound(super::Missing::Customer(customer_id.clone()))),
             };
             let mut query = PageQuery::new();

@@ -412,7 +412,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         cx.cache.note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
         changes.add(FeedKind::Balance, &customer.id);
         balance_changed(changes, cx, &customer.id, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
-        customer_id = Some(customer.id);
+        customer_id = Some(customer.profile.id);
     }
     cx.cache.add_row(
         sql,

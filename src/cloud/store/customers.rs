@@ -8,7 +8,7 @@ use super::{invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Dialect, Row, Sql, Value};
 use crate::cloud::ledger;
-use crate::identity::{self, fields};
+use crate::identity::{self, fields, CustomerProfile};
 use crate::rules::{LotSource, Money, Program, Wallet};
 use crate::vals;
 use crate::wire::{
@@ -19,19 +19,25 @@ use crate::wire::{
 /// A customer of the cloud's directory, with their points.
 #[derive(Debug, Clone)]
 pub struct CustomerRecord {
-    pub id: String,
-    pub phone: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub card: String,
-    pub birthday: Option<String>,
-    pub tags: Vec<String>,
-    pub consents: Consents,
+    pub profile: CustomerProfile,
+    /// The id the chain's own systems know the customer by (an import's `external_id`).
     pub external_id: Option<String>,
-    pub paid_total: Money,
-    pub created_at: i64,
-    pub updated_at: i64,
     pub wallet: Wallet,
+}
+
+/// The profile's fields read (and written) through the record, as `customer.phone`: the
+/// record *is* a profile with points attached.
+impl std::ops::Deref for CustomerRecord {
+    type Target = CustomerProfile;
+    fn deref(&self) -> &CustomerProfile {
+        &self.profile
+    }
+}
+
+impl std::ops::DerefMut for CustomerRecord {
+    fn deref_mut(&mut self) -> &mut CustomerProfile {
+        &mut self.profile
+    }
 }
 
 /// How to find customers: exactly one of the fields.
@@ -87,18 +93,20 @@ const COLUMNS: &str =
 
 fn from_row(row: &Row) -> Result<CustomerRecord, DbError> {
     Ok(CustomerRecord {
-        id: row.text(0)?,
-        phone: row.text(1)?,
-        name: row.opt_text(2)?,
-        email: row.opt_text(3)?,
-        card: row.text(4)?,
-        birthday: row.opt_text(5)?,
-        tags: serde_json::from_str(&row.text(6)?).unwrap_or_default(),
-        consents: serde_json::from_str(&row.text(7)?).unwrap_or_default(),
+        profile: CustomerProfile {
+            id: row.text(0)?,
+            phone: row.text(1)?,
+            name: row.opt_text(2)?,
+            email: row.opt_text(3)?,
+            card: row.text(4)?,
+            birthday: row.opt_text(5)?,
+            tags: serde_json::from_str(&row.text(6)?).unwrap_or_default(),
+            consents: serde_json::from_str(&row.text(7)?).unwrap_or_default(),
+            paid_total: Money(row.int(9)?),
+            created_at: row.int(10)?,
+            updated_at: row.int(11)?,
+        },
         external_id: row.opt_text(8)?,
-        paid_total: Money(row.int(9)?),
-        created_at: row.int(10)?,
-        updated_at: row.int(11)?,
         wallet: Wallet { lots: Vec::new(), debt: row.int(12)? },
     })
 }
@@ -312,18 +320,20 @@ pub(crate) fn insert(
         ],
     )?;
     let mut customer = CustomerRecord {
-        id: clean.id.clone(),
-        phone: clean.phone.clone(),
-        name: clean.name.clone(),
-        email: clean.email.clone(),
-        card,
-        birthday: clean.birthday.clone(),
-        tags: clean.tags.clone(),
-        consents: clean.consents.clone(),
+        profile: CustomerProfile {
+            id: clean.id.clone(),
+            phone: clean.phone.clone(),
+            name: clean.name.clone(),
+            email: clean.email.clone(),
+            card,
+            birthday: clean.birthday.clone(),
+            tags: clean.tags.clone(),
+            consents: clean.consents.clone(),
+            paid_total: Money(0),
+            created_at: at,
+            updated_at: at,
+        },
         external_id: None,
-        paid_total: Money(0),
-        created_at: at,
-        updated_at: at,
         wallet: Wallet::default(),
     };
     if program.welcome_points > 0 {

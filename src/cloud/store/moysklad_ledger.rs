@@ -42,7 +42,7 @@ impl Store {
             let program = current_program(sql)?;
             let customer = customer_of(sql, &request, false)?;
             let calc = price(&program, customer.as_ref(), &request, at, false)?;
-            Ok(to_wire(&calc, customer.map(|c| c.id), None))
+            Ok(to_wire(&calc, customer.map(|c| c.profile.id), None))
         })
         .await
     }
@@ -86,7 +86,7 @@ impl Store {
             // The goods are gone: points spent elsewhere since the recalc do not stop the sale;
             // `apply` books the shortfall as debt and an `overdraft` conflict.
             let calc = price(&program, customer.as_ref(), &calculation, at, true)?;
-            let receipt = to_wire(&calc, customer.map(|c| c.id), Some((&request.id, at)));
+            let receipt = to_wire(&calc, customer.map(|c| c.profile.id), Some((&request.id, at)));
             let payload = serde_json::to_value(SaleEvent { receipt: receipt.clone(), request: request.clone() })?;
             book(sql, &settings, &till_id, event(last_seq + 1, EventKind::Sale, payload, at), at)?;
             Ok(receipt)

@@ -125,7 +125,7 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
                     .transpose()?
                     .unwrap_or(0);
                 Some(Change::Balance(BalanceSnapshot {
-                    customer_id: customer.id,
+                    customer_id: customer.profile.id.clone(),
                     balance: customer.wallet.balance(at),
                     available: customer.wallet.available(at),
                     pending: customer.wallet.pending(at),

@@ -112,7 +112,7 @@ impl Store {
             }
             log(sql, &customer.id, "created")?;
             publish(sql, &changes, at)?;
-            Ok(SignupOutcome::Created { customer_id: customer.id })
+            Ok(SignupOutcome::Created { customer_id: customer.profile.id })
         })
         .await
     }
