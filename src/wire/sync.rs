@@ -102,15 +102,17 @@ pub struct SyncEvent {
     pub kind: EventKind,
     /// The till's clock, which may be wrong; the cloud records its own time too.
     pub created_at: String,
+    /// Kept as the JSON text it came in: the cloud reads it once, straight into its
+    /// [`EventPayload`] type, and stores the text as it is (no tree in between).
     #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    pub payload: Box<serde_json::value::RawValue>,
 }
 
 /// An outbox event's payload, typed by its kind: the agent builds its outbox rows from this and
 /// the cloud parses pushed payloads into it, so a field renamed on one side fails to compile
 /// (or fails the round-trip test) instead of showing up as rejected events in production.
 ///
-/// The envelope (`SyncEvent::payload`) stays a plain JSON value, so one event that does not fit
+/// The envelope (`SyncEvent::payload`) stays raw JSON text, so one event that does not fit
 /// is refused on its own (`invalid_payload`) instead of failing the whole batch, and rows queued
 /// by older agents are pushed as they were stored.
 #[derive(Debug, Clone)]
@@ -144,15 +146,20 @@ impl EventPayload {
         }
     }
 
-    /// Reads a pushed payload as the struct its `kind` names.
-    pub fn from_json(kind: EventKind, payload: &serde_json::Value) -> Result<Self, serde_json::Error> {
-        use serde::Deserialize;
+    /// The payload as the JSON text a [`SyncEvent`] carries (keys in `to_json`'s order).
+    pub fn to_raw(&self) -> Result<Box<serde_json::value::RawValue>, serde_json::Error> {
+        serde_json::value::to_raw_value(&self.to_json()?)
+    }
+
+    /// Reads a pushed payload as the struct its `kind` names, in one pass over the text.
+    pub fn from_raw(kind: EventKind, payload: &serde_json::value::RawValue) -> Result<Self, serde_json::Error> {
+        let text = payload.get();
         Ok(match kind {
-            EventKind::CustomerCreated => EventPayload::CustomerCreated(CustomerEvent::deserialize(payload)?),
-            EventKind::CustomerUpdated => EventPayload::CustomerUpdated(CustomerEvent::deserialize(payload)?),
-            EventKind::Sale => EventPayload::Sale(Box::new(SaleEvent::deserialize(payload)?)),
-            EventKind::Return => EventPayload::Return(Box::new(ReturnEvent::deserialize(payload)?)),
-            EventKind::Adjustment => EventPayload::Adjustment(AdjustmentResult::deserialize(payload)?),
+            EventKind::CustomerCreated => EventPayload::CustomerCreated(serde_json::from_str(text)?),
+            EventKind::CustomerUpdated => EventPayload::CustomerUpdated(serde_json::from_str(text)?),
+            EventKind::Sale => EventPayload::Sale(Box::new(serde_json::from_str(text)?)),
+            EventKind::Return => EventPayload::Return(Box::new(serde_json::from_str(text)?)),
+            EventKind::Adjustment => EventPayload::Adjustment(serde_json::from_str(text)?),
         })
     }
 }

@@ -72,7 +72,7 @@ impl Store {
                     event_id,
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
                     created_at: crate::clock::rfc3339(created_at),
-                    payload: serde_json::from_str(&payload)
+                    payload: serde_json::value::RawValue::from_string(payload)
                         .map_err(|e| StoreError::corrupt(format!("outbox event {seq}"), e))?,
                 });
             }

@@ -119,19 +119,18 @@ pub(super) struct HeldMark([usize; 3], HashMap<String, i64>);
 impl ChunkCache {
     /// A cache that already knows which receipts the chunk's sales name are stored, and holds
     /// the rows they add until [`ChunkCache::write_held`].
-    pub fn for_events(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<ChunkCache, CloudError> {
+    pub fn for_events(sql: &mut dyn Sql, till_id: &str, payloads: &[ParsedPayload]) -> Result<ChunkCache, CloudError> {
         let cache = ChunkCache { held: Some(RefCell::default()), ..ChunkCache::default() };
-        let ids: Vec<String> = events
-            .iter()
-            .filter(|e| e.kind == EventKind::Sale)
-            .filter_map(|e| e.payload.pointer("/request/id")?.as_str().map(str::to_owned))
-            .filter(|id| !id.contains('\0'))
-            .collect();
+        let sales = || {
+            payloads.iter().filter_map(|payload| match payload {
+                Some(Ok(EventPayload::Sale(sale))) => Some(sale),
+                _ => None,
+            })
+        };
+        let ids: Vec<String> = sales().map(|sale| sale.request.id.clone()).filter(|id| !id.contains('\0')).collect();
         if sql.dialect() == Dialect::Postgres {
-            let mut customers: Vec<String> = events
-                .iter()
-                .filter(|e| e.kind == EventKind::Sale)
-                .filter_map(|e| e.payload.pointer("/receipt/customer_id")?.as_str().map(str::to_owned))
+            let mut customers: Vec<String> = sales()
+                .filter_map(|sale| sale.receipt.customer_id.clone())
                 .filter(|id| !id.contains('\0') && id.len() <= 128)
                 .collect();
             customers.sort();
@@ -316,7 +315,21 @@ impl Context<'_> {
     }
 }
 
-pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Changes) -> Result<(), Applied> {
+/// A pushed event's payload read into its type (or why it does not fit), once per event;
+/// `None` once it was handed to [`apply_event`].
+pub(super) type ParsedPayload = Option<Result<EventPayload, serde_json::Error>>;
+
+/// Reads each event's payload into its type: one pass over the pushed text per event.
+pub(super) fn parse_payloads(events: &[SyncEvent]) -> Vec<ParsedPayload> {
+    events.iter().map(|event| Some(EventPayload::from_raw(event.kind, &event.payload))).collect()
+}
+
+pub(super) fn apply_event(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    payload: Result<EventPayload, serde_json::Error>,
+    changes: &mut Changes,
+) -> Result<(), Applied> {
     if cx.event.event_id.is_empty() || cx.event.event_id.len() > 128 {
         return Err(refuse("invalid_payload", "event_id must be 1 to 128 characters"));
     }
@@ -327,15 +340,20 @@ pub(super) fn apply_event(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Cha
         cx.cache.customers.borrow_mut().clear();
     }
     let mark = cx.cache.mark();
-    let applied = apply_kind(sql, cx, changes);
+    let applied = apply_kind(sql, cx, payload, changes);
     if applied.is_err() {
         cx.cache.back_to(mark);
     }
     applied
 }
 
-fn apply_kind(sql: &mut dyn Sql, cx: &Context<'_>, changes: &mut Changes) -> Result<(), Applied> {
-    let payload = EventPayload::from_json(cx.event.kind, &cx.event.payload).map_err(|e| {
+fn apply_kind(
+    sql: &mut dyn Sql,
+    cx: &Context<'_>,
+    payload: Result<EventPayload, serde_json::Error>,
+    changes: &mut Changes,
+) -> Result<(), Applied> {
+    let payload = payload.map_err(|e| {
         refuse("invalid_payload", format!("the {} payload does not fit the contract: {e}", cx.event.kind.as_str()))
     })?;
     match payload {

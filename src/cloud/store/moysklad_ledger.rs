@@ -27,7 +27,7 @@ use crate::vals;
 use crate::wire::to_wire;
 use crate::wire::RequestHash;
 use crate::wire::{
-    rules_input, CalculateRequest, Calculation, CommitRequest, EventKind, ReturnEvent, ReturnRequest, ReturnResult,
+    rules_input, CalculateRequest, Calculation, CommitRequest, EventPayload, ReturnEvent, ReturnRequest, ReturnResult,
     ReturnedLine, SaleEvent, SyncEvent,
 };
 
@@ -87,8 +87,9 @@ impl Store {
             // `apply` books the shortfall as debt and an `overdraft` conflict.
             let calc = price(&program, customer.as_ref(), &calculation, at, true)?;
             let receipt = to_wire(&calc, customer.map(|c| c.profile.id), Some((&request.id, at)));
-            let payload = serde_json::to_value(SaleEvent { receipt: receipt.clone(), request: request.clone() })?;
-            book(sql, &settings, &till_id, event(last_seq + 1, EventKind::Sale, payload, at), at)?;
+            let payload =
+                EventPayload::Sale(Box::new(SaleEvent { receipt: receipt.clone(), request: request.clone() }));
+            book(sql, &settings, &till_id, last_seq + 1, payload, at)?;
             Ok(receipt)
         })
         .await
@@ -203,16 +204,13 @@ impl Store {
                 balance_after,
                 created_at: rfc3339(at),
             };
-            let payload = serde_json::to_value(ReturnEvent { result: result.clone(), request: request.clone() })?;
-            book(sql, &settings, &till_id, event(last_seq + 1, EventKind::Return, payload, at), at)?;
+            let payload =
+                EventPayload::Return(Box::new(ReturnEvent { result: result.clone(), request: request.clone() }));
+            book(sql, &settings, &till_id, last_seq + 1, payload, at)?;
             Ok(result)
         })
         .await
     }
-}
-
-fn event(seq: i64, kind: EventKind, payload: serde_json::Value, at: i64) -> SyncEvent {
-    SyncEvent { seq, event_id: uuid::Uuid::new_v4().to_string(), kind, created_at: rfc3339(at), payload }
 }
 
 /// Applies an event of the MoySklad till with the push path's own code, records it and moves
@@ -222,13 +220,21 @@ fn book(
     sql: &mut dyn Sql,
     settings: &StoreSettings,
     till_id: &str,
-    event: SyncEvent,
+    seq: i64,
+    payload: EventPayload,
     at: i64,
 ) -> Result<(), CloudError> {
+    let event = SyncEvent {
+        seq,
+        event_id: uuid::Uuid::new_v4().to_string(),
+        kind: payload.kind(),
+        created_at: rfc3339(at),
+        payload: payload.to_raw()?,
+    };
     let mut changes = Changes::default();
     let cache = ChunkCache::default();
     let context = Context { settings, till_id, event: &event, at, cache: &cache };
-    match apply_event(sql, &context, &mut changes) {
+    match apply_event(sql, &context, Ok(payload), &mut changes) {
         Ok(()) => {}
         Err(Applied::Refused(refusal)) => {
             tracing::error!(code = refusal.code, message = %refusal.message, "a MoySklad document was refused by the ledger");
@@ -239,15 +245,7 @@ fn book(
     sql.execute(
         "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at)
          VALUES ($1, $2, $3, $4, 'applied', NULL, NULL, $5, $6, $7)",
-        vals![
-            &event.event_id,
-            till_id,
-            event.seq,
-            event.kind.as_str(),
-            event.payload.to_string(),
-            &event.created_at,
-            at
-        ],
+        vals![&event.event_id, till_id, event.seq, event.kind.as_str(), event.payload.get(), &event.created_at, at],
     )?;
     sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![event.seq, till_id])?;
     publish(sql, &changes, at)?;

@@ -13,13 +13,13 @@
 //! unique keys on `(till_id, seq)` and `event_id` back that up; a violation reruns the chunk,
 //! which then answers `duplicate`.
 
-use super::apply::{apply_event, Applied, ChunkCache, Context};
+use super::apply::{apply_event, parse_payloads, Applied, ChunkCache, Context, ParsedPayload};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::now;
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::vals;
-use crate::wire::{EventOutcome, EventResult, SyncEvent};
+use crate::wire::{EventOutcome, EventPayload, EventResult, SyncEvent};
 use std::collections::HashMap;
 
 /// Events applied in one transaction: a till's whole batch (its worker sends 500), so a batch
@@ -33,7 +33,7 @@ impl Store {
     /// `sequence_conflict`; events after it are not processed and not answered.
     pub async fn push(&self, till_id: String, events: Vec<SyncEvent>) -> Result<Vec<EventResult>, CloudError> {
         let mut results = Vec::with_capacity(events.len());
-        // The chunks take the events over rather than copying them (each holds a JSON tree).
+        // The chunks take the events over rather than copying them.
         let mut events = events.into_iter();
         loop {
             let chunk: Vec<SyncEvent> = events.by_ref().take(CHUNK).collect();
@@ -136,9 +136,10 @@ fn push_chunk(
     let mut results = Vec::with_capacity(events.len());
     let mut records: Vec<(&SyncEvent, EventRecord)> = Vec::with_capacity(events.len());
     let mut savepoint = Savepoint { open: false };
-    let cache = ChunkCache::for_events(sql, till_id, events)?;
+    let mut payloads = parse_payloads(events);
+    let cache = ChunkCache::for_events(sql, till_id, &payloads)?;
     let mut stopped = false;
-    for event in events {
+    for (event, payload) in events.iter().zip(payloads.iter_mut()) {
         let result = match earlier_answer(&known, till_id, last_seq, event)? {
             Some(result) => result,
             None => {
@@ -146,6 +147,7 @@ fn push_chunk(
                     sql,
                     &mut savepoint,
                     &Context { settings, till_id, event, at, cache: &cache },
+                    payload,
                     &mut changes,
                 )?;
                 known.note(event, &record);
@@ -243,7 +245,7 @@ fn insert_events(
                 Value::from(if record.code.is_some() { "rejected" } else { "applied" }),
                 Value::from(record.code.clone()),
                 Value::from(record.message.clone()),
-                Value::from(event.payload.to_string()),
+                Value::from(event.payload.get()),
                 Value::from(&event.created_at),
                 Value::Int(at),
             ]);
@@ -304,12 +306,15 @@ fn apply_one(
     sql: &mut dyn Sql,
     savepoint: &mut Savepoint,
     context: &Context<'_>,
+    payload: &mut ParsedPayload,
     changes: &mut Changes,
 ) -> Result<(EventResult, EventRecord), CloudError> {
     let Context { till_id, event, at, .. } = *context;
     let mut event_changes = Changes::default();
     savepoint.begin(sql)?;
-    match apply_event(sql, context, &mut event_changes) {
+    // Each event is applied once in a chunk (an event answered earlier never gets here).
+    let payload = payload.take().unwrap_or_else(|| EventPayload::from_raw(event.kind, &event.payload));
+    match apply_event(sql, context, payload, &mut event_changes) {
         Ok(()) => {
             // The savepoint stays open until the next event's (or the end of the chunk).
             changes.absorb(event_changes);
