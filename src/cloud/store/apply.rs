@@ -7,13 +7,14 @@ use super::customers::{load_many_locked, load_resolved, points_of, CustomerRecor
 use super::{Changes, CloudError, FeedKind, StoreSettings};
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
+use crate::reports::ShiftTotals;
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
 use crate::wire::{
     AdjustmentResult, BalanceChangedData, EventKind, EventPayload, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What one event's application came to, besides success.
 pub(super) enum Applied {
@@ -105,16 +106,18 @@ impl Held {
     }
 }
 
-/// Held rows per table (in [`Held`] order, which is the order they must be written in) and the
-/// newest seq of this till per customer (`customer_till_seq`).
+/// Held rows per table (in [`Held`] order, which is the order they must be written in), the
+/// newest seq of this till per customer (`customer_till_seq`), and the chunk's sales summed per
+/// local day (`till_days`: one upsert per day and chunk instead of one per sale).
 #[derive(Default)]
 struct HeldRows {
     rows: [Vec<Value>; 3],
     till_seq: HashMap<String, i64>,
+    days: BTreeMap<i64, ShiftTotals>,
 }
 
-/// How much was held when an event began, so a refused event's rows can be dropped.
-pub(super) struct HeldMark([usize; 3], HashMap<String, i64>);
+/// What was held when an event began, so a refused event's rows can be dropped.
+pub(super) struct HeldMark([usize; 3], HashMap<String, i64>, BTreeMap<i64, ShiftTotals>);
 
 impl ChunkCache {
     /// A cache that already knows which receipts the chunk's sales name are stored, and holds
@@ -183,6 +186,28 @@ impl ChunkCache {
         Ok(())
     }
 
+    /// Adds a sale to its till's day in `till_days`: held when this cache holds rows.
+    fn add_sale_to_day(
+        &self,
+        sql: &mut dyn Sql,
+        till_id: &str,
+        sale: crate::reports::SaleFigures,
+        happened: i64,
+    ) -> Result<(), DbError> {
+        let day = crate::reports::local_day(happened);
+        match &self.held {
+            Some(held) => {
+                held.borrow_mut().days.entry(day).or_default().add_sale(sale, happened);
+                Ok(())
+            }
+            None => {
+                let mut totals = ShiftTotals::default();
+                totals.add_sale(sale, happened);
+                super::reports::bump_day(sql, day, till_id, "", &totals, 0)
+            }
+        }
+    }
+
     /// The customer's balance includes this till's events up to `seq`.
     fn note_till_seq(&self, sql: &mut dyn Sql, customer_id: &str, till_id: &str, seq: i64) -> Result<(), DbError> {
         match &self.held {
@@ -198,24 +223,28 @@ impl ChunkCache {
 
     pub fn mark(&self) -> Option<HeldMark> {
         let held = self.held.as_ref()?.borrow();
-        Some(HeldMark(held.rows.each_ref().map(Vec::len), held.till_seq.clone()))
+        Some(HeldMark(held.rows.each_ref().map(Vec::len), held.till_seq.clone(), held.days.clone()))
     }
 
     /// Forgets what was held since `mark` (the event was refused and rolled back).
     pub fn back_to(&self, mark: Option<HeldMark>) {
-        if let (Some(held), Some(HeldMark(lengths, till_seq))) = (&self.held, mark) {
+        if let (Some(held), Some(HeldMark(lengths, till_seq, days))) = (&self.held, mark) {
             let mut held = held.borrow_mut();
             for (rows, length) in held.rows.iter_mut().zip(lengths) {
                 rows.truncate(length);
             }
             held.till_seq = till_seq;
+            held.days = days;
         }
     }
 
     /// Writes the held rows, many a statement.
     pub fn write_held(&self, sql: &mut dyn Sql, till_id: &str) -> Result<(), DbError> {
         let Some(held) = &self.held else { return Ok(()) };
-        let HeldRows { rows, till_seq } = std::mem::take(&mut *held.borrow_mut());
+        let HeldRows { rows, till_seq, days } = std::mem::take(&mut *held.borrow_mut());
+        for (day, totals) in &days {
+            super::reports::bump_day(sql, *day, till_id, "", totals, 0)?;
+        }
         for (table, rows) in [Held::Receipt, Held::ReceiptLine, Held::Journal].into_iter().zip(rows) {
             let (insert, width) = table.insert();
             for part in rows.chunks(width * 100) {
@@ -442,7 +471,8 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
             sale.receipt.program_version,
             cx.event.seq,
             &cx.event.event_id,
-            serde_json::to_string(&sale).map_err(CloudError::from)?,
+            // The pushed text as it came: the sale as the till described it (`SaleEvent`).
+            cx.event.payload.get(),
             cx.at
         ]
         .to_vec(),
@@ -458,10 +488,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     for code in &figures.promo_codes {
         promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
     }
-    let mut day = crate::reports::ShiftTotals::default();
-    let happened = cx.happened_at();
-    day.add_sale(crate::reports::SaleFigures::of(&sale.receipt), happened);
-    super::reports::bump_day(sql, crate::reports::local_day(happened), cx.till_id, "", &day, 0)?;
+    cx.cache.add_sale_to_day(sql, cx.till_id, crate::reports::SaleFigures::of(&sale.receipt), cx.happened_at())?;
     // Only now: a refusal above is rolled back, and the receipt with it.
     cx.cache.note_receipt(&figures.receipt_id);
     Ok(())

@@ -8,7 +8,7 @@
 //! report reads the folded days.
 
 use super::{CloudError, Missing, Store, StoreScope};
-use crate::cloud::db::{Mode, Sql, Value};
+use crate::cloud::db::{DbError, Mode, Sql, Value};
 use crate::reports::{day_start, local_day, ShiftTotals};
 use crate::vals;
 use std::collections::BTreeMap;
@@ -185,7 +185,7 @@ pub(super) fn bump_day(
     store: &str,
     t: &ShiftTotals,
     adjusted: i64,
-) -> Result<(), CloudError> {
+) -> Result<(), DbError> {
     sql.write(
         "INSERT INTO till_days (day, till_id, store, receipts, loyalty_receipts, sales_amount, points_discount,
                                 points_earned, points_spent, returns, refund_amount, points_taken_back,
