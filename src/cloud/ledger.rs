@@ -284,6 +284,12 @@ pub fn save_wallet(
     after: &Wallet,
     at: Timestamp,
 ) -> Result<(), DbError> {
+    write_moves(sql, &wallet_moves(customer_id, before, after, at))?;
+    save_lots(sql, customer_id, before, after)
+}
+
+/// The `lot_moves` rows (six values each, see [`write_moves`]) that a change of wallet makes.
+pub fn wallet_moves(customer_id: &str, before: &Wallet, after: &Wallet, at: Timestamp) -> Vec<Value> {
     let mut moves: Vec<Value> = Vec::new();
     for lot in &after.lots {
         let old = before.lots.iter().find(|old| lot.id != 0 && old.id == lot.id).map_or(0, |old| old.remaining);
@@ -295,7 +301,11 @@ pub fn save_wallet(
     if before.debt != after.debt {
         moves.extend_from_slice(vals![customer_id, "debt", after.debt - before.debt, None::<i64>, None::<i64>, at]);
     }
-    write_moves(sql, &moves)?;
+    moves
+}
+
+/// Writes a wallet's changed lots and debt (without their `lot_moves`, see [`wallet_moves`]).
+pub fn save_lots(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), DbError> {
     for lot in &after.lots {
         // A new lot folded into an older one by `Wallet::consolidate` holds nothing: no row.
         if lot.id == 0 && lot.remaining > 0 {

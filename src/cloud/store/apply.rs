@@ -89,6 +89,7 @@ pub(super) enum Held {
     Receipt,
     ReceiptLine,
     Journal,
+    LotMove,
 }
 
 impl Held {
@@ -102,6 +103,7 @@ impl Held {
                 ("INSERT INTO receipt_lines (till_id, receipt_id, line_no, quantity, paid, earn, redeem_points) VALUES ", 7)
             }
             Held::Journal => ("INSERT INTO ledger (customer_id, kind, points, till_id, reference, created_at) VALUES ", 6),
+            Held::LotMove => ("INSERT INTO lot_moves (customer_id, kind, points, activates_at, expires_at, at) VALUES ", 6),
         }
     }
 }
@@ -111,13 +113,13 @@ impl Held {
 /// local day (`till_days`: one upsert per day and chunk instead of one per sale).
 #[derive(Default)]
 struct HeldRows {
-    rows: [Vec<Value>; 3],
+    rows: [Vec<Value>; 4],
     till_seq: HashMap<String, i64>,
     days: BTreeMap<i64, ShiftTotals>,
 }
 
 /// What was held when an event began, so a refused event's rows can be dropped.
-pub(super) struct HeldMark([usize; 3], HashMap<String, i64>, BTreeMap<i64, ShiftTotals>);
+pub(super) struct HeldMark([usize; 4], HashMap<String, i64>, BTreeMap<i64, ShiftTotals>);
 
 impl ChunkCache {
     /// A cache that already knows which receipts the chunk's sales name are stored, and holds
@@ -173,10 +175,11 @@ impl ChunkCache {
             .is_some())
     }
 
-    /// Adds a row to `table`: held when this cache holds rows, else written now.
+    /// Adds rows (a whole number of them) to `table`: held when this cache holds rows, else
+    /// written now.
     fn add_row(&self, sql: &mut dyn Sql, table: Held, row: Vec<Value>) -> Result<(), DbError> {
         let (insert, width) = table.insert();
-        debug_assert_eq!(row.len(), width);
+        debug_assert_eq!(row.len() % width, 0);
         // Refused now, with the event, rather than when the rows are written for the chunk.
         crate::cloud::db::refuse_nul(&row)?;
         match &self.held {
@@ -245,7 +248,7 @@ impl ChunkCache {
         for (day, totals) in &days {
             super::reports::bump_day(sql, *day, till_id, "", totals, 0)?;
         }
-        for (table, rows) in [Held::Receipt, Held::ReceiptLine, Held::Journal].into_iter().zip(rows) {
+        for (table, rows) in [Held::Receipt, Held::ReceiptLine, Held::Journal, Held::LotMove].into_iter().zip(rows) {
             let (insert, width) = table.insert();
             for part in rows.chunks(width * 100) {
                 write_rows(sql, insert, width, part)?;
@@ -451,7 +454,9 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         }
         // Every sale reads the customer's open lots: keep them few.
         wallet.consolidate(cx.at);
-        ledger::save_wallet(sql, &customer.id, &customer.wallet, &wallet, cx.at)?;
+        // The moves are held with the chunk's rows: nothing in a push reads them back.
+        cx.cache.add_row(sql, Held::LotMove, ledger::wallet_moves(&customer.id, &customer.wallet, &wallet, cx.at))?;
+        ledger::save_lots(sql, &customer.id, &customer.wallet, &wallet)?;
         sql.write(
             "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
             vals![figures.total, cx.at, &customer.id],
