@@ -198,7 +198,8 @@ impl Store {
         let written = self
             .db
             .run(Mode::Write, move |sql| {
-                let mut params = vec![Value::Int(now), Value::from(id.as_str())];
+                // Placeholders are numbered in the order they first appear: the till's id last.
+                let mut params = vec![Value::Int(now)];
                 let mut sets = vec!["last_seen_at = $1".to_owned()];
                 if let Some(version) = &report.agent_version {
                     params.push(Value::from(version.as_str()));
@@ -208,11 +209,13 @@ impl Store {
                     params.push(Value::Int(pending));
                     sets.push(format!("pending_events = ${}, pending_reported_at = $1", params.len()));
                 }
+                params.push(Value::from(id.as_str()));
                 // Never back in time: a slower call of the same till, or another process.
                 sql.execute(
                     &format!(
-                        "UPDATE tills SET {} WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $1)",
-                        sets.join(", ")
+                        "UPDATE tills SET {} WHERE id = ${} AND (last_seen_at IS NULL OR last_seen_at <= $1)",
+                        sets.join(", "),
+                        params.len()
                     ),
                     &params,
                 )?;
