@@ -248,6 +248,9 @@
     area: "tills",
     title: "nav_tills",
     async render(view, params, query) {
+      // This page lists the tills anyway: the store list is read afresh with them, so a store
+      // another user or a script just gave its first till is there to pick.
+      LC.forgetStores();
       const store = await storeSelect("store", query.store || "");
       if (!LC.current()) return;
       store.input.addEventListener("change", () => LC.go("tills", [], { store: store.input.value }));
@@ -313,7 +316,7 @@
         { label: t("till"), value: (x) => h("span", { class: "till-cell", title: x.till_id }, h("strong", { class: "nowrap" }, x.name), h("span", { class: "muted small" }, x.store)) },
         { label: t("state"), value: tillState, class: "nowrap" },
         { label: t("last_contact"), value: (x) => (x.last_seen_at ? LC.dateTime(x.last_seen_at) : t("never")), class: "nowrap" },
-        { label: t("agent_version"), value: (x) => x.agent_version, class: "mono small" },
+        { label: t("agent_version"), value: (x) => x.agent_version, class: "nowrap" },
         { label: t("pending_events"), value: pendingCell, class: "num" },
         { label: t("events_received"), value: (x) => LC.number(x.last_seq), class: "num" },
         { label: "", class: "actions-cell", value: (x) => tillActions(x, view) },
@@ -322,7 +325,8 @@
   }
 
   function tillActions(till, view) {
-    if (!LC.isOwner() || till.revoked || till.name === "MoySklad") return "";
+    // A revoked till keeps "New code": a new code is how it comes back.
+    if (!LC.isOwner() || till.name === "MoySklad") return h("span");
     const code = h("button", { type: "button", class: "small", on: { click: async () => {
       try {
         const answer = await LC.busy(code, () => LC.api("POST", "/v1/admin/tills/" + encodeURIComponent(till.till_id) + "/enrollment-code", {}));
