@@ -371,10 +371,7 @@ mod till_report_tests {
     #[test]
     fn a_header_that_cannot_be_read_is_left_out() {
         let read = |v: &str, p: &str| TillReport::read(Some(v.as_bytes()), Some(p.as_bytes()));
-        assert_eq!(
-            read("0.4.1", "17"),
-            TillReport { agent_version: Some("0.4.1".into()), pending_events: Some(17) }
-        );
+        assert_eq!(read("0.4.1", "17"), TillReport { agent_version: Some("0.4.1".into()), pending_events: Some(17) });
         assert_eq!(read(" 0.4.1 ", " 0 ").pending_events, Some(0));
         for bad in ["-1", "1.5", "", "12a", "99999999999999999999", "+3"] {
             assert_eq!(read("1", bad).pending_events, None, "{bad:?}");

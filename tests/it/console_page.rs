@@ -201,9 +201,7 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     confirm_dialog(&browser).await;
     let till_1 = enrolled["till_id"].as_str().expect("a till id").to_owned();
     let row = |id: &str| format!("#tills tr[data-till='{id}']");
-    browser
-        .wait_text(&row(&till_1), "the new till", |t| t.contains("Касса 1") && t.contains("Арбат, 12"))
-        .await;
+    browser.wait_text(&row(&till_1), "the new till", |t| t.contains("Касса 1") && t.contains("Арбат, 12")).await;
     assert_eq!(browser.text_of(&format!("{} .till-cell strong", row(&till_1))).await, "Касса 1", "the name, over…");
     assert_eq!(browser.text_of(&format!("{} .till-cell .muted", row(&till_1))).await, "Арбат, 12", "…its store");
 
@@ -221,7 +219,8 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     cloud.sql(&format!(
         "UPDATE tills SET last_seen_at = {two_hours_ago}, pending_reported_at = {two_hours_ago} WHERE id = '{till_2}'"
     ));
-    let (status, waiting) = cloud.admin_post("/v1/admin/tills", json!({ "store": "Тверская, 5", "name": "Касса 3" })).await;
+    let (status, waiting) =
+        cloud.admin_post("/v1/admin/tills", json!({ "store": "Тверская, 5", "name": "Касса 3" })).await;
     assert_eq!(status, 201, "{waiting}");
     let till_3 = waiting["till_id"].as_str().expect("a till id").to_owned();
     let (till_4, _) = enrolled_till(&cloud, "Тверская, 5", "Касса 4").await;
@@ -243,7 +242,10 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
         "its 4 events highlighted: offline, they are not in the reports"
     );
     let none_late = browser
-        .execute("return document.querySelectorAll(arguments[0]).length;", vec![json!(format!("{} .pending-late", row(&till_1)))])
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(format!("{} .pending-late", row(&till_1)))],
+        )
         .await;
     assert_eq!(none_late, 0, "an online till's empty outbox is not highlighted");
     assert!(browser.text_of(&row(&till_3)).await.contains("ещё не подключена"));

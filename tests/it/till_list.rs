@@ -99,7 +99,10 @@ async fn refused_till_scenario(backend: Backend) {
     let (status, synced) = agent.post("/v1/sync", json!({})).await;
     assert_eq!(status, 200, "{synced}");
     let (_, health) = agent.get("/v1/health").await;
-    assert_eq!((health["sync"]["state"].clone(), health["sync"]["pending"].clone()), (json!("auth_error"), json!(HELD)));
+    assert_eq!(
+        (health["sync"]["state"].clone(), health["sync"]["pending"].clone()),
+        (json!("auth_error"), json!(HELD))
+    );
 
     let till = eventually(Duration::from_secs(5), "the list to show the held events", || async {
         let till = cloud.till_view(&till_id).await;
@@ -159,7 +162,8 @@ async fn managers_page_scenario(backend: Backend) {
     assert_eq!(status, 200, "{first}");
     assert_eq!(names(&first), ["Arbat 1", "Arbat 2"], "a full page of their own: {first}");
     let cursor = first["next_cursor"].as_str().expect("a next page");
-    let (_, second) = manager.get(&format!("/v1/admin/tills?limit=2&cursor={}", crate::cloud_support::urlencode(cursor))).await;
+    let (_, second) =
+        manager.get(&format!("/v1/admin/tills?limit=2&cursor={}", crate::cloud_support::urlencode(cursor))).await;
     assert_eq!(names(&second), ["Arbat 3"], "{second}");
     assert_eq!(second["next_cursor"], Value::Null, "{second}");
     let (_, theirs) = manager.get("/v1/admin/tills?store=Tverskaya").await;
@@ -210,9 +214,7 @@ async fn report_headers_scenario(backend: Backend) {
     // A push counts what is left once the cloud has answered: the outbox held 2 besides these.
     let ivan = uuid::Uuid::new_v4().to_string();
     let events = vec![crate::cloud_support::customer_created(1, &ivan, "+79995550606", "2700000000606")];
-    let response = cloud
-        .client_push_with_headers(&till, events, &[version, ("X-Loyalty-Pending-Events", "3")])
-        .await;
+    let response = cloud.client_push_with_headers(&till, events, &[version, ("X-Loyalty-Pending-Events", "3")]).await;
     assert_eq!(response["results"][0]["outcome"], "applied", "{response}");
     assert_eq!(cloud.till_view(&id).await["pending_events"], 2);
 

@@ -102,9 +102,8 @@ impl SyncClient {
     /// it stands, so a drained outbox is recorded as 0 by the push that drained it and again
     /// by the pull that follows. A count that cannot be read is left out, never guessed.
     async fn sync_call(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let request = request
-            .bearer_auth(&self.token)
-            .header(crate::wire::AGENT_VERSION_HEADER, env!("CARGO_PKG_VERSION"));
+        let request =
+            request.bearer_auth(&self.token).header(crate::wire::AGENT_VERSION_HEADER, env!("CARGO_PKG_VERSION"));
         let Some(store) = &self.outbox else { return request };
         match store.outbox_pending(crate::clock::now()).await {
             Ok((pending, _)) => request.header(crate::wire::PENDING_EVENTS_HEADER, pending.max(0).to_string()),
@@ -136,12 +135,8 @@ impl SyncClient {
 
     pub async fn push(&self, events: Vec<SyncEvent>) -> Result<PushResponse, SyncError> {
         let request = self.sync_call(self.http.post(format!("{}/v1/sync/push", self.base))).await;
-        let response = request
-            .timeout(REQUEST_TIMEOUT)
-            .json(&PushRequest { events })
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let response =
+            request.timeout(REQUEST_TIMEOUT).json(&PushRequest { events }).send().await.map_err(unreachable)?;
         parse(response).await
     }
 

@@ -73,7 +73,8 @@ pub async fn push(
             Ok(response) => response.results.iter().filter(|r| r.outcome.is_final()).count(),
             Err(_) => 0,
         };
-        let left = TillReport { agent_version: None, pending_events: Some(pending.saturating_sub(answered as i64).max(0)) };
+        let left =
+            TillReport { agent_version: None, pending_events: Some(pending.saturating_sub(answered as i64).max(0)) };
         if let Err(e) = state.store.till_seen(&till_id, crate::clock::now(), left).await {
             tracing::warn!(till = %till_id, error = %e, "could not note the till's pending events");
         }
