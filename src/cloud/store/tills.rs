@@ -62,7 +62,8 @@ pub struct TillView {
     /// How many events its outbox held at its last report: sales, returns and edits the
     /// cloud has not got yet, so not in the reports yet either (null: never reported).
     pub pending_events: Option<i64>,
-    /// When it reported `pending_events`.
+    /// When `pending_events` was last written: a till that keeps reporting the same count is
+    /// written once a minute, so this is up to a minute behind its latest report.
     pub pending_reported_at: Option<String>,
 }
 
