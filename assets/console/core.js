@@ -526,7 +526,7 @@
     options = options || {};
     const body = table.tBodies[0];
     for (const row of rows) {
-      const tr = h("tr", { class: options.onRow ? "clickable" : "" },
+      const tr = h("tr", { class: options.onRow ? "clickable" : "", dataset: options.rowData ? options.rowData(row) : {} },
         columns.map((c) => {
           const value = c.value(row);
           return h("td", { class: c.class || "" }, value === undefined || value === null || value === "" ? "—" : value);

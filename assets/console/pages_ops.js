@@ -20,12 +20,13 @@
     return undefined;
   }
 
-  // Every till, all pages (a chain has at most a few hundred), for grouping and store lists.
-  async function allTills() {
+  // Every till (of one store, when given), all pages (a chain has at most a few hundred), for
+  // the tills page and the store lists.
+  async function allTills(store) {
     const tills = [];
     let cursor = null;
     for (let i = 0; i < 50; i++) {
-      const answer = await LC.api("GET", "/v1/admin/tills" + LC.query({ limit: 1000, cursor }));
+      const answer = await LC.api("GET", "/v1/admin/tills" + LC.query({ store: store || "", limit: 1000, cursor }));
       tills.push(...(answer.tills || []));
       cursor = answer.next_cursor;
       if (!cursor) break;
@@ -246,14 +247,21 @@
   LC.pages.tills = {
     area: "tills",
     title: "nav_tills",
-    async render(view) {
+    async render(view, params, query) {
+      // This page lists the tills anyway: the store list is read afresh with them, so a store
+      // another user or a script just gave its first till is there to pick.
+      LC.forgetStores();
+      const store = await storeSelect("store", query.store || "");
+      if (!LC.current()) return;
+      store.input.addEventListener("change", () => LC.go("tills", [], { store: store.input.value }));
+      store.wrap.querySelector("span").hidden = true;
       const create = LC.isOwner() ? h("button", { type: "button", id: "new-till", class: "primary", on: { click: () => createTillDialog(view) } }, t("new_till")) : null;
-      view.append(LC.pageHead(t("nav_tills"), create));
+      view.append(LC.pageHead(t("nav_tills"), store.wrap, create));
       const body = h("div", { id: "tills" }, LC.loading());
       view.append(body);
       let tills;
       try {
-        tills = await allTills();
+        tills = await allTills(store.input.value);
       } catch (error) {
         LC.clear(body).append(h("div", { class: "notice error" }, error.message));
         return;
@@ -263,14 +271,37 @@
     },
   };
 
+  // "2 ч", "15 мин", "3 дн.": how long a till has been silent, in whole units.
+  function silentFor(iso) {
+    const minutes = Math.max(1, Math.floor((Date.now() - new Date(iso).getTime()) / 60000));
+    if (!Number.isFinite(minutes)) return "";
+    if (minutes < 60) return t("for_minutes", { n: minutes });
+    if (minutes < 48 * 60) return t("for_hours", { n: Math.floor(minutes / 60) });
+    return t("for_days", { n: Math.floor(minutes / 1440) });
+  }
+
+  // The state of a till as a coloured dot and a few words: online (seen within the cloud's
+  // window, 5 minutes), offline and for how long, never enrolled, or revoked.
   function tillState(till) {
-    if (pick(till, "revoked_at") || till.revoked === true) return LC.status(t("till_revoked"), "bad");
-    if (!till.enrolled) return LC.status(t("till_not_enrolled"), "warn");
-    const online = pick(till, "online");
-    if (online === true) return LC.status(t("till_online"), "ok");
-    const seen = pick(till, "last_contact_at", "last_seen_at", "last_sync_at");
-    if (online === false || (seen && Date.now() - new Date(seen).getTime() > 3600 * 1000)) return LC.status(t("till_silent"), "bad");
-    return LC.status(t("till_enrolled"), "ok");
+    const dot = (tone, text, title) => h("span", { class: "till-state " + tone, title: title || "" }, h("span", { class: "dot", "aria-hidden": "true" }), text);
+    if (till.revoked) return dot("off", t("till_revoked"));
+    if (!till.enrolled && till.name === "MoySklad") return dot("off", t("till_moysklad"));
+    if (!till.enrolled) return dot("warn", t("till_not_enrolled"));
+    if (till.online) return dot("ok", t("till_online"));
+    if (!till.last_seen_at) return dot("bad", t("till_offline"));
+    return dot("bad", t("till_offline_for", { for: silentFor(till.last_seen_at) }), t("last_contact") + ": " + LC.dateTime(till.last_seen_at));
+  }
+
+  // Events the till still holds. Offline, they are sales and returns the reports do not have
+  // yet: highlighted, with a word on why.
+  function pendingCell(till) {
+    const n = till.pending_events;
+    if (n === undefined || n === null) return null;
+    const reported = till.pending_reported_at ? t("pending_reported", { date: LC.dateTime(till.pending_reported_at) }) : "";
+    if (n > 0 && !till.online) {
+      return h("span", { class: "pending-late", title: t("pending_not_in_reports") + (reported ? " " + reported : "") }, LC.number(n));
+    }
+    return h("span", { title: reported }, LC.number(n));
   }
 
   function drawTills(body, tills, view) {
@@ -278,29 +309,24 @@
       body.append(LC.empty(LC.isOwner() ? t("no_tills_owner") : t("no_tills")));
       return;
     }
-    const byStore = new Map();
-    for (const till of tills) {
-      if (!byStore.has(till.store)) byStore.set(till.store, []);
-      byStore.get(till.store).push(till);
-    }
-    for (const [store, list] of [...byStore.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0])))) {
-      body.append(h("div", { class: "panel store-group", dataset: { store } },
-        h("h2", {}, store, " ", h("span", { class: "muted small" }, LC.countText(list.length, ["касса", "кассы", "касс"], ["till", "tills"]))),
-        h("div", { class: "table-wrap" }, LC.table([
-          { label: t("till_name"), value: (x) => x.name, class: "nowrap" },
-          { label: t("state"), value: tillState },
-          { label: t("last_contact"), value: (x) => { const seen = pick(x, "last_contact_at", "last_seen_at", "last_sync_at"); return seen ? LC.ago(seen) : x.enrolled_at ? t("enrolled_on", { date: LC.dateTime(x.enrolled_at) }) : t("never"); } },
-          { label: t("agent_version"), value: (x) => pick(x, "agent_version", "version") },
-          { label: t("pending_events"), value: (x) => { const n = pick(x, "pending_events", "pending"); return n === undefined ? null : LC.number(n); }, class: "num" },
-          { label: t("events_received"), value: (x) => LC.number(x.last_seq), class: "num" },
-          { label: t("till_id"), value: (x) => x.till_id, class: "mono small" },
-          { label: "", class: "actions-cell", value: (x) => tillActions(x, view) },
-        ], list))));
-    }
+    const sorted = [...tills].sort((a, b) => String(a.store).localeCompare(String(b.store)) || String(a.name).localeCompare(String(b.name)));
+    const late = tills.some((x) => x.pending_events > 0 && !x.online);
+    body.append(h("div", { class: "panel" },
+      h("div", { class: "table-wrap" }, LC.table([
+        { label: t("till"), value: (x) => h("span", { class: "till-cell", title: x.till_id }, h("strong", { class: "nowrap" }, x.name), h("span", { class: "muted small" }, x.store)) },
+        { label: t("state"), value: tillState, class: "nowrap" },
+        { label: t("last_contact"), value: (x) => (x.last_seen_at ? LC.dateTime(x.last_seen_at) : t("never")), class: "nowrap" },
+        { label: t("agent_version"), value: (x) => x.agent_version, class: "nowrap" },
+        { label: t("pending_events"), value: pendingCell, class: "num" },
+        { label: t("events_received"), value: (x) => LC.number(x.last_seq), class: "num" },
+        { label: "", class: "actions-cell", value: (x) => tillActions(x, view) },
+      ], sorted, { rowData: (x) => ({ till: x.till_id }) })),
+      h("p", { class: "muted small" }, t("tills_online_note"), late ? [" ", h("span", { class: "pending-late" }, t("pending_late_note"))] : null)));
   }
 
   function tillActions(till, view) {
-    if (!LC.isOwner() || pick(till, "revoked_at") || till.revoked === true || till.name === "MoySklad") return "";
+    // A revoked till keeps "New code": a new code is how it comes back.
+    if (!LC.isOwner() || till.name === "MoySklad") return h("span");
     const code = h("button", { type: "button", class: "small", on: { click: async () => {
       try {
         const answer = await LC.busy(code, () => LC.api("POST", "/v1/admin/tills/" + encodeURIComponent(till.till_id) + "/enrollment-code", {}));

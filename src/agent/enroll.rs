@@ -95,7 +95,7 @@ pub async fn enroll(
     };
     // The cloud has replaced the till's token: save the new one whatever happens next.
     link.save(&config.config_dir)?;
-    let client = SyncClient::for_link(&link);
+    let client = SyncClient::for_link(&link).reporting(store.clone());
 
     let renumbered = match enrolment {
         Enrolment::New => None,

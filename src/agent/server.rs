@@ -141,7 +141,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {
-        let client = SyncClient::for_link(link);
+        let client = SyncClient::for_link(link).reporting(store.clone());
         let program_slot = state.clone();
         let on_program = Arc::new(move |program| program_slot.set_program(program));
         let last_success = store.last_sync_success().await.unwrap_or(None);

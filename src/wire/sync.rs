@@ -13,6 +13,42 @@ use utoipa::ToSchema;
 
 use super::{AdjustmentResult, CommitRequest, Consents, ReturnRequest, ReturnResult};
 
+/// The header in which an agent sends its version (`CARGO_PKG_VERSION`) with every sync call.
+pub const AGENT_VERSION_HEADER: &str = "X-Loyalty-Agent-Version";
+/// The header in which an agent sends how many events its outbox holds (sent, not yet
+/// answered, or not sent at all) when the call leaves it.
+pub const PENDING_EVENTS_HEADER: &str = "X-Loyalty-Pending-Events";
+/// The longest agent version the cloud records.
+pub const MAX_AGENT_VERSION_LEN: usize = 64;
+
+/// What a till says about itself in the headers of a sync call. A header that is absent or
+/// cannot be read is `None` (an older agent sends neither): never an error, and never a
+/// reason to forget what an earlier call said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TillReport {
+    pub agent_version: Option<String>,
+    pub pending_events: Option<i64>,
+}
+
+impl TillReport {
+    /// Reads the two header values as they came: a version of 1 to
+    /// [`MAX_AGENT_VERSION_LEN`] printable ASCII characters, and a count that is a whole
+    /// number from 0 up.
+    pub fn read(agent_version: Option<&[u8]>, pending_events: Option<&[u8]>) -> TillReport {
+        let agent_version = agent_version
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= MAX_AGENT_VERSION_LEN && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned);
+        let pending_events = pending_events
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<i64>().ok());
+        TillReport { agent_version, pending_events }
+    }
+}
+
 /// `POST /v1/enroll`: a one-time code from the cloud's admin, exchanged for a device token.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +260,13 @@ pub enum EventOutcome {
     SequenceConflict,
 }
 
+impl EventOutcome {
+    /// Whether the event leaves the till's outbox with this answer.
+    pub fn is_final(self) -> bool {
+        matches!(self, EventOutcome::Applied | EventOutcome::Duplicate | EventOutcome::Rejected)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EventResult {
     pub seq: i64,
@@ -325,5 +368,25 @@ mod tests {
         .expect("a page with an unknown change");
         assert!(matches!(page.changes[0], Change::Unknown));
         assert!(matches!(&page.changes[1], Change::CustomerMerged { from, into } if from == "a" && into == "b"));
+    }
+}
+
+#[cfg(test)]
+mod till_report_tests {
+    use super::TillReport;
+
+    #[test]
+    fn a_header_that_cannot_be_read_is_left_out() {
+        let read = |v: &str, p: &str| TillReport::read(Some(v.as_bytes()), Some(p.as_bytes()));
+        assert_eq!(read("0.4.1", "17"), TillReport { agent_version: Some("0.4.1".into()), pending_events: Some(17) });
+        assert_eq!(read(" 0.4.1 ", " 0 ").pending_events, Some(0));
+        for bad in ["-1", "1.5", "", "12a", "99999999999999999999", "+3"] {
+            assert_eq!(read("1", bad).pending_events, None, "{bad:?}");
+        }
+        for bad in ["", "1 2", "версия", &"9".repeat(65), "1\u{7f}"] {
+            assert_eq!(read(bad, "1").agent_version, None, "{bad:?}");
+        }
+        assert_eq!(TillReport::read(None, None), TillReport::default());
+        assert_eq!(TillReport::read(Some(&[0xff, 0xfe]), Some(&[0xff])), TillReport::default());
     }
 }

@@ -345,6 +345,41 @@ impl Cloud {
         body
     }
 
+    /// A sync call as an agent makes it, with `headers` (its version and outbox size): a pull
+    /// of one change. Answers the status.
+    pub async fn pull_with_headers(&self, token: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut request = self.client.get(self.url("/v1/sync/pull?limit=1&wait=0")).bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("HTTP request").status().as_u16()
+    }
+
+    /// A push with `headers`, as an agent sends it; answers the push's body.
+    pub async fn client_push_with_headers(&self, till: &Till, events: Vec<Value>, headers: &[(&str, &str)]) -> Value {
+        let mut request =
+            self.client.post(self.url("/v1/sync/push")).bearer_auth(&till.token).json(&json!({ "events": events }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("HTTP request");
+        assert_eq!(response.status().as_u16(), 200, "push");
+        response.json().await.expect("a push answer")
+    }
+
+    /// The till `till_id` as the admin list of tills shows it.
+    pub async fn till_view(&self, till_id: &str) -> Value {
+        let (status, body) = self.admin_get("/v1/admin/tills?limit=1000").await;
+        assert_eq!(status, 200, "{body}");
+        body["tills"]
+            .as_array()
+            .expect("tills")
+            .iter()
+            .find(|t| t["till_id"] == till_id)
+            .unwrap_or_else(|| panic!("till {till_id} is not listed: {body}"))
+            .clone()
+    }
+
     pub async fn pull(&self, till: &Till, cursor: Option<&str>, limit: i64, wait: u64) -> Value {
         let mut path = format!("/v1/sync/pull?limit={limit}&wait={wait}");
         if let Some(cursor) = cursor {

@@ -199,10 +199,85 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     assert_eq!(status, 200, "the code on the page enrolls a till: {enrolled}");
 
     confirm_dialog(&browser).await;
-    browser
-        .wait_text(".store-group", "the new till under its store", |t| t.contains("Арбат, 12") && t.contains("Касса 1"))
+    let till_1 = enrolled["till_id"].as_str().expect("a till id").to_owned();
+    let row = |id: &str| format!("#tills tr[data-till='{id}']");
+    browser.wait_text(&row(&till_1), "the new till", |t| t.contains("Касса 1") && t.contains("Арбат, 12")).await;
+    assert_eq!(browser.text_of(&format!("{} .till-cell strong", row(&till_1))).await, "Касса 1", "the name, over…");
+    assert_eq!(browser.text_of(&format!("{} .till-cell .muted", row(&till_1))).await, "Арбат, 12", "…its store");
+
+    // The till calls, as an agent does, with its version and an empty outbox: online.
+    let token = enrolled["device_token"].as_str().expect("a device token").to_owned();
+    let report = |version: &'static str, pending: &'static str| {
+        [("X-Loyalty-Agent-Version", version), ("X-Loyalty-Pending-Events", pending)]
+    };
+    assert_eq!(cloud.pull_with_headers(&token, &report("0.1.0", "0")).await, 200);
+    // Another till of the store reported 4 events it holds, two hours ago: offline, and those
+    // sales are not in the reports. One more was never enrolled, and one was revoked.
+    let (till_2, token_2) = enrolled_till(&cloud, "Арбат, 12", "Касса 2").await;
+    assert_eq!(cloud.pull_with_headers(&token_2, &report("0.0.9", "4")).await, 200);
+    let two_hours_ago = loyalty::clock::now() - 2 * 3600 - 60;
+    cloud.sql(&format!(
+        "UPDATE tills SET last_seen_at = {two_hours_ago}, pending_reported_at = {two_hours_ago} WHERE id = '{till_2}'"
+    ));
+    let (status, waiting) =
+        cloud.admin_post("/v1/admin/tills", json!({ "store": "Тверская, 5", "name": "Касса 3" })).await;
+    assert_eq!(status, 201, "{waiting}");
+    let till_3 = waiting["till_id"].as_str().expect("a till id").to_owned();
+    let (till_4, _) = enrolled_till(&cloud, "Тверская, 5", "Касса 4").await;
+    let (status, revoked) = cloud.admin_post(&format!("/v1/admin/tills/{till_4}/revoke"), json!({})).await;
+    assert_eq!(status, 200, "{revoked}");
+
+    open(&browser, "#/dashboard").await;
+    open(&browser, "#/tills").await;
+    let online = browser.wait_text(&row(&till_1), "the first till online", |t| t.contains("в сети")).await;
+    assert!(!online.contains("не в сети"), "{online}");
+    assert!(online.contains("0.1.0"), "its version: {online}");
+    assert_eq!(browser.text_of(&format!("{} .till-state.ok", row(&till_1))).await, "в сети");
+    let offline = browser.text_of(&row(&till_2)).await;
+    assert!(offline.contains("не в сети 2 ч"), "offline, and for how long: {offline}");
+    assert!(offline.contains("0.0.9"), "{offline}");
+    assert_eq!(
+        browser.text_of(&format!("{} .pending-late", row(&till_2))).await,
+        "4",
+        "its 4 events highlighted: offline, they are not in the reports"
+    );
+    let none_late = browser
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(format!("{} .pending-late", row(&till_1)))],
+        )
         .await;
+    assert_eq!(none_late, 0, "an online till's empty outbox is not highlighted");
+    assert!(browser.text_of(&row(&till_3)).await.contains("ещё не подключена"));
+    assert!(browser.text_of(&row(&till_4)).await.contains("отозвана"));
+    // Last contact as a date and time, in the page's language.
+    let seen = browser.text_of(&format!("{} td:nth-child(3)", row(&till_1))).await;
+    assert!(seen.contains(&time::OffsetDateTime::now_utc().year().to_string()) && seen.contains(':'), "{seen}");
+    assert!(browser.text_of(&format!("{} td:nth-child(3)", row(&till_3))).await.contains("никогда"));
     browser.screenshot("tills").await;
+
+    // The store filter asks the cloud for one store's tills.
+    browser
+        .execute(
+            "const s = document.querySelector('.page-head select[name=store]'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            vec![json!("Тверская, 5")],
+        )
+        .await;
+    browser.wait_until("the filtered list", &format!("return !document.querySelector(\"{}\");", row(&till_1))).await;
+    let shown = browser.text_of("#tills").await;
+    assert!(shown.contains("Касса 3") && shown.contains("Касса 4") && !shown.contains("Касса 2"), "{shown}");
+    assert!(browser.current_url().await.contains("store="), "the filter is in the address");
+    browser.screenshot("tills_store").await;
+}
+
+/// A till created in `store` and enrolled through the API: its id and device token.
+async fn enrolled_till(cloud: &Cloud, store: &str, name: &str) -> (String, String) {
+    let (status, created) = cloud.admin_post("/v1/admin/tills", json!({ "store": store, "name": name })).await;
+    assert_eq!(status, 201, "{created}");
+    let code = created["enrollment_code"].as_str().expect("a code");
+    let (status, body) = cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
+    assert_eq!(status, 200, "{body}");
+    (created["till_id"].as_str().unwrap().to_owned(), body["device_token"].as_str().unwrap().to_owned())
 }
 
 /// Change the accrual to 7 %: the preview prices a sample receipt under both versions, the

@@ -28,6 +28,7 @@ mod slow_clients;
 mod storage_failure;
 mod sync_contract;
 mod sync_e2e;
+mod till_list;
 mod tray;
 
 mod cloud_support;

@@ -24,7 +24,7 @@ fn sale(id: &str, customer_id: &str, price: i64) -> Value {
 /// The database files a backup of the data folder holds (the WAL too: the agent was killed).
 const DATABASE_FILES: [&str; 2] = ["agent.db", "agent.db-wal"];
 
-fn back_up(dir: &Path, backup: &Path) {
+pub(crate) fn back_up(dir: &Path, backup: &Path) {
     for name in DATABASE_FILES {
         let from = dir.join(name);
         if from.exists() {
@@ -33,7 +33,7 @@ fn back_up(dir: &Path, backup: &Path) {
     }
 }
 
-fn restore(backup: &Path, dir: &Path) {
+pub(crate) fn restore(backup: &Path, dir: &Path) {
     for name in DATABASE_FILES.iter().chain(&["agent.db-shm"]) {
         let _ = std::fs::remove_file(dir.join(name));
     }
@@ -46,7 +46,7 @@ fn restore(backup: &Path, dir: &Path) {
 }
 
 /// Runs the real CLI against the data folder `dir`.
-async fn agent_command(dir: &Path, args: &[&str]) -> Output {
+pub(crate) async fn agent_command(dir: &Path, args: &[&str]) -> Output {
     let (dir, args): (PathBuf, Vec<String>) = (dir.to_owned(), args.iter().map(|a| a.to_string()).collect());
     tokio::task::spawn_blocking(move || {
         Command::new(agent_binary())
@@ -61,11 +61,11 @@ async fn agent_command(dir: &Path, args: &[&str]) -> Output {
     .expect("the command's thread")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-async fn new_code(cloud: &Cloud, till_id: &str) -> String {
+pub(crate) async fn new_code(cloud: &Cloud, till_id: &str) -> String {
     let (status, body) = cloud.admin_post(&format!("/v1/admin/tills/{till_id}/enrollment-code"), json!({})).await;
     assert_eq!(status, 201, "{body}");
     body["enrollment_code"].as_str().expect("a code").to_owned()

@@ -61,6 +61,9 @@ pub struct SyncClient {
     token: String,
     /// The till the token belongs to, for messages that tell a person what to run.
     till_id: String,
+    /// The outbox whose size every sync call reports (`X-Loyalty-Pending-Events`), once
+    /// [`SyncClient::reporting`] gave it one.
+    outbox: Option<crate::agent::store::Store>,
 }
 
 /// How long a single request may take, not counting a long-poll's wait.
@@ -77,12 +80,38 @@ impl SyncClient {
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             till_id: String::new(),
+            outbox: None,
         }
     }
 
     /// The client of an enrolled till.
     pub fn for_link(link: &crate::agent::cloud_link::CloudLink) -> SyncClient {
         SyncClient { till_id: link.till_id.clone(), ..SyncClient::new(&link.url, &link.device_token) }
+    }
+
+    /// This client with the till's store: from now on every sync call tells the cloud how many
+    /// events the outbox holds, for the back office's list of tills.
+    pub fn reporting(self, store: crate::agent::store::Store) -> SyncClient {
+        SyncClient { outbox: Some(store), ..self }
+    }
+
+    /// A sync call with this till's headers (CONTRACTS.md §sync): its token, the agent's
+    /// version and the outbox's size as it is now. The count is read when the call leaves, so
+    /// a push reports the events it carries as still pending: the cloud subtracts those it
+    /// answers for (see `cloud::api::sync::push`), and every other call reports the count as
+    /// it stands, so a drained outbox is recorded as 0 by the push that drained it and again
+    /// by the pull that follows. A count that cannot be read is left out, never guessed.
+    async fn sync_call(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let request =
+            request.bearer_auth(&self.token).header(crate::wire::AGENT_VERSION_HEADER, env!("CARGO_PKG_VERSION"));
+        let Some(store) = &self.outbox else { return request };
+        match store.outbox_pending(crate::clock::now()).await {
+            Ok((pending, _)) => request.header(crate::wire::PENDING_EVENTS_HEADER, pending.max(0).to_string()),
+            Err(e) => {
+                tracing::debug!(error = %e, "the outbox could not be counted for the cloud");
+                request
+            }
+        }
     }
 
     /// The error for a push the cloud stopped with `sequence_conflict`.
@@ -105,24 +134,16 @@ impl SyncClient {
     }
 
     pub async fn push(&self, events: Vec<SyncEvent>) -> Result<PushResponse, SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/sync/push", self.base))
-            .bearer_auth(&self.token)
-            .timeout(REQUEST_TIMEOUT)
-            .json(&PushRequest { events })
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let request = self.sync_call(self.http.post(format!("{}/v1/sync/push", self.base))).await;
+        let response =
+            request.timeout(REQUEST_TIMEOUT).json(&PushRequest { events }).send().await.map_err(unreachable)?;
         parse(response).await
     }
 
     /// Which of `event_ids` the cloud already holds (see `KnownEventsRequest`).
     pub async fn known_events(&self, event_ids: Vec<String>) -> Result<Vec<KnownEvent>, SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/sync/known-events", self.base))
-            .bearer_auth(&self.token)
+        let request = self.sync_call(self.http.post(format!("{}/v1/sync/known-events", self.base))).await;
+        let response = request
             .timeout(REQUEST_TIMEOUT)
             .json(&KnownEventsRequest { event_ids })
             .send()
@@ -138,10 +159,8 @@ impl SyncClient {
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor.to_owned()));
         }
-        let response = self
-            .http
-            .get(format!("{}/v1/sync/pull", self.base))
-            .bearer_auth(&self.token)
+        let request = self.sync_call(self.http.get(format!("{}/v1/sync/pull", self.base))).await;
+        let response = request
             .query(&query)
             .timeout(REQUEST_TIMEOUT + Duration::from_secs(u64::from(wait)))
             .send()
@@ -176,7 +195,7 @@ impl SyncClient {
             .pop_if_empty()
             .push(number);
         let response =
-            self.http.get(url).bearer_auth(&self.token).timeout(GIFT_CARD_TIMEOUT).send().await.map_err(unreachable)?;
+            self.sync_call(self.http.get(url)).await.timeout(GIFT_CARD_TIMEOUT).send().await.map_err(unreachable)?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -189,10 +208,8 @@ impl SyncClient {
         receipt_id: &str,
         payments: Vec<GiftCardPayment>,
     ) -> Result<GiftCardRedeemed, GiftCardError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/sync/gift-cards/redeem", self.base))
-            .bearer_auth(&self.token)
+        let request = self.sync_call(self.http.post(format!("{}/v1/sync/gift-cards/redeem", self.base))).await;
+        let response = request
             .timeout(GIFT_CARD_TIMEOUT)
             .json(&GiftCardRedeem { receipt_id: receipt_id.to_owned(), payments })
             .send()

@@ -20,6 +20,13 @@ pub struct CreateTill {
     pub name: String,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TillQuery {
+    /// Only this store's tills (for a manager, one of their own: another store's list is empty).
+    pub store: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TillList {
     pub tills: Vec<TillView>,
@@ -47,17 +54,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(till)))
 }
 
-/// A page of tills, oldest first.
-#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_list", params(PageParams),
+/// A page of tills, oldest first, with when each last called, its agent's version, the events
+/// its outbox still holds and whether it is online; a manager's page holds their stores' only.
+#[utoipa::path(get, path = "/v1/admin/tills", tag = "admin", operation_id = "admin_till_list", params(TillQuery, PageParams),
     responses((status = 200, body = TillList), (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    ApiQuery(query): ApiQuery<TillQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<TillList>, ApiError> {
-    let page = state.store.list_tills(page.page()?).await?;
-    let tills = page.items.into_iter().filter(|till| principal.scope.allows(&till.store)).collect();
-    Ok(Json(TillList { tills, next_cursor: page.next_cursor }))
+    let scope = principal.scope.narrowed(query.store.as_deref().map(str::trim));
+    let page = state.store.list_tills(scope, page.page()?).await?;
+    Ok(Json(TillList { tills: page.items, next_cursor: page.next_cursor }))
 }
 
 /// A new one-time code for an existing till, e.g. to enroll it again after a restore.

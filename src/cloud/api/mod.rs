@@ -48,6 +48,7 @@ use super::backoffice::{Area, Principal};
 use super::db::DbError;
 use super::store::{CloudError, Store};
 use super::token::AdminToken;
+use crate::wire::TillReport;
 
 /// The largest request body accepted (a push of 1000 events fits comfortably).
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -274,7 +275,23 @@ async fn check_device(State(state): State<AppState>, mut request: Request, next:
     };
     match state.store.till_for_token(token).await {
         Ok(Some(till_id)) => {
+            let headers = request.headers();
+            let report = TillReport::read(
+                headers.get(crate::wire::AGENT_VERSION_HEADER).map(|v| v.as_bytes()),
+                headers.get(crate::wire::PENDING_EVENTS_HEADER).map(|v| v.as_bytes()),
+            );
+            // Every sync call comes through here: "last contact" for the dashboard and the
+            // list of tills. A push's count still includes the events it carries: the push
+            // handler records what is left once it has answered (`sync::push`).
+            let noted = match request.uri().path() == sync::PUSH_PATH {
+                true => TillReport { pending_events: None, ..report.clone() },
+                false => report.clone(),
+            };
+            if let Err(e) = state.store.till_seen(&till_id, crate::clock::now(), noted).await {
+                tracing::warn!(till = %till_id, error = %e, "could not note when the till was last seen");
+            }
             request.extensions_mut().insert(TillId(till_id));
+            request.extensions_mut().insert(report);
             next.run(request).await
         }
         Ok(None) => {

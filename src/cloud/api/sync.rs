@@ -14,7 +14,7 @@ use crate::cloud::store::{CloudError, DEFAULT_LIMIT, MAX_BATCH};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::wire::{
     GiftCardRedeem, GiftCardRedeemed, GiftCardView, KnownEventsRequest, KnownEventsResponse, PullResponse, PushRequest,
-    PushResponse, TillEnrollRequest, TillEnrollResponse, MAX_KNOWN_EVENTS,
+    PushResponse, TillEnrollRequest, TillEnrollResponse, TillReport, MAX_KNOWN_EVENTS,
 };
 
 /// Exchanges a one-time enrollment code for the till's device token.
@@ -46,6 +46,9 @@ pub async fn enroll(State(state): State<AppState>, request: Request) -> Response
     }
 }
 
+/// The push's path: its count of pending events is recorded once it is answered.
+pub const PUSH_PATH: &str = "/v1/sync/push";
+
 /// Applies the till's events in order; one answer per event up to the first `out_of_order`
 /// or `sequence_conflict` (events after it are not processed).
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
@@ -54,8 +57,32 @@ pub async fn enroll(State(state): State<AppState>, request: Request) -> Response
 pub async fn push(
     State(state): State<AppState>,
     Extension(TillId(till_id)): Extension<TillId>,
+    Extension(report): Extension<TillReport>,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
+    let pushed = push_events(&state, &till_id, request).await;
+    // The till counted its outbox with this push's events in it. Those the cloud answered for
+    // for good (applied, duplicate, rejected) leave the outbox when the answer arrives, so
+    // what is left is the count less those: recorded now, it is true as soon as the push is
+    // done, and a push that drains the outbox records 0 without waiting for the next call.
+    // (Recording the raw count would show the last batch as pending until the pull after it;
+    // an answer lost on the way is the one case where the till still holds events the cloud
+    // has, and its next push, answered `duplicate`, settles it.)
+    if let Some(pending) = report.pending_events {
+        let answered = match &pushed {
+            Ok(response) => response.results.iter().filter(|r| r.outcome.is_final()).count(),
+            Err(_) => 0,
+        };
+        let left =
+            TillReport { agent_version: None, pending_events: Some(pending.saturating_sub(answered as i64).max(0)) };
+        if let Err(e) = state.store.till_seen(&till_id, crate::clock::now(), left).await {
+            tracing::warn!(till = %till_id, error = %e, "could not note the till's pending events");
+        }
+    }
+    pushed.map(Json)
+}
+
+async fn push_events(state: &AppState, till_id: &str, request: PushRequest) -> Result<PushResponse, ApiError> {
     if request.events.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(
             "batch_too_large",
@@ -77,8 +104,8 @@ pub async fn push(
     if request.events.iter().any(|e| !printable(&e.created_at, 64)) {
         return Err(ApiError::unprocessable("invalid_event", "every created_at must be an RFC 3339 time"));
     }
-    let results = state.store.push(till_id, request.events).await?;
-    Ok(Json(PushResponse { results }))
+    let results = state.store.push(till_id.to_owned(), request.events).await?;
+    Ok(PushResponse { results })
 }
 
 /// Which of these events the cloud already holds: asked by a till enrolled again over a

@@ -221,8 +221,8 @@ pub struct Store {
     settings: Arc<StoreSettings>,
     /// Signalled after every local commit that published feed rows: long-polls wake on it.
     changed: Arc<Notify>,
-    /// When this process last wrote each till's `last_seen_at` (see `reports::till_seen`).
-    seen: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// What this process last wrote of each till's report (see `tills::till_seen`).
+    seen: Arc<std::sync::Mutex<std::collections::HashMap<String, tills::Seen>>>,
 }
 
 /// What kind of entity a feed row names.

@@ -592,31 +592,6 @@ impl Store {
         })
         .await
     }
-
-    /// Notes that a till called: `tills.last_seen_at`, written at most once a minute per till
-    /// (an in-memory note of the last write keeps the other calls from writing at all).
-    pub async fn till_seen(&self, till_id: &str, now: i64) -> Result<(), CloudError> {
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if seen.get(till_id).is_some_and(|last| now - last < 60) {
-                return Ok(());
-            }
-            if seen.len() > 100_000 {
-                seen.clear();
-            }
-            seen.insert(till_id.to_owned(), now);
-        }
-        let till_id = till_id.to_owned();
-        self.db
-            .run(Mode::Write, move |sql| {
-                sql.execute(
-                    "UPDATE tills SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
-                    vals![now, &till_id],
-                )?;
-                Ok(())
-            })
-            .await
-    }
 }
 
 /// Points that expired on each local day `from..=today` (never after `now`), by the customer's

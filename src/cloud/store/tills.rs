@@ -1,15 +1,17 @@
 //! Tills and their enrollment: an admin creates a till and gets a one-time code; the till
-//! exchanges the code for a device token. Only hashes of codes and tokens are stored.
+//! exchanges the code for a device token. Only hashes of codes and tokens are stored. Every
+//! call a till makes notes when it was last seen, its agent's version and how many events its
+//! outbox holds ([`Store::till_seen`]), which the back office's list of tills shows.
 
 use serde::Serialize;
 
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
-use super::{invalid, invalid_with, CloudError, Store};
+use super::{invalid, invalid_with, CloudError, Store, StoreScope};
 use crate::clock::{now, rfc3339};
-use crate::cloud::db::{Sql, Value};
+use crate::cloud::db::{Mode, Row, Sql, Value};
 use crate::cloud::token::{enrollment_code, normalize_code, random_token, secret_hash, CODE_LENGTH};
 use crate::vals;
-use crate::wire::{EventOutcome, KnownEvent, TillEnrollResponse};
+use crate::wire::{EventOutcome, KnownEvent, TillEnrollResponse, TillReport};
 
 /// How long an enrollment code may be used.
 pub const CODE_LIFETIME_SECONDS: i64 = 24 * 3600;
@@ -26,17 +28,96 @@ pub struct NewTill {
     pub enrollment_qr_svg: Option<String>,
 }
 
+/// A till counts as online when it called within this many seconds. An idle agent long-polls
+/// the cloud every 25 s and `last_seen_at` is written at most once a minute, so an online
+/// till's `last_seen_at` is at most about 85 s old; five minutes is a few times that, and a
+/// till that missed that many calls is really not reaching the cloud.
+pub const ONLINE_WINDOW_SECONDS: i64 = 300;
+
+/// How often `last_seen_at` is written for a till that reports nothing new.
+const SEEN_WRITE_INTERVAL_SECONDS: i64 = 60;
+
 /// A till as the back office sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TillView {
     pub till_id: String,
     pub store: String,
     pub name: String,
+    /// It holds a device token (enrolled and not revoked since).
     pub enrolled: bool,
     pub enrolled_at: Option<String>,
+    /// It was revoked: its token was taken away and no new enrollment code waits for it.
+    pub revoked: bool,
     /// The highest event sequence number answered for this till.
     pub last_seq: i64,
     pub created_at: String,
+    /// When it last called the cloud (null: never). Written at most once a minute while
+    /// nothing else changes, so up to a minute behind.
+    pub last_seen_at: Option<String>,
+    /// Enrolled and seen within the last [`ONLINE_WINDOW_SECONDS`] (5 minutes).
+    pub online: bool,
+    /// The version of the agent it last reported (null: never reported; agents before
+    /// 0.1 report none).
+    pub agent_version: Option<String>,
+    /// How many events its outbox held at its last report: sales, returns and edits the
+    /// cloud has not got yet, so not in the reports yet either (null: never reported).
+    pub pending_events: Option<i64>,
+    /// When `pending_events` was last written: a till that keeps reporting the same count is
+    /// written once a minute, so this is up to a minute behind its latest report.
+    pub pending_reported_at: Option<String>,
+}
+
+/// The columns [`till_view`] reads, after `FROM tills`. A till is revoked when it holds no
+/// token although it had a code (every till gets one when it is created), and none of its
+/// codes is unused: revoking takes the token and uses up the codes; a new code lifts it.
+const TILL_COLUMNS: &str = "id, store, name, enrolled_at, last_seq, created_at, list_order, last_seen_at,
+    agent_version, pending_events, pending_reported_at,
+    CAST(CASE WHEN enrolled_at IS NULL
+          AND EXISTS (SELECT 1 FROM enrollment_codes c WHERE c.till_id = tills.id)
+          AND NOT EXISTS (SELECT 1 FROM enrollment_codes c WHERE c.till_id = tills.id AND c.used_at IS NULL)
+         THEN 1 ELSE 0 END AS BIGINT)";
+
+/// A [`TillView`] from a row of [`TILL_COLUMNS`], online as of `now`.
+fn till_view(row: &Row, now: i64) -> Result<TillView, CloudError> {
+    let enrolled_at = row.opt_int(3)?;
+    let last_seen_at = row.opt_int(7)?;
+    let enrolled = enrolled_at.is_some();
+    Ok(TillView {
+        till_id: row.text(0)?,
+        store: row.text(1)?,
+        name: row.text(2)?,
+        enrolled,
+        enrolled_at: enrolled_at.map(rfc3339),
+        revoked: row.int(11)? == 1,
+        last_seq: row.int(4)?,
+        created_at: rfc3339(row.int(5)?),
+        last_seen_at: last_seen_at.map(rfc3339),
+        online: enrolled && last_seen_at.is_some_and(|at| at >= now - ONLINE_WINDOW_SECONDS),
+        agent_version: row.opt_text(8)?,
+        pending_events: row.opt_int(9)?,
+        pending_reported_at: row.opt_int(10)?.map(rfc3339),
+    })
+}
+
+/// What this process last wrote of a till's report (see [`Store::till_seen`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    at: i64,
+    agent_version: Option<String>,
+    pending_events: Option<i64>,
+}
+
+impl Seen {
+    /// Whether a call at `now` reporting `report` must be written: the minute is over, or it
+    /// says something new (a version or a count that differs from what was written, so an
+    /// outbox that drains shows 0 at once rather than a minute later). What a call leaves
+    /// out changes nothing.
+    fn must_write(last: Option<&Seen>, now: i64, report: &TillReport) -> bool {
+        let Some(last) = last else { return true };
+        now - last.at >= SEEN_WRITE_INTERVAL_SECONDS
+            || report.agent_version.as_ref().is_some_and(|v| last.agent_version.as_ref() != Some(v))
+            || report.pending_events.is_some_and(|n| last.pending_events != Some(n))
+    }
 }
 
 impl Store {
@@ -72,32 +153,81 @@ impl Store {
         })
     }
 
-    /// A page of tills, oldest first (in the order they were created, `list_order`): a till
-    /// created during a walk comes at its end.
-    pub async fn list_tills(&self, page: Page) -> Result<Paged<TillView>, CloudError> {
+    /// A page of the tills of `scope`'s stores, oldest first (in the order they were
+    /// created, `list_order`): a till created during a walk comes at its end. The scope is a
+    /// condition of the query, so a manager's page is a full page of their own tills.
+    pub async fn list_tills(&self, scope: StoreScope, page: Page) -> Result<Paged<TillView>, CloudError> {
+        let at = now();
         self.read(move |sql| {
             let after = page.key("tills", &[KeyPart::Int])?;
             let mut query = PageQuery::new();
+            if !scope.is_all() {
+                query.condition(|params| scope.condition("store", params));
+            }
             query.after(&["list_order"], after, false);
             let clauses = query.clauses("list_order", page.fetch());
-            let rows = sql.query(
-                &format!("SELECT id, store, name, enrolled_at, last_seq, created_at, list_order FROM tills{clauses}"),
-                &query.params,
-            )?;
-            page.finish("tills", rows, |row| key_columns(row, &[6])).try_map(|row| {
-                let enrolled_at = row.opt_int(3)?;
-                Ok(TillView {
-                    till_id: row.text(0)?,
-                    store: row.text(1)?,
-                    name: row.text(2)?,
-                    enrolled: enrolled_at.is_some(),
-                    enrolled_at: enrolled_at.map(rfc3339),
-                    last_seq: row.int(4)?,
-                    created_at: rfc3339(row.int(5)?),
-                })
-            })
+            let rows = sql.query(&format!("SELECT {TILL_COLUMNS} FROM tills{clauses}"), &query.params)?;
+            page.finish("tills", rows, |row| key_columns(row, &[6])).try_map(|row| till_view(&row, at))
         })
         .await
+    }
+
+    /// Notes that a till called at `now`, with what it reported of itself: `last_seen_at`,
+    /// and the agent's version and outbox size when it sent them. This is on the path of every
+    /// sync call, so an in-memory note of what was last written keeps most calls from
+    /// writing at all: a till is written at most once a minute unless its report changed.
+    /// With several cloud processes each keeps its own note, so a value another process
+    /// wrote may stand for up to that minute.
+    pub async fn till_seen(&self, till_id: &str, now: i64, report: TillReport) -> Result<(), CloudError> {
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !Seen::must_write(seen.get(till_id), now, &report) {
+                return Ok(());
+            }
+            if seen.len() > 100_000 {
+                seen.clear();
+            }
+            let last = seen.remove(till_id).unwrap_or_default();
+            let written = Seen {
+                at: now,
+                agent_version: report.agent_version.clone().or(last.agent_version),
+                pending_events: report.pending_events.or(last.pending_events),
+            };
+            seen.insert(till_id.to_owned(), written);
+        }
+        let id = till_id.to_owned();
+        let written = self
+            .db
+            .run(Mode::Write, move |sql| {
+                // Placeholders are numbered in the order they first appear: the till's id last.
+                let mut params = vec![Value::Int(now)];
+                let mut sets = vec!["last_seen_at = $1".to_owned()];
+                if let Some(version) = &report.agent_version {
+                    params.push(Value::from(version.as_str()));
+                    sets.push(format!("agent_version = ${}", params.len()));
+                }
+                if let Some(pending) = report.pending_events {
+                    params.push(Value::Int(pending));
+                    sets.push(format!("pending_events = ${}, pending_reported_at = $1", params.len()));
+                }
+                params.push(Value::from(id.as_str()));
+                // Never back in time: a slower call of the same till, or another process.
+                sql.execute(
+                    &format!(
+                        "UPDATE tills SET {} WHERE id = ${} AND (last_seen_at IS NULL OR last_seen_at <= $1)",
+                        sets.join(", "),
+                        params.len()
+                    ),
+                    &params,
+                )?;
+                Ok(())
+            })
+            .await;
+        if written.is_err() {
+            // Not written: the next call must not take it for written.
+            self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(till_id);
+        }
+        written
     }
 
     /// Exchanges a one-time code for a device token. The token is returned once; the database
@@ -227,19 +357,8 @@ impl Store {
                 "UPDATE enrollment_codes SET used_at = $1 WHERE till_id = $2 AND used_at IS NULL",
                 vals![at, &till_id],
             )?;
-            let row = sql.query_one(
-                "SELECT id, store, name, enrolled_at, last_seq, created_at FROM tills WHERE id = $1",
-                vals![&till_id],
-            )?;
-            Ok(TillView {
-                till_id: row.text(0)?,
-                store: row.text(1)?,
-                name: row.text(2)?,
-                enrolled: false,
-                enrolled_at: row.opt_int(3)?.map(rfc3339),
-                last_seq: row.int(4)?,
-                created_at: rfc3339(row.int(5)?),
-            })
+            let row = sql.query_one(&format!("SELECT {TILL_COLUMNS} FROM tills WHERE id = $1"), vals![&till_id])?;
+            till_view(&row, at)
         })
         .await
     }
@@ -247,21 +366,13 @@ impl Store {
     /// The till a device token belongs to, or `None`.
     pub async fn till_for_token(&self, token: String) -> Result<Option<String>, CloudError> {
         let hash = secret_hash(&token);
-        let till = self
-            .read(move |sql| {
-                Ok(match sql.query_opt("SELECT id FROM tills WHERE token_hash = $1", vals![&hash])? {
-                    Some(row) => Some(row.text(0)?),
-                    None => None,
-                })
+        self.read(move |sql| {
+            Ok(match sql.query_opt("SELECT id FROM tills WHERE token_hash = $1", vals![&hash])? {
+                Some(row) => Some(row.text(0)?),
+                None => None,
             })
-            .await?;
-        if let Some(till_id) = &till {
-            // Every push and pull comes through here: the dashboard's "last contact".
-            if let Err(e) = self.till_seen(till_id, crate::clock::now()).await {
-                tracing::warn!(till = %till_id, error = %e, "could not note when the till was last seen");
-            }
-        }
-        Ok(till)
+        })
+        .await
     }
 }
 
@@ -292,4 +403,26 @@ pub(crate) fn lock_till(sql: &mut dyn Sql, till_id: &str) -> Result<i64, CloudEr
         .query_opt(&format!("SELECT last_seq FROM tills WHERE id = $1{}", sql.dialect().for_update()), vals![till_id])?
         .ok_or_else(|| CloudError::NotFound(super::Missing::Till(till_id.to_owned())))?;
     Ok(row.int(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(version: Option<&str>, pending: Option<i64>) -> TillReport {
+        TillReport { agent_version: version.map(str::to_owned), pending_events: pending }
+    }
+
+    #[test]
+    fn a_till_is_written_once_a_minute_unless_its_report_changed() {
+        let last = Seen { at: 1000, agent_version: Some("0.1.0".into()), pending_events: Some(3) };
+        assert!(Seen::must_write(None, 1000, &report(None, None)), "the first call");
+        assert!(!Seen::must_write(Some(&last), 1059, &report(Some("0.1.0"), Some(3))), "nothing new");
+        assert!(!Seen::must_write(Some(&last), 1059, &report(None, None)), "an old agent says nothing");
+        assert!(Seen::must_write(Some(&last), 1060, &report(None, None)), "the minute is over");
+        assert!(Seen::must_write(Some(&last), 1001, &report(Some("0.1.0"), Some(0))), "the outbox drained");
+        assert!(Seen::must_write(Some(&last), 1001, &report(Some("0.2.0"), Some(3))), "a new version");
+        let unreported = Seen { at: 1000, agent_version: None, pending_events: None };
+        assert!(Seen::must_write(Some(&unreported), 1001, &report(None, Some(0))), "a first count");
+    }
 }
