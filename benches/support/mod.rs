@@ -97,11 +97,19 @@ impl Client {
             self.request.extend_from_slice(body);
         }
         let request = std::mem::take(&mut self.request);
-        let result = (|| -> std::io::Result<(Reply, bool)> {
-            let conn = self.stream()?;
+        let send = |client: &mut Client| -> std::io::Result<(Reply, bool)> {
+            let conn = client.stream()?;
             conn.get_mut().write_all(&request)?;
             read_reply(conn)
-        })();
+        };
+        let reused = self.conn.is_some();
+        let mut result = send(self);
+        // A kept-alive connection the server closed while it sat idle (its idle timeout)
+        // fails before any answer: what any HTTP client does is send again on a new one.
+        if reused && result.as_ref().is_err_and(closed_unanswered) {
+            self.conn = None;
+            result = send(self);
+        }
         self.request = request;
         match result {
             Ok((reply, keep)) => {
@@ -132,11 +140,20 @@ impl Client {
     }
 }
 
+/// The connection was gone before the server said anything.
+fn closed_unanswered(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof)
+        || (e.kind() == InvalidData && e.to_string() == CLOSED_UNANSWERED)
+}
+
+const CLOSED_UNANSWERED: &str = "the connection closed before an answer";
+
 fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<(Reply, bool)> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let mut line = String::new();
     if conn.read_line(&mut line)? == 0 {
-        return Err(bad("the connection closed before an answer".into()));
+        return Err(bad(CLOSED_UNANSWERED.into()));
     }
     let status = line
         .split(' ')
