@@ -127,9 +127,13 @@ impl Plan {
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench` to a `harness = false` target; `cargo test` does not.
     let plan = if std::env::args().any(|arg| arg == "--bench") { Plan::full() } else { Plan::quick() };
-    // `cargo bench --bench sync_budgets -- drain` (or `pull`, `push`) runs only those cases.
+    // `cargo bench --bench sync_budgets -- drain` (or `pull`, `push`) runs only those cases;
+    // `sqlite` or `postgres` beside them, only that backend.
     let named: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
-    let runs = |case: &str| named.is_empty() || named.iter().any(|name| name == case);
+    let (only_backends, cases): (Vec<&String>, Vec<&String>) =
+        named.iter().partition(|name| matches!(name.as_str(), "sqlite" | "postgres"));
+    let runs = |case: &str| cases.is_empty() || cases.iter().any(|name| *name == case);
+    let wants = |backend: &str| only_backends.is_empty() || only_backends.iter().any(|name| *name == backend);
     println!(
         "sync_budgets: {} run, binaries from {} ({} build), {} CPU(s)",
         if plan.full { "full" } else { "quick correctness" },
@@ -140,8 +144,9 @@ fn main() -> ExitCode {
 
     // The cluster (if this run starts one) must outlive every cloud using it: it is declared
     // first, so it is dropped last.
-    let (cluster, postgres, postgres_note) = if plan.full { cloud::postgres_backend() } else { (None, None, None) };
-    let mut backends = vec![Backend::Sqlite];
+    let (cluster, postgres, postgres_note) =
+        if plan.full && wants("postgres") { cloud::postgres_backend() } else { (None, None, None) };
+    let mut backends = if wants("sqlite") { vec![Backend::Sqlite] } else { Vec::new() };
     backends.extend(postgres);
     if let Some(note) = &postgres_note {
         println!("{note}");

@@ -195,8 +195,15 @@ impl Drop for Lease {
 fn connect(target: &PgTarget) -> Result<PgConn, DbError> {
     let mut client = target.connect()?;
     // No statement may hang a request forever; a pull never holds a transaction while waiting.
+    // Every prepared statement is planned for its values: a generic plan made while a table
+    // was small (a new database, the first pushes) is kept for the connection's life and goes
+    // on scanning the table once it holds millions of rows — on a fresh cluster, the chunk's
+    // `receipt_id IN (…)` lookup came to take most of a drain.
     client
-        .batch_execute("SET statement_timeout = '30s'; SET lock_timeout = '20s'; SET standard_conforming_strings = on")
+        .batch_execute(
+            "SET statement_timeout = '30s'; SET lock_timeout = '20s'; SET standard_conforming_strings = on;
+             SET plan_cache_mode = force_custom_plan",
+        )
         .map_err(map_error)?;
     Ok(PgConn { client, statements: HashMap::new() })
 }
