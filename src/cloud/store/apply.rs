@@ -116,10 +116,19 @@ struct HeldRows {
     rows: [Vec<Value>; 4],
     till_seq: HashMap<String, i64>,
     days: BTreeMap<i64, ShiftTotals>,
+    /// What `till_seq` and `days` held before each change, newest last: a refused event's
+    /// changes are undone from here (copying the maps at every event's start instead cost
+    /// more than the event itself once a chunk had seen hundreds of customers).
+    undo: Vec<Undo>,
 }
 
-/// What was held when an event began, so a refused event's rows can be dropped.
-pub(super) struct HeldMark([usize; 4], HashMap<String, i64>, BTreeMap<i64, ShiftTotals>);
+enum Undo {
+    TillSeq(String, Option<i64>),
+    Day(i64, Option<ShiftTotals>),
+}
+
+/// How much was held when an event began, so a refused event's rows can be dropped.
+pub(super) struct HeldMark([usize; 4], usize);
 
 impl ChunkCache {
     /// A cache that already knows which receipts the chunk's sales name are stored, and holds
@@ -200,7 +209,10 @@ impl ChunkCache {
         let day = crate::reports::local_day(happened);
         match &self.held {
             Some(held) => {
-                held.borrow_mut().days.entry(day).or_default().add_sale(sale, happened);
+                let held = &mut *held.borrow_mut();
+                let totals = held.days.entry(day).or_default();
+                held.undo.push(Undo::Day(day, Some(totals.clone()).filter(|t| *t != ShiftTotals::default())));
+                totals.add_sale(sale, happened);
                 Ok(())
             }
             None => {
@@ -215,9 +227,10 @@ impl ChunkCache {
     fn note_till_seq(&self, sql: &mut dyn Sql, customer_id: &str, till_id: &str, seq: i64) -> Result<(), DbError> {
         match &self.held {
             Some(held) => {
-                let mut held = held.borrow_mut();
-                let newest = held.till_seq.entry(customer_id.to_owned()).or_insert(seq);
-                *newest = (*newest).max(seq);
+                let held = &mut *held.borrow_mut();
+                let before = held.till_seq.get(customer_id).copied();
+                held.undo.push(Undo::TillSeq(customer_id.to_owned(), before));
+                held.till_seq.insert(customer_id.to_owned(), before.map_or(seq, |newest| newest.max(seq)));
                 Ok(())
             }
             None => ledger::note_till_seq(sql, customer_id, till_id, seq),
@@ -226,25 +239,40 @@ impl ChunkCache {
 
     pub fn mark(&self) -> Option<HeldMark> {
         let held = self.held.as_ref()?.borrow();
-        Some(HeldMark(held.rows.each_ref().map(Vec::len), held.till_seq.clone(), held.days.clone()))
+        Some(HeldMark(held.rows.each_ref().map(Vec::len), held.undo.len()))
     }
 
     /// Forgets what was held since `mark` (the event was refused and rolled back).
     pub fn back_to(&self, mark: Option<HeldMark>) {
-        if let (Some(held), Some(HeldMark(lengths, till_seq, days))) = (&self.held, mark) {
-            let mut held = held.borrow_mut();
+        if let (Some(held), Some(HeldMark(lengths, undone))) = (&self.held, mark) {
+            let held = &mut *held.borrow_mut();
             for (rows, length) in held.rows.iter_mut().zip(lengths) {
                 rows.truncate(length);
             }
-            held.till_seq = till_seq;
-            held.days = days;
+            while held.undo.len() > undone {
+                match held.undo.pop() {
+                    Some(Undo::TillSeq(customer_id, Some(seq))) => {
+                        held.till_seq.insert(customer_id, seq);
+                    }
+                    Some(Undo::TillSeq(customer_id, None)) => {
+                        held.till_seq.remove(&customer_id);
+                    }
+                    Some(Undo::Day(day, Some(totals))) => {
+                        held.days.insert(day, totals);
+                    }
+                    Some(Undo::Day(day, None)) => {
+                        held.days.remove(&day);
+                    }
+                    None => break,
+                }
+            }
         }
     }
 
     /// Writes the held rows, many a statement.
     pub fn write_held(&self, sql: &mut dyn Sql, till_id: &str) -> Result<(), DbError> {
         let Some(held) = &self.held else { return Ok(()) };
-        let HeldRows { rows, till_seq, days } = std::mem::take(&mut *held.borrow_mut());
+        let HeldRows { rows, till_seq, days, .. } = std::mem::take(&mut *held.borrow_mut());
         for (day, totals) in &days {
             super::reports::bump_day(sql, *day, till_id, "", totals, 0)?;
         }
