@@ -136,6 +136,22 @@ pub trait Sql {
         self.execute(sql, params).map(drop)
     }
 
+    /// Opens the savepoint one of a push's events is applied in (one at a time, never nested):
+    /// [`Sql::undo_event_savepoint`] takes back that event's work alone. PostgreSQL defers it
+    /// until something of the event must go to the server.
+    fn open_event_savepoint(&mut self) -> Result<(), DbError> {
+        self.write("SAVEPOINT event", &[])
+    }
+    /// Ends the event's savepoint, keeping its work.
+    fn release_event_savepoint(&mut self) -> Result<(), DbError> {
+        self.write("RELEASE SAVEPOINT event", &[])
+    }
+    /// Ends the event's savepoint, undoing its work.
+    fn undo_event_savepoint(&mut self) -> Result<(), DbError> {
+        self.write("ROLLBACK TO SAVEPOINT event", &[])?;
+        self.write("RELEASE SAVEPOINT event", &[])
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())

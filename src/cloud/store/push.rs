@@ -17,7 +17,7 @@ use super::apply::{apply_event, parse_payloads, Applied, ChunkCache, Context, Pa
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::now;
-use crate::cloud::db::{DbError, Dialect, Sql, Value};
+use crate::cloud::db::{DbError, Sql, Value};
 use crate::vals;
 use crate::wire::{EventOutcome, EventPayload, EventResult, SyncEvent};
 use std::collections::HashMap;
@@ -172,49 +172,31 @@ fn push_chunk(
     Ok((results, stopped))
 }
 
-/// The per-event savepoint. On PostgreSQL releasing one and taking the next go to the server
-/// together, and the chunk's last one is released by the commit: one round trip per event.
+/// The per-event savepoint (see `Sql::open_event_savepoint`: on PostgreSQL it is only taken
+/// when the event sends something to the server before the next one begins).
 struct Savepoint {
     open: bool,
 }
 
 impl Savepoint {
     fn begin(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
-        match (self.open, sql.dialect()) {
-            (true, Dialect::Postgres) => {
-                sql.write("RELEASE SAVEPOINT event; SAVEPOINT event", &[])?;
-            }
-            (true, _) => {
-                sql.write("RELEASE SAVEPOINT event", &[])?;
-                sql.write("SAVEPOINT event", &[])?;
-            }
-            (false, _) => {
-                sql.write("SAVEPOINT event", &[])?;
-            }
-        }
+        self.close(sql)?;
+        sql.open_event_savepoint()?;
         self.open = true;
         Ok(())
     }
 
     /// Refused: undo everything since the savepoint, and end it.
     fn undo(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
-        match sql.dialect() {
-            Dialect::Postgres => {
-                sql.write("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event", &[])?;
-            }
-            _ => {
-                sql.write("ROLLBACK TO SAVEPOINT event", &[])?;
-                sql.write("RELEASE SAVEPOINT event", &[])?;
-            }
-        }
+        sql.undo_event_savepoint()?;
         self.open = false;
         Ok(())
     }
 
-    /// Ends an open savepoint, keeping its work. PostgreSQL leaves it to the commit.
+    /// Ends an open savepoint, keeping its work.
     fn close(&mut self, sql: &mut dyn Sql) -> Result<(), DbError> {
-        if self.open && sql.dialect() != Dialect::Postgres {
-            sql.write("RELEASE SAVEPOINT event", &[])?;
+        if self.open {
+            sql.release_event_savepoint()?;
         }
         self.open = false;
         Ok(())
