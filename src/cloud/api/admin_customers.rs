@@ -41,22 +41,91 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
     }
 }
 
+/// A customer to create from the back office: what a till sends at enrolment, and the store
+/// they join at.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Any common format; normalised to E.164 with the configured default country.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Assigned (prefix + digits + Luhn check digit) when absent.
+    pub card: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub consents: Option<crate::wire::ConsentsInput>,
+    /// The store the customer joins at. A store manager's customer joins at one of their
+    /// stores: absent, their only one (with several, 422 `store_required`); another store is
+    /// 403 `store_forbidden`. For the whole chain it is optional.
+    pub store: Option<String>,
+}
+
+/// The store a new customer joins at, as `principal` may choose it.
+fn joining_store(principal: &Principal, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    let asked = asked.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(store) = &asked {
+        if !crate::identity::valid_store(store) {
+            return Err(ApiError::unprocessable(
+                "invalid_store",
+                format!(
+                    "store must be 1 to {} letters, digits, single spaces and simple punctuation",
+                    crate::identity::MAX_STORE_LEN
+                ),
+            )
+            .with("max", crate::identity::MAX_STORE_LEN)
+            .with("field", "store"));
+        }
+    }
+    match (&principal.scope, asked) {
+        (StoreScope::All, asked) => Ok(asked),
+        (StoreScope::Only(_), Some(store)) if principal.scope.allows(&store) => Ok(Some(store)),
+        (StoreScope::Only(_), Some(store)) => Err(ApiError::forbidden(
+            "store_forbidden",
+            "a store manager creates customers for their own stores only; choose one of yours",
+        )
+        .with("store", store)
+        .with("field", "store")),
+        (StoreScope::Only(stores), None) => match stores.as_slice() {
+            [only] => Ok(Some(only.clone())),
+            _ => Err(ApiError::unprocessable(
+                "store_required",
+                "you manage several stores: say in `store` which one the customer joins at",
+            )
+            .with("field", "store")),
+        },
+    }
+}
+
 /// Creates a customer (card assigned when none is given, welcome points granted).
-#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = EnrollRequest,
-    responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = NewCustomer,
+    responses((status = 201, body = Customer), (status = 403, body = crate::wire::ErrorBody, description = "store_forbidden: a store outside the manager's"),
+        (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(request): ApiJson<EnrollRequest>,
+    ApiJson(request): ApiJson<NewCustomer>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    // A store manager's customer joins at their (first) store, so they can see them.
-    let store = match &principal.scope {
-        StoreScope::Only(stores) => stores.first().cloned(),
-        StoreScope::All => None,
+    // A store manager's customer joins at one of their stores, so they can see them.
+    let store = joining_store(&principal, request.store)?;
+    let enroll = EnrollRequest {
+        phone: request.phone,
+        name: request.name,
+        email: request.email,
+        card: request.card,
+        birthday: request.birthday,
+        tags: request.tags,
+        consents: request.consents,
     };
-    let (customer, program) = state.store.create_customer(request, store).await?;
+    let (customer, program) = state.store.create_customer(enroll, store.clone(), principal.who.clone()).await?;
     let json = customer_json(&customer, &program, now());
-    audit(&state, &principal, "customer.create", Some(json.id.clone()), None, serde_json::to_value(&json).ok()).await;
+    let mut after = serde_json::to_value(&json).ok();
+    if let (Some(after), Some(store)) = (after.as_mut(), store) {
+        after["store"] = serde_json::Value::String(store);
+    }
+    audit(&state, &principal, "customer.create", Some(json.id.clone()), None, after).await;
     Ok((StatusCode::CREATED, Json(json)))
 }
 
@@ -151,7 +220,7 @@ pub async fn update(
     let (before, program) = state.store.customer(id).await?;
     scoped::customer(&state, &principal, &before.id).await?;
     let before = customer_json(&before, &program, now());
-    let (customer, program) = state.store.update_customer(before.id.clone(), patch).await?;
+    let (customer, program) = state.store.update_customer(before.id.clone(), patch, principal.who.clone()).await?;
     let after = customer_json(&customer, &program, now());
     audit(
         &state,
@@ -234,4 +303,33 @@ pub async fn qr(
         svg,
     )
         .into_response())
+}
+
+/// A page of a customer's consent history.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsentHistory {
+    /// Newest first.
+    pub changes: Vec<crate::cloud::store::ConsentChange>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Every change of the customer's consents (sms, email, personal data), newest first: when it
+/// was given or withdrawn, from where (a till and its store, the sign-up form, the back office
+/// and who), paged.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/consents", tag = "admin", operation_id = "admin_customer_consents",
+    params(("id" = String, Path, description = "The customer's id"), PageParams),
+    responses((status = 200, body = ConsentHistory), (status = 404, body = crate::wire::ErrorBody),
+        (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
+pub async fn consents(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<ConsentHistory>, ApiError> {
+    let page = page.page()?;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let history = state.store.consent_history(customer.id, page).await?;
+    Ok(Json(ConsentHistory { changes: history.items, next_cursor: history.next_cursor }))
 }

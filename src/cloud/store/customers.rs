@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::consents::{self, ConsentOrigin};
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
@@ -281,7 +282,8 @@ impl CleanCustomer {
     }
 }
 
-/// Inserts a checked customer with welcome points, and notes the feed rows.
+/// Inserts a checked customer with welcome points, notes the feed rows, and enters the
+/// consents they joined with into their history as coming from `origin`.
 pub(crate) fn insert(
     sql: &mut dyn Sql,
     settings: &StoreSettings,
@@ -289,6 +291,7 @@ pub(crate) fn insert(
     program: &Program,
     at: i64,
     changes: &mut Changes,
+    origin: &ConsentOrigin,
 ) -> Result<CustomerRecord, CloudError> {
     let card = match clean.card {
         Some(card) => card,
@@ -326,6 +329,7 @@ pub(crate) fn insert(
         updated_at: at,
         wallet: Wallet::default(),
     };
+    consents::record(sql, &customer.id, &Consents::default(), &customer.consents, origin, at)?;
     if program.welcome_points > 0 {
         let before = customer.wallet.clone();
         let expires = ledger::expiry(program, at);
@@ -436,11 +440,13 @@ pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> R
 
 impl Store {
     /// Creates a customer from the back office; `store` is where they joined (a store
-    /// manager's store), if anywhere.
+    /// manager's store), if anywhere; `who` (a user's email, `admin-token`) goes into the
+    /// consents' history.
     pub async fn create_customer(
         &self,
         request: EnrollRequest,
         store: Option<String>,
+        who: String,
     ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
         let mut clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
@@ -457,7 +463,8 @@ impl Store {
             }
             let program = super::admin::current_program(sql)?;
             let mut changes = Changes::default();
-            let customer = insert(sql, &settings, clean, &program, at, &mut changes)?;
+            let origin = ConsentOrigin { who: Some(who.clone()), ..ConsentOrigin::new("cloud") };
+            let customer = insert(sql, &settings, clean, &program, at, &mut changes, &origin)?;
             publish(sql, &changes, at)?;
             Ok((customer, program))
         })
@@ -637,11 +644,13 @@ impl Store {
         .await
     }
 
-    /// Edits personal data and consents from the back office. Absent fields stay as they are.
+    /// Edits personal data and consents from the back office. Absent fields stay as they are;
+    /// a consent that changes enters the history with `who` (a user's email, `admin-token`).
     pub async fn update_customer(
         &self,
         id: String,
         patch: CustomerPatch,
+        who: String,
     ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
         let settings = self.settings().clone();
@@ -690,7 +699,10 @@ impl Store {
                 // Merged like a till's, not overwritten: an opt-out recorded in this very second
                 // (a till's, dated when received) still beats this opt-in.
                 let given = fields::stamp_consents(Consents::default(), input, "cloud", at);
-                customer.consents = super::customer_events::merge_consents(customer.consents.clone(), &given);
+                let merged = super::customer_events::merge_consents(customer.consents.clone(), &given);
+                let origin = ConsentOrigin { who: Some(who.clone()), ..ConsentOrigin::new("cloud") };
+                consents::record(sql, &customer.id, &customer.consents, &merged, &origin, at)?;
+                customer.consents = merged;
             }
             customer.updated_at = at;
             save_personal(sql, &customer)?;
