@@ -148,12 +148,15 @@ pub struct CustomerList {
     /// `phone`, `card` or `email` when a search matched; null otherwise.
     pub matched_by: Option<String>,
     pub customers: Vec<Customer>,
-    /// Listing: the `cursor` of the next page; null on the last page and for a search.
+    /// Listing and `q`: the `cursor` of the next page; null on the last page and for a search
+    /// by `phone`, `card` or `email` (one customer at most).
     pub next_cursor: Option<String>,
 }
 
-/// Finds customers by exactly one of `phone` (any format), `card` or `email`; with none of
-/// them, a page of the whole directory (by id).
+/// Finds customers by exactly one of `phone` (any format), `card` or `email`, or by `q` (any
+/// text: a phone or its last digits, a card, an email, part of a name in any case; paged,
+/// latest changed first); with none of them, a page of the whole directory (by id). A store
+/// manager's pages hold their stores' customers only, and are full pages.
 #[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_list", params(CustomerInput, PageParams),
     responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
@@ -164,12 +167,11 @@ pub async fn find(
 ) -> Result<Json<CustomerList>, ApiError> {
     let page = page.page()?;
     if query.is_empty() {
-        let (customers, program) = state.store.list_customers(page).await?;
-        let items = scoped::customers(&state, &principal, customers.items, |c| c.id.as_str()).await?;
+        let (customers, program) = state.store.list_customers(page, principal.scope.clone()).await?;
         let at = now();
         return Ok(Json(CustomerList {
             matched_by: None,
-            customers: items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
             next_cursor: customers.next_cursor,
         }));
     }
@@ -181,13 +183,12 @@ pub async fn find(
             )
             .with("one_of", ""));
         }
-        let limit = page.limit;
-        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), limit).await?;
+        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), page).await?;
         let at = now();
         return Ok(Json(CustomerList {
-            matched_by: (!customers.is_empty()).then(|| "q".to_owned()),
-            customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
-            next_cursor: None,
+            matched_by: (!customers.items.is_empty()).then(|| "q".to_owned()),
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: customers.next_cursor,
         }));
     }
     let matched_by = if query.phone.is_some() {
