@@ -17,8 +17,11 @@ fn consent(granted: bool, at: &str) -> Value {
     json!({ "granted": granted, "at": at, "source": "till" })
 }
 
-/// `(channel, granted, source, till_id, store, who)` of each change, newest first.
-fn rows(history: &Value) -> Vec<(String, bool, String, Option<String>, Option<String>, Option<String>)> {
+/// `(channel, granted, source, till_id, store, who)` of a change.
+type Row = (String, bool, String, Option<String>, Option<String>, Option<String>);
+
+/// The rows of a page of the history, newest first.
+fn rows(history: &Value) -> Vec<Row> {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     history["changes"]
         .as_array()
@@ -66,10 +69,12 @@ async fn consent_history(backend: Backend) {
     stale["payload"]["consents"] = json!({ "sms": consent(true, "2026-01-01T12:00:00Z") });
     cloud.push_expect(&arbat, vec![stale], &["applied"]).await;
     let owner = cloud.sign_in(OWNER, PASSWORD, None).await.expect("owner");
-    let (status, body) = owner.patch(&format!("/v1/admin/customers/{id}"), json!({ "consents": { "email": true } })).await;
+    let (status, body) =
+        owner.patch(&format!("/v1/admin/customers/{id}"), json!({ "consents": { "email": true } })).await;
     assert_eq!(status, 200, "{body}");
     // The same state again is no change.
-    let (status, body) = owner.patch(&format!("/v1/admin/customers/{id}"), json!({ "consents": { "email": true } })).await;
+    let (status, body) =
+        owner.patch(&format!("/v1/admin/customers/{id}"), json!({ "consents": { "email": true } })).await;
     assert_eq!(status, 200, "{body}");
 
     let (status, history) = owner.get(&format!("/v1/admin/customers/{id}/consents")).await;
@@ -117,7 +122,8 @@ async fn consent_history(backend: Backend) {
         .admin_post("/v1/admin/customers", json!({ "phone": "+79990001003", "consents": { "email": false } }))
         .await;
     assert_eq!(status, 201, "{created}");
-    let (_, history) = cloud.admin_get(&format!("/v1/admin/customers/{}/consents", created["id"].as_str().unwrap())).await;
+    let (_, history) =
+        cloud.admin_get(&format!("/v1/admin/customers/{}/consents", created["id"].as_str().unwrap())).await;
     assert_eq!(rows(&history), vec![("email".into(), false, "cloud".into(), None, None, some("admin-token"))]);
 
     // A till enrolling the same phone again merges; the consent it brings is history too.
@@ -125,7 +131,8 @@ async fn consent_history(backend: Backend) {
     let mut again = customer_created(1, &twin, "+79990001003", "2700000001003");
     again["payload"]["consents"] = json!({ "email": consent(true, "2026-01-01T09:00:00Z") });
     cloud.push_expect(&tverskaya, vec![again], &["applied"]).await;
-    let (_, history) = cloud.admin_get(&format!("/v1/admin/customers/{}/consents", created["id"].as_str().unwrap())).await;
+    let (_, history) =
+        cloud.admin_get(&format!("/v1/admin/customers/{}/consents", created["id"].as_str().unwrap())).await;
     assert_eq!(rows(&history).len(), 1, "an older opt-in than the back office's opt-out changes nothing: {history}");
 
     // A manager: their customer's history, and 404 for another store's.
@@ -164,7 +171,8 @@ async fn managers_new_customer(backend: Backend) {
     let answer = two.post("/v1/admin/customers", json!({ "phone": "+79990002003" })).await;
     assert_error(&answer, 422, "store_required");
     assert_eq!(answer.1["error"]["details"]["field"], "store");
-    let (status, created) = two.post("/v1/admin/customers", json!({ "phone": "+79990002003", "store": "Tverskaya" })).await;
+    let (status, created) =
+        two.post("/v1/admin/customers", json!({ "phone": "+79990002003", "store": "Tverskaya" })).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     assert_error(&one.get(&format!("/v1/admin/customers/{id}")).await, 404, "customer_not_found");
@@ -176,9 +184,13 @@ async fn managers_new_customer(backend: Backend) {
     // A taken phone names its holder and the field, so the console can offer their card.
     let answer = two.post("/v1/admin/customers", json!({ "phone": "8 999 000-20-03", "store": "Arbat" })).await;
     assert_error(&answer, 409, "phone_taken");
-    assert_eq!((answer.1["error"]["details"]["customer"].as_str(), answer.1["error"]["details"]["field"].as_str()), (Some(id.as_str()), Some("phone")));
+    assert_eq!(
+        (answer.1["error"]["details"]["customer"].as_str(), answer.1["error"]["details"]["field"].as_str()),
+        (Some(id.as_str()), Some("phone"))
+    );
     // The whole chain may name any store, or none.
-    let (status, _) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990002005", "store": "Lubyanka" })).await;
+    let (status, _) =
+        cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990002005", "store": "Lubyanka" })).await;
     assert_eq!(status, 201);
     assert_error(
         &cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990002006", "store": "a\u{202e}b" })).await,
@@ -193,16 +205,22 @@ fn ids(list: &Value) -> Vec<String> {
 }
 
 async fn finds(cloud: &Cloud, q: &str) -> Vec<String> {
-    let (status, found) = cloud.admin_get(&format!("/v1/admin/customers?q={}", crate::cloud_support::urlencode(q))).await;
+    let (status, found) =
+        cloud.admin_get(&format!("/v1/admin/customers?q={}", crate::cloud_support::urlencode(q))).await;
     assert_eq!(status, 200, "{found}");
     ids(&found)
 }
 
 async fn name_search(cloud: Cloud) {
-    let (_, ivanov) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990003001", "name": "Иванов Пётр" })).await;
-    let (_, other) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990003002", "name": "Петрова Анна" })).await;
+    let (_, ivanov) =
+        cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990003001", "name": "Иванов Пётр" })).await;
+    let (_, other) =
+        cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990003002", "name": "Петрова Анна" })).await;
     let (_, email) = cloud
-        .admin_post("/v1/admin/customers", json!({ "phone": "+79990003003", "name": "Ольга", "email": "Ольга@Пример.рф" }))
+        .admin_post(
+            "/v1/admin/customers",
+            json!({ "phone": "+79990003003", "name": "Ольга", "email": "Ольга@Пример.рф" }),
+        )
         .await;
     let ivanov = ivanov["id"].as_str().unwrap().to_owned();
     for q in ["иванов", "ИВАНОВ", "Иван", "пётр", "ов п"] {

@@ -355,7 +355,10 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
     type_into(&browser, "#new-customer-form input[name=email]", "petr@example.com").await;
     type_into(&browser, "#new-customer-form input[name=tags]", "постоянный, опт").await;
     browser
-        .execute("document.querySelector('#new-customer-form select[name=store]').value = arguments[0];", vec![json!("Main street")])
+        .execute(
+            "document.querySelector('#new-customer-form select[name=store]').value = arguments[0];",
+            vec![json!("Main street")],
+        )
         .await;
     browser.click_css("#new-customer-form input[name=sms]").await;
     browser.click_css("#new-customer-form input[name=personal_data]").await;
@@ -374,14 +377,16 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
         "an unticked box is not a refusal: {created}"
     );
     let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.create").await;
-    assert_eq!((audit["entries"][0]["who"].as_str(), audit["entries"][0]["after"]["store"].as_str()), (Some(OWNER), Some("Main street")));
+    assert_eq!(
+        (audit["entries"][0]["who"].as_str(), audit["entries"][0]["after"]["store"].as_str()),
+        (Some(OWNER), Some("Main street"))
+    );
 
     // Withdrawn in the edit dialog: the history says when, what and who.
     browser.click_css("#edit-customer").await;
     browser.click_css(".dialog input[name=sms]").await;
     confirm_dialog(&browser).await;
-    let history =
-        browser.wait_text("#consent-history tbody", "the withdrawal", |t| t.contains("отозвано")).await;
+    let history = browser.wait_text("#consent-history tbody", "the withdrawal", |t| t.contains("отозвано")).await;
     assert!(history.contains(OWNER), "who withdrew it: {history}");
     let (_, changes) = cloud.admin_get(&format!("/v1/admin/customers/{id}/consents")).await;
     assert_eq!(changes["changes"][0]["granted"], false, "{changes}");

@@ -38,7 +38,11 @@ impl ConsentOrigin {
 
 /// The channels, by the names the history stores.
 fn channels(consents: &Consents) -> [(&'static str, Option<&Consent>); 3] {
-    [("sms", consents.sms.as_ref()), ("email", consents.email.as_ref()), ("personal_data", consents.personal_data.as_ref())]
+    [
+        ("sms", consents.sms.as_ref()),
+        ("email", consents.email.as_ref()),
+        ("personal_data", consents.personal_data.as_ref()),
+    ]
 }
 
 /// The channels whose state differs between `before` and `after` (a consent given for the
@@ -49,7 +53,7 @@ fn changed<'a>(before: &Consents, after: &'a Consents) -> Vec<(&'static str, &'a
         .zip(channels(after))
         .filter_map(|((channel, was), (_, now))| {
             let now = now?;
-            (!was.is_some_and(|was| was.granted == now.granted)).then_some((channel, now))
+            was.is_none_or(|was| was.granted != now.granted).then_some((channel, now))
         })
         .collect()
 }

@@ -18,10 +18,10 @@
 
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::apply::{refuse, Applied, Context};
+use super::consents::{self, ConsentOrigin};
 use super::customers::{
     self, clean_birthday, clean_email, clean_name, clean_tags, holder, load_resolved, CleanCustomer,
 };
-use super::consents::{self, ConsentOrigin};
 use super::{Changes, FeedKind};
 use crate::cloud::db::Sql;
 use crate::cloud::ledger;
@@ -318,7 +318,10 @@ fn take_link(
 
 /// A till's changes as the consents' history records them: the till and its store.
 fn till_origin(sql: &mut dyn Sql, cx: &Context<'_>) -> Result<ConsentOrigin, Applied> {
-    let store = sql.query_opt("SELECT store FROM tills WHERE id = $1", vals![cx.till_id])?.map(|row| row.text(0)).transpose()?;
+    let store = sql
+        .query_opt("SELECT store FROM tills WHERE id = $1", vals![cx.till_id])?
+        .map(|row| row.text(0))
+        .transpose()?;
     Ok(ConsentOrigin { till_id: Some(cx.till_id.to_owned()), store, ..ConsentOrigin::new("till") })
 }
 

@@ -90,10 +90,8 @@ impl Store {
             }
             let program = current_program(sql)?;
             let mut changes = Changes::default();
-            let origin = super::consents::ConsentOrigin {
-                store: store.clone(),
-                ..super::consents::ConsentOrigin::new("web")
-            };
+            let origin =
+                super::consents::ConsentOrigin { store: store.clone(), ..super::consents::ConsentOrigin::new("web") };
             let customer = customers::insert(sql, &settings, clean.clone(), &program, at, &mut changes, &origin)?;
             if let Some(other) = email_taken {
                 record_conflict(
