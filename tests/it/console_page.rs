@@ -336,7 +336,7 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
     let browser = Browser::start("console_new_customer", "ru-RU").await;
     let cloud = cloud_with_owner().await;
     // A till, so the chain has a store to choose.
-    cloud.till("Касса 1").await;
+    let till = cloud.till("Касса 1").await;
     let (_, boris) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990000011", "name": "Борис" })).await;
 
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
@@ -391,6 +391,15 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
     let (_, changes) = cloud.admin_get(&format!("/v1/admin/customers/{id}/consents")).await;
     assert_eq!(changes["changes"][0]["granted"], false, "{changes}");
     assert_eq!(changes["changes"].as_array().map(Vec::len), Some(3), "{changes}");
+    // A till the customer later tells they want emails: its name and store in the history.
+    let mut edit = customer_created(1, &id, "+79995554433", created["card"].as_str().unwrap());
+    edit["kind"] = json!("customer_updated");
+    edit["payload"]["fields"] = json!(["consents"]);
+    edit["payload"]["consents"] = json!({ "email": { "granted": true, "at": chrono_now(), "source": "till" } });
+    cloud.push_expect(&till, vec![edit], &["applied"]).await;
+    browser.execute("location.reload();", vec![]).await;
+    let history = browser.wait_text("#consent-history tbody", "the till's consent", |t| t.contains("Касса 1")).await;
+    assert!(history.contains("Main street") && history.contains("Письма"), "{history}");
     browser.execute("document.querySelector('#consent-history').scrollIntoView();", vec![]).await;
     browser.screenshot("consents").await;
 
@@ -399,6 +408,40 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
     type_into(&browser, "#customer-search", "иванов\u{E007}").await;
     let found = browser.wait_text("#customer-results tbody", "the customer", |t| t.contains("Иванов Пётр")).await;
     assert!(!found.contains("Борис"), "{found} (Борис is {})", boris["id"]);
+}
+
+/// A manager of two stores says where a new customer joins; the server's refusal to go
+/// without stands under the store's field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_of_two_stores_chooses_where_a_new_customer_joins() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_manager_new_customer", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    cloud.add_user("two@romashka.example", "manager", &["Arbat", "Tverskaya"], "two stores manager").await;
+    sign_in(&browser, &cloud, "two@romashka.example", "two stores manager").await;
+    open(&browser, "#/customers").await;
+    browser.click_css("#new-customer").await;
+    type_into(&browser, "#new-customer-form input[name=phone]", "+7 999 555-66-77").await;
+    confirm_dialog(&browser).await;
+    browser
+        .wait_text("#new-customer-form [data-field=store] .error", "the missing store", |t| t.contains("выберите"))
+        .await;
+    browser.screenshot("store_required").await;
+    browser
+        .execute(
+            "document.querySelector('#new-customer-form select[name=store]').value = arguments[0];",
+            vec![json!("Tverskaya")],
+        )
+        .await;
+    confirm_dialog(&browser).await;
+    browser.wait_text(".page-head h1", "the new customer's card", |t| t == "(без имени)").await;
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.create").await;
+    assert_eq!(
+        (audit["entries"][0]["who"].as_str(), audit["entries"][0]["after"]["store"].as_str()),
+        (Some("two@romashka.example"), Some("Tverskaya"))
+    );
 }
 
 /// An overdraft from two offline tills is marked handled with a note.
