@@ -26,7 +26,10 @@
       form.querySelector(".field").classList.add("grow");
       search.style.width = "420px";
       const results = h("div", { id: "customer-results" });
-      view.append(LC.pageHead(t("nav_customers")), form, h("p", { class: "muted small" }, t("customer_search_hint")), results);
+      const create = LC.can("edit")
+        ? h("button", { type: "button", id: "new-customer", class: "primary", on: { click: () => newCustomerDialog() } }, t("new_customer"))
+        : null;
+      view.append(LC.pageHead(t("nav_customers"), create), form, h("p", { class: "muted small" }, t("customer_search_hint")), results);
 
       function show(q) {
         LC.clear(results);
@@ -54,6 +57,75 @@
       search.focus();
     },
   };
+
+  // A new customer: the fields a till asks at enrolment, their tags and consents, and — for the
+  // whole chain, or a manager of several stores — the store they join at. The server checks
+  // everything again (a manager's store among theirs); its errors land under their field, and
+  // a phone, card or email someone holds offers that customer's card.
+  async function newCustomerDialog() {
+    const mine = LC.myStores();
+    let store = null;
+    if (mine.length > 1) {
+      store = LC.field({ name: "store", label: t("joins_at_store"), type: "select", options: [["", t("choose_store")], ...mine.map((s) => [s, s])] });
+    } else if (mine.length === 0) {
+      const stores = await LC.stores();
+      store = LC.field({ name: "store", label: t("joins_at_store"), type: "select", options: [["", t("no_store")], ...stores.map((s) => [s, s])] });
+    }
+    const phone = LC.field({ name: "phone", label: t("phone"), type: "tel", hint: t("phone_any_format"), required: true });
+    const fields = [
+      phone,
+      LC.field({ name: "name", label: t("name") }),
+      LC.field({ name: "email", label: t("email"), type: "email" }),
+      LC.field({ name: "birthday", label: t("birthday"), type: "date" }),
+      LC.field({ name: "tags", label: t("tags"), hint: t("tags_hint") }),
+      store,
+      LC.field({ name: "sms", label: t("consent_sms_label"), type: "checkbox" }),
+      LC.field({ name: "email_consent", label: t("consent_email_label"), type: "checkbox" }),
+      LC.field({ name: "personal_data", label: t("consent_personal_data_label"), type: "checkbox" }),
+    ].filter(Boolean);
+    const byName = Object.fromEntries(fields.map((f) => [f.name, f.input]));
+    // The API calls the email consent `consents.email`: its errors go to the consents, not the address.
+    fields.find((f) => f.name === "email_consent").wrap.dataset.field = "consents";
+    const single = mine.length === 1 ? h("p", { class: "muted" }, t("joins_your_store", { store: mine[0] })) : null;
+    const form = h("form", { novalidate: true, id: "new-customer-form" }, LC.formNotice(), single, fields.map((f) => f.wrap));
+    LC.dialog(t("new_customer"), form, [
+      {
+        label: t("create"), class: "primary", onClick: async () => {
+          LC.clearFormErrors(form);
+          if (!byName.phone.value.trim()) {
+            LC.fieldError(phone.wrap, t("phone_required"));
+            byName.phone.focus();
+            return true;
+          }
+          const body = { phone: byName.phone.value.trim() };
+          for (const name of ["name", "email", "birthday"]) {
+            const value = byName[name].value.trim();
+            if (value) body[name] = value;
+          }
+          const tags = byName.tags.value.split(",").map((x) => x.trim()).filter(Boolean);
+          if (tags.length) body.tags = tags;
+          if (store && store.input.value) body.store = store.input.value;
+          // Only what was ticked: an unticked box is "not asked", not a refusal.
+          const consents = {};
+          if (byName.sms.checked) consents.sms = true;
+          if (byName.email_consent.checked) consents.email = true;
+          if (byName.personal_data.checked) consents.personal_data = true;
+          if (Object.keys(consents).length) body.consents = consents;
+          try {
+            const created = await LC.api("POST", "/v1/admin/customers", body);
+            LC.go("customers", [created.id]);
+            LC.notice(t("customer_created"), "info");
+            return false;
+          } catch (failure) {
+            LC.formError(form, failure);
+            return true;
+          }
+        },
+      },
+      { label: t("cancel") },
+    ]);
+    byName.phone.focus();
+  }
 
   // ------------------------------------------------------------------------------------------
   // The card
@@ -137,13 +209,9 @@
       [t("updated"), LC.dateTime(c.updated_at)],
     ])));
 
-    const consents = c.consents || {};
-    // Consents as a short list: what, its state, and when and where it was given or withdrawn.
-    right.append(h("div", { class: "panel", id: "customer-consents" }, h("h2", {}, t("consents")),
-      h("ul", { class: "consents" }, [["consent_sms", consents.sms], ["consent_email", consents.email], ["consent_personal_data", consents.personal_data]].map(([key, consent]) =>
-        h("li", {}, h("div", { class: "row" }, h("span", { class: "spacer" }, t(key)),
-          consent ? LC.status(consent.granted ? t("granted") : t("withdrawn"), consent.granted ? "ok" : "bad") : LC.status(t("not_asked"))),
-        consent ? h("div", { class: "muted small" }, LC.dateTime(consent.at) + " · " + t("source_" + consent.source)) : null)))));
+    right.append(consentsPanel(c));
+    // The consents' history is a table of six columns: it takes the wide column, under the receipts.
+    left.append(consentHistory(c, names));
 
     right.append(tagsPanel(view, c, canEdit));
 
@@ -152,6 +220,44 @@
     LC.api("GET", "/v1/admin/customers/" + encodeURIComponent(c.id) + "/qr.svg", undefined, { blob: true, accept: "image/svg+xml" })
       .then((blob) => qr.append(LC.blobImage(blob, t("card_qr"))))
       .catch((error) => qr.append(h("p", { class: "muted" }, error.message)));
+  }
+
+  // Consents: each channel's state now, when and where it was given or withdrawn; and their
+  // history, newest first — when, which, given or withdrawn, from where (a till and its store,
+  // the website, the back office) and who.
+  function consentsPanel(c) {
+    const consents = c.consents || {};
+    return h("div", { class: "panel", id: "customer-consents" }, h("h2", {}, t("consents")),
+      h("ul", { class: "consents" }, [["consent_sms", consents.sms], ["consent_email", consents.email], ["consent_personal_data", consents.personal_data]].map(([key, consent]) =>
+        h("li", {}, h("div", { class: "row" }, h("span", { class: "spacer" }, t(key)),
+          consent ? LC.status(consent.granted ? t("granted") : t("withdrawn"), consent.granted ? "ok" : "bad") : LC.status(t("not_asked"))),
+        consent ? h("div", { class: "muted small" }, LC.dateTime(consent.at) + " · " + sourceName(consent.source)) : null))));
+  }
+
+  function consentHistory(c, names) {
+    const panel = h("div", { class: "panel", id: "consent-history" }, h("h2", {}, t("consent_history")));
+    panel.append(LC.pagedTable([
+      { label: t("when"), value: (x) => (x.at ? LC.dateTime(x.at) : LC.dateTime(x.recorded_at)), class: "nowrap" },
+      { label: t("consent"), value: (x) => t("consent_" + x.channel) },
+      { label: t("state"), value: (x) => LC.status(x.granted ? t("granted") : t("withdrawn"), x.granted ? "ok" : "bad") },
+      // Where from and by whom in one cell: the source, then the till (and its store), the
+      // sign-up's store, or the back-office user.
+      { label: t("source"), value: (x) => h("div", {}, h("div", {}, sourceName(x.source)),
+        x.till_id ? LC.tillCell(names, x.till_id) : null,
+        !x.till_id && x.store ? h("div", { class: "muted small" }, x.store) : null,
+        x.who ? h("div", { class: "muted small" }, x.who) : null) },
+    ], async (cursor) => {
+      const answer = await LC.api("GET", "/v1/admin/customers/" + encodeURIComponent(c.id) + "/consents" + LC.query({ limit: 20, cursor }));
+      return { items: answer.changes || [], next: answer.next_cursor };
+    }, { empty: t("no_consent_history") }));
+    return panel;
+  }
+
+  // A consent's source in words; one this console does not know, as the server spelled it.
+  function sourceName(source) {
+    const key = "source_" + (source || "unknown");
+    const text = t(key);
+    return text === key ? source : text;
   }
 
   // One receipt as the till priced it: its lines, and its returns.

@@ -223,7 +223,7 @@ async fn second_factor_guards_the_account(backend: Backend) {
 }
 
 /// A created and enrolled till of `store`.
-async fn till_of(cloud: &Cloud, store: &str, name: &str) -> crate::cloud_support::Till {
+pub(crate) async fn till_of(cloud: &Cloud, store: &str, name: &str) -> crate::cloud_support::Till {
     let (status, created) = cloud.admin_post("/v1/admin/tills", json!({ "store": store, "name": name })).await;
     assert_eq!(status, 201, "{created}");
     let code = created["enrollment_code"].as_str().unwrap();

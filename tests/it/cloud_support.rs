@@ -42,6 +42,19 @@ impl Backend {
         }
     }
 
+    /// A fresh PostgreSQL database whose locale is `C` (`LOWER` folds only ASCII there), or
+    /// `None` as for [`Backend::postgres`].
+    pub fn postgres_c_locale() -> Option<Backend> {
+        match std::env::var("LOYALTY_TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(Arc::new(PgDatabase::create_with(
+                &url,
+                " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
+            )))),
+            // Skipped, or failed under CI, as the other PostgreSQL variants are.
+            _ => Backend::postgres(),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
     }
@@ -62,8 +75,13 @@ fn on_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T 
 
 impl PgDatabase {
     fn create(admin_url: &str) -> PgDatabase {
+        PgDatabase::create_with(admin_url, "")
+    }
+
+    /// `CREATE DATABASE` with `options` after the name.
+    fn create_with(admin_url: &str, options: &str) -> PgDatabase {
         let name = format!("loyalty_test_{}", uuid::Uuid::new_v4().simple());
-        let (url, statement) = (admin_url.to_owned(), format!("CREATE DATABASE {name}"));
+        let (url, statement) = (admin_url.to_owned(), format!("CREATE DATABASE {name}{options}"));
         on_thread(move || {
             let mut client = postgres::Client::connect(&url, postgres::NoTls)
                 .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at LOYALTY_TEST_DATABASE_URL: {e}"));

@@ -394,10 +394,129 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     browser.click_css("#edit-customer").await;
     type_into(&browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
     confirm_dialog(&browser).await;
-    browser.wait_text(".dialog .form-notice", "the taken phone", |t| t.contains("уже принадлежит")).await;
+    browser.wait_text(".dialog [data-field=phone] .error", "the taken phone", |t| t.contains("уже принадлежит")).await;
     browser.screenshot("phone_taken").await;
     browser.click_css(".dialog .holder-link").await;
     browser.wait_text(".page-head h1", "the holder's card", |t| t == "Борис").await;
+}
+
+/// A new customer made in the dialog: a taken phone is refused under its field with a way to
+/// its holder; then the customer is created with tags, consents and a store, found by their name
+/// in another case, and their consents' history shows the creation and a later withdrawal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_history() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_new_customer", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    // A till, so the chain has a store to choose.
+    let till = cloud.till("Касса 1").await;
+    let (_, boris) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990000011", "name": "Борис" })).await;
+
+    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    open(&browser, "#/customers").await;
+    browser.click_css("#new-customer").await;
+    type_into(&browser, "#new-customer-form input[name=phone]", "8 999 000-00-11").await;
+    confirm_dialog(&browser).await;
+    browser
+        .wait_text("#new-customer-form [data-field=phone] .error", "the taken phone", |t| t.contains("уже принадлежит"))
+        .await;
+    browser.find("#new-customer-form [data-field=phone] .holder-link").await;
+    browser.screenshot("phone_taken").await;
+
+    type_into(&browser, "#new-customer-form input[name=phone]", "+7 999 555-44-33").await;
+    type_into(&browser, "#new-customer-form input[name=name]", "Иванов Пётр").await;
+    type_into(&browser, "#new-customer-form input[name=email]", "petr@example.com").await;
+    type_into(&browser, "#new-customer-form input[name=tags]", "постоянный, опт").await;
+    browser
+        .execute(
+            "document.querySelector('#new-customer-form select[name=store]').value = arguments[0];",
+            vec![json!("Main street")],
+        )
+        .await;
+    browser.click_css("#new-customer-form input[name=sms]").await;
+    browser.click_css("#new-customer-form input[name=personal_data]").await;
+    browser.screenshot("dialog").await;
+    confirm_dialog(&browser).await;
+    browser.wait_text(".page-head h1", "the new customer's card", |t| t == "Иванов Пётр").await;
+    browser.wait_text("#consent-history tbody", "the consents given", |t| t.matches("дано").count() == 2).await;
+
+    let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79995554433").await;
+    let created = &found["customers"][0];
+    let id = created["id"].as_str().expect("created").to_owned();
+    assert_eq!(created["tags"], json!(["постоянный", "опт"]), "{created}");
+    assert_eq!(
+        (created["consents"]["sms"]["granted"].as_bool(), created["consents"]["email"].as_object()),
+        (Some(true), None),
+        "an unticked box is not a refusal: {created}"
+    );
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.create").await;
+    assert_eq!(
+        (audit["entries"][0]["who"].as_str(), audit["entries"][0]["after"]["store"].as_str()),
+        (Some(OWNER), Some("Main street"))
+    );
+
+    // Withdrawn in the edit dialog: the history says when, what and who.
+    browser.click_css("#edit-customer").await;
+    browser.click_css(".dialog input[name=sms]").await;
+    confirm_dialog(&browser).await;
+    let history = browser.wait_text("#consent-history tbody", "the withdrawal", |t| t.contains("отозвано")).await;
+    assert!(history.contains(OWNER), "who withdrew it: {history}");
+    let (_, changes) = cloud.admin_get(&format!("/v1/admin/customers/{id}/consents")).await;
+    assert_eq!(changes["changes"][0]["granted"], false, "{changes}");
+    assert_eq!(changes["changes"].as_array().map(Vec::len), Some(3), "{changes}");
+    // A till the customer later tells they want emails: its name and store in the history.
+    let mut edit = customer_created(1, &id, "+79995554433", created["card"].as_str().unwrap());
+    edit["kind"] = json!("customer_updated");
+    edit["payload"]["fields"] = json!(["consents"]);
+    edit["payload"]["consents"] = json!({ "email": { "granted": true, "at": chrono_now(), "source": "till" } });
+    cloud.push_expect(&till, vec![edit], &["applied"]).await;
+    browser.execute("location.reload();", vec![]).await;
+    let history = browser.wait_text("#consent-history tbody", "the till's consent", |t| t.contains("Касса 1")).await;
+    assert!(history.contains("Main street") && history.contains("Письма"), "{history}");
+    browser.execute("document.querySelector('#consent-history').scrollIntoView();", vec![]).await;
+    browser.screenshot("consents").await;
+
+    // Found by their name in another case.
+    open(&browser, "#/customers").await;
+    type_into(&browser, "#customer-search", "иванов\u{E007}").await;
+    let found = browser.wait_text("#customer-results tbody", "the customer", |t| t.contains("Иванов Пётр")).await;
+    assert!(!found.contains("Борис"), "{found} (Борис is {})", boris["id"]);
+}
+
+/// A manager of two stores says where a new customer joins; the server's refusal to go
+/// without stands under the store's field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_of_two_stores_chooses_where_a_new_customer_joins() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let browser = Browser::start("console_manager_new_customer", "ru-RU").await;
+    let cloud = cloud_with_owner().await;
+    cloud.add_user("two@romashka.example", "manager", &["Arbat", "Tverskaya"], "two stores manager").await;
+    sign_in(&browser, &cloud, "two@romashka.example", "two stores manager").await;
+    open(&browser, "#/customers").await;
+    browser.click_css("#new-customer").await;
+    type_into(&browser, "#new-customer-form input[name=phone]", "+7 999 555-66-77").await;
+    confirm_dialog(&browser).await;
+    browser
+        .wait_text("#new-customer-form [data-field=store] .error", "the missing store", |t| t.contains("выберите"))
+        .await;
+    browser.screenshot("store_required").await;
+    browser
+        .execute(
+            "document.querySelector('#new-customer-form select[name=store]').value = arguments[0];",
+            vec![json!("Tverskaya")],
+        )
+        .await;
+    confirm_dialog(&browser).await;
+    browser.wait_text(".page-head h1", "the new customer's card", |t| t == "(без имени)").await;
+    let (_, audit) = cloud.admin_get("/v1/admin/audit?action=customer.create").await;
+    assert_eq!(
+        (audit["entries"][0]["who"].as_str(), audit["entries"][0]["after"]["store"].as_str()),
+        (Some("two@romashka.example"), Some("Tverskaya"))
+    );
 }
 
 /// An overdraft from two offline tills is marked handled with a note.

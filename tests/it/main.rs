@@ -34,8 +34,9 @@ mod tray;
 mod cloud_support;
 mod console_page;
 
+mod admin_customers;
 mod admin_paging;
-mod backoffice_access;
+pub(crate) mod backoffice_access;
 
 mod cloud_admin;
 mod cloud_consents;

@@ -27,22 +27,91 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
     customer.profile.to_wire(program, points, customer.wallet.next_expiry(at))
 }
 
+/// A customer to create from the back office: what a till sends at enrolment, and the store
+/// they join at.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Any common format; normalised to E.164 with the configured default country.
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Assigned (prefix + digits + Luhn check digit) when absent.
+    pub card: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub consents: Option<crate::wire::ConsentsInput>,
+    /// The store the customer joins at. A store manager's customer joins at one of their
+    /// stores: absent, their only one (with several, 422 `store_required`); another store is
+    /// 403 `store_forbidden`. For the whole chain it is optional.
+    pub store: Option<String>,
+}
+
+/// The store a new customer joins at, as `principal` may choose it.
+fn joining_store(principal: &Principal, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    let asked = asked.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(store) = &asked {
+        if !crate::identity::valid_store(store) {
+            return Err(ApiError::unprocessable(
+                "invalid_store",
+                format!(
+                    "store must be 1 to {} letters, digits, single spaces and simple punctuation",
+                    crate::identity::MAX_STORE_LEN
+                ),
+            )
+            .with("max", crate::identity::MAX_STORE_LEN)
+            .with("field", "store"));
+        }
+    }
+    match (&principal.scope, asked) {
+        (StoreScope::All, asked) => Ok(asked),
+        (StoreScope::Only(_), Some(store)) if principal.scope.allows(&store) => Ok(Some(store)),
+        (StoreScope::Only(_), Some(store)) => Err(ApiError::forbidden(
+            "store_forbidden",
+            "a store manager creates customers for their own stores only; choose one of yours",
+        )
+        .with("store", store)
+        .with("field", "store")),
+        (StoreScope::Only(stores), None) => match stores.as_slice() {
+            [only] => Ok(Some(only.clone())),
+            _ => Err(ApiError::unprocessable(
+                "store_required",
+                "you manage several stores: say in `store` which one the customer joins at",
+            )
+            .with("field", "store")),
+        },
+    }
+}
+
 /// Creates a customer (card assigned when none is given, welcome points granted).
-#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = EnrollRequest,
-    responses((status = 201, body = Customer), (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_create", request_body = NewCustomer,
+    responses((status = 201, body = Customer), (status = 403, body = crate::wire::ErrorBody, description = "store_forbidden: a store outside the manager's"),
+        (status = 409, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(request): ApiJson<EnrollRequest>,
+    ApiJson(request): ApiJson<NewCustomer>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
-    // A store manager's customer joins at their (first) store, so they can see them.
-    let store = match &principal.scope {
-        StoreScope::Only(stores) => stores.first().cloned(),
-        StoreScope::All => None,
+    // A store manager's customer joins at one of their stores, so they can see them.
+    let store = joining_store(&principal, request.store)?;
+    let enroll = EnrollRequest {
+        phone: request.phone,
+        name: request.name,
+        email: request.email,
+        card: request.card,
+        birthday: request.birthday,
+        tags: request.tags,
+        consents: request.consents,
     };
-    let (customer, program) = state.store.create_customer(request, store).await?;
+    let (customer, program) = state.store.create_customer(enroll, store.clone(), principal.who.clone()).await?;
     let json = customer_json(&customer, &program, now());
-    audit(&state, &principal, "customer.create", Some(json.id.clone()), None, serde_json::to_value(&json).ok()).await;
+    let mut after = serde_json::to_value(&json).ok();
+    if let (Some(after), Some(store)) = (after.as_mut(), store) {
+        after["store"] = serde_json::Value::String(store);
+    }
+    audit(&state, &principal, "customer.create", Some(json.id.clone()), None, after).await;
     Ok((StatusCode::CREATED, Json(json)))
 }
 
@@ -65,12 +134,15 @@ pub struct CustomerList {
     /// `phone`, `card` or `email` when a search matched; null otherwise.
     pub matched_by: Option<String>,
     pub customers: Vec<Customer>,
-    /// Listing: the `cursor` of the next page; null on the last page and for a search.
+    /// Listing and `q`: the `cursor` of the next page; null on the last page and for a search
+    /// by `phone`, `card` or `email` (one customer at most).
     pub next_cursor: Option<String>,
 }
 
-/// Finds customers by exactly one of `phone` (any format), `card` or `email`; with none of
-/// them, a page of the whole directory (by id).
+/// Finds customers by exactly one of `phone` (any format), `card` or `email`, or by `q` (any
+/// text: a phone or its last digits, a card, an email, part of a name in any case; paged,
+/// latest changed first); with none of them, a page of the whole directory (by id). A store
+/// manager's pages hold their stores' customers only, and are full pages.
 #[utoipa::path(get, path = "/v1/admin/customers", tag = "admin", operation_id = "admin_customer_list", params(CustomerInput, PageParams),
     responses((status = 200, body = CustomerList), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn find(
@@ -81,12 +153,11 @@ pub async fn find(
 ) -> Result<Json<CustomerList>, ApiError> {
     let page = page.page()?;
     if query.is_empty() {
-        let (customers, program) = state.store.list_customers(page).await?;
-        let items = scoped::customers(&state, &principal, customers.items, |c| c.id.as_str()).await?;
+        let (customers, program) = state.store.list_customers(page, principal.scope.clone()).await?;
         let at = now();
         return Ok(Json(CustomerList {
             matched_by: None,
-            customers: items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
             next_cursor: customers.next_cursor,
         }));
     }
@@ -98,13 +169,12 @@ pub async fn find(
             )
             .with("one_of", ""));
         }
-        let limit = page.limit;
-        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), limit).await?;
+        let (customers, program) = state.store.search_customers(q, principal.scope.clone(), page).await?;
         let at = now();
         return Ok(Json(CustomerList {
-            matched_by: (!customers.is_empty()).then(|| "q".to_owned()),
-            customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
-            next_cursor: None,
+            matched_by: (!customers.items.is_empty()).then(|| "q".to_owned()),
+            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            next_cursor: customers.next_cursor,
         }));
     }
     let matched_by = if query.phone.is_some() {
@@ -137,7 +207,7 @@ pub async fn update(
     let (before, program) = state.store.customer(id).await?;
     scoped::customer(&state, &principal, &before.id).await?;
     let before = customer_json(&before, &program, now());
-    let (customer, program) = state.store.update_customer(before.id.clone(), patch).await?;
+    let (customer, program) = state.store.update_customer(before.id.clone(), patch, principal.who.clone()).await?;
     let after = customer_json(&customer, &program, now());
     audit(
         &state,
@@ -220,4 +290,33 @@ pub async fn qr(
         svg,
     )
         .into_response())
+}
+
+/// A page of a customer's consent history.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsentHistory {
+    /// Newest first.
+    pub changes: Vec<crate::cloud::store::ConsentChange>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Every change of the customer's consents (sms, email, personal data), newest first: when it
+/// was given or withdrawn, from where (a till and its store, the sign-up form, the back office
+/// and who), paged.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/consents", tag = "admin", operation_id = "admin_customer_consents",
+    params(("id" = String, Path, description = "The customer's id"), PageParams),
+    responses((status = 200, body = ConsentHistory), (status = 404, body = crate::wire::ErrorBody),
+        (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
+pub async fn consents(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<ConsentHistory>, ApiError> {
+    let page = page.page()?;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let history = state.store.consent_history(customer.profile.id, page).await?;
+    Ok(Json(ConsentHistory { changes: history.items, next_cursor: history.next_cursor }))
 }

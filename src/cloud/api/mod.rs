@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
                 .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
                 .route("/v1/admin/customers/{id}/activity", get(admin_customers::activity))
+                .route("/v1/admin/customers/{id}/consents", get(admin_customers::consents))
                 .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr))
                 .route("/v1/admin/customers.csv", get(admin_reports::export))
                 .route("/v1/admin/customers/import", post(admin_reports::import)),

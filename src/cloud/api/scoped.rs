@@ -1,6 +1,8 @@
 //! A manager sees their stores only: these checks make another store's customer, till,
 //! receipt or conflict answer exactly what an unknown one answers (404), and leave other
-//! stores' rows out of lists. The admin token, owners and analysts see the whole chain, and
+//! stores' rows out of a search by phone, card or email. Paged lists (the directory, `q`,
+//! receipts, conflicts) are scoped in SQL instead (`StoreScope::condition`), so their pages
+//! are full. The admin token, owners and analysts see the whole chain, and
 //! the checks cost nothing for them.
 
 use super::{ApiError, AppState};
@@ -44,23 +46,4 @@ pub async fn till(state: &AppState, principal: &Principal, id: &str) -> Result<(
         true => Ok(()),
         false => Err(CloudError::NotFound(Missing::Till(id.to_owned())).into()),
     }
-}
-
-/// Keeps the items whose till is in the caller's stores (items without a till only for the
-/// whole chain).
-pub async fn by_till<T>(
-    state: &AppState,
-    principal: &Principal,
-    items: Vec<T>,
-    till_of: impl Fn(&T) -> Option<&str>,
-) -> Result<Vec<T>, ApiError> {
-    if principal.scope.is_all() {
-        return Ok(items);
-    }
-    let ids = items.iter().filter_map(|item| till_of(item).map(str::to_owned)).collect();
-    let stores = state.store.till_stores(ids).await?;
-    Ok(items
-        .into_iter()
-        .filter(|item| till_of(item).and_then(|till| stores.get(till)).is_some_and(|s| principal.scope.allows(s)))
-        .collect())
 }

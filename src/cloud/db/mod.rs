@@ -127,6 +127,12 @@ pub trait Sql {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
     fn dialect(&self) -> Dialect;
 
+    /// `expr` folded to lower case by Unicode's rules, Cyrillic included, for a comparison
+    /// that ignores case; compare it with a value lowered by [`str::to_lowercase`]. SQLite's
+    /// `LOWER` and `LIKE` fold only ASCII, and PostgreSQL's `LOWER` folds by the database's
+    /// locale (only ASCII under `C`), so each backend says how it folds.
+    fn fold_case(&self, expr: &str) -> String;
+
     /// Runs a statement whose outcome nobody reads: a write, or on PostgreSQL a
     /// `SELECT … FOR UPDATE` run for its lock (SQLite's `execute` refuses a `SELECT`). PostgreSQL holds it back and sends it
     /// with whatever goes to the server next (the next query, or the commit), many statements

@@ -35,6 +35,8 @@ pub struct PgDb {
 
 struct Pool {
     target: PgTarget,
+    /// How this database folds case (probed once at open, see [`CaseFold`]).
+    fold: std::sync::OnceLock<CaseFold>,
     state: Mutex<PoolState>,
     /// Signalled when a connection goes back to the pool or a slot frees up.
     freed: Condvar,
@@ -58,11 +60,20 @@ impl PgDb {
         let db = PgDb {
             pool: Arc::new(Pool {
                 target,
+                fold: std::sync::OnceLock::new(),
                 state: Mutex::new(PoolState { idle: Vec::new(), free_slots: MAX_CONNECTIONS }),
                 freed: Condvar::new(),
             }),
         };
         db.transaction(Mode::Write, &|sql: &mut dyn Sql| migrate(sql))?;
+        let fold = db.transaction(Mode::Read, &|sql: &mut dyn Sql| CaseFold::probe(sql))?;
+        if fold == CaseFold::AsciiOnly {
+            tracing::warn!(
+                "this PostgreSQL database folds only ASCII case (its locale is C) and has no ICU collation: \
+                 a search for a name matches Cyrillic only as typed; create the database with a UTF-8 locale"
+            );
+        }
+        let _ = db.pool.fold.set(fold);
         Ok(db)
     }
 
@@ -78,7 +89,8 @@ impl PgDb {
         };
         let conn = lease.conn.as_mut().ok_or_else(|| DbError::Open("no connection".into()))?;
         conn.client.batch_execute(begin).map_err(map_error)?;
-        let mut sql = PgSql { conn, held: String::new(), savepoint: EventSavepoint::None };
+        let fold = self.pool.fold.get().copied().unwrap_or(CaseFold::Locale);
+        let mut sql = PgSql { conn, held: String::new(), savepoint: EventSavepoint::None, fold };
         let result = work(&mut sql);
         let mut held = std::mem::take(&mut sql.held);
         let conn = lease.conn.as_mut().ok_or_else(|| DbError::Open("no connection".into()))?;
@@ -241,8 +253,33 @@ fn migrate(sql: &mut dyn Sql) -> Result<(), DbError> {
     Ok(())
 }
 
+/// How `LOWER` is made to fold Cyrillic: the database's own locale when it does (a UTF-8
+/// locale), else ICU's root collation, else (a server built without ICU) ASCII only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaseFold {
+    Locale,
+    Icu,
+    AsciiOnly,
+}
+
+impl CaseFold {
+    fn probe(sql: &mut dyn Sql) -> Result<CaseFold, DbError> {
+        let row = sql.query_one(
+            "SELECT CASE WHEN LOWER('ЁЖ') = 'ёж' THEN 1 ELSE 0 END,
+                    CASE WHEN EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN 1 ELSE 0 END",
+            &[],
+        )?;
+        Ok(match (row.int(0)?, row.int(1)?) {
+            (1, _) => CaseFold::Locale,
+            (_, 1) => CaseFold::Icu,
+            _ => CaseFold::AsciiOnly,
+        })
+    }
+}
+
 struct PgSql<'c> {
     conn: &'c mut PgConn,
+    fold: CaseFold,
     /// Writes held back by [`Sql::write`], as one simple-query string, until the next
     /// statement or the commit takes them to the server.
     held: String,
@@ -339,6 +376,13 @@ impl Sql for PgSql<'_> {
             EventSavepoint::None => {}
         }
         Ok(())
+    }
+
+    fn fold_case(&self, expr: &str) -> String {
+        match self.fold {
+            CaseFold::Icu => format!("LOWER(({expr}) COLLATE \"und-x-icu\")"),
+            CaseFold::Locale | CaseFold::AsciiOnly => format!("LOWER({expr})"),
+        }
     }
 
     /// The synchronous client cannot pipeline, and a push writes a dozen rows per event: held

@@ -124,6 +124,7 @@ fn connect(path: &Path) -> Result<Connection, DbError> {
     // index pages every push changes (receipts, ledger, lots) are then copied back once per
     // many pushes instead of once per few, which was a third of a drain's CPU.
     conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(open)?;
+    register_functions(&conn).map_err(open)?;
     // A push chunk cycles through a few dozen statements (some built per chunk size): keep them all.
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
@@ -233,6 +234,32 @@ impl Sql for SqliteSql<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
+
+    fn fold_case(&self, expr: &str) -> String {
+        format!("fold_case({expr})")
+    }
+}
+
+/// Registers `fold_case(text)`: the text lowered by Rust's Unicode rules (`NULL` for `NULL`
+/// or a number), which SQLite's own `LOWER` is not beyond ASCII. Deterministic, so SQLite may
+/// call it once per row and value.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "fold_case",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(text) if text.is_ascii() => Some(text.to_ascii_lowercase()),
+                    Ok(text) => Some(text.to_lowercase()),
+                    Err(_) => Some(String::from_utf8_lossy(bytes).to_lowercase()),
+                },
+                _ => None,
+            })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -240,7 +267,22 @@ mod tests {
     use super::*;
 
     fn memory() -> Connection {
-        Connection::open_in_memory().expect("an in-memory database")
+        let conn = Connection::open_in_memory().expect("an in-memory database");
+        register_functions(&conn).expect("our functions");
+        conn
+    }
+
+    #[test]
+    fn fold_case_lowers_cyrillic_as_lower_does_not() {
+        let conn = memory();
+        let folded: (String, String, Option<String>) = conn
+            .query_row(
+                "SELECT fold_case('ИВАНОВ Пётр'), LOWER('ИВАНОВ Пётр'), fold_case(NULL)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(folded, ("иванов пётр".to_owned(), "ИВАНОВ Пётр".to_owned(), None));
     }
 
     #[test]

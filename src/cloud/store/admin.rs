@@ -264,7 +264,13 @@ impl Store {
 
     /// A page of a customer's receipts, newest first: ordered by when the cloud applied them,
     /// then till and seq (unique together), so a walk answers each receipt once.
-    pub async fn receipts_of(&self, customer_id: String, page: Page) -> Result<Paged<AppliedReceipt>, CloudError> {
+    /// Within `scope`, in SQL: a manager's page holds the receipts of their stores' tills and is full.
+    pub async fn receipts_of(
+        &self,
+        customer_id: String,
+        scope: StoreScope,
+        page: Page,
+    ) -> Result<Paged<AppliedReceipt>, CloudError> {
         self.read(move |sql| {
             let after = page.key("receipts", &[KeyPart::Int, KeyPart::Text, KeyPart::Int])?;
             let id = match super::customers::load_resolved(sql, &customer_id, false)? {
@@ -272,7 +278,13 @@ impl Store {
                 None => return Err(CloudError::NotFound(super::Missing::Customer(customer_id.clone()))),
             };
             let mut query = PageQuery::new();
-            query.filter("customer_id", id).after(&["applied_at", "till_id", "seq"], after, true);
+            query.filter("customer_id", id);
+            if !scope.is_all() {
+                query.condition(|params| {
+                    format!("till_id IN (SELECT id FROM tills WHERE {})", scope.condition("store", params))
+                });
+            }
+            query.after(&["applied_at", "till_id", "seq"], after, true);
             let clauses = query.clauses("applied_at DESC, till_id DESC, seq DESC", page.fetch());
             let rows = sql.query(&format!("SELECT {RECEIPT_COLUMNS} FROM receipts{clauses}"), &query.params)?;
             page.finish("receipts", rows, |row| key_columns(row, &[7, 0, 4])).try_map(|row| receipt_from_row(sql, &row))

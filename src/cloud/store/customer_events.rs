@@ -18,6 +18,7 @@
 
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::apply::{refuse, Applied, Context};
+use super::consents::{self, ConsentOrigin};
 use super::customers::{
     self, clean_birthday, clean_email, clean_name, clean_tags, holder, load_resolved, CleanCustomer,
 };
@@ -79,6 +80,7 @@ pub(super) fn created(
     }
     let phone = customers::normalize_phone(&event.phone, cx.settings).map_err(invalid)?;
     let card = customers::normalize_card(&event.card).map_err(invalid)?;
+    let origin = till_origin(sql, cx)?;
     let mut clean = CleanCustomer {
         id: event.customer_id.clone(),
         phone,
@@ -89,10 +91,7 @@ pub(super) fn created(
         tags: clean_tags(event.tags.clone()).map_err(invalid)?,
         consents: received_consents(&event.consents, cx.at),
         source: "till",
-        store: sql
-            .query_opt("SELECT store FROM tills WHERE id = $1", vals![cx.till_id])?
-            .map(|row| row.text(0))
-            .transpose()?,
+        store: origin.store.clone(),
     };
 
     if let Some(existing_id) = holder(sql, "phone", &clean.phone, None)? {
@@ -119,7 +118,9 @@ pub(super) fn created(
             existing.birthday = clean.birthday.clone();
             gained.push("birthday");
         }
-        existing.consents = merge_consents(existing.consents.clone(), &clean.consents);
+        let merged = merge_consents(existing.consents.clone(), &clean.consents);
+        consents::record(sql, &existing.id, &existing.consents, &merged, &origin, cx.at)?;
+        existing.consents = merged;
         existing.updated_at = cx.at;
         customers::save_personal(sql, &existing)?;
         if let Some(ms_id) = &event.external_id {
@@ -177,7 +178,7 @@ pub(super) fn created(
         }
     }
     let program = current_program(sql)?;
-    let customer = customers::insert(sql, cx.settings, clean, &program, cx.at, changes)?;
+    let customer = customers::insert(sql, cx.settings, clean, &program, cx.at, changes, &origin)?;
     if let Some(ms_id) = &event.external_id {
         take_link(sql, cx, &customer.id, None, ms_id)?;
     }
@@ -235,8 +236,13 @@ pub(super) fn updated(
             "birthday" => customer.birthday = clean_birthday(event.birthday.clone()).map_err(invalid)?,
             "tags" => customer.tags = clean_tags(event.tags.clone()).map_err(invalid)?,
             "consents" => {
-                customer.consents =
-                    merge_consents(customer.consents.clone(), &received_consents(&event.consents, cx.at))
+                // Only what takes effect is history: a consent older than the one held changes nothing.
+                let merged = merge_consents(customer.consents.clone(), &received_consents(&event.consents, cx.at));
+                if merged != customer.consents {
+                    let origin = till_origin(sql, cx)?;
+                    consents::record(sql, &customer.id, &customer.consents, &merged, &origin, cx.at)?;
+                }
+                customer.consents = merged;
             }
             "external_id" => {
                 if let Some(ms_id) = &event.external_id {
@@ -308,6 +314,15 @@ fn take_link(
         cx.at,
     )?;
     Ok(false)
+}
+
+/// A till's changes as the consents' history records them: the till and its store.
+fn till_origin(sql: &mut dyn Sql, cx: &Context<'_>) -> Result<ConsentOrigin, Applied> {
+    let store = sql
+        .query_opt("SELECT store FROM tills WHERE id = $1", vals![cx.till_id])?
+        .map(|row| row.text(0))
+        .transpose()?;
+    Ok(ConsentOrigin { till_id: Some(cx.till_id.to_owned()), store, ..ConsentOrigin::new("till") })
 }
 
 /// A till's consents as the cloud keeps them: a time in the future (a till whose clock runs

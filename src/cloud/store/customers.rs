@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::consents::{self, ConsentOrigin};
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
 use super::{invalid_with, publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::{now, rfc3339};
@@ -289,7 +290,8 @@ impl CleanCustomer {
     }
 }
 
-/// Inserts a checked customer with welcome points, and notes the feed rows.
+/// Inserts a checked customer with welcome points, notes the feed rows, and enters the
+/// consents they joined with into their history as coming from `origin`.
 pub(crate) fn insert(
     sql: &mut dyn Sql,
     settings: &StoreSettings,
@@ -297,6 +299,7 @@ pub(crate) fn insert(
     program: &Program,
     at: i64,
     changes: &mut Changes,
+    origin: &ConsentOrigin,
 ) -> Result<CustomerRecord, CloudError> {
     let card = match clean.card {
         Some(card) => card,
@@ -336,6 +339,7 @@ pub(crate) fn insert(
         external_id: None,
         wallet: Wallet::default(),
     };
+    consents::record(sql, &customer.id, &Consents::default(), &customer.consents, origin, at)?;
     if program.welcome_points > 0 {
         let before = customer.wallet.clone();
         let expires = ledger::expiry(program, at);
@@ -422,7 +426,8 @@ fn ensure_unique(sql: &mut dyn Sql, column: &'static str, value: &str, except: O
                 _ => "email_taken",
             },
             message: format!("this {column} already belongs to customer {id}; open that customer instead"),
-            params: vec![("customer", id)],
+            // `field` puts the error under its input in the console's dialogs.
+            params: vec![("customer", id), ("field", column.to_owned())],
         }),
         None => Ok(()),
     }
@@ -446,11 +451,13 @@ pub(crate) fn next_card_number(sql: &mut dyn Sql, settings: &StoreSettings) -> R
 
 impl Store {
     /// Creates a customer from the back office; `store` is where they joined (a store
-    /// manager's store), if anywhere.
+    /// manager's store), if anywhere; `who` (a user's email, `admin-token`) goes into the
+    /// consents' history.
     pub async fn create_customer(
         &self,
         request: EnrollRequest,
         store: Option<String>,
+        who: String,
     ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
         let mut clean = CleanCustomer::from_request(self.settings(), request, at, "admin", "cloud")?;
@@ -467,7 +474,8 @@ impl Store {
             }
             let program = super::admin::current_program(sql)?;
             let mut changes = Changes::default();
-            let customer = insert(sql, &settings, clean, &program, at, &mut changes)?;
+            let origin = ConsentOrigin { who: Some(who.clone()), ..ConsentOrigin::new("cloud") };
+            let customer = insert(sql, &settings, clean, &program, at, &mut changes, &origin)?;
             publish(sql, &changes, at)?;
             Ok((customer, program))
         })
@@ -503,31 +511,24 @@ impl Store {
         .await
     }
 
-    /// The customers a person at the back office means by `query`, best matches first, at most
-    /// `limit`, within `scope`: a phone in any format or its last 4–10 digits, a card number, an
-    /// email, or part of a name (as typed, or with a capital first letter).
+    /// A page of the customers a person at the back office means by `query`, the latest changed
+    /// first, within `scope` (filtered in SQL, so a page is full): a phone in any format or its
+    /// last 4–10 digits, a card number, an email, or part of a name (in any case, Cyrillic
+    /// included).
     pub async fn search_customers(
         &self,
         query: String,
         scope: super::StoreScope,
-        limit: i64,
-    ) -> Result<(Vec<CustomerRecord>, Program), CloudError> {
+        page: Page,
+    ) -> Result<(Paged<CustomerRecord>, Program), CloudError> {
         let text = query.trim().to_owned();
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
         let phone_like =
             !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && !digits.is_empty();
         let full_phone = if phone_like { normalize_phone(&text, self.settings()).ok() } else { None };
-        let name_forms: Vec<String> = {
-            let mut forms = vec![text.clone()];
-            let mut chars = text.chars();
-            if let Some(first) = chars.next() {
-                let capital: String = first.to_uppercase().chain(chars).collect();
-                if capital != text {
-                    forms.push(capital);
-                }
-            }
-            forms
-        };
+        // Names compare folded to lower case by Unicode's rules on both backends
+        // (`Sql::fold_case`): "иванов", "ИВАНОВ" and "Иван" all find "Иванов Пётр".
+        let folded = text.to_lowercase();
         self.read(move |sql| {
             let mut conditions: Vec<String> = Vec::new();
             let mut params: Vec<Value> = Vec::new();
@@ -547,38 +548,29 @@ impl Store {
                     conditions.push(format!("phone LIKE {m}"));
                 }
             } else if text.contains('@') {
-                let m = mark(&mut params, Value::from(text.to_lowercase()));
-                conditions.push(format!("LOWER(email) = {m}"));
+                // Stored emails are lowered by the same Unicode rules (`identity::normalize_email`),
+                // so the unique index answers.
+                let m = mark(&mut params, Value::from(folded.as_str()));
+                conditions.push(format!("email = {m}"));
             } else if text.chars().count() >= 2 {
-                for form in &name_forms {
-                    let escaped = form.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                    let m = mark(&mut params, Value::from(format!("%{escaped}%")));
-                    conditions.push(format!("name LIKE {m} ESCAPE '\\'"));
-                }
+                let escaped = folded.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let m = mark(&mut params, Value::from(format!("%{escaped}%")));
+                conditions.push(format!("{} LIKE {m} ESCAPE '\\'", sql.fold_case("name")));
             }
             if conditions.is_empty() {
-                return Ok((Vec::new(), super::admin::current_program(sql)?));
+                return Ok((Paged { items: Vec::new(), next_cursor: None }, super::admin::current_program(sql)?));
             }
-            let scoped = if scope.is_all() {
-                String::new()
-            } else {
-                let joined = scope.condition("store", &mut params);
-                let bought = scope.condition("t.store", &mut params);
-                format!(
-                    " AND ({joined} OR EXISTS (SELECT 1 FROM receipts r JOIN tills t ON t.id = r.till_id \
-                       WHERE r.customer_id = customers.id AND {bought}))"
-                )
-            };
-            let m = mark(&mut params, Value::Int(limit));
-            let rows = sql.query(
-                &format!(
-                    "SELECT {COLUMNS} FROM customers WHERE ({}){scoped} ORDER BY updated_at DESC, id LIMIT {m}",
-                    conditions.join(" OR ")
-                ),
-                &params,
-            )?;
-            let mut found = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-            load_lots_of(sql, &mut found)?;
+            let after = page.key("customer_search", &[KeyPart::Int, KeyPart::Text])?;
+            let mut query = PageQuery { conditions: vec![format!("({})", conditions.join(" OR "))], params };
+            if !scope.is_all() {
+                query.condition(|params| scope.customers_condition("customers", params));
+            }
+            query.after(&["updated_at", "id"], after, true);
+            let clauses = query.clauses("updated_at DESC, id DESC", page.fetch());
+            let rows = sql.query(&format!("SELECT {COLUMNS} FROM customers{clauses}"), &query.params)?;
+            let mut found =
+                page.finish("customer_search", rows, |row| key_columns(row, &[11, 0])).try_map(|row| from_row(&row))?;
+            load_lots_of(sql, &mut found.items)?;
             Ok((found, super::admin::current_program(sql)?))
         })
         .await
@@ -632,10 +624,18 @@ impl Store {
     /// A page of the whole directory, by id. Ids are not in creation order (a till makes its
     /// own), so a customer created during a walk may fall before its cursor and be left out;
     /// every customer who existed when the walk began is answered exactly once.
-    pub async fn list_customers(&self, page: Page) -> Result<(Paged<CustomerRecord>, Program), CloudError> {
+    /// Within `scope`, filtered in SQL: a manager's page is a full page of their customers.
+    pub async fn list_customers(
+        &self,
+        page: Page,
+        scope: super::StoreScope,
+    ) -> Result<(Paged<CustomerRecord>, Program), CloudError> {
         self.read(move |sql| {
             let after = page.key("customers", &[KeyPart::Text])?;
             let mut query = PageQuery::new();
+            if !scope.is_all() {
+                query.condition(|params| scope.customers_condition("customers", params));
+            }
             query.after(&["id"], after, false);
             let clauses = query.clauses("id", page.fetch());
             let rows = sql.query(&format!("SELECT {COLUMNS} FROM customers{clauses}"), &query.params)?;
@@ -647,11 +647,13 @@ impl Store {
         .await
     }
 
-    /// Edits personal data and consents from the back office. Absent fields stay as they are.
+    /// Edits personal data and consents from the back office. Absent fields stay as they are;
+    /// a consent that changes enters the history with `who` (a user's email, `admin-token`).
     pub async fn update_customer(
         &self,
         id: String,
         patch: CustomerPatch,
+        who: String,
     ) -> Result<(CustomerRecord, Program), CloudError> {
         let at = now();
         let settings = self.settings().clone();
@@ -700,7 +702,10 @@ impl Store {
                 // Merged like a till's, not overwritten: an opt-out recorded in this very second
                 // (a till's, dated when received) still beats this opt-in.
                 let given = fields::stamp_consents(Consents::default(), input, "cloud", at);
-                customer.consents = super::customer_events::merge_consents(customer.consents.clone(), &given);
+                let merged = super::customer_events::merge_consents(customer.consents.clone(), &given);
+                let origin = ConsentOrigin { who: Some(who.clone()), ..ConsentOrigin::new("cloud") };
+                consents::record(sql, &customer.id, &customer.consents, &merged, &origin, at)?;
+                customer.consents = merged;
             }
             customer.updated_at = at;
             save_personal(sql, &customer)?;

@@ -3,6 +3,7 @@
 //!
 //! - `tills.rs`: tills, enrollment codes, device tokens.
 //! - `customers.rs`: the customer directory and its rows.
+//! - `consents.rs`: the history of every consent's changes, written with the change.
 //! - `import.rs`: the bulk CSV import, many rows per statement.
 //! - `export.rs`: the directory as CSV rows, a keyset page at a time.
 //! - `push.rs`: applying a till's events in order, exactly once.
@@ -21,6 +22,7 @@
 
 mod admin;
 mod apply;
+mod consents;
 mod customer_events;
 mod customers;
 mod export;
@@ -43,6 +45,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, ProgramVersion};
+pub use consents::ConsentChange;
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
 pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use moysklad::{MoyskladKey, MoyskladScope};

@@ -212,7 +212,8 @@ impl Store {
             }
             let program = super::admin::current_program(sql)?;
             let mut changes = Changes::default();
-            let mut customer = insert(sql, &settings, clean.clone(), &program, at, &mut changes)?;
+            let origin = super::consents::ConsentOrigin::new("moysklad");
+            let mut customer = insert(sql, &settings, clean.clone(), &program, at, &mut changes, &origin)?;
             sql.execute("UPDATE customers SET external_id = $1 WHERE id = $2", vals![&ms_id, &customer.id])?;
             customer.external_id = Some(ms_id.clone());
             publish(sql, &changes, at)?;

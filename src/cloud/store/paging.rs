@@ -157,7 +157,7 @@ fn bad_cursor() -> CloudError {
 /// keyset condition `(key columns) < (cursor's key)` (`>` for an ascending list). Placeholders
 /// are numbered in the order they appear, as SQLite's binding needs (see `db`).
 pub(crate) struct PageQuery {
-    conditions: Vec<String>,
+    pub conditions: Vec<String>,
     pub params: Vec<Value>,
 }
 

@@ -55,6 +55,21 @@ impl StoreScope {
             }
         }
     }
+
+    /// An SQL condition keeping the customers (`table`: the `customers` table's name or alias
+    /// in the query) this scope may see: those who joined at one of its stores or have a
+    /// receipt at one. `TRUE` for the whole chain.
+    pub fn customers_condition(&self, table: &str, params: &mut Vec<Value>) -> String {
+        if self.is_all() {
+            return "TRUE".to_owned();
+        }
+        let joined = self.condition(&format!("{table}.store"), params);
+        let bought = self.condition("t.store", params);
+        format!(
+            "({joined} OR EXISTS (SELECT 1 FROM receipts r JOIN tills t ON t.id = r.till_id \
+               WHERE r.customer_id = {table}.id AND {bought}))"
+        )
+    }
 }
 
 impl super::Store {
@@ -79,15 +94,9 @@ impl super::Store {
                         format!("${}", params.len())
                     })
                     .collect();
-                let joined = scope.condition("c.store", &mut params);
-                let bought = scope.condition("t.store", &mut params);
+                let visible_here = scope.customers_condition("c", &mut params);
                 let rows = sql.query(
-                    &format!(
-                        "SELECT c.id FROM customers c WHERE c.id IN ({}) AND ({joined} OR EXISTS (
-                             SELECT 1 FROM receipts r JOIN tills t ON t.id = r.till_id
-                              WHERE r.customer_id = c.id AND {bought}))",
-                        marks.join(", ")
-                    ),
+                    &format!("SELECT c.id FROM customers c WHERE c.id IN ({}) AND {visible_here}", marks.join(", ")),
                     &params,
                 )?;
                 for row in rows {

@@ -90,7 +90,9 @@ impl Store {
             }
             let program = current_program(sql)?;
             let mut changes = Changes::default();
-            let customer = customers::insert(sql, &settings, clean.clone(), &program, at, &mut changes)?;
+            let origin =
+                super::consents::ConsentOrigin { store: store.clone(), ..super::consents::ConsentOrigin::new("web") };
+            let customer = customers::insert(sql, &settings, clean.clone(), &program, at, &mut changes, &origin)?;
             if let Some(other) = email_taken {
                 record_conflict(
                     sql,
