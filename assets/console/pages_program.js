@@ -282,25 +282,18 @@
       LC.dialog(t("show_json"), h("pre", { class: "json" }, JSON.stringify(program, null, 2)), [{ label: t("close") }]);
     });
 
-    // The field a refused program's check names. The check's English sentence (details.detail)
-    // starts with the field ("accrual_percent must…") or the list and the tier or code it is
-    // about ("tiers: tier \"Gold\": accrual_percent must…"); details.field wins when sent.
+    // The field a refused program's check names: details.field, as the program's JSON names it
+    // ("accrual_percent", "tiers[1].name"). A list's index counts the rows sent, so it is
+    // mapped to the row on the page (removed rows are skipped when sending).
     function fieldOfRefusal(failure) {
       const byName = (name) => editor.querySelector('[data-field="' + CSS.escape(name) + '"]');
-      if (failure.details.field && byName(failure.details.field)) return byName(failure.details.field);
-      const detail = String(failure.details.detail || "");
-      const list = /^(tiers|promo_codes): (?:tier|code|the name|the code) "([^"]*)"(?::? ?(?:has (?:a negative )?)?([a-z_]+))?/.exec(detail);
-      if (list) {
-        const rows = list[1] === "tiers" ? tierRows : promoRows;
-        const key = list[1] === "tiers" ? "name" : "code";
-        const index = rows.findIndex((r) => !r.removed && r.read && r.read()[key] === list[2]);
-        if (index >= 0) {
-          const inner = list[3] && byName(list[1] + "[" + index + "]." + list[3]);
-          return inner || byName(list[1] + "[" + index + "]." + key);
-        }
-      }
-      const top = /^([a-z_]+) /.exec(detail);
-      return top ? byName(top[1]) : null;
+      const field = String((failure.details && failure.details.field) || "");
+      const list = /^(tiers|promo_codes)\[(\d+)\]\.([a-z_]+)$/.exec(field);
+      if (!list) return field ? byName(field) : null;
+      const rows = list[1] === "tiers" ? tierRows : promoRows;
+      let sent = -1;
+      const index = rows.findIndex((r) => !r.removed && ++sent === Number(list[2]));
+      return index >= 0 ? byName(list[1] + "[" + index + "]." + list[3]) : null;
     }
 
     const preview = previewPanel(collect);

@@ -17,9 +17,9 @@ use crate::webdriver::{self, Browser};
 const OWNER: &str = "owner@romashka.example";
 const PASSWORD: &str = "correct horse battery";
 
-/// A cloud with its first owner.
-async fn cloud_with_owner() -> Cloud {
-    let cloud = Cloud::start(Backend::Sqlite).await;
+/// A cloud on `backend` with its first owner.
+async fn cloud_with_owner(backend: Backend) -> Cloud {
+    let cloud = Cloud::start(backend).await;
     cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
     cloud
 }
@@ -163,8 +163,11 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_till", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    creates_a_till(&Browser::start("console_till", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn creates_a_till(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     // An owner sees every section, and who they are.
     let nav = browser.text_of("#nav-list").await;
@@ -212,8 +215,11 @@ async fn the_accrual_goes_to_7_percent_with_a_preview_and_a_diff() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_program", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    publishes_7_percent(&Browser::start("console_program", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn publishes_7_percent(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (_, before) = cloud.admin_get("/v1/admin/program").await;
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     open(&browser, "#/program").await;
@@ -256,8 +262,11 @@ async fn a_refused_program_says_why_under_the_field() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_program_refused", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    refused_program(&Browser::start("console_program_refused", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn refused_program(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     open(&browser, "#/program").await;
     for (index, threshold) in [(0, "10000"), (1, "20000")] {
@@ -268,7 +277,7 @@ async fn a_refused_program_says_why_under_the_field() {
     browser.click_css("#review-changes").await;
     browser.click_css("#publish").await;
     let said = browser.wait_text("#review-out .notice.error", "the refusal", |t| !t.is_empty()).await;
-    assert!(said.contains("не принята"), "{said}");
+    assert_eq!(said, "Программа не принята: название уровня «Серебро» встречается дважды.");
     browser.wait_text("#tiers .row-error", "the refusal under the tier", |t| t.contains("Серебро")).await;
     browser.screenshot("refused").await;
     let (_, program) = cloud.admin_get("/v1/admin/program").await;
@@ -281,8 +290,11 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_customer", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    adjusts_a_customer(&Browser::start("console_customer", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn adjusts_a_customer(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (status, created) = cloud
         .admin_post(
             "/v1/admin/customers",
@@ -331,8 +343,11 @@ async fn a_conflict_is_marked_handled_with_a_note() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_conflict", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    handles_a_conflict(&Browser::start("console_conflict", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn handles_a_conflict(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (a, b) = (cloud.till("Касса A").await, cloud.till("Касса B").await);
     let customer = cloud.customer("+79994445566").await;
     let id = customer["id"].as_str().unwrap();
@@ -347,7 +362,10 @@ async fn a_conflict_is_marked_handled_with_a_note() {
 
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     open(&browser, "#/conflicts").await;
-    browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains("Списано больше")).await;
+    let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains("Списано больше")).await;
+    // What happened and what was done, in the page's language.
+    assert!(list.contains("Чек b-1: списано баллов — 80") && list.contains("Чек всё равно проведён"), "{list}");
+    assert!(!list.contains("spent") && !list.contains("applied anyway"), "{list}");
     browser.screenshot("list").await;
     browser.click_css("#conflicts .mark-handled").await;
     type_into(&browser, ".dialog textarea[name=note]", "Позвонили клиенту, долг спишем с покупок").await;
@@ -367,8 +385,11 @@ async fn a_report_runs_and_its_csv_downloads() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_report", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    runs_a_report(&Browser::start("console_report", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn runs_a_report(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let till = cloud.till("Касса 1").await;
     let customer = cloud.customer("+79995556677").await;
     let id = customer["id"].as_str().unwrap();
@@ -403,7 +424,7 @@ async fn a_manager_is_refused_another_stores_customer() {
         return;
     }
     let browser = Browser::start("console_manager", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     cloud.add_user("arbat@romashka.example", "manager", &["Arbat"], "arbat manager 1").await;
     // The customer joined at a till of "Main street".
     let till = cloud.till("Касса 1").await;
@@ -437,7 +458,7 @@ async fn an_analyst_sees_only_the_dashboard_and_reports() {
         return;
     }
     let browser = Browser::start("console_analyst", "en-US").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     cloud.add_user("numbers@romashka.example", "analyst", &[], "numbers analyst 1").await;
     sign_in(&browser, &cloud, "numbers@romashka.example", "numbers analyst 1").await;
     assert_eq!(browser.text_of("#nav-list").await, "Dashboard\nReports");
@@ -455,7 +476,7 @@ async fn wrong_passwords_lock_the_account_out() {
         return;
     }
     let browser = Browser::start("console_lockout", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     browser.goto(&cloud.url("/admin/")).await;
     browser.send_keys(&browser.find("#signin-email").await, OWNER).await;
     let mut said = String::new();
@@ -476,13 +497,38 @@ async fn wrong_passwords_lock_the_account_out() {
 }
 
 /// Every page photographed, in Russian and then English, on a cloud with a little of
-/// everything: a till, customers, a conflict, a webhook, a gift card.
+/// everything: a till, customers, a conflict, a webhook, a gift card, a MoySklad key. No page
+/// shows an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_in_russian_and_english() {
     if webdriver::available().is_none() {
         return;
     }
-    let cloud = cloud_with_owner().await;
+    let mut browser = Browser::start("console_ru", "ru-RU").await;
+    every_page(&mut browser, Backend::Sqlite, "console").await;
+}
+
+/// The pages every walk opens, by their address.
+const PAGES: [&str; 13] = [
+    "dashboard",
+    "customers",
+    "program",
+    "tills",
+    "conflicts",
+    "reports",
+    "webhooks",
+    "gift_cards",
+    "moysklad",
+    "import",
+    "audit",
+    "users",
+    "account",
+];
+
+/// Every page in Russian, then (by the console's language, as the switch sets it) in English;
+/// the screenshots are `<prefix>_ru-<page>` and `<prefix>_en-<page>`.
+async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
+    let cloud = cloud_with_owner(backend).await;
     let (a, b) = (cloud.till("Касса 1").await, cloud.till("Касса 2").await);
     let customer = cloud.customer("+79994445566").await;
     let id = customer["id"].as_str().unwrap().to_owned();
@@ -517,30 +563,26 @@ async fn every_page_in_russian_and_english() {
     cloud
         .admin_post("/v1/admin/webhooks", json!({ "url": "https://93.184.216.34/hook", "events": ["balance_changed"] }))
         .await;
+    let (status, key) = cloud.admin_post("/v1/admin/stores/%D0%90%D1%80%D0%B1%D0%B0%D1%82/moysklad-key", json!({})).await;
+    assert_eq!(status, 201, "{key}");
 
-    for (lang, tag) in [("ru-RU", "ru"), ("en-US", "en")] {
-        let browser = Browser::start(&format!("console_{tag}"), lang).await;
-        sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-        for page in [
-            "dashboard",
-            "customers",
-            "program",
-            "tills",
-            "conflicts",
-            "reports",
-            "webhooks",
-            "gift_cards",
-            "moysklad",
-            "import",
-            "audit",
-            "users",
-            "account",
-        ] {
-            open(&browser, &format!("#/{page}")).await;
+    for tag in ["ru", "en"] {
+        browser.rename(&format!("{prefix}_{tag}"));
+        if tag == "ru" {
+            sign_in(browser, &cloud, OWNER, PASSWORD).await;
+        } else {
+            // The language switch's choice, remembered by the page.
+            browser.execute("localStorage.setItem('loyalty.console.lang', 'en'); location.reload();", vec![]).await;
+            browser.find("#nav-list a").await;
+        }
+        assert_eq!(browser.execute("return document.documentElement.lang;", vec![]).await, tag);
+        for page in PAGES {
+            open(browser, &format!("#/{page}")).await;
             // Let the page's own calls answer before the picture.
             browser
                 .wait_until("the page loaded", "return document.querySelectorAll('.view .loading').length === 0;")
                 .await;
+            assert_no_error(browser, page).await;
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
             let more = browser
@@ -551,8 +593,9 @@ async fn every_page_in_russian_and_english() {
                 browser.screenshot(&format!("{page}_2")).await;
             }
         }
-        open(&browser, &format!("#/customers/{id}")).await;
+        open(browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
+        assert_no_error(browser, "the customer's card").await;
         browser.screenshot("customer_card").await;
         browser.execute("document.getElementById('customer-receipts').scrollIntoView();", vec![]).await;
         browser.screenshot("customer_card_2").await;
@@ -560,6 +603,21 @@ async fn every_page_in_russian_and_english() {
         browser.find("#receipt-dialog").await;
         browser.screenshot("receipt").await;
     }
+}
+
+/// No error stands on the page: neither the banner nor a notice in the view.
+async fn assert_no_error(browser: &Browser, page: &str) {
+    let shown = browser
+        .execute(
+            "const banner = document.getElementById('notice');
+             const errors = [...document.querySelectorAll('.view .notice.error, .view .error')]
+               .filter(e => !e.hidden && e.offsetParent !== null && e.textContent.trim());
+             if (banner && !banner.hidden && banner.classList.contains('error')) errors.unshift(banner);
+             return errors.map(e => e.textContent.trim());",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!([]), "{page} shows an error");
 }
 
 /// The second factor from "My account": the QR code and key shown, the first code confirms it,
@@ -570,7 +628,7 @@ async fn an_owner_turns_on_the_second_factor_and_signs_in_with_it() {
         return;
     }
     let browser = Browser::start("console_totp", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     browser.click_css("#me").await;
     browser.wait_text(".page-head h1", "my account", |t| t == "Моя учётная запись").await;
@@ -607,13 +665,16 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_import", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    uploads_a_csv(&Browser::start("console_import", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn uploads_a_csv(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("customers.csv");
     std::fs::write(
         &file,
-        "phone,name,email\n8 999 300-00-01,Вера,vera@example.com\nnot a phone,Кто-то,\n+79993000002,Глеб,\n",
+        "phone,name,email\n8 999 300-00-01,Вера,vera@example.com\nnot a phone,Кто-то,\n+79993000002,Глеб,\n+7 999 300-00-02,Дубль,\n",
     )
     .unwrap();
 
@@ -627,9 +688,39 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     assert!(report.contains("Добавлено") && report.contains('2'), "{report}");
     let rejected = browser.text_of("#import-rejected").await;
     assert!(rejected.contains('3'), "the third line of the file: {rejected}");
+    // Why, in the page's language: the phone as the API refuses it, the duplicate by its field.
+    assert!(rejected.contains("«not a phone» — не номер телефона"), "{rejected}");
+    assert!(rejected.contains("Этот телефон уже принадлежит другому клиенту."), "{rejected}");
     browser.screenshot("report").await;
     let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79993000001").await;
     assert_eq!(found["customers"][0]["name"], "Вера", "{found}");
+}
+
+/// The walks above again, on a cloud on PostgreSQL: one browser for all of them (each walk on
+/// a fresh database), screenshots as `console_pg_<walk>-<screen>`. Skipped where no test
+/// PostgreSQL is configured (`bash scripts/test.sh` starts one), failed under CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_walks_on_postgresql() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let Some(first) = Backend::postgres() else { return };
+    let fresh = || Backend::postgres().expect("the test PostgreSQL");
+    let mut browser = Browser::start("console_pg_till", "ru-RU").await;
+    creates_a_till(&browser, first).await;
+    browser.rename("console_pg_program");
+    publishes_7_percent(&browser, fresh()).await;
+    browser.rename("console_pg_program_refused");
+    refused_program(&browser, fresh()).await;
+    browser.rename("console_pg_customer");
+    adjusts_a_customer(&browser, fresh()).await;
+    browser.rename("console_pg_conflict");
+    handles_a_conflict(&browser, fresh()).await;
+    browser.rename("console_pg_report");
+    runs_a_report(&browser, fresh()).await;
+    browser.rename("console_pg_import");
+    uploads_a_csv(&browser, fresh()).await;
+    every_page(&mut browser, fresh(), "console_pg").await;
 }
 
 /// The dashboard over today's sales: the tiles count them and the per-day chart has bars.
@@ -639,7 +730,7 @@ async fn the_dashboard_counts_todays_sales() {
         return;
     }
     let browser = Browser::start("console_dashboard", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     let till = cloud.till("Касса 1").await;
     let customer = cloud.customer("+79996660011").await;
     let id = customer["id"].as_str().unwrap();
