@@ -299,6 +299,9 @@
   // ------------------------------------------------------------------------------------------
   // Audit log
 
+  // Who made a change that no account made: the admin API's token, the `loyalty-cloud` command.
+  const WHO = { "admin-token": "who_admin_token", cli: "who_cli" };
+
   // The actions the cloud records, for the filter (its codes; their names are in strings.js).
   const ACTIONS = ["program.publish", "customer.create", "customer.update", "customer.adjust", "customers.import", "conflict.handled",
     "till.create", "till.new_code", "till.revoke", "user.create", "user.update", "user.reset_password", "user.change_password",
@@ -329,7 +332,7 @@
   function auditTable(filters) {
     return LC.pagedTable([
       { label: t("when"), value: (e) => LC.dateTime(e.at) },
-      { label: t("who"), value: (e) => h("div", {}, e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
+      { label: t("who"), value: (e) => h("div", {}, WHO[e.who] ? t(WHO[e.who]) : e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
       { label: t("action"), value: (e) => actionName(e.action) },
       { label: t("target"), value: (e) => h("span", { class: "mono small" }, typeof e.target === "object" ? JSON.stringify(e.target) : e.target) },
       { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after) },

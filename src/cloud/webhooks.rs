@@ -221,3 +221,24 @@ pub fn error_sentence(status: Option<i64>, error: &str) -> crate::http::sentence
         _ => Sentence::new("webhook_unreachable", error).with("error", error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Lang;
+
+    /// Each stored error the sender writes reads in Russian; the transport's words stay, quoted.
+    #[test]
+    fn stored_delivery_errors_read_in_russian() {
+        let status = error_sentence(Some(500), &format!("{RECEIVER_ANSWERED}500 Internal Server Error"));
+        assert_eq!(status.say(Lang::Ru), "Получатель ответил кодом «HTTP 500» вместо успешного ответа.");
+        assert_eq!(status.say(Lang::En), "the receiver answered HTTP 500 Internal Server Error");
+        let refused = error_sentence(None, &format!("{NOT_SENT}crm.local resolves to 10.0.0.5"));
+        assert!(refused.say(Lang::Ru).starts_with("Не отправлено: адрес получателя ведёт во внутреннюю сеть"));
+        let down = error_sentence(None, "error sending request: connection refused");
+        assert_eq!(
+            down.say(Lang::Ru),
+            "Не удалось связаться с получателем; ответ системы: «error sending request: connection refused»."
+        );
+    }
+}

@@ -542,7 +542,8 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
         )
         .await;
     cloud.push_expect(&a, vec![sale(1, "a-1", &id, 125050, 80, 60)], &["applied"]).await;
-    cloud.push_expect(&b, vec![sale(1, "b-1", &id, 10000, 80, 1)], &["applied"]).await;
+    // Spent offline at the second till too, beyond what was left: an overdraft to handle.
+    cloud.push_expect(&b, vec![sale(1, "b-1", &id, 30000, 120, 1)], &["applied"]).await;
     for n in 0..5 {
         cloud
             .admin_post(
@@ -583,6 +584,12 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 .wait_until("the page loaded", "return document.querySelectorAll('.view .loading').length === 0;")
                 .await;
             assert_no_error(browser, page).await;
+            if page == "conflicts" {
+                // The server's own sentences in the page's language too.
+                let (said, not) = if tag == "ru" { ("Чек b-1: списано баллов", "spent") } else { ("spent", "Чек") };
+                let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains(said)).await;
+                assert!(!list.contains(not), "{list}");
+            }
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
             let more = browser

@@ -279,10 +279,10 @@ async fn sentences_scenario(backend: Backend) {
     let conflict = &ru.body["conflicts"][0];
     assert_eq!(conflict["kind"], "overdraft", "{}", ru.body);
     let (happened, done) = (conflict["what_happened"].as_str().unwrap(), conflict["what_was_done"].as_str().unwrap());
-    assert!(happened.starts_with("Чек b-1: списано баллов — 80") && happened.contains("доступно 20"), "{happened}");
-    assert!(done.contains("долг в баллах — 60"), "{done}");
+    assert!(happened.starts_with("Чек b-1: списано баллов — 80") && happened.contains("доступно 21"), "{happened}");
+    assert!(done.contains("долг в баллах — 59"), "{done}");
     assert!(conflict["details"].get("said").is_none(), "the codes stay inside: {conflict}");
-    assert_eq!(conflict["details"]["shortfall"], 60, "{conflict}");
+    assert_eq!(conflict["details"]["shortfall"], 59, "{conflict}");
     let en = answer(admin(client.get(cloud.url("/v1/admin/conflicts"))), None).await;
     assert!(en.body["conflicts"][0]["what_happened"].as_str().unwrap().starts_with("receipt b-1 spent 80 points"));
 
