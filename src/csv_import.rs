@@ -52,8 +52,8 @@ pub struct RejectedRow {
 impl RejectedRow {
     /// A row whose `field` (`phone`, `card`, `email`) another customer already holds.
     pub fn taken(line: u64, field: &str) -> RejectedRow {
-        let reason = Sentence::new("import_taken", format!("{field} already belongs to another customer"))
-            .with("field", field);
+        let reason =
+            Sentence::new("import_taken", format!("{field} already belongs to another customer")).with("field", field);
         RejectedRow { line, reason }
     }
 

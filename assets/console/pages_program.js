@@ -48,9 +48,14 @@
 
   // The human name of a program path for the diff ("tiers[1].threshold" → "Уровни № 2 · Порог").
   function pathLabel(path) {
-    return path.replace(/^(tiers|promo_codes)\[(\d+)\]\.?/, (_, list, i) => t("prog_" + list) + " № " + (Number(i) + 1) + " · ")
-      .split(".").map((part) => (part.endsWith(" · ") ? part : t("prog_" + part.trim()))).join("")
-      .replace(/ · $/, "");
+    // "tiers[1].name" → "Уровни № 2 · Название"; a part without a label stays as it is.
+    return path.split(".").map((part) => {
+      const m = /^([a-z_]+)(?:\[(\d+)\])?$/.exec(part);
+      if (!m) return part;
+      const label = t("prog_" + m[1]);
+      const name = label === "prog_" + m[1] ? m[1] : label;
+      return m[2] === undefined ? name : name + " № " + (Number(m[2]) + 1);
+    }).join(" · ");
   }
 
   LC.pages.program = {

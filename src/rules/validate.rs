@@ -66,7 +66,9 @@ impl Program {
         check_percent("redeem_cap_percent", self.redeem_cap_percent)?;
         if self.point_value < 1 {
             let message = format!("point_value must be at least 1, not {}.", self.point_value);
-            return Err(ProgramProblem::new("point_value".into(), "at_least_one", message).with("value", self.point_value));
+            return Err(
+                ProgramProblem::new("point_value".into(), "at_least_one", message).with("value", self.point_value)
+            );
         }
         check_not_negative("min_payable", self.min_payable.0)?;
         check_days("activation_days", self.activation_days)?;
@@ -134,7 +136,8 @@ impl Program {
                 let message = "promo_codes: every promo code needs a non-empty code.".to_string();
                 return Err(ProgramProblem::new(at("code"), "promo_empty", message));
             }
-            let problem = |field: &str, problem, message| ProgramProblem::new(at(field), problem, message).with("code", code);
+            let problem =
+                |field: &str, problem, message| ProgramProblem::new(at(field), problem, message).with("code", code);
             let copies = self.promo_codes.iter().filter(|other| same_text(other.code.trim(), code)).count();
             if copies > 1 {
                 let message = format!("promo_codes: the code {code:?} is defined {copies} times.");

@@ -275,6 +275,8 @@ async fn refused_program(browser: &Browser, backend: Backend) {
         type_into(&browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
     }
     browser.click_css("#review-changes").await;
+    let review = browser.wait_text("#review-out", "the diff", |t| t.contains("Уровни № 2")).await;
+    assert!(review.contains("Уровни № 2 · Название") && !review.contains("prog_"), "{review}");
     browser.click_css("#publish").await;
     let said = browser.wait_text("#review-out .notice.error", "the refusal", |t| !t.is_empty()).await;
     assert_eq!(said, "Программа не принята: название уровня «Серебро» встречается дважды.");
@@ -564,7 +566,8 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
     cloud
         .admin_post("/v1/admin/webhooks", json!({ "url": "https://93.184.216.34/hook", "events": ["balance_changed"] }))
         .await;
-    let (status, key) = cloud.admin_post("/v1/admin/stores/%D0%90%D1%80%D0%B1%D0%B0%D1%82/moysklad-key", json!({})).await;
+    let (status, key) =
+        cloud.admin_post("/v1/admin/stores/%D0%90%D1%80%D0%B1%D0%B0%D1%82/moysklad-key", json!({})).await;
     assert_eq!(status, 201, "{key}");
 
     for tag in ["ru", "en"] {
@@ -586,7 +589,11 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
             assert_no_error(browser, page).await;
             if page == "conflicts" {
                 // The server's own sentences in the page's language too.
-                let (said, not) = if tag == "ru" { ("Чек b-1: списано баллов", "spent") } else { ("spent", "Чек") };
+                let (said, not) = if tag == "ru" {
+                    ("Чек b-1: списано баллов", "spent")
+                } else {
+                    ("spent", "Чек")
+                };
                 let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains(said)).await;
                 assert!(!list.contains(not), "{list}");
             }

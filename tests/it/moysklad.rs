@@ -531,7 +531,10 @@ async fn cloud_session_scenario(backend: Backend) {
     assert_eq!((store["store"].as_str(), store["till_id"].as_str()), (Some("Main street"), Some(till_id.as_str())));
     assert_eq!((store["active"].as_bool(), store["key_created_at"].as_str()), (Some(false), None), "{store}");
     assert!(store["revoked_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{store}");
-    assert!(first_key_at.as_str().is_some_and(|at| at.ends_with('Z')), "the key's time while it worked: {first_key_at}");
+    assert!(
+        first_key_at.as_str().is_some_and(|at| at.ends_with('Z')),
+        "the key's time while it worked: {first_key_at}"
+    );
     assert!(!listed.to_string().contains("\"key\":"), "{listed}");
     let (_, audit_after) = cloud.admin_get("/v1/admin/audit").await;
     assert_eq!(audit_before["entries"], audit_after["entries"], "listing writes no audit entry");

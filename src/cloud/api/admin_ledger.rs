@@ -142,10 +142,7 @@ pub async fn preview(
     lang: crate::http::i18n::Lang,
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewAnswer>, ApiError> {
-    request
-        .program
-        .validate()
-        .map_err(ApiError::from)?;
+    request.program.validate().map_err(ApiError::from)?;
     let current = state.store.program().await?;
     let mut current_side = price(&current.program, &request.receipt, lang);
     current_side.version = Some(current.version);

@@ -348,7 +348,11 @@ pub async fn import(
     })?;
     let answer = ImportAnswer {
         imported: report.imported,
-        rejected: report.rejected.into_iter().map(|r| RejectedLine { line: r.line, reason: r.reason.say(lang) }).collect(),
+        rejected: report
+            .rejected
+            .into_iter()
+            .map(|r| RejectedLine { line: r.line, reason: r.reason.say(lang) })
+            .collect(),
     };
     audit(
         &state,

@@ -142,9 +142,10 @@ pub fn router(state: AppState) -> Router {
             Area::Webhooks,
         ))
         .merge(area(
-            Router::new()
-                .route("/v1/admin/stores/moysklad-keys", get(admin_moysklad::list))
-                .route("/v1/admin/stores/{store}/moysklad-key", post(admin_moysklad::create).delete(admin_moysklad::revoke)),
+            Router::new().route("/v1/admin/stores/moysklad-keys", get(admin_moysklad::list)).route(
+                "/v1/admin/stores/{store}/moysklad-key",
+                post(admin_moysklad::create).delete(admin_moysklad::revoke),
+            ),
             Area::Moysklad,
         ))
         .merge(area(

@@ -7,8 +7,8 @@ use super::customers::{load_many_locked, load_resolved, points_of, CustomerRecor
 use super::{Changes, CloudError, FeedKind, StoreSettings};
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
-use crate::rules::{LotSource, Timestamp, DAY};
 use crate::http::sentence::Sentence;
+use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
 use crate::wire::{
     AdjustmentResult, BalanceChangedData, EventKind, EventPayload, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,

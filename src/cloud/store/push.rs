@@ -333,7 +333,10 @@ fn apply_one(
                     .with("code", refusal.code),
                     done: crate::http::sentence::Sentence::new(
                         "conflict_rejected_event_done",
-                        format!("nothing was applied; the till was answered `rejected` ({}) and moved on", refusal.code),
+                        format!(
+                            "nothing was applied; the till was answered `rejected` ({}) and moved on",
+                            refusal.code
+                        ),
                     ),
                     details: serde_json::json!({ "code": refusal.code }),
                 },
