@@ -248,11 +248,18 @@
         reviewOut.append(LC.empty(t("no_changes")));
         return;
       }
-      const show = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+      // Amounts in rubles, as the fields show them (the program keeps kopecks).
+      const money = /(^|\.)(point_value|min_payable|threshold|min_receipt)$/;
+      const show = (path, v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v)
+        : typeof v === "number" && money.test(path) ? LC.money(v) : String(v));
+      const cell = (kind, path, v) => {
+        const text = show(path, v);
+        return h("span", { class: kind + " mono" + (text.length <= 24 ? " nowrap" : "") }, text);
+      };
       reviewOut.append(h("div", { class: "table-wrap" }, LC.table([
         { label: t("setting"), value: (l) => pathLabel(l.path) },
-        { label: t("was"), value: (l) => h("span", { class: "diff-old mono" }, show(l.before)) },
-        { label: t("becomes"), value: (l) => h("span", { class: "diff-new mono" }, show(l.after)) },
+        { label: t("was"), value: (l) => cell("diff-old", l.path, l.before) },
+        { label: t("becomes"), value: (l) => cell("diff-new", l.path, l.after) },
       ], lines)));
       const publish = h("button", { type: "button", id: "publish", class: "primary" }, t("publish", { version: current.version + 1 }));
       const refusal = h("div", { class: "notice error", role: "alert", hidden: true });

@@ -168,7 +168,7 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
 
 async fn creates_a_till(browser: &Browser, backend: Backend) {
     let cloud = cloud_with_owner(backend).await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
     // An owner sees every section, and who they are.
     let nav = browser.text_of("#nav-list").await;
     for section in [
@@ -189,19 +189,19 @@ async fn creates_a_till(browser: &Browser, backend: Backend) {
     }
     assert!(browser.text_of("#me").await.contains(OWNER));
 
-    open(&browser, "#/tills").await;
+    open(browser, "#/tills").await;
     browser.wait_text("#tills", "the empty list", |t| t.contains("Касс пока нет")).await;
     browser.click_css("#new-till").await;
-    type_into(&browser, "#till-form input[name=store]", "Арбат, 12").await;
-    type_into(&browser, "#till-form input[name=name]", "Касса 1").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, "#till-form input[name=store]", "Арбат, 12").await;
+    type_into(browser, "#till-form input[name=name]", "Касса 1").await;
+    confirm_dialog(browser).await;
     let code = browser.wait_text("#enrollment-code", "the enrollment code", |t| t.len() == 10).await;
     browser.find("#enrollment img.qr").await;
     browser.screenshot("code").await;
     let (status, enrolled) = cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
     assert_eq!(status, 200, "the code on the page enrolls a till: {enrolled}");
 
-    confirm_dialog(&browser).await;
+    confirm_dialog(browser).await;
     browser
         .wait_text(".store-group", "the new till under its store", |t| t.contains("Арбат, 12") && t.contains("Касса 1"))
         .await;
@@ -221,14 +221,14 @@ async fn the_accrual_goes_to_7_percent_with_a_preview_and_a_diff() {
 async fn publishes_7_percent(browser: &Browser, backend: Backend) {
     let cloud = cloud_with_owner(backend).await;
     let (_, before) = cloud.admin_get("/v1/admin/program").await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/program").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/program").await;
     browser.find("#program-editor input[name=accrual_percent]").await;
     browser.screenshot("editor").await;
-    type_into(&browser, "#program-editor input[name=accrual_percent]", "7").await;
+    type_into(browser, "#program-editor input[name=accrual_percent]", "7").await;
 
     // A 1 000 ₽ receipt: 50 points now (5 %), 70 under the draft.
-    type_into(&browser, "#program-preview .line-price", "1000").await;
+    type_into(browser, "#program-preview .line-price", "1000").await;
     browser.click_css("#run-preview").await;
     let compared = browser.wait_text("#preview-out", "the two calculations", |t| t.contains("Черновик")).await;
     let earned = compared.lines().find(|line| line.starts_with("Начислено")).unwrap_or_default().to_owned();
@@ -238,13 +238,14 @@ async fn publishes_7_percent(browser: &Browser, backend: Backend) {
         [expected_now.to_string(), "70".to_owned()],
         "{compared}"
     );
+    browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'center' });", vec![]).await;
     browser.screenshot("preview").await;
 
     browser.click_css("#review-changes").await;
     let review = browser.wait_text("#review-out", "the diff", |t| t.contains("Начисление, %")).await;
     assert!(review.contains('7'), "{review}");
     browser.click_css("#publish").await;
-    notice(&browser, "the published version", |t| t.contains("Версия 2 опубликована")).await;
+    notice(browser, "the published version", |t| t.contains("Версия 2 опубликована")).await;
     let (_, after) = cloud.admin_get("/v1/admin/program").await;
     assert_eq!(
         (after["version"].as_i64(), after["program"]["accrual_percent"].as_i64()),
@@ -267,12 +268,12 @@ async fn a_refused_program_says_why_under_the_field() {
 
 async fn refused_program(browser: &Browser, backend: Backend) {
     let cloud = cloud_with_owner(backend).await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/program").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/program").await;
     for (index, threshold) in [(0, "10000"), (1, "20000")] {
         browser.click_css("#add-tier").await;
-        type_into(&browser, &format!("#tiers input[name='tiers[{index}].name']"), "Серебро").await;
-        type_into(&browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
+        type_into(browser, &format!("#tiers input[name='tiers[{index}].name']"), "Серебро").await;
+        type_into(browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
     }
     browser.click_css("#review-changes").await;
     let review = browser.wait_text("#review-out", "the diff", |t| t.contains("Уровни № 2")).await;
@@ -307,22 +308,22 @@ async fn adjusts_a_customer(browser: &Browser, backend: Backend) {
     cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990000011", "name": "Борис" })).await;
     let id = created["id"].as_str().unwrap().to_owned();
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/customers").await;
-    type_into(&browser, "#customer-search", "4567\u{E007}").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/customers").await;
+    type_into(browser, "#customer-search", "4567\u{E007}").await;
     let found = browser.wait_text("#customer-results tbody", "the customer", |t| t.contains("Анна Петрова")).await;
     assert!(!found.contains("Борис"), "{found}");
     browser.screenshot("search").await;
     browser.click_css("#customer-results tr.clickable").await;
 
     browser.click_css("#adjust-points").await;
-    type_into(&browser, "#adjust-form input[name=points]", "500").await;
+    type_into(browser, "#adjust-form input[name=points]", "500").await;
     // Without a reason nothing is sent; the error stands under the field.
-    confirm_dialog(&browser).await;
+    confirm_dialog(browser).await;
     browser.wait_text("#adjust-form [data-field=reason] .error", "the missing reason", |t| t.contains("причину")).await;
     // Enter in the field saves, as the button does (and sends nothing into the address).
-    type_into(&browser, "#adjust-form input[name=reason]", "Компенсация за сбой кассы\u{E007}").await;
-    notice(&browser, "the adjustment", |t| t.contains("+500")).await;
+    type_into(browser, "#adjust-form input[name=reason]", "Компенсация за сбой кассы\u{E007}").await;
+    notice(browser, "the adjustment", |t| t.contains("+500")).await;
     let (_, customer) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
     assert_eq!(customer["points"]["balance"], 500, "{customer}");
     browser.wait_text("#customer-balance", "the new balance", |t| t.contains("500")).await;
@@ -331,8 +332,8 @@ async fn adjusts_a_customer(browser: &Browser, backend: Backend) {
 
     // Another customer's phone is refused in the form, with a way to that customer.
     browser.click_css("#edit-customer").await;
-    type_into(&browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
+    confirm_dialog(browser).await;
     browser.wait_text(".dialog .form-notice", "the taken phone", |t| t.contains("уже принадлежит")).await;
     browser.screenshot("phone_taken").await;
     browser.click_css(".dialog .holder-link").await;
@@ -362,16 +363,16 @@ async fn handles_a_conflict(browser: &Browser, backend: Backend) {
     cloud.push_expect(&a, vec![sale(1, "a-1", id, 10000, 80, 1)], &["applied"]).await;
     cloud.push_expect(&b, vec![sale(1, "b-1", id, 10000, 80, 1)], &["applied"]).await;
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/conflicts").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/conflicts").await;
     let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains("Списано больше")).await;
     // What happened and what was done, in the page's language.
     assert!(list.contains("Чек b-1: списано баллов — 80") && list.contains("Чек всё равно проведён"), "{list}");
     assert!(!list.contains("spent") && !list.contains("applied anyway"), "{list}");
     browser.screenshot("list").await;
     browser.click_css("#conflicts .mark-handled").await;
-    type_into(&browser, ".dialog textarea[name=note]", "Позвонили клиенту, долг спишем с покупок").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, ".dialog textarea[name=note]", "Позвонили клиенту, долг спишем с покупок").await;
+    confirm_dialog(browser).await;
     browser.wait_text("#conflicts .handled", "the handled mark", |t| t.contains("Разобран")).await;
     let (_, handled) = cloud.admin_get("/v1/admin/conflicts?handled=true").await;
     let list = handled["conflicts"].as_array().cloned().unwrap_or_default();
@@ -397,8 +398,8 @@ async fn runs_a_report(browser: &Browser, backend: Backend) {
     let id = customer["id"].as_str().unwrap();
     cloud.push_expect(&till, vec![sale(1, "r-1", id, 150000, 0, 75)], &["applied"]).await;
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/reports").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/reports").await;
     browser.click_css("#daily-form button[type=submit]").await;
     browser.wait_text("#daily-out", "the report", |t| !t.is_empty() && !t.contains("Загрузка")).await;
     browser.click_css("#liability-form button[type=submit]").await;
@@ -692,8 +693,8 @@ async fn uploads_a_csv(browser: &Browser, backend: Backend) {
     )
     .unwrap();
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/import").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/import").await;
     let input = browser.find_any("#import-file").await;
     browser.send_keys(&input, file.to_str().unwrap()).await;
     assert_eq!(browser.text_of("#import-file-name").await, "customers.csv");
