@@ -46,6 +46,15 @@
     return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
   }
 
+  // Why at most so many points can be spent, in the page's language: the limit's code names it
+  // (the server's English `message` for a code the page does not know).
+  function limitsText(side) {
+    return (side.limits || []).map((l) => {
+      const key = "limit_" + l.code;
+      return t(key) !== key ? t(key) : l.message;
+    }).join("; ") || "—";
+  }
+
   // The human name of a program path for the diff ("tiers[1].threshold" → "Уровни № 2 · Порог").
   function pathLabel(path) {
     // "tiers[1].name" → "Уровни № 2 · Название"; a part without a label stays as it is.
@@ -407,7 +416,7 @@
       [t("spent"), LC.number(pts(now, "redeem")), LC.number(pts(draft, "redeem"))],
       [t("earned"), LC.number(pts(now, "earn")), LC.number(pts(draft, "earn"))],
       [t("tier"), now.tier || "—", draft.tier || "—"],
-      [t("limits"), (now.limits || []).map((l) => l.message).join("; ") || "—", (draft.limits || []).map((l) => l.message).join("; ") || "—"],
+      [t("limits"), limitsText(now), limitsText(draft)],
     ];
     const version = answer.current && answer.current.version;
     return h("div", { class: "table-wrap" }, LC.table([

@@ -238,6 +238,8 @@ async fn publishes_7_percent(browser: &Browser, backend: Backend) {
         [expected_now.to_string(), "70".to_owned()],
         "{compared}"
     );
+    // Why no points can be spent, in the page's language (the server's sentence is English).
+    assert!(compared.contains("столько баллов доступно у клиента") && !compared.contains("The customer"), "{compared}");
     browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'center' });", vec![]).await;
     browser.screenshot("preview").await;
 
