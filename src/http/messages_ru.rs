@@ -270,7 +270,7 @@ const SENTENCES: &[(&str, &[&str])] = &[
     ("conflict_customer_merged", &["Касса зарегистрировала клиента {customer} с телефоном {phone}, который уже принадлежит клиенту {existing}."]),
     ("conflict_customer_merged_done", &[
         "{?filled}Это один и тот же человек: {customer} теперь второй идентификатор клиента {existing}, и следующие чеки идут к {existing}; второго приветственного бонуса нет; из данных кассы дописано: {filled_ru}.",
-        "Это один и тот же человек: {customer} теперь второй идентификатор клиента {existing}, и следующие чеки идут к {existing}; второго приветственного бонуса нет.",
+        "{?nothing_filled}Это один и тот же человек: {customer} теперь второй идентификатор клиента {existing}, и следующие чеки идут к {existing}; второго приветственного бонуса нет.",
     ]),
     ("conflict_email_kept", &["Адрес почты не изменён; остальные поля применены."]),
     ("conflict_email_taken_enroll", &["Касса зарегистрировала клиента {customer} с адресом почты, который уже есть у клиента {other}."]),
@@ -513,6 +513,29 @@ mod tests {
         assert!(offline(("offline_hours", "24")).starts_with("Касса без связи с облаком дольше 24 ч"));
         assert!(offline(("offline_times", "3")).contains("(3)"));
         assert!(offline(("offline_cap", "500")).contains("не больше 0 баллов (без связи — не больше 500"));
+    }
+
+    /// A sentence's template is chosen by a value's word (`{?field=card}`), a list of words is
+    /// put into Russian word by word, and a word the table does not know leaves no template.
+    #[test]
+    fn sentences_pick_templates_by_value_and_translate_lists() {
+        let values = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+        };
+        let card = render_sentence("import_taken", &values(&[("field", "card")]));
+        assert_eq!(card.as_deref(), Some("Эта карта уже принадлежит другому клиенту."));
+        assert_eq!(render_sentence("import_taken", &values(&[("field", "nickname")])), None);
+        let merged = render_sentence(
+            "conflict_customer_merged_done",
+            &values(&[("customer", "c-2"), ("existing", "c-1"), ("filled", "name, birthday")]),
+        )
+        .unwrap();
+        assert!(merged.ends_with("дописано: имя, день рождения."), "{merged}");
+        let unknown = values(&[("customer", "c-2"), ("existing", "c-1"), ("filled", "nickname")]);
+        assert!(render_sentence("conflict_customer_merged_done", &unknown).is_none());
+        // An error's code serves as a sentence's too.
+        let phone = render_sentence("invalid_phone", &values(&[("input", "12ab"), ("why", "it has no digits")]));
+        assert_eq!(phone.as_deref(), Some("«12ab» — не номер телефона: в нём нет цифр."));
     }
 
     /// Every rule violation, identity error and gift card refusal gets a Russian sentence that

@@ -157,7 +157,7 @@ pub(super) fn created(
                 .with("customer", &clean.id)
                 .with("existing", &existing.id);
                 if gained.is_empty() {
-                    said
+                    said.with("nothing_filled", "")
                 } else {
                     said.with("filled", gained.join(", "))
                 }
