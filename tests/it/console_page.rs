@@ -566,9 +566,10 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
     let (status, stored) = cloud.admin_put("/v1/admin/program", program).await;
     assert_eq!(status, 200, "{stored}");
     cloud.admin_post("/v1/admin/gift-cards", json!({ "amount": 300000 })).await;
-    cloud
+    let (_, hook) = cloud
         .admin_post("/v1/admin/webhooks", json!({ "url": "https://93.184.216.34/hook", "events": ["balance_changed"] }))
         .await;
+    let hook = hook["id"].as_str().expect("the webhook's id").to_owned();
     let (status, key) =
         cloud.admin_post("/v1/admin/stores/%D0%90%D1%80%D0%B1%D0%B0%D1%82/moysklad-key", json!({})).await;
     assert_eq!(status, 201, "{key}");
@@ -610,6 +611,10 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 browser.screenshot(&format!("{page}_2")).await;
             }
         }
+        open(browser, &format!("#/webhooks/{hook}")).await;
+        browser.wait_until("the deliveries", "return document.querySelectorAll('.view .loading').length === 0;").await;
+        assert_no_error(browser, "a webhook's deliveries").await;
+        browser.screenshot("webhook_deliveries").await;
         open(browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
         assert_no_error(browser, "the customer's card").await;
