@@ -17,6 +17,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::http::sentence::Sentence;
 use crate::identity;
 
 /// Rows per batch (one transaction each): large enough to amortise the fsync, small enough to
@@ -40,11 +41,26 @@ pub struct ImportRow {
     pub points: i64,
 }
 
-/// A row that was not imported, and why.
+/// A row that was not imported, and why (in English, and with its code for other readers:
+/// the console shows it in the page's language).
 #[derive(Debug, Clone)]
 pub struct RejectedRow {
     pub line: u64,
-    pub reason: String,
+    pub reason: Sentence,
+}
+
+impl RejectedRow {
+    /// A row whose `field` (`phone`, `card`, `email`) another customer already holds.
+    pub fn taken(line: u64, field: &str) -> RejectedRow {
+        let reason =
+            Sentence::new("import_taken", format!("{field} already belongs to another customer")).with("field", field);
+        RejectedRow { line, reason }
+    }
+
+    /// A row the store refused as someone it has, without saying by which identifier.
+    pub fn duplicate(line: u64) -> RejectedRow {
+        RejectedRow { line, reason: Sentence::new("import_duplicate", "duplicates an existing customer") }
+    }
 }
 
 /// What an import did.
@@ -136,7 +152,8 @@ where
         let more = match reader.read_record(&mut record) {
             Ok(more) => more,
             Err(e) => {
-                report.rejected.push(RejectedRow { line, reason: format!("unreadable row: {e}") });
+                let reason = Sentence::new("import_unreadable", format!("unreadable row: {e}"));
+                report.rejected.push(RejectedRow { line, reason });
                 continue;
             }
         };
@@ -149,9 +166,9 @@ where
             Some(text) => match text.parse::<i64>() {
                 Ok(points) => points,
                 Err(_) => {
-                    report
-                        .rejected
-                        .push(RejectedRow { line, reason: format!("points {text:?} is not a whole number") });
+                    let reason = Sentence::new("import_points", format!("points {text:?} is not a whole number"))
+                        .with("text", &text);
+                    report.rejected.push(RejectedRow { line, reason });
                     continue;
                 }
             },
@@ -226,22 +243,24 @@ pub fn normalize_row(
     points: i64,
     default_region: &str,
 ) -> Result<ImportRow, RejectedRow> {
-    let reject = |reason: String| RejectedRow { line, reason };
-    let phone = identity::normalize_phone(phone, default_region).map_err(|e| reject(e.to_string()))?;
+    let reject = |reason: Sentence| RejectedRow { line, reason };
+    // A phone is refused with the API's own words for it (`invalid_phone`).
+    let phone = identity::normalize_phone(phone, default_region)
+        .map_err(|e| reject(Sentence::of_error(&crate::http::ApiError::from(e))))?;
     let email = match email {
         None => None,
-        Some(text) => {
-            Some(identity::normalize_email(&text).ok_or_else(|| reject(format!("{text:?} is not an email address")))?)
-        }
+        Some(text) => Some(identity::normalize_email(&text).ok_or_else(|| {
+            reject(Sentence::new("import_email", format!("{text:?} is not an email address")).with("text", &text))
+        })?),
     };
     let card = match card {
         None => None,
-        Some(text) => Some(
-            identity::normalize_card(&text).ok_or_else(|| reject(format!("card {text:?} must be 4 to 32 digits")))?,
-        ),
+        Some(text) => Some(identity::normalize_card(&text).ok_or_else(|| {
+            reject(Sentence::new("import_card", format!("card {text:?} must be 4 to 32 digits")).with("text", &text))
+        })?),
     };
     if points < 0 {
-        return Err(reject("points must be zero or more".into()));
+        return Err(reject(Sentence::new("import_negative_points", "points must be zero or more")));
     }
     // A name that is too long or holds control characters is dropped, not the whole customer.
     let name = name

@@ -1,5 +1,5 @@
 // The owner's pages: webhooks (subscribe, deliveries, retry), gift cards (issue, list, read,
-// void), MoySklad keys (create or replace, revoke), the audit log (who, when, from where, what
+// void), MoySklad keys (the stores that have one; create or replace, revoke), the audit log (who, when, from where, what
 // changed), and the back-office users (create, role, stores, disable, set a password). Secrets
 // the API shows once (a webhook's signing secret, a MoySklad key) are shown once, in a dialog.
 "use strict";
@@ -209,20 +209,71 @@
   }
 
   // ------------------------------------------------------------------------------------------
-  // MoySklad keys: there is no list in the API; the owner names the store.
+  // MoySklad keys: the stores that have or had one (when made, when revoked), a new key or a
+  // revocation per store, and a form to connect another store.
 
   LC.pages.moysklad = {
     area: "moysklad",
     title: "nav_moysklad",
     async render(view) {
       view.append(LC.pageHead(t("nav_moysklad")), h("p", { class: "muted" }, t("moysklad_text")));
+      const listBox = h("div", { class: "panel", id: "moysklad-list" }, h("h2", {}, t("moysklad_stores")), LC.loading());
+      let connected = [];
+
+      async function newKey(name, button) {
+        const key = await LC.busy(button, () => LC.api("POST", "/v1/admin/stores/" + encodeURIComponent(name) + "/moysklad-key", {}));
+        showSecret(t("moysklad_key_for", { store: key.store }), t("moysklad_key_text"), [
+          [t("moysklad_address"), location.origin + (key.base_path || "/moysklad/v1/")],
+          [t("moysklad_key"), key.key],
+        ]);
+        await drawList();
+      }
+      async function revokeKey(name) {
+        if (!(await LC.confirm(t("moysklad_revoke"), t("moysklad_revoke_confirm", { store: name }), t("moysklad_revoke")))) return;
+        try {
+          await LC.api("DELETE", "/v1/admin/stores/" + encodeURIComponent(name) + "/moysklad-key");
+          LC.notice(t("moysklad_revoked", { store: name }), "info");
+        } catch (error) {
+          LC.showError(error);
+        }
+        await drawList();
+      }
+      async function drawList() {
+        let answer;
+        try {
+          answer = await LC.api("GET", "/v1/admin/stores/moysklad-keys");
+        } catch (error) {
+          LC.clear(listBox).append(h("h2", {}, t("moysklad_stores")), h("div", { class: "notice error" }, error.message));
+          return;
+        }
+        connected = answer.stores || [];
+        LC.clear(listBox).append(h("h2", {}, t("moysklad_stores")), connected.length ? h("div", { class: "table-wrap" }, LC.table([
+          { label: t("store"), value: (s) => s.store },
+          { label: t("state"), value: (s) => (s.active ? LC.status(t("moysklad_key_works"), "ok") : LC.status(t("moysklad_key_revoked"), "bad")) },
+          { label: t("moysklad_connected"), value: (s) => LC.dateTime(s.connected_at) },
+          { label: t("moysklad_key_since"), value: (s) => (s.active ? LC.dateTime(s.key_created_at) : t("moysklad_revoked_at", { at: LC.dateTime(s.revoked_at) })) },
+          { label: "", class: "actions-cell", value: (s) => {
+            const again = h("button", { type: "button", class: "small", on: { click: async () => {
+              try {
+                await newKey(s.store, again);
+              } catch (error) {
+                LC.showError(error);
+              }
+            } } }, s.active ? t("moysklad_replace") : t("moysklad_new_key"));
+            return h("span", { class: "row" }, again, s.active
+              ? h("button", { type: "button", class: "small danger", on: { click: () => revokeKey(s.store) } }, t("moysklad_revoke"))
+              : null);
+          } },
+        ], connected)) : LC.empty(t("moysklad_none")));
+      }
+
+      // Another store: its name as its tills carry it.
       const stores = await LC.stores();
       const store = LC.field({ name: "store", label: t("store"), attrs: { list: "moysklad-stores" } });
       const list = h("datalist", { id: "moysklad-stores" }, stores.map((s) => h("option", { value: s })));
       const create = h("button", { type: "submit", class: "primary", id: "moysklad-create" }, t("moysklad_create"));
-      const revoke = h("button", { type: "button", class: "danger", id: "moysklad-revoke" }, t("moysklad_revoke"));
-      const form = h("form", { class: "panel", novalidate: true }, LC.formNotice(), h("div", { class: "toolbar" }, store.wrap, create, revoke), list,
-        h("p", { class: "muted small" }, t("moysklad_hint")));
+      const form = h("form", { class: "panel", novalidate: true }, h("h2", {}, t("moysklad_connect")), LC.formNotice(),
+        h("div", { class: "toolbar" }, store.wrap, create), list, h("p", { class: "muted small" }, t("moysklad_hint")));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         LC.clearFormErrors(form);
@@ -231,36 +282,25 @@
           LC.fieldError(store.wrap, t("store_required"));
           return;
         }
+        if (connected.some((s) => s.store === name && s.active)
+          && !(await LC.confirm(t("moysklad_replace"), t("moysklad_replace_confirm", { store: name }), t("moysklad_replace")))) return;
         try {
-          const key = await LC.busy(create, () => LC.api("POST", "/v1/admin/stores/" + encodeURIComponent(name) + "/moysklad-key", {}));
-          showSecret(t("moysklad_key_for", { store: key.store }), t("moysklad_key_text"), [
-            [t("moysklad_address"), location.origin + (key.base_path || "/moysklad/v1/")],
-            [t("moysklad_key"), key.key],
-          ]);
+          await newKey(name, create);
+          store.input.value = "";
         } catch (failure) {
           LC.formError(form, failure);
         }
       });
-      revoke.addEventListener("click", async () => {
-        const name = store.input.value.trim();
-        if (!name) {
-          LC.fieldError(store.wrap, t("store_required"));
-          return;
-        }
-        if (!(await LC.confirm(t("moysklad_revoke"), t("moysklad_revoke_confirm", { store: name }), t("moysklad_revoke")))) return;
-        try {
-          await LC.api("DELETE", "/v1/admin/stores/" + encodeURIComponent(name) + "/moysklad-key");
-          LC.notice(t("moysklad_revoked", { store: name }), "info");
-        } catch (error) {
-          LC.showError(error);
-        }
-      });
-      view.append(form);
+      view.append(listBox, form);
+      await drawList();
     },
   };
 
   // ------------------------------------------------------------------------------------------
   // Audit log
+
+  // Who made a change that no account made: the admin API's token, the `loyalty-cloud` command.
+  const WHO = { "admin-token": "who_admin_token", cli: "who_cli" };
 
   // The actions the cloud records, for the filter (its codes; their names are in strings.js).
   const ACTIONS = ["program.publish", "customer.create", "customer.update", "customer.adjust", "customers.import", "conflict.handled",
@@ -292,7 +332,7 @@
   function auditTable(filters) {
     return LC.pagedTable([
       { label: t("when"), value: (e) => LC.dateTime(e.at) },
-      { label: t("who"), value: (e) => h("div", {}, e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
+      { label: t("who"), value: (e) => h("div", {}, WHO[e.who] ? t(WHO[e.who]) : e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
       { label: t("action"), value: (e) => actionName(e.action) },
       { label: t("target"), value: (e) => h("span", { class: "mono small" }, typeof e.target === "object" ? JSON.stringify(e.target) : e.target) },
       { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after) },

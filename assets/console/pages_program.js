@@ -46,11 +46,25 @@
     return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
   }
 
+  // Why at most so many points can be spent, in the page's language: the limit's code names it
+  // (the server's English `message` for a code the page does not know).
+  function limitsText(side) {
+    return (side.limits || []).map((l) => {
+      const key = "limit_" + l.code;
+      return t(key) !== key ? t(key) : l.message;
+    }).join("; ") || "—";
+  }
+
   // The human name of a program path for the diff ("tiers[1].threshold" → "Уровни № 2 · Порог").
   function pathLabel(path) {
-    return path.replace(/^(tiers|promo_codes)\[(\d+)\]\.?/, (_, list, i) => t("prog_" + list) + " № " + (Number(i) + 1) + " · ")
-      .split(".").map((part) => (part.endsWith(" · ") ? part : t("prog_" + part.trim()))).join("")
-      .replace(/ · $/, "");
+    // "tiers[1].name" → "Уровни № 2 · Название"; a part without a label stays as it is.
+    return path.split(".").map((part) => {
+      const m = /^([a-z_]+)(?:\[(\d+)\])?$/.exec(part);
+      if (!m) return part;
+      const label = t("prog_" + m[1]);
+      const name = label === "prog_" + m[1] ? m[1] : label;
+      return m[2] === undefined ? name : name + " № " + (Number(m[2]) + 1);
+    }).join(" · ");
   }
 
   LC.pages.program = {
@@ -243,11 +257,18 @@
         reviewOut.append(LC.empty(t("no_changes")));
         return;
       }
-      const show = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+      // Amounts in rubles, as the fields show them (the program keeps kopecks).
+      const money = /(^|\.)(point_value|min_payable|threshold|min_receipt)$/;
+      const show = (path, v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v)
+        : typeof v === "number" && money.test(path) ? LC.money(v) : String(v));
+      const cell = (kind, path, v) => {
+        const text = show(path, v);
+        return h("span", { class: kind + " mono" + (text.length <= 24 ? " nowrap" : "") }, text);
+      };
       reviewOut.append(h("div", { class: "table-wrap" }, LC.table([
         { label: t("setting"), value: (l) => pathLabel(l.path) },
-        { label: t("was"), value: (l) => h("span", { class: "diff-old mono" }, show(l.before)) },
-        { label: t("becomes"), value: (l) => h("span", { class: "diff-new mono" }, show(l.after)) },
+        { label: t("was"), value: (l) => cell("diff-old", l.path, l.before) },
+        { label: t("becomes"), value: (l) => cell("diff-new", l.path, l.after) },
       ], lines)));
       const publish = h("button", { type: "button", id: "publish", class: "primary" }, t("publish", { version: current.version + 1 }));
       const refusal = h("div", { class: "notice error", role: "alert", hidden: true });
@@ -282,25 +303,18 @@
       LC.dialog(t("show_json"), h("pre", { class: "json" }, JSON.stringify(program, null, 2)), [{ label: t("close") }]);
     });
 
-    // The field a refused program's check names. The check's English sentence (details.detail)
-    // starts with the field ("accrual_percent must…") or the list and the tier or code it is
-    // about ("tiers: tier \"Gold\": accrual_percent must…"); details.field wins when sent.
+    // The field a refused program's check names: details.field, as the program's JSON names it
+    // ("accrual_percent", "tiers[1].name"). A list's index counts the rows sent, so it is
+    // mapped to the row on the page (removed rows are skipped when sending).
     function fieldOfRefusal(failure) {
       const byName = (name) => editor.querySelector('[data-field="' + CSS.escape(name) + '"]');
-      if (failure.details.field && byName(failure.details.field)) return byName(failure.details.field);
-      const detail = String(failure.details.detail || "");
-      const list = /^(tiers|promo_codes): (?:tier|code|the name|the code) "([^"]*)"(?::? ?(?:has (?:a negative )?)?([a-z_]+))?/.exec(detail);
-      if (list) {
-        const rows = list[1] === "tiers" ? tierRows : promoRows;
-        const key = list[1] === "tiers" ? "name" : "code";
-        const index = rows.findIndex((r) => !r.removed && r.read && r.read()[key] === list[2]);
-        if (index >= 0) {
-          const inner = list[3] && byName(list[1] + "[" + index + "]." + list[3]);
-          return inner || byName(list[1] + "[" + index + "]." + key);
-        }
-      }
-      const top = /^([a-z_]+) /.exec(detail);
-      return top ? byName(top[1]) : null;
+      const field = String((failure.details && failure.details.field) || "");
+      const list = /^(tiers|promo_codes)\[(\d+)\]\.([a-z_]+)$/.exec(field);
+      if (!list) return field ? byName(field) : null;
+      const rows = list[1] === "tiers" ? tierRows : promoRows;
+      let sent = -1;
+      const index = rows.findIndex((r) => !r.removed && ++sent === Number(list[2]));
+      return index >= 0 ? byName(list[1] + "[" + index + "]." + list[3]) : null;
     }
 
     const preview = previewPanel(collect);
@@ -402,7 +416,7 @@
       [t("spent"), LC.number(pts(now, "redeem")), LC.number(pts(draft, "redeem"))],
       [t("earned"), LC.number(pts(now, "earn")), LC.number(pts(draft, "earn"))],
       [t("tier"), now.tier || "—", draft.tier || "—"],
-      [t("limits"), (now.limits || []).map((l) => l.message).join("; ") || "—", (draft.limits || []).map((l) => l.message).join("; ") || "—"],
+      [t("limits"), limitsText(now), limitsText(draft)],
     ];
     const version = answer.current && answer.current.version;
     return h("div", { class: "table-wrap" }, LC.table([

@@ -50,7 +50,7 @@ pub fn parse_program(text: &str) -> Result<Program, String> {
         }
     }
     let program: Program = toml::Value::Table(value).try_into().map_err(|e: toml::de::Error| e.to_string())?;
-    program.validate()?;
+    program.validate().map_err(|problem| problem.to_string())?;
     Ok(program)
 }
 

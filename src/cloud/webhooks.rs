@@ -163,7 +163,7 @@ async fn attempt(client: &reqwest::Client, allow_private: bool, delivery: &Claim
     if !allow_private {
         if let Ok(url) = reqwest::Url::parse(&delivery.url) {
             if let Err(refused) = webhook_address::check_literal(&url) {
-                return AttemptOutcome::Refused { error: format!("not sent: {refused}") };
+                return AttemptOutcome::Refused { error: format!("{NOT_SENT}{refused}") };
             }
         }
     }
@@ -184,11 +184,11 @@ async fn attempt(client: &reqwest::Client, allow_private: bool, delivery: &Claim
         }
         Ok(response) => AttemptOutcome::Failed {
             status: Some(response.status().as_u16()),
-            error: format!("the receiver answered HTTP {}", response.status()),
+            error: format!("{RECEIVER_ANSWERED}{}", response.status()),
         },
         Err(e) if webhook_address::find_refusal(&e).is_some() => {
             let refused = webhook_address::find_refusal(&e).map(ToString::to_string).unwrap_or_default();
-            AttemptOutcome::Refused { error: format!("not sent: {refused}") }
+            AttemptOutcome::Refused { error: format!("{NOT_SENT}{refused}") }
         }
         Err(e) => {
             let mut error = e.to_string();
@@ -199,5 +199,46 @@ async fn attempt(client: &reqwest::Client, allow_private: bool, delivery: &Claim
             }
             AttemptOutcome::Failed { status: None, error }
         }
+    }
+}
+
+/// How a stored delivery error starts when the receiver answered with a failing status.
+const RECEIVER_ANSWERED: &str = "the receiver answered HTTP ";
+/// How it starts when the address was refused before sending (a private address).
+const NOT_SENT: &str = "not sent: ";
+
+/// A delivery's stored error as a sentence a reader gets in their language: the receiver's
+/// status, an address refused before sending, or why the receiver could not be reached (the
+/// transport's own words, which name the host and the cause). Told apart by how this module
+/// writes them.
+pub fn error_sentence(status: Option<i64>, error: &str) -> crate::http::sentence::Sentence {
+    use crate::http::sentence::Sentence;
+    match status {
+        Some(status) if error.starts_with(RECEIVER_ANSWERED) => {
+            Sentence::new("webhook_status", error).with("status", status)
+        }
+        _ if error.starts_with(NOT_SENT) => Sentence::new("webhook_not_sent", error),
+        _ => Sentence::new("webhook_unreachable", error).with("error", error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Lang;
+
+    /// Each stored error the sender writes reads in Russian; the transport's words stay, quoted.
+    #[test]
+    fn stored_delivery_errors_read_in_russian() {
+        let status = error_sentence(Some(500), &format!("{RECEIVER_ANSWERED}500 Internal Server Error"));
+        assert_eq!(status.say(Lang::Ru), "Получатель ответил кодом «HTTP 500» вместо успешного ответа.");
+        assert_eq!(status.say(Lang::En), "the receiver answered HTTP 500 Internal Server Error");
+        let refused = error_sentence(None, &format!("{NOT_SENT}crm.local resolves to 10.0.0.5"));
+        assert!(refused.say(Lang::Ru).starts_with("Не отправлено: адрес получателя ведёт во внутреннюю сеть"));
+        let down = error_sentence(None, "error sending request: connection refused");
+        assert_eq!(
+            down.say(Lang::Ru),
+            "Не удалось связаться с получателем; ответ системы: «error sending request: connection refused»."
+        );
     }
 }

@@ -129,6 +129,21 @@ impl From<crate::identity::fields::FieldError> for ApiError {
     }
 }
 
+/// A program that does not hold together (`PUT /v1/admin/program`, a preview's draft): 422
+/// `invalid_program`, naming the field (`details.field`, as the program's JSON names it), the
+/// kind of problem and its values, and the English sentence again as `details.detail`.
+impl From<crate::rules::ProgramProblem> for ApiError {
+    fn from(problem: crate::rules::ProgramProblem) -> ApiError {
+        let mut params = vec![
+            ("detail", problem.message().to_owned()),
+            ("field", problem.field.clone()),
+            ("problem", problem.problem.to_owned()),
+        ];
+        params.extend(problem.values.iter().cloned());
+        ApiError::unprocessable("invalid_program", problem.message()).with_params(params)
+    }
+}
+
 /// The values a rule violation's sentence names, under the names `messages_ru` uses.
 fn rule_params(rule: &RulesError) -> ErrorParams {
     let p = |name: &'static str, value: &dyn ToString| (name, value.to_string());

@@ -122,7 +122,25 @@ const CATALOG: &[(&str, &[&str])] = &[
     ("invalid_period", &["Параметр «period» — «today», «7d» или «30d»."]),
     ("invalid_phone", &["«{input}» — не номер телефона: {why_ru}.", "Это не номер телефона; проверьте его."]),
     ("invalid_points", &["Баллы — целое число, не ноль, в пределах ±1 000 000 000."]),
-    ("invalid_program", &["Программа лояльности не принята — исправьте её описание. Что не так (текст проверки по-английски): {detail}"]),
+    ("invalid_program", &[
+        "{?problem=percent}{?tier}Программа не принята: у уровня «{tier}» значение «{setting_ru}» должно быть от 0 до 100, а указано {value}.",
+        "{?problem=percent}Программа не принята: значение «{setting_ru}» должно быть от 0 до 100, а указано {value}.",
+        "{?problem=at_least_one}Программа не принята: значение «{setting_ru}» должно быть не меньше 1, а указано {value}.",
+        "{?problem=negative}Программа не принята: значение «{setting_ru}» не может быть меньше нуля, а указано {value}.",
+        "{?problem=days}Программа не принята: значение «{setting_ru}» должно быть от 0 до {max} дней, а указано {value}.",
+        "{?problem=tier_unnamed}Программа не принята: у каждого уровня должно быть название.",
+        "{?problem=tier_negative}Программа не принята: у уровня «{tier}» порог меньше нуля.",
+        "{?problem=tier_unsorted}Программа не принята: уровни должны идти по возрастанию порога, а уровень «{tier}» (от {threshold_money}) стоит после уровня «{previous}» (от {previous_threshold_money}).",
+        "{?problem=tier_twice}Программа не принята: название уровня «{tier}» встречается дважды.",
+        "{?problem=promo_empty}Программа не принята: у каждого промокода должен быть код.",
+        "{?problem=promo_twice}Программа не принята: промокод «{code}» описан несколько раз ({copies}).",
+        "{?problem=promo_percent}Программа не принята: промокод «{code}» процентный, его значение должно быть от 1 до 100, а указано {value}.",
+        "{?problem=promo_amount}Программа не принята: промокод «{code}» на сумму, его значение должно быть не меньше 1, а указано {value}.",
+        "{?problem=promo_negative_min}Программа не принята: у промокода «{code}» минимальная сумма чека меньше нуля.",
+        "{?problem=promo_dates}Программа не принята: у промокода «{code}» начало действия позже окончания.",
+        "{?problem=promo_limit}Программа не принята: у промокода «{code}» значение «{setting_ru}» меньше 1; чтобы предела не было, оставьте поле пустым.",
+        "Программа лояльности не принята — исправьте её описание. Что не так (текст проверки по-английски): {detail}",
+    ]),
     ("invalid_quantity", &["Количество «{text}» не подходит: {why_ru}."]),
     ("invalid_query", &[
         "Параметр «{field}» в строке запроса отсутствует или неверен; сверьтесь с /openapi.json.",
@@ -245,6 +263,55 @@ const CATALOG: &[(&str, &[&str])] = &[
     ("wrong_password", &["Текущий пароль неверен; введите его ещё раз."]),
 ];
 
+/// `(code, templates)` of the sentences that are not errors ([`super::sentence`]): a
+/// conflict's account (`conflict_…`), an imported line's rejection (`import_…`), a webhook
+/// delivery's failure (`webhook_…`). Sorted by code.
+const SENTENCES: &[(&str, &[&str])] = &[
+    ("conflict_card_reassigned", &["Касса зарегистрировала клиента {customer} с картой {card}, которая уже есть у клиента {other}."]),
+    ("conflict_card_reassigned_done", &["Клиент создан с новым номером карты от облака; кассы получат его вместе с клиентом."]),
+    ("conflict_customer_merged", &["Касса зарегистрировала клиента {customer} с телефоном {phone}, который уже принадлежит клиенту {existing}."]),
+    ("conflict_customer_merged_done", &[
+        "{?filled}Это один и тот же человек: {customer} теперь второй идентификатор клиента {existing}, и следующие чеки идут к {existing}; второго приветственного бонуса нет; из данных кассы дописано: {filled_ru}.",
+        "{?nothing_filled}Это один и тот же человек: {customer} теперь второй идентификатор клиента {existing}, и следующие чеки идут к {existing}; второго приветственного бонуса нет.",
+    ]),
+    ("conflict_email_kept", &["Адрес почты не изменён; остальные поля применены."]),
+    ("conflict_email_taken_enroll", &["Касса зарегистрировала клиента {customer} с адресом почты, который уже есть у клиента {other}."]),
+    ("conflict_email_taken_signup", &["В анкете на сайте клиенту {customer} указан адрес почты, который уже есть у клиента {other}."]),
+    ("conflict_email_taken_update", &["Касса сменила адрес почты клиента {customer} на адрес, который уже есть у клиента {other}."]),
+    ("conflict_moysklad_link", &[
+        "{?ours}Касса связала клиента {customer} с контрагентом МоегоСклада {ms_id}, а в облаке клиент связан с {ours}.",
+        "{?other}Касса связала клиента {customer} с контрагентом МоегоСклада {ms_id}, а в облаке этот контрагент связан с клиентом {other}.",
+        "Касса связала клиента {customer} с контрагентом МоегоСклада {ms_id}, а в облаке этот контрагент связан с другим клиентом.",
+    ]),
+    ("conflict_moysklad_link_done", &["Облако оставило свою связь; вызовы МоегоСклада с идентификатором от кассы найдут клиента только на этой кассе."]),
+    ("conflict_no_email", &["Клиент создан без адреса почты."]),
+    ("conflict_overdraft", &["Чек {receipt}: списано баллов — {redeemed}, а в облаке у клиента было доступно {available} (списания без связи на нескольких кассах)."]),
+    ("conflict_overdraft_done", &["Чек всё равно проведён: у клиента долг в баллах — {debt}; его погасят следующие начисления."]),
+    ("conflict_phone_kept", &["Телефон не изменён; остальные поля применены."]),
+    ("conflict_phone_taken_update", &["Касса сменила телефон клиента {customer} на номер, который принадлежит клиенту {other}."]),
+    ("conflict_promo_overused", &[
+        "{?per_customer}Промокод «{promo}» применён в чеке {receipt} сверх предела для одного клиента (применений: {limit}).",
+        "Промокод «{promo}» применён в чеке {receipt} сверх предела (применений: {limit}).",
+    ]),
+    ("conflict_promo_overused_done", &["Чек проведён так, как его провела касса; действительным считается более раннее применение."]),
+    ("conflict_rejected_event", &["Облако не приняло событие кассы «{event}» (причина: «{code}»)."]),
+    ("conflict_rejected_event_done", &["Ничего не применено; касса получила ответ «rejected» и продолжила работу."]),
+    ("import_card", &["Номер карты «{text}» должен состоять из 4–32 цифр."]),
+    ("import_duplicate", &["Такой клиент уже есть."]),
+    ("import_email", &["«{text}» — не адрес электронной почты."]),
+    ("import_negative_points", &["Баллов не может быть меньше нуля."]),
+    ("import_points", &["Баллы «{text}» — не целое число."]),
+    ("import_taken", &[
+        "{?field=phone}Этот телефон уже принадлежит другому клиенту.",
+        "{?field=card}Эта карта уже принадлежит другому клиенту.",
+        "{?field=email}Этот адрес почты уже принадлежит другому клиенту.",
+    ]),
+    ("import_unreadable", &["Строку не удалось прочитать как «CSV»; проверьте кавычки и разделители."]),
+    ("webhook_not_sent", &["Не отправлено: адрес получателя ведёт во внутреннюю сеть облака; укажите публичный адрес или разрешите такие адреса флагом `--allow-private-webhooks`."]),
+    ("webhook_status", &["Получатель ответил кодом «HTTP {status}» вместо успешного ответа."]),
+    ("webhook_unreachable", &["Не удалось связаться с получателем; ответ системы: «{error}»."]),
+];
+
 /// The error codes that have a Russian message.
 pub fn codes() -> impl Iterator<Item = &'static str> {
     CATALOG.iter().map(|(code, _)| *code)
@@ -254,12 +321,28 @@ pub fn codes() -> impl Iterator<Item = &'static str> {
 /// no template fits the values (the caller then keeps the English).
 pub fn render(code: &str, params: &ErrorParams) -> Option<String> {
     let (_, templates) = CATALOG.iter().find(|(c, _)| *c == code)?;
-    templates.iter().find_map(|template| fill(template, params))
+    let value = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+    templates.iter().find_map(|template| fill(template, &value))
 }
 
-/// One template filled in, or `None` if a `{name}` in it has no value.
-fn fill(template: &str, params: &ErrorParams) -> Option<String> {
-    let value = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+/// The Russian of a stored or answered sentence ([`super::sentence::Sentence`]): its code's
+/// template in [`SENTENCES`], else in the errors' [`CATALOG`] (a sentence that repeats an
+/// error); `None` when neither has a template these values fill.
+pub fn render_sentence(code: &str, values: &[(String, String)]) -> Option<String> {
+    let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let (_, templates) = SENTENCES.iter().chain(CATALOG).find(|(c, _)| *c == code)?;
+    templates.iter().find_map(|template| fill(template, &value))
+}
+
+/// The codes of the sentences that are not errors.
+pub fn sentence_codes() -> impl Iterator<Item = &'static str> {
+    SENTENCES.iter().map(|(code, _)| *code)
+}
+
+/// One template filled in, or `None` if a `{name}` in it has no value. `{?name=word}` applies
+/// the template only when `name` is `word`; `{name_ru}` of a list (`email, birthday`) puts
+/// each word into Russian.
+fn fill<'a>(template: &str, value: &dyn Fn(&str) -> Option<&'a str>) -> Option<String> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -273,9 +356,16 @@ fn fill(template: &str, params: &ErrorParams) -> Option<String> {
         };
         let name = &after[..end];
         if let Some(required) = name.strip_prefix('?') {
-            value(required)?;
+            match required.split_once('=') {
+                Some((name, word)) if value(name)? != word => return None,
+                Some(_) => {}
+                None => {
+                    value(required)?;
+                }
+            }
         } else if let Some(base) = name.strip_suffix("_ru") {
-            out.push_str(word_ru(base, value(base)?)?);
+            let words: Option<Vec<&str>> = value(base)?.split(", ").map(|word| word_ru(base, word)).collect();
+            out.push_str(&words?.join(", "));
         } else if let Some(base) = name.strip_suffix("_money") {
             out.push_str(&rubles(value(base)?)?);
         } else {
@@ -309,8 +399,15 @@ fn rubles(amount: &str) -> Option<String> {
     Some(format!("{sign}{grouped},{cents}\u{a0}₽"))
 }
 
+/// A placeholder's name: snake_case, and for `{?name=word}` a word after the `=`.
 fn is_name(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    let snake = |text: &str| {
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    match text.split_once('=') {
+        Some((name, word)) => snake(name) && snake(word),
+        None => snake(text),
+    }
 }
 
 /// A value that is an English word in the error (a field, a limit's name, a reason), in
@@ -326,6 +423,22 @@ fn word_ru(kind: &str, word: &str) -> Option<&'static str> {
         ("field", "till_name") => "Название кассы",
         ("field", "id") => "Идентификатор",
         ("field", "receipt_id") => "Номер чека",
+        ("filled", "name") => "имя",
+        ("filled", "email") => "адрес почты",
+        ("filled", "birthday") => "день рождения",
+        ("setting", "accrual_percent") => "Начисление, %",
+        ("setting", "discount_percent") => "Скидка, %",
+        ("setting", "redeem_cap_percent") => "Оплата баллами до, % чека",
+        ("setting", "point_value") => "Стоимость балла",
+        ("setting", "min_payable") => "Доплата деньгами не меньше",
+        ("setting", "activation_days") => "Баллы доступны через, дней",
+        ("setting", "expiry_days") => "Баллы сгорают через, дней",
+        ("setting", "welcome_points") => "Приветственные баллы",
+        ("setting", "offline_redeem_limit") => "Списать без связи не больше, баллов",
+        ("setting", "offline_max_redemptions") => "Списаний на клиента без связи",
+        ("setting", "offline_max_age_hours") => "Без связи списывать не дольше, ч",
+        ("setting", "usage_limit") => "Всего применений",
+        ("setting", "per_customer_limit") => "На одного клиента",
         ("bound_by", "available_points") => "столько доступно у клиента",
         ("bound_by", "redeem_cap") => "предел списания по программе",
         ("bound_by", "min_payable") => "часть чека надо оплатить деньгами",
@@ -402,6 +515,29 @@ mod tests {
         assert!(offline(("offline_hours", "24")).starts_with("Касса без связи с облаком дольше 24 ч"));
         assert!(offline(("offline_times", "3")).contains("(3)"));
         assert!(offline(("offline_cap", "500")).contains("не больше 0 баллов (без связи — не больше 500"));
+    }
+
+    /// A sentence's template is chosen by a value's word (`{?field=card}`), a list of words is
+    /// put into Russian word by word, and a word the table does not know leaves no template.
+    #[test]
+    fn sentences_pick_templates_by_value_and_translate_lists() {
+        let values = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+        };
+        let card = render_sentence("import_taken", &values(&[("field", "card")]));
+        assert_eq!(card.as_deref(), Some("Эта карта уже принадлежит другому клиенту."));
+        assert_eq!(render_sentence("import_taken", &values(&[("field", "nickname")])), None);
+        let merged = render_sentence(
+            "conflict_customer_merged_done",
+            &values(&[("customer", "c-2"), ("existing", "c-1"), ("filled", "name, birthday")]),
+        )
+        .unwrap();
+        assert!(merged.ends_with("дописано: имя, день рождения."), "{merged}");
+        let unknown = values(&[("customer", "c-2"), ("existing", "c-1"), ("filled", "nickname")]);
+        assert!(render_sentence("conflict_customer_merged_done", &unknown).is_none());
+        // An error's code serves as a sentence's too.
+        let phone = render_sentence("invalid_phone", &values(&[("input", "12ab"), ("why", "it has no digits")]));
+        assert_eq!(phone.as_deref(), Some("«12ab» — не номер телефона: в нём нет цифр."));
     }
 
     /// Every rule violation, identity error and gift card refusal gets a Russian sentence that
@@ -515,7 +651,13 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(codes, sorted, "keep CATALOG sorted by code, one entry per code");
-        for (code, templates) in CATALOG {
+        let sentences: Vec<&str> = sentence_codes().collect();
+        let mut sorted = sentences.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sentences, sorted, "keep SENTENCES sorted by code, one entry per code");
+        assert!(sentences.iter().all(|code| !codes.contains(code)), "a sentence's code is not also an error's");
+        for (code, templates) in CATALOG.iter().chain(SENTENCES) {
             assert!(!templates.is_empty(), "{code}");
             for template in *templates {
                 assert!(!template.contains("  ") && template.ends_with(['.', '}', ')']), "{code}: {template:?}");

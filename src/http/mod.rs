@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod messages_ru;
 pub mod openapi;
 pub mod rate_limit;
+pub mod sentence;
 pub mod serve;
 
 pub use error::{ApiError, ErrorParams};

@@ -32,6 +32,7 @@ pub use error::{LineProblem, RulesError};
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
 pub use promo::{check_promo, PromoUsage};
 pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine};
+pub use validate::ProgramProblem;
 pub use wallet::{Lot, LotSource, Wallet};
 
 /// Seconds since the Unix epoch (UTC). The rules never read the clock; callers pass `now`.

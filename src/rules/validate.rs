@@ -10,17 +10,65 @@ use super::{Program, PromoKind, Tier};
 /// it, `now + days × DAY` could overflow in the callers that turn days into timestamps.
 const MAX_DAYS: i64 = 36_500;
 
+/// What is wrong with a program: one sentence naming the field at fault, and the same in
+/// parts (the field's path, what kind of problem, the values the sentence names) so that an
+/// editor can mark the field and a reader of another language gets the sentence in theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramProblem {
+    /// The field as the program's JSON names it: `accrual_percent`, `tiers[1].name`,
+    /// `promo_codes[0].usage_limit`.
+    pub field: String,
+    /// `percent`, `at_least_one`, `negative`, `days`, `tier_unnamed`, `tier_negative`,
+    /// `tier_unsorted`, `tier_twice`, `promo_empty`, `promo_twice`, `promo_percent`,
+    /// `promo_amount`, `promo_negative_min`, `promo_dates`, `promo_limit`.
+    pub problem: &'static str,
+    /// The values the sentence names: `setting` (the field's last part), `value`, `tier`,
+    /// `code`, `max`, … (amounts as `1234.50`).
+    pub values: Vec<(&'static str, String)>,
+    message: String,
+}
+
+impl ProgramProblem {
+    fn new(field: String, problem: &'static str, message: String) -> ProgramProblem {
+        let setting = field.rsplit('.').next().unwrap_or(&field).to_owned();
+        let values = if setting.contains('[') { Vec::new() } else { vec![("setting", setting)] };
+        ProgramProblem { field, problem, values, message }
+    }
+
+    fn with(mut self, name: &'static str, value: impl ToString) -> ProgramProblem {
+        self.values.push((name, value.to_string()));
+        self
+    }
+
+    /// The English sentence.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ProgramProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProgramProblem {}
+
 impl Program {
     /// Checks the program for contradictions (percent outside 0..=100, point_value < 1,
     /// negative days, duplicate promo codes, unsorted or duplicate tiers) and says which.
     ///
-    /// The answer is one sentence naming the offending field, for the person editing the file.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The answer is one sentence naming the offending field, for the person editing the file,
+    /// with its parts beside it ([`ProgramProblem`]).
+    pub fn validate(&self) -> Result<(), ProgramProblem> {
         check_percent("accrual_percent", self.accrual_percent)?;
         check_percent("discount_percent", self.discount_percent)?;
         check_percent("redeem_cap_percent", self.redeem_cap_percent)?;
         if self.point_value < 1 {
-            return Err(format!("point_value must be at least 1, not {}.", self.point_value));
+            let message = format!("point_value must be at least 1, not {}.", self.point_value);
+            return Err(
+                ProgramProblem::new("point_value".into(), "at_least_one", message).with("value", self.point_value)
+            );
         }
         check_not_negative("min_payable", self.min_payable.0)?;
         check_days("activation_days", self.activation_days)?;
@@ -33,26 +81,34 @@ impl Program {
         self.validate_promo_codes()
     }
 
-    fn validate_tiers(&self) -> Result<(), String> {
+    fn validate_tiers(&self) -> Result<(), ProgramProblem> {
         let mut previous: Option<&Tier> = None;
-        for tier in &self.tiers {
+        for (index, tier) in self.tiers.iter().enumerate() {
             let name = &tier.name;
+            let at = |field: &str| format!("tiers[{index}].{field}");
             if name.trim().is_empty() {
-                return Err("tiers: every tier needs a name.".to_string());
+                return Err(ProgramProblem::new(at("name"), "tier_unnamed", "tiers: every tier needs a name.".into()));
             }
             if tier.threshold.0 < 0 {
-                return Err(format!("tiers: tier {name:?} has a negative threshold."));
+                let message = format!("tiers: tier {name:?} has a negative threshold.");
+                return Err(ProgramProblem::new(at("threshold"), "tier_negative", message).with("tier", name));
             }
             if let Some(previous) = previous {
                 if tier.threshold <= previous.threshold {
-                    return Err(format!(
+                    let message = format!(
                         "tiers must be sorted by threshold, each above the one before: tier {name:?} ({}) follows tier {:?} ({}).",
                         tier.threshold.0, previous.name, previous.threshold.0
-                    ));
+                    );
+                    return Err(ProgramProblem::new(at("threshold"), "tier_unsorted", message)
+                        .with("tier", name)
+                        .with("threshold", tier.threshold)
+                        .with("previous", &previous.name)
+                        .with("previous_threshold", previous.threshold));
                 }
             }
             if self.tiers.iter().filter(|other| same_text(&other.name, name)).count() > 1 {
-                return Err(format!("tiers: the name {name:?} is used twice."));
+                let message = format!("tiers: the name {name:?} is used twice.");
+                return Err(ProgramProblem::new(at("name"), "tier_twice", message).with("tier", name));
             }
             let overrides = [
                 ("accrual_percent", tier.accrual_percent),
@@ -61,7 +117,10 @@ impl Program {
             ];
             for (field, value) in overrides {
                 if let Some(value) = value {
-                    check_percent(field, value).map_err(|e| format!("tiers: tier {name:?}: {e}"))?;
+                    check_percent(field, value).map_err(|e| {
+                        let message = format!("tiers: tier {name:?}: {e}");
+                        ProgramProblem { field: at(field), message, ..e }.with("tier", name)
+                    })?;
                 }
             }
             previous = Some(tier);
@@ -69,43 +128,53 @@ impl Program {
         Ok(())
     }
 
-    fn validate_promo_codes(&self) -> Result<(), String> {
-        for promo in &self.promo_codes {
+    fn validate_promo_codes(&self) -> Result<(), ProgramProblem> {
+        for (index, promo) in self.promo_codes.iter().enumerate() {
+            let at = |field: &str| format!("promo_codes[{index}].{field}");
             let code = promo.code.trim();
             if code.is_empty() {
-                return Err("promo_codes: every promo code needs a non-empty code.".to_string());
+                let message = "promo_codes: every promo code needs a non-empty code.".to_string();
+                return Err(ProgramProblem::new(at("code"), "promo_empty", message));
             }
+            let problem =
+                |field: &str, problem, message| ProgramProblem::new(at(field), problem, message).with("code", code);
             let copies = self.promo_codes.iter().filter(|other| same_text(other.code.trim(), code)).count();
             if copies > 1 {
-                return Err(format!("promo_codes: the code {code:?} is defined {copies} times."));
+                let message = format!("promo_codes: the code {code:?} is defined {copies} times.");
+                return Err(problem("code", "promo_twice", message).with("copies", copies));
             }
             match promo.kind {
                 PromoKind::Percent if !(1..=100).contains(&promo.value) => {
-                    return Err(format!(
+                    let message = format!(
                         "promo_codes: code {code:?} is a percent code, so its value must be between 1 and 100, not {}.",
                         promo.value
-                    ));
+                    );
+                    return Err(problem("value", "promo_percent", message).with("value", promo.value));
                 }
                 PromoKind::Amount if promo.value < 1 => {
-                    return Err(format!(
+                    let message = format!(
                         "promo_codes: code {code:?} is an amount code, so its value must be at least 1, not {}.",
                         promo.value
-                    ));
+                    );
+                    return Err(problem("value", "promo_amount", message).with("value", promo.value));
                 }
                 _ => {}
             }
             if promo.min_receipt.0 < 0 {
-                return Err(format!("promo_codes: code {code:?} has a negative min_receipt."));
+                let message = format!("promo_codes: code {code:?} has a negative min_receipt.");
+                return Err(problem("min_receipt", "promo_negative_min", message));
             }
             if let (Some(from), Some(until)) = (promo.valid_from, promo.valid_until) {
                 if from > until {
-                    return Err(format!("promo_codes: code {code:?} has valid_from after valid_until."));
+                    let message = format!("promo_codes: code {code:?} has valid_from after valid_until.");
+                    return Err(problem("valid_from", "promo_dates", message));
                 }
             }
             for (field, limit) in [("usage_limit", promo.usage_limit), ("per_customer_limit", promo.per_customer_limit)]
             {
                 if limit.is_some_and(|limit| limit < 1) {
-                    return Err(format!("promo_codes: code {code:?} has {field} below 1; leave it out for no limit."));
+                    let message = format!("promo_codes: code {code:?} has {field} below 1; leave it out for no limit.");
+                    return Err(problem(field, "promo_limit", message));
                 }
             }
         }
@@ -113,27 +182,30 @@ impl Program {
     }
 }
 
-fn check_percent(field: &str, value: i64) -> Result<(), String> {
+fn check_percent(field: &str, value: i64) -> Result<(), ProgramProblem> {
     if (0..=100).contains(&value) {
         Ok(())
     } else {
-        Err(format!("{field} must be between 0 and 100, not {value}."))
+        let message = format!("{field} must be between 0 and 100, not {value}.");
+        Err(ProgramProblem::new(field.into(), "percent", message).with("value", value))
     }
 }
 
-fn check_not_negative(field: &str, value: i64) -> Result<(), String> {
+fn check_not_negative(field: &str, value: i64) -> Result<(), ProgramProblem> {
     if value >= 0 {
         Ok(())
     } else {
-        Err(format!("{field} must not be negative, not {value}."))
+        let message = format!("{field} must not be negative, not {value}.");
+        Err(ProgramProblem::new(field.into(), "negative", message).with("value", value))
     }
 }
 
-fn check_days(field: &str, value: i64) -> Result<(), String> {
+fn check_days(field: &str, value: i64) -> Result<(), ProgramProblem> {
     if (0..=MAX_DAYS).contains(&value) {
         Ok(())
     } else {
-        Err(format!("{field} must be between 0 and {MAX_DAYS} days, not {value}."))
+        let message = format!("{field} must be between 0 and {MAX_DAYS} days, not {value}.");
+        Err(ProgramProblem::new(field.into(), "days", message).with("value", value).with("max", MAX_DAYS))
     }
 }
 
@@ -196,8 +268,8 @@ mod tests {
             ),
         ];
         for (program, needle) in cases {
-            let message = program.validate().expect_err(needle);
-            assert!(message.contains(needle), "{message:?} should name {needle}");
+            let problem = program.validate().expect_err(needle);
+            assert!(problem.message().contains(needle), "{problem:?} should name {needle}");
         }
     }
 }

@@ -346,6 +346,19 @@ async fn refused_delivery_scenario(backend: Backend) {
             assert!(error.contains("resolves to"), "{error}");
         }
     }
+    // A Russian reader (the console on a Russian page) gets the stored error in Russian.
+    let russian: Value = reqwest::Client::new()
+        .get(cloud.url(&format!("/v1/admin/webhooks/{}/deliveries?status=failed", hooks[0])))
+        .bearer_auth(crate::cloud_support::ADMIN)
+        .header("Accept-Language", "ru")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let error = russian["deliveries"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("Не отправлено: адрес получателя ведёт во внутреннюю сеть облака"), "{error}");
     // Longer than the backoff: nothing was retried behind the list's back.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(receiver.received().is_empty(), "a refused receiver is never contacted: {:?}", receiver.received());

@@ -17,9 +17,9 @@ use crate::webdriver::{self, Browser};
 const OWNER: &str = "owner@romashka.example";
 const PASSWORD: &str = "correct horse battery";
 
-/// A cloud with its first owner.
-async fn cloud_with_owner() -> Cloud {
-    let cloud = Cloud::start(Backend::Sqlite).await;
+/// A cloud on `backend` with its first owner.
+async fn cloud_with_owner(backend: Backend) -> Cloud {
+    let cloud = Cloud::start(backend).await;
     cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
     cloud
 }
@@ -163,9 +163,12 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_till", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
+    creates_a_till(&Browser::start("console_till", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn creates_a_till(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
     // An owner sees every section, and who they are.
     let nav = browser.text_of("#nav-list").await;
     for section in [
@@ -186,19 +189,19 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     }
     assert!(browser.text_of("#me").await.contains(OWNER));
 
-    open(&browser, "#/tills").await;
+    open(browser, "#/tills").await;
     browser.wait_text("#tills", "the empty list", |t| t.contains("Касс пока нет")).await;
     browser.click_css("#new-till").await;
-    type_into(&browser, "#till-form input[name=store]", "Арбат, 12").await;
-    type_into(&browser, "#till-form input[name=name]", "Касса 1").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, "#till-form input[name=store]", "Арбат, 12").await;
+    type_into(browser, "#till-form input[name=name]", "Касса 1").await;
+    confirm_dialog(browser).await;
     let code = browser.wait_text("#enrollment-code", "the enrollment code", |t| t.len() == 10).await;
     browser.find("#enrollment img.qr").await;
     browser.screenshot("code").await;
     let (status, enrolled) = cloud.send(reqwest::Method::POST, "/v1/enroll", None, Some(json!({ "code": code }))).await;
     assert_eq!(status, 200, "the code on the page enrolls a till: {enrolled}");
 
-    confirm_dialog(&browser).await;
+    confirm_dialog(browser).await;
     let till_1 = enrolled["till_id"].as_str().expect("a till id").to_owned();
     let row = |id: &str| format!("#tills tr[data-till='{id}']");
     browser.wait_text(&row(&till_1), "the new till", |t| t.contains("Касса 1") && t.contains("Арбат, 12")).await;
@@ -227,8 +230,8 @@ async fn an_owner_signs_in_and_creates_a_till_whose_code_enrolls_it() {
     let (status, revoked) = cloud.admin_post(&format!("/v1/admin/tills/{till_4}/revoke"), json!({})).await;
     assert_eq!(status, 200, "{revoked}");
 
-    open(&browser, "#/dashboard").await;
-    open(&browser, "#/tills").await;
+    open(browser, "#/dashboard").await;
+    open(browser, "#/tills").await;
     let online = browser.wait_text(&row(&till_1), "the first till online", |t| t.contains("в сети")).await;
     assert!(!online.contains("не в сети"), "{online}");
     assert!(online.contains("0.1.0"), "its version: {online}");
@@ -287,17 +290,20 @@ async fn the_accrual_goes_to_7_percent_with_a_preview_and_a_diff() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_program", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    publishes_7_percent(&Browser::start("console_program", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn publishes_7_percent(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (_, before) = cloud.admin_get("/v1/admin/program").await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/program").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/program").await;
     browser.find("#program-editor input[name=accrual_percent]").await;
     browser.screenshot("editor").await;
-    type_into(&browser, "#program-editor input[name=accrual_percent]", "7").await;
+    type_into(browser, "#program-editor input[name=accrual_percent]", "7").await;
 
     // A 1 000 ₽ receipt: 50 points now (5 %), 70 under the draft.
-    type_into(&browser, "#program-preview .line-price", "1000").await;
+    type_into(browser, "#program-preview .line-price", "1000").await;
     browser.click_css("#run-preview").await;
     let compared = browser.wait_text("#preview-out", "the two calculations", |t| t.contains("Черновик")).await;
     let earned = compared.lines().find(|line| line.starts_with("Начислено")).unwrap_or_default().to_owned();
@@ -307,13 +313,16 @@ async fn the_accrual_goes_to_7_percent_with_a_preview_and_a_diff() {
         [expected_now.to_string(), "70".to_owned()],
         "{compared}"
     );
+    // Why no points can be spent, in the page's language (the server's sentence is English).
+    assert!(compared.contains("столько баллов доступно у клиента") && !compared.contains("The customer"), "{compared}");
+    browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'center' });", vec![]).await;
     browser.screenshot("preview").await;
 
     browser.click_css("#review-changes").await;
     let review = browser.wait_text("#review-out", "the diff", |t| t.contains("Начисление, %")).await;
     assert!(review.contains('7'), "{review}");
     browser.click_css("#publish").await;
-    notice(&browser, "the published version", |t| t.contains("Версия 2 опубликована")).await;
+    notice(browser, "the published version", |t| t.contains("Версия 2 опубликована")).await;
     let (_, after) = cloud.admin_get("/v1/admin/program").await;
     assert_eq!(
         (after["version"].as_i64(), after["program"]["accrual_percent"].as_i64()),
@@ -331,19 +340,24 @@ async fn a_refused_program_says_why_under_the_field() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_program_refused", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/program").await;
+    refused_program(&Browser::start("console_program_refused", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn refused_program(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/program").await;
     for (index, threshold) in [(0, "10000"), (1, "20000")] {
         browser.click_css("#add-tier").await;
-        type_into(&browser, &format!("#tiers input[name='tiers[{index}].name']"), "Серебро").await;
-        type_into(&browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
+        type_into(browser, &format!("#tiers input[name='tiers[{index}].name']"), "Серебро").await;
+        type_into(browser, &format!("#tiers input[name='tiers[{index}].threshold']"), threshold).await;
     }
     browser.click_css("#review-changes").await;
+    let review = browser.wait_text("#review-out", "the diff", |t| t.contains("Уровни № 2")).await;
+    assert!(review.contains("Уровни № 2 · Название") && !review.contains("prog_"), "{review}");
     browser.click_css("#publish").await;
     let said = browser.wait_text("#review-out .notice.error", "the refusal", |t| !t.is_empty()).await;
-    assert!(said.contains("не принята"), "{said}");
+    assert_eq!(said, "Программа не принята: название уровня «Серебро» встречается дважды.");
     browser.wait_text("#tiers .row-error", "the refusal under the tier", |t| t.contains("Серебро")).await;
     browser.screenshot("refused").await;
     let (_, program) = cloud.admin_get("/v1/admin/program").await;
@@ -356,8 +370,11 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_customer", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    adjusts_a_customer(&Browser::start("console_customer", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn adjusts_a_customer(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (status, created) = cloud
         .admin_post(
             "/v1/admin/customers",
@@ -368,22 +385,22 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
     cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990000011", "name": "Борис" })).await;
     let id = created["id"].as_str().unwrap().to_owned();
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/customers").await;
-    type_into(&browser, "#customer-search", "4567\u{E007}").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/customers").await;
+    type_into(browser, "#customer-search", "4567\u{E007}").await;
     let found = browser.wait_text("#customer-results tbody", "the customer", |t| t.contains("Анна Петрова")).await;
     assert!(!found.contains("Борис"), "{found}");
     browser.screenshot("search").await;
     browser.click_css("#customer-results tr.clickable").await;
 
     browser.click_css("#adjust-points").await;
-    type_into(&browser, "#adjust-form input[name=points]", "500").await;
+    type_into(browser, "#adjust-form input[name=points]", "500").await;
     // Without a reason nothing is sent; the error stands under the field.
-    confirm_dialog(&browser).await;
+    confirm_dialog(browser).await;
     browser.wait_text("#adjust-form [data-field=reason] .error", "the missing reason", |t| t.contains("причину")).await;
     // Enter in the field saves, as the button does (and sends nothing into the address).
-    type_into(&browser, "#adjust-form input[name=reason]", "Компенсация за сбой кассы\u{E007}").await;
-    notice(&browser, "the adjustment", |t| t.contains("+500")).await;
+    type_into(browser, "#adjust-form input[name=reason]", "Компенсация за сбой кассы\u{E007}").await;
+    notice(browser, "the adjustment", |t| t.contains("+500")).await;
     let (_, customer) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
     assert_eq!(customer["points"]["balance"], 500, "{customer}");
     browser.wait_text("#customer-balance", "the new balance", |t| t.contains("500")).await;
@@ -392,8 +409,8 @@ async fn a_customer_found_by_last_digits_gets_points_with_a_reason() {
 
     // Another customer's phone is refused in the form, with a way to that customer.
     browser.click_css("#edit-customer").await;
-    type_into(&browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, ".dialog input[name=phone]", "+7 999 000-00-11").await;
+    confirm_dialog(browser).await;
     browser.wait_text(".dialog [data-field=phone] .error", "the taken phone", |t| t.contains("уже принадлежит")).await;
     browser.screenshot("phone_taken").await;
     browser.click_css(".dialog .holder-link").await;
@@ -409,7 +426,7 @@ async fn a_new_customer_is_created_in_the_dialog_and_their_consents_have_a_histo
         return;
     }
     let browser = Browser::start("console_new_customer", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     // A till, so the chain has a store to choose.
     let till = cloud.till("Касса 1").await;
     let (_, boris) = cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79990000011", "name": "Борис" })).await;
@@ -493,7 +510,7 @@ async fn a_manager_of_two_stores_chooses_where_a_new_customer_joins() {
         return;
     }
     let browser = Browser::start("console_manager_new_customer", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     cloud.add_user("two@romashka.example", "manager", &["Arbat", "Tverskaya"], "two stores manager").await;
     sign_in(&browser, &cloud, "two@romashka.example", "two stores manager").await;
     open(&browser, "#/customers").await;
@@ -525,8 +542,11 @@ async fn a_conflict_is_marked_handled_with_a_note() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_conflict", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    handles_a_conflict(&Browser::start("console_conflict", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn handles_a_conflict(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let (a, b) = (cloud.till("Касса A").await, cloud.till("Касса B").await);
     let customer = cloud.customer("+79994445566").await;
     let id = customer["id"].as_str().unwrap();
@@ -539,13 +559,16 @@ async fn a_conflict_is_marked_handled_with_a_note() {
     cloud.push_expect(&a, vec![sale(1, "a-1", id, 10000, 80, 1)], &["applied"]).await;
     cloud.push_expect(&b, vec![sale(1, "b-1", id, 10000, 80, 1)], &["applied"]).await;
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/conflicts").await;
-    browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains("Списано больше")).await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/conflicts").await;
+    let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains("Списано больше")).await;
+    // What happened and what was done, in the page's language.
+    assert!(list.contains("Чек b-1: списано баллов — 80") && list.contains("Чек всё равно проведён"), "{list}");
+    assert!(!list.contains("spent") && !list.contains("applied anyway"), "{list}");
     browser.screenshot("list").await;
     browser.click_css("#conflicts .mark-handled").await;
-    type_into(&browser, ".dialog textarea[name=note]", "Позвонили клиенту, долг спишем с покупок").await;
-    confirm_dialog(&browser).await;
+    type_into(browser, ".dialog textarea[name=note]", "Позвонили клиенту, долг спишем с покупок").await;
+    confirm_dialog(browser).await;
     browser.wait_text("#conflicts .handled", "the handled mark", |t| t.contains("Разобран")).await;
     let (_, handled) = cloud.admin_get("/v1/admin/conflicts?handled=true").await;
     let list = handled["conflicts"].as_array().cloned().unwrap_or_default();
@@ -561,15 +584,18 @@ async fn a_report_runs_and_its_csv_downloads() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_report", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    runs_a_report(&Browser::start("console_report", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn runs_a_report(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let till = cloud.till("Касса 1").await;
     let customer = cloud.customer("+79995556677").await;
     let id = customer["id"].as_str().unwrap();
     cloud.push_expect(&till, vec![sale(1, "r-1", id, 150000, 0, 75)], &["applied"]).await;
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/reports").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/reports").await;
     browser.click_css("#daily-form button[type=submit]").await;
     browser.wait_text("#daily-out", "the report", |t| !t.is_empty() && !t.contains("Загрузка")).await;
     browser.click_css("#liability-form button[type=submit]").await;
@@ -597,7 +623,7 @@ async fn a_manager_is_refused_another_stores_customer() {
         return;
     }
     let browser = Browser::start("console_manager", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     cloud.add_user("arbat@romashka.example", "manager", &["Arbat"], "arbat manager 1").await;
     // The customer joined at a till of "Main street".
     let till = cloud.till("Касса 1").await;
@@ -631,7 +657,7 @@ async fn an_analyst_sees_only_the_dashboard_and_reports() {
         return;
     }
     let browser = Browser::start("console_analyst", "en-US").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     cloud.add_user("numbers@romashka.example", "analyst", &[], "numbers analyst 1").await;
     sign_in(&browser, &cloud, "numbers@romashka.example", "numbers analyst 1").await;
     assert_eq!(browser.text_of("#nav-list").await, "Dashboard\nReports");
@@ -649,7 +675,7 @@ async fn wrong_passwords_lock_the_account_out() {
         return;
     }
     let browser = Browser::start("console_lockout", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     browser.goto(&cloud.url("/admin/")).await;
     browser.send_keys(&browser.find("#signin-email").await, OWNER).await;
     let mut said = String::new();
@@ -670,13 +696,38 @@ async fn wrong_passwords_lock_the_account_out() {
 }
 
 /// Every page photographed, in Russian and then English, on a cloud with a little of
-/// everything: a till, customers, a conflict, a webhook, a gift card.
+/// everything: a till, customers, a conflict, a webhook, a gift card, a MoySklad key. No page
+/// shows an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_in_russian_and_english() {
     if webdriver::available().is_none() {
         return;
     }
-    let cloud = cloud_with_owner().await;
+    let mut browser = Browser::start("console_ru", "ru-RU").await;
+    every_page(&mut browser, Backend::Sqlite, "console").await;
+}
+
+/// The pages every walk opens, by their address.
+const PAGES: [&str; 13] = [
+    "dashboard",
+    "customers",
+    "program",
+    "tills",
+    "conflicts",
+    "reports",
+    "webhooks",
+    "gift_cards",
+    "moysklad",
+    "import",
+    "audit",
+    "users",
+    "account",
+];
+
+/// Every page in Russian, then (by the console's language, as the switch sets it) in English;
+/// the screenshots are `<prefix>_ru-<page>` and `<prefix>_en-<page>`.
+async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
+    let cloud = cloud_with_owner(backend).await;
     let (a, b) = (cloud.till("Касса 1").await, cloud.till("Касса 2").await);
     let customer = cloud.customer("+79994445566").await;
     let id = customer["id"].as_str().unwrap().to_owned();
@@ -690,7 +741,8 @@ async fn every_page_in_russian_and_english() {
         )
         .await;
     cloud.push_expect(&a, vec![sale(1, "a-1", &id, 125050, 80, 60)], &["applied"]).await;
-    cloud.push_expect(&b, vec![sale(1, "b-1", &id, 10000, 80, 1)], &["applied"]).await;
+    // Spent offline at the second till too, beyond what was left: an overdraft to handle.
+    cloud.push_expect(&b, vec![sale(1, "b-1", &id, 30000, 120, 1)], &["applied"]).await;
     for n in 0..5 {
         cloud
             .admin_post(
@@ -708,33 +760,41 @@ async fn every_page_in_russian_and_english() {
     let (status, stored) = cloud.admin_put("/v1/admin/program", program).await;
     assert_eq!(status, 200, "{stored}");
     cloud.admin_post("/v1/admin/gift-cards", json!({ "amount": 300000 })).await;
-    cloud
+    let (_, hook) = cloud
         .admin_post("/v1/admin/webhooks", json!({ "url": "https://93.184.216.34/hook", "events": ["balance_changed"] }))
         .await;
+    let hook = hook["id"].as_str().expect("the webhook's id").to_owned();
+    let (status, key) =
+        cloud.admin_post("/v1/admin/stores/%D0%90%D1%80%D0%B1%D0%B0%D1%82/moysklad-key", json!({})).await;
+    assert_eq!(status, 201, "{key}");
 
-    for (lang, tag) in [("ru-RU", "ru"), ("en-US", "en")] {
-        let browser = Browser::start(&format!("console_{tag}"), lang).await;
-        sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-        for page in [
-            "dashboard",
-            "customers",
-            "program",
-            "tills",
-            "conflicts",
-            "reports",
-            "webhooks",
-            "gift_cards",
-            "moysklad",
-            "import",
-            "audit",
-            "users",
-            "account",
-        ] {
-            open(&browser, &format!("#/{page}")).await;
+    for tag in ["ru", "en"] {
+        browser.rename(&format!("{prefix}_{tag}"));
+        if tag == "ru" {
+            sign_in(browser, &cloud, OWNER, PASSWORD).await;
+        } else {
+            // The language switch's choice, remembered by the page.
+            browser.execute("localStorage.setItem('loyalty.console.lang', 'en'); location.reload();", vec![]).await;
+            browser.find("#nav-list a").await;
+        }
+        assert_eq!(browser.execute("return document.documentElement.lang;", vec![]).await, tag);
+        for page in PAGES {
+            open(browser, &format!("#/{page}")).await;
             // Let the page's own calls answer before the picture.
             browser
                 .wait_until("the page loaded", "return document.querySelectorAll('.view .loading').length === 0;")
                 .await;
+            assert_no_error(browser, page).await;
+            if page == "conflicts" {
+                // The server's own sentences in the page's language too.
+                let (said, not) = if tag == "ru" {
+                    ("Чек b-1: списано баллов", "spent")
+                } else {
+                    ("spent", "Чек")
+                };
+                let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains(said)).await;
+                assert!(!list.contains(not), "{list}");
+            }
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
             let more = browser
@@ -745,8 +805,13 @@ async fn every_page_in_russian_and_english() {
                 browser.screenshot(&format!("{page}_2")).await;
             }
         }
-        open(&browser, &format!("#/customers/{id}")).await;
+        open(browser, &format!("#/webhooks/{hook}")).await;
+        browser.wait_until("the deliveries", "return document.querySelectorAll('.view .loading').length === 0;").await;
+        assert_no_error(browser, "a webhook's deliveries").await;
+        browser.screenshot("webhook_deliveries").await;
+        open(browser, &format!("#/customers/{id}")).await;
         browser.wait_until("the card loaded", "return document.querySelectorAll('.view .loading').length === 0;").await;
+        assert_no_error(browser, "the customer's card").await;
         browser.screenshot("customer_card").await;
         browser.execute("document.getElementById('customer-receipts').scrollIntoView();", vec![]).await;
         browser.screenshot("customer_card_2").await;
@@ -754,6 +819,21 @@ async fn every_page_in_russian_and_english() {
         browser.find("#receipt-dialog").await;
         browser.screenshot("receipt").await;
     }
+}
+
+/// No error stands on the page: neither the banner nor a notice in the view.
+async fn assert_no_error(browser: &Browser, page: &str) {
+    let shown = browser
+        .execute(
+            "const banner = document.getElementById('notice');
+             const errors = [...document.querySelectorAll('.view .notice.error, .view .error')]
+               .filter(e => !e.hidden && e.offsetParent !== null && e.textContent.trim());
+             if (banner && !banner.hidden && banner.classList.contains('error')) errors.unshift(banner);
+             return errors.map(e => e.textContent.trim());",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!([]), "{page} shows an error");
 }
 
 /// The second factor from "My account": the QR code and key shown, the first code confirms it,
@@ -764,7 +844,7 @@ async fn an_owner_turns_on_the_second_factor_and_signs_in_with_it() {
         return;
     }
     let browser = Browser::start("console_totp", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     sign_in(&browser, &cloud, OWNER, PASSWORD).await;
     browser.click_css("#me").await;
     browser.wait_text(".page-head h1", "my account", |t| t == "Моя учётная запись").await;
@@ -801,18 +881,21 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     if webdriver::available().is_none() {
         return;
     }
-    let browser = Browser::start("console_import", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    uploads_a_csv(&Browser::start("console_import", "ru-RU").await, Backend::Sqlite).await;
+}
+
+async fn uploads_a_csv(browser: &Browser, backend: Backend) {
+    let cloud = cloud_with_owner(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("customers.csv");
     std::fs::write(
         &file,
-        "phone,name,email\n8 999 300-00-01,Вера,vera@example.com\nnot a phone,Кто-то,\n+79993000002,Глеб,\n",
+        "phone,name,email\n8 999 300-00-01,Вера,vera@example.com\nnot a phone,Кто-то,\n+79993000002,Глеб,\n+7 999 300-00-02,Дубль,\n",
     )
     .unwrap();
 
-    sign_in(&browser, &cloud, OWNER, PASSWORD).await;
-    open(&browser, "#/import").await;
+    sign_in(browser, &cloud, OWNER, PASSWORD).await;
+    open(browser, "#/import").await;
     let input = browser.find_any("#import-file").await;
     browser.send_keys(&input, file.to_str().unwrap()).await;
     assert_eq!(browser.text_of("#import-file-name").await, "customers.csv");
@@ -821,9 +904,39 @@ async fn a_customers_csv_uploads_and_lists_its_rejected_lines() {
     assert!(report.contains("Добавлено") && report.contains('2'), "{report}");
     let rejected = browser.text_of("#import-rejected").await;
     assert!(rejected.contains('3'), "the third line of the file: {rejected}");
+    // Why, in the page's language: the phone as the API refuses it, the duplicate by its field.
+    assert!(rejected.contains("«not a phone» — не номер телефона"), "{rejected}");
+    assert!(rejected.contains("Этот телефон уже принадлежит другому клиенту."), "{rejected}");
     browser.screenshot("report").await;
     let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79993000001").await;
     assert_eq!(found["customers"][0]["name"], "Вера", "{found}");
+}
+
+/// The walks above again, on a cloud on PostgreSQL: one browser for all of them (each walk on
+/// a fresh database), screenshots as `console_pg_<walk>-<screen>`. Skipped where no test
+/// PostgreSQL is configured (`bash scripts/test.sh` starts one), failed under CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_walks_on_postgresql() {
+    if webdriver::available().is_none() {
+        return;
+    }
+    let Some(first) = Backend::postgres() else { return };
+    let fresh = || Backend::postgres().expect("the test PostgreSQL");
+    let mut browser = Browser::start("console_pg_till", "ru-RU").await;
+    creates_a_till(&browser, first).await;
+    browser.rename("console_pg_program");
+    publishes_7_percent(&browser, fresh()).await;
+    browser.rename("console_pg_program_refused");
+    refused_program(&browser, fresh()).await;
+    browser.rename("console_pg_customer");
+    adjusts_a_customer(&browser, fresh()).await;
+    browser.rename("console_pg_conflict");
+    handles_a_conflict(&browser, fresh()).await;
+    browser.rename("console_pg_report");
+    runs_a_report(&browser, fresh()).await;
+    browser.rename("console_pg_import");
+    uploads_a_csv(&browser, fresh()).await;
+    every_page(&mut browser, fresh(), "console_pg").await;
 }
 
 /// The dashboard over today's sales: the tiles count them and the per-day chart has bars.
@@ -833,7 +946,7 @@ async fn the_dashboard_counts_todays_sales() {
         return;
     }
     let browser = Browser::start("console_dashboard", "ru-RU").await;
-    let cloud = cloud_with_owner().await;
+    let cloud = cloud_with_owner(Backend::Sqlite).await;
     let till = cloud.till("Касса 1").await;
     let customer = cloud.customer("+79996660011").await;
     let id = customer["id"].as_str().unwrap();

@@ -257,3 +257,72 @@ async fn promo_code_answers_follow_the_language() {
     assert_eq!((refused.status, refused.code()), (422, "promo_rejected"), "{}", refused.body);
     assert_eq!(refused.message(), ru.body["message"].as_str().unwrap());
 }
+
+// The back office's own sentences that are not errors follow the reader's language too: a
+// conflict's account, an imported line's rejection, a refused program's check (naming the
+// field it is about); English without the header, as before.
+cloud_test!(the_back_offices_sentences_follow_the_language, sentences_scenario);
+async fn sentences_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let client = reqwest::Client::new();
+    let admin = |request: reqwest::RequestBuilder| request.bearer_auth(ADMIN);
+
+    // Two offline tills spend the same 100 points: an overdraft.
+    let (a, b) = (cloud.till("Till A").await, cloud.till("Till B").await);
+    let customer = cloud.customer("+79994445566").await;
+    let id = customer["id"].as_str().unwrap();
+    let gift = json!({ "id": "gift", "points": 100, "reason": "gift" });
+    cloud.admin_post(&format!("/v1/admin/customers/{id}/adjustments"), gift).await;
+    cloud.push_expect(&a, vec![crate::cloud_support::sale(1, "a-1", id, 10000, 80, 1)], &["applied"]).await;
+    cloud.push_expect(&b, vec![crate::cloud_support::sale(1, "b-1", id, 10000, 80, 1)], &["applied"]).await;
+    let ru = answer(admin(client.get(cloud.url("/v1/admin/conflicts"))), Some(RUSSIAN)).await;
+    let conflict = &ru.body["conflicts"][0];
+    assert_eq!(conflict["kind"], "overdraft", "{}", ru.body);
+    let (happened, done) = (conflict["what_happened"].as_str().unwrap(), conflict["what_was_done"].as_str().unwrap());
+    assert!(happened.starts_with("Чек b-1: списано баллов — 80") && happened.contains("доступно 21"), "{happened}");
+    assert!(done.contains("долг в баллах — 59"), "{done}");
+    assert!(conflict["details"].get("said").is_none(), "the codes stay inside: {conflict}");
+    assert_eq!(conflict["details"]["shortfall"], 59, "{conflict}");
+    let en = answer(admin(client.get(cloud.url("/v1/admin/conflicts"))), None).await;
+    assert!(en.body["conflicts"][0]["what_happened"].as_str().unwrap().starts_with("receipt b-1 spent 80 points"));
+
+    // A customers file: a bad phone, a phone given twice, a bad email.
+    let csv = "phone,name,email\nnot a phone,Кто-то,\n+79993000002,Глеб,\n+79993000002,Дубль,\n+79993000003,Ира,ira@\n";
+    let import = || {
+        admin(client.post(cloud.url("/v1/admin/customers/import")))
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+    };
+    let ru = answer(import(), Some(RUSSIAN)).await;
+    assert_eq!(ru.status, 200, "{}", ru.body);
+    let reasons: Vec<(u64, &str)> = ru.body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{}", ru.body);
+    assert!(reasons[0].1.starts_with("«not a phone» — не номер телефона"), "{reasons:?}");
+    assert_eq!(reasons[1], (4, "Этот телефон уже принадлежит другому клиенту."), "{reasons:?}");
+    assert_eq!(reasons[2], (5, "«ira@» — не адрес электронной почты."), "{reasons:?}");
+    let en = answer(import(), None).await;
+    let reason = en.body["rejected"][1]["reason"].as_str().unwrap_or_default();
+    assert_eq!(reason, "phone already belongs to another customer", "{}", en.body);
+
+    // A program with two tiers of one name, and one with an accrual over 100 %.
+    let (_, current) = cloud.admin_get("/v1/admin/program").await;
+    let mut twice = current["program"].clone();
+    twice["tiers"] = json!([{ "name": "Gold", "threshold": 1000 }, { "name": "gold", "threshold": 2000 }]);
+    let put = |program: &Value| admin(client.put(cloud.url("/v1/admin/program"))).json(program);
+    let ru = answer(put(&twice), Some(RUSSIAN)).await;
+    assert_eq!((ru.status, ru.code()), (422, "invalid_program"), "{}", ru.body);
+    assert_eq!(ru.message(), "Программа не принята: название уровня «Gold» встречается дважды.");
+    assert_eq!(ru.body["error"]["details"]["field"], "tiers[0].name", "{}", ru.body);
+    let mut high = current["program"].clone();
+    high["accrual_percent"] = json!(150);
+    let ru = answer(put(&high), Some(RUSSIAN)).await;
+    assert_eq!(ru.message(), "Программа не принята: значение «Начисление, %» должно быть от 0 до 100, а указано 150.");
+    assert_eq!(ru.body["error"]["details"]["field"], "accrual_percent");
+    let en = answer(put(&high), None).await;
+    assert_eq!(en.message(), "accrual_percent must be between 0 and 100, not 150.");
+}

@@ -482,7 +482,11 @@ async fn cloud_session_scenario(backend: Backend) {
     let (status, _) =
         cloud.send(reqwest::Method::POST, "/v1/admin/stores/Main%20street/moysklad-key", None, None).await;
     assert_eq!(status, 401);
+    let (_, none) = cloud.admin_get("/v1/admin/stores/moysklad-keys").await;
+    assert_eq!(none, json!({ "stores": [] }));
     let (old, _) = cloud_moysklad(&cloud).await;
+    let (_, listed) = cloud.admin_get("/v1/admin/stores/moysklad-keys").await;
+    let first_key_at = listed["stores"][0]["key_created_at"].clone();
     let (ms, till_id) = cloud_moysklad(&cloud).await;
     old.get("/counterparty?search=1").await.error(401, 40100);
     session(&ms, &Native::Cloud { cloud: &cloud, till_id: till_id.clone() }).await;
@@ -516,6 +520,24 @@ async fn cloud_session_scenario(backend: Backend) {
         .await;
     assert_eq!(status, 204);
     ms.get("/counterparty?search=1").await.error(401, 40100);
+    // The list: the store, since when, and now revoked (the key itself never listed); reading
+    // it writes nothing to the audit log.
+    let (_, audit_before) = cloud.admin_get("/v1/admin/audit").await;
+    let (status, listed) = cloud.admin_get("/v1/admin/stores/moysklad-keys").await;
+    assert_eq!(status, 200, "{listed}");
+    let stores = listed["stores"].as_array().expect("stores");
+    assert_eq!(stores.len(), 1, "{listed}");
+    let store = &stores[0];
+    assert_eq!((store["store"].as_str(), store["till_id"].as_str()), (Some("Main street"), Some(till_id.as_str())));
+    assert_eq!((store["active"].as_bool(), store["key_created_at"].as_str()), (Some(false), None), "{store}");
+    assert!(store["revoked_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{store}");
+    assert!(
+        first_key_at.as_str().is_some_and(|at| at.ends_with('Z')),
+        "the key's time while it worked: {first_key_at}"
+    );
+    assert!(!listed.to_string().contains("\"key\":"), "{listed}");
+    let (_, audit_after) = cloud.admin_get("/v1/admin/audit").await;
+    assert_eq!(audit_before["entries"], audit_after["entries"], "listing writes no audit entry");
 }
 
 /// An agent whose `config.toml` sets a MoySklad key and whose program is `program`.

@@ -290,6 +290,12 @@ impl Browser {
         self.command(reqwest::Method::DELETE, &format!("/cookie/{name}"), Value::Null).await;
     }
 
+    /// Names the screenshots from now on `<test>-<screen>.png`: one browser serving several
+    /// walks (the PostgreSQL run of the console's) keeps each walk's pictures apart.
+    pub fn rename(&mut self, test: &str) {
+        self.test = test.to_owned();
+    }
+
     /// Saves a PNG of the window to `target/screenshots/<test>-<screen>.png`.
     pub async fn screenshot(&self, screen: &str) -> PathBuf {
         let encoded = self.command(reqwest::Method::GET, "/screenshot", Value::Null).await;

@@ -37,7 +37,6 @@ impl Store {
                 let mut journal =
                     tx.prepare_cached("INSERT INTO ledger (customer_id, kind, points, reference, created_at) VALUES (?1, 'import', ?2, 'import', ?3)")?;
                 for row in rows {
-                    let reject = |reason: String| RejectedRow { line: row.line, reason };
                     let card = match row.card {
                         Some(card) => card,
                         None => loop {
@@ -56,10 +55,10 @@ impl Store {
                         Err(rusqlite::Error::SqliteFailure(e, message)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                             let what = message.unwrap_or_default();
                             let field = ["phone", "email", "card"].into_iter().find(|f| what.contains(&format!("customers.{f}")));
-                            rejected.push(reject(match field {
-                                Some(field) => format!("{field} already belongs to another customer"),
-                                None => "duplicates an existing customer".into(),
-                            }));
+                            rejected.push(match field {
+                                Some(field) => RejectedRow::taken(row.line, field),
+                                None => RejectedRow::duplicate(row.line),
+                            });
                             continue;
                         }
                         Err(e) => return Err(e.into()),

@@ -142,10 +142,7 @@ pub async fn preview(
     lang: crate::http::i18n::Lang,
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewAnswer>, ApiError> {
-    request
-        .program
-        .validate()
-        .map_err(|message| ApiError::unprocessable("invalid_program", message.clone()).with("detail", message))?;
+    request.program.validate().map_err(ApiError::from)?;
     let current = state.store.program().await?;
     let mut current_side = price(&current.program, &request.receipt, lang);
     current_side.version = Some(current.version);
@@ -250,6 +247,7 @@ pub async fn put_program(
 pub async fn conflicts(
     State(state): State<AppState>,
     principal: Principal,
+    lang: crate::http::Lang,
     ApiQuery(query): ApiQuery<ConflictQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<ConflictList>, ApiError> {
@@ -261,7 +259,8 @@ pub async fn conflicts(
         handled: query.handled,
     };
     let page = state.store.conflicts(filter, principal.scope.clone(), page.page()?).await?;
-    Ok(Json(ConflictList { conflicts: page.items, next_cursor: page.next_cursor }))
+    let conflicts = page.items.into_iter().map(|conflict| conflict.in_lang(lang)).collect();
+    Ok(Json(ConflictList { conflicts, next_cursor: page.next_cursor }))
 }
 
 /// Marks a conflict handled with a note (who and when are kept with it and in the audit log).
@@ -271,6 +270,7 @@ pub async fn conflicts(
 pub async fn handled(
     State(state): State<AppState>,
     principal: Principal,
+    lang: crate::http::Lang,
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<HandledRequest>,
 ) -> Result<Json<ConflictView>, ApiError> {
@@ -287,5 +287,5 @@ pub async fn handled(
         serde_json::to_value(&after.handled).ok(),
     )
     .await;
-    Ok(Json(after))
+    Ok(Json(after.in_lang(lang)))
 }

@@ -300,6 +300,7 @@ pub struct ImportAnswer {
 pub struct RejectedLine {
     /// 1-based, counting the header.
     pub line: u64,
+    /// Why, in the reader's language (`Accept-Language`).
     pub reason: String,
 }
 
@@ -311,6 +312,7 @@ pub struct RejectedLine {
 pub async fn import(
     State(state): State<AppState>,
     principal: Principal,
+    lang: crate::http::Lang,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Json<ImportAnswer>, ApiError> {
@@ -346,7 +348,11 @@ pub async fn import(
     })?;
     let answer = ImportAnswer {
         imported: report.imported,
-        rejected: report.rejected.into_iter().map(|r| RejectedLine { line: r.line, reason: r.reason }).collect(),
+        rejected: report
+            .rejected
+            .into_iter()
+            .map(|r| RejectedLine { line: r.line, reason: r.reason.say(lang) })
+            .collect(),
     };
     audit(
         &state,

@@ -66,12 +66,24 @@ pub struct DeliveryQuery {
     responses((status = 200, body = DeliveryList), (status = 404, body = crate::wire::ErrorBody), (status = 422, body = crate::wire::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
+    lang: crate::http::Lang,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeliveryQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let page = state.store.deliveries(id, query.status, page.page()?).await?;
-    Ok(Json(DeliveryList { deliveries: page.items, next_cursor: page.next_cursor }))
+    // The stored error in the reader's language.
+    let deliveries = page
+        .items
+        .into_iter()
+        .map(|mut delivery| {
+            delivery.last_error = delivery
+                .last_error
+                .map(|error| crate::cloud::webhooks::error_sentence(delivery.last_status, &error).say(lang));
+            delivery
+        })
+        .collect();
+    Ok(Json(DeliveryList { deliveries, next_cursor: page.next_cursor }))
 }
 
 /// Sends a failed delivery again (same id and body), with a fresh set of attempts.

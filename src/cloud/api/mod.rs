@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
             Area::Webhooks,
         ))
         .merge(area(
-            Router::new().route(
+            Router::new().route("/v1/admin/stores/moysklad-keys", get(admin_moysklad::list)).route(
                 "/v1/admin/stores/{store}/moysklad-key",
                 post(admin_moysklad::create).delete(admin_moysklad::revoke),
             ),

@@ -4,9 +4,11 @@
 use serde::Serialize;
 
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
-use super::{invalid_with, publish, Changes, CloudError, FeedKind, Store, StoreScope};
+use super::{publish, Changes, CloudError, FeedKind, Store, StoreScope};
 use crate::clock::{now, rfc3339};
 use crate::cloud::db::{DbError, Row, Sql, Value};
+use crate::http::sentence::Sentence;
+use crate::http::Lang;
 use crate::rules::Program;
 use crate::vals;
 use crate::wire::{Calculation, CommitRequest, ReturnEvent, ReturnResult, SaleEvent, SyncEvent};
@@ -40,6 +42,8 @@ pub struct ConflictView {
     pub seq: Option<i64>,
     pub customer_id: Option<String>,
     pub receipt_id: Option<String>,
+    /// In the reader's language (`Accept-Language`); English for conflicts recorded before
+    /// their sentences had codes.
     pub what_happened: String,
     pub what_was_done: String,
     #[schema(value_type = Object)]
@@ -47,6 +51,19 @@ pub struct ConflictView {
     pub created_at: String,
     /// Set once someone marked it handled; `null` while it waits.
     pub handled: Option<ConflictHandled>,
+    /// The two sentences with their codes, for [`ConflictView::in_lang`].
+    #[serde(skip)]
+    #[schema(ignore)]
+    said: (Sentence, Sentence),
+}
+
+impl ConflictView {
+    /// The conflict with its account in `lang`.
+    pub fn in_lang(mut self, lang: Lang) -> ConflictView {
+        self.what_happened = self.said.0.say(lang);
+        self.what_was_done = self.said.1.say(lang);
+        self
+    }
 }
 
 /// A program version as stored.
@@ -64,8 +81,19 @@ pub struct ConflictFilter {
     pub handled: Option<bool>,
 }
 
+/// The key of `details` that keeps the sentences' codes and values (see [`record_conflict`]);
+/// it is taken out of the `details` answered.
+const SAID: &str = "said";
+
 fn conflict_view(row: &Row) -> Result<ConflictView, CloudError> {
+    let mut details: serde_json::Value = serde_json::from_str(&row.text(9)?).unwrap_or_default();
+    let said = details.as_object_mut().and_then(|details| details.remove(SAID)).unwrap_or_default();
+    let (happened, done) = (row.text(7)?, row.text(8)?);
     Ok(ConflictView {
+        said: (
+            Sentence::from_stored(happened.clone(), said.get("happened")),
+            Sentence::from_stored(done.clone(), said.get("done")),
+        ),
         id: row.int(0)?,
         kind: row.text(1)?,
         till_id: row.opt_text(2)?,
@@ -73,9 +101,9 @@ fn conflict_view(row: &Row) -> Result<ConflictView, CloudError> {
         seq: row.opt_int(4)?,
         customer_id: row.opt_text(5)?,
         receipt_id: row.opt_text(6)?,
-        what_happened: row.text(7)?,
-        what_was_done: row.text(8)?,
-        details: serde_json::from_str(&row.text(9)?).unwrap_or_default(),
+        what_happened: happened,
+        what_was_done: done,
+        details,
         created_at: rfc3339(row.int(10)?),
         handled: match row.opt_int(11)? {
             Some(at) => Some(ConflictHandled {
@@ -110,12 +138,20 @@ pub(crate) struct NewConflict<'a> {
     pub event: Option<&'a SyncEvent>,
     pub customer_id: Option<&'a str>,
     pub receipt_id: Option<&'a str>,
-    pub happened: String,
-    pub done: String,
+    pub happened: Sentence,
+    pub done: Sentence,
     pub details: serde_json::Value,
 }
 
+/// Stores a conflict: its sentences in English in `happened` and `done` (what tools reading the
+/// table and English readers see), their codes and values in `details.said`, from which a
+/// reader of another language gets them in theirs.
 pub(crate) fn record_conflict(sql: &mut dyn Sql, conflict: NewConflict<'_>, at: i64) -> Result<(), DbError> {
+    let mut details = conflict.details;
+    if let Some(object) = details.as_object_mut() {
+        let said = serde_json::json!({ "happened": conflict.happened.to_json(), "done": conflict.done.to_json() });
+        object.insert(SAID.to_owned(), said);
+    }
     sql.write(
         "INSERT INTO conflicts (kind, till_id, event_id, seq, customer_id, receipt_id, happened, done, details, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -126,9 +162,9 @@ pub(crate) fn record_conflict(sql: &mut dyn Sql, conflict: NewConflict<'_>, at: 
             conflict.event.map(|e| e.seq),
             conflict.customer_id,
             conflict.receipt_id,
-            conflict.happened,
-            conflict.done,
-            conflict.details.to_string(),
+            conflict.happened.english,
+            conflict.done.english,
+            details.to_string(),
             at
         ],
     )?;
@@ -203,9 +239,7 @@ const RECEIPT_COLUMNS: &str = "till_id, receipt_id, customer_id, program_version
 
 impl Store {
     pub async fn put_program(&self, program: Program) -> Result<ProgramVersion, CloudError> {
-        program
-            .validate()
-            .map_err(|message| invalid_with("invalid_program", message.clone(), vec![("detail", message)]))?;
+        program.validate()?;
         let at = now();
         let program = self.write(move |sql| insert_program(sql, program.clone(), at)).await?;
         Ok(ProgramVersion { version: program.version, program, created_at: rfc3339(at) })

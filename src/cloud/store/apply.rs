@@ -7,6 +7,7 @@ use super::customers::{load_many_locked, load_resolved, points_of, CustomerRecor
 use super::{Changes, CloudError, FeedKind, StoreSettings};
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
+use crate::http::sentence::Sentence;
 use crate::reports::ShiftTotals;
 use crate::rules::{LotSource, Timestamp, DAY};
 use crate::vals;
@@ -462,14 +463,24 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
                         event: Some(cx.event),
                         customer_id: Some(&customer.id),
                         receipt_id: Some(&figures.receipt_id),
-                        happened: format!(
-                            "receipt {} spent {} points while {} were available in the cloud (offline spends on several tills)",
-                            figures.receipt_id, figures.redeem, available
-                        ),
-                        done: format!(
-                            "applied anyway; the customer's balance went {} points into debt, which later accruals pay off",
-                            wallet.debt.min(shortfall)
-                        ),
+                        happened: Sentence::new(
+                            "conflict_overdraft",
+                            format!(
+                                "receipt {} spent {} points while {} were available in the cloud (offline spends on several tills)",
+                                figures.receipt_id, figures.redeem, available
+                            ),
+                        )
+                        .with("receipt", &figures.receipt_id)
+                        .with("redeemed", figures.redeem)
+                        .with("available", available),
+                        done: Sentence::new(
+                            "conflict_overdraft_done",
+                            format!(
+                                "applied anyway; the customer's balance went {} points into debt, which later accruals pay off",
+                                wallet.debt.min(shortfall)
+                            ),
+                        )
+                        .with("debt", wallet.debt.min(shortfall)),
                         details: serde_json::json!({ "redeemed": figures.redeem, "available": available, "shortfall": shortfall, "debt": wallet.debt }),
                     },
                     cx.at,
@@ -562,12 +573,26 @@ fn promo_use(
                 event: Some(cx.event),
                 customer_id,
                 receipt_id: Some(receipt_id),
-                happened: format!(
-                    "promo code {code} was used on receipt {receipt_id} past its limit of {} use(s){}",
-                    limit.unwrap_or(0),
-                    if over_total { "" } else { " per customer" }
+                happened: {
+                    let english = format!(
+                        "promo code {code} was used on receipt {receipt_id} past its limit of {} use(s){}",
+                        limit.unwrap_or(0),
+                        if over_total { "" } else { " per customer" }
+                    );
+                    let said = Sentence::new("conflict_promo_overused", english)
+                        .with("promo", code)
+                        .with("receipt", receipt_id)
+                        .with("limit", limit.unwrap_or(0));
+                    if over_total {
+                        said
+                    } else {
+                        said.with("per_customer", "")
+                    }
+                },
+                done: Sentence::new(
+                    "conflict_promo_overused_done",
+                    "the receipt was applied as the till sold it; the earlier use is kept as the valid one",
                 ),
-                done: "the receipt was applied as the till sold it; the earlier use is kept as the valid one".into(),
                 details: serde_json::json!({ "code": code, "uses_before": total, "customer_uses_before": by_customer }),
             },
             cx.at,

@@ -25,6 +25,7 @@ use super::customers::{
 use super::{Changes, FeedKind};
 use crate::cloud::db::Sql;
 use crate::cloud::ledger;
+use crate::http::sentence::Sentence;
 use crate::vals;
 use crate::wire::{Consent, Consents, CustomerEvent};
 
@@ -40,8 +41,8 @@ fn conflict(
     cx: &Context<'_>,
     kind: &'static str,
     customer_id: &str,
-    happened: String,
-    done: String,
+    happened: Sentence,
+    done: Sentence,
 ) -> Result<(), Applied> {
     record_conflict(
         sql,
@@ -131,19 +132,37 @@ pub(super) fn created(
             cx,
             "customer_merged",
             &existing.id,
-            format!(
-                "the till enrolled customer {} with phone {} which already belongs to customer {}",
-                clean.id,
-                crate::identity::mask_phone(&clean.phone),
-                existing.id
-            ),
-            format!(
-                "treated as the same person: {} is now an alias of {} (later receipts go to {}); no second welcome bonus{}",
-                clean.id,
-                existing.id,
-                existing.id,
-                if gained.is_empty() { String::new() } else { format!("; filled in {}", gained.join(", ")) }
-            ),
+            Sentence::new(
+                "conflict_customer_merged",
+                format!(
+                    "the till enrolled customer {} with phone {} which already belongs to customer {}",
+                    clean.id,
+                    crate::identity::mask_phone(&clean.phone),
+                    existing.id
+                ),
+            )
+            .with("customer", &clean.id)
+            .with("phone", crate::identity::mask_phone(&clean.phone))
+            .with("existing", &existing.id),
+            {
+                let said = Sentence::new(
+                    "conflict_customer_merged_done",
+                    format!(
+                        "treated as the same person: {} is now an alias of {} (later receipts go to {}); no second welcome bonus{}",
+                        clean.id,
+                        existing.id,
+                        existing.id,
+                        if gained.is_empty() { String::new() } else { format!("; filled in {}", gained.join(", ")) }
+                    ),
+                )
+                .with("customer", &clean.id)
+                .with("existing", &existing.id);
+                if gained.is_empty() {
+                    said.with("nothing_filled", "")
+                } else {
+                    said.with("filled", gained.join(", "))
+                }
+            },
         )?;
         ledger::note_till_seq(sql, &existing.id, cx.till_id, cx.event.seq)?;
         changes.customer(&existing.id);
@@ -157,12 +176,20 @@ pub(super) fn created(
         if let Some(other) = holder(sql, "card", card, None)? {
             notes.push((
                 "card_reassigned",
-                format!(
-                    "the till enrolled customer {} with card {card}, which customer {other} already holds",
-                    clean.id
+                Sentence::new(
+                    "conflict_card_reassigned",
+                    format!(
+                        "the till enrolled customer {} with card {card}, which customer {other} already holds",
+                        clean.id
+                    ),
+                )
+                .with("customer", &clean.id)
+                .with("card", card)
+                .with("other", &other),
+                Sentence::new(
+                    "conflict_card_reassigned_done",
+                    "the customer was created with a new card number from the cloud; tills receive it with the customer",
                 ),
-                "the customer was created with a new card number from the cloud; tills receive it with the customer"
-                    .to_owned(),
             ));
             clean.card = None;
         }
@@ -171,8 +198,13 @@ pub(super) fn created(
         if let Some(other) = holder(sql, "email", email, None)? {
             notes.push((
                 "email_taken",
-                format!("the till enrolled customer {} with an email customer {other} already uses", clean.id),
-                "the customer was created without the email".to_owned(),
+                Sentence::new(
+                    "conflict_email_taken_enroll",
+                    format!("the till enrolled customer {} with an email customer {other} already uses", clean.id),
+                )
+                .with("customer", &clean.id)
+                .with("other", &other),
+                Sentence::new("conflict_no_email", "the customer was created without the email"),
             ));
             clean.email = None;
         }
@@ -208,8 +240,13 @@ pub(super) fn updated(
                         cx,
                         "phone_taken",
                         &customer.id,
-                        format!("the till changed customer {}'s phone to one customer {other} holds", customer.id),
-                        "the phone was left unchanged; other fields were applied".into(),
+                        Sentence::new(
+                            "conflict_phone_taken_update",
+                            format!("the till changed customer {}'s phone to one customer {other} holds", customer.id),
+                        )
+                        .with("customer", &customer.id)
+                        .with("other", &other),
+                        Sentence::new("conflict_phone_kept", "the phone was left unchanged; other fields were applied"),
                     )?,
                     None => customer.phone = phone,
                 }
@@ -226,8 +263,13 @@ pub(super) fn updated(
                         cx,
                         "email_taken",
                         &customer.id,
-                        format!("the till changed customer {}'s email to one customer {other} uses", customer.id),
-                        "the email was left unchanged; other fields were applied".into(),
+                        Sentence::new(
+                            "conflict_email_taken_update",
+                            format!("the till changed customer {}'s email to one customer {other} uses", customer.id),
+                        )
+                        .with("customer", &customer.id)
+                        .with("other", &other),
+                        Sentence::new("conflict_email_kept", "the email was left unchanged; other fields were applied"),
                     )?,
                     None => customer.email = email,
                 }
@@ -289,14 +331,29 @@ fn take_link(
         return Ok(true);
     }
     let happened = match (current, &other) {
-        (Some(ours), _) => format!(
-            "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, but the cloud links them to {ours}"
-        ),
-        (None, other) => format!(
-            "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, which the cloud links to customer {}",
-            other.as_deref().unwrap_or("another customer")
-        ),
-    };
+        (Some(ours), _) => Sentence::new(
+            "conflict_moysklad_link",
+            format!(
+                "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, but the cloud links them to {ours}"
+            ),
+        )
+        .with("ours", ours),
+        (None, other) => {
+            let said = Sentence::new(
+                "conflict_moysklad_link",
+                format!(
+                    "the till linked customer {customer_id} to MoySklad counterparty {ms_id}, which the cloud links to customer {}",
+                    other.as_deref().unwrap_or("another customer")
+                ),
+            );
+            match other {
+                Some(other) => said.with("other", other),
+                None => said,
+            }
+        }
+    }
+    .with("customer", customer_id)
+    .with("ms_id", ms_id);
     record_conflict(
         sql,
         NewConflict {
@@ -306,9 +363,10 @@ fn take_link(
             customer_id: Some(customer_id),
             receipt_id: None,
             happened,
-            done:
-                "the cloud kept its own link; MoySklad calls naming the till's id reach the customer only on that till"
-                    .into(),
+            done: Sentence::new(
+                "conflict_moysklad_link_done",
+                "the cloud kept its own link; MoySklad calls naming the till's id reach the customer only on that till",
+            ),
             details: serde_json::json!({ "till_link": ms_id, "cloud_link": current, "linked_customer": other }),
         },
         cx.at,

@@ -99,7 +99,7 @@ fn import_batch(
                 points.push((ids[i].as_str(), row.points));
             }
         } else {
-            rejected.push(RejectedRow { line: row.line, reason: why_not_stored(sql, row, &cards[i])? });
+            rejected.push(why_not_stored(sql, row, &cards[i])?);
         }
     }
     credit_points(sql, &points, at)?;
@@ -157,7 +157,7 @@ fn taken_cards<'a>(sql: &mut dyn Sql, cards: impl Iterator<Item = &'a str>) -> R
 
 /// Why a row was not stored: which of its identifiers someone already holds (perhaps a row
 /// earlier in the same file).
-fn why_not_stored(sql: &mut dyn Sql, row: &ImportRow, card: &str) -> Result<String, CloudError> {
+fn why_not_stored(sql: &mut dyn Sql, row: &ImportRow, card: &str) -> Result<RejectedRow, CloudError> {
     let field = if customers::holder(sql, "phone", &row.phone, None)?.is_some() {
         "phone"
     } else if customers::holder(sql, "card", card, None)?.is_some() {
@@ -166,12 +166,12 @@ fn why_not_stored(sql: &mut dyn Sql, row: &ImportRow, card: &str) -> Result<Stri
         if customers::holder(sql, "email", email, None)?.is_some() {
             "email"
         } else {
-            return Ok("duplicates an existing customer".into());
+            return Ok(RejectedRow::duplicate(row.line));
         }
     } else {
-        return Ok("duplicates an existing customer".into());
+        return Ok(RejectedRow::duplicate(row.line));
     };
-    Ok(format!("{field} already belongs to another customer"))
+    Ok(RejectedRow::taken(row.line, field))
 }
 
 /// A point lot and a journal entry per customer imported with points.

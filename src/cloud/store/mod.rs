@@ -48,7 +48,7 @@ pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, P
 pub use consents::ConsentChange;
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
 pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
-pub use moysklad::{MoyskladKey, MoyskladScope};
+pub use moysklad::{MoyskladKey, MoyskladScope, MoyskladStore};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
@@ -202,6 +202,14 @@ pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> CloudEr
 /// Invalid input with the values its sentence names, for translations.
 pub(crate) fn invalid_with(code: &'static str, message: impl Into<String>, params: ErrorParams) -> CloudError {
     CloudError::InvalidWith { code, message: message.into(), params }
+}
+
+/// A program refused by its checks, with the same code and values as the API answers it.
+impl From<crate::rules::ProgramProblem> for CloudError {
+    fn from(problem: crate::rules::ProgramProblem) -> CloudError {
+        let error = crate::http::ApiError::from(problem);
+        invalid_with(error.code, error.message, error.params)
+    }
 }
 
 impl From<crate::identity::fields::FieldError> for CloudError {

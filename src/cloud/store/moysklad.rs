@@ -33,6 +33,22 @@ pub struct MoyskladKey {
     pub base_path: String,
 }
 
+/// A store connected to MoySklad: when, and whether its key works.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MoyskladStore {
+    pub store: String,
+    /// The till row its MoySklad documents are booked on.
+    pub till_id: String,
+    /// When its first key was made.
+    pub connected_at: String,
+    /// Whether MoySklad can call with its key now (`false` once revoked).
+    pub active: bool,
+    /// When the key in use was made (a new key replaces the old); `null` once revoked.
+    pub key_created_at: Option<String>,
+    /// When the key was revoked; `null` while it works.
+    pub revoked_at: Option<String>,
+}
+
 /// What a key opens: the store and its MoySklad till.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoyskladScope {
@@ -87,6 +103,30 @@ impl Store {
             })
             .await?;
         Ok(MoyskladKey { store, key, till_id, base_path: "/moysklad/v1/".to_owned() })
+    }
+
+    /// Every store that has or had a key, by name. The keys themselves are not kept.
+    pub async fn moysklad_stores(&self) -> Result<Vec<MoyskladStore>, CloudError> {
+        self.read(|sql| {
+            let rows = sql.query(
+                "SELECT store, till_id, created_at, updated_at, key_hash IS NOT NULL FROM moysklad_stores ORDER BY store",
+                &[],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let (changed, active) = (crate::clock::rfc3339(row.int(3)?), row.int(4)? != 0);
+                    Ok(MoyskladStore {
+                        store: row.text(0)?,
+                        till_id: row.text(1)?,
+                        connected_at: crate::clock::rfc3339(row.int(2)?),
+                        active,
+                        key_created_at: active.then(|| changed.clone()),
+                        revoked_at: (!active).then_some(changed),
+                    })
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Revokes the store's key; its till and documents stay.

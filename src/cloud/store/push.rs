@@ -312,10 +312,18 @@ fn apply_one(
                     event: Some(event),
                     customer_id: None,
                     receipt_id: None,
-                    happened: format!("a {} event was refused: {}", event.kind.as_str(), refusal.message),
-                    done: format!(
-                        "nothing was applied; the till was answered `rejected` ({}) and moved on",
-                        refusal.code
+                    happened: crate::http::sentence::Sentence::new(
+                        "conflict_rejected_event",
+                        format!("a {} event was refused: {}", event.kind.as_str(), refusal.message),
+                    )
+                    .with("event", event.kind.as_str())
+                    .with("code", refusal.code),
+                    done: crate::http::sentence::Sentence::new(
+                        "conflict_rejected_event_done",
+                        format!(
+                            "nothing was applied; the till was answered `rejected` ({}) and moved on",
+                            refusal.code
+                        ),
                     ),
                     details: serde_json::json!({ "code": refusal.code }),
                 },

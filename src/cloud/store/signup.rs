@@ -102,11 +102,19 @@ impl Store {
                         event: None,
                         customer_id: Some(&customer.id),
                         receipt_id: None,
-                        happened: format!(
-                            "the sign-up form gave customer {} an email customer {other} already uses",
-                            customer.id
+                        happened: crate::http::sentence::Sentence::new(
+                            "conflict_email_taken_signup",
+                            format!(
+                                "the sign-up form gave customer {} an email customer {other} already uses",
+                                customer.id
+                            ),
+                        )
+                        .with("customer", &customer.id)
+                        .with("other", &other),
+                        done: crate::http::sentence::Sentence::new(
+                            "conflict_no_email",
+                            "the customer was created without the email",
                         ),
-                        done: "the customer was created without the email".into(),
                         details: serde_json::json!({ "source": "web" }),
                     },
                     at,
