@@ -28,7 +28,8 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
 }
 
 /// A customer to create from the back office: what a till sends at enrolment, and the store
-/// they join at.
+/// they join at. `EnrollRequest`'s fields are spelled out rather than flattened in, because
+/// serde cannot refuse unknown fields through `#[serde(flatten)]`.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
