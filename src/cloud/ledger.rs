@@ -304,35 +304,56 @@ pub fn wallet_moves(customer_id: &str, before: &Wallet, after: &Wallet, at: Time
     moves
 }
 
+/// The start of a multi-row insert of lots, [`LOT_INSERT_WIDTH`] values a row (see [`lot_values`]).
+pub const LOT_INSERT: &str =
+    "INSERT INTO point_lots (customer_id, source, receipt_key, points, remaining, activates_at, expires_at) VALUES ";
+pub const LOT_INSERT_WIDTH: usize = 7;
+
+/// A lot's row for [`LOT_INSERT`].
+pub fn lot_values(customer_id: &str, lot: &Lot) -> [Value; LOT_INSERT_WIDTH] {
+    [
+        Value::from(customer_id),
+        Value::from(source_str(lot.source)),
+        Value::from(lot.receipt_id.clone()),
+        Value::Int(lot.points),
+        Value::Int(lot.remaining),
+        Value::Int(lot.activates_at),
+        Value::from(lot.expires_at),
+    ]
+}
+
+/// What storing a wallet the rules changed takes: the lots to insert, and the stored lots whose
+/// remainder or points changed. A lot not stored yet has id 0 — inserted when it holds points
+/// (one folded into an older lot by `Wallet::consolidate` holds nothing: no row) — or, held
+/// by a push chunk across sales, a provisional id below zero: inserted whatever it holds now,
+/// as it was stored when it held points.
+pub fn changed_lots<'a>(before: &Wallet, after: &'a Wallet) -> (Vec<&'a Lot>, Vec<&'a Lot>) {
+    let new = after.lots.iter().filter(|lot| lot.id < 0 || (lot.id == 0 && lot.remaining > 0)).collect();
+    let changed = after
+        .lots
+        .iter()
+        .filter(|lot| {
+            lot.id > 0
+                && before
+                    .lots
+                    .iter()
+                    .any(|old| old.id == lot.id && (old.remaining, old.points) != (lot.remaining, lot.points))
+        })
+        .collect();
+    (new, changed)
+}
+
 /// Writes a wallet's changed lots and debt (without their `lot_moves`, see [`wallet_moves`]).
 pub fn save_lots(sql: &mut dyn Sql, customer_id: &str, before: &Wallet, after: &Wallet) -> Result<(), DbError> {
-    for lot in &after.lots {
-        // A new lot folded into an older one by `Wallet::consolidate` holds nothing: no row.
-        if lot.id == 0 && lot.remaining > 0 {
-            sql.write(
-                "INSERT INTO point_lots (customer_id, source, receipt_key, points, remaining, activates_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                vals![
-                    customer_id,
-                    source_str(lot.source),
-                    lot.receipt_id.clone(),
-                    lot.points,
-                    lot.remaining,
-                    lot.activates_at,
-                    lot.expires_at
-                ],
-            )?;
-        } else if lot.id != 0
-            && before
-                .lots
-                .iter()
-                .any(|old| old.id == lot.id && (old.remaining, old.points) != (lot.remaining, lot.points))
-        {
-            sql.write(
-                "UPDATE point_lots SET remaining = $1, points = $2 WHERE id = $3",
-                vals![lot.remaining, lot.points, lot.id],
-            )?;
-        }
+    let (new, changed) = changed_lots(before, after);
+    for lot in new {
+        sql.write(&format!("{LOT_INSERT}($1, $2, $3, $4, $5, $6, $7)"), &lot_values(customer_id, lot))?;
+    }
+    for lot in changed {
+        sql.write(
+            "UPDATE point_lots SET remaining = $1, points = $2 WHERE id = $3",
+            vals![lot.remaining, lot.points, lot.id],
+        )?;
     }
     if before.debt != after.debt {
         sql.write("UPDATE customers SET debt = $1 WHERE id = $2", vals![after.debt, customer_id])?;

@@ -120,6 +120,60 @@ async fn mixed_batch_scenario(backend: Backend) {
     assert_eq!(receipts["receipts"].as_array().map(Vec::len), Some(3), "{receipts}");
 }
 
+cloud_test!(one_customer_many_sales_in_one_batch, held_customers_scenario);
+/// The push path keeps a chunk's customers in memory between their sales and writes them back
+/// at the end: a later sale spends what an earlier one of the same batch earned (a lot not
+/// stored yet), a refused sale in between leaves nothing behind, a sale naming the customer
+/// by a merged-away id changes the same customer, and a return in the next batch finds the
+/// receipt's lot.
+async fn held_customers_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let till = cloud.till("Till 1").await;
+    let known = cloud.customer("+79995550021").await;
+    let id = known["id"].as_str().unwrap();
+    let twin = customer_created(1, "till-twin-21", "8 999 555 00 21", "27000000215");
+    // Refused only once its customer was changed: a promo code no database can store.
+    let mut wrong = sale(4, "h-bad", id, 7000, 2, 1);
+    wrong["payload"]["receipt"]["promo_codes"] = json!([{ "code": "BAD\u{0}CODE", "discount": 0 }]);
+    let (first, last) = (sale(2, "h-1", id, 25000, 0, 12), sale(5, "h-3", id, 5000, 6, 2));
+    let events = vec![
+        twin,
+        first.clone(),
+        // Spends 10 of the 12 the sale before earned, naming the merged-away id.
+        sale(3, "h-2", "till-twin-21", 10000, 10, 4),
+        wrong,
+        last.clone(),
+    ];
+    cloud.push_expect(&till, events, &["applied", "applied", "applied", "rejected", "applied"]).await;
+    let (status, shown) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["points"], json!({ "balance": 2, "available": 2, "pending": 0 }), "12 - 10 + 4 - 6 + 2");
+    assert_eq!(shown["paid_total"], 25000 + 9000 + 4400, "the refused sale paid nothing");
+    let (status, activity) = cloud.admin_get(&format!("/v1/admin/customers/{id}/activity")).await;
+    assert_eq!(status, 200, "{activity}");
+    let lots = activity["lots"].as_array().expect("lots");
+    let remaining: i64 = lots.iter().map(|lot| lot["remaining"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(remaining, 2, "the stored lots hold the balance: {activity}");
+    let journal: i64 =
+        activity["entries"].as_array().expect("entries").iter().map(|e| e["points"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(journal, 2, "the journal adds up to the balance: {activity}");
+
+    // The next batch returns the first sale: its 12 points are taken back (10 become debt).
+    cloud.push_expect(&till, vec![full_return(6, "ret-h-1", "h-1", 25000, 12, 0)], &["applied"]).await;
+    assert_eq!(cloud.points(id).await["balance"], -10);
+    // Sent again, nothing counts twice.
+    cloud.push_expect(&till, vec![first, last], &["duplicate", "duplicate"]).await;
+    assert_eq!(cloud.points(id).await["balance"], -10);
+
+    // A refused return right after a sale takes nothing of the sale with it.
+    let events = vec![sale(7, "h-4", id, 1000, 0, 1), full_return(8, "ret-x", "no-such-receipt", 1000, 1, 0)];
+    let answer = cloud.push_expect(&till, events, &["applied", "rejected"]).await;
+    assert_eq!(outcome(&answer, 1)["code"], "unknown_receipt");
+    assert_eq!(cloud.points(id).await["balance"], -9, "the sale before the refused return counts");
+    let (status, receipt) = cloud.admin_get(&format!("/v1/admin/receipts/{}/h-4", till.id)).await;
+    assert_eq!(status, 200, "the sale's receipt is stored: {receipt}");
+}
+
 cloud_test!(bad_arithmetic_is_rejected, bad_arithmetic_scenario);
 async fn bad_arithmetic_scenario(backend: Backend) {
     let cloud = Cloud::start(backend).await;

@@ -158,6 +158,16 @@ pub trait Sql {
         self.write("RELEASE SAVEPOINT event", &[])
     }
 
+    /// Lets the statements that follow, in this transaction, be planned once for any values
+    /// (`true`), or again for each execution's values (`false`, how connections start). Only
+    /// PostgreSQL plans that way. Inserts have one plan whatever their values, but each row they
+    /// add runs its foreign keys' checks, which a connection that plans everything for its
+    /// values plans again row by row: a drain's inserts spent most of PostgreSQL's time there.
+    fn plan_once(&mut self, once: bool) -> Result<(), DbError> {
+        let _ = once;
+        Ok(())
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())

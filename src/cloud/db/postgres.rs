@@ -354,6 +354,11 @@ impl Sql for PgSql<'_> {
         Dialect::Postgres
     }
 
+    fn plan_once(&mut self, once: bool) -> Result<(), DbError> {
+        let mode = if once { "auto" } else { "force_custom_plan" };
+        self.write(&format!("SET LOCAL plan_cache_mode = {mode}"), &[])
+    }
+
     fn open_event_savepoint(&mut self) -> Result<(), DbError> {
         if !matches!(self.savepoint, EventSavepoint::None) {
             self.release_event_savepoint()?;

@@ -447,6 +447,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
           FROM customers c, json_each(c.consents) AS j
          WHERE json_valid(c.consents) AND j.type = 'object';
     "#,
+    // 11: an applied sale's event row no longer keeps its payload (NULL): the receipt's `body`
+    // is the same text, kept once (a drain wrote every sale twice). SQLite cannot drop a NOT
+    // NULL in place, so the table is copied; rows written before keep their copy.
+    r#"
+    CREATE TABLE events_11 (
+        event_id       TEXT PRIMARY KEY,
+        till_id        TEXT NOT NULL REFERENCES tills (id),
+        seq            INTEGER NOT NULL,
+        kind           TEXT NOT NULL,
+        outcome        TEXT NOT NULL,            -- applied | rejected
+        code           TEXT,
+        message        TEXT,
+        payload        TEXT,                     -- NULL for an applied sale: see receipts.body
+        till_time      TEXT NOT NULL,
+        received_at    INTEGER NOT NULL,
+        UNIQUE (till_id, seq)
+    );
+    INSERT INTO events_11 SELECT event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at
+      FROM events ORDER BY till_id, seq;
+    DROP TABLE events;
+    ALTER TABLE events_11 RENAME TO events;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

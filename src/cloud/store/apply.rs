@@ -3,16 +3,16 @@
 //! rolled back to the event's savepoint by the caller.
 
 use super::admin::{current_program, program_version, record_conflict, NewConflict};
-use super::customers::{load_many_locked, load_resolved, points_of, CustomerRecord};
+use super::customers::{load_many_locked, load_resolved, points_of};
 use super::{Changes, CloudError, FeedKind, StoreSettings};
 use crate::cloud::db::{DbError, Dialect, Sql, Value};
 use crate::cloud::ledger::{self, check_return, check_sale, Refusal, Returned, SoldLine};
 use crate::http::sentence::Sentence;
 use crate::reports::ShiftTotals;
-use crate::rules::{LotSource, Timestamp, DAY};
+use crate::rules::{LotSource, Timestamp, Wallet, DAY};
 use crate::vals;
 use crate::wire::{
-    AdjustmentResult, BalanceChangedData, EventKind, EventPayload, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
+    AdjustmentResult, BalanceChangedData, EventPayload, ReturnEvent, SaleEvent, SyncEvent, WebhookEventType,
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -72,13 +72,21 @@ pub(super) struct ChunkCache {
     programs: RefCell<HashMap<i64, crate::rules::Program>>,
     /// Receipt ids looked up (`checked`), and those of them the cloud holds (`stored`).
     receipts: RefCell<(HashSet<String>, HashSet<String>)>,
-    /// PostgreSQL: the customers the chunk's sales name, locked and loaded in one round trip
-    /// up front. Each is taken by the first sale for them (a later one reads the customer
-    /// again, with what that sale changed), and all are dropped before any other kind of
-    /// event, which could change them.
-    customers: RefCell<HashMap<String, CustomerRecord>>,
-    /// Rows the chunk's sales add, when they are held for [`ChunkCache::write_held`].
+    /// Rows the chunk's sales add, and the customers they change, when they are held for
+    /// [`ChunkCache::write_held`].
     held: Option<RefCell<HeldRows>>,
+}
+
+/// A customer the chunk's sales read: their wallet as stored, and as the sales since left it
+/// (written back by [`ChunkCache::write_held`], a hundred customers a statement, instead of
+/// two statements for each sale). New lots get provisional ids below zero, so the next sale's
+/// moves match them as they would match stored lots.
+struct HeldCustomer {
+    stored: Wallet,
+    current: Wallet,
+    /// What the held sales add to `paid_total`.
+    paid_added: i64,
+    changed: bool,
 }
 
 /// The tables whose rows a sale only adds and nothing in the push reads back — except a
@@ -117,6 +125,13 @@ struct HeldRows {
     rows: [Vec<Value>; 4],
     till_seq: HashMap<String, i64>,
     days: BTreeMap<i64, ShiftTotals>,
+    /// By customer id; on PostgreSQL the customers the chunk's sales name are locked and read
+    /// in one round trip up front.
+    customers: HashMap<String, HeldCustomer>,
+    /// The customer id a sale named (an alias left by a merge) -> the customer's own.
+    names: HashMap<String, String>,
+    /// The last provisional lot id handed out (they count down from -1).
+    last_lot: i64,
     /// What `till_seq` and `days` held before each change, newest last: a refused event's
     /// changes are undone from here (copying the maps at every event's start instead cost
     /// more than the event itself once a chunk had seen hundreds of customers).
@@ -126,6 +141,8 @@ struct HeldRows {
 enum Undo {
     TillSeq(String, Option<i64>),
     Day(i64, Option<ShiftTotals>),
+    /// A held customer's wallet, `paid_added` and `changed` before a sale.
+    Customer(String, Wallet, i64, bool),
 }
 
 /// How much was held when an event began, so a refused event's rows can be dropped.
@@ -150,7 +167,12 @@ impl ChunkCache {
                 .collect();
             customers.sort();
             customers.dedup();
-            *cache.customers.borrow_mut() = load_many_locked(sql, &customers)?;
+            if let Some(held) = &cache.held {
+                held.borrow_mut().customers = load_many_locked(sql, &customers)?
+                    .into_iter()
+                    .map(|(id, customer)| (id, HeldCustomer::read(customer.wallet)))
+                    .collect();
+            }
         }
         if ids.is_empty() {
             return Ok(cache);
@@ -238,6 +260,66 @@ impl ChunkCache {
         }
     }
 
+    /// The customer a sale names (following a merge's alias) and their wallet as the chunk's
+    /// sales left it, or `None` when the cloud knows nobody by that id.
+    fn customer_wallet(&self, sql: &mut dyn Sql, named: &str) -> Result<Option<(String, Wallet)>, CloudError> {
+        let Some(held) = &self.held else {
+            return Ok(load_resolved(sql, named, true)?.map(|customer| (customer.profile.id, customer.wallet)));
+        };
+        {
+            let held = held.borrow();
+            let id = held.names.get(named).map_or(named, String::as_str);
+            if let Some(customer) = held.customers.get(id) {
+                return Ok(Some((id.to_owned(), customer.current.clone())));
+            }
+        }
+        let Some(customer) = load_resolved(sql, named, true)? else { return Ok(None) };
+        let held = &mut *held.borrow_mut();
+        let id = customer.profile.id;
+        if named != id {
+            held.names.insert(named.to_owned(), id.clone());
+        }
+        // Read through an alias, the customer may already be held under their own id.
+        let customer = held.customers.entry(id.clone()).or_insert_with(|| HeldCustomer::read(customer.wallet));
+        Ok(Some((id, customer.current.clone())))
+    }
+
+    /// Stores what a sale made of a customer's wallet (`before` as [`Self::customer_wallet`]
+    /// gave it) and adds `paid` to what they paid: held when this cache holds rows.
+    fn save_customer(
+        &self,
+        sql: &mut dyn Sql,
+        customer_id: &str,
+        before: &Wallet,
+        mut after: Wallet,
+        paid: i64,
+        at: i64,
+    ) -> Result<(), DbError> {
+        let Some(held) = &self.held else {
+            ledger::save_lots(sql, customer_id, before, &after)?;
+            return sql.write(
+                "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
+                vals![paid, at, customer_id],
+            );
+        };
+        let held = &mut *held.borrow_mut();
+        // A new lot holding nothing (folded into an older one) would never be stored: drop it,
+        // as reading the wallet again would. The others get their provisional ids.
+        after.lots.retain(|lot| lot.id != 0 || lot.remaining > 0);
+        for lot in after.lots.iter_mut().filter(|lot| lot.id == 0) {
+            held.last_lot -= 1;
+            lot.id = held.last_lot;
+        }
+        let Some(customer) = held.customers.get_mut(customer_id) else {
+            return Err(DbError::Decode(format!("customer {customer_id} was not read before their sale was applied")));
+        };
+        let wallet = std::mem::replace(&mut customer.current, after);
+        held.undo.push(Undo::Customer(customer_id.to_owned(), wallet, customer.paid_added, customer.changed));
+        customer.paid_added += paid;
+        customer.changed = true;
+        Ok(())
+    }
+
     pub fn mark(&self) -> Option<HeldMark> {
         let held = self.held.as_ref()?.borrow();
         Some(HeldMark(held.rows.each_ref().map(Vec::len), held.undo.len()))
@@ -264,6 +346,13 @@ impl ChunkCache {
                     Some(Undo::Day(day, None)) => {
                         held.days.remove(&day);
                     }
+                    Some(Undo::Customer(customer_id, wallet, paid_added, changed)) => {
+                        if let Some(customer) = held.customers.get_mut(&customer_id) {
+                            customer.current = wallet;
+                            customer.paid_added = paid_added;
+                            customer.changed = changed;
+                        }
+                    }
                     None => break,
                 }
             }
@@ -271,9 +360,12 @@ impl ChunkCache {
     }
 
     /// Writes the held rows, many a statement.
-    pub fn write_held(&self, sql: &mut dyn Sql, till_id: &str) -> Result<(), DbError> {
+    pub fn write_held(&self, sql: &mut dyn Sql, till_id: &str, at: i64) -> Result<(), DbError> {
         let Some(held) = &self.held else { return Ok(()) };
-        let HeldRows { rows, till_seq, days, .. } = std::mem::take(&mut *held.borrow_mut());
+        let HeldRows { rows, till_seq, days, customers, .. } = std::mem::take(&mut *held.borrow_mut());
+        write_customers(sql, customers, at)?;
+        // From here on only inserts and upserts by key (see `Sql::plan_once`).
+        sql.plan_once(true)?;
         for (day, totals) in &days {
             super::reports::bump_day(sql, *day, till_id, "", totals, 0)?;
         }
@@ -300,7 +392,7 @@ impl ChunkCache {
                 &values,
             )?;
         }
-        Ok(())
+        sql.plan_once(false)
     }
 
     /// A receipt was stored by this transaction.
@@ -311,12 +403,108 @@ impl ChunkCache {
     }
 }
 
-/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `width` values.
-fn value_marks(width: usize, rows: usize) -> String {
+impl HeldCustomer {
+    fn read(wallet: Wallet) -> HeldCustomer {
+        HeldCustomer { stored: wallet.clone(), current: wallet, paid_added: 0, changed: false }
+    }
+}
+
+/// Writes back what the held sales changed of their customers: new lots, changed lots, and
+/// the customers' `paid_total`, `debt` and `updated_at`, many rows a statement.
+fn write_customers(sql: &mut dyn Sql, customers: HashMap<String, HeldCustomer>, at: i64) -> Result<(), DbError> {
+    let mut changed: Vec<(String, HeldCustomer)> = customers.into_iter().filter(|(_, c)| c.changed).collect();
+    // In id order, as PostgreSQL locked them.
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    let (mut inserts, mut updates, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, customer) in &changed {
+        let (new, altered) = ledger::changed_lots(&customer.stored, &customer.current);
+        for lot in new {
+            inserts.extend(ledger::lot_values(id, lot));
+        }
+        for lot in altered {
+            updates.extend([Value::Int(lot.id), Value::Int(lot.remaining), Value::Int(lot.points)]);
+        }
+        rows.extend([
+            Value::from(id.as_str()),
+            Value::Int(customer.paid_added),
+            Value::Int(at),
+            Value::Int(customer.current.debt),
+        ]);
+    }
+    for part in inserts.chunks(ledger::LOT_INSERT_WIDTH * 100) {
+        write_rows(sql, ledger::LOT_INSERT, ledger::LOT_INSERT_WIDTH, part)?;
+    }
+    for part in updates.chunks(3 * 100) {
+        sql.write(
+            &format!(
+                "UPDATE point_lots SET remaining = v.column2, points = v.column3
+                   FROM (VALUES {}) AS v WHERE point_lots.id = v.column1",
+                cast_marks(&["BIGINT", "BIGINT", "BIGINT"], part.len() / 3)
+            ),
+            part,
+        )?;
+    }
+    for part in rows.chunks(4 * 100) {
+        sql.write(
+            &format!(
+                "UPDATE customers SET paid_total = customers.paid_total + v.column2, updated_at = v.column3,
+                        debt = v.column4
+                   FROM (VALUES {}) AS v WHERE customers.id = v.column1",
+                cast_marks(&["TEXT", "BIGINT", "BIGINT", "BIGINT"], part.len() / 4)
+            ),
+            part,
+        )?;
+    }
+    Ok(())
+}
+
+/// `(CAST($1 AS TEXT), CAST($2 AS BIGINT)), ...` for `rows` rows of values of `types`: a
+/// `VALUES` list PostgreSQL can type without a column to take the types from.
+fn cast_marks(types: &[&str], rows: usize) -> String {
+    let width = types.len();
     let tuples: Vec<String> = (0..rows)
-        .map(|r| format!("({})", (1..=width).map(|k| format!("${}", r * width + k)).collect::<Vec<_>>().join(", ")))
+        .map(|r| {
+            let casts: Vec<String> =
+                types.iter().enumerate().map(|(k, t)| format!("CAST(${} AS {t})", r * width + k + 1)).collect();
+            format!("({})", casts.join(", "))
+        })
         .collect();
     tuples.join(", ")
+}
+
+/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `width` values.
+///
+/// Every chunk writes its rows a hundred at a time with the same few widths, so the text is
+/// built once per width (for as many rows as asked so far) and each statement takes a prefix:
+/// formatting the marks anew was 4 % of what a pushed sale cost.
+pub(super) fn value_marks(width: usize, rows: usize) -> String {
+    thread_local! {
+        /// Per width: the marks of the rows built so far, and where each row's tuple ends.
+        static BUILT: RefCell<HashMap<usize, (String, Vec<usize>)>> = RefCell::default();
+    }
+    if rows == 0 {
+        return String::new();
+    }
+    BUILT.with_borrow_mut(|built| {
+        let (text, ends) = built.entry(width).or_default();
+        while ends.len() < rows {
+            let r = ends.len();
+            if r > 0 {
+                text.push_str(", ");
+            }
+            text.push('(');
+            for k in 1..=width {
+                if k > 1 {
+                    text.push_str(", ");
+                }
+                text.push('$');
+                text.push_str(&(r * width + k).to_string());
+            }
+            text.push(')');
+            ends.push(text.len());
+        }
+        text[..ends[rows - 1]].to_owned()
+    })
 }
 
 /// One multi-row INSERT of `values` (a whole number of rows of `width`).
@@ -394,12 +582,6 @@ pub(super) fn apply_event(
     if cx.event.event_id.is_empty() || cx.event.event_id.len() > 128 {
         return Err(refuse("invalid_payload", "event_id must be 1 to 128 characters"));
     }
-    if cx.event.kind != EventKind::Sale {
-        // Other events may read what the chunk's sales added, and change the customers read
-        // for them.
-        cx.cache.write_held(sql, cx.till_id)?;
-        cx.cache.customers.borrow_mut().clear();
-    }
     let mark = cx.cache.mark();
     let applied = apply_kind(sql, cx, payload, changes);
     if applied.is_err() {
@@ -441,17 +623,15 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     let key = cx.receipt_key(&figures.receipt_id);
     let mut customer_id = None;
     if let Some(id) = &figures.customer_id {
-        let read_ahead = cx.cache.customers.borrow_mut().remove(id.as_str());
-        let customer = match read_ahead {
-            Some(customer) => customer,
-            None => load_resolved(sql, id, true)?
-                .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?,
-        };
-        let mut wallet = customer.wallet.clone();
+        let (customer, before) = cx
+            .cache
+            .customer_wallet(sql, id)?
+            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+        let mut wallet = before.clone();
         if figures.redeem > 0 {
             let available = wallet.available(cx.at);
             wallet.debit(figures.redeem, cx.at);
-            cx.journal(sql, &customer.id, "redemption", -figures.redeem, &key)?;
+            cx.journal(sql, &customer, "redemption", -figures.redeem, &key)?;
             if figures.redeem > available {
                 // The goods are gone: apply it anyway, the shortfall is debt, and tell the office.
                 let shortfall = figures.redeem - available;
@@ -461,7 +641,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
                         kind: "overdraft",
                         till_id: Some(cx.till_id),
                         event: Some(cx.event),
-                        customer_id: Some(&customer.id),
+                        customer_id: Some(&customer),
                         receipt_id: Some(&figures.receipt_id),
                         happened: Sentence::new(
                             "conflict_overdraft",
@@ -489,21 +669,17 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         }
         if figures.earn > 0 {
             ledger::credit_accrual(&mut wallet, &program, figures.earn, &key, cx.happened_at());
-            cx.journal(sql, &customer.id, "accrual", figures.earn, &key)?;
+            cx.journal(sql, &customer, "accrual", figures.earn, &key)?;
         }
         // Every sale reads the customer's open lots: keep them few.
         wallet.consolidate(cx.at);
         // The moves are held with the chunk's rows: nothing in a push reads them back.
-        cx.cache.add_row(sql, Held::LotMove, ledger::wallet_moves(&customer.id, &customer.wallet, &wallet, cx.at))?;
-        ledger::save_lots(sql, &customer.id, &customer.wallet, &wallet)?;
-        sql.write(
-            "UPDATE customers SET paid_total = paid_total + $1, updated_at = $2 WHERE id = $3",
-            vals![figures.total, cx.at, &customer.id],
-        )?;
-        cx.cache.note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
-        changes.add(FeedKind::Balance, &customer.id);
-        balance_changed(changes, cx, &customer.id, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
-        customer_id = Some(customer.profile.id);
+        cx.cache.add_row(sql, Held::LotMove, ledger::wallet_moves(&customer, &before, &wallet, cx.at))?;
+        cx.cache.note_till_seq(sql, &customer, cx.till_id, cx.event.seq)?;
+        changes.add(FeedKind::Balance, &customer);
+        balance_changed(changes, cx, &customer, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
+        cx.cache.save_customer(sql, &customer, &before, wallet, figures.total, cx.at)?;
+        customer_id = Some(customer);
     }
     cx.cache.add_row(
         sql,
@@ -655,12 +831,8 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
     }
     let customer_id = receipt.opt_text(0)?;
     if let Some(id) = &customer_id {
-        let read_ahead = cx.cache.customers.borrow_mut().remove(id.as_str());
-        let customer = match read_ahead {
-            Some(customer) => customer,
-            None => load_resolved(sql, id, true)?
-                .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?,
-        };
+        let customer = load_resolved(sql, id, true)?
+            .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
         let program = match cx.program_version(sql, receipt.int(1)?)? {
             Some(program) => program,
             None => current_program(sql)?,
@@ -756,7 +928,7 @@ fn balance_changed(
     reason: &str,
     reference: &str,
 ) {
-    if change == 0 {
+    if change == 0 || !changes.hears(WebhookEventType::BalanceChanged) {
         return;
     }
     changes.webhook(

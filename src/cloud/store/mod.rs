@@ -69,6 +69,8 @@ use super::db::{AsDbError, Database, DbError, Mode, Sql, Value};
 use crate::http::ErrorParams;
 use crate::rules::{Program, RulesError};
 use crate::vals;
+use crate::wire::WebhookEventType;
+use std::collections::{HashMap, HashSet};
 
 /// Why a use case failed. Every variant maps to one HTTP answer in `cloud::api`.
 #[derive(Debug, thiserror::Error)]
@@ -237,7 +239,7 @@ pub struct Store {
 }
 
 /// What kind of entity a feed row names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FeedKind {
     Customer,
     Balance,
@@ -260,16 +262,41 @@ impl FeedKind {
 /// What a transaction will publish: feed rows (without repeats) and webhook events.
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
+    /// In the order they were noted.
     feed: Vec<(FeedKind, String)>,
+    /// The same entries, to find a repeat without walking the list (a push chunk notes a
+    /// thousand customers).
+    noted: HashMap<FeedKind, HashSet<String>>,
     webhooks: Vec<webhooks::WebhookEvent>,
+    /// The webhook event kinds someone subscribes to, when the transaction looked them up:
+    /// events of other kinds are not even built. `None`: every kind is kept.
+    heard: Option<Vec<WebhookEventType>>,
 }
 
 impl Changes {
+    /// Changes that keep only the webhook events of kinds someone subscribes to.
+    pub(crate) fn heard_by_subscribers(sql: &mut dyn Sql) -> Result<Changes, CloudError> {
+        Ok(Changes { heard: Some(webhooks::subscribed_kinds(sql)?), ..Changes::default() })
+    }
+
+    /// Empty changes that keep the webhook events these keep (an event's, absorbed later).
+    pub(crate) fn empty_like(&self) -> Changes {
+        Changes { heard: self.heard.clone(), ..Changes::default() }
+    }
+
     pub(crate) fn add(&mut self, kind: FeedKind, id: &str) {
-        if !self.feed.iter().any(|(k, existing)| *k == kind && existing == id) {
+        let noted = self.noted.entry(kind).or_default();
+        if !noted.contains(id) {
+            noted.insert(id.to_owned());
             self.feed.push((kind, id.to_owned()));
         }
     }
+
+    /// Whether a webhook event of `kind` is kept (worth building).
+    pub(crate) fn hears(&self, kind: WebhookEventType) -> bool {
+        self.heard.as_ref().is_none_or(|kinds| kinds.contains(&kind))
+    }
+
     /// Takes in what another set of changes holds (an event's, once it applied).
     pub(crate) fn absorb(&mut self, other: Changes) {
         for (kind, id) in other.feed {

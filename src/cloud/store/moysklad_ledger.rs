@@ -245,7 +245,15 @@ fn book(
     sql.execute(
         "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at)
          VALUES ($1, $2, $3, $4, 'applied', NULL, NULL, $5, $6, $7)",
-        vals![&event.event_id, till_id, event.seq, event.kind.as_str(), event.payload.get(), &event.created_at, at],
+        vals![
+            &event.event_id,
+            till_id,
+            event.seq,
+            event.kind.as_str(),
+            super::push::kept_payload(&event, true),
+            &event.created_at,
+            at
+        ],
     )?;
     sql.execute("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![event.seq, till_id])?;
     publish(sql, &changes, at)?;

@@ -13,13 +13,13 @@
 //! unique keys on `(till_id, seq)` and `event_id` back that up; a violation reruns the chunk,
 //! which then answers `duplicate`.
 
-use super::apply::{apply_event, parse_payloads, Applied, ChunkCache, Context, ParsedPayload};
+use super::apply::{apply_event, parse_payloads, value_marks, Applied, ChunkCache, Context, ParsedPayload};
 use super::tills::lock_till;
 use super::{publish, Changes, CloudError, Store, StoreSettings};
 use crate::clock::now;
 use crate::cloud::db::{DbError, Sql, Value};
 use crate::vals;
-use crate::wire::{EventOutcome, EventPayload, EventResult, SyncEvent};
+use crate::wire::{EventKind, EventOutcome, EventPayload, EventResult, SyncEvent};
 use std::collections::HashMap;
 
 /// Events applied in one transaction: a till's whole batch (its worker sends 500), so a batch
@@ -132,7 +132,7 @@ fn push_chunk(
     let first_seq = lock_till(sql, till_id)?;
     let mut known = Known::load(sql, till_id, events)?;
     let mut last_seq = first_seq;
-    let mut changes = Changes::default();
+    let mut changes = Changes::heard_by_subscribers(sql)?;
     let mut results = Vec::with_capacity(events.len());
     let mut records: Vec<(&SyncEvent, EventRecord)> = Vec::with_capacity(events.len());
     let mut savepoint = Savepoint { open: false };
@@ -163,8 +163,10 @@ fn push_chunk(
         }
     }
     savepoint.close(sql)?;
-    cache.write_held(sql, till_id)?;
+    cache.write_held(sql, till_id, at)?;
+    sql.plan_once(true)?;
     insert_events(sql, till_id, &records, at)?;
+    sql.plan_once(false)?;
     if last_seq != first_seq {
         sql.write("UPDATE tills SET last_seq = $1 WHERE id = $2", vals![last_seq, till_id])?;
     }
@@ -211,14 +213,12 @@ fn insert_events(
     at: i64,
 ) -> Result<(), CloudError> {
     for part in records.chunks(100) {
-        let mut statement = String::from(
-            "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at) VALUES ",
+        let statement = format!(
+            "INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at) VALUES {}",
+            value_marks(10, part.len())
         );
         let mut params: Vec<Value> = Vec::with_capacity(part.len() * 10);
-        for (i, (event, record)) in part.iter().enumerate() {
-            let n = params.len();
-            let marks: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
-            statement.push_str(&format!("{}({})", if i > 0 { ", " } else { "" }, marks.join(", ")));
+        for (event, record) in part {
             params.extend([
                 Value::from(&event.event_id),
                 Value::from(till_id),
@@ -227,7 +227,7 @@ fn insert_events(
                 Value::from(if record.code.is_some() { "rejected" } else { "applied" }),
                 Value::from(record.code.clone()),
                 Value::from(record.message.clone()),
-                Value::from(event.payload.get()),
+                Value::from(kept_payload(event, record.code.is_none())),
                 Value::from(&event.created_at),
                 Value::Int(at),
             ]);
@@ -235,6 +235,12 @@ fn insert_events(
         sql.write(&statement, &params)?;
     }
     Ok(())
+}
+
+/// The payload an event's row keeps: none for an applied sale, whose receipt keeps the same
+/// text as its `body` (one copy of each sale, not two).
+pub(super) fn kept_payload(event: &SyncEvent, applied: bool) -> Option<&str> {
+    (!(applied && event.kind == EventKind::Sale)).then(|| event.payload.get())
 }
 
 /// The answer for an event that must not be applied now, or `None` to apply it.
@@ -292,7 +298,14 @@ fn apply_one(
     changes: &mut Changes,
 ) -> Result<(EventResult, EventRecord), CloudError> {
     let Context { till_id, event, at, .. } = *context;
-    let mut event_changes = Changes::default();
+    let mut event_changes = changes.empty_like();
+    if event.kind != EventKind::Sale {
+        // Other events may read what the chunk's sales added and change the customers held for
+        // them: the held rows are written first, outside this event's savepoint, so that
+        // refusing the event cannot take them back.
+        savepoint.close(sql)?;
+        context.cache.write_held(sql, till_id, at)?;
+    }
     savepoint.begin(sql)?;
     // Each event is applied once in a chunk (an event answered earlier never gets here).
     let payload = payload.take().unwrap_or_else(|| EventPayload::from_raw(event.kind, &event.payload));

@@ -96,6 +96,14 @@ pub(crate) fn subscribers(sql: &mut dyn Sql, kind: WebhookEventType) -> Result<V
     Ok(subscriptions(sql)?.into_iter().filter(|(_, kinds)| kinds.contains(&kind)).map(|(id, _)| id).collect())
 }
 
+/// Every event kind some webhook subscribes to.
+pub(crate) fn subscribed_kinds(sql: &mut dyn Sql) -> Result<Vec<WebhookEventType>, CloudError> {
+    let mut kinds: Vec<WebhookEventType> = subscriptions(sql)?.into_iter().flat_map(|(_, kinds)| kinds).collect();
+    kinds.sort_by_key(|kind| kind.as_str());
+    kinds.dedup();
+    Ok(kinds)
+}
+
 fn subscriptions(sql: &mut dyn Sql) -> Result<Vec<(String, Vec<WebhookEventType>)>, CloudError> {
     let rows = sql.query("SELECT id, events FROM webhooks", &[])?;
     rows.iter().map(|row| Ok((row.text(0)?, serde_json::from_str(&row.text(1)?)?))).collect()
@@ -120,6 +128,9 @@ pub(crate) fn insert_delivery(
 
 impl Changes {
     pub(crate) fn webhook(&mut self, kind: WebhookEventType, data: impl serde::Serialize) {
+        if !self.hears(kind) {
+            return;
+        }
         // The data types are plain structs: serialising them cannot fail.
         if let Ok(data) = serde_json::to_value(data) {
             self.webhooks.push(WebhookEvent { kind, data });
