@@ -449,7 +449,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
     // 11: an applied sale's event row no longer keeps its payload (NULL): the receipt's `body`
     // is the same text, kept once (a drain wrote every sale twice). SQLite cannot drop a NOT
-    // NULL in place, so the table is copied; rows written before keep their copy.
+    // NULL in place, so the table is copied; rows written before keep their copy. The copy is
+    // keyed by its primary key (`WITHOUT ROWID`): a pushed event then adds to two b-trees, not
+    // three (a rowid table and its event-id index).
     r#"
     CREATE TABLE events_11 (
         event_id       TEXT PRIMARY KEY,
@@ -463,7 +465,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         till_time      TEXT NOT NULL,
         received_at    INTEGER NOT NULL,
         UNIQUE (till_id, seq)
-    );
+    ) WITHOUT ROWID;
     INSERT INTO events_11 SELECT event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at
       FROM events ORDER BY till_id, seq;
     DROP TABLE events;
@@ -487,4 +489,56 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 11 copies `events` into a table that lets an applied sale keep no payload:
+    /// the rows a cloud already holds must come through it unchanged.
+    #[test]
+    fn events_written_before_migration_11_survive_it() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::sqlite::register_functions(&conn).unwrap();
+        for migration in &MIGRATIONS[..10] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tills (id, store, name, created_at) VALUES ('t1', 's1', 'Till 1', 0);
+             INSERT INTO events (event_id, till_id, seq, kind, outcome, code, message, payload, till_time, received_at)
+             VALUES ('e1', 't1', 1, 'sale', 'applied', NULL, NULL, '{\"receipt\":{}}', '2026-12-07T10:00:00Z', 5),
+                    ('e2', 't1', 2, 'return', 'rejected', 'unknown_receipt', 'no such receipt', '{}', '2026-12-07T10:01:00Z', 6);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, i64, Option<String>, Option<String>)> = conn
+            .prepare("SELECT event_id, seq, code, payload FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("e1".into(), 1, None, Some("{\"receipt\":{}}".into())),
+                ("e2".into(), 2, Some("unknown_receipt".into()), Some("{}".into())),
+            ]
+        );
+        // A sale applied from now on keeps no copy of its text, and the keys still hold.
+        conn.execute(
+            "INSERT INTO events (event_id, till_id, seq, kind, outcome, payload, till_time, received_at)
+             VALUES ('e3', 't1', 3, 'sale', 'applied', NULL, '2026-12-07T10:02:00Z', 7)",
+            [],
+        )
+        .unwrap();
+        let again = conn.execute(
+            "INSERT INTO events (event_id, till_id, seq, kind, outcome, payload, till_time, received_at)
+             VALUES ('e4', 't1', 3, 'sale', 'applied', NULL, '2026-12-07T10:03:00Z', 8)",
+            [],
+        );
+        assert!(again.is_err(), "(till_id, seq) is still unique");
+    }
 }

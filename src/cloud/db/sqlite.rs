@@ -248,7 +248,7 @@ impl Sql for SqliteSql<'_> {
 /// Registers `fold_case(text)`: the text lowered by Rust's Unicode rules (`NULL` for `NULL`
 /// or a number), which SQLite's own `LOWER` is not beyond ASCII. Deterministic, so SQLite may
 /// call it once per row and value.
-fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
         "fold_case",
