@@ -71,38 +71,39 @@ struct Known {
 }
 
 impl Known {
-    /// One query for every seq and event id of the chunk (run after the till row is locked),
-    /// instead of two per event.
+    /// Two queries for every seq and event id of the chunk (run after the till row is locked),
+    /// instead of two per event. Two, not one with an `OR`: PostgreSQL planned the `OR` of the
+    /// two lists as a scan of the whole table (every pushed event ever) for each chunk.
     fn load(sql: &mut dyn Sql, till_id: &str, events: &[SyncEvent]) -> Result<Known, CloudError> {
         let mut known = Known::default();
-        // An id no database can take fails at its own turn (see `earlier_answer`).
-        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).filter(|id| !id.contains('\0')).collect();
-        let mut params: Vec<Value> = Vec::with_capacity(1 + events.len() + ids.len());
+        let mut params: Vec<Value> = Vec::with_capacity(1 + events.len());
         params.push(Value::from(till_id));
-        let mut seqs = Vec::with_capacity(events.len());
-        for event in events {
-            params.push(Value::Int(event.seq));
-            seqs.push(format!("${}", params.len()));
-        }
-        let mut id_marks = Vec::with_capacity(ids.len());
-        for id in &ids {
-            params.push(Value::from(*id));
-            id_marks.push(format!("${}", params.len()));
-        }
-        let mut statement = format!(
-            "SELECT till_id, seq, event_id, outcome, code, message FROM events WHERE (till_id = $1 AND seq IN ({}))",
-            seqs.join(", ")
+        params.extend(events.iter().map(|event| Value::Int(event.seq)));
+        let marks: Vec<String> = (2..=params.len()).map(|i| format!("${i}")).collect();
+        let by_seq = format!(
+            "SELECT event_id, seq, outcome, code, message FROM events WHERE till_id = $1 AND seq IN ({})",
+            marks.join(", ")
         );
-        if !id_marks.is_empty() {
-            statement.push_str(&format!(" OR event_id IN ({})", id_marks.join(", ")));
-        }
-        for row in sql.query(&statement, &params)? {
-            let (till, seq, event_id) = (row.text(0)?, row.int(1)?, row.text(2)?);
-            let (outcome, code, message) = (row.text(3)?, row.opt_text(4)?, row.opt_text(5)?);
-            if till == till_id {
-                known.by_seq.insert(seq, (event_id.clone(), outcome.clone(), code.clone(), message.clone()));
-            }
+        for row in sql.query(&by_seq, &params)? {
+            let (event_id, seq) = (row.text(0)?, row.int(1)?);
+            let (outcome, code, message) = (row.text(2)?, row.opt_text(3)?, row.opt_text(4)?);
+            known.by_seq.insert(seq, (event_id.clone(), outcome.clone(), code.clone(), message.clone()));
             known.by_id.insert(event_id, (outcome, code, message));
+        }
+        // An id no database can take fails at its own turn (see `earlier_answer`).
+        let ids: Vec<Value> = events
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .filter(|id| !id.contains('\0') && !known.by_id.contains_key(*id))
+            .map(Value::from)
+            .collect();
+        if !ids.is_empty() {
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let by_id =
+                format!("SELECT event_id, outcome, code, message FROM events WHERE event_id IN ({})", marks.join(", "));
+            for row in sql.query(&by_id, &ids)? {
+                known.by_id.insert(row.text(0)?, (row.text(1)?, row.opt_text(2)?, row.opt_text(3)?));
+            }
         }
         Ok(known)
     }
