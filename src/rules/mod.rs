@@ -11,6 +11,10 @@
 mod amount;
 mod calculate;
 mod campaign;
+#[cfg(test)]
+mod campaign_properties;
+#[cfg(test)]
+mod campaign_tests;
 mod campaigns;
 mod error;
 mod lenient;
