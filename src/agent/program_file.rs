@@ -49,6 +49,21 @@ pub fn parse_program(text: &str) -> Result<Program, String> {
             }
         }
     }
+    // A campaign's days are calendar dates in the program's time zone, kept as `YYYY-MM-DD`
+    // text; TOML lets the store write them bare (`valid_from = 2026-12-01`), so those are turned
+    // back into that text. Anything else is left for the validator to name.
+    if let Some(toml::Value::Array(campaigns)) = value.get_mut("campaigns") {
+        for campaign in campaigns.iter_mut() {
+            let Some(table) = campaign.as_table_mut() else { continue };
+            for field in ["valid_from", "valid_until"] {
+                if let Some(toml::Value::Datetime(datetime)) = table.get(field) {
+                    if let (Some(date), None) = (datetime.date, datetime.time) {
+                        table.insert(field.to_owned(), toml::Value::String(date.to_string()));
+                    }
+                }
+            }
+        }
+    }
     let program: Program = toml::Value::Table(value).try_into().map_err(|e: toml::de::Error| e.to_string())?;
     program.validate().map_err(|problem| problem.to_string())?;
     Ok(program)

@@ -1,9 +1,12 @@
 //! Pricing a receipt: CONTRACTS.md §calculation, one deterministic function.
 //!
-//! Order of work: line amounts → promo and group discounts on eligible lines → the redemption
-//! limit → the redemption discount spread over eligible lines (largest remainder, so the line
-//! discounts add up exactly and no line goes below 0) → accrual on what is paid, kept per line.
+//! Order of work: line amounts → campaign discount effects on their lines (`campaigns.rs`) →
+//! promo and group discounts on eligible lines → the redemption limit → the redemption discount
+//! spread over eligible lines (largest remainder, so the line discounts add up exactly and no
+//! line goes below 0) → accrual on what is paid, kept per line → campaign multipliers and extra
+//! points on their lines.
 
+use super::campaigns::{self, CampaignContext, CampaignGain, CampaignSkipped, Facts, Plan};
 use super::limits::{redeem_limit, Rates};
 use super::program::same_text;
 use super::spread::spread;
@@ -48,6 +51,9 @@ pub struct CalcInput<'a> {
     /// Promo codes entered, each with its usage so far (the caller counts uses).
     pub promo_codes: &'a [(String, PromoUsage)],
     pub now: Timestamp,
+    /// The customer's and the campaigns' state (`CampaignContext::neutral()` when the caller's
+    /// stores do not track them).
+    pub campaigns: &'a CampaignContext,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -74,7 +80,7 @@ pub struct LineResult {
     /// price × quantity, rounded half-up.
     pub amount: Money,
     pub excluded: bool,
-    /// Promo and group discount on this line.
+    /// Campaign, promo and group discount on this line.
     pub promo_discount: Money,
     /// The share of the points discount on this line.
     pub points_discount: Money,
@@ -86,6 +92,10 @@ pub struct LineResult {
     pub earn: i64,
     /// Points redeemed against this line (Σ over lines = the receipt's redeem).
     pub redeem_points: i64,
+    /// What each campaign gave on this line (its points are in `earn`, its discount in
+    /// `promo_discount`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<CampaignGain>,
 }
 
 /// A limit that bound the quote, for the cashier: `code` is stable
@@ -116,6 +126,12 @@ pub struct Calculation {
     pub lines: Vec<LineResult>,
     pub promo_codes: Vec<AppliedPromo>,
     pub limits: Vec<LimitApplied>,
+    /// The campaigns that applied, in evaluation order, with what each gave in all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<CampaignGain>,
+    /// Campaigns with lines on this receipt that gave nothing, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns_skipped: Vec<CampaignSkipped>,
 }
 
 /// The most lines one receipt may carry.
@@ -153,16 +169,43 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
     let rates = Rates::new(program, &settings);
     let bonus_customer = input.customer.filter(|_| settings.kind == ProgramKind::Bonus);
 
-    // Step 1: promo codes, then the discount group's percent, spread over eligible lines.
-    let (promo_codes, promo_total) = apply_promos(input, Money(subtotal), eligible_before)?;
+    // Step 0: which campaigns apply, and their discount effects on their own lines.
+    let plan = if program.campaigns.is_empty() {
+        Plan::empty()
+    } else {
+        campaigns::plan(&Facts {
+            program,
+            context: input.campaigns,
+            lines: input.lines,
+            excluded: &excluded,
+            subtotal,
+            tier: input.customer.map(|_| settings.tier.as_deref()),
+            earns: bonus_customer.is_some(),
+            now: input.now,
+        })
+    };
+    let (mut outcome, campaign_discounts) =
+        campaigns::discounts(plan, input.lines, &eligible_amounts, input.campaigns)?;
+    let after_campaigns: Vec<i64> = eligible_amounts.iter().zip(&campaign_discounts).map(|(&a, &d)| a - d).collect();
+    let eligible_campaigns = checked_sum(&after_campaigns)?;
+
+    // Step 1: promo codes, then the discount group's percent, spread over what the eligible
+    // lines still cost.
+    let (promo_codes, promo_total) = apply_promos(input, Money(subtotal), eligible_campaigns)?;
     let group_discount = match input.customer {
-        Some(_) if settings.kind == ProgramKind::Discount => percent_of(eligible_before - promo_total, rates.discount)?,
+        Some(_) if settings.kind == ProgramKind::Discount => {
+            percent_of(eligible_campaigns - promo_total, rates.discount)?
+        }
         _ => 0,
     };
     let step1 = promo_total.checked_add(group_discount).ok_or(RulesError::Overflow)?;
-    let promo_shares = spread(step1, &eligible_amounts)?;
+    let promo_shares: Vec<i64> = spread(step1, &after_campaigns)?
+        .into_iter()
+        .zip(&campaign_discounts)
+        .map(|(promo, &campaign)| promo + campaign)
+        .collect();
     let after_promo: Vec<i64> = eligible_amounts.iter().zip(&promo_shares).map(|(&a, &d)| a - d).collect();
-    let eligible = eligible_before - step1;
+    let eligible = eligible_campaigns - step1;
 
     // Steps 2 and 3: the redemption limit and the requested points checked against it.
     let all_excluded = eligible_before == 0 && excluded.iter().any(|&e| e);
@@ -203,7 +246,16 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         }
         None => 0,
     };
-    let earn_shares = spread(earn, &bases)?;
+    let base_earn = spread(earn, &bases)?;
+
+    // Step 6: campaign multipliers and extra points on their lines.
+    let campaign_points = campaigns::accrue(&mut outcome, input.lines, &base_earn, &eligible_amounts, input.campaigns)?;
+    let earn_shares: Vec<i64> = base_earn
+        .iter()
+        .zip(&campaign_points)
+        .map(|(&b, &c)| b.checked_add(c).ok_or(RulesError::Overflow))
+        .collect::<Result<_, _>>()?;
+    let earn = checked_sum(&earn_shares)?;
 
     let mut lines = Vec::with_capacity(input.lines.len());
     let mut discount = 0i64;
@@ -227,6 +279,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
             paid: Money(at(&amounts) - line_discount),
             earn: at(&earn_shares),
             redeem_points: at(&redeem_shares),
+            campaigns: outcome.line(i),
         });
     }
 
@@ -256,6 +309,7 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         None => PointsQuote { balance: 0, available: 0, max_redeem: 0, redeem: 0, earn: 0, balance_after: 0 },
     };
 
+    let (campaigns, campaigns_skipped) = outcome.totals()?;
     Ok(Calculation {
         program_version: program.version,
         tier: settings.tier,
@@ -266,6 +320,8 @@ pub fn calculate(input: &CalcInput<'_>) -> Result<Calculation, RulesError> {
         lines,
         promo_codes,
         limits,
+        campaigns,
+        campaigns_skipped,
     })
 }
 
@@ -347,6 +403,7 @@ pub fn calculate_booked(input: &CalcInput<'_>) -> Result<Calculation, RulesError
                 redeem: input.redeem,
                 promo_codes: input.promo_codes,
                 now: input.now,
+                campaigns: input.campaigns,
             };
             let mut calculation = calculate(&raised)?;
             calculation.points.available = available;

@@ -10,8 +10,16 @@
 
 mod amount;
 mod calculate;
+mod campaign;
+#[cfg(test)]
+mod campaign_properties;
+#[cfg(test)]
+mod campaign_tests;
+mod campaigns;
 mod error;
+mod lenient;
 mod limits;
+mod local_time;
 mod program;
 mod promo;
 #[cfg(test)]
@@ -28,6 +36,11 @@ pub use calculate::{
     calculate, calculate_booked, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied,
     LineResult, PointsQuote, Redeem, OVERDRAFT,
 };
+pub use campaign::{
+    Birthday, Campaign, Conditions, CustomerLimit, Effect, EffectSpec, ExtraPoints, LimitPeriod, PointsPer, Referral,
+    Schedule, Stacking, StampCard, DEFAULT_TIME_ZONE,
+};
+pub use campaigns::{BudgetState, CampaignContext, CampaignGain, CampaignSkipped, StampResult};
 pub use error::{LineProblem, RulesError};
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
 pub use promo::{check_promo, PromoUsage};

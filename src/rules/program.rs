@@ -3,6 +3,7 @@
 //! A program is read from TOML (the agent's `program.toml`, later the cloud's program versions).
 //! Every field has the default of CONTRACTS.md §program, so an empty file is a valid program.
 
+use super::campaign::{Birthday, Campaign, Referral, DEFAULT_TIME_ZONE};
 use super::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,22 @@ pub struct Program {
     pub verify_registration: bool,
     /// Confirm spending points with an SMS code (MoySklad's `needVerification`). Default false.
     pub verify_spending: bool,
+    /// The IANA time zone campaign dates and schedules are written in (default Europe/Moscow).
+    /// The campaign fields are left out of the JSON while unused, so a program without
+    /// campaigns reads the same to tills built before them.
+    #[serde(skip_serializing_if = "is_default_time_zone")]
+    pub time_zone: String,
+    /// CONTRACTS.md §campaigns; evaluated by `calculate` in priority order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<Campaign>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<Birthday>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Referral>,
+}
+
+fn is_default_time_zone(zone: &str) -> bool {
+    zone == DEFAULT_TIME_ZONE
 }
 
 /// A customer group reached by cumulative paid amount; `None` fields inherit the base program.
@@ -135,6 +152,10 @@ impl Default for Program {
             offline_max_age_hours: 24,
             verify_registration: false,
             verify_spending: false,
+            time_zone: DEFAULT_TIME_ZONE.to_owned(),
+            campaigns: Vec::new(),
+            birthday: None,
+            referral: None,
         }
     }
 }

@@ -73,7 +73,15 @@ fn wallet() -> impl Strategy<Value = Wallet> {
 
 fn price(program: &Program, lines: &[CalcLine], available: i64, redeem: Redeem) -> Result<Calculation, RulesError> {
     let customer = Some(CustomerPoints { balance: available, available, paid_total: Money(0) });
-    calculate(&CalcInput { program, customer, lines, redeem, promo_codes: &[], now: NOW })
+    calculate(&CalcInput {
+        program,
+        customer,
+        lines,
+        redeem,
+        promo_codes: &[],
+        now: NOW,
+        campaigns: CampaignContext::neutral(),
+    })
 }
 
 /// Prices with the chosen redemption; `None` when a raw request was (rightly) above the limit.
@@ -338,7 +346,15 @@ proptest! {
             .map(|(code, total, by_customer)| (code, PromoUsage { total, by_customer }))
             .collect();
         let _ = program.validate();
-        let input = CalcInput { program: &program, customer, lines: &lines, redeem, promo_codes: &promo_codes, now };
+        let input = CalcInput {
+            program: &program,
+            customer,
+            lines: &lines,
+            redeem,
+            promo_codes: &promo_codes,
+            now,
+            campaigns: CampaignContext::neutral(),
+        };
         if let Ok(result) = calculate(&input) {
             prop_assert_eq!(result.lines.iter().map(|l| l.discount.0).sum::<i64>(), result.discount.0);
             prop_assert!(result.lines.iter().all(|l| l.paid.0 >= 0));

@@ -28,7 +28,15 @@ fn try_quote(
     redeem: Redeem,
     promo_codes: &[(String, PromoUsage)],
 ) -> Result<Calculation, RulesError> {
-    calculate(&CalcInput { program, customer, lines, redeem, promo_codes, now: 1_000 })
+    calculate(&CalcInput {
+        program,
+        customer,
+        lines,
+        redeem,
+        promo_codes,
+        now: 1_000,
+        campaigns: CampaignContext::neutral(),
+    })
 }
 
 fn codes(calculation: &Calculation) -> Vec<&'static str> {
@@ -282,6 +290,7 @@ fn a_booked_sale_overdraws_points_but_no_other_limit() {
             redeem: Redeem::Points(redeem),
             promo_codes: &[],
             now: 1_000,
+            campaigns: CampaignContext::neutral(),
         };
         calculate_booked(&input)
     };

@@ -3,6 +3,8 @@
 //! A store edits `program.toml` by hand, so every check answers one sentence naming the field
 //! at fault. Pricing never depends on these checks having run: `calculate` clamps what it uses.
 
+use super::campaign::{Campaign, Effect};
+use super::local_time::{parse_date, parse_day, parse_time, time_zone};
 use super::program::same_text;
 use super::{Program, PromoKind, Tier};
 
@@ -20,7 +22,11 @@ pub struct ProgramProblem {
     pub field: String,
     /// `percent`, `at_least_one`, `negative`, `days`, `tier_unnamed`, `tier_negative`,
     /// `tier_unsorted`, `tier_twice`, `promo_empty`, `promo_twice`, `promo_percent`,
-    /// `promo_amount`, `promo_negative_min`, `promo_dates`, `promo_limit`.
+    /// `promo_amount`, `promo_negative_min`, `promo_dates`, `promo_limit`, `time_zone`,
+    /// `campaigns_too_many`, `campaign_id`, `campaign_twice`, `campaign_effect`,
+    /// `campaign_multiplier`, `campaign_percent`, `campaign_at_least_one`, `campaign_stamp_condition`,
+    /// `campaign_day`, `campaign_time`, `campaign_schedule`, `campaign_date`, `campaign_dates`,
+    /// `campaign_negative`.
     pub problem: &'static str,
     /// The values the sentence names: `setting` (the field's last part), `value`, `tier`,
     /// `code`, `max`, … (amounts as `1234.50`).
@@ -78,7 +84,51 @@ impl Program {
         check_not_negative("offline_max_redemptions", self.offline_max_redemptions)?;
         check_not_negative("offline_max_age_hours", self.offline_max_age_hours)?;
         self.validate_tiers()?;
-        self.validate_promo_codes()
+        self.validate_promo_codes()?;
+        if time_zone(&self.time_zone).is_none() {
+            let message =
+                format!("time_zone must be an IANA time zone name such as Europe/Moscow, not {:?}.", self.time_zone);
+            return Err(ProgramProblem::new("time_zone".into(), "time_zone", message).with("value", &self.time_zone));
+        }
+        self.validate_campaigns()?;
+        self.validate_lifecycle()
+    }
+
+    fn validate_campaigns(&self) -> Result<(), ProgramProblem> {
+        if self.campaigns.len() > MAX_CAMPAIGNS {
+            let message =
+                format!("campaigns: a program may have at most {MAX_CAMPAIGNS}, not {}.", self.campaigns.len());
+            return Err(ProgramProblem::new("campaigns".into(), "campaigns_too_many", message)
+                .with("max", MAX_CAMPAIGNS)
+                .with("count", self.campaigns.len()));
+        }
+        for (index, campaign) in self.campaigns.iter().enumerate() {
+            validate_campaign(index, campaign, &self.campaigns)?;
+        }
+        Ok(())
+    }
+
+    fn validate_lifecycle(&self) -> Result<(), ProgramProblem> {
+        if let Some(birthday) = &self.birthday {
+            check_not_negative("birthday.points", birthday.points)?;
+            check_days("birthday.days_before", birthday.days_before)?;
+            check_days("birthday.days_after", birthday.days_after)?;
+            check_days("birthday.expiry_days", birthday.expiry_days)?;
+        }
+        if let Some(referral) = &self.referral {
+            check_not_negative("referral.referrer_points", referral.referrer_points)?;
+            check_not_negative("referral.friend_points", referral.friend_points)?;
+            check_not_negative("referral.min_receipt", referral.min_receipt.0)?;
+            if let Some(max) = referral.max_per_referrer {
+                if max < 1 {
+                    let message =
+                        format!("referral.max_per_referrer must be at least 1, not {max}; leave it out for no limit.");
+                    return Err(ProgramProblem::new("referral.max_per_referrer".into(), "at_least_one", message)
+                        .with("value", max));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_tiers(&self) -> Result<(), ProgramProblem> {
@@ -180,6 +230,153 @@ impl Program {
         }
         Ok(())
     }
+}
+
+/// The most campaigns one program may carry: evaluation is linear in them per line, and the
+/// calculate budget (20 lines, 50 campaigns, p99 ≤ 1 ms) leaves room for this many.
+const MAX_CAMPAIGNS: usize = 500;
+/// The largest points multiplier: beyond it a typo (`20` for `2`) is likelier than a campaign.
+const MAX_MULTIPLIER: i64 = 100;
+/// The longest campaign id, in characters.
+const MAX_CAMPAIGN_ID: usize = 64;
+
+fn validate_campaign(index: usize, campaign: &Campaign, all: &[Campaign]) -> Result<(), ProgramProblem> {
+    let at = |field: &str| format!("campaigns[{index}].{field}");
+    let id = campaign.id.trim();
+    if id.is_empty() || campaign.id.chars().count() > MAX_CAMPAIGN_ID || campaign.id != id {
+        let message = format!(
+            "campaigns: every campaign needs an id of 1 to {MAX_CAMPAIGN_ID} characters without surrounding spaces; campaign {index} has {:?}.",
+            campaign.id
+        );
+        return Err(ProgramProblem::new(at("id"), "campaign_id", message).with("max", MAX_CAMPAIGN_ID));
+    }
+    let problem = |field: &str, problem, message: String| {
+        ProgramProblem::new(at(field), problem, format!("campaigns: campaign {id:?}: {message}")).with("campaign", id)
+    };
+    if all.iter().filter(|other| same_text(&other.id, id)).count() > 1 {
+        return Err(problem("id", "campaign_twice", "the id is used by more than one campaign.".into()));
+    }
+    let effects = campaign.effect.count();
+    let effect = match campaign.effect.effect() {
+        Some(effect) => effect,
+        None => {
+            let message = format!(
+                "effect must set exactly one of points_multiplier, extra_points, discount_percent, discount_amount, stamp_card; it sets {effects}."
+            );
+            return Err(problem("effect", "campaign_effect", message).with("count", effects));
+        }
+    };
+    match effect {
+        Effect::PointsMultiplier(m) if !(1..=MAX_MULTIPLIER).contains(&m) => {
+            let message = format!("points_multiplier must be a whole number from 1 to {MAX_MULTIPLIER}, not {m}.");
+            return Err(problem("effect.points_multiplier", "campaign_multiplier", message)
+                .with("value", m)
+                .with("max", MAX_MULTIPLIER));
+        }
+        Effect::ExtraPoints(extra) if extra.points < 1 => {
+            let message = format!("extra_points.points must be at least 1, not {}.", extra.points);
+            return Err(
+                problem("effect.extra_points.points", "campaign_at_least_one", message).with("value", extra.points)
+            );
+        }
+        Effect::DiscountPercent(p) if !(1..=100).contains(&p) => {
+            let message = format!("discount_percent must be between 1 and 100, not {p}.");
+            return Err(problem("effect.discount_percent", "campaign_percent", message).with("value", p));
+        }
+        Effect::DiscountAmount(amount) if amount.0 < 1 => {
+            let message = format!("discount_amount must be at least 1 minor unit, not {}.", amount.0);
+            return Err(problem("effect.discount_amount", "campaign_at_least_one", message).with("value", amount.0));
+        }
+        Effect::StampCard(card) if card.stamps_for_reward < 1 => {
+            let message = format!("stamp_card.stamps_for_reward must be at least 1, not {}.", card.stamps_for_reward);
+            return Err(problem("effect.stamp_card.stamps_for_reward", "campaign_at_least_one", message)
+                .with("value", card.stamps_for_reward));
+        }
+        Effect::StampCard(_) if campaign.conditions.categories.is_empty() && campaign.conditions.skus.is_empty() => {
+            let message = "a stamp card needs conditions.categories or conditions.skus naming what earns stamps.";
+            return Err(problem("conditions", "campaign_stamp_condition", message.into()));
+        }
+        _ => {}
+    }
+    let numbers = [
+        ("priority", Some(campaign.priority)),
+        ("conditions.min_receipt", Some(campaign.conditions.min_receipt.0)),
+        ("budget_points", campaign.budget_points),
+        ("till_allowance_points", campaign.till_allowance_points),
+    ];
+    for (field, value) in numbers {
+        if let Some(value) = value.filter(|&v| v < 0) {
+            let message = format!("{field} must not be negative, not {value}.");
+            return Err(problem(field, "campaign_negative", message).with("value", value));
+        }
+    }
+    if let Some(limit) = &campaign.limit_per_customer {
+        if limit.count < 1 {
+            let message = format!(
+                "limit_per_customer.count must be at least 1, not {}; leave the limit out for none.",
+                limit.count
+            );
+            return Err(
+                problem("limit_per_customer.count", "campaign_at_least_one", message).with("value", limit.count)
+            );
+        }
+    }
+    if let Some(schedule) = &campaign.schedule {
+        for (day_index, day) in schedule.days.iter().enumerate() {
+            if parse_day(day).is_none() {
+                let message =
+                    format!("schedule.days: {day:?} is not a day; write mon, tue, wed, thu, fri, sat or sun.");
+                return Err(problem(&format!("schedule.days[{day_index}]"), "campaign_day", message).with("value", day));
+            }
+        }
+        let from = match &schedule.from {
+            Some(text) => Some(parse_time(text, false).ok_or_else(|| {
+                problem(
+                    "schedule.from",
+                    "campaign_time",
+                    format!("schedule.from must be a time like 16:00, not {text:?}."),
+                )
+                .with("value", text)
+            })?),
+            None => None,
+        };
+        let to = match &schedule.to {
+            Some(text) => Some(parse_time(text, true).ok_or_else(|| {
+                problem("schedule.to", "campaign_time", format!("schedule.to must be a time like 18:00, not {text:?}."))
+                    .with("value", text)
+            })?),
+            None => None,
+        };
+        if from.unwrap_or(0) >= to.unwrap_or(24 * 60) {
+            let (from_text, to_text) =
+                (schedule.from.as_deref().unwrap_or("00:00"), schedule.to.as_deref().unwrap_or("24:00"));
+            let message = format!(
+                "schedule.from ({from_text}) must be before schedule.to ({to_text}); a window over midnight is two campaigns."
+            );
+            return Err(problem("schedule.to", "campaign_schedule", message)
+                .with("from", from_text)
+                .with("to", to_text));
+        }
+    }
+    let mut dates = [None, None];
+    for (slot, (field, text)) in
+        [("valid_from", &campaign.valid_from), ("valid_until", &campaign.valid_until)].into_iter().enumerate()
+    {
+        if let Some(text) = text {
+            let date = parse_date(text).ok_or_else(|| {
+                problem(field, "campaign_date", format!("{field} must be a date like 2026-12-31, not {text:?}."))
+                    .with("value", text)
+            })?;
+            dates[slot] = Some(date);
+        }
+    }
+    if let [Some(from), Some(until)] = dates {
+        if until < from {
+            let message = "valid_until is before valid_from.".to_string();
+            return Err(problem("valid_until", "campaign_dates", message));
+        }
+    }
+    Ok(())
 }
 
 fn check_percent(field: &str, value: i64) -> Result<(), ProgramProblem> {

@@ -2,7 +2,10 @@
 //! (`rules::Calculation` → `Calculation`, the agent's receipts and the cloud's MoySklad ledger)
 //! and a customer's next tier.
 
-use super::{Calculation, LimitApplied, LineResult, NextTier, PointsQuote, PromoApplied};
+use super::{
+    Calculation, CampaignApplied, CampaignNotApplied, LimitApplied, LineResult, NextTier, PointsQuote, PromoApplied,
+    StampsMoved,
+};
 
 /// The rules' answer in the wire's shape; `committed` is the receipt id and its commit time.
 pub fn to_wire(
@@ -43,6 +46,7 @@ pub fn to_wire(
                 paid: line.paid.0,
                 earn: line.earn,
                 redeem_points: line.redeem_points,
+                campaigns: line.campaigns.iter().map(campaign).collect(),
             })
             .collect(),
         promo_codes: calc
@@ -55,7 +59,28 @@ pub fn to_wire(
             .iter()
             .map(|limit| LimitApplied { code: limit.code.to_owned(), message: limit.message.clone() })
             .collect(),
+        campaigns: calc.campaigns.iter().map(campaign).collect(),
+        campaigns_not_applied: calc
+            .campaigns_skipped
+            .iter()
+            .map(|skipped| CampaignNotApplied {
+                id: skipped.id.clone(),
+                name: skipped.name.clone(),
+                reason: skipped.reason.to_owned(),
+                detail: skipped.detail.clone(),
+            })
+            .collect(),
         committed_at: committed.map(|(_, at)| crate::clock::rfc3339(at)),
+    }
+}
+
+fn campaign(gain: &crate::rules::CampaignGain) -> CampaignApplied {
+    CampaignApplied {
+        id: gain.id.clone(),
+        name: gain.name.clone(),
+        points: gain.points,
+        discount: gain.discount.0,
+        stamps: gain.stamps.map(|s| StampsMoved { earned: s.earned, used: s.used, after: s.after }),
     }
 }
 

@@ -378,6 +378,48 @@ pub struct LineResult {
     pub paid: i64,
     pub earn: i64,
     pub redeem_points: i64,
+    /// What each campaign gave on this line: its points are part of `earn`, its discount part of
+    /// `promo_discount`. Absent when none applied (and in receipts priced before campaigns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<CampaignApplied>,
+}
+
+/// What one campaign gave (CONTRACTS.md §campaigns), on a line or on the whole receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CampaignApplied {
+    pub id: String,
+    pub name: String,
+    /// Points, included in the line's (the receipt's) `earn`.
+    pub points: i64,
+    /// Minor units, included in the line's `promo_discount` (the receipt's `discount`).
+    pub discount: i64,
+    /// A stamp card's stamps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamps: Option<StampsMoved>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StampsMoved {
+    /// Stamps earned by the matching units bought.
+    pub earned: i64,
+    /// Stamps spent on free units.
+    pub used: i64,
+    /// The customer's count afterwards ("4 of 5").
+    pub after: i64,
+}
+
+/// A campaign with lines on the receipt that gave nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CampaignNotApplied {
+    pub id: String,
+    pub name: String,
+    /// `not_yet_valid`, `expired`, `outside_schedule`, `condition_not_met`, `no_customer`,
+    /// `discount_group`, `limit_reached`, `budget_spent`, `till_allowance_spent`,
+    /// `exclusive_overridden`, `nothing_to_give`, `unsupported_effect`.
+    pub reason: String,
+    /// The condition not met, a date, the limit, or the winning exclusive campaign's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -408,6 +450,12 @@ pub struct Calculation {
     pub lines: Vec<LineResult>,
     pub promo_codes: Vec<PromoApplied>,
     pub limits: Vec<LimitApplied>,
+    /// The campaigns that applied, in evaluation order (priority, then id), with what each gave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<CampaignApplied>,
+    /// Campaigns with lines on the receipt that gave nothing, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns_not_applied: Vec<CampaignNotApplied>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub committed_at: Option<String>,
 }

@@ -547,7 +547,17 @@ fn price(
             offline_bound = Some(format!("the till is offline: at most {allowed} points can be spent now ({why})"));
         }
     }
-    let input = CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &promo_codes, now };
+    // The stores do not track campaign state yet (stamps, uses, budgets): every campaign sees a
+    // neutral context until they do.
+    let input = CalcInput {
+        program,
+        customer: points,
+        lines: &lines,
+        redeem,
+        promo_codes: &promo_codes,
+        now,
+        campaigns: rules::CampaignContext::neutral(),
+    };
     let mut calculation = if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? };
     if let Some(message) = offline_bound {
         calculation.limits.push(rules::LimitApplied { code: "offline_limit", message });

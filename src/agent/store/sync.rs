@@ -168,7 +168,7 @@ impl Store {
                         summary.merged += 1;
                     }
                     Change::Program(snapshot) => {
-                        let mut program: Program = serde_json::from_value(snapshot.program.clone())?;
+                        let mut program = program_from_cloud(&snapshot)?;
                         program.version = snapshot.version;
                         set_meta(&tx, "cloud_program", &serde_json::to_string(&snapshot)?)?;
                         summary.program = Some(program);
@@ -293,7 +293,7 @@ impl Store {
         self.read(|conn, _| {
             let Some(text) = meta(conn, "cloud_program")? else { return Ok(None) };
             let snapshot: crate::wire::ProgramSnapshot = serde_json::from_str(&text)?;
-            let mut program: Program = serde_json::from_value(snapshot.program)?;
+            let mut program = program_from_cloud(&snapshot)?;
             program.version = snapshot.version;
             Ok(Some(program))
         })
@@ -304,6 +304,22 @@ impl Store {
     pub async fn rejected_count(&self) -> Result<i64, StoreError> {
         self.read(|conn, _| Ok(conn.query_row("SELECT COUNT(*) FROM sync_rejections", [], |row| row.get(0))?)).await
     }
+}
+
+/// A program the cloud sent, read leniently: a newer cloud may send fields this build does not
+/// know (a new kind of campaign), and refusing them would leave the till on an old version for
+/// good. They are dropped and named in one warning each time a program is read (once per
+/// pulled version, and once at start-up for the stored one).
+fn program_from_cloud(snapshot: &crate::wire::ProgramSnapshot) -> Result<Program, serde_json::Error> {
+    let (program, ignored) = Program::from_cloud_json(snapshot.program.clone())?;
+    if !ignored.is_empty() {
+        tracing::warn!(
+            version = snapshot.version,
+            fields = ?ignored,
+            "the cloud's program has fields this agent does not know; they are ignored (update the agent to use them)"
+        );
+    }
+    Ok(program)
 }
 
 fn delete_event(conn: &Connection, result: &EventResult) -> Result<usize, StoreError> {
@@ -469,6 +485,34 @@ mod tests {
         let conn = Connection::open(path).unwrap();
         let mut statement = conn.prepare(sql).unwrap();
         statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    /// Issue 12: a till reads a newer cloud's program (fields it does not know) instead of
+    /// failing the pull, while the program file and the admin API still refuse such a field.
+    #[tokio::test]
+    async fn a_program_from_a_newer_cloud_is_read_while_the_file_and_the_admin_api_refuse_unknown_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("agent.db"), settings()).unwrap();
+        let program = serde_json::json!({
+            "accrual_percent": 7,
+            "future_thing": 1,
+            "campaigns": [{"id": "coffee-x2", "effect": {"points_multiplier": 2, "future_effect": {}}}]
+        });
+        let snapshot = crate::wire::ProgramSnapshot { version: 3, program };
+        let summary = store.apply_pull_page(vec![Change::Program(snapshot)], "1.1".into()).await.unwrap();
+        let pulled = summary.program.expect("the pulled program is taken");
+        assert_eq!((pulled.version, pulled.accrual_percent), (3, 7));
+        assert_eq!(pulled.campaigns[0].effect.points_multiplier, Some(2));
+        let stored = store.cloud_program().await.unwrap().expect("the stored program reads back at start-up");
+        assert_eq!(stored, pulled);
+
+        let file = crate::agent::program_file::parse_program("accrual_percent = 7\nfuture_thing = 1\n")
+            .expect_err("the program file refuses an unknown field");
+        assert!(file.contains("future_thing"), "{file}");
+        let put = crate::http::extract::parse_json::<Program>(br#"{"accrual_percent": 7, "future_thing": 1}"#)
+            .expect_err("the admin API refuses an unknown field");
+        assert_eq!((put.status.as_u16(), put.code), (422, "invalid_field"));
+        assert!(put.params.iter().any(|(name, value)| *name == "field" && value == "future_thing"), "{put:?}");
     }
 
     #[tokio::test]

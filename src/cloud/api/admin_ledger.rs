@@ -116,6 +116,7 @@ fn price(program: &Program, receipt: &PreviewReceipt, lang: crate::http::i18n::L
             redeem,
             promo_codes: &promo_codes,
             now: crate::clock::now(),
+            campaigns: crate::rules::CampaignContext::neutral(),
         };
         let calc = crate::rules::calculate(&input)?;
         Ok(crate::wire::to_wire(&calc, None, None))

@@ -291,7 +291,15 @@ fn price(
         available: c.wallet.available(at),
         paid_total: c.paid_total,
     });
-    let input = CalcInput { program, customer: points, lines: &lines, redeem, promo_codes: &[], now: at };
+    let input = CalcInput {
+        program,
+        customer: points,
+        lines: &lines,
+        redeem,
+        promo_codes: &[],
+        now: at,
+        campaigns: rules::CampaignContext::neutral(),
+    };
     Ok(if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? })
 }
 
