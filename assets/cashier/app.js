@@ -635,6 +635,7 @@
     const promoDiscount = (a.promo_codes || []).reduce((sum, p) => sum + p.discount, 0);
     $("q-promo-label").hidden = $("q-promo").hidden = !(a.promo_codes && a.promo_codes.length);
     $("q-promo").textContent = (a.promo_codes || []).map((p) => p.code).join(", ") + " · " + formatMoney(promoDiscount);
+    renderCampaigns(a);
     $("q-max").textContent = formatPoints(a.points.max_redeem);
     // Nothing can be spent: no field and no Max/None buttons, just why.
     const nothing = a.points.max_redeem === 0;
@@ -651,6 +652,40 @@
     $("q-total").textContent = formatMoney(a.total);
     $("commit").disabled = false;
     $("commit").textContent = t("commit");
+  }
+
+  // The campaigns that gave something on this receipt (points, a discount, stamps: "4 of 5"),
+  // and those the customer might have expected that did not, with why.
+  function renderCampaigns(answer) {
+    const applied = answer.campaigns || [];
+    const missed = (answer.campaigns_not_applied || []).filter(
+      (c) => c.reason !== "nothing_to_give" && c.reason !== "exclusive_overridden",
+    );
+    const shown = applied.length > 0 || missed.length > 0;
+    $("q-campaigns-label").hidden = $("q-campaigns-box").hidden = !shown;
+    const list = $("q-campaigns");
+    list.replaceChildren();
+    for (const c of applied) {
+      const parts = [];
+      if (c.points) parts.push("+" + formatPoints(c.points) + " " + plural(c.points, ["балл", "балла", "баллов"], ["point", "points"]));
+      if (c.discount) parts.push("−" + formatMoney(c.discount));
+      if (c.stamps) {
+        if (c.stamps.used) parts.push(t("stamps_free", { count: c.stamps.used }));
+        if (c.stamps.for_reward) parts.push(t("stamps_of", { after: c.stamps.after, of: c.stamps.for_reward }));
+      }
+      const item = document.createElement("li");
+      item.textContent = c.name + (parts.length ? " — " + parts.join(", ") : "");
+      list.append(item);
+    }
+    const not = $("q-campaigns-not");
+    not.replaceChildren();
+    for (const c of missed) {
+      const key = "campaign_" + c.reason;
+      const why = STRINGS[lang] && STRINGS[lang][key] ? t(key) : c.reason;
+      const item = document.createElement("li");
+      item.textContent = t("campaign_not_applied", { name: c.name, why });
+      not.append(item);
+    }
   }
 
   // Why the most that can be spent is what it is, from the quote's `limits`.

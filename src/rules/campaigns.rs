@@ -70,6 +70,8 @@ pub struct StampResult {
     pub used: i64,
     /// The customer's count after this line (on the receipt: after the receipt).
     pub after: i64,
+    /// The card's `stamps_for_reward`, so a cashier can say "4 of 5".
+    pub for_reward: i64,
 }
 
 /// What one campaign gave, on a line or on the whole receipt.
@@ -349,7 +351,12 @@ pub(crate) fn discounts<'p>(
                     let off = free_value.min(left.get(i).copied().unwrap_or(0).max(0));
                     row[i].discount = off;
                     left[i] -= off;
-                    row[i].stamps = Some(StampResult { earned: stamps.earned, used: stamps.used, after: held });
+                    row[i].stamps = Some(StampResult {
+                        earned: stamps.earned,
+                        used: stamps.used,
+                        after: held,
+                        for_reward: per_reward,
+                    });
                 }
             }
             Effect::PointsMultiplier(_) | Effect::ExtraPoints(_) => {}
@@ -515,6 +522,7 @@ impl Outcome<'_> {
                 earned: a.earned.saturating_add(b.earned),
                 used: a.used.saturating_add(b.used),
                 after: b.after,
+                for_reward: b.for_reward,
             });
             let moved = stamps.is_some_and(|s| s.earned != 0 || s.used != 0);
             if points == 0 && discount == 0 && !moved {

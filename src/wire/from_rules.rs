@@ -80,7 +80,12 @@ fn campaign(gain: &crate::rules::CampaignGain) -> CampaignApplied {
         name: gain.name.clone(),
         points: gain.points,
         discount: gain.discount.0,
-        stamps: gain.stamps.map(|s| StampsMoved { earned: s.earned, used: s.used, after: s.after }),
+        stamps: gain.stamps.map(|s| StampsMoved {
+            earned: s.earned,
+            used: s.used,
+            after: s.after,
+            for_reward: s.for_reward,
+        }),
     }
 }
 

@@ -406,6 +406,10 @@ pub struct StampsMoved {
     pub used: i64,
     /// The customer's count afterwards ("4 of 5").
     pub after: i64,
+    /// The stamps that make a reward (the card's `stamps_for_reward`; 0 in receipts priced
+    /// before it was sent).
+    #[serde(default)]
+    pub for_reward: i64,
 }
 
 /// A campaign with lines on the receipt that gave nothing, and why.

@@ -473,6 +473,59 @@ async fn webcam_scan_finds_the_customer() {
     browser.screenshot("found").await;
 }
 
+/// A program with campaigns the cashier's lines meet (they carry no category): double points on
+/// everything, 50 points for a receipt from 200.00, and one that has not started yet.
+const CAMPAIGNS: &str = r#"
+[[campaigns]]
+id = "double"
+name = "Двойные баллы"
+effect = { points_multiplier = 2 }
+
+[[campaigns]]
+id = "big-receipt"
+name = "Бонус за чек от 200 ₽"
+conditions = { min_receipt = 20000 }
+effect = { extra_points = { points = 50, per = "receipt" } }
+
+[[campaigns]]
+id = "next-year"
+name = "Новогодняя"
+valid_from = 2099-01-01
+effect = { points_multiplier = 3 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quote_shows_the_campaigns() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start_with_program(CAMPAIGNS).await;
+    agent.enroll("+7 (999) 123-45-68", "Анна Смирнова").await;
+    let browser = open_page(&agent, "campaigns", "ru-RU").await;
+    search(&browser, "4568").await;
+    browser.wait_text("#results li:first-child", "Анна", |t| t.contains("Анна Смирнова")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    browser.wait_text("#c-name", "the name", |t| !t.is_empty()).await;
+    browser.type_keys("250,00").await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#q-total", "the amount to pay", |t| !t.is_empty()).await;
+    // 5 % of 250.00 is 12 points; doubled, 24; with the receipt bonus, 74.
+    assert_eq!(browser.text_of("#q-earn").await, "74");
+    let applied = browser
+        .execute("return [...document.querySelectorAll('#q-campaigns li')].map((li) => li.textContent);", vec![])
+        .await;
+    // In the order they are evaluated everywhere: priority, then id.
+    assert_eq!(applied, json!(["Бонус за чек от 200 ₽ — +50 баллов", "Двойные баллы — +12 баллов"]));
+    let missed = browser.text_of("#q-campaigns-not").await;
+    assert_eq!(missed, "Новогодняя: ещё не началась", "why the campaign the customer may expect gave nothing");
+    assert_fits(&browser, "the quote with campaigns").await;
+    browser.screenshot("quote").await;
+
+    // The same in English (the campaigns' names are the chain's own).
+    browser.click_css("#lang").await;
+    browser.wait_text("#q-campaigns-label", "the English label", |t| t == "Campaigns").await;
+    assert_eq!(browser.text_of("#q-campaigns-not").await, "Новогодняя: has not started yet");
+    browser.screenshot("quote-en").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_follows_the_browser_and_switches() {
     let Some(()) = webdriver::available() else { return };
