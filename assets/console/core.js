@@ -615,16 +615,55 @@
     walk("", from, to);
     return out;
   };
+  // A changed field's path in the page's words where it has them ("tiers[0].accrual_percent"
+  // → "Уровни › 1 › Начисление, %"); a key the page has no word for stays as it is, and the
+  // raw path stays in the tooltip.
+  LC.pathLabel = function (path) {
+    const parts = String(path).split(/\.|\[|\]/).filter((part) => part !== "");
+    // Inside a program the editor's words come first (a tier's `name` is its "Название").
+    const inProgram = parts[0] === "program";
+    return parts
+      .map((part) => {
+        if (/^\d+$/.test(part)) return String(Number(part) + 1);
+        const keys = inProgram ? ["prog_" + part, "f_" + part, part] : ["f_" + part, part, "prog_" + part];
+        for (const key of keys) {
+          const word = t(key);
+          if (word !== key) return word;
+        }
+        return part;
+      })
+      .join(" › ");
+  };
+
+  // Fields that hold money in minor units wherever they appear in a change (`balance` is not
+  // one of them: a gift card's is money, an adjustment's points).
+  const MONEY_FIELDS = new Set(["threshold", "min_receipt", "point_value", "min_payable", "initial", "paid_total", "amount", "discount_amount"]);
+  function isMoney(path) {
+    const last = String(path).split(/\.|\[|\]/).filter((p) => p !== "").pop();
+    return MONEY_FIELDS.has(last);
+  }
+
+  // A changed value as a reader says it: text without JSON's quotes, yes/no, lists joined,
+  // money as money.
+  function changedValue(v, path) {
+    if (typeof v === "number" && path !== undefined && isMoney(path)) return LC.money(v);
+    if (v === undefined || v === null) return "∅";
+    if (typeof v === "boolean") return t(v ? "yes" : "no");
+    if (typeof v === "string") return v === "" ? "«»" : v;
+    if (Array.isArray(v) && v.every((x) => typeof x !== "object" || x === null)) return v.length ? v.join(", ") : "[]";
+    return JSON.stringify(v);
+  }
+
   LC.diffView = function (before, after) {
-    const shortJson = (v) => (v === undefined ? "∅" : JSON.stringify(v));
+    const shortJson = changedValue;
     if (before === null && after === null) return "—";
     const lines = LC.diffLines(before, after);
     if (lines.length === 0) return h("span", { class: "muted" }, t("no_changes"));
-    return h("div", { class: "diff mono" }, lines.slice(0, 12).map((line) => h("div", {},
-      line.path + ": ",
-      line.before !== undefined && line.before !== null ? h("span", { class: "diff-old" }, shortJson(line.before)) : null,
+    return h("div", { class: "diff" }, lines.slice(0, 12).map((line) => h("div", {},
+      h("span", { class: "diff-path", title: line.path }, LC.pathLabel(line.path)), ": ",
+      line.before !== undefined && line.before !== null ? h("span", { class: "diff-old" }, shortJson(line.before, line.path)) : null,
       line.before !== undefined && line.before !== null ? " → " : null,
-      h("span", { class: "diff-new" }, shortJson(line.after)))),
+      h("span", { class: "diff-new" }, shortJson(line.after, line.path)))),
       lines.length > 12 ? h("div", { class: "muted" }, t("and_more", { n: lines.length - 12 })) : null);
   };
 

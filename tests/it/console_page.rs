@@ -795,6 +795,16 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains(said)).await;
                 assert!(!list.contains(not), "{list}");
             }
+            if page == "audit" {
+                // A change reads in words: the field's name, the values without JSON's quotes.
+                let (said, raw) = if tag == "ru" {
+                    ("Имя: Test → Анна Петрова", "\"name\"")
+                } else {
+                    ("Name: Test → Анна Петрова", "\"name\"")
+                };
+                let log = browser.wait_text("#audit tbody", "the customer's edit", |t| t.contains(said)).await;
+                assert!(!log.contains(raw), "{log}");
+            }
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
             let more = browser
