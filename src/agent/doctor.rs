@@ -410,7 +410,8 @@ mod tests {
         use crate::agent::store::{Store, StoreSettings};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.db");
-        let settings = StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: false };
+        let settings =
+            StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: false, store: None };
         drop(Store::open(&path, settings).unwrap());
         assert!(database(&path).ok, "{}", database(&path));
         // Page 1 (the header and schema) intact, every other page garbage.

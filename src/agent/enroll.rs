@@ -72,6 +72,7 @@ pub async fn enroll(
         default_region: config.default_country.clone(),
         card_prefix: config.card_prefix.clone(),
         connected: true,
+        store: None,
     };
     let existing = CloudLink::load(&config.config_dir)?;
     let store = match (&existing, enrolment) {

@@ -68,6 +68,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         default_region: config.default_country.clone(),
         card_prefix: config.card_prefix.clone(),
         connected: link.is_some(),
+        store: link.as_ref().map(|link| link.store.clone()),
     };
     let storage = match Store::open(&config.database_path(), settings) {
         Ok(store) => {

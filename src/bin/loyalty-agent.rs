@@ -372,6 +372,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 default_region: config.default_country.clone(),
                 card_prefix: config.card_prefix.clone(),
                 connected: false,
+                store: None,
             };
             let store = store::Store::open(&config.database_path(), settings)?;
             let started = std::time::Instant::now();

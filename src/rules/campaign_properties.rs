@@ -127,6 +127,7 @@ fn sold(calculation: &Calculation) -> Vec<SoldLine> {
             refunded: Money(0),
             earn_taken_back: 0,
             redeem_given_back: 0,
+            stamps: Vec::new(),
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 //! Every parser answers `None` for text it cannot read; callers decide whether that is a
 //! validation problem (the program's editor) or a campaign that does not run (a till).
 
+use super::campaign::LimitPeriod;
 use super::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -78,6 +79,29 @@ pub(crate) fn parse_day(text: &str) -> Option<i8> {
     i8::try_from(position + 1).ok()
 }
 
+/// When the `limit_per_customer` period holding `now` began, as a Unix second: local midnight
+/// of the day, of the week's Monday, of the month's 1st or of the year's 1 January, in `zone`.
+/// `None` for `ever` (every use counts), for a zone the build does not know (such a campaign
+/// does not run at all) and for a moment beyond jiff's years. A local midnight
+/// a clock change skips resolves to the first moment that exists (jiff's `compatible`).
+pub fn period_start(time_zone_name: &str, period: LimitPeriod, now: Timestamp) -> Option<Timestamp> {
+    let zone = time_zone(time_zone_name)?;
+    let civil = zone.to_datetime(jiff::Timestamp::from_second(now).ok()?);
+    let day = civil.date();
+    let first = match period {
+        LimitPeriod::Ever => return None,
+        LimitPeriod::Day => day,
+        // Weeks start on Monday (`to_monday_zero_offset` is 0 on Mondays).
+        LimitPeriod::Week => {
+            day.checked_sub(jiff::Span::new().days(i64::from(day.weekday().to_monday_zero_offset()))).ok()?
+        }
+        LimitPeriod::Month => day.first_of_month(),
+        LimitPeriod::Year => Date::new(day.year(), 1, 1).ok()?,
+    };
+    let start = zone.to_timestamp(first.to_datetime(jiff::civil::Time::midnight())).ok()?;
+    Some(start.as_second())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +118,29 @@ mod tests {
         assert!(time_zone("Asia/Vladivostok").is_some());
         assert!(time_zone("Mars/Olympus").is_none());
         assert!(time_zone("").is_none());
+    }
+
+    #[test]
+    fn periods_start_at_local_midnight_and_weeks_on_monday() {
+        use super::LimitPeriod::*;
+        // 2026-12-02T20:30:00Z: Wednesday 2 December, 23:30 in Moscow (UTC+3).
+        let now = 1_796_131_800 + 31 * 3600;
+        let moscow_midnight = |unix_midnight_utc: i64| unix_midnight_utc - 3 * 3600;
+        // 2026-12-02T00:00Z = 1_796_169_600.
+        assert_eq!(period_start("Europe/Moscow", Day, now), Some(moscow_midnight(1_796_169_600)));
+        // Monday 30 November.
+        assert_eq!(period_start("Europe/Moscow", Week, now), Some(moscow_midnight(1_796_169_600 - 2 * 86_400)));
+        assert_eq!(period_start("Europe/Moscow", Month, now), Some(moscow_midnight(1_796_169_600 - 86_400)));
+        // 2026-01-01T00:00Z = 1_767_225_600.
+        assert_eq!(period_start("Europe/Moscow", Year, now), Some(moscow_midnight(1_767_225_600)));
+        assert_eq!(period_start("Europe/Moscow", Ever, now), None);
+        // 21:30 UTC is already Thursday in Moscow, the same day as 00:00 UTC on Thursday.
+        assert_eq!(period_start("Europe/Moscow", Day, now + 3600), Some(moscow_midnight(1_796_169_600 + 86_400)));
+        // On a Monday the week starts that very day.
+        let monday = moscow_midnight(1_796_169_600 - 2 * 86_400) + 60;
+        assert_eq!(period_start("Europe/Moscow", Week, monday), Some(monday - 60));
+        assert_eq!(period_start("UTC", Day, i64::MAX), None);
+        assert_eq!(period_start("Mars/Olympus", Day, now), None);
     }
 
     #[test]

@@ -42,9 +42,10 @@ pub use campaign::{
 };
 pub use campaigns::{BudgetState, CampaignContext, CampaignGain, CampaignSkipped, StampResult};
 pub use error::{LineProblem, RulesError};
+pub use local_time::period_start;
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
 pub use promo::{check_promo, PromoUsage};
-pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine};
+pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine, SoldStamps, StampsBack};
 pub use validate::ProgramProblem;
 pub use wallet::{Lot, LotSource, Wallet};
 

@@ -127,6 +127,7 @@ fn sold_lines(calculation: &Calculation) -> Vec<SoldLine> {
             refunded: Money(0),
             earn_taken_back: 0,
             redeem_given_back: 0,
+            stamps: Vec::new(),
         })
         .collect()
 }
@@ -395,6 +396,7 @@ proptest! {
                 refunded: Money(refunded),
                 earn_taken_back: taken,
                 redeem_given_back: taken,
+                stamps: Vec::new(),
             })
             .collect();
         let requests: Option<Vec<ReturnLineRequest>> = requests.map(|requests| {

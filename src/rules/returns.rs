@@ -23,6 +23,28 @@ pub struct SoldLine {
     pub refunded: Money,
     pub earn_taken_back: i64,
     pub redeem_given_back: i64,
+    /// The stamp cards' stamps the line moved (empty for receipts from before stamp cards).
+    pub stamps: Vec<SoldStamps>,
+}
+
+/// One stamp card's stamps on a sold line, with what earlier returns already reversed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldStamps {
+    pub campaign_id: String,
+    /// Stamps the line's units earned.
+    pub earned: i64,
+    /// Stamps the line's free units spent.
+    pub used: i64,
+    pub earned_taken_back: i64,
+    pub used_given_back: i64,
+}
+
+/// What a return does to one stamp card: stamps to take from the customer and to give back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampsBack {
+    pub campaign_id: String,
+    pub earned_back: i64,
+    pub used_back: i64,
 }
 
 /// "Return this much of this SKU". When several lines share a SKU, `line` picks one; otherwise
@@ -42,6 +64,9 @@ pub struct ReturnedLine {
     pub refund: Money,
     pub earn_back: i64,
     pub redeem_back: i64,
+    /// Per stamp card, reversed cumulatively like the points (a full return gives back exactly
+    /// what the line moved).
+    pub stamps: Vec<StampsBack>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +107,14 @@ pub fn plan_return(sold: &[SoldLine], request: Option<&[ReturnLineRequest]>) -> 
         let refund = still_due(half_up_share(line.paid.0, after, total)?, line.refunded.0)?;
         let earn_back = still_due(floor_share(line.earn, after, total)?, line.earn_taken_back)?;
         let redeem_back = still_due(floor_share(line.redeem_points, after, total)?, line.redeem_given_back)?;
+        let mut stamps = Vec::with_capacity(line.stamps.len());
+        for card in &line.stamps {
+            stamps.push(StampsBack {
+                campaign_id: card.campaign_id.clone(),
+                earned_back: still_due(floor_share(card.earned, after, total)?, card.earned_taken_back)?,
+                used_back: still_due(floor_share(card.used, after, total)?, card.used_given_back)?,
+            });
+        }
 
         plan.refund = plan.refund.checked_add(Money(refund)).ok_or(RulesError::Overflow)?;
         plan.points_taken_back = plan.points_taken_back.checked_add(earn_back).ok_or(RulesError::Overflow)?;
@@ -93,6 +126,7 @@ pub fn plan_return(sold: &[SoldLine], request: Option<&[ReturnLineRequest]>) -> 
             refund: Money(refund),
             earn_back,
             redeem_back,
+            stamps,
         });
     }
     Ok(plan)
@@ -213,6 +247,7 @@ mod tests {
             refunded: Money(0),
             earn_taken_back: 0,
             redeem_given_back: 0,
+            stamps: Vec::new(),
         }
     }
 
@@ -317,5 +352,35 @@ mod tests {
         assert_eq!((plan.refund.0, plan.points_taken_back), (i64::MAX, i64::MAX));
         let request = [ask("A", None, i64::MAX), ask("A", None, i64::MAX)];
         assert_eq!(plan_return(&[sold(0, "A", 1000, 1, 1, 1)], Some(&request)), Err(RulesError::Overflow));
+    }
+
+    /// Two lattes, the first the fifth stamp and the second free: returning one gives back
+    /// neither stamp yet (floors), the second return settles exactly what the line moved.
+    #[test]
+    fn stamps_are_reversed_cumulatively_and_exactly_on_a_full_return() {
+        let mut line = sold(0, "LATTE", 2000, 20000, 10, 0);
+        line.stamps = vec![SoldStamps {
+            campaign_id: "latte".into(),
+            earned: 1,
+            used: 5,
+            earned_taken_back: 0,
+            used_given_back: 0,
+        }];
+        let mut lines = vec![line];
+        let first = plan_return(&lines, Some(&[ask("LATTE", None, 1000)])).expect("one latte");
+        assert_eq!(
+            first.lines[0].stamps,
+            vec![StampsBack { campaign_id: "latte".into(), earned_back: 0, used_back: 2 }]
+        );
+        record(&mut lines, &first);
+        lines[0].stamps[0].earned_taken_back += first.lines[0].stamps[0].earned_back;
+        lines[0].stamps[0].used_given_back += first.lines[0].stamps[0].used_back;
+        let rest = plan_return(&lines, None).expect("the rest");
+        assert_eq!(
+            rest.lines[0].stamps,
+            vec![StampsBack { campaign_id: "latte".into(), earned_back: 1, used_back: 3 }]
+        );
+        // A receipt from before stamp cards has none to reverse.
+        assert!(plan_return(&[sold(0, "A", 1000, 100, 1, 0)], None).expect("plain").lines[0].stamps.is_empty());
     }
 }

@@ -492,6 +492,18 @@ pub struct ReturnedLine {
     pub refund: i64,
     pub points_taken_back: i64,
     pub points_given_back: i64,
+    /// Per stamp card, the stamps the return took from the customer (`earned_back`) and gave
+    /// back (`used_back`). Absent when the line moved none (and in older returns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stamps: Vec<StampsReturned>,
+}
+
+/// A return's effect on one stamp card of a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StampsReturned {
+    pub campaign_id: String,
+    pub earned_back: i64,
+    pub used_back: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

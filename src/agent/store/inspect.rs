@@ -106,7 +106,8 @@ mod tests {
     fn a_fresh_database_is_intact_and_current() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.db");
-        let settings = StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: false };
+        let settings =
+            StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: false, store: None };
         drop(Store::open(&path, settings).unwrap());
         let report = inspect(&path).unwrap();
         assert!(report.intact(), "{report:?}");

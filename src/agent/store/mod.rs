@@ -9,6 +9,7 @@
 //! cut. A failed write marks the store unhealthy (health reports it) until a write succeeds.
 //! A thread of its own checkpoints the WAL into the database file, so commits do not.
 
+mod campaigns;
 mod customers;
 mod gift_cards;
 mod import;
@@ -152,6 +153,8 @@ pub struct StoreSettings {
     pub card_prefix: String,
     /// Synced to a cloud: points come from the cloud's balances plus local movements.
     pub connected: bool,
+    /// The store this till belongs to (from its enrolment), for campaigns' `stores`.
+    pub store: Option<String>,
 }
 
 /// A cheap, clonable handle on the agent database.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::campaigns;
 use super::customers::normalize_phone;
 use super::gift_cards;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
@@ -32,7 +33,7 @@ impl Store {
     ) -> Result<wire::Calculation, StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
-            let calculation = price(conn, &program, customer.as_ref(), &request, offline, now, false)?;
+            let calculation = price(conn, settings, &program, customer.as_ref(), &request, offline, now, false)?;
             Ok(to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None))
         })
         .await
@@ -50,7 +51,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
-            price(conn, &program, customer.as_ref(), &request, offline, now, true)?;
+            price(conn, settings, &program, customer.as_ref(), &request, offline, now, true)?;
             Ok(())
         })
         .await
@@ -96,7 +97,7 @@ impl Store {
             let calc_request = request.calculation();
             let customer = resolve_customer(&tx, settings, calc_request.customer.as_ref())?;
             let calculation =
-                price(&tx, &program, customer.as_ref(), &calc_request, offline, now, booking.overdraft)?;
+                price(&tx, settings, &program, customer.as_ref(), &calc_request, offline, now, booking.overdraft)?;
             if let Some(overdraft) = calculation.limits.iter().find(|l| l.code == rules::OVERDRAFT) {
                 tracing::warn!(receipt = %request.id, customer = ?customer.as_ref().map(|c| &c.id), message = %overdraft.message, "a sale spends more points than the customer holds; booked as debt");
             }
@@ -142,6 +143,7 @@ impl Store {
             }
             let sale = SaleEvent { receipt: answer.clone(), request: request.clone() };
             let seq = enqueue(&tx, &EventPayload::Sale(Box::new(sale)), now)?;
+            campaigns::record_sale(&tx, &program, answer.customer_id.as_deref(), &request.id, seq, &calculation, now)?;
             if let Some(customer) = &customer {
                 let before = customer.wallet.clone();
                 let mut wallet = before.clone();
@@ -216,7 +218,11 @@ impl Store {
                 .query_row("SELECT customer_id FROM receipts WHERE id = ?1", [&receipt_id], |row| row.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(Missing::Receipt(receipt_id.clone())))?;
-            let sold = sold_lines(&tx, &receipt_id)?;
+            let mut sold = sold_lines(&tx, &receipt_id)?;
+            let mut stamps = campaigns::sold_stamps(&tx, &receipt_id)?;
+            for line in &mut sold {
+                line.stamps = stamps.remove(&(line.line_no as i64)).unwrap_or_default();
+            }
             let wanted = return_lines(&request)?;
             let plan = rules::plan_return(&sold, wanted.as_deref())?;
 
@@ -235,6 +241,7 @@ impl Store {
                     line.redeem_back
                 ])?;
             }
+            campaigns::record_return(&tx, customer_id.as_deref(), &receipt_id, &plan)?;
             let mut balance_after = None;
             if let Some(customer_id) = &customer_id {
                 let customer = load_customer_by(&tx, settings, "id", customer_id)?
@@ -276,6 +283,16 @@ impl Store {
                         refund: line.refund.0,
                         points_taken_back: line.earn_back,
                         points_given_back: line.redeem_back,
+                        stamps: line
+                            .stamps
+                            .iter()
+                            .filter(|back| back.earned_back != 0 || back.used_back != 0)
+                            .map(|back| wire::StampsReturned {
+                                campaign_id: back.campaign_id.clone(),
+                                earned_back: back.earned_back,
+                                used_back: back.used_back,
+                            })
+                            .collect(),
                     })
                     .collect(),
                 refund: plan.refund.0,
@@ -497,8 +514,10 @@ impl GiftCards {
 
 /// Runs the rules for a request against the customer's current points; with `overdraft`, see
 /// [`Booking::overdraft`].
+#[allow(clippy::too_many_arguments)]
 fn price(
     conn: &Connection,
+    settings: &StoreSettings,
     program: &Program,
     customer: Option<&CustomerRecord>,
     request: &CalculateRequest,
@@ -547,8 +566,7 @@ fn price(
             offline_bound = Some(format!("the till is offline: at most {allowed} points can be spent now ({why})"));
         }
     }
-    // The stores do not track campaign state yet (stamps, uses, budgets): every campaign sees a
-    // neutral context until they do.
+    let campaign_context = campaigns::context(conn, settings, program, customer, now)?;
     let input = CalcInput {
         program,
         customer: points,
@@ -556,7 +574,7 @@ fn price(
         redeem,
         promo_codes: &promo_codes,
         now,
-        campaigns: rules::CampaignContext::neutral(),
+        campaigns: &campaign_context,
     };
     let mut calculation = if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? };
     if let Some(message) = offline_bound {
@@ -596,6 +614,7 @@ fn sold_lines(conn: &Connection, receipt_id: &str) -> Result<Vec<SoldLine>, Stor
                 refunded: Money(row.get(7)?),
                 earn_taken_back: row.get(8)?,
                 redeem_given_back: row.get(9)?,
+                stamps: Vec::new(),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

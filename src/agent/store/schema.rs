@@ -209,6 +209,45 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE cloud_balances ADD COLUMN expiring_points INTEGER;
     ALTER TABLE cloud_balances ADD COLUMN expiring_at INTEGER;
     "#,
+    // 7: campaigns (CONTRACTS.md §campaigns). Stamps a customer holds per stamp card; the
+    // receipts each campaign applied to, with their time, so `limit_per_customer` counts the
+    // current period's; the points each budgeted campaign gave, with the outbox event that
+    // carries them (while that event waits, the cloud has not counted them); and the stamps
+    // each sold line moved, so a return reverses exactly those.
+    r#"
+    CREATE TABLE campaign_stamps (
+        customer_id TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        stamps      INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, campaign_id)
+    );
+    CREATE TABLE campaign_uses (
+        campaign_id TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL REFERENCES receipts (id),
+        customer_id TEXT NOT NULL,
+        used_at     INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, receipt_id)
+    );
+    CREATE INDEX campaign_uses_customer ON campaign_uses (customer_id, campaign_id, used_at);
+    CREATE TABLE campaign_points (
+        campaign_id TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL REFERENCES receipts (id),
+        outbox_seq  INTEGER NOT NULL,
+        points      INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, receipt_id)
+    );
+    CREATE INDEX campaign_points_seq ON campaign_points (campaign_id, outbox_seq);
+    CREATE TABLE receipt_line_stamps (
+        receipt_id        TEXT NOT NULL REFERENCES receipts (id),
+        line_no           INTEGER NOT NULL,
+        campaign_id       TEXT NOT NULL,
+        earned            INTEGER NOT NULL,
+        used              INTEGER NOT NULL,
+        earned_taken_back INTEGER NOT NULL DEFAULT 0,
+        used_given_back   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (receipt_id, line_no, campaign_id)
+    );
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -460,7 +460,7 @@ mod tests {
     use crate::agent::store::StoreSettings;
 
     fn settings() -> StoreSettings {
-        StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: true }
+        StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: true, store: None }
     }
 
     /// Three queued events of one customer (seq 1–3, ids e1–e3), each with a journal entry,

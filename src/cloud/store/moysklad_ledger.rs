@@ -196,6 +196,7 @@ impl Store {
                         refund: line.refund.0,
                         points_taken_back: line.earn_back,
                         points_given_back: line.redeem_back,
+                        stamps: Vec::new(),
                     })
                     .collect(),
                 refund: plan.refund.0,
@@ -347,6 +348,8 @@ fn sold_lines(
                 refunded: Money(row.int(6)?),
                 earn_taken_back: row.int(7)?,
                 redeem_given_back: row.int(8)?,
+                // The cloud keeps no stamp cards yet, so its returns have none to reverse.
+                stamps: Vec::new(),
             })
         })
         .collect()
