@@ -84,6 +84,62 @@
     },
   };
 
+  // The program's campaigns, read only (they are kept as they are when the rest is edited and
+  // published): what each gives, on what, when, how often and within what budget.
+  function campaignsPanel(draft) {
+    const list = draft.campaigns || [];
+    const panel = h("div", { class: "panel", id: "campaigns" }, h("h2", {}, t("prog_campaigns")),
+      h("p", { class: "muted small" }, t(list.length ? "hint_campaigns" : "no_campaigns", { zone: draft.time_zone || "Europe/Moscow" })));
+    if (!list.length) return panel;
+    const effect = (e) => {
+      if (!e) return "—";
+      if (e.points_multiplier !== undefined) return t("effect_multiplier", { m: e.points_multiplier });
+      if (e.extra_points) return t("effect_extra_" + e.extra_points.per, { points: e.extra_points.points });
+      if (e.discount_percent !== undefined) return t("effect_discount_percent", { percent: e.discount_percent });
+      if (e.discount_amount !== undefined) return t("effect_discount_amount", { amount: LC.money(e.discount_amount) });
+      if (e.stamp_card) return t("effect_stamp_card", { n: e.stamp_card.stamps_for_reward });
+      return JSON.stringify(e);
+    };
+    const when = (c) => {
+      const parts = [];
+      if (c.valid_from || c.valid_until) parts.push((c.valid_from || "…") + " — " + (c.valid_until || "…"));
+      if (c.schedule) {
+        const days = (c.schedule.days || []).map((d) => t("day_" + d)).join(", ");
+        const hours = c.schedule.from || c.schedule.to ? (c.schedule.from || "00:00") + "–" + (c.schedule.to || "24:00") : "";
+        parts.push([days, hours].filter(Boolean).join(" "));
+      }
+      return parts.length ? parts.join("; ") : t("always");
+    };
+    const on = (c) => {
+      const k = c.conditions || {};
+      const parts = [];
+      if (k.categories && k.categories.length) parts.push(t("cond_categories", { list: k.categories.join(", ") }));
+      if (k.skus && k.skus.length) parts.push(t("cond_skus", { list: k.skus.join(", ") }));
+      if (k.tiers && k.tiers.length) parts.push(t("cond_tiers", { list: k.tiers.join(", ") }));
+      if (k.tags && k.tags.length) parts.push(t("cond_tags", { list: k.tags.join(", ") }));
+      if (k.stores && k.stores.length) parts.push(t("cond_stores", { list: k.stores.join(", ") }));
+      if (k.min_receipt) parts.push(t("cond_min_receipt", { amount: LC.money(k.min_receipt) }));
+      if (k.first_purchase) parts.push(t("cond_first_purchase"));
+      return parts.length ? parts.join("; ") : t("cond_any");
+    };
+    const limits = (c) => {
+      const parts = [];
+      if (c.limit_per_customer) parts.push(t("limit_per_customer_" + c.limit_per_customer.period, { count: c.limit_per_customer.count }));
+      if (c.budget_points) parts.push(t("campaign_budget", { points: LC.pointsText(c.budget_points) }));
+      if (c.till_allowance_points) parts.push(t("campaign_allowance", { points: LC.pointsText(c.till_allowance_points) }));
+      return parts.length ? parts.join("; ") : "—";
+    };
+    panel.append(h("div", { class: "table-wrap" }, LC.table([
+      { label: t("campaign"), value: (c) => h("div", {}, c.name || c.id, h("div", { class: "muted small mono" }, c.id)) },
+      { label: t("campaign_effect"), value: (c) => h("div", {}, effect(c.effect), h("div", { class: "muted small" },
+        t(c.stacking === "exclusive" ? "stacking_exclusive" : "stacking_stack") + " · " + t("campaign_priority", { n: c.priority || 0 }))) },
+      { label: t("campaign_on"), value: on },
+      { label: t("campaign_when"), value: when },
+      { label: t("campaign_limits"), value: limits },
+    ], list)));
+    return panel;
+  }
+
   // Draws the editor for `draft` (a program object) against `current` ({version, program, created_at}).
   function draw(view, current, draft) {
     LC.clear(view);
@@ -193,6 +249,8 @@
     const promos = h("div", { class: "panel" }, h("h2", {}, t("prog_promo_codes")), promosBody,
       h("button", { type: "button", id: "add-promo", on: { click: () => addPromo({ code: "", kind: "percent", value: 10 }) } }, t("add_promo")));
 
+    const campaigns = campaignsPanel(draft);
+
     const offline = h("div", { class: "panel" }, h("h2", {}, t("prog_offline")), h("p", { class: "muted small" }, t("hint_offline")), h("div", { class: "form-grid" },
       intField("offline_redeem_limit", 0),
       intField("offline_max_redemptions", 0),
@@ -234,7 +292,7 @@
     }
 
     const formNotice = LC.formNotice();
-    const editor = h("form", { id: "program-editor", novalidate: true }, formNotice, basics, timing, exclusions, tiers, promos, offline, verify);
+    const editor = h("form", { id: "program-editor", novalidate: true }, formNotice, basics, timing, exclusions, tiers, promos, campaigns, offline, verify);
     editor.addEventListener("submit", (event) => event.preventDefault());
 
     // Review and publish.

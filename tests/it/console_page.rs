@@ -756,6 +756,12 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
         "excluded_categories": ["Табак", "Алкоголь"],
         "tiers": [{ "name": "Серебро", "threshold": 1000000, "accrual_percent": 7 }, { "name": "Золото", "threshold": 5000000, "accrual_percent": 10 }],
         "promo_codes": [{ "code": "ВЕСНА10", "kind": "percent", "value": 10, "min_receipt": 100000, "usage_limit": 500 }],
+        "campaigns": [{ "id": "coffee-x2", "name": "Двойные баллы на кофе", "priority": 10,
+                        "valid_from": "2026-12-01", "valid_until": "2027-01-31",
+                        "schedule": { "days": ["tue", "wed"], "from": "16:00", "to": "18:00" },
+                        "conditions": { "categories": ["Кофе"] }, "effect": { "points_multiplier": 2 },
+                        "limit_per_customer": { "count": 1, "period": "day" },
+                        "budget_points": 100000, "till_allowance_points": 2000 }],
     });
     let (status, stored) = cloud.admin_put("/v1/admin/program", program).await;
     assert_eq!(status, 200, "{stored}");
@@ -794,6 +800,33 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 };
                 let list = browser.wait_text("#conflicts tbody", "the overdraft", |t| t.contains(said)).await;
                 assert!(!list.contains(not), "{list}");
+            }
+            if page == "program" {
+                // The campaigns, read only, in the page's words.
+                let said = if tag == "ru" {
+                    [
+                        "Двойные баллы на кофе",
+                        "баллы ×2",
+                        "категории: Кофе",
+                        "вт, ср 16:00–18:00",
+                        "клиенту 1 раз в день",
+                    ]
+                } else {
+                    [
+                        "Двойные баллы на кофе",
+                        "points ×2",
+                        "categories: Кофе",
+                        "Tue, Wed 16:00–18:00",
+                        "1 a day per customer",
+                    ]
+                };
+                let table = browser.wait_text("#campaigns tbody", "the campaigns", |t| t.contains(said[0])).await;
+                for part in said {
+                    assert!(table.contains(part), "{part} in {table}");
+                }
+                browser.execute("document.getElementById('campaigns').scrollIntoView();", vec![]).await;
+                browser.screenshot("program_campaigns").await;
+                browser.execute("window.scrollTo(0, 0);", vec![]).await;
             }
             if page == "audit" {
                 // A change reads in words: the field's name, the values without JSON's quotes.
