@@ -635,18 +635,18 @@
       .join(" › ");
   };
 
-  // Fields that hold money in minor units wherever they appear in a change (`balance` is not
-  // one of them: a gift card's is money, an adjustment's points).
+  // Fields that hold money in minor units wherever they appear in a change. `balance` is one
+  // only where the caller says so (a gift card's is money, an adjustment's is points).
   const MONEY_FIELDS = new Set(["threshold", "min_receipt", "point_value", "min_payable", "initial", "paid_total", "amount", "discount_amount"]);
-  function isMoney(path) {
+  function isMoney(path, extra) {
     const last = String(path).split(/\.|\[|\]/).filter((p) => p !== "").pop();
-    return MONEY_FIELDS.has(last);
+    return MONEY_FIELDS.has(last) || (extra || []).includes(last);
   }
 
   // A changed value as a reader says it: text without JSON's quotes, yes/no, lists joined,
   // money as money.
-  function changedValue(v, path) {
-    if (typeof v === "number" && path !== undefined && isMoney(path)) return LC.money(v);
+  function changedValue(v, path, moneyKeys) {
+    if (typeof v === "number" && path !== undefined && isMoney(path, moneyKeys)) return LC.money(v);
     if (v === undefined || v === null) return "∅";
     if (typeof v === "boolean") return t(v ? "yes" : "no");
     if (typeof v === "string") return v === "" ? "«»" : v;
@@ -654,8 +654,9 @@
     return JSON.stringify(v);
   }
 
-  LC.diffView = function (before, after) {
-    const shortJson = changedValue;
+  // `moneyKeys`: more fields that hold money in this change (a gift card's `balance`).
+  LC.diffView = function (before, after, moneyKeys) {
+    const shortJson = (v, path) => changedValue(v, path, moneyKeys);
     if (before === null && after === null) return "—";
     const lines = LC.diffLines(before, after);
     if (lines.length === 0) return h("span", { class: "muted" }, t("no_changes"));

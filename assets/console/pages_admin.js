@@ -335,7 +335,8 @@
       { label: t("who"), value: (e) => h("div", {}, WHO[e.who] ? t(WHO[e.who]) : e.who, e.address ? h("div", { class: "muted small mono" }, e.address) : null) },
       { label: t("action"), value: (e) => actionName(e.action) },
       { label: t("target"), value: (e) => h("span", { class: "mono small" }, typeof e.target === "object" ? JSON.stringify(e.target) : e.target) },
-      { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after) },
+      { label: t("change"), value: (e) => LC.diffView(e.before === undefined ? null : e.before, e.after === undefined ? null : e.after,
+        String(e.action).startsWith("gift_card.") ? ["balance"] : []) },
       ], async (cursor) => {
       const answer = await LC.api("GET", "/v1/admin/audit" + LC.query({ ...filters, limit: 50, cursor }));
       return { items: answer.entries || [], next: answer.next_cursor };

@@ -837,6 +837,9 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 };
                 let log = browser.wait_text("#audit tbody", "the customer's edit", |t| t.contains(said)).await;
                 assert!(!log.contains(raw), "{log}");
+                // A gift card's balance is money; an adjustment's points stay points.
+                let card = if tag == "ru" { "Баланс: 3 000,00 ₽" } else { "Balance: ₽3,000.00" };
+                assert!(log.replace('\u{a0}', " ").contains(card), "the gift card's balance as money: {log}");
             }
             browser.screenshot(page).await;
             // A long page also below its first screen (the program's tiers and promo codes).
