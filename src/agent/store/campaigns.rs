@@ -29,9 +29,15 @@ pub(crate) fn context(
     now: i64,
 ) -> Result<CampaignContext, StoreError> {
     let mut context = CampaignContext { store: settings.store.clone(), ..CampaignContext::default() };
+    // Most programs have no campaigns: then a calculate or commit reads nothing more.
+    if program.campaigns.is_empty() {
+        return Ok(context);
+    }
     if let Some(customer) = customer {
         context.tags = customer.tags.clone();
-        context.first_purchase = first_purchase(conn, &customer.id)?;
+        if program.campaigns.iter().any(|campaign| campaign.conditions.first_purchase) {
+            context.first_purchase = first_purchase(conn, &customer.id)?;
+        }
     }
     for campaign in &program.campaigns {
         if let Some(customer) = customer {
