@@ -3,6 +3,7 @@
 //! never negative, the answer does not depend on the order campaigns are listed in, and a full
 //! return reverses exactly what the receipt got.
 
+use super::properties::sold_lines;
 use super::tests::line;
 use super::*;
 use proptest::prelude::*;
@@ -111,27 +112,6 @@ fn context() -> impl Strategy<Value = CampaignContext> {
         })
 }
 
-fn sold(calculation: &Calculation) -> Vec<SoldLine> {
-    calculation
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(line_no, line)| SoldLine {
-            line_no,
-            sku: line.sku.clone(),
-            quantity: line.quantity_milli,
-            paid: line.paid,
-            earn: line.earn,
-            redeem_points: line.redeem_points,
-            returned: Quantity(0),
-            refunded: Money(0),
-            earn_taken_back: 0,
-            redeem_given_back: 0,
-            stamps: Vec::new(),
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(10_000))]
 
@@ -184,7 +164,7 @@ proptest! {
         prop_assert_eq!(&calculate(&reversed).map_err(|e| TestCaseError::fail(e.to_string()))?, &result);
 
         // A full return gives back exactly what the receipt got: money, campaign points included.
-        match plan_return(&sold(&result), None) {
+        match plan_return(&sold_lines(&result), None) {
             Ok(plan) => {
                 prop_assert_eq!(plan.refund, result.total);
                 prop_assert_eq!(plan.points_taken_back, result.points.earn);

@@ -111,7 +111,8 @@ fn fail(error: RulesError) -> TestCaseError {
     TestCaseError::fail(format!("unexpected error: {error}"))
 }
 
-fn sold_lines(calculation: &Calculation) -> Vec<SoldLine> {
+/// A calculation's lines as the till stores them once sold (nothing returned yet).
+pub(super) fn sold_lines(calculation: &Calculation) -> Vec<SoldLine> {
     calculation
         .lines
         .iter()
