@@ -131,6 +131,7 @@ pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFig
             )));
         }
     }
+    check_campaigns(receipt)?;
     if receipt.customer_id.is_none() && (receipt.points.earn > 0 || receipt.points.redeem > 0) {
         return Err(refuse("invalid_payload", "a sale without a customer cannot earn or redeem points"));
     }
@@ -143,6 +144,57 @@ pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFig
         lines,
         promo_codes: receipt.promo_codes.iter().map(|p| p.code.trim().to_uppercase()).collect(),
     })
+}
+
+/// Checks what the sale says its campaigns gave: figures ≥ 0; on each line, the campaigns'
+/// points within its `earn` and their discounts within its `promo_discount`; each campaign's
+/// receipt total (points, discount, stamps earned and used) the sum of its lines'; a campaign
+/// listed once; stamps only with a customer.
+fn check_campaigns(receipt: &crate::wire::Calculation) -> Result<(), Refusal> {
+    let in_range = |v: i64| (0..=MAX_FIGURE).contains(&v);
+    for (no, line) in receipt.lines.iter().enumerate() {
+        let mut points = 0i64;
+        let mut discount = 0i64;
+        for gain in &line.campaigns {
+            let stamps_ok = gain.stamps.is_none_or(|s| in_range(s.earned) && in_range(s.used) && in_range(s.after));
+            if !in_range(gain.points) || !in_range(gain.discount) || !stamps_ok {
+                return Err(bad(format!("line {no}: campaign {} has a figure below 0 or above {MAX_FIGURE}", gain.id)));
+            }
+            // A campaign that gave nothing in all is listed as not applied, but may stay on its lines.
+            let gives = gain.points > 0 || gain.discount > 0 || gain.stamps.is_some_and(|s| s.earned > 0 || s.used > 0);
+            if gives && !receipt.campaigns.iter().any(|total| total.id == gain.id) {
+                return Err(bad(format!("line {no}: campaign {} is not in the receipt's campaigns", gain.id)));
+            }
+            points = points.saturating_add(gain.points);
+            discount = discount.saturating_add(gain.discount);
+        }
+        if points > line.earn || discount > line.promo_discount {
+            return Err(bad(format!("line {no}: its campaigns give more than the line's earn or promo_discount")));
+        }
+    }
+    for (index, total) in receipt.campaigns.iter().enumerate() {
+        if receipt.campaigns[..index].iter().any(|other| other.id == total.id) {
+            return Err(bad(format!("campaign {} is listed twice", total.id)));
+        }
+        let on_lines = receipt.lines.iter().flat_map(|line| &line.campaigns).filter(|gain| gain.id == total.id);
+        let (mut points, mut discount, mut earned, mut used) = (0i64, 0i64, 0i64, 0i64);
+        for gain in on_lines {
+            points = points.saturating_add(gain.points);
+            discount = discount.saturating_add(gain.discount);
+            if let Some(stamps) = &gain.stamps {
+                earned = earned.saturating_add(stamps.earned);
+                used = used.saturating_add(stamps.used);
+            }
+        }
+        let stamps = total.stamps.map_or((0, 0), |s| (s.earned, s.used));
+        if (points, discount, stamps) != (total.points, total.discount, (earned, used)) {
+            return Err(bad(format!("campaign {}: its receipt total is not the sum of its lines", total.id)));
+        }
+        if total.stamps.is_some() && receipt.customer_id.is_none() {
+            return Err(refuse("invalid_payload", "a sale without a customer cannot move stamps"));
+        }
+    }
+    Ok(())
 }
 
 /// What a sold line already gave back, kept per line by the cloud.

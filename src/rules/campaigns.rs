@@ -222,6 +222,36 @@ pub(crate) fn plan<'p>(facts: &Facts<'p>) -> Plan<'p> {
 }
 
 /// Whether `campaign` may apply at all: its effect, dates, schedule, conditions, limit, budget.
+/// Where `now` is in a campaign's dates (its schedule aside), in the program's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignDates {
+    /// Before `valid_from`.
+    Before,
+    Within,
+    /// After `valid_until`.
+    After,
+}
+
+/// A campaign without dates is always within them; one whose dates or zone cannot be read
+/// (refused by the validator) reads as before them, as the till would not run it.
+pub fn campaign_dates(campaign: &Campaign, time_zone: &str, now: Timestamp) -> CampaignDates {
+    if campaign.valid_from.is_none() && campaign.valid_until.is_none() {
+        return CampaignDates::Within;
+    }
+    let Some(moment) = super::local_time::time_zone(time_zone).and_then(|zone| local(now, &zone)) else {
+        return CampaignDates::Before;
+    };
+    if let Some(from) = &campaign.valid_from {
+        if parse_date(from).is_none_or(|from| moment.date < from) {
+            return CampaignDates::Before;
+        }
+    }
+    match &campaign.valid_until {
+        Some(until) if parse_date(until).is_none_or(|until| moment.date > until) => CampaignDates::After,
+        _ => CampaignDates::Within,
+    }
+}
+
 fn gate(
     campaign: &Campaign,
     facts: &Facts<'_>,

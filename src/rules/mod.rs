@@ -40,7 +40,9 @@ pub use campaign::{
     Birthday, Campaign, Conditions, CustomerLimit, Effect, EffectSpec, ExtraPoints, LimitPeriod, PointsPer, Referral,
     Schedule, Stacking, StampCard, DEFAULT_TIME_ZONE,
 };
-pub use campaigns::{BudgetState, CampaignContext, CampaignGain, CampaignSkipped, StampResult};
+pub use campaigns::{
+    campaign_dates, BudgetState, CampaignContext, CampaignDates, CampaignGain, CampaignSkipped, StampResult,
+};
 pub use error::{LineProblem, RulesError};
 pub use local_time::period_start;
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};

@@ -309,6 +309,10 @@ pub enum Change {
         from: String,
         into: String,
     },
+    /// What a budgeted campaign has given, as the cloud counts it (CONTRACTS.md §campaigns):
+    /// published whenever a till's sales give its points, so the other tills stop it when the
+    /// budget is spent.
+    CampaignBudget(CampaignBudgetSnapshot),
     /// A kind of change this build does not know (a newer cloud): skipped, so an older till
     /// keeps syncing instead of failing on every page.
     #[serde(other)]
@@ -344,6 +348,38 @@ pub struct BalanceSnapshot {
     /// The next points to expire in the cloud's lots (absent from an older cloud).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_expiry: Option<super::PointsExpiry>,
+    /// The stamps the customer holds on each stamp card, counting this till's events up to
+    /// `included_seq` like the balance (cards at 0 left out). Absent from an older cloud, which
+    /// counts no stamps: the till then keeps its own count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamps: Option<Vec<StampsHeld>>,
+    /// The customer's uses, at other tills, of campaigns with a `limit_per_customer`, since
+    /// the start of each limit's current period: a till adds its own. Absent from an older cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_uses: Option<Vec<CampaignUse>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StampsHeld {
+    pub campaign_id: String,
+    pub stamps: i64,
+}
+
+/// One receipt a campaign applied to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct CampaignUse {
+    pub campaign_id: String,
+    /// RFC 3339: when the sale happened (the till's clock).
+    pub used_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct CampaignBudgetSnapshot {
+    pub campaign_id: String,
+    /// Points the campaign gave on every till's applied sales.
+    pub given: i64,
+    /// The part of `given` from other tills than the pulling one: the pulling till adds its own.
+    pub given_elsewhere: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -58,27 +58,50 @@ pub(crate) fn context(
                           WHERE customer_id = ?1 AND campaign_id = ?2 AND used_at >= ?3",
                     )?
                     .query_row(params![customer.id, campaign.id, since], |row| row.get(0))?;
+                // And the customer's uses at other tills, as the cloud last told this one.
+                let elsewhere: i64 = if settings.connected {
+                    conn.prepare_cached(
+                        "SELECT COUNT(*) FROM cloud_campaign_uses
+                          WHERE customer_id = ?1 AND campaign_id = ?2 AND used_at >= ?3",
+                    )?
+                    .query_row(params![customer.id, campaign.id, since], |row| row.get(0))?
+                } else {
+                    0
+                };
+                let uses = uses + elsewhere;
                 if uses > 0 {
                     context.uses.insert(campaign.id.clone(), uses);
                 }
             }
         }
         let Some(budget) = campaign.budget_points else { continue };
-        let (cap, given) = if settings.connected {
+        let given_here: i64 = conn
+            .prepare_cached("SELECT COALESCE(SUM(points), 0) FROM campaign_points WHERE campaign_id = ?1")?
+            .query_row([&campaign.id], |row| row.get(0))?;
+        let state = if settings.connected {
+            // What the other tills gave, as the cloud last said, and everything given here.
+            let given_elsewhere: i64 = conn
+                .prepare_cached("SELECT given_elsewhere FROM cloud_campaign_budgets WHERE campaign_id = ?1")?
+                .query_row([&campaign.id], |row| row.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let left = budget.saturating_sub(given_elsewhere).saturating_sub(given_here);
             let unconfirmed: i64 = conn
                 .prepare_cached(
                     "SELECT COALESCE(SUM(points), 0) FROM campaign_points
                       WHERE campaign_id = ?1 AND outbox_seq IN (SELECT seq FROM outbox)",
                 )?
                 .query_row([&campaign.id], |row| row.get(0))?;
-            (campaign.till_allowance_points.unwrap_or(budget), unconfirmed)
+            let allowance = campaign.till_allowance_points.unwrap_or(budget).saturating_sub(unconfirmed);
+            if left <= 0 {
+                BudgetState::Stopped
+            } else {
+                BudgetState::Allowance(allowance.min(left))
+            }
         } else {
-            let given: i64 = conn
-                .prepare_cached("SELECT COALESCE(SUM(points), 0) FROM campaign_points WHERE campaign_id = ?1")?
-                .query_row([&campaign.id], |row| row.get(0))?;
-            (budget, given)
+            BudgetState::Allowance(budget.saturating_sub(given_here))
         };
-        context.budgets.insert(campaign.id.clone(), BudgetState::Allowance(cap.saturating_sub(given)));
+        context.budgets.insert(campaign.id.clone(), state);
     }
     Ok(context)
 }
@@ -122,6 +145,7 @@ pub(crate) fn record_sale(
                  ON CONFLICT (customer_id, campaign_id) DO UPDATE SET stamps = excluded.stamps",
             )?
             .execute(params![customer_id, gain.id, stamps.after])?;
+            note_stamp_move(conn, outbox_seq, customer_id, &gain.id, stamps.earned - stamps.used)?;
         }
         let budgeted = program.campaigns.iter().any(|c| c.id == gain.id && c.budget_points.is_some());
         if budgeted && gain.points > 0 {
@@ -181,6 +205,7 @@ pub(crate) fn record_return(
     conn: &Connection,
     customer_id: Option<&str>,
     receipt_id: &str,
+    outbox_seq: i64,
     plan: &ReturnPlan,
 ) -> Result<(), StoreError> {
     for line in &plan.lines {
@@ -207,7 +232,106 @@ pub(crate) fn record_return(
                  ON CONFLICT (customer_id, campaign_id) DO UPDATE SET stamps = MAX(0, stamps + ?3)",
             )?
             .execute(params![customer_id, back.campaign_id, change])?;
+            note_stamp_move(conn, outbox_seq, customer_id, &back.campaign_id, change)?;
         }
+    }
+    Ok(())
+}
+
+/// Remembers a change of a customer's stamps with the outbox event that carries it, for
+/// [`apply_cloud_state`].
+fn note_stamp_move(
+    conn: &Connection,
+    outbox_seq: i64,
+    customer_id: &str,
+    campaign_id: &str,
+    change: i64,
+) -> Result<(), StoreError> {
+    if change != 0 {
+        conn.prepare_cached(
+            "INSERT INTO stamp_moves (outbox_seq, customer_id, campaign_id, change) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![outbox_seq, customer_id, campaign_id, change])?;
+    }
+    Ok(())
+}
+
+/// Takes in what a pulled balance says of the customer's campaigns, after the balance itself
+/// (whose `included_seq` it uses): each card's count is the cloud's plus this till's moves the
+/// cloud had not applied yet (moves it did apply are forgotten), and the uses at other tills
+/// replace those the cloud sent before. A cloud that sends neither (older) changes nothing.
+pub(crate) fn apply_cloud_state(conn: &Connection, balance: &crate::wire::BalanceSnapshot) -> Result<(), StoreError> {
+    let customer_id = &balance.customer_id;
+    if let Some(stamps) = &balance.stamps {
+        let included_seq: i64 = conn
+            .prepare_cached("SELECT included_seq FROM cloud_balances WHERE customer_id = ?1")?
+            .query_row([customer_id], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        conn.prepare_cached("DELETE FROM stamp_moves WHERE customer_id = ?1 AND outbox_seq <= ?2")?
+            .execute(params![customer_id, included_seq])?;
+        // Every card the cloud or this till knows of: a card missing from the cloud's list is at 0.
+        let mut cards: BTreeMap<String, i64> = BTreeMap::new();
+        {
+            let mut known = conn.prepare_cached(
+                "SELECT campaign_id FROM campaign_stamps WHERE customer_id = ?1
+                 UNION SELECT campaign_id FROM stamp_moves WHERE customer_id = ?1",
+            )?;
+            for id in known.query_map([customer_id], |row| row.get::<_, String>(0))? {
+                cards.insert(id?, 0);
+            }
+        }
+        for held in stamps {
+            cards.insert(held.campaign_id.clone(), held.stamps);
+        }
+        for (campaign_id, cloud) in cards {
+            let pending: i64 = conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(change), 0) FROM stamp_moves WHERE customer_id = ?1 AND campaign_id = ?2",
+                )?
+                .query_row(params![customer_id, campaign_id], |row| row.get(0))?;
+            conn.prepare_cached(
+                "INSERT INTO campaign_stamps (customer_id, campaign_id, stamps) VALUES (?1, ?2, MAX(0, ?3))
+                 ON CONFLICT (customer_id, campaign_id) DO UPDATE SET stamps = excluded.stamps",
+            )?
+            .execute(params![customer_id, campaign_id, cloud.saturating_add(pending)])?;
+        }
+    }
+    if let Some(uses) = &balance.campaign_uses {
+        conn.prepare_cached("DELETE FROM cloud_campaign_uses WHERE customer_id = ?1")?.execute([customer_id])?;
+        for used in uses {
+            let Some(at) = crate::clock::parse_rfc3339(&used.used_at) else { continue };
+            conn.prepare_cached(
+                "INSERT INTO cloud_campaign_uses (customer_id, campaign_id, used_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![customer_id, used.campaign_id, at])?;
+        }
+    }
+    Ok(())
+}
+
+/// What a budgeted campaign gave at the other tills, as the cloud says.
+pub(crate) fn apply_budget(conn: &Connection, budget: &crate::wire::CampaignBudgetSnapshot) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cloud_campaign_budgets (campaign_id, given, given_elsewhere) VALUES (?1, ?2, ?3)
+         ON CONFLICT (campaign_id) DO UPDATE SET given = excluded.given, given_elsewhere = excluded.given_elsewhere",
+    )?
+    .execute(params![budget.campaign_id, budget.given, budget.given_elsewhere])?;
+    Ok(())
+}
+
+/// A local customer merged into the one the cloud kept: their campaign state goes with them
+/// (cards add up).
+pub(crate) fn merge_customer(conn: &Connection, from: &str, into: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO campaign_stamps (customer_id, campaign_id, stamps)
+         SELECT ?2, campaign_id, stamps FROM campaign_stamps WHERE customer_id = ?1 AND true
+         ON CONFLICT (customer_id, campaign_id) DO UPDATE SET stamps = campaign_stamps.stamps + excluded.stamps",
+        params![from, into],
+    )?;
+    conn.execute("DELETE FROM campaign_stamps WHERE customer_id = ?1", [from])?;
+    for table in ["campaign_uses", "stamp_moves", "cloud_campaign_uses"] {
+        conn.execute(&format!("UPDATE {table} SET customer_id = ?2 WHERE customer_id = ?1"), params![from, into])?;
     }
     Ok(())
 }

@@ -241,7 +241,6 @@ impl Store {
                     line.redeem_back
                 ])?;
             }
-            campaigns::record_return(&tx, customer_id.as_deref(), &receipt_id, &plan)?;
             let mut balance_after = None;
             if let Some(customer_id) = &customer_id {
                 let customer = load_customer_by(&tx, settings, "id", customer_id)?
@@ -307,6 +306,7 @@ impl Store {
             )?;
             let returned = ReturnEvent { result: result.clone(), request: request.clone() };
             let seq = enqueue(&tx, &EventPayload::Return(Box::new(returned)), now)?;
+            campaigns::record_return(&tx, customer_id.as_deref(), &receipt_id, seq, &plan)?;
             if let Some(customer_id) = &customer_id {
                 let entries = [
                     Entry {

@@ -248,6 +248,31 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (receipt_id, line_no, campaign_id)
     );
     "#,
+    // 8: campaigns with a cloud (CONTRACTS.md §campaigns). The stamps each sale or return moved,
+    // with the outbox event carrying them: a count pulled from the cloud includes this till's
+    // events up to the balance's `included_seq`, and the later moves are added to it. The
+    // customer's uses at other tills, as the cloud last sent them. What each budgeted campaign
+    // gave at the other tills.
+    r#"
+    CREATE TABLE stamp_moves (
+        outbox_seq  INTEGER NOT NULL,
+        customer_id TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        change      INTEGER NOT NULL
+    );
+    CREATE INDEX stamp_moves_customer ON stamp_moves (customer_id, campaign_id, outbox_seq);
+    CREATE TABLE cloud_campaign_uses (
+        customer_id TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        used_at     INTEGER NOT NULL
+    );
+    CREATE INDEX cloud_campaign_uses_customer ON cloud_campaign_uses (customer_id, campaign_id, used_at);
+    CREATE TABLE cloud_campaign_budgets (
+        campaign_id     TEXT PRIMARY KEY,
+        given           INTEGER NOT NULL,
+        given_elsewhere INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -158,8 +158,10 @@ impl Store {
                     }
                     Change::Balance(balance) => {
                         upsert_balance(&tx, &balance)?;
+                        super::campaigns::apply_cloud_state(&tx, &balance)?;
                         summary.balances += 1;
                     }
+                    Change::CampaignBudget(budget) => super::campaigns::apply_budget(&tx, &budget)?,
                     Change::Unknown => {
                         tracing::debug!("skipped a kind of change this agent does not know");
                     }
@@ -251,10 +253,16 @@ impl Store {
                     report.already_held += removed;
                 }
             }
-            tx.execute(
-                "UPDATE ledger SET outbox_seq = 0 WHERE outbox_seq > 0 AND outbox_seq NOT IN (SELECT seq FROM outbox)",
-                [],
-            )?;
+            // Campaign points and stamp moves follow their events like journal entries.
+            const CARRIED: [&str; 3] = ["ledger", "campaign_points", "stamp_moves"];
+            for table in CARRIED {
+                tx.execute(
+                    &format!(
+                        "UPDATE {table} SET outbox_seq = 0 WHERE outbox_seq > 0 AND outbox_seq NOT IN (SELECT seq FROM outbox)"
+                    ),
+                    [],
+                )?;
+            }
             // Old → new numbers in a table, so each update is one pass; through negative
             // numbers, so no row ever takes a number another still holds.
             tx.execute_batch("DROP TABLE IF EXISTS temp.renumbering; CREATE TEMP TABLE renumbering (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")?;
@@ -262,12 +270,16 @@ impl Store {
                 "INSERT INTO temp.renumbering (old, new) SELECT seq, ?1 + ROW_NUMBER() OVER (ORDER BY seq) FROM outbox",
                 [cloud_last_seq],
             )?;
+            for table in CARRIED {
+                tx.execute_batch(&format!(
+                    "UPDATE {table} SET outbox_seq = -(SELECT new FROM temp.renumbering WHERE old = {table}.outbox_seq)
+                         WHERE outbox_seq IN (SELECT old FROM temp.renumbering);
+                     UPDATE {table} SET outbox_seq = -outbox_seq WHERE outbox_seq < 0;"
+                ))?;
+            }
             tx.execute_batch(
-                "UPDATE ledger SET outbox_seq = -(SELECT new FROM temp.renumbering WHERE old = ledger.outbox_seq)
-                     WHERE outbox_seq IN (SELECT old FROM temp.renumbering);
-                 UPDATE outbox SET seq = -(SELECT new FROM temp.renumbering WHERE old = outbox.seq);
+                "UPDATE outbox SET seq = -(SELECT new FROM temp.renumbering WHERE old = outbox.seq);
                  UPDATE outbox SET seq = -seq;
-                 UPDATE ledger SET outbox_seq = -outbox_seq WHERE outbox_seq < 0;
                  DROP TABLE temp.renumbering;",
             )?;
             let last = cloud_last_seq + report.renumbered as i64;
@@ -410,6 +422,7 @@ fn merge_customer(conn: &Connection, from: &str, into: &str) -> Result<(), Store
     )?;
     conn.execute("DELETE FROM moysklad_links WHERE customer_id = ?1", [from])?;
     conn.execute("DELETE FROM cloud_balances WHERE customer_id = ?1", [from])?;
+    super::campaigns::merge_customer(conn, from, into)?;
     conn.execute("DELETE FROM customers WHERE id = ?1", [from])?;
     tracing::info!(from, into, "a local customer was merged into the one the cloud kept");
     Ok(())

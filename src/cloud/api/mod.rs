@@ -13,6 +13,7 @@
 
 pub mod access;
 mod admin_audit;
+mod admin_campaigns;
 mod admin_customers;
 mod admin_gift_cards;
 mod admin_ledger;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/customers/{id}", get(admin_customers::read).patch(admin_customers::update))
                 .route("/v1/admin/customers/{id}/adjustments", post(admin_customers::adjust))
                 .route("/v1/admin/customers/{id}/activity", get(admin_customers::activity))
+                .route("/v1/admin/customers/{id}/campaigns", get(admin_campaigns::customer))
                 .route("/v1/admin/customers/{id}/consents", get(admin_customers::consents))
                 .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr))
                 .route("/v1/admin/customers.csv", get(admin_reports::export))
@@ -126,7 +128,8 @@ pub fn router(state: AppState) -> Router {
             Router::new()
                 .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
                 .route("/v1/admin/program/versions", get(admin_ledger::program_versions))
-                .route("/v1/admin/program/preview", post(admin_ledger::preview)),
+                .route("/v1/admin/program/preview", post(admin_ledger::preview))
+                .route("/v1/admin/campaigns", get(admin_campaigns::list)),
             Area::Program,
         ))
         .merge(area(

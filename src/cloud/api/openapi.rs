@@ -8,8 +8,8 @@ use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
-    access, admin_audit, admin_customers, admin_gift_cards, admin_ledger, admin_moysklad, admin_reports, admin_tills,
-    admin_users, admin_webhooks, health, signup, sync,
+    access, admin_audit, admin_campaigns, admin_customers, admin_gift_cards, admin_ledger, admin_moysklad,
+    admin_reports, admin_tills, admin_users, admin_webhooks, health, signup, sync,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use super::{
         admin_users::list, admin_users::create, admin_users::update, admin_users::reset_password,
         admin_users::change_own_password, admin_users::begin_totp, admin_users::confirm_totp, admin_users::disable_totp,
         admin_audit::list,
+        admin_campaigns::list, admin_campaigns::customer,
         admin_reports::liability, admin_reports::daily, admin_reports::dashboard, admin_reports::shift,
         admin_reports::export, admin_reports::import,
         sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,

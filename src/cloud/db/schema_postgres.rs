@@ -435,4 +435,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE events ALTER COLUMN payload DROP NOT NULL;
     "#,
+    // 12: campaigns (see the SQLite schema).
+    r#"
+    CREATE TABLE campaign_uses (
+        till_id     TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        customer_id TEXT,
+        points      BIGINT NOT NULL,
+        discount    BIGINT NOT NULL,
+        used_at     BIGINT NOT NULL,
+        PRIMARY KEY (till_id, receipt_id, campaign_id)
+    );
+    CREATE INDEX campaign_uses_customer ON campaign_uses (customer_id, campaign_id, used_at);
+    CREATE TABLE campaign_spend (
+        campaign_id TEXT NOT NULL,
+        till_id     TEXT NOT NULL,
+        points      BIGINT NOT NULL,
+        discount    BIGINT NOT NULL,
+        receipts    BIGINT NOT NULL,
+        PRIMARY KEY (campaign_id, till_id)
+    );
+    CREATE TABLE campaign_stamps (
+        customer_id TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        stamps      BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, campaign_id)
+    );
+    "#,
 ];

@@ -471,6 +471,38 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE events;
     ALTER TABLE events_11 RENAME TO events;
     "#,
+    // 12: campaigns (CONTRACTS.md §campaigns). Each campaign's use on each receipt, with what it
+    // gave and when (the till's clock): `limit_per_customer` counts them across tills, and the
+    // back office reports from them. What each campaign gave per till (a budget counts the sum;
+    // a till is told what the others gave). The stamps each customer holds per stamp card.
+    r#"
+    CREATE TABLE campaign_uses (
+        till_id     TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        customer_id TEXT,
+        points      INTEGER NOT NULL,
+        discount    INTEGER NOT NULL,
+        used_at     INTEGER NOT NULL,
+        PRIMARY KEY (till_id, receipt_id, campaign_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX campaign_uses_customer ON campaign_uses (customer_id, campaign_id, used_at);
+    CREATE TABLE campaign_spend (
+        campaign_id TEXT NOT NULL,
+        till_id     TEXT NOT NULL,
+        points      INTEGER NOT NULL,
+        discount    INTEGER NOT NULL,
+        receipts    INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, till_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE campaign_stamps (
+        customer_id TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        stamps      INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, campaign_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -79,3 +79,27 @@ fn returns_cannot_exceed_the_sale() {
     wrong_sum.result.refund = 100;
     assert_eq!(check_return(&wrong_sum, &sold).unwrap_err().code, "bad_arithmetic");
 }
+
+/// What a sale says its campaigns gave must fit the line and the receipt's totals.
+#[test]
+fn campaign_figures_that_do_not_add_up_are_refused() {
+    let with = |line: serde_json::Value, total: serde_json::Value| {
+        let mut event = serde_json::to_value(sale()).expect("json");
+        event["receipt"]["lines"][0]["campaigns"] = line;
+        event["receipt"]["campaigns"] = total;
+        let event: SaleEvent = serde_json::from_value(event).expect("a sale event");
+        check_sale(&event, Some(&Program::default())).map(|_| ()).map_err(|r| r.code)
+    };
+    let gain = |points: i64| json!({"id": "x2", "name": "x2", "points": points, "discount": 0});
+    assert_eq!(with(json!([gain(2)]), json!([gain(2)])), Ok(()), "2 of the line's 3 points");
+    assert_eq!(with(json!([gain(4)]), json!([gain(4)])), Err("bad_arithmetic"), "more than the line earned");
+    assert_eq!(with(json!([gain(2)]), json!([gain(3)])), Err("bad_arithmetic"), "a total that is not its lines'");
+    assert_eq!(with(json!([gain(2)]), json!([])), Err("bad_arithmetic"), "a line's campaign missing from the totals");
+    assert_eq!(with(json!([gain(-1)]), json!([gain(-1)])), Err("bad_arithmetic"), "negative points");
+    assert_eq!(with(json!([gain(1)]), json!([gain(1), gain(0)])), Err("bad_arithmetic"), "listed twice");
+    let stamps = json!({"id": "card", "name": "card", "points": 0, "discount": 0, "stamps": {"earned": 1, "used": 0, "after": 1}});
+    assert_eq!(with(json!([stamps.clone()]), json!([stamps.clone()])), Ok(()));
+    let mut more = stamps.clone();
+    more["stamps"]["earned"] = json!(2);
+    assert_eq!(with(json!([stamps]), json!([more])), Err("bad_arithmetic"), "stamps that are not the lines'");
+}

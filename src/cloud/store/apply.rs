@@ -708,6 +708,10 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     for code in &figures.promo_codes {
         promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
     }
+    if !sale.receipt.campaigns.is_empty() {
+        let customer = customer_id.as_deref();
+        super::campaigns::record_sale(sql, cx, &program, customer, &figures.receipt_id, &sale.receipt, changes)?;
+    }
     cx.cache.add_sale_to_day(sql, cx.till_id, crate::reports::SaleFigures::of(&sale.receipt), cx.happened_at())?;
     // Only now: a refusal above is rolled back, and the receipt with it.
     cx.cache.note_receipt(&figures.receipt_id);
@@ -866,6 +870,9 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
              WHERE id = $3",
             vals![result.refund, cx.at, &customer.id],
         )?;
+        if result.lines.iter().any(|line| !line.stamps.is_empty()) {
+            super::campaigns::record_return(sql, &customer.id, result, cx.at)?;
+        }
         ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
         changes.add(FeedKind::Balance, &customer.id);
         let change = result.points_given_back - result.points_taken_back;

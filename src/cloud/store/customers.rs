@@ -240,7 +240,7 @@ pub(crate) fn load_resolved(sql: &mut dyn Sql, id: &str, lock: bool) -> Result<O
     }
 }
 
-fn not_found(id: &str) -> CloudError {
+pub(super) fn not_found(id: &str) -> CloudError {
     CloudError::NotFound(super::Missing::Customer(id.to_owned()))
 }
 

@@ -22,6 +22,7 @@
 
 mod admin;
 mod apply;
+mod campaigns;
 mod consents;
 mod customer_events;
 mod customers;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, ProgramVersion};
+pub use campaigns::{CampaignReport, CampaignStatus, CampaignUseView, CustomerCampaigns, StampCardView};
 pub use consents::ConsentChange;
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
 pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
@@ -246,6 +248,8 @@ pub enum FeedKind {
     Program,
     /// A till's customer id that became an alias (the entity id is the alias).
     Merge,
+    /// What a budgeted campaign has given (the entity id is the campaign's).
+    CampaignBudget,
 }
 
 impl FeedKind {
@@ -255,6 +259,7 @@ impl FeedKind {
             FeedKind::Balance => "balance",
             FeedKind::Program => "program",
             FeedKind::Merge => "merge",
+            FeedKind::CampaignBudget => "campaign_budget",
         }
     }
 }

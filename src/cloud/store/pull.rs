@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::{CloudError, Store};
 use crate::cloud::db::Sql;
+use crate::rules::Program;
 use crate::vals;
 use crate::wire::{BalanceSnapshot, Change, ProgramSnapshot, PullResponse};
 
@@ -93,6 +94,7 @@ fn page(
     let has_more = rows.len() as i64 > limit;
     let mut changes = Vec::new();
     let mut seen: Vec<(String, String)> = Vec::new();
+    let mut program = None;
     let mut next = after;
     for row in rows.iter().take(limit as usize) {
         next = row.int(0)?;
@@ -100,7 +102,7 @@ fn page(
         if seen.iter().any(|(k, i)| *k == kind && *i == id) {
             continue;
         }
-        if let Some(change) = snapshot(sql, till_id, &kind, &id)? {
+        if let Some(change) = snapshot(sql, till_id, &kind, &id, &mut program)? {
             changes.push(change);
         }
         seen.push((kind, id));
@@ -109,7 +111,15 @@ fn page(
     Ok((page, next != after))
 }
 
-fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Option<Change>, CloudError> {
+/// The current state of one feed entry for `till_id`. `program` is the current program, read
+/// once per page by the first balance that needs it.
+fn snapshot(
+    sql: &mut dyn Sql,
+    till_id: &str,
+    kind: &str,
+    id: &str,
+    program: &mut Option<Program>,
+) -> Result<Option<Change>, CloudError> {
     Ok(match kind {
         "customer" => super::customers::load_by(sql, "id", id, false)?
             .map(|customer| Change::Customer(Box::new(super::customers::snapshot(&customer)))),
@@ -132,6 +142,16 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
                     paid_total: customer.paid_total.0,
                     included_seq,
                     next_expiry: customer.wallet.next_expiry(at).map(crate::wire::PointsExpiry::of),
+                    stamps: Some(super::campaigns::stamps_of(sql, id)?),
+                    campaign_uses: Some({
+                        if program.is_none() {
+                            *program = Some(super::admin::current_program(sql)?);
+                        }
+                        match program.as_ref() {
+                            Some(program) => super::campaigns::uses_elsewhere(sql, program, id, till_id, at)?,
+                            None => Vec::new(),
+                        }
+                    }),
                 }))
             }
             None => None,
@@ -141,6 +161,7 @@ fn snapshot(sql: &mut dyn Sql, till_id: &str, kind: &str, id: &str) -> Result<Op
             .map(|row| row.text(0))
             .transpose()?
             .map(|into| Change::CustomerMerged { from: id.to_owned(), into }),
+        "campaign_budget" => Some(Change::CampaignBudget(super::campaigns::budget_snapshot(sql, id, till_id)?)),
         "program" => {
             let program = super::admin::current_program(sql)?;
             Some(Change::Program(ProgramSnapshot {
