@@ -392,7 +392,7 @@
   // ------------------------------------------------------------------------------------------
   // Conflicts
 
-  const CONFLICT_KINDS = ["overdraft", "promo_code_overused", "rejected_event", "customer_merged", "card_reassigned", "email_taken", "phone_taken"];
+  const CONFLICT_KINDS = ["overdraft", "promo_code_overused", "campaign_budget_exceeded", "rejected_event", "customer_merged", "card_reassigned", "email_taken", "phone_taken"];
 
   LC.pages.conflicts = {
     area: "conflicts",

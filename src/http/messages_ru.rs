@@ -282,6 +282,8 @@ const CATALOG: &[(&str, &[&str])] = &[
 /// conflict's account (`conflict_…`), an imported line's rejection (`import_…`), a webhook
 /// delivery's failure (`webhook_…`). Sorted by code.
 const SENTENCES: &[(&str, &[&str])] = &[
+    ("conflict_campaign_budget", &["Чек {receipt}: акция «{campaign}» дала {points} баллов, когда её бюджет ({budget}) был уже израсходован (всего выдано: {given}; кассы были без связи и не могли это проверить)."]),
+    ("conflict_campaign_budget_done", &["Чек проведён так, как его провела касса: сверх бюджета {over} баллов, в пределах лимитов касс; с ближайшей синхронизацией кассы остановят акцию."]),
     ("conflict_card_reassigned", &["Касса зарегистрировала клиента {customer} с картой {card}, которая уже есть у клиента {other}."]),
     ("conflict_card_reassigned_done", &["Клиент создан с новым номером карты от облака; кассы получат его вместе с клиентом."]),
     ("conflict_customer_merged", &["Касса зарегистрировала клиента {customer} с телефоном {phone}, который уже принадлежит клиенту {existing}."]),

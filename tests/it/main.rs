@@ -6,6 +6,7 @@ mod support;
 mod webdriver;
 
 mod bad_input;
+mod campaign_sync;
 mod campaigns;
 mod cashier_page;
 mod cashier_session;

@@ -34,8 +34,8 @@ pub struct AppliedReceipt {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConflictView {
     pub id: i64,
-    /// `overdraft`, `promo_code_overused`, `rejected_event`, `customer_merged`,
-    /// `card_reassigned`, `email_taken`, `phone_taken`.
+    /// `overdraft`, `promo_code_overused`, `campaign_budget_exceeded`, `rejected_event`,
+    /// `customer_merged`, `card_reassigned`, `email_taken`, `phone_taken`.
     pub kind: String,
     pub till_id: Option<String>,
     pub event_id: Option<String>,

@@ -194,9 +194,9 @@ pub(super) fn budget_snapshot(
 ) -> Result<CampaignBudgetSnapshot, DbError> {
     let row = sql.query_one(
         "SELECT COALESCE(CAST(SUM(points) AS BIGINT), 0),
-                COALESCE(CAST(SUM(CASE WHEN till_id <> $2 THEN points ELSE 0 END) AS BIGINT), 0)
-           FROM campaign_spend WHERE campaign_id = $1",
-        vals![campaign_id, till_id],
+                COALESCE(CAST(SUM(CASE WHEN till_id <> $1 THEN points ELSE 0 END) AS BIGINT), 0)
+           FROM campaign_spend WHERE campaign_id = $2",
+        vals![till_id, campaign_id],
     )?;
     Ok(CampaignBudgetSnapshot { campaign_id: campaign_id.to_owned(), given: row.int(0)?, given_elsewhere: row.int(1)? })
 }
