@@ -448,4 +448,60 @@ mod tests {
         let stamps = gained(&after, "latte-card").and_then(|g| g.stamps).expect("stamps moved");
         assert_eq!((stamps.earned, stamps.after), (1, 5), "4 held again, and one more: {after:?}");
     }
+
+    /// A pulled count is the cloud's plus this till's moves the cloud had not applied; the
+    /// applied ones are forgotten; a card the cloud no longer lists is at 0 plus what waits.
+    #[test]
+    fn a_pulled_stamp_count_adds_the_moves_the_cloud_has_not_applied() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("agent.db");
+        let settings =
+            StoreSettings { default_region: "RU".into(), card_prefix: "2700".into(), connected: true, store: None };
+        drop(Store::open(&path, settings).expect("the store opens"));
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.execute_batch(
+            "INSERT INTO cloud_balances (customer_id, balance, available, pending, paid_total, included_seq)
+                  VALUES ('c', 0, 0, 0, 0, 5);
+             INSERT INTO campaign_stamps (customer_id, campaign_id, stamps) VALUES ('c', 'card', 6), ('c', 'old', 2);
+             INSERT INTO stamp_moves (outbox_seq, customer_id, campaign_id, change)
+                  VALUES (4, 'c', 'card', 3), (7, 'c', 'card', 2), (8, 'c', 'old', 1);",
+        )
+        .expect("seeded");
+        let balance = crate::wire::BalanceSnapshot {
+            customer_id: "c".into(),
+            balance: 0,
+            available: 0,
+            pending: 0,
+            paid_total: 0,
+            included_seq: 5,
+            next_expiry: None,
+            stamps: Some(vec![crate::wire::StampsHeld { campaign_id: "card".into(), stamps: 4 }]),
+            campaign_uses: Some(vec![crate::wire::CampaignUse {
+                campaign_id: "once".into(),
+                used_at: "2026-12-01T10:00:00Z".into(),
+            }]),
+        };
+        super::apply_cloud_state(&conn, &balance).expect("applied");
+        let held = |card: &str| -> i64 {
+            conn.query_row(
+                "SELECT stamps FROM campaign_stamps WHERE customer_id = 'c' AND campaign_id = ?1",
+                [card],
+                |row| row.get(0),
+            )
+            .expect("a card")
+        };
+        assert_eq!(held("card"), 4 + 2, "the cloud's 4 and the move after seq 5");
+        assert_eq!(held("old"), 1, "not in the cloud's list: 0 and the move still waiting");
+        let moves: i64 = conn.query_row("SELECT COUNT(*) FROM stamp_moves", [], |row| row.get(0)).expect("count");
+        assert_eq!(moves, 2, "the move the cloud applied (seq 4) is forgotten");
+        let uses: i64 = conn
+            .query_row("SELECT COUNT(*) FROM cloud_campaign_uses WHERE campaign_id = 'once'", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(uses, 1);
+
+        // An older cloud sends neither: the till's own counts stay.
+        let older = crate::wire::BalanceSnapshot { stamps: None, campaign_uses: None, ..balance };
+        super::apply_cloud_state(&conn, &older).expect("applied");
+        assert_eq!(held("card"), 6);
+    }
 }

@@ -489,6 +489,8 @@ mod tests {
              INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 10, 'r1', 0, 8);
              INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 20, 'r2', 0, 9);
              INSERT INTO ledger (customer_id, kind, points, reference, created_at, outbox_seq) VALUES ('c', 'accrual', 40, 'r3', 0, 10);
+             INSERT INTO campaign_points (campaign_id, receipt_id, outbox_seq, points) VALUES ('beans', 'r2', 9, 50), ('beans', 'r3', 10, 50);
+             INSERT INTO stamp_moves (outbox_seq, customer_id, campaign_id, change) VALUES (9, 'c', 'card', 2), (10, 'c', 'card', 3);
              INSERT INTO meta (key, value) VALUES ('sync_conflict', '10'), ('sync_cursor', '1.5');",
         )
         .unwrap();
@@ -557,6 +559,15 @@ mod tests {
         assert_eq!(
             rows(&path, "SELECT reference, outbox_seq FROM ledger ORDER BY seq"),
             [("acked".to_owned(), 0), ("r1".to_owned(), 0), ("r2".to_owned(), 0), ("r3".to_owned(), 42)]
+        );
+        // Campaign points and stamp moves follow their events the same way.
+        assert_eq!(
+            rows(&path, "SELECT receipt_id, outbox_seq FROM campaign_points ORDER BY receipt_id"),
+            [("r2".to_owned(), 0), ("r3".to_owned(), 42)]
+        );
+        assert_eq!(
+            rows(&path, "SELECT campaign_id, outbox_seq FROM stamp_moves ORDER BY change"),
+            [("card".to_owned(), 0), ("card".to_owned(), 42)]
         );
         assert_eq!(rows(&path, "SELECT event_id, length(code) FROM sync_rejections"), [("e1".to_owned(), 18)]);
         assert_eq!(store.sequence_conflict().await.unwrap(), None);
