@@ -214,6 +214,7 @@
     left.append(consentHistory(c, names));
 
     right.append(tagsPanel(view, c, canEdit));
+    right.append(campaignsPanel(c, names));
 
     const qr = h("div", { class: "panel" }, h("h2", {}, t("card_qr")));
     right.append(qr);
@@ -294,6 +295,53 @@
       ], r.returns))] : null);
     const d = LC.dialog(t("receipt"), content, [{ label: t("close") }]);
     d.box.classList.add("wide");
+  }
+
+  // The customer's stamp cards ("4 of 5", drawn as the card a shopper knows) and the latest
+  // receipts campaigns gave something on.
+  function campaignsPanel(c, names) {
+    const panel = h("div", { class: "panel", id: "customer-campaigns" }, h("h2", {}, t("customer_campaigns")), LC.loading());
+    LC.api("GET", "/v1/admin/customers/" + encodeURIComponent(c.id) + "/campaigns").then((answer) => {
+      const cards = answer.stamps || [];
+      const uses = answer.uses || [];
+      const body = h("div");
+      if (!cards.length && !uses.length) {
+        body.append(LC.empty(t("no_customer_campaigns")));
+      }
+      for (const card of cards) {
+        const of = card.for_reward || 0;
+        const dots = h("div", { class: "stamps", "aria-hidden": "true" });
+        for (let i = 0; i < Math.min(of, 20); i++) {
+          dots.append(h("span", { class: i < card.stamps ? "stamp on" : "stamp" }));
+        }
+        const full = of > 0 && card.stamps >= of;
+        body.append(h("div", { class: "stamp-card" },
+          h("div", {}, h("b", {}, card.name)),
+          of > 0 ? dots : null,
+          h("div", { class: "muted small" }, (of > 0 ? t("stamps_of", { n: card.stamps, of }) : t("stamps_held", { n: card.stamps })) +
+            (full ? " — " + t("stamps_reward_next") : ""))));
+      }
+      if (uses.length) {
+        // A list, not a table: the right-hand column is narrow.
+        const gave = (u) => [
+          u.points ? "+" + LC.pointsText(u.points) : null,
+          u.discount ? "−" + LC.money(u.discount) : null,
+          u.stamps_earned ? "+" + LC.countText(u.stamps_earned, ["штамп", "штампа", "штампов"], ["stamp", "stamps"]) : null,
+        ].filter(Boolean).join(", ");
+        body.append(h("h3", {}, t("campaign_uses")), h("ul", { class: "campaign-uses" }, uses.slice(0, 10).map((u) =>
+          h("li", {},
+            h("div", { class: "use-line" }, h("span", {}, u.name), h("b", { class: "num" }, gave(u))),
+            h("div", { class: "muted small" }, LC.dateTime(u.used_at) + " · " + tillLabel(names, u.till_id) + " · " + t("receipt") + " " + u.receipt_id)))));
+      }
+      panel.lastChild.replaceWith(body);
+    }).catch((error) => panel.lastChild.replaceWith(h("p", { class: "muted" }, error.message)));
+    return panel;
+  }
+
+  // A till as plain text: "Main street · till-b", or its id's start.
+  function tillLabel(names, id) {
+    const till = names && names.get(id);
+    return till ? till.store + " · " + till.name : id.slice(0, 8) + "…";
   }
 
   async function loadActivity(id, lotsBox, activityBox, names) {

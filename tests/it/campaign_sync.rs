@@ -14,6 +14,7 @@ use crate::cloud_test;
 use crate::proxy::{Fault, FaultProxy};
 use crate::support::Agent;
 use crate::sync_e2e::{enroll, eventually, wait_drained};
+use crate::webdriver::{self, Browser};
 
 const BUDGET: i64 = 100;
 const ALLOWANCE: i64 = 60;
@@ -82,6 +83,7 @@ async fn sync(agent: &Agent) {
 
 cloud_test!(campaigns_run_offline_and_agree_after_sync, campaigns_scenario);
 async fn campaigns_scenario(backend: Backend) {
+    let in_browser = !backend.is_postgres() && webdriver::available().is_some();
     let cloud = Cloud::start(backend).await;
     let (status, body) = cloud.admin_put("/v1/admin/program", program()).await;
     assert_eq!(status, 200, "{body}");
@@ -210,4 +212,36 @@ async fn campaigns_scenario(backend: Backend) {
     let (_, stamps) = cloud.admin_get(&format!("/v1/admin/customers/{customer_id}/campaigns")).await;
     assert_eq!(stamps["stamps"][0]["stamps"], 4, "the return gives the four stamps back: {stamps}");
     eventually(Duration::from_secs(15), "till A to hear of the return's stamps", || stamps_at_a(5)).await;
+
+    if in_browser {
+        customer_card_shows_the_stamps(&cloud, &customer_id).await;
+    }
+}
+
+/// The back office's customer card shows the stamp card as the shopper knows it and the
+/// receipts campaigns gave something on, in Russian and in English.
+async fn customer_card_shows_the_stamps(cloud: &Cloud, customer_id: &str) {
+    const OWNER: &str = "owner@romashka.ru";
+    const PASSWORD: &str = "correct horse battery";
+    cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
+    for (lang, stamps, campaign) in
+        [("ru-RU", "4 из 5 штампов", "Каждый шестой латте"), ("en-US", "4 of 5 stamps", "Каждый шестой латте")]
+    {
+        let browser = Browser::start("console_customer_campaigns", lang).await;
+        browser.goto(&cloud.url("/admin/")).await;
+        browser.send_keys(&browser.find("#signin-email").await, OWNER).await;
+        browser.send_keys(&browser.find("#signin-password").await, PASSWORD).await;
+        browser.click_css("#signin-submit").await;
+        browser.find("#nav-list a").await;
+        browser.execute("location.hash = arguments[0];", vec![json!(format!("#/customers/{customer_id}"))]).await;
+        let panel = browser.wait_text("#customer-campaigns", "the stamp card", |t| t.contains(stamps)).await;
+        assert!(panel.contains(campaign), "{panel}");
+        // The latest receipts: the stamp card on A's and B's, the beans bonus, the one-time bonus.
+        assert!(panel.contains("+50 за зерно") && panel.contains("+10 в первый раз"), "{panel}");
+        let filled =
+            browser.execute("return document.querySelectorAll('#customer-campaigns .stamp.on').length;", vec![]).await;
+        assert_eq!(filled, 4, "four stamps drawn filled");
+        browser.execute("document.getElementById('customer-campaigns').scrollIntoView();", vec![]).await;
+        browser.screenshot(lang).await;
+    }
 }

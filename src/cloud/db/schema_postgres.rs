@@ -444,6 +444,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         customer_id TEXT,
         points      BIGINT NOT NULL,
         discount    BIGINT NOT NULL,
+        stamps_earned BIGINT NOT NULL,
+        stamps_used BIGINT NOT NULL,
         used_at     BIGINT NOT NULL,
         PRIMARY KEY (till_id, receipt_id, campaign_id)
     );

@@ -483,6 +483,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         customer_id TEXT,
         points      INTEGER NOT NULL,
         discount    INTEGER NOT NULL,
+        stamps_earned INTEGER NOT NULL,
+        stamps_used INTEGER NOT NULL,
         used_at     INTEGER NOT NULL,
         PRIMARY KEY (till_id, receipt_id, campaign_id)
     ) WITHOUT ROWID;

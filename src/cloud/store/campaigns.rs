@@ -34,9 +34,20 @@ pub(super) fn record_sale(
     let happened = cx.happened_at();
     for gain in &receipt.campaigns {
         sql.write(
-            "INSERT INTO campaign_uses (till_id, receipt_id, campaign_id, customer_id, points, discount, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (till_id, receipt_id, campaign_id) DO NOTHING",
-            vals![cx.till_id, receipt_id, &gain.id, customer_id, gain.points, gain.discount, happened],
+            "INSERT INTO campaign_uses
+                 (till_id, receipt_id, campaign_id, customer_id, points, discount, stamps_earned, stamps_used, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (till_id, receipt_id, campaign_id) DO NOTHING",
+            vals![
+                cx.till_id,
+                receipt_id,
+                &gain.id,
+                customer_id,
+                gain.points,
+                gain.discount,
+                gain.stamps.map_or(0, |s| s.earned),
+                gain.stamps.map_or(0, |s| s.used),
+                happened
+            ],
         )?;
         sql.write(
             "INSERT INTO campaign_spend (campaign_id, till_id, points, discount, receipts) VALUES ($1, $2, $3, $4, 1)
@@ -249,6 +260,9 @@ pub struct CampaignUseView {
     pub receipt_id: String,
     pub points: i64,
     pub discount: i64,
+    /// A stamp card's stamps earned and spent on free units on this receipt.
+    pub stamps_earned: i64,
+    pub stamps_used: i64,
     pub used_at: String,
 }
 
@@ -328,7 +342,8 @@ impl Store {
                 })
                 .collect();
             let rows = sql.query(
-                "SELECT campaign_id, till_id, receipt_id, points, discount, used_at FROM campaign_uses
+                "SELECT campaign_id, till_id, receipt_id, points, discount, stamps_earned, stamps_used, used_at
+                   FROM campaign_uses
                   WHERE customer_id = $1 ORDER BY used_at DESC, receipt_id DESC LIMIT 50",
                 vals![&id],
             )?;
@@ -343,7 +358,9 @@ impl Store {
                         receipt_id: row.text(2)?,
                         points: row.int(3)?,
                         discount: row.int(4)?,
-                        used_at: crate::clock::rfc3339(row.int(5)?),
+                        stamps_earned: row.int(5)?,
+                        stamps_used: row.int(6)?,
+                        used_at: crate::clock::rfc3339(row.int(7)?),
                     })
                 })
                 .collect::<Result<_, DbError>>()?;
