@@ -12,6 +12,8 @@
 //!   totals — shared by the cloud's reports and the agent's offline shift report.
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
+//! - [`sms`]: sending text messages through a configured gateway (log, a signed webhook,
+//!   SMS.ru), one attempt at a time; both binaries use it.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
 //!   commands (`doctor` among them), and the tray icon's state, icons and poller (the desktop
 //!   part behind cargo feature `tray`).
@@ -34,6 +36,7 @@ pub mod identity;
 pub mod moysklad;
 pub mod reports;
 pub mod rules;
+pub mod sms;
 pub mod wire;
 
 #[cfg(test)]

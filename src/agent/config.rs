@@ -39,6 +39,20 @@ pub struct ConfigFile {
     /// cashier page's enrolment form, and the privacy policy's address.
     pub personal_data_operator: Option<String>,
     pub privacy_policy_url: Option<String>,
+    /// Where this till sends SMS codes itself (a standalone till's MoySklad codes).
+    pub sms: SmsSection,
+}
+
+/// `[sms]`: `webhook_url` (a POST of {"phone", "text", "id"}, signed with `secret` like the
+/// cloud's webhooks) or `smsru_api_key` (SMS.ru); neither = codes are logged, not sent.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsSection {
+    pub webhook_url: Option<String>,
+    pub secret: Option<String>,
+    pub smsru_api_key: Option<String>,
+    /// SMS.ru's address (a stand-in, a proxy).
+    pub smsru_url: Option<String>,
 }
 
 /// The resolved configuration of a running agent.
@@ -66,6 +80,8 @@ pub struct AgentConfig {
     /// The HTTP header read and idle timeouts and the connection bound
     /// (`LOYALTY_AGENT_HEADER_TIMEOUT_MS`, `…_IDLE_TIMEOUT_MS`, `…_MAX_CONNECTIONS`).
     pub http: ServeLimits,
+    /// Where this till's own SMS codes go (`[sms]`).
+    pub sms: crate::sms::SmsGateway,
 }
 
 /// Connections the agent serves at once: a till's programs, its cashier page and a few tools.
@@ -157,7 +173,24 @@ impl AgentConfig {
             file.privacy_policy_url.as_deref(),
         )
         .map_err(|message| ConfigError::Invalid { path: config_dir.join("config.toml"), message })?;
+        let sms_choice = match (&file.sms.webhook_url, &file.sms.smsru_api_key) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    path: config_dir.join("config.toml"),
+                    message: "[sms] takes webhook_url or smsru_api_key, not both".into(),
+                })
+            }
+            (Some(url), None) => format!("webhook:{url}"),
+            (None, Some(key)) => format!("smsru:{key}"),
+            (None, None) => "log".to_owned(),
+        };
+        let sms = crate::sms::SmsGateway::parse(&sms_choice, file.sms.secret.as_deref(), file.sms.smsru_url.as_deref())
+            .map_err(|why| ConfigError::Invalid {
+                path: config_dir.join("config.toml"),
+                message: format!("[sms]: {why}"),
+            })?;
         Ok(AgentConfig {
+            sms,
             listen: overrides
                 .listen
                 .or(file.listen)

@@ -13,6 +13,7 @@ pub mod program_file;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod sms;
 pub mod state;
 pub mod status;
 pub mod store;

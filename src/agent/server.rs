@@ -139,6 +139,7 @@ pub async fn prepare(config: &AgentConfig) -> Result<Prepared, StartError> {
         signup,
         personal_data: config.personal_data.clone(),
         sessions: Arc::new(super::session::Sessions::new()),
+        sms: Arc::new(super::sms::DirectSender::new(config.sms.clone())),
     };
     let mut background = Vec::new();
     if let (Some(link), Ok(store)) = (&link, &state.storage) {

@@ -50,6 +50,8 @@ pub struct AppState {
     pub personal_data: crate::wire::PersonalDataNotice,
     /// The cashier page's launch codes and sessions (in memory: a restart ends them).
     pub sessions: Arc<Sessions>,
+    /// Where this till's own SMS codes go (`[sms]` in `config.toml`).
+    pub sms: Arc<dyn crate::moysklad::CodeSender>,
 }
 
 /// The public sign-up page a receipt's sign-up QR code opens (see [`crate::identity::signup_link`]).

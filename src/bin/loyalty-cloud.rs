@@ -67,6 +67,17 @@ enum Command {
         /// the back office's session cookie is sent over https only.
         #[arg(long, env = "LOYALTY_CLOUD_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Where SMS codes go: `log` (development: logged, not sent), `webhook:https://…` (a
+        /// POST of {"phone", "text", "id"}, signed with --sms-secret like the webhooks) or
+        /// `smsru:API_KEY` (SMS.ru).
+        #[arg(long, env = "LOYALTY_CLOUD_SMS", default_value = "log")]
+        sms: String,
+        /// The key that signs the SMS webhook's requests (X-Loyalty-Signature).
+        #[arg(long, env = "LOYALTY_CLOUD_SMS_SECRET", hide_env_values = true)]
+        sms_secret: Option<String>,
+        /// SMS.ru's address (a stand-in for tests, or a proxy).
+        #[arg(long, env = "LOYALTY_CLOUD_SMSRU_URL")]
+        smsru_url: Option<String>,
         /// Milliseconds a client has to send a request's headers before its
         /// connection is closed.
         #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
@@ -196,6 +207,7 @@ impl Storage {
             personal_data: Default::default(),
             http: ServeLimits::with_max_connections(loyalty::cloud::config::MAX_CONNECTIONS),
             public_url: None,
+            sms: loyalty::sms::SmsGateway::Log,
         })
     }
 }
@@ -239,6 +251,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             personal_data_operator,
             privacy_policy_url,
             public_url,
+            sms,
+            sms_secret,
+            smsru_url,
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
@@ -258,6 +273,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(url) => anyhow::bail!("--public-url must start with https:// or http://, not {url:?}"),
                 None => None,
             };
+            config.sms = loyalty::sms::SmsGateway::parse(&sms, sms_secret.as_deref(), smsru_url.as_deref())
+                .map_err(|why| anyhow::anyhow!("--sms: {why}"))?;
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             config.webhooks.allow_private = allow_private_webhooks;

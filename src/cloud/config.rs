@@ -35,6 +35,8 @@ pub struct CloudConfig {
     /// The address people reach this cloud at (`https://loyalty.example.com`); with https the
     /// back office's session cookie is `Secure`.
     pub public_url: Option<String>,
+    /// Where SMS codes go (`--sms`).
+    pub sms: crate::sms::SmsGateway,
 }
 
 /// Connections the cloud serves at once by default: every till keeps one open (its long poll),
@@ -56,6 +58,7 @@ impl std::fmt::Debug for CloudConfig {
             .field("signup_origins", &self.signup_origins)
             .field("personal_data", &self.personal_data)
             .field("http", &self.http)
+            .field("sms", &self.sms)
             .finish()
     }
 }

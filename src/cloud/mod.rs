@@ -8,6 +8,7 @@
 //! - [`api`]: the HTTP routes (health, admin, sync) and their guards.
 //! - [`import`]: `loyalty-cloud customers import`, the chain's bulk CSV import.
 //! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
+//! - [`sms`]: the SMS outbox's delivery task and `SmsOutbox`, where requests queue codes.
 //! - [`webhook_address`]: which receivers a webhook may reach (none inside the cloud's network
 //!   unless allowed), checked at creation and, through the client's resolver, at delivery.
 //! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
@@ -21,6 +22,7 @@ pub mod import;
 pub mod ledger;
 pub mod moysklad_backend;
 pub mod server;
+pub mod sms;
 pub mod store;
 pub mod token;
 pub mod users_cli;

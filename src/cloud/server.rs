@@ -53,7 +53,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
     let signup =
         api::SignupGuard::new(config.signup_per_minute, config.trust_forwarded_for, config.default_country.clone());
     let state = AppState {
-        store,
+        store: store.clone(),
         admin_token,
         started: Instant::now(),
         webhooks: config.webhooks,
@@ -62,6 +62,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         personal_data: config.personal_data.clone(),
         login: std::sync::Arc::new(api::access::LoginGuard::default()),
         public_https: config.public_url.as_deref().is_some_and(|url| url.starts_with("https://")),
+        sms: super::sms::SmsOutbox::new(store.clone(), config.sms.clone()),
     };
     Ok(Prepared { state, listener, limits: config.http })
 }
@@ -97,7 +98,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped);
+    let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped.clone());
+    let texts = super::sms::spawn(state.sms.clone(), stopped);
     // `serve` gives every request the peer's address (`ConnectInfo`): the client's IP for the
     // sign-up form's and the enrolment's rate limits.
     let app = api::router(state);
@@ -108,6 +110,9 @@ pub async fn run(
     .await;
     if tokio::time::timeout(WEBHOOK_STOP, deliveries).await.is_err() {
         tracing::warn!("the webhook task did not stop in time; unfinished deliveries are retried later");
+    }
+    if tokio::time::timeout(WEBHOOK_STOP, texts).await.is_err() {
+        tracing::warn!("the SMS task did not stop in time; unsent messages are tried again later");
     }
     served
 }

@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
             crate::moysklad::PREFIX,
             crate::moysklad::service(
                 crate::agent::moysklad_backend::AgentBackend::new(state.clone()),
-                std::sync::Arc::new(crate::moysklad::LogSender),
+                state.sms.clone(),
             ),
         )
         .fallback(common::not_found)

@@ -100,3 +100,42 @@ pub async fn retry(
     audit(&state, &principal, "webhook.retry", Some(id), None, Some(after)).await;
     Ok(StatusCode::ACCEPTED)
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SmsQuery {
+    /// Only messages in this state: `pending`, `sent`, `failed`, `expired`.
+    pub status: Option<String>,
+}
+
+/// The SMS gateway in use and the latest 100 messages, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SmsList {
+    /// `log` (development: logged, not sent), `webhook:<address>` or `smsru`.
+    pub gateway: String,
+    pub messages: Vec<crate::cloud::store::SmsView>,
+}
+
+/// The SMS codes the cloud sent (MoySklad's verification codes, self-service logins): each
+/// one's state, attempts and the gateway's last error, the phone and the code masked.
+#[utoipa::path(get, path = "/v1/admin/sms", tag = "admin", operation_id = "admin_sms_list", params(SmsQuery),
+    responses((status = 200, body = SmsList), (status = 422, body = crate::wire::ErrorBody)))]
+pub async fn sms(
+    State(state): State<AppState>,
+    _principal: Principal,
+    ApiQuery(query): ApiQuery<SmsQuery>,
+) -> Result<Json<SmsList>, ApiError> {
+    let status = query.status.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(status) = &status {
+        if !["pending", "sent", "failed", "expired"].contains(&status.as_str()) {
+            return Err(ApiError::unprocessable("invalid_status", "status must be pending, sent, failed or expired")
+                .with("param", "status"));
+        }
+    }
+    let gateway = match state.sms.gateway() {
+        crate::sms::SmsGateway::Log => "log".to_owned(),
+        crate::sms::SmsGateway::Webhook { url, .. } => format!("webhook:{url}"),
+        crate::sms::SmsGateway::SmsRu { .. } => "smsru".to_owned(),
+    };
+    Ok(Json(SmsList { gateway, messages: state.store.sms_list(status, 100).await? }))
+}

@@ -75,6 +75,8 @@ pub struct AppState {
     pub login: std::sync::Arc<access::LoginGuard>,
     /// The cloud's public address is https: session cookies are `Secure`.
     pub public_https: bool,
+    /// Where SMS codes are queued (`cloud::sms`).
+    pub sms: crate::cloud::sms::SmsOutbox,
 }
 
 pub use signup::SignupGuard;
@@ -143,7 +145,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/webhooks", post(admin_webhooks::create).get(admin_webhooks::list))
                 .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
                 .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
-                .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry)),
+                .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
+                .route("/v1/admin/sms", get(admin_webhooks::sms)),
             Area::Webhooks,
         ))
         .merge(area(
@@ -191,7 +194,7 @@ pub fn router(state: AppState) -> Router {
     // MoySklad's calls carry their own key (a store's, see admin_moysklad.rs).
     let moysklad = crate::moysklad::service(
         crate::cloud::moysklad_backend::CloudBackend::new(state.store.clone()),
-        std::sync::Arc::new(crate::moysklad::LogSender),
+        std::sync::Arc::new(state.sms.clone()),
     );
     let signup = Router::new()
         // OPTIONS is routed so the CORS layer sees browsers' preflight requests (it answers

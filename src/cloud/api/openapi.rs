@@ -20,7 +20,7 @@ use super::{
         admin_tills::create, admin_tills::list, admin_tills::new_code, admin_tills::revoke,
         admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust, admin_customers::activity, admin_customers::consents, admin_customers::qr,
         admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::program_versions, admin_ledger::preview, admin_ledger::conflicts, admin_ledger::handled,
-        admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry,
+        admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry, admin_webhooks::sms,
         admin_moysklad::list, admin_moysklad::create, admin_moysklad::revoke,
         admin_gift_cards::issue, admin_gift_cards::list, admin_gift_cards::read, admin_gift_cards::void,
         access::login, access::session, access::logout,

@@ -466,4 +466,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (customer_id, campaign_id)
     );
     "#,
+    // 13: the SMS outbox (see the SQLite schema).
+    r#"
+    CREATE TABLE sms_messages (
+        id              TEXT PRIMARY KEY,
+        phone           TEXT NOT NULL,
+        text            TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        status          TEXT NOT NULL,            -- pending | sent | failed | expired
+        attempts        BIGINT NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        expires_at_ms   BIGINT NOT NULL,
+        lease_owner     TEXT,
+        lease_until_ms  BIGINT,
+        last_error      TEXT,
+        gateway_id      TEXT,
+        masked          BIGINT NOT NULL DEFAULT 0,
+        created_at_ms   BIGINT NOT NULL,
+        done_at_ms      BIGINT
+    );
+    CREATE INDEX sms_messages_due ON sms_messages (status, next_attempt_ms);
+    CREATE INDEX sms_messages_created ON sms_messages (created_at_ms);
+    CREATE INDEX sms_messages_unmasked ON sms_messages (id) WHERE masked = 0;
+    "#,
 ];

@@ -505,6 +505,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (customer_id, campaign_id)
     ) WITHOUT ROWID;
     "#,
+    // 13: the SMS outbox (`store::sms`): messages the delivery task sends, with their
+    // lease (as the webhook deliveries), attempts, the last error the back office lists, and
+    // `masked` once a done message's code digits were hidden.
+    r#"
+    CREATE TABLE sms_messages (
+        id              TEXT PRIMARY KEY,
+        phone           TEXT NOT NULL,
+        text            TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        status          TEXT NOT NULL,            -- pending | sent | failed | expired
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        expires_at_ms   INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until_ms  INTEGER,
+        last_error      TEXT,
+        gateway_id      TEXT,
+        masked          INTEGER NOT NULL DEFAULT 0,
+        created_at_ms   INTEGER NOT NULL,
+        done_at_ms      INTEGER
+    );
+    CREATE INDEX sms_messages_due ON sms_messages (status, next_attempt_ms);
+    CREATE INDEX sms_messages_created ON sms_messages (created_at_ms);
+    CREATE INDEX sms_messages_unmasked ON sms_messages (id) WHERE masked = 0;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -37,6 +37,7 @@ mod push;
 mod reports;
 mod scope;
 mod signup;
+mod sms;
 mod tills;
 mod users;
 mod webhooks;
@@ -60,6 +61,7 @@ pub use reports::{
 };
 pub use scope::StoreScope;
 pub use signup::SignupOutcome;
+pub use sms::{ClaimedSms, SmsView};
 pub use tills::{NewTill, TillView};
 pub use users::{
     clean_email, clean_stores as users_clean_stores, AuditEntry, AuditRecord, Failure, LoginAccount, UserChange,
