@@ -522,7 +522,7 @@
       LC.clear(out).append(LC.loading());
       try {
         const answer = await LC.busy(run, () => LC.api("POST", "/v1/admin/program/preview", { program, receipt }));
-        LC.clear(out).append(comparison(answer, program));
+        LC.clear(out).append(h("p", { class: "muted small", id: "preview-moment" }, pricedAt(at.input.value, program.time_zone)), comparison(answer, program));
       } catch (error) {
         // A draft the server refuses is marked where it is wrong, as publishing would.
         LC.clear(out).append(h("div", { class: "notice error" }, error.code === "invalid_program" ? hooks.showRefusal(error) : error.message));
@@ -537,6 +537,16 @@
       h("div", { class: "grid2" }, at.wrap, store.wrap, tier.wrap, tags.wrap), first.wrap, stampsBox,
       h("div", { class: "actions" }, run), out);
     return { panel, update };
+  }
+
+  // "Рассчитано на пн, 30 нояб. 2026 г., 16:30 по времени Europe/Moscow": the moment as typed
+  // (a local date-time of the program's zone, shown as such, never shifted to the browser's).
+  function pricedAt(local, zone) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local || "");
+    if (!m) return t("preview_priced_now");
+    const when = new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]).toLocaleString(LC.lang === "ru" ? "ru-RU" : "en-GB",
+      { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+    return t("preview_priced_at", { when, zone: zone || "Europe/Moscow" });
   }
 
   // Two calculations as one table: the figures a till would print, current | draft; then the

@@ -143,7 +143,7 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     let draft = browser.text_of("#preview-campaigns tr[data-row=applied] .cmp-draft").await;
     assert_eq!(draft, "Двойные баллы на кофе: +50 баллов", "{tuesday}");
     assert_eq!(browser.text_of("#preview-campaigns tr[data-row=applied] .cmp-current").await, "нет");
-    browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'end' });", vec![]).await;
+    browser.execute("document.getElementById('preview-moment').scrollIntoView({ block: 'start' });", vec![]).await;
     browser.screenshot("preview_tuesday").await;
 
     // Monday at the same hour: outside its schedule, said in words.
@@ -151,7 +151,10 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     assert_eq!(figures(browser, "Начислено").await, "50 50");
     let why = browser.text_of("#preview-campaigns tr[data-row=skipped] .cmp-draft").await;
     assert_eq!(why, "Двойные баллы на кофе: вне расписания: не тот день или час");
-    browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'end' });", vec![]).await;
+    let moment = browser.text_of("#preview-moment").await;
+    assert!(moment.contains("пн") && moment.contains("30 нояб. 2026") && moment.contains("16:30"), "{moment}");
+    assert!(moment.contains("Europe/Moscow"), "{moment}");
+    browser.execute("document.getElementById('preview-moment').scrollIntoView({ block: 'start' });", vec![]).await;
     browser.screenshot("preview_monday").await;
 
     // A copy gets its own code and name; deleted after a question.
@@ -245,7 +248,7 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     preview(browser, "Кофе", "1000", "1", "2026-11-30T16:30").await;
     let why = browser.text_of("#preview-campaigns tr[data-row=skipped] .cmp-current").await;
     assert_eq!(why, "Двойные баллы на кофе: outside its schedule: another day or hour");
-    browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'end' });", vec![]).await;
+    browser.execute("document.getElementById('preview-moment').scrollIntoView({ block: 'start' });", vec![]).await;
     browser.screenshot("preview_en").await;
     let page: Value = browser.execute("return document.querySelector('.view').innerText;", vec![]).await;
     assert!(!page.as_str().unwrap_or_default().contains("why_"), "no string keys on the page");
