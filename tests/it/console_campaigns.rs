@@ -116,11 +116,9 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     type_into(browser, "#program-preview .line-price", "1000").await;
     browser.click_css("#run-preview").await;
     let said = browser
-        .wait_text(
-            &format!("#campaigns [data-field='campaigns[0].schedule.to'] .error"),
-            "the refusal at the end's input",
-            |t| !t.is_empty(),
-        )
+        .wait_text("#campaigns [data-field='campaigns[0].schedule.to'] .error", "the refusal at the end's input", |t| {
+            !t.is_empty()
+        })
         .await;
     assert_eq!(said, "Конец (16:00) должен быть позже начала (18:00); окно через полночь — это две акции.");
     let banner = browser.text_of("#preview-out .notice.error").await;
