@@ -3,10 +3,10 @@
 //! кофе" (coffee, ×2, Tuesday and Wednesday 16:00–18:00) made in the form; a schedule whose end
 //! is before its start refused under that input, its campaign opened; fixed; the sample receipt
 //! priced on a Tuesday at 16:30 (the draft doubles what the version in force gives) and on a
-//! Monday (outside the schedule, in words); a copy made and deleted; the review in words;
-//! published, and the new version holds the campaign exactly as entered. Then a stamp card with
-//! stamps held: "5 из 5", and the next latte free; and the same in English. Screenshots
-//! `console_campaigns-*` (the README's are copied from them).
+//! Monday (outside the schedule, in words); a copy made and deleted; birthday points switched
+//! on; the review in words; published, and the new version holds the campaign exactly as
+//! entered. Then a stamp card with stamps held: "5 из 5", and the next latte free; and the same
+//! page in English. Screenshots `console_campaigns-*` (the README's are copied from them).
 
 use serde_json::{json, Value};
 
@@ -170,6 +170,12 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
         .wait_until("the copy gone", "return !document.querySelector('#campaigns .campaign-row[data-row=\"1\"]');")
         .await;
 
+    // Birthday points, below the campaigns: switched on, their fields appear.
+    browser.click_css("#lifecycle input[name=birthday]").await;
+    type_into(browser, "#lifecycle input[name='birthday.points']", "200").await;
+    type_into(browser, "#lifecycle input[name='birthday.days_before']", "3").await;
+    type_into(browser, "#lifecycle input[name='birthday.days_after']", "7").await;
+
     // The review says it in words: the campaign by its name, days as days, no JSON.
     browser.click_css("#review-changes").await;
     let review =
@@ -202,6 +208,12 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
             "limit_per_customer": { "count": 1, "period": "day" }
         }])
     );
+    assert_eq!(
+        stored["program"]["birthday"],
+        json!({ "points": 200, "days_before": 3, "days_after": 7, "expiry_days": 0 })
+    );
+    assert!(stored["program"].get("referral").is_none(), "switched off is absent: {stored}");
+    assert!(stored["program"].get("time_zone").is_none(), "the default zone, left out as the server writes it");
     assert_eq!(stored["program"]["accrual_percent"], 5, "nothing else changed");
     let (_, audit) = cloud.admin_get("/v1/admin/audit?action=program.publish").await;
     assert_eq!(audit["entries"][0]["who"], OWNER);
