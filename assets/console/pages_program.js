@@ -455,7 +455,7 @@
       // Tiers: the draft's, as its form says now; a choice the draft lost falls back to none.
       const chosen = tier.input.value;
       const names = hooks.tierNames();
-      LC.clear(tier.input).append(h("option", { value: "" }, t("preview_no_tier")), names.map((n) => h("option", { value: n }, n)));
+      LC.append(LC.clear(tier.input), [h("option", { value: "" }, t("preview_no_tier")), names.map((n) => h("option", { value: n }, n))]);
       tier.input.value = names.includes(chosen) ? chosen : "";
       at.wrap.querySelector(".hint").textContent = t("preview_at_hint", { zone: hooks.zone() || "Europe/Moscow" });
       // One "stamps held" field per stamp card of the draft.

@@ -333,12 +333,13 @@
         const c = row.read(false);
         title.textContent = c.name || t("campaign_unnamed");
         idLine.textContent = c.id;
-        LC.clear(summary).append(
+        // LC.append, not Element.append: it skips the absent limits line instead of writing "null".
+        LC.append(LC.clear(summary), [
           h("span", { class: "campaign-effect" }, effectText(c.effect)),
           h("span", { class: "muted" }, " · " + t(c.stacking === "exclusive" ? "stacking_exclusive" : "stacking_stack") + " · " + t("campaign_priority", { n: c.priority })),
           h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_on") + ": "), onText(c)),
           h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_when") + ": "), whenText(c)),
-          limitsText(c) ? h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_limits") + ": "), limitsText(c)) : null);
+          limitsText(c) ? h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_limits") + ": "), limitsText(c)) : null]);
       };
       row.redraw = redraw;
       f.effect.input.addEventListener("change", () => { showEffect(); changed(); });

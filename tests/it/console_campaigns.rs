@@ -5,8 +5,8 @@
 //! priced on a Tuesday at 16:30 (the draft doubles what the version in force gives) and on a
 //! Monday (outside the schedule, in words); a copy made and deleted; birthday points switched
 //! on; the review in words; published, and the new version holds the campaign exactly as
-//! entered. Then a stamp card with stamps held: "5 из 5", and the next latte free; and the same
-//! page in English. Screenshots `console_campaigns-*` (the README's are copied from them).
+//! entered. Then a stamp card with stamps held: "5 из 5", and the next latte free; a new tier
+//! offered to the campaign and to the sample customer; and the same page in English. Screenshots `console_campaigns-*` (the README's are copied from them).
 
 use serde_json::{json, Value};
 
@@ -226,6 +226,9 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     set_value(browser, &input(1, "effect"), "stamp_card").await;
     type_into(browser, &input(1, "effect.stamp_card.stamps_for_reward"), "5").await;
     type_into(browser, &input(1, "conditions.categories"), "Латте").await;
+    let latte = browser.text_of("#campaigns .campaign-row[data-row='1'] .campaign-summary").await;
+    assert!(latte.contains("карта штампов: 5") && latte.contains("категории: Латте"), "{latte}");
+    assert!(!latte.contains("null") && !latte.contains("Лимиты"), "no limits line without limits: {latte}");
     let stamps = "#preview-stamps input[name='preview_stamps[1]']";
     browser.wait_text("#preview-stamps", "the card's stamps field", |t| t.contains("Каждый шестой латте")).await;
     type_into(browser, stamps, "4").await;
@@ -239,6 +242,21 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     assert_eq!(figures(browser, "К оплате").await, "300,00 ₽ 150,00 ₽");
     browser.execute("document.getElementById('preview-out').scrollIntoView({ block: 'end' });", vec![]).await;
     browser.screenshot("stamps").await;
+
+    // Tiers come from the draft as its form has them: a new tier is offered to the campaign
+    // and to the sample customer.
+    browser.click_css("#add-tier").await;
+    type_into(browser, "#tiers input[name='tiers[0].name']", "Золото").await;
+    type_into(browser, "#tiers input[name='tiers[0].threshold']", "5000").await;
+    browser.click_css("#campaigns [data-field='campaigns[1].conditions.tiers'] input[value='Золото']").await;
+    preview(browser, "Латте", "150", "1", "2026-12-03T09:00").await;
+    let why = browser.text_of("#preview-campaigns tr[data-row=skipped] .cmp-draft").await;
+    assert_eq!(why, "Каждый шестой латте: не тот уровень клиента");
+    set_value(browser, "#program-preview select[name=preview_tier]", "Золото").await;
+    preview(browser, "Латте", "150", "1", "2026-12-03T09:00").await;
+    assert_eq!(figures(browser, "Уровень").await, "— Золото");
+    let gold = browser.text_of("#preview-campaigns tr[data-row=applied] .cmp-draft").await;
+    assert!(gold.starts_with("Каждый шестой латте: +1 штамп"), "{gold}");
 
     // In English: the same editor and preview in the page's words.
     browser.execute("localStorage.setItem('loyalty.console.lang', 'en'); location.reload();", vec![]).await;
@@ -261,6 +279,9 @@ pub(crate) async fn edits_campaigns(browser: &Browser, backend: crate::cloud_sup
     browser.execute("document.getElementById('preview-moment').scrollIntoView({ block: 'start' });", vec![]).await;
     browser.screenshot("preview_en").await;
     let page: Value = browser.execute("return document.querySelector('.view').innerText;", vec![]).await;
-    assert!(!page.as_str().unwrap_or_default().contains("why_"), "no string keys on the page");
+    let page = page.as_str().unwrap_or_default();
+    for raw in ["why_", "campaign_", "undefined", "null", "[object", "NaN"] {
+        assert!(!page.contains(raw), "no {raw:?} on the page");
+    }
     browser.execute("localStorage.removeItem('loyalty.console.lang');", vec![]).await;
 }
