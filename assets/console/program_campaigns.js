@@ -158,8 +158,9 @@
       none.hidden = alive().length > 0;
       if (options.onChange) options.onChange();
     };
-    function uniqueId(base, except) {
-      const taken = new Set(alive().filter((r) => r !== except).map((r) => r.fields.id.input.value.trim().toLowerCase()));
+    // `base`, or `base-2`, `base-3`… : a code no campaign of the draft has (in any case).
+    function uniqueId(base) {
+      const taken = new Set(alive().map((r) => r.fields.id.input.value.trim().toLowerCase()));
       const stem = String(base).slice(0, 60);
       if (!taken.has(stem.toLowerCase())) return stem;
       for (let n = 2; ; n++) if (!taken.has((stem + "-" + n).toLowerCase())) return stem + "-" + n;
