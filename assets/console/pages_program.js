@@ -1,7 +1,9 @@
-// Program: an editor for every setting, tier and promo code (form fields; a JSON view beside),
-// a preview that prices a sample receipt under the current version and under the draft side by
-// side, a diff against the current version before publishing, and every earlier version.
-// Validation is the server's (PUT /v1/admin/program): its errors land under the named field.
+// Program: an editor for every setting, tier, promo code and campaign (form fields; a JSON view
+// beside; the campaigns' cards are program_campaigns.js), a preview that prices a sample receipt
+// under the current version and under the draft side by side — at a chosen moment, for a sample
+// customer, with what each campaign gave and why another did not —, a diff against the current
+// version before publishing, and every earlier version. Validation is the server's
+// (PUT /v1/admin/program): its errors land under the named field, a campaign's opened.
 "use strict";
 
 (function () {
@@ -55,17 +57,59 @@
     }).join("; ") || "—";
   }
 
-  // The human name of a program path for the diff ("tiers[1].threshold" → "Уровни № 2 · Порог").
+  // The human name of a program path for the diff ("tiers[1].threshold" → "Уровни № 2 · Порог";
+  // inside a campaign, "schedule.to" → "Расписание · До").
   function pathLabel(path) {
-    // "tiers[1].name" → "Уровни № 2 · Название"; a part without a label stays as it is.
-    return path.split(".").map((part) => {
+    return path.split(".").map((part, i) => {
       const m = /^([a-z_]+)(?:\[(\d+)\])?$/.exec(part);
       if (!m) return part;
       const label = t("prog_" + m[1]);
       const name = label === "prog_" + m[1] ? m[1] : label;
-      return m[2] === undefined ? name : name + " № " + (Number(m[2]) + 1);
+      // Inside a record, `days[2]` or `categories[0]` is one item of a list, not "the 3rd".
+      return m[2] === undefined || i > 0 ? name : name + " № " + (Number(m[2]) + 1);
     }).join(" · ");
   }
+
+  // A value of the diff as a person reads it: money as money, yes/no, days and choices in words.
+  function diffValue(path, v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v === "boolean") return t(v ? "yes" : "no");
+    if (typeof v === "number" && /(^|\.)(point_value|min_payable|threshold|min_receipt|discount_amount)$/.test(path)) return LC.money(v);
+    // A promo code's window is Unix seconds; a campaign's days are calendar days.
+    if (typeof v === "number" && /^promo_codes\[\d+\]\.valid_(from|until)$/.test(path)) return LC.dateTime(new Date(v * 1000).toISOString());
+    if (typeof v === "string" && /\.valid_(from|until)$/.test(path)) return LC.date(v);
+    const word = (key) => (t(key) !== key ? t(key) : String(v));
+    if (typeof v === "string") {
+      if (/(^|\.)days\[\d+\]$/.test(path)) return word("day_" + v.toLowerCase());
+      if (/(^|\.)stacking$/.test(path)) return word("stacking_" + v);
+      if (/(^|\.)extra_points\.per$/.test(path)) return word("per_" + v);
+      if (/(^|\.)limit_per_customer\.period$/.test(path)) return word("period_" + v);
+      if (/^kind$|^tiers\[\d+\]\.kind$/.test(path)) return word(v === "bonus" ? "kind_points" : "kind_" + v);
+      return v;
+    }
+    if (Array.isArray(v) && v.every((x) => typeof x !== "object" || x === null)) return v.length ? v.map((x, i) => diffValue(path + "[" + i + "]", x)).join(", ") : "—";
+    return JSON.stringify(v);
+  }
+
+  // A draft's campaigns against the version in force's, matched by code (an index would pair a
+  // campaign with its neighbour once one is deleted): [{name, state: new | deleted | changed,
+  // lines}], lines as LC.diffLines gives them, paths inside the campaign.
+  function campaignChanges(before, after) {
+    const old = new Map(before.map((c) => [c.id, c]));
+    const kept = new Set(after.map((c) => c.id));
+    const groups = [];
+    for (const c of after) {
+      const was = old.get(c.id);
+      const lines = LC.diffLines(was || {}, c).filter((l) => !(blank(l.before) && blank(l.after)));
+      if (lines.length) groups.push({ name: c.name || c.id, state: was ? "changed" : "new", lines });
+    }
+    for (const c of before) if (!kept.has(c.id)) groups.push({ name: c.name || c.id, state: "deleted", lines: [] });
+    return groups;
+  }
+
+  // Nothing against an empty list, "no" or 0 is no change worth a line (a campaign's unused
+  // conditions).
+  const blank = (v) => v === undefined || v === null || v === false || v === 0 || v === "" || (Array.isArray(v) && v.length === 0);
 
   LC.pages.program = {
     area: "program",
@@ -83,62 +127,6 @@
       draw(view, current, JSON.parse(JSON.stringify(current.program)));
     },
   };
-
-  // The program's campaigns, read only (they are kept as they are when the rest is edited and
-  // published): what each gives, on what, when, how often and within what budget.
-  function campaignsPanel(draft) {
-    const list = draft.campaigns || [];
-    const panel = h("div", { class: "panel", id: "campaigns" }, h("h2", {}, t("prog_campaigns")),
-      h("p", { class: "muted small" }, t(list.length ? "hint_campaigns" : "no_campaigns", { zone: draft.time_zone || "Europe/Moscow" })));
-    if (!list.length) return panel;
-    const effect = (e) => {
-      if (!e) return "—";
-      if (e.points_multiplier !== undefined) return t("effect_multiplier", { m: e.points_multiplier });
-      if (e.extra_points) return t("effect_extra_" + e.extra_points.per, { points: e.extra_points.points });
-      if (e.discount_percent !== undefined) return t("effect_discount_percent", { percent: e.discount_percent });
-      if (e.discount_amount !== undefined) return t("effect_discount_amount", { amount: LC.money(e.discount_amount) });
-      if (e.stamp_card) return t("effect_stamp_card", { n: e.stamp_card.stamps_for_reward });
-      return JSON.stringify(e);
-    };
-    const when = (c) => {
-      const parts = [];
-      if (c.valid_from || c.valid_until) parts.push((c.valid_from || "…") + " — " + (c.valid_until || "…"));
-      if (c.schedule) {
-        const days = (c.schedule.days || []).map((d) => t("day_" + d)).join(", ");
-        const hours = c.schedule.from || c.schedule.to ? (c.schedule.from || "00:00") + "–" + (c.schedule.to || "24:00") : "";
-        parts.push([days, hours].filter(Boolean).join(" "));
-      }
-      return parts.length ? parts.join("; ") : t("always");
-    };
-    const on = (c) => {
-      const k = c.conditions || {};
-      const parts = [];
-      if (k.categories && k.categories.length) parts.push(t("cond_categories", { list: k.categories.join(", ") }));
-      if (k.skus && k.skus.length) parts.push(t("cond_skus", { list: k.skus.join(", ") }));
-      if (k.tiers && k.tiers.length) parts.push(t("cond_tiers", { list: k.tiers.join(", ") }));
-      if (k.tags && k.tags.length) parts.push(t("cond_tags", { list: k.tags.join(", ") }));
-      if (k.stores && k.stores.length) parts.push(t("cond_stores", { list: k.stores.join(", ") }));
-      if (k.min_receipt) parts.push(t("cond_min_receipt", { amount: LC.money(k.min_receipt) }));
-      if (k.first_purchase) parts.push(t("cond_first_purchase"));
-      return parts.length ? parts.join("; ") : t("cond_any");
-    };
-    const limits = (c) => {
-      const parts = [];
-      if (c.limit_per_customer) parts.push(t("limit_per_customer_" + c.limit_per_customer.period, { count: c.limit_per_customer.count }));
-      if (c.budget_points) parts.push(t("campaign_budget", { points: LC.pointsText(c.budget_points) }));
-      if (c.till_allowance_points) parts.push(t("campaign_allowance", { points: LC.pointsText(c.till_allowance_points) }));
-      return parts.length ? parts.join("; ") : "—";
-    };
-    panel.append(h("div", { class: "table-wrap" }, LC.table([
-      { label: t("campaign"), value: (c) => h("div", {}, c.name || c.id, h("div", { class: "muted small mono" }, c.id)) },
-      { label: t("campaign_effect"), value: (c) => h("div", {}, effect(c.effect), h("div", { class: "muted small" },
-        t(c.stacking === "exclusive" ? "stacking_exclusive" : "stacking_stack") + " · " + t("campaign_priority", { n: c.priority || 0 }))) },
-      { label: t("campaign_on"), value: on },
-      { label: t("campaign_when"), value: when },
-      { label: t("campaign_limits"), value: limits },
-    ], list)));
-    return panel;
-  }
 
   // Draws the editor for `draft` (a program object) against `current` ({version, program, created_at}).
   function draw(view, current, draft) {
@@ -249,7 +237,10 @@
     const promos = h("div", { class: "panel" }, h("h2", {}, t("prog_promo_codes")), promosBody,
       h("button", { type: "button", id: "add-promo", on: { click: () => addPromo({ code: "", kind: "percent", value: 10 }) } }, t("add_promo")));
 
-    const campaigns = campaignsPanel(draft);
+    let preview = null; // the side panel's sample receipt, made below; it follows the campaigns
+    const tierNames = () => tierRows.filter((r) => !r.removed).map((r) => r.fields.name.input.value.trim()).filter(Boolean);
+    const campaignEditor = LC.campaigns.editor(draft, { guard, read, tierNames, onChange: () => preview && preview.update() });
+    const lifecycle = LC.campaigns.lifecycle(draft, { guard, read });
 
     const offline = h("div", { class: "panel" }, h("h2", {}, t("prog_offline")), h("p", { class: "muted small" }, t("hint_offline")), h("div", { class: "form-grid" },
       intField("offline_redeem_limit", 0),
@@ -282,6 +273,14 @@
       }
       program.tiers = tierRows.filter((r) => !r.removed).map((r) => r.read());
       program.promo_codes = promoRows.filter((r) => !r.removed).map((r) => r.read());
+      program.time_zone = campaignEditor.zone();
+      program.campaigns = campaignEditor.collect();
+      const rewards = lifecycle.collect();
+      // Switched off is absent from the program (as the server writes it), not null.
+      for (const key of ["birthday", "referral"]) {
+        if (rewards[key]) program[key] = rewards[key];
+        else delete program[key];
+      }
       if (failed) {
         LC.notice(t("fix_fields"), "error");
         const first = editor.querySelector("[aria-invalid=true]");
@@ -292,8 +291,16 @@
     }
 
     const formNotice = LC.formNotice();
-    const editor = h("form", { id: "program-editor", novalidate: true }, formNotice, basics, timing, exclusions, tiers, promos, campaigns, offline, verify);
+    const editor = h("form", { id: "program-editor", novalidate: true }, formNotice, basics, timing, exclusions, tiers, promos, campaignEditor.panel,
+      lifecycle.panel, offline, verify);
     editor.addEventListener("submit", (event) => event.preventDefault());
+    // A tier renamed, added or removed: the campaigns' tier choices and the preview's follow.
+    const tiersChanged = () => {
+      campaignEditor.refreshTiers();
+      if (preview) preview.update();
+    };
+    tiersBody.addEventListener("input", tiersChanged);
+    tiersBody.addEventListener("click", (event) => { if (event.target.closest("button")) setTimeout(tiersChanged, 0); });
 
     // Review and publish.
     const review = h("div", { class: "panel", id: "program-review" }, h("h2", {}, t("review_title")), h("p", { class: "muted" }, t("review_hint")));
@@ -307,27 +314,29 @@
       const program = collect();
       if (!program) return;
       LC.clearNotice();
-      const before = { ...current.program, version: undefined };
-      const after = { ...program, version: undefined };
-      const lines = LC.diffLines(before, after);
+      // The server leaves out a default time zone; compared as it means.
+      const plain = (p) => ({ ...p, version: undefined, time_zone: p.time_zone || "Europe/Moscow", campaigns: undefined });
+      const lines = LC.diffLines(plain(current.program), plain(program));
+      const groups = campaignChanges(current.program.campaigns || [], program.campaigns || []);
       LC.clear(reviewOut);
-      if (lines.length === 0) {
+      if (lines.length === 0 && groups.length === 0) {
         reviewOut.append(LC.empty(t("no_changes")));
         return;
       }
-      // Amounts in rubles, as the fields show them (the program keeps kopecks).
-      const money = /(^|\.)(point_value|min_payable|threshold|min_receipt)$/;
-      const show = (path, v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v)
-        : typeof v === "number" && money.test(path) ? LC.money(v) : String(v));
+      // Amounts in rubles, as the fields show them (the program keeps kopecks); choices in words.
       const cell = (kind, path, v) => {
-        const text = show(path, v);
-        return h("span", { class: kind + " mono" + (text.length <= 24 ? " nowrap" : "") }, text);
+        const text = diffValue(path, v);
+        return h("td", {}, h("span", { class: kind + (text.length <= 24 ? " nowrap" : "") }, text));
       };
-      reviewOut.append(h("div", { class: "table-wrap" }, LC.table([
-        { label: t("setting"), value: (l) => pathLabel(l.path) },
-        { label: t("was"), value: (l) => cell("diff-old", l.path, l.before) },
-        { label: t("becomes"), value: (l) => cell("diff-new", l.path, l.after) },
-      ], lines)));
+      const row = (label, path, l) => h("tr", {}, h("td", {}, label), cell("diff-old", path, l.before), cell("diff-new", path, l.after));
+      const body = h("tbody", {}, lines.map((l) => row(pathLabel(l.path), l.path, l)));
+      // Each campaign changed under its own heading, matched by its code: new, deleted or changed.
+      for (const g of groups) {
+        body.append(h("tr", { class: "diff-group" }, h("th", { colspan: "3" }, t("campaign_named", { name: g.name }) + " — " + t("campaign_" + g.state))));
+        for (const l of g.lines) body.append(row(pathLabel(l.path), "campaigns[0]." + l.path, l));
+      }
+      reviewOut.append(h("div", { class: "table-wrap" }, h("table", { class: "data" },
+        h("thead", {}, h("tr", {}, h("th", {}, t("setting")), h("th", {}, t("was")), h("th", {}, t("becomes")))), body)));
       const publish = h("button", { type: "button", id: "publish", class: "primary" }, t("publish", { version: current.version + 1 }));
       const refusal = h("div", { class: "notice error", role: "alert", hidden: true });
       publish.addEventListener("click", async () => {
@@ -338,19 +347,8 @@
           setTimeout(() => LC.notice(t("published", { version: stored.version }), "info"), 0);
         } catch (failure) {
           // The refusal beside the button, and under the field its check names when we can tell.
-          refusal.textContent = failure.message;
+          refusal.textContent = showRefusal(failure);
           refusal.hidden = false;
-          const wrap = fieldOfRefusal(failure);
-          if (wrap) {
-            // A narrow field of a tier or promo code row: the sentence goes under the whole row.
-            const rowError = wrap.closest(".tier-row, .promo-row") && wrap.closest(".tier-row, .promo-row").querySelector(".row-error");
-            if (rowError) {
-              wrap.querySelector("input, select").setAttribute("aria-invalid", "true");
-              rowError.textContent = failure.message;
-              rowError.hidden = false;
-            } else LC.fieldError(wrap, failure.message);
-            wrap.scrollIntoView({ block: "center" });
-          }
         }
       });
       reviewOut.append(h("p", { class: "muted small" }, t("publish_hint")), refusal, h("div", { class: "actions" }, publish));
@@ -375,36 +373,107 @@
       return index >= 0 ? byName(list[1] + "[" + index + "]." + list[3]) : null;
     }
 
-    const preview = previewPanel(collect);
+    // Shows a refused program where it is wrong: a campaign's problem under its input (the
+    // campaign opened and scrolled to), in the page's words; a tier's or promo code's under its
+    // row; any other under its field. Answers the sentence for the notice beside the button.
+    function showRefusal(failure) {
+      const details = failure.details || {};
+      const field = String(details.field || "");
+      if (failure.code !== "invalid_program" || !field) return failure.message;
+      const found = campaignEditor.locate(field);
+      if (found) {
+        const said = LC.campaigns.problemText(details);
+        const text = said || failure.message;
+        if (found.wrap) LC.fieldError(found.wrap, text);
+        else {
+          found.row.rowError.textContent = text;
+          found.row.rowError.hidden = false;
+        }
+        (found.wrap || found.row.box).scrollIntoView({ block: "center" });
+        const input = found.wrap && found.wrap.querySelector("input, select, textarea");
+        if (input) input.focus({ preventScroll: true });
+        return said ? t("refused_campaign", { name: found.row.name(), problem: said }) : failure.message;
+      }
+      const wrap = fieldOfRefusal(failure);
+      if (!wrap) return failure.message;
+      const said = field === "time_zone" ? LC.campaigns.problemText(details) : null;
+      // A narrow field of a tier or promo code row: the sentence goes under the whole row.
+      const rowError = wrap.closest(".tier-row, .promo-row") && wrap.closest(".tier-row, .promo-row").querySelector(".row-error");
+      if (rowError) {
+        wrap.querySelector("input, select").setAttribute("aria-invalid", "true");
+        rowError.textContent = failure.message;
+        rowError.hidden = false;
+      } else LC.fieldError(wrap, said || failure.message);
+      wrap.scrollIntoView({ block: "center" });
+      return said ? t("refused_program", { problem: said }) : failure.message;
+    }
+
+    preview = previewPanel(collect, { tierNames, stampCards: campaignEditor.stampCards, zone: campaignEditor.zone, showRefusal });
+    editor.addEventListener("change", (event) => { if (event.target.name === "time_zone") preview.update(); });
     const versions = h("div", { class: "panel" }, h("h2", {}, t("versions")));
     loadVersions(versions, current, (program) => draw(view, current, JSON.parse(JSON.stringify(program))));
 
-    const side = h("div", { class: "program-side" }, preview, review);
+    const side = h("div", { class: "program-side" }, preview.panel, review);
     view.append(head, h("div", { class: "cols" }, h("div", {}, editor), side), versions);
   }
 
-  // A sample receipt priced under the current version and under the draft.
-  function previewPanel(collect) {
+  // A sample receipt priced under the current version and under the draft: its lines, a sample
+  // customer (points, tier, tags, stamps held, first purchase), and when and where it is rung up,
+  // for the campaigns. `hooks`: {tierNames(), stampCards(), zone(), showRefusal(failure)}.
+  // Answers {panel, update()}; update() follows the draft's tiers, stamp cards and time zone.
+  function previewPanel(collect, hooks) {
     const rows = h("tbody");
     const lines = [];
     function addLine(line) {
       const name = h("input", { type: "text", value: line.name || "", placeholder: t("line_name"), "aria-label": t("line_name") });
-      const category = h("input", { type: "text", value: line.category || "", placeholder: t("line_category"), "aria-label": t("line_category") });
+      const category = h("input", { type: "text", value: line.category || "", placeholder: t("line_category"), "aria-label": t("line_category"), class: "line-category" });
       const price = h("input", { type: "text", value: line.price || "", inputmode: "decimal", placeholder: "0,00", "aria-label": t("line_price"), class: "line-price" });
-      const qty = h("input", { type: "text", value: line.quantity || "1", inputmode: "decimal", "aria-label": t("line_quantity") });
-      const row = { name, category, price, qty, removed: false };
-      const tr = h("tr", {}, h("td", {}, name), h("td", {}, category), h("td", {}, price), h("td", {}, qty),
-        h("td", {}, h("button", { type: "button", class: "link", title: t("remove"), on: { click: () => { row.removed = true; tr.remove(); } } }, "×")));
+      const qty = h("input", { type: "text", value: line.quantity || "1", inputmode: "decimal", "aria-label": t("line_quantity"), class: "line-quantity" });
+      const sku = h("input", { type: "text", value: line.sku || "", placeholder: t("line_sku"), "aria-label": t("line_sku"), class: "line-sku" });
+      const row = { name, category, price, qty, sku, removed: false };
+      const tr = h("tr", {}, h("td", {}, name, sku), h("td", {}, category), h("td", {}, price), h("td", {}, qty),
+        h("td", {}, h("button", { type: "button", class: "link", title: t("remove"), "aria-label": t("remove"), on: { click: () => { row.removed = true; tr.remove(); } } }, "×")));
       lines.push(row);
       rows.append(tr);
     }
     addLine({ name: t("sample_item"), price: "1000", quantity: "1" });
-    const balance = LC.field({ name: "balance", label: t("preview_balance"), value: "0", attrs: { inputmode: "numeric" } });
+    const balance = LC.field({ name: "balance", label: t("preview_balance"), value: "0", hint: t("preview_balance_hint"), attrs: { inputmode: "numeric" } });
     const redeem = LC.field({ name: "redeem", label: t("preview_redeem"), value: "0", hint: t("preview_redeem_hint") });
+    const at = LC.field({ name: "preview_at", label: t("preview_at"), type: "datetime-local", hint: t("preview_at_hint", { zone: hooks.zone() }) });
+    const tier = LC.field({ name: "preview_tier", label: t("preview_tier"), type: "select", options: [["", t("preview_no_tier")]] });
+    const tags = LC.field({ name: "preview_tags", label: t("preview_tags"), hint: t("hint_comma_list") });
+    const store = LC.field({ name: "preview_store", label: t("preview_store") });
+    const first = LC.field({ name: "preview_first_purchase", label: t("preview_first_purchase"), type: "checkbox" });
+    const stampsBox = h("div", { class: "form-grid", id: "preview-stamps" });
+    const stampInputs = new Map(); // campaign row → its field, kept while the card exists
     const run = h("button", { type: "button", id: "run-preview", class: "primary" }, t("preview"));
     const out = h("div", { id: "preview-out" });
     const table = h("table", { class: "data lines" },
       h("thead", {}, h("tr", {}, h("th", {}, t("line_name")), h("th", {}, t("line_category")), h("th", {}, t("line_price")), h("th", {}, t("line_quantity")), h("th"))), rows);
+
+    function update() {
+      // Tiers: the draft's, as its form says now; a choice the draft lost falls back to none.
+      const chosen = tier.input.value;
+      const names = hooks.tierNames();
+      LC.append(LC.clear(tier.input), [h("option", { value: "" }, t("preview_no_tier")), names.map((n) => h("option", { value: n }, n))]);
+      tier.input.value = names.includes(chosen) ? chosen : "";
+      at.wrap.querySelector(".hint").textContent = t("preview_at_hint", { zone: hooks.zone() || "Europe/Moscow" });
+      // One "stamps held" field per stamp card of the draft.
+      const cards = hooks.stampCards();
+      for (const key of [...stampInputs.keys()]) if (!cards.some((c) => c.key === key)) stampInputs.delete(key);
+      LC.clear(stampsBox);
+      for (const card of cards) {
+        let field = stampInputs.get(card.key);
+        if (!field) {
+          field = LC.field({ name: "preview_stamps[" + card.key + "]", label: "", placeholder: "0", attrs: { inputmode: "numeric" } });
+          stampInputs.set(card.key, field);
+        }
+        field.wrap.firstChild.textContent = t("preview_stamps", { name: card.name });
+        field.campaign = card.id;
+        stampsBox.append(field.wrap);
+      }
+    }
+    update();
 
     run.addEventListener("click", async () => {
       const program = collect();
@@ -417,13 +486,18 @@
         l.price.setAttribute("aria-invalid", price === null ? "true" : "false");
         l.qty.setAttribute("aria-invalid", /^\d+(\.\d{1,3})?$/.test(quantity) ? "false" : "true");
         if (price === null || !/^\d+(\.\d{1,3})?$/.test(quantity)) bad = true;
-        receipt.lines.push({ sku: "preview-" + (i + 1), name: l.name.value.trim() || undefined, category: l.category.value.trim() || undefined, quantity, price });
+        receipt.lines.push({ sku: l.sku.value.trim() || "preview-" + (i + 1), name: l.name.value.trim() || undefined,
+          category: l.category.value.trim() || undefined, quantity, price });
       });
-      const balanceValue = balance.input.value.trim();
-      if (balanceValue && !/^\d+$/.test(balanceValue)) {
-        LC.fieldError(balance.wrap, t("need_whole_number"));
-        bad = true;
-      } else receipt.balance = balanceValue ? parseInt(balanceValue, 10) : 0;
+      const whole = (field, target, key) => {
+        const text = field.input.value.trim();
+        if (!text) return;
+        if (!/^\d{1,12}$/.test(text)) {
+          LC.fieldError(field.wrap, t("need_whole_number"));
+          bad = true;
+        } else target[key] = parseInt(text, 10);
+      };
+      whole(balance, receipt, "balance");
       const redeemValue = redeem.input.value.trim().toLowerCase();
       if (redeemValue === "max" || redeemValue === "макс") receipt.redeem = "max";
       else if (/^\d+$/.test(redeemValue)) receipt.redeem = parseInt(redeemValue, 10);
@@ -431,6 +505,16 @@
         LC.fieldError(redeem.wrap, t("preview_redeem_hint"));
         bad = true;
       }
+      // When and who, for the campaigns: a local time of the draft's zone, as the tills read it.
+      if (at.input.value) receipt.at = at.input.value;
+      if (tier.input.value) receipt.tier = tier.input.value;
+      const tagList = read.list(tags.input.value);
+      if (tagList.length) receipt.tags = tagList;
+      if (store.input.value.trim()) receipt.store = store.input.value.trim();
+      if (first.input.checked) receipt.first_purchase = true;
+      const stamps = {};
+      for (const field of stampInputs.values()) if (field.campaign) whole(field, stamps, field.campaign);
+      if (Object.keys(stamps).length) receipt.stamps = stamps;
       if (bad || receipt.lines.length === 0) {
         LC.clear(out).append(h("div", { class: "notice error" }, t("preview_fix")));
         return;
@@ -438,30 +522,47 @@
       LC.clear(out).append(LC.loading());
       try {
         const answer = await LC.busy(run, () => LC.api("POST", "/v1/admin/program/preview", { program, receipt }));
-        LC.clear(out).append(comparison(answer));
+        LC.clear(out).append(h("p", { class: "muted small", id: "preview-moment" }, pricedAt(at.input.value, program.time_zone)), comparison(answer, program));
       } catch (error) {
-        LC.clear(out).append(h("div", { class: "notice error" }, error.message));
+        // A draft the server refuses is marked where it is wrong, as publishing would.
+        LC.clear(out).append(h("div", { class: "notice error" }, error.code === "invalid_program" ? hooks.showRefusal(error) : error.message));
       }
     });
 
-    return h("div", { class: "panel", id: "program-preview" }, h("h2", {}, t("preview_title")), h("p", { class: "muted small" }, t("preview_hint")),
+    const panel = h("div", { class: "panel", id: "program-preview" }, h("h2", {}, t("preview_title")), h("p", { class: "muted small" }, t("preview_hint")),
       h("div", { class: "table-wrap" }, table),
-      h("div", { class: "actions" }, h("button", { type: "button", on: { click: () => addLine({}) } }, t("add_line"))),
-      h("div", { class: "grid2" }, balance.wrap, redeem.wrap), h("div", { class: "actions" }, run), out);
+      h("div", { class: "actions" }, h("button", { type: "button", id: "add-line", on: { click: () => addLine({}) } }, t("add_line"))),
+      h("div", { class: "grid2" }, balance.wrap, redeem.wrap),
+      h("h3", {}, t("preview_when_who")),
+      h("div", { class: "grid2" }, at.wrap, store.wrap, tier.wrap, tags.wrap), first.wrap, stampsBox,
+      h("div", { class: "actions" }, run), out);
+    return { panel, update };
   }
 
-  // Two calculations as one table: the figures a till would print, current | draft.
-  function comparison(answer) {
+  // "Рассчитано на пн, 30 нояб. 2026 г., 16:30 по времени Europe/Moscow": the moment as typed
+  // (a local date-time of the program's zone, shown as such, never shifted to the browser's).
+  function pricedAt(local, zone) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local || "");
+    if (!m) return t("preview_priced_now");
+    const when = new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]).toLocaleString(LC.lang === "ru" ? "ru-RU" : "en-GB",
+      { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+    return t("preview_priced_at", { when, zone: zone || "Europe/Moscow" });
+  }
+
+  // Two calculations as one table: the figures a till would print, current | draft; then the
+  // campaigns each gave and why the others did not.
+  function comparison(answer, draftProgram) {
     const now = (answer.current && answer.current.calculation) || {};
     const draft = (answer.draft && answer.draft.calculation) || {};
     // A side the rules refused (the draft's settings cannot price this receipt) says why.
     const refusal = (side) => (side && side.error ? side.error.message || side.error.code : null);
     const refused = [refusal(answer.current), refusal(answer.draft)];
+    const tables = () => [comparisonTable(answer, now, draft), campaignsTable(answer, now, draft, draftProgram)];
     if (refused[0] || refused[1]) {
       return h("div", {}, refused.map((text, i) => (text ? h("div", { class: "notice error" }, (i ? t("preview_draft") : t("preview_current", { version: (answer.current && answer.current.version) || "" })) + ": " + text) : null)),
-        refused[0] && refused[1] ? null : comparisonTable(answer, now, draft));
+        refused[0] && refused[1] ? null : tables());
     }
-    return comparisonTable(answer, now, draft);
+    return h("div", {}, tables());
   }
 
   function comparisonTable(answer, now, draft) {
@@ -484,6 +585,41 @@
     ], rows));
   }
 
+  // The campaigns of each side: those that gave something and what (points, a discount, a
+  // stamp card's "4 из 5"), and those with lines on the receipt that gave nothing, and why.
+  function campaignsTable(answer, now, draft, draftProgram) {
+    const sides = [now, draft];
+    if (!sides.some((c) => (c.campaigns || []).length || (c.campaigns_not_applied || []).length)) {
+      const none = (draftProgram.campaigns || []).length ? t("preview_no_campaign_lines") : t("preview_no_campaigns");
+      return h("p", { class: "muted small", id: "preview-campaigns" }, none);
+    }
+    // Names by id, for "gave way to «…»": the side's own campaigns first.
+    const names = (c) => {
+      const map = {};
+      for (const x of [...(c.campaigns || []), ...(c.campaigns_not_applied || [])]) map[x.id] = x.name;
+      for (const x of draftProgram.campaigns || []) if (!(x.id in map)) map[x.id] = x.name || x.id;
+      return map;
+    };
+    const applied = (c) => ((c.campaigns || []).length
+      ? h("ul", { class: "campaign-list" }, c.campaigns.map((g) => h("li", { dataset: { campaign: g.id } }, h("b", {}, g.name), ": ", LC.campaigns.gainText(g))))
+      : h("span", { class: "muted" }, t("preview_none")));
+    const skipped = (c) => ((c.campaigns_not_applied || []).length
+      ? h("ul", { class: "campaign-list" }, c.campaigns_not_applied.map((x) => h("li", { dataset: { campaign: x.id, reason: x.reason } },
+        h("b", {}, x.name), ": ", LC.campaigns.reasonText(x, names(c)))))
+      : h("span", { class: "muted" }, t("preview_none")));
+    // Two columns, current | draft, as the figures above; a heading row before each list.
+    const version = answer.current && answer.current.version;
+    const heading = (text) => h("tr", { class: "cmp-heading" }, h("th", { colspan: "2" }, text));
+    return h("div", { class: "table-wrap" }, h("table", { class: "data campaigns-cmp", id: "preview-campaigns" },
+      h("caption", {}, t("prog_campaigns")),
+      h("thead", {}, h("tr", {}, h("th", {}, t("preview_current", { version: version === undefined ? "" : version })), h("th", {}, t("preview_draft")))),
+      h("tbody", {},
+        heading(t("preview_applied")),
+        h("tr", { dataset: { row: "applied" } }, h("td", { class: "cmp-current" }, applied(now)), h("td", { class: "cmp-draft" }, applied(draft))),
+        heading(t("preview_not_applied")),
+        h("tr", { dataset: { row: "skipped" } }, h("td", { class: "cmp-current" }, skipped(now)), h("td", { class: "cmp-draft" }, skipped(draft))))));
+  }
+
   async function loadVersions(box, current, loadIntoEditor) {
     box.append(LC.loading());
     let answer;
@@ -500,6 +636,7 @@
       { label: t("prog_accrual_percent"), value: (v) => (v.program ? v.program.accrual_percent + "\u00a0%" : ""), class: "num" },
       { label: t("prog_tiers"), value: (v) => LC.number(((v.program && v.program.tiers) || []).length), class: "num" },
       { label: t("prog_promo_codes"), value: (v) => LC.number(((v.program && v.program.promo_codes) || []).length), class: "num" },
+      { label: t("prog_campaigns"), value: (v) => LC.number(((v.program && v.program.campaigns) || []).length), class: "num" },
       {
         label: "", class: "actions-cell", value: (v) => h("span", {},
           h("button", { type: "button", class: "small", on: { click: () => LC.dialog("v" + v.version, h("div", {},

@@ -102,6 +102,40 @@ pub fn period_start(time_zone_name: &str, period: LimitPeriod, now: Timestamp) -
     Some(start.as_second())
 }
 
+/// A wall-clock moment written in the program's local time — `2026-12-01T16:30`,
+/// `2026-12-01T16:30:15` (a space may stand for the `T`) or a bare `2026-12-01` (its local
+/// midnight) — as a Unix second in the zone named `time_zone_name`. A local time a clock change
+/// skips or repeats resolves as jiff's `compatible` does (the later of a gap, the earlier of a
+/// fold). `None` for text of another shape, a day or time the calendar does not have, or an
+/// unknown zone. The back office's preview reads its `at` with this, so a manager can say
+/// "Tuesday 16:30" as the tills' clocks show it.
+pub fn local_timestamp(time_zone_name: &str, text: &str) -> Option<Timestamp> {
+    let zone = time_zone(time_zone_name)?;
+    let text = text.trim();
+    let (date, clock) = match text.split_once(['T', ' ']) {
+        Some((date, clock)) => (date, Some(clock)),
+        None => (text, None),
+    };
+    let (year, month, day) = parse_date(date)?;
+    let (hour, minute, second) = match clock {
+        None => (0, 0, 0),
+        Some(clock) => {
+            let (hm, second) = match clock.len() {
+                5 => (clock, 0),
+                8 if clock.as_bytes()[5] == b':' => {
+                    let seconds = clock.get(6..8).filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?;
+                    (clock.get(..5)?, seconds.parse::<i8>().ok().filter(|s| *s < 60)?)
+                }
+                _ => return None,
+            };
+            let minutes = parse_time(hm, false)?;
+            (i8::try_from(minutes / 60).ok()?, i8::try_from(minutes % 60).ok()?, second)
+        }
+    };
+    let civil = jiff::civil::DateTime::new(year, month, day, hour, minute, second, 0).ok()?;
+    zone.to_timestamp(civil).ok().map(|at| at.as_second())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +175,33 @@ mod tests {
         assert_eq!(period_start("Europe/Moscow", Week, monday), Some(monday - 60));
         assert_eq!(period_start("UTC", Day, i64::MAX), None);
         assert_eq!(period_start("Mars/Olympus", Day, now), None);
+    }
+
+    #[test]
+    fn local_moments_read_in_the_zone() {
+        // Tuesday 1 December 2026, 16:30 in Moscow is 13:30 UTC.
+        assert_eq!(local_timestamp("Europe/Moscow", "2026-12-01T16:30"), Some(1_796_131_800));
+        assert_eq!(local_timestamp("Europe/Moscow", "2026-12-01 16:30:00"), Some(1_796_131_800));
+        assert_eq!(local_timestamp("Europe/Moscow", "2026-12-01T16:30:15"), Some(1_796_131_815));
+        assert_eq!(local_timestamp("Europe/Moscow", "2026-12-01"), Some(1_796_131_800 - (16 * 3600 + 1800)));
+        // The same wall clock in Vladivostok (UTC+10) is seven hours earlier.
+        assert_eq!(local_timestamp("Asia/Vladivostok", "2026-12-01T16:30"), Some(1_796_131_800 - 7 * 3600));
+        for bad in [
+            "2026-12-01T24:00",
+            "2026-12-01T16:60",
+            "2026-12-01T16:30:60",
+            "2026-02-30T10:00",
+            "2026-12-01T1630",
+            "2026-12-01T16:30Z",
+            "tuesday",
+            "",
+        ] {
+            assert_eq!(local_timestamp("Europe/Moscow", bad), None, "{bad:?}");
+        }
+        assert_eq!(local_timestamp("Mars/Olympus", "2026-12-01T16:30"), None);
+        // A local time the clocks skip (Berlin, 29 March 2026, 02:30) is read as after the gap.
+        let gap = local_timestamp("Europe/Berlin", "2026-03-29T02:30").expect("resolved");
+        assert_eq!(gap, local_timestamp("Europe/Berlin", "2026-03-29T03:30").expect("after the change"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use campaigns::{
     campaign_dates, BudgetState, CampaignContext, CampaignDates, CampaignGain, CampaignSkipped, StampResult,
 };
 pub use error::{LineProblem, RulesError};
-pub use local_time::period_start;
+pub use local_time::{local_timestamp, period_start};
 pub use program::{Program, ProgramKind, PromoCode, PromoKind, Settings, Tier};
 pub use promo::{check_promo, PromoUsage};
 pub use returns::{plan_return, ReturnLineRequest, ReturnPlan, ReturnedLine, SoldLine, SoldStamps, StampsBack};

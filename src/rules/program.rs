@@ -219,6 +219,12 @@ impl Program {
                 .is_some_and(|category| self.excluded_categories.iter().any(|excluded| same_text(excluded, category)))
     }
 
+    /// The tier named `name`, ignoring case and surrounding whitespace.
+    pub fn tier_named(&self, name: &str) -> Option<&Tier> {
+        let name = name.trim();
+        self.tiers.iter().find(|tier| same_text(tier.name.trim(), name))
+    }
+
     /// The promo code matching `code`, ignoring case and surrounding whitespace.
     pub fn find_promo(&self, code: &str) -> Option<&PromoCode> {
         let code = code.trim();

@@ -14,18 +14,18 @@ use serde_json::{json, Value};
 use crate::cloud_support::{customer_created, sale, Backend, Cloud};
 use crate::webdriver::{self, Browser};
 
-const OWNER: &str = "owner@romashka.example";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const OWNER: &str = "owner@romashka.example";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A cloud on `backend` with its first owner.
-async fn cloud_with_owner(backend: Backend) -> Cloud {
+pub(crate) async fn cloud_with_owner(backend: Backend) -> Cloud {
     let cloud = Cloud::start(backend).await;
     cloud.add_user(OWNER, "owner", &[], PASSWORD).await;
     cloud
 }
 
 /// Opens the console and signs in through its form; waits for the navigation.
-async fn sign_in(browser: &Browser, cloud: &Cloud, email: &str, password: &str) {
+pub(crate) async fn sign_in(browser: &Browser, cloud: &Cloud, email: &str, password: &str) {
     browser.goto(&cloud.url("/admin/")).await;
     let field = browser.find("#signin-email").await;
     browser.send_keys(&field, email).await;
@@ -35,7 +35,7 @@ async fn sign_in(browser: &Browser, cloud: &Cloud, email: &str, password: &str) 
 }
 
 /// Goes to a page of the console by its address (`#/customers`), and waits for its heading.
-async fn open(browser: &Browser, hash: &str) {
+pub(crate) async fn open(browser: &Browser, hash: &str) {
     browser.execute("location.hash = arguments[0];", vec![json!(hash)]).await;
     browser.find(".page-head h1").await;
 }
@@ -50,7 +50,7 @@ async fn notice(browser: &Browser, what: &str, check: impl Fn(&str) -> bool) -> 
 }
 
 /// Sets an input's value as a person would: cleared, then typed.
-async fn type_into(browser: &Browser, css: &str, text: &str) {
+pub(crate) async fn type_into(browser: &Browser, css: &str, text: &str) {
     let input = browser.find(css).await;
     browser.clear(&input).await;
     browser.send_keys(&input, text).await;
@@ -96,6 +96,7 @@ async fn the_console_is_served_under_a_strict_policy() {
         ("strings.js", "text/javascript"),
         ("core.js", "text/javascript"),
         ("pages_customers.js", "text/javascript"),
+        ("program_campaigns.js", "text/javascript"),
         ("pages_program.js", "text/javascript"),
         ("pages_ops.js", "text/javascript"),
         ("pages_admin.js", "text/javascript"),
@@ -802,7 +803,7 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                 assert!(!list.contains(not), "{list}");
             }
             if page == "program" {
-                // The campaigns, read only, in the page's words.
+                // The campaigns, each a card summed up in the page's words.
                 let said = if tag == "ru" {
                     [
                         "Двойные баллы на кофе",
@@ -820,9 +821,10 @@ async fn every_page(browser: &mut Browser, backend: Backend, prefix: &str) {
                         "1 a day per customer",
                     ]
                 };
-                let table = browser.wait_text("#campaigns tbody", "the campaigns", |t| t.contains(said[0])).await;
+                let card =
+                    browser.wait_text("#campaigns .campaign-row", "the campaigns", |t| t.contains(said[0])).await;
                 for part in said {
-                    assert!(table.contains(part), "{part} in {table}");
+                    assert!(card.contains(part), "{part} in {card}");
                 }
                 browser.execute("document.getElementById('campaigns').scrollIntoView();", vec![]).await;
                 browser.screenshot("program_campaigns").await;
@@ -982,6 +984,8 @@ async fn the_console_walks_on_postgresql() {
     runs_a_report(&browser, fresh()).await;
     browser.rename("console_pg_import");
     uploads_a_csv(&browser, fresh()).await;
+    browser.rename("console_pg_campaigns");
+    crate::console_campaigns::edits_campaigns(&browser, fresh()).await;
     every_page(&mut browser, fresh(), "console_pg").await;
 }
 

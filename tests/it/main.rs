@@ -34,6 +34,7 @@ mod till_list;
 mod tray;
 
 mod cloud_support;
+mod console_campaigns;
 mod console_page;
 
 mod admin_customers;

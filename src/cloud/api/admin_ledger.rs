@@ -65,7 +65,10 @@ pub struct PreviewRequest {
     pub receipt: PreviewReceipt,
 }
 
-/// The sample receipt: lines, points to spend, promo codes, and a sample customer.
+/// The sample receipt: lines, points to spend, promo codes, a sample customer, and when and
+/// where it is rung up (for the campaigns, CONTRACTS.md §campaigns). Every field but `lines`
+/// may be left out; the fields after `paid_total` came with the campaign editor, and a request
+/// without them prices as before: now, anywhere, a customer with no tags and no stamps.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewReceipt {
@@ -73,11 +76,46 @@ pub struct PreviewReceipt {
     pub redeem: Option<crate::wire::RedeemInput>,
     #[serde(default)]
     pub promo_codes: Vec<String>,
-    /// A sample customer's points (none: a receipt without a customer).
+    /// A sample customer's points. Without it (and without `tier`, `tags`, `stamps` and
+    /// `first_purchase`, which imply a customer holding 0 points) the receipt has no customer.
     pub balance: Option<i64>,
     /// The sample customer's paid total so far (minor units), which picks their tier.
     #[serde(default)]
     pub paid_total: i64,
+    /// When the receipt is rung up: a local date-time in the draft's `time_zone`
+    /// (`2026-12-01T16:30`, seconds optional), a local date (its midnight), or an RFC 3339
+    /// moment (`2026-12-01T13:30:00Z`). Both sides are priced at this one moment. Default: now.
+    #[schema(example = "2026-12-01T16:30")]
+    pub at: Option<String>,
+    /// The sample customer's tier, by its name in the draft (any case): they have paid exactly
+    /// its threshold, which replaces `paid_total` on both sides (so the version in force puts
+    /// them in whatever tier that amount reaches there). A name the draft has no tier of is a
+    /// 422 `unknown_tier`.
+    #[schema(example = "Золото")]
+    pub tier: Option<String>,
+    /// The customer's tags, for campaigns with `conditions.tags`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Stamps the customer holds, per stamp-card campaign id (`{"latte-card": 4}`).
+    #[serde(default)]
+    pub stamps: std::collections::BTreeMap<String, i64>,
+    /// The store the till is in, for campaigns with `conditions.stores`.
+    pub store: Option<String>,
+    /// Whether this is the customer's first purchase, for campaigns with
+    /// `conditions.first_purchase`.
+    #[serde(default)]
+    pub first_purchase: bool,
+}
+
+impl PreviewReceipt {
+    /// Whether the fields name a customer (any of them does; none is an anonymous receipt).
+    fn has_customer(&self) -> bool {
+        self.balance.is_some()
+            || self.tier.is_some()
+            || !self.tags.is_empty()
+            || !self.stamps.is_empty()
+            || self.first_purchase
+    }
 }
 
 /// The same receipt priced both ways.
@@ -85,10 +123,13 @@ pub struct PreviewReceipt {
 pub struct PreviewAnswer {
     pub current: PreviewSide,
     pub draft: PreviewSide,
+    /// The moment both sides were priced at (RFC 3339, UTC): the request's `at`, or now.
+    pub at: String,
 }
 
 /// One side of a preview: the version (none for the draft) and what a till would compute, or
-/// why it would refuse the receipt.
+/// why it would refuse the receipt. The calculation's `campaigns` and `campaigns_not_applied`
+/// say which campaigns gave what and why the others did not.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PreviewSide {
     pub version: Option<i64>,
@@ -96,7 +137,59 @@ pub struct PreviewSide {
     pub error: Option<crate::wire::ErrorDetail>,
 }
 
-fn price(program: &Program, receipt: &PreviewReceipt, lang: crate::http::i18n::Lang) -> PreviewSide {
+/// What both sides of a preview are priced with besides the program: the moment, the sample
+/// customer's paid total, and the campaigns' context.
+struct Sample {
+    now: crate::rules::Timestamp,
+    paid_total: i64,
+    context: crate::rules::CampaignContext,
+}
+
+impl Sample {
+    /// Reads the request's `at` and `tier` against the draft, which the request is about.
+    fn of(receipt: &PreviewReceipt, draft: &Program) -> Result<Sample, ApiError> {
+        let now = match receipt.at.as_deref().map(str::trim).filter(|at| !at.is_empty()) {
+            None => crate::clock::now(),
+            Some(text) => crate::clock::parse_rfc3339(text)
+                .or_else(|| crate::rules::local_timestamp(&draft.time_zone, text))
+                .ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "invalid_at",
+                        format!(
+                            "receipt.at must be a local date-time in {} (2026-12-01T16:30), a date or an RFC 3339 time, not {text:?}",
+                            draft.time_zone
+                        ),
+                    )
+                    .with("field", "receipt.at")
+                    .with("local", &draft.time_zone)
+                })?,
+        };
+        let paid_total = match receipt.tier.as_deref() {
+            None => receipt.paid_total,
+            Some(name) => {
+                draft
+                    .tier_named(name)
+                    .ok_or_else(|| {
+                        ApiError::unprocessable("unknown_tier", format!("the draft has no tier named {name:?}"))
+                            .with("field", "receipt.tier")
+                            .with("tier", name)
+                    })?
+                    .threshold
+                    .0
+            }
+        };
+        let context = crate::rules::CampaignContext {
+            tags: receipt.tags.clone(),
+            first_purchase: receipt.first_purchase,
+            store: receipt.store.clone().filter(|store| !store.trim().is_empty()),
+            stamps: receipt.stamps.clone(),
+            ..crate::rules::CampaignContext::default()
+        };
+        Ok(Sample { now, paid_total, context })
+    }
+}
+
+fn price(program: &Program, receipt: &PreviewReceipt, sample: &Sample, lang: crate::http::i18n::Lang) -> PreviewSide {
     let outcome = (|| -> Result<crate::wire::Calculation, ApiError> {
         let lines = crate::wire::rules_input::calc_lines(&receipt.lines)?;
         let redeem = crate::wire::rules_input::redeem(receipt.redeem.as_ref()).map_err(|why| {
@@ -104,10 +197,13 @@ fn price(program: &Program, receipt: &PreviewReceipt, lang: crate::http::i18n::L
         })?;
         let promo_codes: Vec<(String, crate::rules::PromoUsage)> =
             receipt.promo_codes.iter().map(|code| (code.clone(), Default::default())).collect();
-        let customer = receipt.balance.map(|balance| crate::rules::CustomerPoints {
-            balance,
-            available: balance,
-            paid_total: crate::rules::Money(receipt.paid_total),
+        let customer = receipt.has_customer().then(|| {
+            let balance = receipt.balance.unwrap_or(0);
+            crate::rules::CustomerPoints {
+                balance,
+                available: balance,
+                paid_total: crate::rules::Money(sample.paid_total),
+            }
         });
         let input = crate::rules::CalcInput {
             program,
@@ -115,8 +211,8 @@ fn price(program: &Program, receipt: &PreviewReceipt, lang: crate::http::i18n::L
             lines: &lines,
             redeem,
             promo_codes: &promo_codes,
-            now: crate::clock::now(),
-            campaigns: crate::rules::CampaignContext::neutral(),
+            now: sample.now,
+            campaigns: &sample.context,
         };
         let calc = crate::rules::calculate(&input)?;
         Ok(crate::wire::to_wire(&calc, None, None))
@@ -134,21 +230,25 @@ pub async fn program_versions(State(state): State<AppState>) -> Result<Json<Prog
 }
 
 /// Prices a sample receipt under a draft program and under the current version, as a till
-/// would, without publishing anything. A draft that `PUT /v1/admin/program` would refuse is
-/// refused here the same way.
+/// would, without publishing anything: at one moment (`receipt.at`, default now), for a sample
+/// customer (`balance`, `tier`, `tags`, `stamps`, `first_purchase`) in a store (`store`), so
+/// the draft's campaigns can be tried at the hours and for the customers they are meant for.
+/// A draft that `PUT /v1/admin/program` would refuse is refused here the same way.
 #[utoipa::path(post, path = "/v1/admin/program/preview", tag = "admin", operation_id = "admin_program_preview",
-    request_body = PreviewRequest, responses((status = 200, body = PreviewAnswer), (status = 422, body = crate::wire::ErrorBody)))]
+    request_body = PreviewRequest, responses((status = 200, body = PreviewAnswer),
+        (status = 422, body = crate::wire::ErrorBody, description = "invalid_program (the draft), invalid_at, unknown_tier")))]
 pub async fn preview(
     State(state): State<AppState>,
     lang: crate::http::i18n::Lang,
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewAnswer>, ApiError> {
     request.program.validate().map_err(ApiError::from)?;
+    let sample = Sample::of(&request.receipt, &request.program)?;
     let current = state.store.program().await?;
-    let mut current_side = price(&current.program, &request.receipt, lang);
+    let mut current_side = price(&current.program, &request.receipt, &sample, lang);
     current_side.version = Some(current.version);
-    let draft = price(&request.program, &request.receipt, lang);
-    Ok(Json(PreviewAnswer { current: current_side, draft }))
+    let draft = price(&request.program, &request.receipt, &sample, lang);
+    Ok(Json(PreviewAnswer { current: current_side, draft, at: crate::clock::rfc3339(sample.now) }))
 }
 
 /// The chain's days are Moscow days (UTC+3) until programs carry a time zone.

@@ -32,6 +32,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../../assets/console/pages_customers.js"),
     ),
+    (
+        "program_campaigns.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/console/program_campaigns.js"),
+    ),
     ("pages_program.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_program.js")),
     ("pages_ops.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_ops.js")),
     ("pages_admin.js", "text/javascript; charset=utf-8", include_str!("../../../assets/console/pages_admin.js")),
