@@ -670,7 +670,9 @@
       if (c.points) parts.push("+" + formatPoints(c.points) + " " + plural(c.points, ["балл", "балла", "баллов"], ["point", "points"]));
       if (c.discount) parts.push("−" + formatMoney(c.discount));
       if (c.stamps) {
-        if (c.stamps.used) parts.push(t("stamps_free", { count: c.stamps.used }));
+        // Every free unit spends a whole card (`for_reward` stamps).
+        const free = c.stamps.for_reward > 0 ? Math.floor(c.stamps.used / c.stamps.for_reward) : 0;
+        if (free) parts.push(t("stamps_free", { count: free }));
         if (c.stamps.for_reward) parts.push(t("stamps_of", { after: c.stamps.after, of: c.stamps.for_reward }));
       }
       const item = document.createElement("li");

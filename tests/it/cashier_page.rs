@@ -526,6 +526,42 @@ async fn the_quote_shows_the_campaigns() {
     browser.screenshot("quote-en").await;
 }
 
+/// A stamp card on the cashier's lines (the page names them `line-1`, `line-2`, …): six
+/// coffees on a card of five make the sixth free, and the card starts again.
+const STAMP_CARD: &str = r#"
+[[campaigns]]
+id = "coffee-card"
+name = "Шестой кофе бесплатно"
+conditions = { skus = ["line-1", "line-2", "line-3", "line-4", "line-5", "line-6"] }
+effect = { stamp_card = { stamps_for_reward = 5 } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stamp_card_shows_the_free_unit_and_the_count() {
+    let Some(()) = webdriver::available() else { return };
+    let agent = Agent::start_with_program(STAMP_CARD).await;
+    agent.enroll("+7 (999) 123-45-69", "Олег Кофеман").await;
+    let browser = open_page(&agent, "stamps", "ru-RU").await;
+    search(&browser, "4569").await;
+    browser.wait_text("#results li:first-child", "Олег", |t| t.contains("Олег")).await;
+    browser.send_keys(&browser.find("#search").await, ENTER).await;
+    browser.wait_text("#c-name", "the name", |t| !t.is_empty()).await;
+    for line in 0..6 {
+        if line > 0 {
+            browser.click_css("#add-line").await;
+        }
+        browser.send_keys(&browser.find(&format!("#amount-{line}")).await, "150,00").await;
+    }
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#q-total", "the amount to pay", |t| t.contains("750,00")).await;
+    let applied = browser
+        .execute("return [...document.querySelectorAll('#q-campaigns li')].map((li) => li.textContent);", vec![])
+        .await;
+    // One free coffee (five stamps spent on it), and the card back at 0 of 5.
+    assert_eq!(applied, json!(["Шестой кофе бесплатно — −150,00\u{a0}₽, бесплатно: 1, 0 из 5 штампов"]), "{applied}");
+    browser.screenshot("free").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_follows_the_browser_and_switches() {
     let Some(()) = webdriver::available() else { return };
