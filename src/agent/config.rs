@@ -304,4 +304,12 @@ pub const EXAMPLE_CONFIG: &str = r#"# loyalty-agent configuration. Every setting
 # the cashier page names them beside the consent on its enrolment form.
 # personal_data_operator = "ООО «Ромашка», ИНН 7700000000"
 # privacy_policy_url = "https://shop.example.com/privacy"
+
+# Where this till sends SMS codes itself (its MoySklad adapter's verification codes). Without
+# it, codes are logged, not sent. A webhook gets POST {"phone", "text", "id"} signed with
+# `secret` (X-Loyalty-Signature: sha256=<HMAC of the body>); or use SMS.ru's API key.
+# [sms]
+# webhook_url = "https://sms.example.ru/send"
+# secret = "…"
+# smsru_api_key = "…"
 "#;

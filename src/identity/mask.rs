@@ -41,6 +41,20 @@ pub fn mask_phone(phone: &str) -> String {
     masked
 }
 
+/// A phone as a person is told where a code went: the country code and the last four
+/// digits, in the way Russian numbers are written — `+79991234567` → `+7 *** ***-45-67`.
+/// Numbers too short to keep four digits hidden show the country code only.
+pub fn phone_hint(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).take(20).collect();
+    let code_len = country_code_len(&digits).min(digits.len());
+    let (code, national) = digits.split_at(code_len);
+    if national.len() < 8 {
+        return format!("+{code} ***");
+    }
+    let last = &national[national.len() - 4..];
+    format!("+{code} *** ***-{}-{}", &last[..2], &last[2..])
+}
+
 /// Masks a person's name word by word, keeping each word's first letter:
 /// `Ivan Petrov` → `I*** P***`, `Иван Петров` → `И*** П***`.
 pub fn mask_name(name: &str) -> String {
@@ -80,6 +94,13 @@ fn country_code_len(digits: &str) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_phone_hint_keeps_the_country_code_and_the_last_four_digits() {
+        assert_eq!(phone_hint("+79991234567"), "+7 *** ***-45-67");
+        assert_eq!(phone_hint("+48601234567"), "+48 *** ***-45-67");
+        assert_eq!(phone_hint("+7123"), "+7 ***");
+    }
 
     #[test]
     fn phones() {

@@ -34,7 +34,7 @@ mod signup;
 
 pub use card::{card_number, luhn_check_digit, luhn_valid, normalize_card, MAX_CARD_DIGITS, MIN_CARD_DIGITS};
 pub use email::{normalize_email, MAX_EMAIL_LEN};
-pub use mask::{mask_email, mask_name, mask_phone};
+pub use mask::{mask_email, mask_name, mask_phone, phone_hint};
 pub use phone::{is_known_region, normalize_phone, warm_up as warm_up_phones, Phone, MAX_PHONE_INPUT};
 pub use profile::CustomerProfile;
 pub use qr::{

@@ -27,6 +27,7 @@ mod search;
 mod security;
 mod shift_report;
 mod slow_clients;
+mod sms;
 mod storage_failure;
 mod sync_contract;
 mod sync_e2e;

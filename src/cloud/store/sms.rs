@@ -178,7 +178,7 @@ impl Store {
                 .map(|row| {
                     Ok(SmsView {
                         id: row.text(0)?,
-                        phone: crate::identity::mask_phone(&row.text(1)?),
+                        phone: crate::identity::phone_hint(&row.text(1)?),
                         text: masked_text(&row.text(2)?),
                         purpose: row.text(3)?,
                         status: row.text(4)?,
