@@ -318,7 +318,7 @@
         body.append(h("div", { class: "stamp-card" },
           h("div", {}, h("b", {}, card.name)),
           of > 0 ? dots : null,
-          h("div", { class: "muted small" }, (of > 0 ? t("stamps_of", { n: card.stamps, of }) : t("stamps_held", { n: card.stamps })) +
+          h("div", { class: "muted small" }, (of > 0 ? t("card_stamps_of", { n: card.stamps, of }) : t("stamps_held", { n: card.stamps })) +
             (full ? " — " + t("stamps_reward_next") : ""))));
       }
       if (uses.length) {

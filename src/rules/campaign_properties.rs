@@ -1,8 +1,8 @@
 //! Property tests of campaigns (issue 12): over 10,000 generated receipts and programs with up
 //! to 20 campaigns, the line discounts add up to the total, no line goes below 0, points are
-//! never negative, the answer does not depend on the order campaigns are listed in, the
-//! cloud's checks take the receipt as the till priced it, and a full return reverses exactly
-//! what the receipt got.
+//! never negative, the answer does not depend on the order campaigns are listed in, and a full
+//! return reverses exactly what the receipt got. (That the cloud's checks take such a receipt
+//! as the till priced it is `cloud::ledger`'s property test, over these generators.)
 
 use super::properties::sold_lines;
 use super::tests::line;
@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 /// 2026-12-01 13:30 UTC, a Tuesday; generated moments fall in the week around it.
-const NOW: Timestamp = 1_796_131_800;
+pub(crate) const NOW: Timestamp = 1_796_131_800;
 
 fn effect() -> impl Strategy<Value = serde_json::Value> {
     prop_oneof![
@@ -71,11 +71,11 @@ fn campaign(index: usize) -> impl Strategy<Value = serde_json::Value> {
         )
 }
 
-fn campaigns() -> impl Strategy<Value = Vec<serde_json::Value>> {
+pub(crate) fn campaigns() -> impl Strategy<Value = Vec<serde_json::Value>> {
     (0usize..=20).prop_flat_map(|count| (0..count).map(campaign).collect::<Vec<_>>())
 }
 
-fn lines() -> impl Strategy<Value = Vec<CalcLine>> {
+pub(crate) fn lines() -> impl Strategy<Value = Vec<CalcLine>> {
     prop::collection::vec(
         (
             0usize..6,
@@ -93,7 +93,7 @@ fn lines() -> impl Strategy<Value = Vec<CalcLine>> {
     })
 }
 
-fn context() -> impl Strategy<Value = CampaignContext> {
+pub(crate) fn context() -> impl Strategy<Value = CampaignContext> {
     (
         prop::collection::btree_map((0usize..20).prop_map(|i| format!("c{i:02}")), 0i64..12, 0..6),
         prop::collection::btree_map((0usize..20).prop_map(|i| format!("c{i:02}")), 0i64..3, 0..6),
@@ -156,19 +156,6 @@ proptest! {
                 prop_assert!(applied.points <= *left, "a till gives no more than its allowance");
             }
         }
-
-        // The cloud takes the till's receipt as the till priced it: its checks of the figures,
-        // what each campaign gave included, pass.
-        let receipt = crate::wire::to_wire(&result, Some("c1".into()), Some(("r1", NOW)));
-        let request_lines: Vec<_> = lines
-            .iter()
-            .map(|l| json!({"sku": l.sku, "category": l.category, "quantity": l.quantity.to_decimal_string(), "price": l.price.0}))
-            .collect();
-        let sale: crate::wire::SaleEvent = serde_json::from_value(json!({
-            "receipt": receipt, "request": {"id": "r1", "customer": {"id": "c1"}, "lines": request_lines},
-        })).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let checked = crate::cloud::ledger::check_sale(&sale, Some(&program));
-        prop_assert!(checked.is_ok(), "the cloud refused the till's receipt: {:?}", checked);
 
         // Same input, same answer; and the order the program lists campaigns in is irrelevant.
         prop_assert_eq!(&calculate(&input).map_err(|e| TestCaseError::fail(e.to_string()))?, &result);

@@ -12,7 +12,7 @@ mod amount;
 mod calculate;
 mod campaign;
 #[cfg(test)]
-mod campaign_properties;
+pub(crate) mod campaign_properties;
 #[cfg(test)]
 mod campaign_tests;
 mod campaigns;

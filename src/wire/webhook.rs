@@ -23,6 +23,10 @@ pub enum WebhookEventType {
     BalanceChanged,
     /// A customer joined: created in the back office, at a till, by the sign-up form or an import.
     CustomerCreated,
+    /// A customer's personal data or tags changed, from any side (a till, the back office).
+    CustomerUpdated,
+    /// A consent was given or withdrawn (sms, email, personal_data), from any side.
+    ConsentChanged,
 }
 
 impl WebhookEventType {
@@ -30,6 +34,8 @@ impl WebhookEventType {
         match self {
             WebhookEventType::BalanceChanged => "balance_changed",
             WebhookEventType::CustomerCreated => "customer_created",
+            WebhookEventType::CustomerUpdated => "customer_updated",
+            WebhookEventType::ConsentChanged => "consent_changed",
         }
     }
 }
@@ -43,7 +49,8 @@ pub struct WebhookBody {
     pub kind: WebhookEventType,
     /// When the change happened in the cloud (RFC 3339).
     pub created_at: String,
-    /// [`CustomerCreatedData`] or [`BalanceChangedData`], by `type`.
+    /// [`CustomerCreatedData`], [`BalanceChangedData`], [`CustomerUpdatedData`] or
+    /// [`ConsentChangedData`], by `type`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -56,6 +63,37 @@ pub struct CustomerCreatedData {
     pub points: PointsBalance,
     /// Where the customer joined: `admin`, `till`, `web` (the sign-up form) or `import`.
     pub source: String,
+}
+
+/// `data` of `customer_updated`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerUpdatedData {
+    /// The customer as they are now.
+    pub customer: CustomerSnapshot,
+    /// The fields that changed: `phone`, `name`, `email`, `birthday`, `tags`.
+    pub changed: Vec<String>,
+    /// `till` or `admin` (the back office).
+    pub source: String,
+    /// The till, when a till changed them.
+    pub till_id: Option<String>,
+}
+
+/// `data` of `consent_changed`: one channel's consent, as it was and as it is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsentChangedData {
+    pub customer_id: String,
+    /// `sms`, `email` or `personal_data`.
+    pub channel: String,
+    /// `true` given, `false` withdrawn, `null` never asked.
+    pub old: Option<bool>,
+    pub new: bool,
+    /// `till`, `web` (the sign-up form or the self-service page), `cloud` (the back office),
+    /// `moysklad`.
+    pub source: String,
+    pub till_id: Option<String>,
+    pub store: Option<String>,
+    /// RFC 3339: when the customer gave or withdrew it.
+    pub at: String,
 }
 
 /// `data` of `balance_changed`.

@@ -140,3 +140,70 @@ async fn consents_scenario(backend: Backend) {
     let (_, newcomer) = cloud.admin_get("/v1/admin/customers/till-c-9").await;
     assert!(newcomer["consents"]["sms"]["at"].as_str().unwrap() <= at(1).as_str(), "{newcomer}");
 }
+
+/// A receiver of webhook deliveries that keeps each body (`cloud_webhooks.rs` checks their
+/// signatures and retries).
+async fn collecting_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, bodies)
+}
+
+cloud_test!(edits_and_consents_are_told_to_subscribers_from_every_side, lifecycle_webhooks_scenario);
+async fn lifecycle_webhooks_scenario(backend: Backend) {
+    let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", "true")]).await;
+    let (url, bodies) = collecting_receiver().await;
+    let (status, hook) = cloud
+        .admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["customer_updated", "consent_changed"] }))
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let till = cloud.till("Till 1").await;
+    let (status, created) =
+        cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79996660001", "consents": { "sms": true } })).await;
+    assert_eq!(status, 201, "{created}");
+    let mut subject = Subject { cloud: &cloud, till: &till, id: created["id"].as_str().unwrap().to_owned(), seq: 0 };
+    // The back office renames and tags; a till withdraws the SMS consent; the back office
+    // changes nothing but re-confirms the tags (no event).
+    subject.admin(json!({ "name": "Анна", "tags": ["vip"] })).await;
+    subject.push(&["consents"], json!({ "consents": { "sms": consent(false, &at(0)) } })).await;
+    subject.admin(json!({ "tags": ["vip"] })).await;
+
+    let received = crate::sync_e2e::eventually(Duration::from_secs(20), "three deliveries", || async {
+        let bodies = bodies.lock().unwrap().clone();
+        (bodies.len() >= 3).then_some(bodies)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received =
+        if bodies.lock().unwrap().len() > received.len() { bodies.lock().unwrap().clone() } else { received };
+    let of = |kind: &str| received.iter().filter(|b| b["type"] == kind).map(|b| b["data"].clone()).collect::<Vec<_>>();
+    let consents = of("consent_changed");
+    assert_eq!(consents.len(), 2, "given at creation, withdrawn at the till: {received:?}");
+    assert_eq!(
+        (consents[0]["channel"].as_str(), consents[0]["old"].clone(), consents[0]["new"].as_bool()),
+        (Some("sms"), Value::Null, Some(true))
+    );
+    assert_eq!(consents[0]["source"], "cloud");
+    assert_eq!((consents[1]["old"].as_bool(), consents[1]["new"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (consents[1]["source"].as_str(), consents[1]["till_id"].as_str()),
+        (Some("till"), Some(till.id.as_str()))
+    );
+    let updates = of("customer_updated");
+    assert_eq!(updates.len(), 1, "a consent alone or an edit that changes nothing is not an update: {received:?}");
+    assert_eq!(updates[0]["changed"], json!(["name", "tags"]));
+    assert_eq!((updates[0]["source"].as_str(), updates[0]["customer"]["name"].as_str()), (Some("admin"), Some("Анна")));
+}

@@ -74,3 +74,34 @@ pub async fn file(Path(name): Path<String>) -> Result<Response, ApiError> {
         None => Err(ApiError::not_found("no_such_file", "the console has no such file").with("console", name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A key written twice in one language of a strings file silently keeps the last text
+    /// (the console once showed «штампов: {after} из 5» that way): each key is written once per
+    /// language, in the console's strings and the cashier page's.
+    #[test]
+    fn no_string_key_is_written_twice_in_one_language() {
+        for (file, text) in [
+            ("console", include_str!("../../../assets/console/strings.js")),
+            ("cashier", include_str!("../../../assets/cashier/strings.js")),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            let mut language = "";
+            for line in text.lines() {
+                // `  ru: {` opens a language; `    key: "…",` is one of its strings.
+                if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(": {")) {
+                    language = name;
+                    seen.clear();
+                    continue;
+                }
+                let Some(rest) = line.strip_prefix("    ") else { continue };
+                let Some((key, _)) = rest.split_once(':') else { continue };
+                if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !key.is_empty() {
+                    assert!(seen.insert(key.to_owned()), "{file} strings: «{key}» is written twice in {language}");
+                }
+            }
+            assert!(!language.is_empty(), "{file}: the languages were found");
+        }
+    }
+}

@@ -103,3 +103,44 @@ fn campaign_figures_that_do_not_add_up_are_refused() {
     more["stamps"]["earned"] = json!(2);
     assert_eq!(with(json!([stamps]), json!([more])), Err("bad_arithmetic"), "stamps that are not the lines'");
 }
+
+mod campaign_receipts {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use crate::rules::campaign_properties::{campaigns, context, lines, NOW};
+    use crate::rules::{calculate, CalcInput, CustomerPoints, Program, Redeem};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        /// Issue 12: what a till prices with up to 20 campaigns, the cloud takes as the till
+        /// priced it — its checks of the figures, what each campaign gave included, pass.
+        #[test]
+        fn the_cloud_takes_a_receipt_with_campaigns_as_the_till_priced_it(
+            campaigns in campaigns(),
+            lines in lines(),
+            context in context(),
+            (accrual, point_value, available, redeem_max) in (0i64..=20, 1i64..=200, 0i64..20_000, any::<bool>()),
+        ) {
+            let program: Program = serde_json::from_value(json!({
+                "campaigns": campaigns, "accrual_percent": accrual, "point_value": point_value,
+                "excluded_categories": ["tobacco"],
+            })).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let customer = Some(CustomerPoints { balance: available, available, paid_total: crate::rules::Money(0) });
+            let redeem = if redeem_max { Redeem::Max } else { Redeem::None };
+            let input = CalcInput { program: &program, customer, lines: &lines, redeem, promo_codes: &[], now: NOW, campaigns: &context };
+            let result = calculate(&input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let receipt = crate::wire::to_wire(&result, Some("c1".into()), Some(("r1", NOW)));
+            let request_lines: Vec<_> = lines
+                .iter()
+                .map(|l| json!({"sku": l.sku, "category": l.category, "quantity": l.quantity.to_decimal_string(), "price": l.price.0}))
+                .collect();
+            let sale: crate::wire::SaleEvent = serde_json::from_value(json!({
+                "receipt": receipt, "request": {"id": "r1", "customer": {"id": "c1"}, "lines": request_lines},
+            })).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let checked = super::check_sale(&sale, Some(&program));
+            prop_assert!(checked.is_ok(), "the cloud refused the till's receipt: {:?}", checked);
+        }
+    }
+}

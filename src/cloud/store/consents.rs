@@ -11,11 +11,11 @@
 use serde::Serialize;
 
 use super::paging::{key_columns, KeyPart, Page, PageQuery, Paged};
-use super::{CloudError, Store};
+use super::{Changes, CloudError, Store};
 use crate::clock::rfc3339;
 use crate::cloud::db::Sql;
 use crate::vals;
-use crate::wire::{Consent, Consents};
+use crate::wire::{Consent, ConsentChangedData, Consents, WebhookEventType};
 
 /// Who changed a consent, as the history shows it.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +58,9 @@ fn changed<'a>(before: &Consents, after: &'a Consents) -> Vec<(&'static str, &'a
         .collect()
 }
 
-/// Writes a row for each channel whose state differs between `before` and `after`.
+/// Writes a row for each channel whose state differs between `before` and `after`, and tells
+/// `consent_changed` subscribers ("unsubscribe both ways": an opt-out at a till reaches the
+/// chain's mailing tool).
 pub(crate) fn record(
     sql: &mut dyn Sql,
     customer_id: &str,
@@ -66,8 +68,26 @@ pub(crate) fn record(
     after: &Consents,
     origin: &ConsentOrigin,
     recorded_at: i64,
+    changes: &mut Changes,
 ) -> Result<(), CloudError> {
+    let was: std::collections::HashMap<&str, Option<bool>> =
+        channels(before).into_iter().map(|(channel, consent)| (channel, consent.map(|c| c.granted))).collect();
     for (channel, now) in changed(before, after) {
+        if changes.hears(WebhookEventType::ConsentChanged) {
+            changes.webhook(
+                WebhookEventType::ConsentChanged,
+                ConsentChangedData {
+                    customer_id: customer_id.to_owned(),
+                    channel: channel.to_owned(),
+                    old: was.get(channel).copied().flatten(),
+                    new: now.granted,
+                    source: origin.source.to_owned(),
+                    till_id: origin.till_id.clone(),
+                    store: origin.store.clone(),
+                    at: now.at.clone(),
+                },
+            );
+        }
         sql.write(
             "INSERT INTO consent_changes (customer_id, channel, granted, at, source, till_id, store, who, recorded_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

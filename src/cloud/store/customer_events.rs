@@ -120,7 +120,7 @@ pub(super) fn created(
             gained.push("birthday");
         }
         let merged = merge_consents(existing.consents.clone(), &clean.consents);
-        consents::record(sql, &existing.id, &existing.consents, &merged, &origin, cx.at)?;
+        consents::record(sql, &existing.id, &existing.consents, &merged, &origin, cx.at, changes)?;
         existing.consents = merged;
         existing.updated_at = cx.at;
         customers::save_personal(sql, &existing)?;
@@ -230,6 +230,7 @@ pub(super) fn updated(
     let id = &event.customer_id;
     let mut customer = load_resolved(sql, id, true)?
         .ok_or_else(|| refuse("unknown_customer", format!("customer {id} is not known to the cloud")))?;
+    let before = customer.clone();
     for field in &event.fields {
         match field.as_str() {
             "phone" => {
@@ -282,7 +283,7 @@ pub(super) fn updated(
                 let merged = merge_consents(customer.consents.clone(), &received_consents(&event.consents, cx.at));
                 if merged != customer.consents {
                     let origin = till_origin(sql, cx)?;
-                    consents::record(sql, &customer.id, &customer.consents, &merged, &origin, cx.at)?;
+                    consents::record(sql, &customer.id, &customer.consents, &merged, &origin, cx.at, changes)?;
                 }
                 customer.consents = merged;
             }
@@ -299,6 +300,7 @@ pub(super) fn updated(
     }
     customer.updated_at = cx.at;
     customers::save_personal(sql, &customer)?;
+    customers::customer_updated(changes, &before, &customer, "till", Some(cx.till_id));
     ledger::note_till_seq(sql, &customer.id, cx.till_id, cx.event.seq)?;
     changes.add(FeedKind::Customer, &customer.id);
     changes.add(FeedKind::Balance, &customer.id);

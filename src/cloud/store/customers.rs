@@ -339,7 +339,7 @@ pub(crate) fn insert(
         external_id: None,
         wallet: Wallet::default(),
     };
-    consents::record(sql, &customer.id, &Consents::default(), &customer.consents, origin, at)?;
+    consents::record(sql, &customer.id, &Consents::default(), &customer.consents, origin, at, changes)?;
     if program.welcome_points > 0 {
         let before = customer.wallet.clone();
         let expires = ledger::expiry(program, at);
@@ -357,6 +357,41 @@ pub(crate) fn insert(
         },
     );
     Ok(customer)
+}
+
+/// Tells `customer_updated` subscribers what an edit changed of a customer's personal data
+/// and tags (nothing when nothing did: a consent alone is `consent_changed`).
+pub(crate) fn customer_updated(
+    changes: &mut Changes,
+    before: &CustomerRecord,
+    after: &CustomerRecord,
+    source: &str,
+    till_id: Option<&str>,
+) {
+    if !changes.hears(WebhookEventType::CustomerUpdated) {
+        return;
+    }
+    let fields = [
+        ("phone", before.phone != after.phone),
+        ("name", before.name != after.name),
+        ("email", before.email != after.email),
+        ("birthday", before.birthday != after.birthday),
+        ("tags", before.tags != after.tags),
+    ];
+    let changed: Vec<String> =
+        fields.iter().filter(|(_, differs)| *differs).map(|(name, _)| (*name).to_owned()).collect();
+    if changed.is_empty() {
+        return;
+    }
+    changes.webhook(
+        WebhookEventType::CustomerUpdated,
+        crate::wire::CustomerUpdatedData {
+            customer: snapshot(after),
+            changed,
+            source: source.to_owned(),
+            till_id: till_id.map(str::to_owned),
+        },
+    );
 }
 
 /// A customer as the feed and webhooks show them.
@@ -679,6 +714,8 @@ impl Store {
         };
         self.write(move |sql| {
             let mut customer = load_resolved(sql, &id, true)?.ok_or_else(|| not_found(&id))?;
+            let before = customer.clone();
+            let mut changes = Changes::heard_by_subscribers(sql)?;
             if let Some(phone) = &phone {
                 ensure_unique(sql, "phone", phone, Some(&customer.id))?;
                 customer.phone = phone.clone();
@@ -704,12 +741,12 @@ impl Store {
                 let given = fields::stamp_consents(Consents::default(), input, "cloud", at);
                 let merged = super::customer_events::merge_consents(customer.consents.clone(), &given);
                 let origin = ConsentOrigin { who: Some(who.clone()), ..ConsentOrigin::new("cloud") };
-                consents::record(sql, &customer.id, &customer.consents, &merged, &origin, at)?;
+                consents::record(sql, &customer.id, &customer.consents, &merged, &origin, at, &mut changes)?;
                 customer.consents = merged;
             }
             customer.updated_at = at;
             save_personal(sql, &customer)?;
-            let mut changes = Changes::default();
+            customer_updated(&mut changes, &before, &customer, "admin", None);
             changes.add(super::FeedKind::Customer, &customer.id);
             publish(sql, &changes, at)?;
             Ok((customer, super::admin::current_program(sql)?))
