@@ -1,15 +1,18 @@
 // The public sign-up page's behaviour (loyalty-cloud GET /signup). Served as a file of its
 // own: the page's Content-Security-Policy allows no inline script. It switches the texts
 // between Russian and English, shows the store named in the link (?store=…, from a receipt's
-// QR code), and POSTs the form as JSON to /v1/signup on the same origin, asking for the answer
-// in the page's current language (Accept-Language).
+// QR code), fills in the friend's code a friend's link carries (?ref=…), and POSTs the form as
+// JSON to /v1/signup on the same origin, asking for the answer in the page's current language
+// (Accept-Language).
 'use strict';
 
 (function () {
   var form = document.getElementById('signup');
   var answer = document.getElementById('answer');
   var submit = document.getElementById('submit');
-  var store = new URLSearchParams(window.location.search).get('store');
+  var params = new URLSearchParams(window.location.search);
+  var store = params.get('store');
+  var friendCode = params.get('ref');
   var language = (navigator.language || 'ru').toLowerCase().indexOf('ru') === 0 ? 'ru' : 'en';
 
   var texts = {
@@ -64,6 +67,10 @@
     document.getElementById('store-name').textContent = store;
     document.getElementById('store-line').hidden = false;
   }
+  if (friendCode) {
+    // A value, never markup; the cloud checks it when the form is sent.
+    field('referral_code').value = friendCode.slice(0, 32);
+  }
   document.getElementById('lang').addEventListener('click', function () {
     setLanguage(language === 'ru' ? 'en' : 'ru');
   });
@@ -83,7 +90,9 @@
     var birthday = field('birthday').value;
     if (name) { body.name = name; }
     if (email) { body.email = email; }
+    var referralCode = field('referral_code').value.trim();
     if (birthday) { body.birthday = birthday; }
+    if (referralCode) { body.referral_code = referralCode; }
     if (store) { body.store = store; }
     submit.disabled = true;
     var accepted = false;

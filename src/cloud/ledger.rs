@@ -43,6 +43,9 @@ pub struct SoldLine {
 pub struct SaleFigures {
     pub receipt_id: String,
     pub customer_id: Option<String>,
+    /// Σ line amounts before any discount (what a campaign's or a referral's `min_receipt` is
+    /// compared with).
+    pub subtotal: i64,
     pub total: i64,
     pub earn: i64,
     pub redeem: i64,
@@ -138,6 +141,7 @@ pub fn check_sale(sale: &SaleEvent, program: Option<&Program>) -> Result<SaleFig
     Ok(SaleFigures {
         receipt_id: request.id.clone(),
         customer_id: receipt.customer_id.clone(),
+        subtotal: receipt.subtotal,
         total: receipt.total,
         earn: receipt.points.earn,
         redeem: receipt.points.redeem,
@@ -469,6 +473,8 @@ fn source_str(source: LotSource) -> &'static str {
         LotSource::Adjustment => "adjustment",
         LotSource::ReturnRefund => "return_refund",
         LotSource::Import => "import",
+        LotSource::Birthday => "birthday",
+        LotSource::Referral => "referral",
     }
 }
 
@@ -478,6 +484,8 @@ fn source_from_str(text: &str) -> LotSource {
         "accrual" => LotSource::Accrual,
         "return_refund" => LotSource::ReturnRefund,
         "import" => LotSource::Import,
+        "birthday" => LotSource::Birthday,
+        "referral" => LotSource::Referral,
         _ => LotSource::Adjustment,
     }
 }

@@ -9,6 +9,7 @@
 //! - [`import`]: `loyalty-cloud customers import`, the chain's bulk CSV import.
 //! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
 //! - [`sms`]: the SMS outbox's delivery task and `SmsOutbox`, where requests queue codes.
+//! - [`lifecycle`]: the birthday job, a task that grants birthday points at start and hourly.
 //! - [`webhook_address`]: which receivers a webhook may reach (none inside the cloud's network
 //!   unless allowed), checked at creation and, through the client's resolver, at delivery.
 //! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod import;
 pub mod ledger;
+pub mod lifecycle;
 pub mod moysklad_backend;
 pub mod server;
 pub mod sms;

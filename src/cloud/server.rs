@@ -90,7 +90,8 @@ pub async fn open_store(config: &CloudConfig) -> Result<Store, StartError> {
 const WEBHOOK_STOP: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Serves on `listener` within `limits` until `shutdown` resolves, then finishes in-flight
-/// requests. The webhook delivery task runs beside the server and stops with it.
+/// requests. The webhook and SMS delivery tasks and the birthday job run beside the server
+/// and stop with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -99,7 +100,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped.clone());
-    let texts = super::sms::spawn(state.sms.clone(), stopped);
+    let texts = super::sms::spawn(state.sms.clone(), stopped.clone());
+    let birthdays = super::lifecycle::spawn(state.store.clone(), super::lifecycle::BIRTHDAY_EVERY, stopped);
     // `serve` gives every request the peer's address (`ConnectInfo`): the client's IP for the
     // sign-up form's and the enrolment's rate limits.
     let app = api::router(state);
@@ -113,6 +115,11 @@ pub async fn run(
     }
     if tokio::time::timeout(WEBHOOK_STOP, texts).await.is_err() {
         tracing::warn!("the SMS task did not stop in time; unsent messages are tried again later");
+    }
+    // A batch in flight is one transaction: it commits or is rolled back, and the next run
+    // grants whatever it did not.
+    if tokio::time::timeout(WEBHOOK_STOP, birthdays).await.is_err() {
+        tracing::warn!("the birthday job did not stop in time; its next run grants what this one did not");
     }
     served
 }

@@ -77,6 +77,12 @@ pub fn enrollment_code() -> String {
     (0..CODE_LENGTH).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect()
 }
 
+/// A fresh referral code (`identity::normalize_referral_code`'s form), e.g. `K7QX4M2W`.
+pub fn referral_code() -> String {
+    let mut rng = rand::rng();
+    crate::identity::referral_code_from(std::array::from_fn(|_| rng.random_range(0..31)))
+}
+
 /// How a code typed by a person is compared: case and separators do not matter.
 pub fn normalize_code(input: &str) -> String {
     input.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()

@@ -9,7 +9,9 @@
 //! - a phone is E.164 (`+79991234567`), see [`normalize_phone`];
 //! - a card number is a string of 4 to 32 ASCII digits, see [`normalize_card`] (cards the
 //!   program issues itself also carry a Luhn check digit, see [`card_number`]);
-//! - an email is trimmed and lowercased, see [`normalize_email`].
+//! - an email is trimmed and lowercased, see [`normalize_email`];
+//! - a referral code is eight characters with a check character, see
+//!   [`normalize_referral_code`].
 //!
 //! What a search query can mean, and in which order the store should try the meanings, is
 //! [`classify`]. The QR payload formats the agent reads are listed in the [`qr`] module; the
@@ -30,6 +32,7 @@ mod phone;
 mod profile;
 pub mod qr;
 mod query;
+mod referral;
 mod signup;
 
 pub use card::{card_number, luhn_check_digit, luhn_valid, normalize_card, MAX_CARD_DIGITS, MIN_CARD_DIGITS};
@@ -41,6 +44,7 @@ pub use qr::{
     card_qr_payload, decode_image, parse_qr_payload, render_png, render_svg, MAX_IMAGE_PIXELS, MAX_MODULE_PX,
 };
 pub use query::{classify, matched_by_name, SearchKey, MAX_QUERY_LEN};
+pub use referral::{normalize_referral_code, referral_code_from, REFERRAL_ALPHABET, REFERRAL_CODE_LEN};
 pub use signup::{personal_data_notice, signup_link, valid_store, MAX_STORE_LEN};
 
 /// Why an identifier could not be read or drawn.

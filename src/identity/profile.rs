@@ -47,6 +47,9 @@ impl CustomerProfile {
             paid_total: self.paid_total.0,
             next_tier: NextTier::of(program, self.paid_total),
             next_expiry: next_expiry.map(PointsExpiry::of),
+            referral_code: None,
+            referred_by: None,
+            referral: None,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         }

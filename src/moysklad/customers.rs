@@ -195,6 +195,7 @@ fn enroll_request(person: &Counterparty, phone: &str) -> EnrollRequest {
         birthday: birthday.map(str::to_owned),
         tags: vec![TAG.to_owned()],
         consents: None,
+        referral_code: None,
     }
 }
 

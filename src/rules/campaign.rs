@@ -209,24 +209,26 @@ impl Campaign {
     }
 }
 
-/// Points on the customer's birthday: granted once a year by the cloud as a lot with its own
-/// expiry (the granting is later work; the program carries and checks the settings).
+/// Points on the customer's birthday: granted once per birthday year by the cloud's birthday
+/// job, as a lot of their own, active at once (`rules::birthday` has the window's arithmetic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Birthday {
     pub points: i64,
-    /// The grant may be used from this many days before the birthday …
+    /// The grant comes from this many days before the birthday (0–180) …
     #[serde(default)]
     pub days_before: i64,
-    /// … to this many days after it.
+    /// … to this many days after it (0–180), whole local days in the program's time zone.
     #[serde(default)]
     pub days_after: i64,
-    /// The granted lot expires this many days after it is granted (0 = with the program's rules).
+    /// The granted lot expires this many days after it is granted; 0 = when the window ends
+    /// (local midnight after its last day).
     #[serde(default)]
     pub expiry_days: i64,
 }
 
-/// Bring-a-friend rewards, granted by the cloud after the friend's first qualifying receipt.
+/// Bring-a-friend rewards, granted by the cloud after the friend's first qualifying receipt
+/// (subtotal ≥ `min_receipt`) is applied there; both lots follow the program's `expiry_days`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Referral {

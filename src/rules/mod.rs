@@ -9,6 +9,7 @@
 //! points are whole `i64`s. No floating point appears anywhere in this module.
 
 mod amount;
+mod birthday;
 mod calculate;
 mod campaign;
 #[cfg(test)]
@@ -32,6 +33,10 @@ mod validate;
 mod wallet;
 
 pub use amount::{Money, Quantity};
+pub use birthday::{
+    birthday_due, birthday_expiry, birthday_in, month_days_due, parse_birthday, BirthDate, BirthdayDue,
+    MAX_BIRTHDAY_WINDOW_DAYS,
+};
 pub use calculate::{
     calculate, calculate_booked, AppliedPromo, CalcInput, CalcLine, Calculation, CustomerPoints, LimitApplied,
     LineResult, PointsQuote, Redeem, OVERDRAFT,

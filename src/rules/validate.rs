@@ -111,8 +111,10 @@ impl Program {
     fn validate_lifecycle(&self) -> Result<(), ProgramProblem> {
         if let Some(birthday) = &self.birthday {
             check_not_negative("birthday.points", birthday.points)?;
-            check_days("birthday.days_before", birthday.days_before)?;
-            check_days("birthday.days_after", birthday.days_after)?;
+            // Each side of the window at most 180 days: a window then never reaches the next
+            // year's birthday, so a moment is in one birthday's window at most.
+            check_days_up_to("birthday.days_before", birthday.days_before, super::MAX_BIRTHDAY_WINDOW_DAYS)?;
+            check_days_up_to("birthday.days_after", birthday.days_after, super::MAX_BIRTHDAY_WINDOW_DAYS)?;
             check_days("birthday.expiry_days", birthday.expiry_days)?;
         }
         if let Some(referral) = &self.referral {
@@ -398,11 +400,15 @@ fn check_not_negative(field: &str, value: i64) -> Result<(), ProgramProblem> {
 }
 
 fn check_days(field: &str, value: i64) -> Result<(), ProgramProblem> {
-    if (0..=MAX_DAYS).contains(&value) {
+    check_days_up_to(field, value, MAX_DAYS)
+}
+
+fn check_days_up_to(field: &str, value: i64, max: i64) -> Result<(), ProgramProblem> {
+    if (0..=max).contains(&value) {
         Ok(())
     } else {
-        let message = format!("{field} must be between 0 and {MAX_DAYS} days, not {value}.");
-        Err(ProgramProblem::new(field.into(), "days", message).with("value", value).with("max", MAX_DAYS))
+        let message = format!("{field} must be between 0 and {max} days, not {value}.");
+        Err(ProgramProblem::new(field.into(), "days", message).with("value", value).with("max", max))
     }
 }
 

@@ -16,6 +16,10 @@ pub enum LotSource {
     /// Points given back because the goods they paid for were returned.
     ReturnRefund,
     Import,
+    /// The cloud's birthday grant (CONTRACTS.md §campaigns).
+    Birthday,
+    /// A referral reward, to the referrer or to the friend they brought.
+    Referral,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -179,8 +179,39 @@ pub struct Customer {
     /// The next points to expire (the earliest expiry with points left), if any will.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_expiry: Option<PointsExpiry>,
+    /// The cloud's admin API only: the code this customer gives friends (absent at a till,
+    /// and for a customer imported in bulk until the back office first shows them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_code: Option<String>,
+    /// The cloud's admin API only: the id of the customer whose code this customer joined with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referred_by: Option<String>,
+    /// The cloud's admin API only: where that referral stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralStatus>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Where a referral stands (CONTRACTS.md §campaigns, `referral`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReferralStatus {
+    /// `pending` (waiting for the friend's first receipt of at least `min_receipt`),
+    /// `rewarded`, or `refused` (never rewards; `reason` says why).
+    pub state: String,
+    /// For `refused`: `self` (the customer's own code), `phone_referred_before` (the phone was
+    /// referred once already) or `limit_reached` (the referrer had `max_per_referrer` rewarded
+    /// friends when this one qualified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// RFC 3339: when the friend joined with the code.
+    pub created_at: String,
+    /// RFC 3339: when it was rewarded or refused; absent while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// The friend's qualifying receipt, `till_id/receipt_id`, once rewarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 /// Points that expire at one moment.
@@ -238,6 +269,12 @@ pub struct EnrollRequest {
     #[serde(default)]
     pub tags: Vec<String>,
     pub consents: Option<ConsentsInput>,
+    /// The code of the friend who brought the customer (8 letters and digits, case, spaces
+    /// and dashes ignored). A till checks its check character (422 `invalid_referral_code`)
+    /// and sends it to the cloud with the customer; a code the cloud does not know is ignored
+    /// there and the customer stays enrolled (CONTRACTS.md §campaigns, `referral`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_code: Option<String>,
 }
 
 /// Fields to change; absent fields stay as they are, `null` or `""` clears an optional field.

@@ -26,6 +26,12 @@ pub struct SignupRequest {
     /// (`/signup?store=…`); kept in the sign-up log with the consents. Up to 64 characters.
     #[serde(default)]
     pub store: Option<String>,
+    /// A friend's code (the page's «Код друга / Friend's code»): 8 letters and digits, case,
+    /// spaces and dashes ignored. One no customer has is a 422 (`invalid_referral_code` for a
+    /// mistyped one, `unknown_referral_code` for one nobody has), checked before anything else
+    /// about the person, so the answer reveals nothing about the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_code: Option<String>,
 }
 
 /// Who processes customers' personal data (152-ФЗ) and where the policy is: shown beside the

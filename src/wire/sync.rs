@@ -220,6 +220,11 @@ pub struct CustomerEvent {
     /// or a MoySklad call that found them by card or phone). Absent in older events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// `customer_created` only: the friend's code the customer enrolled with, normalised by the
+    /// till (`identity::normalize_referral_code`). Absent in older events; a cloud that does not
+    /// know the field ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_code: Option<String>,
 }
 
 /// Payload of `sale`: the answer the till gave (with per-line points) and the request.
@@ -393,6 +398,25 @@ pub struct ProgramSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12: `customer_created` carries the friend's code the customer enrolled with. An
+    /// older agent's payload (no field) reads as no code, a payload without a code is written as
+    /// older agents wrote it, and one with a code keeps it.
+    #[test]
+    fn a_customer_event_carries_the_friends_code_only_when_there_is_one() {
+        let older = r#"{"customer_id": "c1", "fields": [], "phone": "+79990000001", "name": null, "email": null,
+                        "card": "27000000017", "birthday": null, "tags": [], "consents": {}}"#;
+        let read: CustomerEvent = serde_json::from_str(older).expect("an older agent's event");
+        assert_eq!(read.referral_code, None);
+        let written = serde_json::to_value(&read).unwrap();
+        assert!(written.get("referral_code").is_none(), "{written}");
+        let with_code = CustomerEvent { referral_code: Some("K7QX4M2W".into()), ..read };
+        let payload = EventPayload::CustomerCreated(with_code).to_raw().unwrap();
+        match EventPayload::from_raw(EventKind::CustomerCreated, &payload).unwrap() {
+            EventPayload::CustomerCreated(event) => assert_eq!(event.referral_code.as_deref(), Some("K7QX4M2W")),
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// A page from a newer cloud, with a change kind this build does not know, still reads.
     #[test]

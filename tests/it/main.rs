@@ -19,6 +19,7 @@ mod idempotency;
 mod import;
 mod installers;
 mod invisible_text;
+mod lifecycle;
 mod package;
 pub mod qr;
 mod receipt_lists;

@@ -44,6 +44,12 @@ pub async fn enroll(
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<(StatusCode, Json<Customer>), ApiError> {
     let now = clock::now();
+    // Checked here, offline too: a mistyped code is the cashier's to fix now, while one the
+    // cloud does not know can only be found out there (and is ignored there).
+    let referral_code = match request.referral_code.as_deref().map(str::trim).filter(|code| !code.is_empty()) {
+        Some(code) => Some(crate::identity::normalize_referral_code(code)?),
+        None => None,
+    };
     let new = NewCustomer {
         phone: request.phone,
         name: request.name,
@@ -54,7 +60,7 @@ pub async fn enroll(
         consents: request.consents,
         source: "till",
     };
-    let customer = state.store()?.enroll(new, state.program(), now).await?;
+    let customer = state.store()?.enroll_referred(new, referral_code, state.program(), now).await?;
     state.outbox_changed();
     tracing::info!(customer = %customer.id, phone = %crate::identity::mask_phone(&customer.phone), "customer enrolled");
     Ok((StatusCode::CREATED, Json(customer_json(&customer, &state.program(), now))))

@@ -65,10 +65,24 @@ impl Store {
         program: Arc<Program>,
         now: i64,
     ) -> Result<CustomerRecord, StoreError> {
+        self.enroll_referred(new, None, program, now).await
+    }
+
+    /// [`Store::enroll`] with the friend's code the customer gave (already normalised by
+    /// `identity::normalize_referral_code`). The till keeps no referrals: the code travels in
+    /// the `customer_created` event, and the cloud decides what it is worth.
+    pub async fn enroll_referred(
+        &self,
+        new: NewCustomer,
+        referral_code: Option<String>,
+        program: Arc<Program>,
+        now: i64,
+    ) -> Result<CustomerRecord, StoreError> {
         self.write(move |conn, settings| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let customer = insert_customer(&tx, settings, new, &program, now)?;
-            let seq = enqueue(&tx, &EventPayload::CustomerCreated(customer_event(&customer, &[])), now)?;
+            let event = CustomerEvent { referral_code, ..customer_event(&customer, &[]) };
+            let seq = enqueue(&tx, &EventPayload::CustomerCreated(event), now)?;
             let welcome = Entry {
                 customer_id: &customer.id,
                 kind: "welcome",
@@ -363,6 +377,7 @@ pub(crate) fn customer_event(customer: &CustomerRecord, fields: &[&str]) -> Cust
         tags: customer.tags.clone(),
         consents: customer.consents.clone(),
         external_id: None,
+        referral_code: None,
     }
 }
 

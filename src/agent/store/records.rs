@@ -227,6 +227,8 @@ fn lot_source_str(source: LotSource) -> &'static str {
         LotSource::Adjustment => "adjustment",
         LotSource::ReturnRefund => "return_refund",
         LotSource::Import => "import",
+        LotSource::Birthday => "birthday",
+        LotSource::Referral => "referral",
     }
 }
 
@@ -236,6 +238,8 @@ fn lot_source_from_str(text: &str) -> LotSource {
         "accrual" => LotSource::Accrual,
         "return_refund" => LotSource::ReturnRefund,
         "import" => LotSource::Import,
+        "birthday" => LotSource::Birthday,
+        "referral" => LotSource::Referral,
         _ => LotSource::Adjustment,
     }
 }

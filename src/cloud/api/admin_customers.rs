@@ -17,7 +17,7 @@ use crate::wire::RequestHash;
 use crate::wire::{AdjustmentRequest, AdjustmentResult, Customer, CustomerPatch, EnrollRequest, PointsBalance};
 
 /// A customer as the API shows them, with points computed at `at` from the cloud's lots and
-/// the tier of the current program.
+/// the tier of the current program; the referral fields are [`with_referrals`]'.
 pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> Customer {
     let points = PointsBalance {
         balance: customer.wallet.balance(at),
@@ -25,6 +25,41 @@ pub fn customer_json(customer: &CustomerRecord, program: &Program, at: i64) -> C
         pending: customer.wallet.pending(at),
     };
     customer.profile.to_wire(program, points, customer.wallet.next_expiry(at))
+}
+
+/// Customers as the admin API answers them: [`customer_json`] with their referral code, who
+/// referred them and where that referral stands, read for all of them at once.
+async fn with_referrals(
+    state: &AppState,
+    customers: &[CustomerRecord],
+    program: &Program,
+    at: i64,
+) -> Result<Vec<Customer>, ApiError> {
+    let ids = customers.iter().map(|c| c.profile.id.clone()).collect();
+    let mut views = state.store.referral_views(ids).await?;
+    Ok(customers
+        .iter()
+        .map(|customer| {
+            let mut json = customer_json(customer, program, at);
+            if let Some(view) = views.remove(&customer.profile.id) {
+                json.referral_code = view.code;
+                json.referred_by = view.referred_by;
+                json.referral = view.status;
+            }
+            json
+        })
+        .collect())
+}
+
+/// [`with_referrals`] of one customer.
+async fn one_with_referrals(
+    state: &AppState,
+    customer: &CustomerRecord,
+    program: &Program,
+    at: i64,
+) -> Result<Customer, ApiError> {
+    let mut all = with_referrals(state, std::slice::from_ref(customer), program, at).await?;
+    Ok(all.pop().unwrap_or_else(|| customer_json(customer, program, at)))
 }
 
 /// A customer to create from the back office: what a till sends at enrolment, and the store
@@ -105,9 +140,10 @@ pub async fn create(
         birthday: request.birthday,
         tags: request.tags,
         consents: request.consents,
+        referral_code: None,
     };
     let (customer, program) = state.store.create_customer(enroll, store.clone(), principal.who.clone()).await?;
-    let json = customer_json(&customer, &program, now());
+    let json = one_with_referrals(&state, &customer, &program, now()).await?;
     let mut after = serde_json::to_value(&json).ok();
     if let (Some(after), Some(store)) = (after.as_mut(), store) {
         after["store"] = serde_json::Value::String(store);
@@ -126,7 +162,7 @@ pub async fn read(
 ) -> Result<Json<Customer>, ApiError> {
     let (customer, program) = state.store.customer(id).await?;
     scoped::customer(&state, &principal, &customer.id).await?;
-    Ok(Json(customer_json(&customer, &program, now())))
+    Ok(Json(one_with_referrals(&state, &customer, &program, now()).await?))
 }
 
 /// Customers found, or a page of the directory.
@@ -155,10 +191,9 @@ pub async fn find(
     let page = page.page()?;
     if query.is_empty() {
         let (customers, program) = state.store.list_customers(page, principal.scope.clone()).await?;
-        let at = now();
         return Ok(Json(CustomerList {
             matched_by: None,
-            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            customers: with_referrals(&state, &customers.items, &program, now()).await?,
             next_cursor: customers.next_cursor,
         }));
     }
@@ -171,10 +206,9 @@ pub async fn find(
             .with("one_of", ""));
         }
         let (customers, program) = state.store.search_customers(q, principal.scope.clone(), page).await?;
-        let at = now();
         return Ok(Json(CustomerList {
             matched_by: (!customers.items.is_empty()).then(|| "q".to_owned()),
-            customers: customers.items.iter().map(|c| customer_json(c, &program, at)).collect(),
+            customers: with_referrals(&state, &customers.items, &program, now()).await?,
             next_cursor: customers.next_cursor,
         }));
     }
@@ -187,10 +221,9 @@ pub async fn find(
     };
     let (customers, program) = state.store.find_customers(query).await?;
     let customers = scoped::customers(&state, &principal, customers, |c| c.id.as_str()).await?;
-    let at = now();
     Ok(Json(CustomerList {
         matched_by: (!customers.is_empty()).then(|| matched_by.to_owned()),
-        customers: customers.iter().map(|c| customer_json(c, &program, at)).collect(),
+        customers: with_referrals(&state, &customers, &program, now()).await?,
         next_cursor: None,
     }))
 }
@@ -207,9 +240,9 @@ pub async fn update(
 ) -> Result<Json<Customer>, ApiError> {
     let (before, program) = state.store.customer(id).await?;
     scoped::customer(&state, &principal, &before.id).await?;
-    let before = customer_json(&before, &program, now());
+    let before = one_with_referrals(&state, &before, &program, now()).await?;
     let (customer, program) = state.store.update_customer(before.id.clone(), patch, principal.who.clone()).await?;
-    let after = customer_json(&customer, &program, now());
+    let after = one_with_referrals(&state, &customer, &program, now()).await?;
     audit(
         &state,
         &principal,
@@ -320,4 +353,42 @@ pub async fn consents(
     scoped::customer(&state, &principal, &customer.id).await?;
     let history = state.store.consent_history(customer.profile.id, page).await?;
     Ok(Json(ConsentHistory { changes: history.items, next_cursor: history.next_cursor }))
+}
+
+/// A page of the friends a customer referred.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReferralList {
+    /// Newest first.
+    pub referrals: Vec<crate::cloud::store::ReferredFriend>,
+    /// How many of all their friends were rewarded (what `max_per_referrer` counts).
+    pub rewarded: i64,
+    /// The program's `referral.max_per_referrer`; null for no limit (or no referral program).
+    pub max_per_referrer: Option<i64>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The friends who joined with the customer's referral code, newest first: where each
+/// referral stands (pending, rewarded, refused and why), the qualifying receipt and what the
+/// reward gave, paged.
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/referrals", tag = "admin", operation_id = "admin_customer_referrals",
+    params(("id" = String, Path, description = "The referrer's customer id"), PageParams),
+    responses((status = 200, body = ReferralList), (status = 404, body = crate::wire::ErrorBody),
+        (status = 422, body = crate::wire::ErrorBody, description = "invalid_limit or invalid_cursor")))]
+pub async fn referrals(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<ReferralList>, ApiError> {
+    let page = page.page()?;
+    let (customer, _) = state.store.customer(id).await?;
+    scoped::customer(&state, &principal, &customer.id).await?;
+    let friends = state.store.referred_friends(customer.profile.id, page).await?;
+    Ok(Json(ReferralList {
+        referrals: friends.page.items,
+        rewarded: friends.rewarded,
+        max_per_referrer: friends.max_per_referrer,
+        next_cursor: friends.page.next_cursor,
+    }))
 }

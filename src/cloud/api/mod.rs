@@ -17,6 +17,7 @@ mod admin_campaigns;
 mod admin_customers;
 mod admin_gift_cards;
 mod admin_ledger;
+mod admin_lifecycle;
 mod admin_moysklad;
 mod admin_reports;
 mod admin_tills;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/customers/{id}/activity", get(admin_customers::activity))
                 .route("/v1/admin/customers/{id}/campaigns", get(admin_campaigns::customer))
                 .route("/v1/admin/customers/{id}/consents", get(admin_customers::consents))
+                .route("/v1/admin/customers/{id}/referrals", get(admin_customers::referrals))
                 .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr))
                 .route("/v1/admin/customers.csv", get(admin_reports::export))
                 .route("/v1/admin/customers/import", post(admin_reports::import)),
@@ -131,7 +133,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/program", get(admin_ledger::program).put(admin_ledger::put_program))
                 .route("/v1/admin/program/versions", get(admin_ledger::program_versions))
                 .route("/v1/admin/program/preview", post(admin_ledger::preview))
-                .route("/v1/admin/campaigns", get(admin_campaigns::list)),
+                .route("/v1/admin/campaigns", get(admin_campaigns::list))
+                .route("/v1/admin/birthdays/grant", post(admin_lifecycle::grant)),
             Area::Program,
         ))
         .merge(area(

@@ -8,8 +8,8 @@ use crate::http::openapi::CommonResponses;
 use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
-    access, admin_audit, admin_campaigns, admin_customers, admin_gift_cards, admin_ledger, admin_moysklad,
-    admin_reports, admin_tills, admin_users, admin_webhooks, health, signup, sync,
+    access, admin_audit, admin_campaigns, admin_customers, admin_gift_cards, admin_ledger, admin_lifecycle,
+    admin_moysklad, admin_reports, admin_tills, admin_users, admin_webhooks, health, signup, sync,
 };
 
 #[derive(OpenApi)]
@@ -18,8 +18,9 @@ use super::{
     paths(
         health::health,
         admin_tills::create, admin_tills::list, admin_tills::new_code, admin_tills::revoke,
-        admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust, admin_customers::activity, admin_customers::consents, admin_customers::qr,
+        admin_customers::create, admin_customers::read, admin_customers::find, admin_customers::update, admin_customers::adjust, admin_customers::activity, admin_customers::consents, admin_customers::referrals, admin_customers::qr,
         admin_ledger::receipts, admin_ledger::receipt, admin_ledger::program, admin_ledger::put_program, admin_ledger::program_versions, admin_ledger::preview, admin_ledger::conflicts, admin_ledger::handled,
+        admin_lifecycle::grant,
         admin_webhooks::create, admin_webhooks::list, admin_webhooks::delete, admin_webhooks::deliveries, admin_webhooks::retry, admin_webhooks::sms,
         admin_moysklad::list, admin_moysklad::create, admin_moysklad::revoke,
         admin_gift_cards::issue, admin_gift_cards::list, admin_gift_cards::read, admin_gift_cards::void,

@@ -489,4 +489,41 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX sms_messages_created ON sms_messages (created_at_ms);
     CREATE INDEX sms_messages_unmasked ON sms_messages (id) WHERE masked = 0;
     "#,
+    // 14: lifecycle rewards: referral codes, referrals, referred phones, birthday grants (see
+    // the SQLite schema).
+    r#"
+    CREATE TABLE referral_codes (
+        code        TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL UNIQUE REFERENCES customers (id)
+    );
+    CREATE TABLE referrals (
+        friend_id       TEXT PRIMARY KEY REFERENCES customers (id),
+        referrer_id     TEXT NOT NULL REFERENCES customers (id),
+        code            TEXT NOT NULL,
+        phone           TEXT NOT NULL,
+        source          TEXT NOT NULL,
+        till_id         TEXT,
+        state           TEXT NOT NULL,
+        reason          TEXT,
+        receipt         TEXT,
+        referrer_points BIGINT NOT NULL DEFAULT 0,
+        friend_points   BIGINT NOT NULL DEFAULT 0,
+        created_at      BIGINT NOT NULL,
+        decided_at      BIGINT
+    );
+    CREATE INDEX referrals_referrer ON referrals (referrer_id, created_at, friend_id);
+    CREATE TABLE referral_phones (
+        phone     TEXT PRIMARY KEY,
+        friend_id TEXT NOT NULL
+    );
+    CREATE TABLE birthday_grants (
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        year        BIGINT NOT NULL,
+        points      BIGINT NOT NULL,
+        granted_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, year)
+    );
+    CREATE INDEX customers_birthday_day ON customers ((substr(birthday, length(birthday) - 4, 5)));
+    "#,
 ];

@@ -530,6 +530,50 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX sms_messages_created ON sms_messages (created_at_ms);
     CREATE INDEX sms_messages_unmasked ON sms_messages (id) WHERE masked = 0;
     "#,
+    // 14: lifecycle rewards (CONTRACTS.md §campaigns, `birthday` and `referral`).
+    // `referral_codes`: the code each customer gives friends, made with the customer (or, for
+    // one imported in bulk, when the back office first shows them). `referrals`: a row per
+    // friend who joined with a code — whose code it was and where it stands (pending |
+    // rewarded | refused, with why). `referral_phones`: every phone a referral was recorded
+    // for, so a phone is referred once whoever holds it later. `birthday_grants`: a row per
+    // customer and birthday year, the key that makes the birthday job grant once however many
+    // processes and restarts run it. The expression index finds the customers whose birthday
+    // (`YYYY-MM-DD` or `MM-DD`) ends in one of the window's days.
+    r#"
+    CREATE TABLE referral_codes (
+        code        TEXT PRIMARY KEY,            -- identity::normalize_referral_code's form
+        customer_id TEXT NOT NULL UNIQUE REFERENCES customers (id)
+    );
+    CREATE TABLE referrals (
+        friend_id       TEXT PRIMARY KEY REFERENCES customers (id),
+        referrer_id     TEXT NOT NULL REFERENCES customers (id),
+        code            TEXT NOT NULL,
+        phone           TEXT NOT NULL,           -- the friend's, E.164, when they joined
+        source          TEXT NOT NULL,           -- till | web
+        till_id         TEXT,
+        state           TEXT NOT NULL,           -- pending | rewarded | refused
+        reason          TEXT,                    -- refused: self | phone_referred_before | limit_reached
+        receipt         TEXT,                    -- rewarded: the qualifying receipt, till_id/receipt_id
+        referrer_points INTEGER NOT NULL DEFAULT 0,
+        friend_points   INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        decided_at      INTEGER
+    );
+    CREATE INDEX referrals_referrer ON referrals (referrer_id, created_at, friend_id);
+    CREATE TABLE referral_phones (
+        phone     TEXT PRIMARY KEY,
+        friend_id TEXT NOT NULL
+    );
+    CREATE TABLE birthday_grants (
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        year        INTEGER NOT NULL,            -- the birthday's year (rules::birthday_due)
+        points      INTEGER NOT NULL,
+        granted_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, year)
+    );
+    CREATE INDEX customers_birthday_day ON customers (substr(birthday, length(birthday) - 4, 5));
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

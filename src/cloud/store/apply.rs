@@ -679,6 +679,7 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         changes.add(FeedKind::Balance, &customer);
         balance_changed(changes, cx, &customer, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
         cx.cache.save_customer(sql, &customer, &before, wallet, figures.total, cx.at)?;
+        super::lifecycle::after_sale(sql, cx, &customer, &figures, changes)?;
         customer_id = Some(customer);
     }
     cx.cache.add_row(

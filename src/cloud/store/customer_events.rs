@@ -12,6 +12,9 @@
 //!   in the next pull) and a `card_reassigned` conflict says so;
 //! - only the email is taken: the newcomer is created without it (`email_taken` conflict).
 //!
+//! A new customer's `referral_code` (a friend's) is recorded as a referral (`lifecycle.rs`); a
+//! code no customer has is logged and ignored, and a phone already known is nobody's friend.
+//!
 //! Edits merge last-writer-wins per field in the cloud's receive order; consents compare
 //! their own timestamps (a till's never later than when the cloud received it), and an
 //! opt-out beats an opt-in that is not newer — the same rule for the back office's edits.
@@ -22,7 +25,7 @@ use super::consents::{self, ConsentOrigin};
 use super::customers::{
     self, clean_birthday, clean_email, clean_name, clean_tags, holder, load_resolved, CleanCustomer,
 };
-use super::{Changes, FeedKind};
+use super::{lifecycle, Changes, FeedKind};
 use crate::cloud::db::Sql;
 use crate::cloud::ledger;
 use crate::http::sentence::Sentence;
@@ -98,6 +101,10 @@ pub(super) fn created(
     if let Some(existing_id) = holder(sql, "phone", &clean.phone, None)? {
         let mut existing = load_resolved(sql, &existing_id, true)?
             .ok_or_else(|| refuse("unknown_customer", "the phone's holder vanished"))?;
+        if event.referral_code.is_some() {
+            // Not a new customer, so nobody's friend: their own code, or anyone's, gives nothing.
+            tracing::info!(customer = %existing.id, till = %cx.till_id, "a friend's code came with a phone the cloud already knows; no referral");
+        }
         sql.execute(
             "INSERT INTO customer_aliases (alias_id, customer_id) VALUES ($1, $2)",
             vals![&clean.id, &existing.id],
@@ -213,6 +220,13 @@ pub(super) fn created(
     let customer = customers::insert(sql, cx.settings, clean, &program, cx.at, changes, &origin)?;
     if let Some(ms_id) = &event.external_id {
         take_link(sql, cx, &customer.id, None, ms_id)?;
+    }
+    if let Some(code) = &event.referral_code {
+        let origin = lifecycle::Origin { source: "till", till_id: Some(cx.till_id) };
+        if lifecycle::referred(sql, &customer, code, origin, cx.at)? == lifecycle::Referred::UnknownCode {
+            // The customer is enrolled all the same: the till could not check the code offline.
+            tracing::warn!(customer = %customer.id, till = %cx.till_id, "a till enrolled a customer with a friend's code no customer has; no referral");
+        }
     }
     for (kind, happened, done) in notes {
         conflict(sql, cx, kind, &customer.id, happened, done)?;

@@ -340,6 +340,7 @@ pub(crate) fn insert(
         wallet: Wallet::default(),
     };
     consents::record(sql, &customer.id, &Consents::default(), &customer.consents, origin, at, changes)?;
+    super::lifecycle::give_code(sql, &customer.id)?;
     if program.welcome_points > 0 {
         let before = customer.wallet.clone();
         let expires = ledger::expiry(program, at);

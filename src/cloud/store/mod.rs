@@ -14,6 +14,7 @@
 //! - `paging.rs`: the keyset pages every admin list answers (`limit`, `cursor`, `next_cursor`).
 //! - `gift_cards.rs`: gift cards, and taking a sale's payments from them.
 //! - `webhooks.rs`: subscriptions and the delivery outbox, written in the changing transaction.
+//! - `lifecycle.rs`: referral codes, referrals and their rewards, the birthday job's grants.
 //! - `moysklad.rs`, `moysklad_ledger.rs`: the MoySklad adapter's keys, links, codes, sales, returns.
 //!
 //! Invariant: every writing use case that changes something an agent mirrors ends with
@@ -29,6 +30,7 @@ mod customers;
 mod export;
 mod gift_cards;
 mod import;
+mod lifecycle;
 mod moysklad;
 mod moysklad_ledger;
 mod paging;
@@ -51,6 +53,7 @@ pub use campaigns::{CampaignReport, CampaignStatus, CampaignUseView, CustomerCam
 pub use consents::ConsentChange;
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
 pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
+pub use lifecycle::{BirthdayRun, ReferralView, ReferredFriend, ReferredFriends};
 pub use moysklad::{MoyskladKey, MoyskladScope, MoyskladStore};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
@@ -278,6 +281,9 @@ pub(crate) struct Changes {
     /// The webhook event kinds someone subscribes to, when the transaction looked them up:
     /// events of other kinds are not even built. `None`: every kind is kept.
     heard: Option<Vec<WebhookEventType>>,
+    /// Friends' sales that may settle a referral once a push chunk's held rows are written
+    /// (`lifecycle::settle_noted`); dropped with a refused event's changes.
+    qualified: Vec<lifecycle::Qualified>,
 }
 
 impl Changes {
@@ -310,6 +316,7 @@ impl Changes {
             self.add(kind, &id);
         }
         self.webhooks.extend(other.webhooks);
+        self.qualified.extend(other.qualified);
     }
     pub(crate) fn customer(&mut self, id: &str) {
         self.add(FeedKind::Customer, id);

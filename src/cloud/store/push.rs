@@ -165,6 +165,9 @@ fn push_chunk(
     }
     savepoint.close(sql)?;
     cache.write_held(sql, till_id, at)?;
+    // Referral rewards the chunk's sales qualified for, now that the wallets they credit are
+    // written (see `lifecycle.rs`).
+    super::lifecycle::settle_noted(sql, &mut changes, at)?;
     sql.plan_once(true)?;
     insert_events(sql, till_id, &records, at)?;
     sql.plan_once(false)?;

@@ -9,9 +9,14 @@
 //!
 //! The store a person signed up in (from a receipt's sign-up QR code) is logged with the
 //! attempt, as where the consent was given.
+//!
+//! A friend's code (`referral_code`) must be one a customer has, else 422; a new customer who
+//! gave one is recorded as that customer's referral (`lifecycle.rs`). A known phone changes
+//! nothing, the code included.
 
 use super::admin::{current_program, record_conflict, NewConflict};
 use super::customers::{self, holder, CleanCustomer};
+use super::lifecycle;
 use super::{publish, Changes, CloudError, Store};
 use crate::clock::now;
 use crate::vals;
@@ -47,6 +52,7 @@ impl Store {
             birthday: request.birthday,
             tags: Vec::new(),
             consents: request.consents,
+            referral_code: None,
         };
         let mut clean = CleanCustomer::from_request(self.settings(), enroll, at, "web", "web")?;
         clean.store = store.clone();
@@ -58,8 +64,19 @@ impl Store {
                 params: vec![("field", "personal_data".to_owned())],
             });
         }
+        // A friend's code is checked before anything about the person: a code nobody has is a
+        // 422 whether the phone is new or known, so the answer says nothing about the phone.
+        let referral_code = match request.referral_code.as_deref().map(str::trim).filter(|code| !code.is_empty()) {
+            Some(code) => Some(crate::identity::normalize_referral_code(code)?),
+            None => None,
+        };
         let settings = self.settings().clone();
         self.write(move |sql| {
+            if let Some(code) = &referral_code {
+                if lifecycle::code_holder(sql, code)?.is_none() {
+                    return Err(lifecycle::unknown_code(code));
+                }
+            }
             let mut clean = clean.clone();
             let log = |sql: &mut dyn crate::cloud::db::Sql, customer_id: &str, outcome: &str| {
                 sql.execute(
@@ -93,6 +110,9 @@ impl Store {
             let origin =
                 super::consents::ConsentOrigin { store: store.clone(), ..super::consents::ConsentOrigin::new("web") };
             let customer = customers::insert(sql, &settings, clean.clone(), &program, at, &mut changes, &origin)?;
+            if let Some(code) = &referral_code {
+                lifecycle::referred(sql, &customer, code, lifecycle::Origin { source: "web", till_id: None }, at)?;
+            }
             if let Some(other) = email_taken {
                 record_conflict(
                     sql,
