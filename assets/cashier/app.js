@@ -940,6 +940,9 @@
     clearFieldErrors();
     $("customer-form").hidden = false;
     $("f-phone-row").hidden = mode !== "enroll";
+    // A friend's code is given when the customer joins, not later.
+    $("f-referral-row").hidden = mode !== "enroll";
+    $("f-referral").value = "";
     const c = mode === "edit" ? customer : null;
     $("f-phone").value = mode === "enroll" ? phone || "" : "";
     $("f-name").value = (c && c.name) || "";
@@ -979,8 +982,9 @@
   const FIELD_OF_CODE = {
     invalid_phone: "phone", phone_taken: "phone", invalid_email: "email", email_taken: "email",
     invalid_birthday: "birthday", personal_data_consent_required: "personal_data",
+    invalid_referral_code: "referral",
   };
-  const FORM_FIELDS = ["phone", "name", "email", "birthday", "personal_data"];
+  const FORM_FIELDS = ["phone", "name", "email", "birthday", "referral", "personal_data"];
   const INPUT_OF_FIELD = { personal_data: "f-personal-data", promo: "promo", redeem: "q-redeem" };
 
   function setFieldError(field, message) {
@@ -1056,6 +1060,8 @@
         if (name) body.name = name;
         if (email) body.email = email;
         if (birthday) body.birthday = birthday;
+        const referral = $("f-referral").value.trim();
+        if (referral) body.referral_code = referral;
         const created = await api("POST", "/v1/customers", body);
         // The search that found no one is over: its "nothing found" goes with it.
         $("search").value = "";

@@ -340,6 +340,20 @@ async fn enroll_and_edit_through_the_form() {
     assert_fits(browser, "the enrolment form").await;
     let email = browser.find("#f-email").await;
     browser.clear(&email).await;
+    // A friend's code with a typo is said under its field (its check character catches it)…
+    let referral = browser.find("#f-referral").await;
+    let friend = loyalty::identity::referral_code_from([3, 1, 4, 1, 5, 9, 2]);
+    let mut typo: Vec<char> = friend.chars().collect();
+    typo.swap(0, 1);
+    let typo: String = typo.into_iter().collect();
+    assert_ne!(typo, friend);
+    browser.send_keys(&referral, &typo).await;
+    browser.click_css("#f-save").await;
+    let wrong = browser.wait_text("#e-referral", "the code's error", |t| !t.is_empty()).await;
+    assert!(wrong.contains("Код друга"), "{wrong}");
+    // …and the right one enrols the customer.
+    browser.clear(&referral).await;
+    browser.send_keys(&referral, &friend).await;
     browser.click_css("#f-save").await;
     assert_eq!(browser.wait_text("#c-name", "the new customer", |t| t == "Ольга").await, "Ольга");
     assert_eq!(browser.text_of("#c-phone").await, "+7 912 •••-11-22");
