@@ -16,7 +16,7 @@
   // ------------------------------------------------------------------------------------------
   // Webhooks
 
-  const EVENTS = ["balance_changed", "customer_created", "customer_updated", "consent_changed"];
+  const EVENTS = ["balance_changed", "customer_created", "customer_updated", "consent_changed", "tier_changed"];
 
   LC.pages.webhooks = {
     area: "webhooks",

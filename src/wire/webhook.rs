@@ -27,6 +27,9 @@ pub enum WebhookEventType {
     CustomerUpdated,
     /// A consent was given or withdrawn (sms, email, personal_data), from any side.
     ConsentChanged,
+    /// A customer's tier changed: a sale took their paid total over a threshold, or a return
+    /// below one.
+    TierChanged,
 }
 
 impl WebhookEventType {
@@ -36,6 +39,7 @@ impl WebhookEventType {
             WebhookEventType::CustomerCreated => "customer_created",
             WebhookEventType::CustomerUpdated => "customer_updated",
             WebhookEventType::ConsentChanged => "consent_changed",
+            WebhookEventType::TierChanged => "tier_changed",
         }
     }
 }
@@ -49,8 +53,8 @@ pub struct WebhookBody {
     pub kind: WebhookEventType,
     /// When the change happened in the cloud (RFC 3339).
     pub created_at: String,
-    /// [`CustomerCreatedData`], [`BalanceChangedData`], [`CustomerUpdatedData`] or
-    /// [`ConsentChangedData`], by `type`.
+    /// [`CustomerCreatedData`], [`BalanceChangedData`], [`CustomerUpdatedData`],
+    /// [`ConsentChangedData`] or [`TierChangedData`], by `type`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -94,6 +98,22 @@ pub struct ConsentChangedData {
     pub store: Option<String>,
     /// RFC 3339: when the customer gave or withdrew it.
     pub at: String,
+}
+
+/// `data` of `tier_changed`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TierChangedData {
+    pub customer_id: String,
+    /// The tier's name before and after; `null` is the base (no tier).
+    pub old: Option<String>,
+    pub new: Option<String>,
+    /// What the customer has paid in all after the change (minor units).
+    pub paid_total: i64,
+    /// `sale` or `return`.
+    pub reason: String,
+    pub till_id: Option<String>,
+    /// The receipt or return id.
+    pub reference: Option<String>,
 }
 
 /// `data` of `balance_changed`.

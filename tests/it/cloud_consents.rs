@@ -167,9 +167,16 @@ async fn lifecycle_webhooks_scenario(backend: Backend) {
     let cloud = Cloud::start_with(backend, &[("LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", "true")]).await;
     let (url, bodies) = collecting_receiver().await;
     let (status, hook) = cloud
-        .admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["customer_updated", "consent_changed"] }))
+        .admin_post(
+            "/v1/admin/webhooks",
+            json!({ "url": url, "events": ["customer_updated", "consent_changed", "tier_changed"] }),
+        )
         .await;
     assert_eq!(status, 201, "{hook}");
+    let silver = json!({ "name": "Silver", "threshold": 10000, "kind": null, "accrual_percent": 7,
+                         "discount_percent": null, "redeem_cap_percent": null });
+    let (status, program) = cloud.admin_put("/v1/admin/program", json!({ "tiers": [silver] })).await;
+    assert_eq!(status, 200, "{program}");
     let till = cloud.till("Till 1").await;
     let (status, created) =
         cloud.admin_post("/v1/admin/customers", json!({ "phone": "+79996660001", "consents": { "sms": true } })).await;
@@ -180,10 +187,15 @@ async fn lifecycle_webhooks_scenario(backend: Backend) {
     subject.admin(json!({ "name": "Анна", "tags": ["vip"] })).await;
     subject.push(&["consents"], json!({ "consents": { "sms": consent(false, &at(0)) } })).await;
     subject.admin(json!({ "tags": ["vip"] })).await;
+    // A sale of 150.00 reaches Silver (from 100.00 paid); its return takes them back to the base.
+    let mut sold = crate::cloud_support::sale(subject.seq + 1, "r-1", &subject.id, 15000, 0, 10);
+    sold["payload"]["receipt"]["program_version"] = program["version"].clone();
+    let returned = crate::cloud_support::full_return(subject.seq + 2, "back-1", "r-1", 15000, 10, 0);
+    cloud.push_expect(&till, vec![sold, returned], &["applied", "applied"]).await;
 
-    let received = crate::sync_e2e::eventually(Duration::from_secs(20), "three deliveries", || async {
+    let received = crate::sync_e2e::eventually(Duration::from_secs(20), "five deliveries", || async {
         let bodies = bodies.lock().unwrap().clone();
-        (bodies.len() >= 3).then_some(bodies)
+        (bodies.len() >= 5).then_some(bodies)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -206,4 +218,15 @@ async fn lifecycle_webhooks_scenario(backend: Backend) {
     assert_eq!(updates.len(), 1, "a consent alone or an edit that changes nothing is not an update: {received:?}");
     assert_eq!(updates[0]["changed"], json!(["name", "tags"]));
     assert_eq!((updates[0]["source"].as_str(), updates[0]["customer"]["name"].as_str()), (Some("admin"), Some("Анна")));
+    let tiers = of("tier_changed");
+    assert_eq!(tiers.len(), 2, "{received:?}");
+    assert_eq!(
+        (tiers[0]["old"].clone(), tiers[0]["new"].as_str(), tiers[0]["reason"].as_str()),
+        (Value::Null, Some("Silver"), Some("sale"))
+    );
+    assert_eq!((tiers[0]["paid_total"].as_i64(), tiers[0]["reference"].as_str()), (Some(15000), Some("r-1")));
+    assert_eq!(
+        (tiers[1]["old"].as_str(), tiers[1]["new"].clone(), tiers[1]["reason"].as_str()),
+        (Some("Silver"), Value::Null, Some("return"))
+    );
 }

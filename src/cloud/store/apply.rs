@@ -84,6 +84,8 @@ pub(super) struct ChunkCache {
 struct HeldCustomer {
     stored: Wallet,
     current: Wallet,
+    /// `paid_total` as stored.
+    paid_stored: i64,
     /// What the held sales add to `paid_total`.
     paid_added: i64,
     changed: bool,
@@ -170,7 +172,10 @@ impl ChunkCache {
             if let Some(held) = &cache.held {
                 held.borrow_mut().customers = load_many_locked(sql, &customers)?
                     .into_iter()
-                    .map(|(id, customer)| (id, HeldCustomer::read(customer.wallet)))
+                    .map(|(id, customer)| {
+                        let paid = customer.paid_total.0;
+                        (id, HeldCustomer::read(customer.wallet, paid))
+                    })
                     .collect();
             }
         }
@@ -275,13 +280,25 @@ impl ChunkCache {
         }
         let Some(customer) = load_resolved(sql, named, true)? else { return Ok(None) };
         let held = &mut *held.borrow_mut();
+        let paid = customer.paid_total.0;
+        let wallet = customer.wallet;
         let id = customer.profile.id;
         if named != id {
             held.names.insert(named.to_owned(), id.clone());
         }
         // Read through an alias, the customer may already be held under their own id.
-        let customer = held.customers.entry(id.clone()).or_insert_with(|| HeldCustomer::read(customer.wallet));
+        let customer = held.customers.entry(id.clone()).or_insert_with(|| HeldCustomer::read(wallet, paid));
         Ok(Some((id, customer.current.clone())))
+    }
+
+    /// What the customer has paid in all, the chunk's held sales included.
+    fn paid_total(&self, sql: &mut dyn Sql, customer_id: &str) -> Result<i64, DbError> {
+        if let Some(held) = &self.held {
+            if let Some(customer) = held.borrow().customers.get(customer_id) {
+                return Ok(customer.paid_stored.saturating_add(customer.paid_added));
+            }
+        }
+        sql.query_one("SELECT paid_total FROM customers WHERE id = $1", vals![customer_id])?.int(0)
     }
 
     /// Stores what a sale made of a customer's wallet (`before` as [`Self::customer_wallet`]
@@ -404,8 +421,8 @@ impl ChunkCache {
 }
 
 impl HeldCustomer {
-    fn read(wallet: Wallet) -> HeldCustomer {
-        HeldCustomer { stored: wallet.clone(), current: wallet, paid_added: 0, changed: false }
+    fn read(wallet: Wallet, paid_stored: i64) -> HeldCustomer {
+        HeldCustomer { stored: wallet.clone(), current: wallet, paid_stored, paid_added: 0, changed: false }
     }
 }
 
@@ -678,6 +695,11 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
         cx.cache.note_till_seq(sql, &customer, cx.till_id, cx.event.seq)?;
         changes.add(FeedKind::Balance, &customer);
         balance_changed(changes, cx, &customer, &wallet, figures.earn - figures.redeem, "sale", &figures.receipt_id);
+        if !program.tiers.is_empty() && figures.total > 0 && changes.hears(WebhookEventType::TierChanged) {
+            let paid = cx.cache.paid_total(sql, &customer)?;
+            let move_ = TierMove { paid_before: paid, paid_after: paid.saturating_add(figures.total), reason: "sale" };
+            tier_changed(changes, cx, &program, &customer, move_, &figures.receipt_id);
+        }
         cx.cache.save_customer(sql, &customer, &before, wallet, figures.total, cx.at)?;
         super::lifecycle::after_sale(sql, cx, &customer, &figures, changes)?;
         customer_id = Some(customer);
@@ -878,6 +900,11 @@ fn return_lines(sql: &mut dyn Sql, cx: &Context<'_>, event: ReturnEvent, changes
         changes.add(FeedKind::Balance, &customer.id);
         let change = result.points_given_back - result.points_taken_back;
         balance_changed(changes, cx, &customer.id, &wallet, change, "return", &result.id);
+        if !program.tiers.is_empty() && result.refund > 0 && changes.hears(WebhookEventType::TierChanged) {
+            let paid = customer.paid_total.0;
+            let move_ = TierMove { paid_before: paid, paid_after: (paid - result.refund).max(0), reason: "return" };
+            tier_changed(changes, cx, &program, &customer.id, move_, &result.id);
+        }
     }
     sql.write(
         "INSERT INTO returns (till_id, return_id, receipt_id, customer_id, seq, event_id, body, applied_at)
@@ -923,6 +950,41 @@ fn adjustment(
     changes.add(FeedKind::Balance, &customer.id);
     balance_changed(changes, cx, &customer.id, &wallet, adjustment.points, "adjustment", &adjustment.id);
     Ok(())
+}
+
+/// A customer's paid total before and after a sale or a return.
+struct TierMove {
+    paid_before: i64,
+    paid_after: i64,
+    reason: &'static str,
+}
+
+/// Tells `tier_changed` subscribers when a paid total crossed a tier's threshold.
+fn tier_changed(
+    changes: &mut Changes,
+    cx: &Context<'_>,
+    program: &crate::rules::Program,
+    customer_id: &str,
+    paid: TierMove,
+    reference: &str,
+) {
+    let old = program.settings_for(crate::rules::Money(paid.paid_before)).tier;
+    let new = program.settings_for(crate::rules::Money(paid.paid_after)).tier;
+    if old == new {
+        return;
+    }
+    changes.webhook(
+        WebhookEventType::TierChanged,
+        crate::wire::TierChangedData {
+            customer_id: customer_id.to_owned(),
+            old,
+            new,
+            paid_total: paid.paid_after,
+            reason: paid.reason.to_owned(),
+            till_id: Some(cx.till_id.to_owned()),
+            reference: Some(reference.to_owned()),
+        },
+    );
 }
 
 /// Tells `balance_changed` subscribers about a movement of `change` points at this till
