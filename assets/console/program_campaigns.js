@@ -153,6 +153,26 @@
       h("div", { class: "grid2" }, zone.wrap), h("datalist", { id: "time-zones" }, ZONES.map((z) => h("option", { value: z }))),
       list, none, h("div", { class: "actions" }, add));
 
+    // What each published campaign has given so far (GET /v1/admin/campaigns), shown on its card.
+    let figures = new Map();
+    LC.api("GET", "/v1/admin/campaigns").then((answer) => {
+      figures = new Map((answer.campaigns || []).map((f) => [f.id, f]));
+      for (const r of rows) if (!r.removed && r.redraw) r.redraw();
+    }).catch(() => {});
+    const figuresText = (id) => {
+      const f = figures.get(id);
+      if (!f) return null;
+      const parts = [t("campaign_state_" + f.state)];
+      const receipts = LC.countText(f.receipts, ["чеке", "чеках", "чеках"], ["receipt", "receipts"]);
+      if (f.given_points > 0) parts.push(t("campaign_given", { points: LC.pointsText(f.given_points), receipts }));
+      else if (f.receipts > 0) parts.push(t("campaign_used_on", { receipts }));
+      if (f.discount > 0) parts.push(t("campaign_discount_given", { money: LC.money(f.discount) }));
+      if (f.budget_points !== null && f.budget_points !== undefined) {
+        parts.push(t("campaign_budget_left", { left: LC.number(f.budget_left), budget: LC.number(f.budget_points) }));
+      }
+      return parts.join(" · ");
+    };
+
     const alive = () => rows.filter((r) => !r.removed);
     const changed = () => {
       none.hidden = alive().length > 0;
@@ -340,7 +360,8 @@
           h("span", { class: "muted" }, " · " + t(c.stacking === "exclusive" ? "stacking_exclusive" : "stacking_stack") + " · " + t("campaign_priority", { n: c.priority })),
           h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_on") + ": "), onText(c)),
           h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_when") + ": "), whenText(c)),
-          limitsText(c) ? h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_limits") + ": "), limitsText(c)) : null]);
+          limitsText(c) ? h("div", { class: "small" }, h("span", { class: "muted" }, t("campaign_limits") + ": "), limitsText(c)) : null,
+          figuresText(c.id) ? h("div", { class: "small campaign-figures" }, h("span", { class: "muted" }, t("campaign_so_far") + ": "), figuresText(c.id)) : null]);
       };
       row.redraw = redraw;
       f.effect.input.addEventListener("change", () => { showEffect(); changed(); });

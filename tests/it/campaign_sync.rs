@@ -243,5 +243,30 @@ async fn customer_card_shows_the_stamps(cloud: &Cloud, customer_id: &str) {
         assert_eq!(filled, 4, "four stamps drawn filled");
         browser.execute("document.getElementById('customer-campaigns').scrollIntoView();", vec![]).await;
         browser.screenshot(lang).await;
+        // The program page's campaign cards say what each has given and what is left of a budget.
+        browser.execute("location.hash = arguments[0];", vec![json!("#/program")]).await;
+        let cards = browser
+            .wait_text("#campaign-list", "the campaigns' figures", |t| {
+                t.contains(if lang == "ru-RU" {
+                    "от бюджета осталось 0 из 100"
+                } else {
+                    "0 of the 100 budget left"
+                })
+            })
+            .await;
+        let spent = if lang == "ru-RU" { "бюджет израсходован" } else { "budget spent" };
+        let given = if lang == "ru-RU" {
+            "выдано 120 баллов на 4 чеках"
+        } else {
+            "120 points given on 4 receipts"
+        };
+        let card = if lang == "ru-RU" {
+            "применена на 2 чеках · скидок на 150,00"
+        } else {
+            "applied on 2 receipts · ₽150.00 of discounts"
+        };
+        assert!(cards.contains(spent) && cards.contains(given) && cards.contains(card), "{cards}");
+        browser.execute("document.querySelector('.campaign-figures').scrollIntoView({block: 'center'});", vec![]).await;
+        browser.screenshot(&format!("{lang}-program")).await;
     }
 }
