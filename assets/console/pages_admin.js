@@ -16,7 +16,7 @@
   // ------------------------------------------------------------------------------------------
   // Webhooks
 
-  const EVENTS = ["balance_changed", "customer_created", "customer_updated", "consent_changed", "tier_changed"];
+  const EVENTS = ["balance_changed", "customer_created", "customer_updated", "consent_changed", "tier_changed", "points_expiring", "points_expired"];
 
   LC.pages.webhooks = {
     area: "webhooks",

@@ -78,6 +78,10 @@ enum Command {
         /// SMS.ru's address (a stand-in for tests, or a proxy).
         #[arg(long, env = "LOYALTY_CLOUD_SMSRU_URL")]
         smsru_url: Option<String>,
+        /// Days before points expire that webhooks hear `points_expiring` (0 = never).
+        #[arg(long, env = "LOYALTY_CLOUD_EXPIRY_NOTICE_DAYS", default_value_t = 7,
+              value_parser = clap::value_parser!(i64).range(0..=365))]
+        expiry_notice_days: i64,
         /// Milliseconds a client has to send a request's headers before its
         /// connection is closed.
         #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
@@ -208,6 +212,7 @@ impl Storage {
             http: ServeLimits::with_max_connections(loyalty::cloud::config::MAX_CONNECTIONS),
             public_url: None,
             sms: loyalty::sms::SmsGateway::Log,
+            expiry_notice_days: 7,
         })
     }
 }
@@ -254,6 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sms,
             sms_secret,
             smsru_url,
+            expiry_notice_days,
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
@@ -275,6 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             config.sms = loyalty::sms::SmsGateway::parse(&sms, sms_secret.as_deref(), smsru_url.as_deref())
                 .map_err(|why| anyhow::anyhow!("--sms: {why}"))?;
+            config.expiry_notice_days = expiry_notice_days;
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             config.webhooks.allow_private = allow_private_webhooks;

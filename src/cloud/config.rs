@@ -37,6 +37,8 @@ pub struct CloudConfig {
     pub public_url: Option<String>,
     /// Where SMS codes go (`--sms`).
     pub sms: crate::sms::SmsGateway,
+    /// Days before points expire that webhooks hear `points_expiring` (0 = never).
+    pub expiry_notice_days: i64,
 }
 
 /// Connections the cloud serves at once by default: every till keeps one open (its long poll),

@@ -1,4 +1,4 @@
-//! The birthday job as a background component: one per loyalty-cloud process, started and
+//! The birthday job (and the expiry notices) as a background component: one per loyalty-cloud process, started and
 //! stopped by `server::run` (CONTRACTS.md §campaigns, `birthday`).
 //!
 //! It runs once at start and then every hour: a birthday's window is whole local days, so an
@@ -22,11 +22,13 @@ pub const BIRTHDAY_EVERY: Duration = Duration::from_secs(3600);
 
 /// Starts the job; it ends when `stop` turns true (or its sender goes away). A run in flight is
 /// a sequence of short transactions: stopping between them leaves nothing half done.
-pub fn spawn(store: Store, every: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(run(store, every, stop))
+/// `expiry_notice_days`: how long before points expire `points_expiring` is sent (0 = never);
+/// the same runs send `points_expired` ([`Store::notify_expiry`]).
+pub fn spawn(store: Store, every: Duration, expiry_notice_days: i64, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(run(store, every, expiry_notice_days, stop))
 }
 
-async fn run(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn run(store: Store, every: Duration, expiry_notice_days: i64, mut stop: watch::Receiver<bool>) {
     loop {
         if *stop.borrow() {
             return;
@@ -37,6 +39,13 @@ async fn run(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the birthday job failed; it runs again within the hour"),
+        }
+        match store.notify_expiry(now(), expiry_notice_days).await {
+            Ok(run) if run.expiring + run.expired > 0 => {
+                tracing::info!(expiring = run.expiring, expired = run.expired, "expiry notices sent to webhooks")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the expiry notices failed; they are tried again within the hour"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -63,6 +63,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         login: std::sync::Arc::new(api::access::LoginGuard::default()),
         public_https: config.public_url.as_deref().is_some_and(|url| url.starts_with("https://")),
         sms: super::sms::SmsOutbox::new(store.clone(), config.sms.clone()),
+        expiry_notice_days: config.expiry_notice_days,
     };
     Ok(Prepared { state, listener, limits: config.http })
 }
@@ -101,7 +102,12 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped.clone());
     let texts = super::sms::spawn(state.sms.clone(), stopped.clone());
-    let birthdays = super::lifecycle::spawn(state.store.clone(), super::lifecycle::BIRTHDAY_EVERY, stopped);
+    let birthdays = super::lifecycle::spawn(
+        state.store.clone(),
+        super::lifecycle::BIRTHDAY_EVERY,
+        state.expiry_notice_days,
+        stopped,
+    );
     // `serve` gives every request the peer's address (`ConnectInfo`): the client's IP for the
     // sign-up form's and the enrolment's rate limits.
     let app = api::router(state);

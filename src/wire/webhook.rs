@@ -30,6 +30,10 @@ pub enum WebhookEventType {
     /// A customer's tier changed: a sale took their paid total over a threshold, or a return
     /// below one.
     TierChanged,
+    /// A customer's points will expire within the cloud's notice period (once per expiry).
+    PointsExpiring,
+    /// A customer's points expired unspent (once per expiry).
+    PointsExpired,
 }
 
 impl WebhookEventType {
@@ -40,6 +44,8 @@ impl WebhookEventType {
             WebhookEventType::CustomerUpdated => "customer_updated",
             WebhookEventType::ConsentChanged => "consent_changed",
             WebhookEventType::TierChanged => "tier_changed",
+            WebhookEventType::PointsExpiring => "points_expiring",
+            WebhookEventType::PointsExpired => "points_expired",
         }
     }
 }
@@ -54,7 +60,7 @@ pub struct WebhookBody {
     /// When the change happened in the cloud (RFC 3339).
     pub created_at: String,
     /// [`CustomerCreatedData`], [`BalanceChangedData`], [`CustomerUpdatedData`],
-    /// [`ConsentChangedData`] or [`TierChangedData`], by `type`.
+    /// [`ConsentChangedData`], [`TierChangedData`] or [`PointsExpiryData`], by `type`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -98,6 +104,16 @@ pub struct ConsentChangedData {
     pub store: Option<String>,
     /// RFC 3339: when the customer gave or withdrew it.
     pub at: String,
+}
+
+/// `data` of `points_expiring` and `points_expired`: the customer's points that expire (or
+/// expired) at one moment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PointsExpiryData {
+    pub customer_id: String,
+    pub points: i64,
+    /// RFC 3339.
+    pub expires_at: String,
 }
 
 /// `data` of `tier_changed`.

@@ -230,3 +230,53 @@ async fn lifecycle_webhooks_scenario(backend: Backend) {
         (Some("Silver"), Value::Null, Some("return"))
     );
 }
+
+cloud_test!(expiring_and_expired_points_are_told_once, expiry_notices_scenario);
+async fn expiry_notices_scenario(backend: Backend) {
+    let mut cloud = Cloud::start_with(
+        backend,
+        &[("LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", "true"), ("LOYALTY_CLOUD_EXPIRY_NOTICE_DAYS", "7")],
+    )
+    .await;
+    let (url, bodies) = collecting_receiver().await;
+    let (status, hook) = cloud
+        .admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["points_expiring", "points_expired"] }))
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    // Points that expire in 3 days (the program's expiry), and a lot that expired an hour ago.
+    let (status, _) = cloud.admin_put("/v1/admin/program", json!({ "expiry_days": 3 })).await;
+    assert_eq!(status, 200);
+    let customer = cloud.customer("+79996660002").await;
+    let id = customer["id"].as_str().unwrap().to_owned();
+    for (adjustment, points) in [("soon", 40), ("gone", 25)] {
+        let (status, body) = cloud
+            .admin_post(
+                &format!("/v1/admin/customers/{id}/adjustments"),
+                json!({ "id": adjustment, "points": points, "reason": "test" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    cloud.sql(&format!("UPDATE point_lots SET expires_at = {} WHERE points = 25", now - 3600));
+    // The job runs at start (then hourly): a restart runs it, a second restart sends nothing again.
+    cloud.restart();
+    let received = crate::sync_e2e::eventually(Duration::from_secs(20), "two notices", || async {
+        let bodies = bodies.lock().unwrap().clone();
+        (bodies.len() >= 2).then_some(bodies)
+    })
+    .await;
+    cloud.restart();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received_again = bodies.lock().unwrap().clone();
+    assert_eq!(received_again.len(), 2, "each expiry is told once: {received_again:?}");
+    let of = |kind: &str| received.iter().find(|b| b["type"] == kind).map(|b| b["data"].clone()).expect(kind);
+    let expiring = of("points_expiring");
+    assert_eq!(
+        (expiring["customer_id"].as_str(), expiring["points"].as_i64()),
+        (Some(id.as_str()), Some(40)),
+        "{expiring}"
+    );
+    let expired = of("points_expired");
+    assert_eq!(expired["points"], 25, "{expired}");
+}

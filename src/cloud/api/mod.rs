@@ -78,6 +78,8 @@ pub struct AppState {
     pub public_https: bool,
     /// Where SMS codes are queued (`cloud::sms`).
     pub sms: crate::cloud::sms::SmsOutbox,
+    /// Days before points expire that webhooks hear `points_expiring`.
+    pub expiry_notice_days: i64,
 }
 
 pub use signup::SignupGuard;

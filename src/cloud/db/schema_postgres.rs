@@ -526,4 +526,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX customers_birthday_day ON customers ((substr(birthday, length(birthday) - 4, 5)));
     "#,
+    // 15: the expiry notices (see the SQLite schema).
+    r#"
+    CREATE TABLE expiry_notices (
+        customer_id TEXT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        kind        TEXT NOT NULL,
+        points      BIGINT NOT NULL,
+        sent_at     BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, expires_at, kind)
+    );
+    CREATE INDEX point_lots_holding ON point_lots (expires_at) WHERE remaining > 0;
+    "#,
 ];

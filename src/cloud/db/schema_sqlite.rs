@@ -574,6 +574,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX customers_birthday_day ON customers (substr(birthday, length(birthday) - 4, 5));
     "#,
+    // 15: the expiry notices (`store::expiry_notices`): one row per customer, expiry moment and
+    // kind (`expiring`, `expired`), so each `points_expiring` / `points_expired` webhook is sent
+    // once whatever process or run finds it; lots still holding points, by expiry, for the job.
+    r#"
+    CREATE TABLE expiry_notices (
+        customer_id TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        points      INTEGER NOT NULL,
+        sent_at     INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, expires_at, kind)
+    );
+    CREATE INDEX point_lots_holding ON point_lots (expires_at) WHERE remaining > 0;
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -27,6 +27,7 @@ mod campaigns;
 mod consents;
 mod customer_events;
 mod customers;
+mod expiry_notices;
 mod export;
 mod gift_cards;
 mod import;
@@ -52,6 +53,7 @@ pub use admin::{AppliedReceipt, ConflictFilter, ConflictHandled, ConflictView, P
 pub use campaigns::{CampaignReport, CampaignStatus, CampaignUseView, CustomerCampaigns, StampCardView};
 pub use consents::ConsentChange;
 pub use customers::{CustomerActivity, CustomerInput, CustomerRecord, LedgerEntryView, LotView};
+pub use expiry_notices::ExpiryRun;
 pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use lifecycle::{BirthdayRun, ReferralView, ReferredFriend, ReferredFriends};
 pub use moysklad::{MoyskladKey, MoyskladScope, MoyskladStore};
