@@ -26,6 +26,7 @@ mod receipt_lists;
 mod restored_till;
 mod search;
 mod security;
+mod self_service;
 mod shift_report;
 mod slow_clients;
 mod sms;
