@@ -28,7 +28,8 @@
   function locale() { return language === 'ru' ? 'ru-RU' : 'en-GB'; }
   function number(n) { return Number(n).toLocaleString(locale()); }
   function money(minor) {
-    return (minor / 100).toLocaleString(locale(), { minimumFractionDigits: 0, maximumFractionDigits: 2 }) + ' ₽';
+    var digits = minor % 100 === 0 ? 0 : 2;
+    return (minor / 100).toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }) + ' ₽';
   }
   function date(at) {
     var d = new Date(at);
@@ -96,7 +97,7 @@
     var expiring = $('expiring');
     expiring.textContent = '';
     me.expiring.forEach(function (e) {
-      expiring.appendChild(item([[date(e.at), 'what'], ['−' + number(e.points), 'minus']]));
+      expiring.appendChild(item([[date(e.at), 'what'], [number(e.points), 'minus']]));
     });
     $('expiring-title').hidden = me.expiring.length === 0;
     var receipts = $('receipts');

@@ -27,6 +27,7 @@ mod restored_till;
 mod search;
 mod security;
 mod self_service;
+mod selfservice_page;
 mod shift_report;
 mod slow_clients;
 mod sms;
