@@ -29,7 +29,7 @@
   function number(n) { return Number(n).toLocaleString(locale()); }
   function money(minor) {
     var digits = minor % 100 === 0 ? 0 : 2;
-    return (minor / 100).toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }) + ' ₽';
+    return (minor / 100).toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }) + '\u00a0₽';
   }
   function date(at) {
     var d = new Date(at);
@@ -103,7 +103,7 @@
     var receipts = $('receipts');
     receipts.textContent = '';
     me.receipts.forEach(function (r) {
-      var what = date(r.at) + (r.store ? ' · ' + r.store : '') + ' · ' + money(r.total);
+      var what = money(r.total) + ' · ' + date(r.at) + (r.store ? ' · ' + r.store : '');
       var points = [];
       if (r.earned) { points.push(['+' + number(r.earned), 'plus']); }
       if (r.spent) { points.push(['−' + number(r.spent), 'minus']); }

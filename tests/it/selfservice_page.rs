@@ -1,4 +1,4 @@
-//! The self-service page in a phone-sized headless Chromium (390×844), in Russian and English
+//! The self-service page in a phone-sized headless Chromium (390×844 CSS pixels, at 2×), in Russian and English
 //! (issue 13, `GET /me`): the shopper types their phone, reads the code from the SMS gateway
 //! stand-in, types it, and sees their card's QR code, points, expiring points, tier and
 //! purchases; then withdraws the SMS consent, which the back office's history shows as `web`.
@@ -39,9 +39,9 @@ async fn walk(lang: &str) {
     assert_eq!(status, 201);
     let ru = lang.starts_with("ru");
     let short = if ru { "ru" } else { "en" };
-    let browser =
-        Browser::start_with(&format!("selfservice_{short}"), lang, &["--window-size=390,844".to_owned()]).await;
+    let browser = Browser::start(&format!("selfservice_{short}"), lang).await;
 
+    browser.emulate_phone(390, 844).await;
     browser.goto(&cloud.url("/me")).await;
     browser.wait_until("the phone form", "return !document.getElementById('login').hidden;").await;
     browser.screenshot("phone").await;
