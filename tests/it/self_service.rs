@@ -162,6 +162,8 @@ async fn flow_scenario(backend: Backend) {
     assert_eq!(shown["receipts"][0]["store"], "Main street");
     assert_eq!(shown["consents"], json!({ "sms": true, "email": true, "personal_data": true }));
     assert!(shown["expiring"].is_array());
+    let fresh = reqwest::Client::new().get(cloud.url("/v1/me")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(fresh.headers()["cache-control"], "private, no-store", "personal data is not cached");
     let qr = reqwest::Client::new().get(cloud.url("/v1/me/qr.svg")).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(qr.status(), 200);
     assert!(qr.text().await.unwrap().contains("<svg"));

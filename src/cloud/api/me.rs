@@ -319,7 +319,7 @@ pub async fn verify(State(state): State<AppState>, request: Request) -> Response
 #[utoipa::path(get, path = "/v1/me", tag = "self-service",
     responses((status = 200, body = MeView), (status = 401, body = crate::wire::ErrorBody, description = "me_not_signed_in")),
     security(("me_session" = [])))]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<MeView>, ApiError> {
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = signed_in(&state, &headers).await?;
     let at = now();
     let (customer, program) = state.store.customer(id.clone()).await?;
@@ -327,7 +327,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     let expiring = state.store.me_expiring(id.clone(), at).await?;
     let receipts = state.store.me_receipts(id, 20).await?;
     let granted = |c: &Option<crate::wire::Consent>| c.as_ref().is_some_and(|c| c.granted);
-    Ok(Json(MeView {
+    let view = MeView {
         card: wire.card,
         name: wire.name,
         phone_hint: crate::identity::phone_hint(&wire.phone),
@@ -350,7 +350,9 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
             email: granted(&wire.consents.email),
             personal_data: granted(&wire.consents.personal_data),
         },
-    }))
+    };
+    // Personal data: never kept by a shared cache or the browser's.
+    Ok(([(axum::http::header::CACHE_CONTROL, "private, no-store")], Json(view)).into_response())
 }
 
 /// The signed-in shopper's card as the QR code tills read.
