@@ -280,3 +280,43 @@ async fn codes_scenario(backend: Backend) {
     assert_eq!((status, limited["error"]["code"].as_str()), (429, Some("me_rate_limited")), "{limited}");
     assert_eq!(limited["error"]["details"]["scope"], "address", "{limited}");
 }
+
+cloud_test!(a_withdrawal_on_the_page_is_told_to_webhook_subscribers, webhook_scenario);
+async fn webhook_scenario(backend: Backend) {
+    let inbox = SmsInbox::start().await;
+    let cloud = Cloud::start_with(
+        backend,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_ALLOW_PRIVATE_WEBHOOKS", "true"),
+        ],
+    )
+    .await;
+    let (url, bodies) = crate::cloud_consents::collecting_receiver().await;
+    let (status, hook) =
+        cloud.admin_post("/v1/admin/webhooks", json!({ "url": url, "events": ["consent_changed"] })).await;
+    assert_eq!(status, 201, "{hook}");
+    let id = customer(&cloud).await;
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+    let (status, _, _) = me(
+        &cloud,
+        reqwest::Method::POST,
+        "/v1/me/consents/withdraw",
+        Some(&cookie),
+        Some(json!({ "channel": "email" })),
+        "en",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let told = eventually(Duration::from_secs(20), "the withdrawal's webhook", || async {
+        bodies.lock().unwrap().iter().find(|b| b["type"] == "consent_changed" && b["data"]["source"] == "web").cloned()
+    })
+    .await;
+    let data = &told["data"];
+    assert_eq!(
+        (data["customer_id"].as_str(), data["channel"].as_str(), data["old"].as_bool(), data["new"].as_bool()),
+        (Some(id.as_str()), Some("email"), Some(true), Some(false)),
+        "{told}"
+    );
+}
