@@ -108,6 +108,8 @@
           accepted = true;
           form.hidden = true;
           show(data.message, 'ok');
+          // The self-service page (GET /me) signs in with an SMS code to the same phone.
+          document.getElementById('me-link').hidden = false;
         } else {
           var message = data && data.error ? data.error.message : 'HTTP ' + response.status;
           show(message, 'error');

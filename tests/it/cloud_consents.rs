@@ -143,7 +143,7 @@ async fn consents_scenario(backend: Backend) {
 
 /// A receiver of webhook deliveries that keeps each body (`cloud_webhooks.rs` checks their
 /// signatures and retries).
-async fn collecting_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+pub(crate) async fn collecting_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = bodies.clone();
     let app = axum::Router::new().route(

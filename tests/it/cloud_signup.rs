@@ -333,6 +333,11 @@ async fn a_phone_signs_up_on_the_page_in_a_real_browser() {
     browser.click_css("#submit").await;
     let said = browser.wait_text("#answer", "the cloud's answer on the page", |t| t.contains("Thank you")).await;
     assert_eq!(said, "Thank you! Your loyalty card is on its way.");
+    // The answer offers the self-service page.
+    let link = browser.wait_text("#me-link", "the self-service link", |t| !t.is_empty()).await;
+    assert!(link.contains("My card"), "{link}");
+    let href = browser.execute("return document.querySelector('#me-link a').getAttribute('href');", vec![]).await;
+    assert_eq!(href, "/me");
     // The form is gone (not just marked hidden under a CSS rule), the answer is in view, and
     // the button cannot send the form again.
     let shown = browser

@@ -26,6 +26,8 @@ mod receipt_lists;
 mod restored_till;
 mod search;
 mod security;
+mod self_service;
+mod selfservice_page;
 mod shift_report;
 mod slow_clients;
 mod sms;

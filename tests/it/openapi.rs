@@ -255,9 +255,13 @@ const AGENT_NOT_API: &[(&str, &str)] = &[
 ];
 
 /// Served by the cloud but not part of its API: the sign-up page and its files, the CORS
-/// preflight of the sign-up form, the back-office console's page and files.
+/// preflight of the sign-up form, the back-office console's page and files, the shopper's
+/// self-service page and its files.
 const CLOUD_NOT_API: &[(&str, &str)] = &[
     ("GET", "/signup"),
+    ("GET", "/me"),
+    ("GET", "/me.js"),
+    ("GET", "/me.css"),
     ("GET", "/admin"),
     ("GET", "/admin/"),
     ("GET", "/admin/assets/{file}"),

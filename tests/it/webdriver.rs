@@ -292,6 +292,19 @@ impl Browser {
 
     /// Names the screenshots from now on `<test>-<screen>.png`: one browser serving several
     /// walks (the PostgreSQL run of the console's) keeps each walk's pictures apart.
+    /// Makes the page a phone's screen, `width`×`height` CSS pixels, touch and mobile
+    /// viewport included (headless Chromium keeps windows at least 500 pixels wide, so a
+    /// window size alone cannot).
+    pub async fn emulate_phone(&self, width: u32, height: u32) {
+        let params = json!({ "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true });
+        self.command(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params }),
+        )
+        .await;
+    }
+
     pub fn rename(&mut self, test: &str) {
         self.test = test.to_owned();
     }

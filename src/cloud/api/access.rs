@@ -62,19 +62,24 @@ fn peer_of(request: &Request) -> Option<SocketAddr> {
 
 /// The value of the session cookie, if the request has one.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `name` (at most 256 bytes), if the request has one.
+pub(super) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty() && value.len() <= 256)
 }
 
 /// Whether the console was reached over https (directly, or through our own proxy that says so).
-fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
     state.public_https
         || (state.signup.trusts_forwarded()
             && headers

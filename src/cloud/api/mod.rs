@@ -3,7 +3,8 @@
 //!
 //! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
 //!   credential), `POST /v1/signup` (the website's form, rate-limited), and the sign-up page
-//!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`), and the back-office console's
+//!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`), the shopper's self-service page
+//!   (`GET /me`) and its API (`/v1/me/…`, SMS-code sign-in, its own cookie), and the back-office console's
 //!   page (`GET /admin/`, `/admin/assets/…`; its API calls need the session);
 //! - admin token: everything under `/v1/admin/`;
 //! - device token: `/v1/sync/push`, `/v1/sync/pull`, `/v1/sync/known-events` and `/v1/sync/gift-cards/…` (the till is
@@ -25,6 +26,8 @@ mod admin_users;
 mod admin_webhooks;
 mod console_page;
 mod health;
+mod me;
+mod me_page;
 mod openapi;
 mod paging;
 mod scoped;
@@ -80,8 +83,11 @@ pub struct AppState {
     pub sms: crate::cloud::sms::SmsOutbox,
     /// Days before points expire that webhooks hear `points_expiring`.
     pub expiry_notice_days: i64,
+    /// The self-service page's sign-in limits.
+    pub me: std::sync::Arc<me::MeGuard>,
 }
 
+pub use me::MeGuard;
 pub use signup::SignupGuard;
 
 /// The till a device token belongs to, put into the request by the guard.
@@ -219,6 +225,16 @@ pub fn router(state: AppState) -> Router {
         .route("/signup", get(signup_page::page))
         .route("/signup.js", get(signup_page::script))
         .route("/signup.css", get(signup_page::style))
+        // The shopper's self-service page and its API (the cookie is the credential).
+        .route("/me", get(me_page::page))
+        .route("/me.js", get(me_page::script))
+        .route("/me.css", get(me_page::style))
+        .route("/v1/me", get(me::me))
+        .route("/v1/me/qr.svg", get(me::qr))
+        .route("/v1/me/login", post(me::login))
+        .route("/v1/me/verify", post(me::verify))
+        .route("/v1/me/consents/withdraw", post(me::withdraw))
+        .route("/v1/me/logout", post(me::logout))
         // The back-office console's page and files; its API calls carry the session.
         .route("/admin", get(console_page::redirect))
         .route("/admin/", get(console_page::index))

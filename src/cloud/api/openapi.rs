@@ -9,7 +9,7 @@ use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
     access, admin_audit, admin_campaigns, admin_customers, admin_gift_cards, admin_ledger, admin_lifecycle,
-    admin_moysklad, admin_reports, admin_tills, admin_users, admin_webhooks, health, signup, sync,
+    admin_moysklad, admin_reports, admin_tills, admin_users, admin_webhooks, health, me, signup, sync,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use super::{
         admin_reports::liability, admin_reports::daily, admin_reports::dashboard, admin_reports::shift,
         admin_reports::export, admin_reports::import,
         sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,
+        me::login, me::verify, me::me, me::qr, me::withdraw, me::logout,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
     modifiers(&Tokens, &MoyskladEndpoints, &COMMON_RESPONSES),
@@ -63,6 +64,15 @@ impl Modify for Tokens {
                 utoipa::openapi::security::ApiKeyValue::with_description(
                     super::access::COOKIE_NAME,
                     "the back-office session from POST /admin/login; changes also need its X-CSRF-Token header",
+                ),
+            )),
+        );
+        components.add_security_scheme(
+            "me_session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    super::me::COOKIE_NAME,
+                    "a shopper's self-service session from POST /v1/me/verify (the SMS code)",
                 ),
             )),
         );

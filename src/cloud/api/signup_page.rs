@@ -21,7 +21,7 @@ const STYLE: &str = include_str!("../../../assets/signup/signup.css");
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
      form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
+pub(super) fn file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (CONTENT_TYPE, content_type),

@@ -538,4 +538,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX point_lots_holding ON point_lots (expires_at) WHERE remaining > 0;
     "#,
+    // 16: the self-service page's codes and sessions (see the SQLite schema).
+    r#"
+    CREATE TABLE me_codes (
+        phone       TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        salt        TEXT NOT NULL,
+        code_hash   TEXT NOT NULL,
+        attempts    BIGINT NOT NULL DEFAULT 0,
+        expires_at  BIGINT NOT NULL,
+        created_at  BIGINT NOT NULL
+    );
+    CREATE TABLE me_sessions (
+        token_hash  TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        phone       TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL
+    );
+    CREATE INDEX me_sessions_customer ON me_sessions (customer_id);
+    CREATE INDEX me_sessions_expiry ON me_sessions (expires_at);
+    "#,
 ];

@@ -588,6 +588,30 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX point_lots_holding ON point_lots (expires_at) WHERE remaining > 0;
     "#,
+    // 16: the self-service page (`store::self_service`). A shopper's sign-in code, one live per
+    // phone: only its salted SHA-256 is kept, with the wrong attempts against it. And their
+    // sessions: the cookie's SHA-256, the customer and the phone it was opened for (a session
+    // of a customer whose phone changed, or who was merged into another, is void).
+    r#"
+    CREATE TABLE me_codes (
+        phone       TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        salt        TEXT NOT NULL,
+        code_hash   TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        expires_at  INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE me_sessions (
+        token_hash  TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        phone       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE INDEX me_sessions_customer ON me_sessions (customer_id);
+    CREATE INDEX me_sessions_expiry ON me_sessions (expires_at);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

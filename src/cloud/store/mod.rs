@@ -39,6 +39,7 @@ mod pull;
 mod push;
 mod reports;
 mod scope;
+mod self_service;
 mod signup;
 mod sms;
 mod tills;
@@ -65,6 +66,7 @@ pub use reports::{
     NewCustomers, ShiftReport,
 };
 pub use scope::StoreScope;
+pub use self_service::{CodeCheck, Expiring, MeReceipt, CODE_SECONDS, MAX_CODE_ATTEMPTS, ME_SESSION_SECONDS};
 pub use signup::SignupOutcome;
 pub use sms::{ClaimedSms, SmsView};
 pub use tills::{NewTill, TillView};
