@@ -193,31 +193,28 @@ async fn smsru(client: &reqwest::Client, base_url: &str, api_key: &str, message:
         Ok(answer) => answer,
         Err(e) => return SendOutcome::Retry(format!("SMS.ru answered {status} with something unexpected: {e}")),
     };
-    let said = |code: i64, text: Option<&String>| match text {
-        Some(text) => format!("SMS.ru refused the message (code {code}: {text})"),
-        None => format!("SMS.ru refused the message (code {code})"),
-    };
     if answer.status != "OK" {
-        let message = said(answer.status_code, answer.status_text.as_ref());
-        return if smsru_retryable(answer.status_code) {
-            SendOutcome::Retry(message)
-        } else {
-            SendOutcome::Refused(message)
-        };
+        return smsru_refusal(answer.status_code, answer.status_text.as_deref());
     }
     match answer.sms.get(&to) {
         Some(number) if number.status == "OK" && number.status_code == 100 => {
             SendOutcome::Sent { gateway_id: number.sms_id.clone() }
         }
-        Some(number) => {
-            let message = said(number.status_code, number.status_text.as_ref());
-            if smsru_retryable(number.status_code) {
-                SendOutcome::Retry(message)
-            } else {
-                SendOutcome::Refused(message)
-            }
-        }
+        Some(number) => smsru_refusal(number.status_code, number.status_text.as_deref()),
         None => SendOutcome::Retry("SMS.ru's answer did not mention the number".into()),
+    }
+}
+
+/// An SMS.ru error code (for the whole request or the number): tried again later or refused.
+fn smsru_refusal(code: i64, text: Option<&str>) -> SendOutcome {
+    let said = match text {
+        Some(text) => format!("SMS.ru refused the message (code {code}: {text})"),
+        None => format!("SMS.ru refused the message (code {code})"),
+    };
+    if smsru_retryable(code) {
+        SendOutcome::Retry(said)
+    } else {
+        SendOutcome::Refused(said)
     }
 }
 
