@@ -12,6 +12,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("wire", &["agent", "cloud", "http"]),
     ("gift_cards", &["agent", "cloud", "http"]),
     ("reports", &["agent", "cloud", "http"]),
+    ("wallet", &["agent", "cloud", "http"]),
     ("cloud", &["agent"]),
 ];
 

@@ -37,6 +37,7 @@ pub mod moysklad;
 pub mod reports;
 pub mod rules;
 pub mod sms;
+pub mod wallet;
 pub mod wire;
 
 #[cfg(test)]
