@@ -90,6 +90,11 @@ pub fn normalize_code(input: &str) -> String {
 
 /// SHA-256, hex: what the database keeps instead of a token or a code. A lookup by this hash
 /// reveals nothing about the secret through timing, since the attacker cannot choose hashes.
+/// Whether a presented secret is the stored one, in constant time (an empty one never is).
+pub fn same_secret(stored: &str, presented: &str) -> bool {
+    !stored.is_empty() && bool::from(stored.as_bytes().ct_eq(presented.as_bytes()))
+}
+
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }

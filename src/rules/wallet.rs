@@ -104,6 +104,19 @@ impl Wallet {
         Some((points, at))
     }
 
+    /// The next moment after `now` at which the balance, pending or available points change
+    /// with time alone (a lot with points left becomes spendable or expires); `None` when no
+    /// such moment is ahead. What shows these figures (a wallet card) refreshes then.
+    pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+        self.lots
+            .iter()
+            .filter(|lot| lot.remaining > 0 && lot.is_live(now))
+            .flat_map(|lot| [Some(lot.activates_at), lot.expires_at])
+            .flatten()
+            .filter(|at| *at > now)
+            .min()
+    }
+
     fn live_sum(&self, now: Timestamp, pick: impl Fn(&Lot) -> bool) -> i64 {
         self.lots
             .iter()
@@ -241,6 +254,29 @@ mod tests {
 
     fn remaining(wallet: &Wallet) -> Vec<i64> {
         wallet.lots.iter().map(|lot| lot.remaining).collect()
+    }
+
+    #[test]
+    fn the_next_change_is_the_nearest_activation_or_expiry_of_points_left() {
+        let now = 10 * DAY;
+        let mut spent = lot(LotSource::Accrual, Some("r0"), 40, 0, Some(now + DAY));
+        spent.remaining = 0;
+        let mut wallet = Wallet {
+            lots: vec![
+                lot(LotSource::Welcome, None, 100, 0, None),
+                spent,
+                lot(LotSource::Accrual, Some("r1"), 30, 0, Some(now + 5 * DAY)),
+                lot(LotSource::Accrual, Some("r2"), 12, now + 2 * DAY, Some(now + 9 * DAY)),
+            ],
+            debt: 0,
+        };
+        // The spent lot's expiry changes nothing; r2 becoming spendable comes first.
+        assert_eq!(wallet.next_change(now), Some(now + 2 * DAY));
+        assert_eq!(wallet.next_change(now + 2 * DAY), Some(now + 5 * DAY));
+        assert_eq!(wallet.next_change(now + 5 * DAY), Some(now + 9 * DAY));
+        assert_eq!(wallet.next_change(now + 9 * DAY), None);
+        wallet.lots.truncate(1);
+        assert_eq!(wallet.next_change(now), None, "points that never expire change nothing");
     }
 
     #[test]

@@ -559,4 +559,71 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX me_sessions_customer ON me_sessions (customer_id);
     CREATE INDEX me_sessions_expiry ON me_sessions (expires_at);
     "#,
+    // 17: wallet cards (see the SQLite schema).
+    r#"
+    CREATE TABLE wallet_cards (
+        customer_id     TEXT PRIMARY KEY,
+        serial          TEXT NOT NULL UNIQUE,
+        auth_token      TEXT NOT NULL,
+        view            TEXT NOT NULL,
+        tag             BIGINT NOT NULL,
+        modified_at     BIGINT NOT NULL,
+        refresh_at      BIGINT,
+        google          BIGINT NOT NULL DEFAULT 0,
+        google_day      TEXT,
+        google_notified BIGINT NOT NULL DEFAULT 0,
+        created_at      BIGINT NOT NULL
+    );
+    CREATE INDEX wallet_cards_tag ON wallet_cards (tag);
+    CREATE INDEX wallet_cards_refresh ON wallet_cards (refresh_at) WHERE refresh_at IS NOT NULL;
+    CREATE TABLE wallet_counter (id BIGINT PRIMARY KEY, tag BIGINT NOT NULL);
+    INSERT INTO wallet_counter (id, tag) VALUES (1, 0);
+    CREATE TABLE wallet_dirty (
+        customer_id TEXT PRIMARY KEY,
+        since       BIGINT NOT NULL
+    );
+    CREATE TABLE wallet_downloads (
+        token_hash  TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        expires_at  BIGINT NOT NULL
+    );
+    CREATE INDEX wallet_downloads_expiry ON wallet_downloads (expires_at);
+    CREATE TABLE apple_devices (
+        device_id     TEXT NOT NULL,
+        pass_type_id  TEXT NOT NULL,
+        serial        TEXT NOT NULL,
+        push_token    TEXT NOT NULL,
+        registered_at BIGINT NOT NULL,
+        PRIMARY KEY (device_id, pass_type_id, serial)
+    );
+    CREATE INDEX apple_devices_serial ON apple_devices (serial);
+    CREATE INDEX apple_devices_token ON apple_devices (push_token);
+    CREATE TABLE apple_pushes (
+        push_token   TEXT PRIMARY KEY,
+        generation   BIGINT NOT NULL,
+        status       TEXT NOT NULL,
+        due_ms       BIGINT NOT NULL,
+        attempts     BIGINT NOT NULL DEFAULT 0,
+        lease_owner  TEXT,
+        lease_until  BIGINT,
+        last_error   TEXT,
+        created_ms   BIGINT NOT NULL,
+        done_ms      BIGINT
+    );
+    CREATE INDEX apple_pushes_due ON apple_pushes (status, due_ms);
+    CREATE TABLE google_patches (
+        customer_id  TEXT PRIMARY KEY,
+        generation   BIGINT NOT NULL,
+        notify       BIGINT NOT NULL,
+        status       TEXT NOT NULL,
+        due_ms       BIGINT NOT NULL,
+        attempts     BIGINT NOT NULL DEFAULT 0,
+        lease_owner  TEXT,
+        lease_until  BIGINT,
+        last_error   TEXT,
+        created_ms   BIGINT NOT NULL,
+        done_ms      BIGINT
+    );
+    CREATE INDEX google_patches_due ON google_patches (status, due_ms);
+    "#,
 ];

@@ -612,6 +612,82 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX me_sessions_customer ON me_sessions (customer_id);
     CREATE INDEX me_sessions_expiry ON me_sessions (expires_at);
     "#,
+    // 17: wallet cards (`store::wallet`). One card per customer who was given one (an Apple
+    // pass downloaded or a Google save link issued): its fixed serial, the pass's web-service
+    // token, the figures it last showed (JSON) with their update tag (a counter) and
+    // Last-Modified second, and when the figures change with time alone (points becoming
+    // spendable or expiring). `wallet_dirty` holds the customers whose figures may have
+    // changed (written with the change, read by the wallet task); `wallet_downloads` the
+    // sign-up answer's one-day download links. Apple's device registrations, and the two
+    // outboxes: one pending push per device token (`generation` counts the changes it
+    // covers, so a change during a push's flight sends another) and one pending update per
+    // Google object, with `notify` when the points changed.
+    r#"
+    CREATE TABLE wallet_cards (
+        customer_id     TEXT PRIMARY KEY,
+        serial          TEXT NOT NULL UNIQUE,
+        auth_token      TEXT NOT NULL,
+        view            TEXT NOT NULL,
+        tag             INTEGER NOT NULL,
+        modified_at     INTEGER NOT NULL,
+        refresh_at      INTEGER,
+        google          INTEGER NOT NULL DEFAULT 0,
+        google_day      TEXT,
+        google_notified INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE INDEX wallet_cards_tag ON wallet_cards (tag);
+    CREATE INDEX wallet_cards_refresh ON wallet_cards (refresh_at) WHERE refresh_at IS NOT NULL;
+    CREATE TABLE wallet_counter (id INTEGER PRIMARY KEY, tag INTEGER NOT NULL);
+    INSERT INTO wallet_counter (id, tag) VALUES (1, 0);
+    CREATE TABLE wallet_dirty (
+        customer_id TEXT PRIMARY KEY,
+        since       INTEGER NOT NULL
+    );
+    CREATE TABLE wallet_downloads (
+        token_hash  TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE INDEX wallet_downloads_expiry ON wallet_downloads (expires_at);
+    CREATE TABLE apple_devices (
+        device_id     TEXT NOT NULL,
+        pass_type_id  TEXT NOT NULL,
+        serial        TEXT NOT NULL,
+        push_token    TEXT NOT NULL,
+        registered_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, pass_type_id, serial)
+    );
+    CREATE INDEX apple_devices_serial ON apple_devices (serial);
+    CREATE INDEX apple_devices_token ON apple_devices (push_token);
+    CREATE TABLE apple_pushes (
+        push_token   TEXT PRIMARY KEY,
+        generation   INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        due_ms       INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        lease_owner  TEXT,
+        lease_until  INTEGER,
+        last_error   TEXT,
+        created_ms   INTEGER NOT NULL,
+        done_ms      INTEGER
+    );
+    CREATE INDEX apple_pushes_due ON apple_pushes (status, due_ms);
+    CREATE TABLE google_patches (
+        customer_id  TEXT PRIMARY KEY,
+        generation   INTEGER NOT NULL,
+        notify       INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        due_ms       INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        lease_owner  TEXT,
+        lease_until  INTEGER,
+        last_error   TEXT,
+        created_ms   INTEGER NOT NULL,
+        done_ms      INTEGER
+    );
+    CREATE INDEX google_patches_due ON google_patches (status, due_ms);
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

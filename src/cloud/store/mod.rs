@@ -44,6 +44,7 @@ mod signup;
 mod sms;
 mod tills;
 mod users;
+mod wallet;
 mod webhooks;
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use lifecycle::{BirthdayRun, ReferralView, ReferredFriend, ReferredFriends};
 pub use moysklad::{MoyskladKey, MoyskladScope, MoyskladStore};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
+pub use wallet::{
+    ClaimedPatch, ClaimedPush, Delivery, OutboxCounts, Registration, WalletCard, WalletSummary, GOOGLE_NOTIFIED_PER_DAY,
+};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use reports::{
@@ -341,6 +345,14 @@ pub(crate) fn publish(sql: &mut dyn Sql, changes: &Changes, at: i64) -> Result<(
     if changes.feed.is_empty() {
         return Ok(());
     }
+    // The customers whose wallet card may show something else now (`store::wallet`).
+    let touched: Vec<&str> = changes
+        .feed
+        .iter()
+        .filter(|(kind, _)| matches!(kind, FeedKind::Balance | FeedKind::Customer))
+        .map(|(_, id)| id.as_str())
+        .collect();
+    wallet::mark_dirty(sql, &touched)?;
     let count = changes.feed.len() as i64;
     let last =
         sql.query_one("UPDATE feed_counter SET pos = pos + $1 WHERE id = 1 RETURNING pos", vals![count])?.int(0)?;
