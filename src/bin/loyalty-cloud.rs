@@ -95,6 +95,8 @@ enum Command {
         /// is raised for them where the system allows).
         #[arg(long, env = "LOYALTY_CLOUD_MAX_CONNECTIONS", default_value_t = loyalty::cloud::config::MAX_CONNECTIONS)]
         max_connections: usize,
+        #[command(flatten)]
+        wallet: WalletArgs,
     },
     /// Manage the customer directory.
     Customers {
@@ -106,6 +108,84 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+}
+
+/// Apple Wallet and Google Wallet cards (README "Wallet cards"). A PEM or JSON value is the
+/// text itself or the path of a file holding it.
+#[derive(clap::Args)]
+struct WalletArgs {
+    /// The name on the cards (organisation, program).
+    #[arg(long, env = "LOYALTY_CLOUD_WALLET_ORGANIZATION")]
+    wallet_organization: Option<String>,
+    /// A card template folder: card.toml (colours, fields), icon.png, logo.png, …
+    #[arg(long, env = "LOYALTY_CLOUD_WALLET_TEMPLATE")]
+    wallet_template: Option<PathBuf>,
+    /// The Pass Type ID certificate (PEM).
+    #[arg(long, env = "LOYALTY_CLOUD_APPLE_PASS_CERT", hide_env_values = true)]
+    apple_pass_cert: Option<String>,
+    /// The Pass Type ID certificate's private key (PEM).
+    #[arg(long, env = "LOYALTY_CLOUD_APPLE_PASS_KEY", hide_env_values = true)]
+    apple_pass_key: Option<String>,
+    /// Apple's WWDR intermediate certificate (PEM).
+    #[arg(long, env = "LOYALTY_CLOUD_APPLE_WWDR_CERT", hide_env_values = true)]
+    apple_wwdr_cert: Option<String>,
+    /// The pass type id (pass.com.example.loyalty).
+    #[arg(long, env = "LOYALTY_CLOUD_APPLE_PASS_TYPE_ID")]
+    apple_pass_type_id: Option<String>,
+    /// The Apple developer team id (10 characters).
+    #[arg(long, env = "LOYALTY_CLOUD_APPLE_TEAM_ID")]
+    apple_team_id: Option<String>,
+    /// APNs token auth: the .p8 key (PEM); without it the pass certificate signs in to APNs.
+    #[arg(long, env = "LOYALTY_CLOUD_APNS_KEY", hide_env_values = true)]
+    apns_key: Option<String>,
+    /// The .p8 key's id.
+    #[arg(long, env = "LOYALTY_CLOUD_APNS_KEY_ID")]
+    apns_key_id: Option<String>,
+    /// APNs' address (a stand-in for tests, or a proxy).
+    #[arg(long, env = "LOYALTY_CLOUD_APNS_URL")]
+    apns_url: Option<String>,
+    /// An extra root certificate (PEM) to trust for --apns-url.
+    #[arg(long, env = "LOYALTY_CLOUD_APNS_CA")]
+    apns_ca: Option<String>,
+    /// The Google Wallet issuer id.
+    #[arg(long, env = "LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID")]
+    google_wallet_issuer_id: Option<String>,
+    /// The Google service account's key (JSON).
+    #[arg(long, env = "LOYALTY_CLOUD_GOOGLE_WALLET_KEY", hide_env_values = true)]
+    google_wallet_key: Option<String>,
+    /// Google Wallet's API address (a stand-in for tests).
+    #[arg(long, env = "LOYALTY_CLOUD_GOOGLE_WALLET_URL")]
+    google_wallet_url: Option<String>,
+    /// A public https address of the program's logo, for Google's card.
+    #[arg(long, env = "LOYALTY_CLOUD_GOOGLE_WALLET_LOGO_URL")]
+    google_wallet_logo_url: Option<String>,
+    /// The Google card's colour (#rrggbb).
+    #[arg(long, env = "LOYALTY_CLOUD_GOOGLE_WALLET_COLOR")]
+    google_wallet_color: Option<String>,
+}
+
+impl WalletArgs {
+    fn options(self) -> loyalty::cloud::wallet::WalletOptions {
+        let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        loyalty::cloud::wallet::WalletOptions {
+            organization: given(self.wallet_organization),
+            template_dir: self.wallet_template,
+            apple_pass_cert: given(self.apple_pass_cert),
+            apple_pass_key: given(self.apple_pass_key),
+            apple_wwdr_cert: given(self.apple_wwdr_cert),
+            apple_pass_type_id: given(self.apple_pass_type_id),
+            apple_team_id: given(self.apple_team_id),
+            apns_key: given(self.apns_key),
+            apns_key_id: given(self.apns_key_id),
+            apns_url: given(self.apns_url),
+            apns_ca: given(self.apns_ca),
+            google_issuer_id: given(self.google_wallet_issuer_id),
+            google_key: given(self.google_wallet_key),
+            google_url: given(self.google_wallet_url),
+            google_logo_url: given(self.google_wallet_logo_url),
+            google_color: given(self.google_wallet_color),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -213,6 +293,7 @@ impl Storage {
             public_url: None,
             sms: loyalty::sms::SmsGateway::Log,
             expiry_notice_days: 7,
+            wallet: Default::default(),
         })
     }
 }
@@ -263,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
+            wallet,
         } => {
             let mut config = storage.config(listen)?;
             config.signup_per_minute = signup_per_minute.max(1);
@@ -282,6 +364,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.sms = loyalty::sms::SmsGateway::parse(&sms, sms_secret.as_deref(), smsru_url.as_deref())
                 .map_err(|why| anyhow::anyhow!("--sms: {why}"))?;
             config.expiry_notice_days = expiry_notice_days;
+            config.wallet = wallet.options();
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;
             config.webhooks.allow_private = allow_private_webhooks;

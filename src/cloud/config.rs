@@ -39,6 +39,8 @@ pub struct CloudConfig {
     pub sms: crate::sms::SmsGateway,
     /// Days before points expire that webhooks hear `points_expiring` (0 = never).
     pub expiry_notice_days: i64,
+    /// Apple Wallet and Google Wallet (none configured by default).
+    pub wallet: crate::cloud::wallet::WalletOptions,
 }
 
 /// Connections the cloud serves at once by default: every till keeps one open (its long poll),
@@ -61,6 +63,7 @@ impl std::fmt::Debug for CloudConfig {
             .field("personal_data", &self.personal_data)
             .field("http", &self.http)
             .field("sms", &self.sms)
+            .field("wallet", &self.wallet)
             .finish()
     }
 }

@@ -10,6 +10,7 @@
 //! - [`webhooks`]: the delivery task that POSTs the webhook outbox, signed, with retries.
 //! - [`sms`]: the SMS outbox's delivery task and `SmsOutbox`, where requests queue codes.
 //! - [`lifecycle`]: the birthday job, a task that grants birthday points at start and hourly.
+//! - [`wallet`]: the Apple and Google Wallet configuration, and the task that keeps cards true.
 //! - [`webhook_address`]: which receivers a webhook may reach (none inside the cloud's network
 //!   unless allowed), checked at creation and, through the client's resolver, at delivery.
 //! - [`moysklad_backend`]: the MoySklad adapter (`crate::moysklad`) on this ledger.
@@ -28,5 +29,6 @@ pub mod sms;
 pub mod store;
 pub mod token;
 pub mod users_cli;
+pub mod wallet;
 pub mod webhook_address;
 pub mod webhooks;

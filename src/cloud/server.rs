@@ -25,6 +25,8 @@ pub enum StartError {
     Database { what: String, source: DbError },
     #[error("cannot prepare the database")]
     Store(#[from] CloudError),
+    #[error("the wallet cards are misconfigured: {0}")]
+    Wallet(String),
     #[error("cannot listen on {addr}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -47,6 +49,8 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
             token
         }
     };
+    let wallets = super::wallet::Wallets::from_options(&config.wallet, config.public_url.as_deref())
+        .map_err(StartError::Wallet)?;
     let store = open_store(config).await?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -65,6 +69,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         sms: super::sms::SmsOutbox::new(store.clone(), config.sms.clone()),
         expiry_notice_days: config.expiry_notice_days,
         me: std::sync::Arc::new(api::MeGuard::default()),
+        wallets: std::sync::Arc::new(wallets),
     };
     Ok(Prepared { state, listener, limits: config.http })
 }
@@ -103,6 +108,7 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let deliveries = webhooks::spawn(state.store.clone(), state.webhooks, stopped.clone());
     let texts = super::sms::spawn(state.sms.clone(), stopped.clone());
+    let cards = super::wallet::spawn(state.store.clone(), state.wallets.clone(), stopped.clone());
     let birthdays = super::lifecycle::spawn(
         state.store.clone(),
         super::lifecycle::BIRTHDAY_EVERY,
@@ -122,6 +128,11 @@ pub async fn run(
     }
     if tokio::time::timeout(WEBHOOK_STOP, texts).await.is_err() {
         tracing::warn!("the SMS task did not stop in time; unsent messages are tried again later");
+    }
+    if let Some(cards) = cards {
+        if tokio::time::timeout(WEBHOOK_STOP, cards).await.is_err() {
+            tracing::warn!("the wallet task did not stop in time; unsent pushes are sent later");
+        }
     }
     // A batch in flight is one transaction: it commits or is rolled back, and the next run
     // grants whatever it did not.

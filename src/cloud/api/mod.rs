@@ -85,6 +85,8 @@ pub struct AppState {
     pub expiry_notice_days: i64,
     /// The self-service page's sign-in limits.
     pub me: std::sync::Arc<me::MeGuard>,
+    /// Apple Wallet and Google Wallet, as configured (`cloud::wallet`).
+    pub wallets: std::sync::Arc<crate::cloud::wallet::Wallets>,
 }
 
 pub use me::MeGuard;
