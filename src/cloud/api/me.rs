@@ -138,6 +138,17 @@ pub struct MeView {
     /// The latest receipts (at most 20), newest first.
     pub receipts: Vec<MeReceiptView>,
     pub consents: MeConsents,
+    pub wallet: MeWallet,
+}
+
+/// Where the shopper adds their card to a phone's wallet; `None` when the chain has not set
+/// that wallet up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeWallet {
+    /// `/v1/me/wallet.pkpass`.
+    pub apple: Option<String>,
+    /// `/v1/me/wallet/google` (sends the browser on to Google Wallet).
+    pub google: Option<String>,
 }
 
 /// `POST /v1/me/consents/withdraw`.
@@ -206,7 +217,7 @@ fn phone_of(state: &AppState, input: &str) -> Result<String, ApiError> {
 }
 
 /// The customer of the request's session, or the 401.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let cookie = access::cookie_value(headers, COOKIE_NAME).ok_or_else(not_signed_in)?;
     state.store.me_session(secret_hash(&cookie), now()).await?.ok_or_else(not_signed_in)
 }
@@ -349,6 +360,10 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             sms: granted(&wire.consents.sms),
             email: granted(&wire.consents.email),
             personal_data: granted(&wire.consents.personal_data),
+        },
+        wallet: MeWallet {
+            apple: state.wallets.apple.is_some().then(|| "/v1/me/wallet.pkpass".to_owned()),
+            google: state.wallets.google.is_some().then(|| "/v1/me/wallet/google".to_owned()),
         },
     };
     // Personal data: never kept by a shared cache or the browser's.

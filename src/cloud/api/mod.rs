@@ -4,7 +4,8 @@
 //! - public: `GET /v1/health`, `GET /openapi.json`, `POST /v1/enroll` (the code is the
 //!   credential), `POST /v1/signup` (the website's form, rate-limited), and the sign-up page
 //!   that calls it (`GET /signup`, `/signup.js`, `/signup.css`), the shopper's self-service page
-//!   (`GET /me`) and its API (`/v1/me/…`, SMS-code sign-in, its own cookie), and the back-office console's
+//!   (`GET /me`) and its API (`/v1/me/…`, SMS-code sign-in, its own cookie), Apple's PassKit web
+//!   service (`/wallet/apple/…`, the pass's own token), and the back-office console's
 //!   page (`GET /admin/`, `/admin/assets/…`; its API calls need the session);
 //! - admin token: everything under `/v1/admin/`;
 //! - device token: `/v1/sync/push`, `/v1/sync/pull`, `/v1/sync/known-events` and `/v1/sync/gift-cards/…` (the till is
@@ -34,6 +35,7 @@ mod scoped;
 mod signup;
 mod signup_page;
 mod sync;
+mod wallet;
 
 use std::time::{Duration, Instant};
 
@@ -120,6 +122,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/customers/{id}/consents", get(admin_customers::consents))
                 .route("/v1/admin/customers/{id}/referrals", get(admin_customers::referrals))
                 .route("/v1/admin/customers/{id}/qr.svg", get(admin_customers::qr))
+                .route("/v1/admin/customers/{id}/wallet.pkpass", get(wallet::admin_pkpass))
+                .route("/v1/admin/customers/{id}/wallet/google", get(wallet::admin_google))
                 .route("/v1/admin/customers.csv", get(admin_reports::export))
                 .route("/v1/admin/customers/import", post(admin_reports::import)),
             Area::Customers,
@@ -159,7 +163,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/admin/webhooks/{id}", axum::routing::delete(admin_webhooks::delete))
                 .route("/v1/admin/webhooks/{id}/deliveries", get(admin_webhooks::deliveries))
                 .route("/v1/admin/webhooks/{id}/deliveries/{delivery_id}/retry", post(admin_webhooks::retry))
-                .route("/v1/admin/sms", get(admin_webhooks::sms)),
+                .route("/v1/admin/sms", get(admin_webhooks::sms))
+                .route("/v1/admin/wallet", get(wallet::admin_status)),
             Area::Webhooks,
         ))
         .merge(area(
@@ -237,6 +242,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/verify", post(me::verify))
         .route("/v1/me/consents/withdraw", post(me::withdraw))
         .route("/v1/me/logout", post(me::logout))
+        .route("/v1/me/wallet.pkpass", get(wallet::me_pkpass))
+        .route("/v1/me/wallet/google", get(wallet::me_google))
+        // Apple's PassKit web service (the pass's token is the credential).
+        .route(
+            "/wallet/apple/v1/devices/{device}/registrations/{pass_type}/{serial}",
+            post(wallet::register).delete(wallet::unregister),
+        )
+        .route("/wallet/apple/v1/devices/{device}/registrations/{pass_type}", get(wallet::updated))
+        .route("/wallet/apple/v1/passes/{pass_type}/{serial}", get(wallet::latest_pass))
+        .route("/wallet/apple/v1/log", post(wallet::device_log))
         // The back-office console's page and files; its API calls carry the session.
         .route("/admin", get(console_page::redirect))
         .route("/admin/", get(console_page::index))

@@ -9,7 +9,7 @@ use crate::moysklad::openapi::Endpoints as MoyskladEndpoints;
 
 use super::{
     access, admin_audit, admin_campaigns, admin_customers, admin_gift_cards, admin_ledger, admin_lifecycle,
-    admin_moysklad, admin_reports, admin_tills, admin_users, admin_webhooks, health, me, signup, sync,
+    admin_moysklad, admin_reports, admin_tills, admin_users, admin_webhooks, health, me, signup, sync, wallet,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,8 @@ use super::{
         admin_reports::export, admin_reports::import,
         sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,
         me::login, me::verify, me::me, me::qr, me::withdraw, me::logout,
+        wallet::register, wallet::unregister, wallet::updated, wallet::latest_pass, wallet::device_log,
+        wallet::me_pkpass, wallet::me_google, wallet::admin_pkpass, wallet::admin_google, wallet::admin_status,
     ),
     components(schemas(crate::wire::WebhookBody, crate::wire::CustomerCreatedData, crate::wire::BalanceChangedData)),
     modifiers(&Tokens, &MoyskladEndpoints, &COMMON_RESPONSES),

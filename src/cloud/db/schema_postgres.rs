@@ -582,12 +582,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         customer_id TEXT PRIMARY KEY,
         since       BIGINT NOT NULL
     );
-    CREATE TABLE wallet_downloads (
-        token_hash  TEXT PRIMARY KEY,
-        customer_id TEXT NOT NULL,
-        expires_at  BIGINT NOT NULL
-    );
-    CREATE INDEX wallet_downloads_expiry ON wallet_downloads (expires_at);
     CREATE TABLE apple_devices (
         device_id     TEXT NOT NULL,
         pass_type_id  TEXT NOT NULL,

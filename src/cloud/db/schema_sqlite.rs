@@ -617,11 +617,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // token, the figures it last showed (JSON) with their update tag (a counter) and
     // Last-Modified second, and when the figures change with time alone (points becoming
     // spendable or expiring). `wallet_dirty` holds the customers whose figures may have
-    // changed (written with the change, read by the wallet task); `wallet_downloads` the
-    // sign-up answer's one-day download links. Apple's device registrations, and the two
-    // outboxes: one pending push per device token (`generation` counts the changes it
-    // covers, so a change during a push's flight sends another) and one pending update per
-    // Google object, with `notify` when the points changed.
+    // changed (written with the change, read by the wallet task). Apple's device
+    // registrations, and the two outboxes: one pending push per device token (`generation`
+    // counts the changes it covers, so a change during a push's flight sends another) and one
+    // pending update per Google object, with `notify` when the points changed.
     r#"
     CREATE TABLE wallet_cards (
         customer_id     TEXT PRIMARY KEY,
@@ -644,12 +643,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         customer_id TEXT PRIMARY KEY,
         since       INTEGER NOT NULL
     );
-    CREATE TABLE wallet_downloads (
-        token_hash  TEXT PRIMARY KEY,
-        customer_id TEXT NOT NULL,
-        expires_at  INTEGER NOT NULL
-    );
-    CREATE INDEX wallet_downloads_expiry ON wallet_downloads (expires_at);
     CREATE TABLE apple_devices (
         device_id     TEXT NOT NULL,
         pass_type_id  TEXT NOT NULL,

@@ -25,15 +25,13 @@ use super::admin::current_program;
 use super::customers::{load_resolved, not_found, CustomerRecord};
 use super::{CloudError, Store};
 use crate::cloud::db::{Dialect, Sql, Value};
-use crate::cloud::token::{random_token, secret_hash};
+use crate::cloud::token::random_token;
 use crate::rules::Program;
 use crate::vals;
 use crate::wallet::{NextExpiry, PassView};
 
 /// Google's limit: updates that notify the holder, per card and day; later ones are silent.
 pub const GOOGLE_NOTIFIED_PER_DAY: i64 = 3;
-/// How long the sign-up answer's download links work.
-pub const DOWNLOAD_SECONDS: i64 = 24 * 3600;
 
 /// A customer's wallet card as stored: what it shows and its web-service identity.
 #[derive(Debug, Clone)]
@@ -394,35 +392,6 @@ impl Store {
                 last = last.max(row.int(1)?);
             }
             Ok((serials, last))
-        })
-        .await
-    }
-
-    /// A one-day download link's token for the customer's card (the sign-up answer's).
-    pub async fn wallet_download_token(&self, customer_id: String, at: i64) -> Result<String, CloudError> {
-        let token = random_token();
-        let hash = secret_hash(&token);
-        self.write(move |sql| {
-            sql.execute("DELETE FROM wallet_downloads WHERE expires_at <= $1", vals![at])?;
-            sql.execute(
-                "INSERT INTO wallet_downloads (token_hash, customer_id, expires_at) VALUES ($1, $2, $3)",
-                vals![&hash, &customer_id, at + DOWNLOAD_SECONDS],
-            )?;
-            Ok(())
-        })
-        .await?;
-        Ok(token)
-    }
-
-    /// The customer a live download token is for.
-    pub async fn wallet_download(&self, token: String, at: i64) -> Result<Option<String>, CloudError> {
-        let hash = secret_hash(&token);
-        self.read(move |sql| {
-            let row = sql.query_opt(
-                "SELECT customer_id FROM wallet_downloads WHERE token_hash = $1 AND expires_at > $2",
-                vals![&hash, at],
-            )?;
-            Ok(row.map(|row| row.text(0)).transpose()?)
         })
         .await
     }
