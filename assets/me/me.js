@@ -82,6 +82,10 @@
 
   function render(me) {
     var t = texts[language];
+    var wallet = me.wallet || {};
+    $('wallet-apple').hidden = !wallet.apple;
+    $('wallet-google').hidden = !wallet.google;
+    $('wallet').hidden = !wallet.apple && !wallet.google;
     shown = me;
     $('hello').textContent = me.name ? t.hello + me.name + '!' : me.phone_hint;
     $('card-number').textContent = me.card;

@@ -110,6 +110,9 @@
           show(data.message, 'ok');
           // The self-service page (GET /me) signs in with an SMS code to the same phone.
           document.getElementById('me-link').hidden = false;
+          // The wallet cards are handed out after the SMS sign-in: the form proves nothing
+          // about who holds the phone, and must not tell a known phone from a new one.
+          document.getElementById('wallet-link').hidden = !data.wallet;
         } else {
           var message = data && data.error ? data.error.message : 'HTTP ' + response.status;
           show(message, 'error');

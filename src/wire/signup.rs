@@ -54,4 +54,9 @@ pub struct SignupAccepted {
     pub status: String,
     /// A sentence the website may show.
     pub message: String,
+    /// Where the new customer adds the card to a phone's wallet, when the chain set a wallet
+    /// up: the self-service page (`/me#wallet`), which signs in with an SMS code first. The
+    /// same for every sign-up, so it tells nobody whether the phone was already known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
 }

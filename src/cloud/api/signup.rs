@@ -184,7 +184,11 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> Response
     match state.store.signup(body, client.to_string()).await {
         Ok(outcome) => {
             tracing::info!(known = matches!(outcome, crate::cloud::store::SignupOutcome::AlreadyKnown), "sign-up");
-            let answer = SignupAccepted { status: "received".into(), message: accepted_message(lang).into() };
+            let answer = SignupAccepted {
+                status: "received".into(),
+                message: accepted_message(lang).into(),
+                wallet: state.wallets.any().then(|| "/me#wallet".to_owned()),
+            };
             (StatusCode::ACCEPTED, Json(answer)).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
