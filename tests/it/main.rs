@@ -1,6 +1,7 @@
 //! Integration tests: the real agent as a process, talked to over HTTP.
 //! One test binary (faster to build); one module per feature.
 
+pub mod apns_standin;
 mod proxy;
 mod support;
 mod webdriver;

@@ -1,0 +1,179 @@
+//! The customer's Apple Wallet card end to end (issue 13): a shopper signs in on the
+//! self-service page with an SMS code, downloads their pass (signed, verified with openssl as a
+//! phone would), their phone registers with the PassKit web service, a till's sale syncs, and
+//! the cloud sends exactly one push over HTTP/2 to a local APNs stand-in; the web service then
+//! lists the serial as updated and serves the pass with the new balance (304 when asked again
+//! with its Last-Modified). A device APNs calls gone is forgotten. Both backends.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, IF_MODIFIED_SINCE, LAST_MODIFIED};
+use serde_json::{json, Value};
+
+use crate::apns_standin::{apns_key, ApnsStandIn, KEY_ID};
+use crate::cloud_support::{sale, Backend, Cloud};
+use crate::cloud_test;
+use crate::self_service::{customer, sign_in, SmsInbox};
+use crate::sync_e2e::eventually;
+use crate::wallet_keys::{apple_test_keys, verify_pkpass, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
+
+const PUBLIC_URL: &str = "https://loyalty.example.test";
+const DEVICE: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const PUSH_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const OTHER_TOKEN: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+/// The points a pass shows: its primary field's value.
+fn pass_points(pass: &Value) -> i64 {
+    let field = &pass["storeCard"]["primaryFields"][0];
+    field["value"].as_i64().unwrap_or_else(|| panic!("a number of points: {field}"))
+}
+
+cloud_test!(a_pass_shows_the_new_balance_after_a_sale_syncs, pass_scenario);
+async fn pass_scenario(backend: Backend) {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = apple_test_keys(keys_dir.path());
+    let apns = apns_key(keys_dir.path());
+    let standin = ApnsStandIn::start(&apns.public_pem).await;
+    let inbox = SmsInbox::start().await;
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (cert, key, wwdr, p8, ca) =
+        (path(&keys.cert_path), path(&keys.key_path), path(&keys.wwdr_path), path(&apns.key_path), path(&standin.ca_path));
+    let cloud = Cloud::start_with(
+        backend,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
+            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
+            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
+            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
+            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
+            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
+            ("LOYALTY_CLOUD_APNS_KEY", &p8),
+            ("LOYALTY_CLOUD_APNS_KEY_ID", KEY_ID),
+            ("LOYALTY_CLOUD_APNS_URL", &standin.url),
+            ("LOYALTY_CLOUD_APNS_CA", &ca),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let id = customer(&cloud).await;
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+
+    // The page offers the Apple button; the download is a pass a phone accepts.
+    let me: Value = http.get(cloud.url("/v1/me")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["wallet"], json!({ "apple": "/v1/me/wallet.pkpass", "google": null }), "{me}");
+    let download = http.get(cloud.url("/v1/me/wallet.pkpass")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()[CONTENT_TYPE], "application/vnd.apple.pkpass");
+    let first_modified = download.headers()[LAST_MODIFIED].to_str().unwrap().to_owned();
+    let pass = verify_pkpass(&download.bytes().await.unwrap(), &keys.wwdr_path);
+    let serial = pass["serialNumber"].as_str().unwrap().to_owned();
+    assert_eq!(serial, me["card"].as_str().unwrap(), "the serial is the card number");
+    assert_eq!(pass["webServiceURL"], format!("{PUBLIC_URL}/wallet/apple"));
+    assert_eq!(pass["passTypeIdentifier"], TEST_PASS_TYPE_ID);
+    assert_eq!(pass["barcodes"][0]["message"], me["card"], "the QR code the tills read");
+    assert_eq!(pass_points(&pass), 0);
+    let token = pass["authenticationToken"].as_str().unwrap().to_owned();
+    let apple_pass = format!("ApplePass {token}");
+    let no_cookie = http.get(cloud.url("/v1/me/wallet.pkpass")).send().await.unwrap();
+    assert_eq!(no_cookie.status(), 401, "only the signed-in shopper gets their pass");
+
+    // The phone registers; a wrong token is refused.
+    let registration = format!("/wallet/apple/v1/devices/{DEVICE}/registrations/{TEST_PASS_TYPE_ID}/{serial}");
+    let register = |auth: String, push: &'static str| {
+        http.post(cloud.url(&registration)).header(AUTHORIZATION, auth).json(&json!({ "pushToken": push })).send()
+    };
+    assert_eq!(register(apple_pass.clone(), PUSH_TOKEN).await.unwrap().status(), 201);
+    assert_eq!(register(apple_pass.clone(), PUSH_TOKEN).await.unwrap().status(), 200, "already registered");
+    assert_eq!(register("ApplePass wrong-token-0000000000".into(), PUSH_TOKEN).await.unwrap().status(), 401);
+    let list = format!("/wallet/apple/v1/devices/{DEVICE}/registrations/{TEST_PASS_TYPE_ID}");
+    let listed: Value = http.get(cloud.url(&list)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["serialNumbers"], json!([serial]), "{listed}");
+    let tag = listed["lastUpdated"].as_str().unwrap().to_owned();
+    let since = |tag: &str| cloud.url(&format!("{list}?passesUpdatedSince={tag}"));
+    assert_eq!(http.get(since(&tag)).send().await.unwrap().status(), 204, "nothing changed since");
+
+    // A till's sale syncs: one push to the device, over HTTP/2, with a JWT that verifies.
+    let till = cloud.till("Till 1").await;
+    cloud.push_expect(&till, vec![sale(1, "r-1", &id, 150_000, 0, 75)], &["applied"]).await;
+    let pushes = eventually(Duration::from_secs(20), "the APNs push", || async {
+        let pushes = standin.pushes();
+        (!pushes.is_empty()).then_some(pushes)
+    })
+    .await;
+    let push = &pushes[0];
+    assert_eq!((push.token.as_str(), push.topic.as_str(), push.status), (PUSH_TOKEN, TEST_PASS_TYPE_ID, 200));
+    assert!(push.http2 && push.token_verified, "{push:?}");
+    let updated: Value = http.get(since(&tag)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(updated["serialNumbers"], json!([serial]), "{updated}");
+    assert!(updated["lastUpdated"].as_str().unwrap().parse::<i64>().unwrap() > tag.parse::<i64>().unwrap());
+
+    // The latest pass shows the sale's points; asked again with its date, 304.
+    let passes = format!("/wallet/apple/v1/passes/{TEST_PASS_TYPE_ID}/{serial}");
+    let latest = http
+        .get(cloud.url(&passes))
+        .header(AUTHORIZATION, &apple_pass)
+        .header(IF_MODIFIED_SINCE, &first_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(latest.status(), 200);
+    let modified = latest.headers()[LAST_MODIFIED].to_str().unwrap().to_owned();
+    assert_ne!(modified, first_modified);
+    assert_eq!(pass_points(&verify_pkpass(&latest.bytes().await.unwrap(), &keys.wwdr_path)), 75);
+    let again =
+        http.get(cloud.url(&passes)).header(AUTHORIZATION, &apple_pass).header(IF_MODIFIED_SINCE, &modified).send();
+    assert_eq!(again.await.unwrap().status(), 304);
+    let wrong = http.get(cloud.url(&passes)).header(AUTHORIZATION, "ApplePass nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(standin.pushes().len(), 1, "exactly one push for one change: {:?}", standin.pushes());
+
+    // A second phone whose token APNs calls gone: after the next change it is forgotten.
+    let other = format!("/wallet/apple/v1/devices/other-device-1/registrations/{TEST_PASS_TYPE_ID}/{serial}");
+    let registered = http
+        .post(cloud.url(&other))
+        .header(AUTHORIZATION, &apple_pass)
+        .json(&json!({ "pushToken": OTHER_TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    standin.gone(OTHER_TOKEN);
+    let (status, adjusted) = cloud
+        .admin_post(&format!("/v1/admin/customers/{id}/adjustments"), json!({ "id": "adj-1", "points": 25, "reason": "gift" }))
+        .await;
+    assert_eq!(status, 201, "{adjusted}");
+    let status = eventually(Duration::from_secs(20), "the gone device forgotten", || async {
+        let (_, status) = cloud.admin_get("/v1/admin/wallet").await;
+        (status["apple_pushes"]["gone"] == 1 && status["apple_pushes"]["sent"] == 1).then_some(status)
+    })
+    .await;
+    assert_eq!((status["apple"].as_bool(), status["apple_devices"].as_i64()), (Some(true), Some(1)), "{status}");
+    assert_eq!(status["cards"], 1);
+    let to_first = standin.pushes().iter().filter(|p| p.token == PUSH_TOKEN).count();
+    assert_eq!(to_first, 2, "one push per change to the device that stays");
+
+    // The back office downloads the same card.
+    let admin = http
+        .get(cloud.url(&format!("/v1/admin/customers/{id}/wallet.pkpass")))
+        .bearer_auth(crate::cloud_support::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    assert_eq!(pass_points(&verify_pkpass(&admin.bytes().await.unwrap(), &keys.wwdr_path)), 100);
+}
+
+cloud_test!(wallets_that_are_not_set_up_say_so, unconfigured_scenario);
+async fn unconfigured_scenario(backend: Backend) {
+    let cloud = Cloud::start(backend).await;
+    let id = customer(&cloud).await;
+    let (status, body) = cloud.admin_get(&format!("/v1/admin/customers/{id}/wallet.pkpass")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("wallet_not_configured")), "{body}");
+    let (status, body) = cloud.admin_get("/v1/admin/wallet").await;
+    assert_eq!((status, body["apple"].as_bool(), body["google"].as_bool()), (200, Some(false), Some(false)), "{body}");
+    let listed = reqwest::get(cloud.url("/wallet/apple/v1/devices/d1/registrations/pass.x")).await.unwrap();
+    assert_eq!(listed.status(), 404);
+}
