@@ -101,10 +101,7 @@ pub struct Wallets {
 
 impl std::fmt::Debug for Wallets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wallets")
-            .field("apple", &self.apple.is_some())
-            .field("google", &self.google.is_some())
-            .finish()
+        f.debug_struct("Wallets").field("apple", &self.apple.is_some()).field("google", &self.google.is_some()).finish()
     }
 }
 
@@ -140,10 +137,15 @@ impl Wallets {
         } else {
             let missing: Vec<&str> = apple_values.iter().filter(|(_, v)| v.is_none()).map(|(flag, _)| *flag).collect();
             if !missing.is_empty() {
-                return Err(format!("Apple Wallet needs {} as well (or none of {})", missing.join(", "), given.join(", ")));
+                return Err(format!(
+                    "Apple Wallet needs {} as well (or none of {})",
+                    missing.join(", "),
+                    given.join(", ")
+                ));
             }
             let public_url = public_url.ok_or_else(|| {
-                "Apple Wallet needs --public-url: passes ask it for their updates (https://loyalty.example.com)".to_owned()
+                "Apple Wallet needs --public-url: passes ask it for their updates (https://loyalty.example.com)"
+                    .to_owned()
             })?;
             let value = |flag: &str, v: &Option<String>| text_or_file(flag, v.as_deref().unwrap_or_default());
             let pass_cert_pem = value("--apple-pass-cert", &options.apple_pass_cert)?;
@@ -184,8 +186,13 @@ impl Wallets {
                     logo_url: options.google_logo_url.clone(),
                 };
                 Some(
-                    GoogleWallet::new(issuer, &account, template, options.google_url.as_deref().unwrap_or(GOOGLE_WALLET_URL))
-                        .map_err(|e| format!("Google Wallet: {e}"))?,
+                    GoogleWallet::new(
+                        issuer,
+                        &account,
+                        template,
+                        options.google_url.as_deref().unwrap_or(GOOGLE_WALLET_URL),
+                    )
+                    .map_err(|e| format!("Google Wallet: {e}"))?,
                 )
             }
             _ => return Err("Google Wallet needs both --google-wallet-issuer-id and --google-wallet-key".to_owned()),

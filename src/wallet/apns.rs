@@ -107,9 +107,10 @@ impl Apns {
                 Some(Signer { key, key_id, team_id, current: Mutex::new(None) })
             }
             ApnsAuth::Certificate { cert_pem, key_pem } => {
-                let identity = reqwest::Identity::from_pem(format!("{cert_pem}\n{key_pem}").as_bytes()).map_err(|e| {
-                    WalletError::Config(format!("the pass certificate and key cannot sign in to APNs: {e}"))
-                })?;
+                let identity =
+                    reqwest::Identity::from_pem(format!("{cert_pem}\n{key_pem}").as_bytes()).map_err(|e| {
+                        WalletError::Config(format!("the pass certificate and key cannot sign in to APNs: {e}"))
+                    })?;
                 builder = builder.identity(identity);
                 None
             }

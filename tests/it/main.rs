@@ -4,6 +4,7 @@
 pub mod apns_standin;
 mod proxy;
 mod support;
+pub mod wallet_keys;
 mod webdriver;
 
 mod bad_input;
@@ -37,6 +38,7 @@ mod sync_contract;
 mod sync_e2e;
 mod till_list;
 mod tray;
+mod wallet_cards;
 
 mod cloud_support;
 mod console_campaigns;

@@ -36,8 +36,13 @@ async fn pass_scenario(backend: Backend) {
     let standin = ApnsStandIn::start(&apns.public_pem).await;
     let inbox = SmsInbox::start().await;
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let (cert, key, wwdr, p8, ca) =
-        (path(&keys.cert_path), path(&keys.key_path), path(&keys.wwdr_path), path(&apns.key_path), path(&standin.ca_path));
+    let (cert, key, wwdr, p8, ca) = (
+        path(&keys.cert_path),
+        path(&keys.key_path),
+        path(&keys.wwdr_path),
+        path(&apns.key_path),
+        path(&standin.ca_path),
+    );
     let cloud = Cloud::start_with(
         backend,
         &[
@@ -142,7 +147,10 @@ async fn pass_scenario(backend: Backend) {
     assert_eq!(registered.status(), 201);
     standin.gone(OTHER_TOKEN);
     let (status, adjusted) = cloud
-        .admin_post(&format!("/v1/admin/customers/{id}/adjustments"), json!({ "id": "adj-1", "points": 25, "reason": "gift" }))
+        .admin_post(
+            &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({ "id": "adj-1", "points": 25, "reason": "gift" }),
+        )
         .await;
     assert_eq!(status, 201, "{adjusted}");
     let status = eventually(Duration::from_secs(20), "the gone device forgotten", || async {

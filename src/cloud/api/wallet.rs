@@ -35,13 +35,21 @@ fn not_configured(wallet: &'static str) -> ApiError {
 }
 
 fn pass_unauthorized() -> Response {
-    ApiError::new(StatusCode::UNAUTHORIZED, "pass_unauthorized", "send the pass's token as \"Authorization: ApplePass <token>\"")
-        .into_response()
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "pass_unauthorized",
+        "send the pass's token as \"Authorization: ApplePass <token>\"",
+    )
+    .into_response()
 }
 
 fn build_failed(e: crate::wallet::WalletError) -> ApiError {
     tracing::error!(error = %e, "a wallet card could not be built");
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "wallet_unavailable", "the card could not be built right now; try again later")
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "wallet_unavailable",
+        "the card could not be built right now; try again later",
+    )
 }
 
 fn apple_pass_token(headers: &HeaderMap) -> Option<String> {
@@ -184,10 +192,8 @@ pub async fn latest_pass(
         return Ok(pass_unauthorized());
     }
     let Some(card) = state.store.wallet_pass(serial, token, now()).await? else { return Ok(pass_unauthorized()) };
-    let since = headers
-        .get(IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok());
+    let since =
+        headers.get(IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).and_then(|v| httpdate::parse_http_date(v).ok());
     if since.is_some_and(|since| seconds(card.modified_at) <= since) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }

@@ -60,9 +60,6 @@ pub use export::{ExportRow, EXPORT_HEADER, EXPORT_PAGE};
 pub use lifecycle::{BirthdayRun, ReferralView, ReferredFriend, ReferredFriends};
 pub use moysklad::{MoyskladKey, MoyskladScope, MoyskladStore};
 pub use paging::{Page, Paged, DEFAULT_PAGE, MAX_PAGE};
-pub use wallet::{
-    ClaimedPatch, ClaimedPush, Delivery, OutboxCounts, Registration, WalletCard, WalletSummary, GOOGLE_NOTIFIED_PER_DAY,
-};
 pub use pull::{DEFAULT_LIMIT, MAX_LIMIT, MAX_WAIT_SECONDS};
 pub use push::MAX_BATCH;
 pub use reports::{
@@ -77,6 +74,9 @@ pub use tills::{NewTill, TillView};
 pub use users::{
     clean_email, clean_stores as users_clean_stores, AuditEntry, AuditRecord, Failure, LoginAccount, UserChange,
     UserView, FAILURES_BEFORE_LOCK, LOCK_SECONDS, SESSION_SECONDS,
+};
+pub use wallet::{
+    ClaimedPatch, ClaimedPush, Delivery, OutboxCounts, Registration, WalletCard, WalletSummary, GOOGLE_NOTIFIED_PER_DAY,
 };
 pub use webhooks::{AttemptOutcome, ClaimedDelivery, RetryPolicy, MAX_WEBHOOKS};
 

@@ -84,7 +84,10 @@ pub enum Delivery {
     /// The device is gone (APNs) or the customer has not saved the card (Google).
     Gone,
     /// Try again at this moment (ms); `None`: no attempt is left.
-    Retry { error: String, at_ms: Option<i64> },
+    Retry {
+        error: String,
+        at_ms: Option<i64>,
+    },
     Refused(String),
 }
 
@@ -175,7 +178,9 @@ fn next_tag(sql: &mut dyn Sql) -> Result<i64, CloudError> {
 
 fn load_card(sql: &mut dyn Sql, column: &'static str, value: &str) -> Result<Option<WalletCard>, CloudError> {
     let Some(row) = sql.query_opt(
-        &format!("SELECT customer_id, serial, auth_token, view, tag, modified_at FROM wallet_cards WHERE {column} = $1"),
+        &format!(
+            "SELECT customer_id, serial, auth_token, view, tag, modified_at FROM wallet_cards WHERE {column} = $1"
+        ),
         vals![value],
     )?
     else {
@@ -229,11 +234,14 @@ fn refresh_card(sql: &mut dyn Sql, card: WalletCard, program: &Program, at: i64)
     };
     let (view, refresh_at) = pass_view(&customer, program, at);
     if view == card.view {
-        sql.write("UPDATE wallet_cards SET refresh_at = $1 WHERE customer_id = $2", vals![refresh_at, &card.customer_id])?;
+        sql.write(
+            "UPDATE wallet_cards SET refresh_at = $1 WHERE customer_id = $2",
+            vals![refresh_at, &card.customer_id],
+        )?;
         return Ok(card);
     }
-    let points_changed = (view.balance, view.available, view.pending)
-        != (card.view.balance, card.view.available, card.view.pending);
+    let points_changed =
+        (view.balance, view.available, view.pending) != (card.view.balance, card.view.available, card.view.pending);
     let tag = next_tag(sql)?;
     let modified_at = at.max(card.modified_at.saturating_add(1));
     sql.write(
@@ -305,7 +313,12 @@ impl Store {
 
     /// The pass with `serial` if `auth_token` is its token, brought up to date (PassKit's "get
     /// the latest pass"); `None` for an unknown serial or a wrong token alike.
-    pub async fn wallet_pass(&self, serial: String, auth_token: String, at: i64) -> Result<Option<WalletCard>, CloudError> {
+    pub async fn wallet_pass(
+        &self,
+        serial: String,
+        auth_token: String,
+        at: i64,
+    ) -> Result<Option<WalletCard>, CloudError> {
         self.write(move |sql| {
             let Some(card) = load_card(sql, "serial", &serial)? else { return Ok(None) };
             if !crate::cloud::token::same_secret(&card.auth_token, &auth_token) {
@@ -405,7 +418,10 @@ impl Store {
             .read(move |sql| {
                 Ok(sql.query_opt("SELECT 1 FROM wallet_dirty WHERE since <= $1 LIMIT 1", vals![settled])?.is_some()
                     || sql
-                        .query_opt("SELECT 1 FROM wallet_cards WHERE refresh_at IS NOT NULL AND refresh_at <= $1 LIMIT 1", vals![at])?
+                        .query_opt(
+                            "SELECT 1 FROM wallet_cards WHERE refresh_at IS NOT NULL AND refresh_at <= $1 LIMIT 1",
+                            vals![at],
+                        )?
                         .is_some())
             })
             .await?;
@@ -419,7 +435,10 @@ impl Store {
                  ON CONFLICT (customer_id) DO NOTHING",
                 vals![at],
             )?;
-            sql.execute("UPDATE wallet_cards SET refresh_at = NULL WHERE refresh_at IS NOT NULL AND refresh_at <= $1", vals![at])?;
+            sql.execute(
+                "UPDATE wallet_cards SET refresh_at = NULL WHERE refresh_at IS NOT NULL AND refresh_at <= $1",
+                vals![at],
+            )?;
             let lock = skip_locked(sql);
             let rows = sql.query(
                 &format!("SELECT customer_id FROM wallet_dirty WHERE since <= $1 ORDER BY since LIMIT $2{lock}"),
@@ -461,9 +480,7 @@ impl Store {
                 vals![&owner, until, now_ms, limit],
             )?;
             rows.iter()
-                .map(|row| {
-                    Ok(ClaimedPush { push_token: row.text(0)?, generation: row.int(1)?, attempts: row.int(2)? })
-                })
+                .map(|row| Ok(ClaimedPush { push_token: row.text(0)?, generation: row.int(1)?, attempts: row.int(2)? }))
                 .collect()
         })
         .await
@@ -498,8 +515,12 @@ impl Store {
                         vals![now_ms, token, &owner],
                     )?
                 }
-                Delivery::Retry { error, at_ms } => finish_failed(sql, "apple_pushes", "push_token", token, &owner, error, *at_ms, now_ms)?,
-                Delivery::Refused(error) => finish_failed(sql, "apple_pushes", "push_token", token, &owner, error, None, now_ms)?,
+                Delivery::Retry { error, at_ms } => {
+                    finish_failed(sql, "apple_pushes", "push_token", token, &owner, error, *at_ms, now_ms)?
+                }
+                Delivery::Refused(error) => {
+                    finish_failed(sql, "apple_pushes", "push_token", token, &owner, error, None, now_ms)?
+                }
             };
             Ok(())
         })
@@ -540,7 +561,8 @@ impl Store {
                 else {
                     continue;
                 };
-                let notified_today = if card.opt_text(1)?.as_deref() == Some(today.as_str()) { card.int(2)? } else { 0 };
+                let notified_today =
+                    if card.opt_text(1)?.as_deref() == Some(today.as_str()) { card.int(2)? } else { 0 };
                 claimed.push(ClaimedPatch {
                     view: parse_view(&customer_id, &card.text(0)?)?,
                     generation: row.int(1)?,
@@ -608,7 +630,8 @@ impl Store {
     /// Counts and the latest failures, for the back office.
     pub async fn wallet_summary(&self) -> Result<WalletSummary, CloudError> {
         self.read(|sql| {
-            let count = |sql: &mut dyn Sql, query: &str| -> Result<i64, CloudError> { Ok(sql.query_one(query, &[])?.int(0)?) };
+            let count =
+                |sql: &mut dyn Sql, query: &str| -> Result<i64, CloudError> { Ok(sql.query_one(query, &[])?.int(0)?) };
             let outbox = |sql: &mut dyn Sql, table: &str| -> Result<OutboxCounts, CloudError> {
                 let mut counts = OutboxCounts::default();
                 for row in sql.query(&format!("SELECT status, COUNT(*) FROM {table} GROUP BY status"), &[])? {
