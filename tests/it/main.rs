@@ -6,6 +6,9 @@ mod proxy;
 mod support;
 mod webdriver;
 
+mod apple_pass;
+pub mod wallet_keys;
+
 mod bad_input;
 mod campaign_sync;
 mod campaigns;
