@@ -7,6 +7,9 @@ mod support;
 pub mod wallet_keys;
 mod webdriver;
 
+mod apple_pass;
+pub mod wallet_keys;
+
 mod bad_input;
 mod campaign_sync;
 mod campaigns;
