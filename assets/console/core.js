@@ -149,11 +149,13 @@
     if (hours < 48) return t("ago", { what: LC.countText(hours, ["час", "часа", "часов"], ["hour", "hours"]) });
     return LC.dateTime(iso);
   };
-  // Today as YYYY-MM-DD in the browser's zone (for date inputs).
+  // Today as YYYY-MM-DD in the chain's zone (the session's day_offset_s; the reports count days
+  // from the chain's midnight, so a browser in another zone must not ask for "its" today).
   LC.today = function (offsetDays) {
-    const d = new Date();
-    d.setDate(d.getDate() + (offsetDays || 0));
-    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+    const offset = LC.session && typeof LC.session.day_offset_s === "number" ? LC.session.day_offset_s : -new Date().getTimezoneOffset() * 60;
+    const d = new Date(Date.now() + offset * 1000);
+    d.setUTCDate(d.getUTCDate() + (offsetDays || 0));
+    return d.getUTCFullYear() + "-" + String(d.getUTCMonth() + 1).padStart(2, "0") + "-" + String(d.getUTCDate()).padStart(2, "0");
   };
 
   // An idempotency key per operation: a retried or double-clicked adjustment is the same one.
@@ -170,7 +172,7 @@
   // The API. Same-origin fetch carries the HttpOnly session cookie; state-changing calls also
   // carry the CSRF value the sign-in answered; every call asks for errors in the page's language.
 
-  LC.session = null; // {user, csrf}
+  LC.session = null; // {user, csrf, day_offset_s}
 
   class ApiFailure extends Error {
     constructor(status, code, message, details) {

@@ -101,7 +101,7 @@
   }
 
   function startSession(answer) {
-    LC.session = { user: answer.user, csrf: answer.csrf };
+    LC.session = { user: answer.user, csrf: answer.csrf, day_offset_s: answer.day_offset_s };
     $("signin").hidden = true;
     $("booting").hidden = true;
     $("app").hidden = false;

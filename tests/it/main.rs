@@ -8,7 +8,6 @@ pub mod wallet_keys;
 mod webdriver;
 
 mod apple_pass;
-pub mod wallet_keys;
 
 mod bad_input;
 mod campaign_sync;

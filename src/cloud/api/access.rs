@@ -191,6 +191,10 @@ pub struct LoginRequest {
 pub struct SessionView {
     pub user: UserView,
     pub csrf: String,
+    /// The chain's offset from UTC in seconds: the reports' days start at local midnight, and
+    /// the console's "today" must be the same day (a browser elsewhere, or a server in UTC,
+    /// would otherwise ask for yesterday around midnight).
+    pub day_offset_s: i64,
 }
 
 fn login_refused(code: &'static str, message: &str) -> Response {
@@ -362,7 +366,8 @@ async fn sign_in(
         return ApiError::from(e).into_response();
     }
     tracing::info!(user = %account.user.id, "signed in to the back office");
-    let mut response = Json(SessionView { user: account.user, csrf }).into_response();
+    let mut response = Json(SessionView { user: account.user, csrf, day_offset_s: crate::reports::UTC_OFFSET_SECONDS })
+        .into_response();
     response.headers_mut().insert(SET_COOKIE, cookie(&token, SESSION_SECONDS, secure));
     response
 }
@@ -374,7 +379,7 @@ async fn sign_in(
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SessionView>, ApiError> {
     let cookie = session_cookie(&headers).ok_or_else(not_signed_in)?;
     match state.store.session(secret_hash(&cookie), now()).await? {
-        Some((user, csrf)) => Ok(Json(SessionView { user, csrf })),
+        Some((user, csrf)) => Ok(Json(SessionView { user, csrf, day_offset_s: crate::reports::UTC_OFFSET_SECONDS })),
         None => Err(not_signed_in()),
     }
 }

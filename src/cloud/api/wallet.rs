@@ -98,6 +98,9 @@ pub struct RegisterDevice {
 /// Registers a device for a pass's updates (201 new, 200 already registered).
 #[utoipa::path(post, path = "/wallet/apple/v1/devices/{device}/registrations/{pass_type}/{serial}", tag = "wallet",
     request_body = RegisterDevice,
+    params(("device" = String, Path, description = "The device's library id"),
+           ("pass_type" = String, Path, description = "The pass type id"),
+           ("serial" = String, Path, description = "The pass's serial number (the card number)")),
     responses((status = 201), (status = 200), (status = 401, body = crate::wire::ErrorBody)), security(()))]
 pub async fn register(
     State(state): State<AppState>,
@@ -119,6 +122,9 @@ pub async fn register(
 
 /// Unregisters a device from a pass.
 #[utoipa::path(delete, path = "/wallet/apple/v1/devices/{device}/registrations/{pass_type}/{serial}", tag = "wallet",
+    params(("device" = String, Path, description = "The device's library id"),
+           ("pass_type" = String, Path, description = "The pass type id"),
+           ("serial" = String, Path, description = "The pass's serial number (the card number)")),
     responses((status = 200), (status = 401, body = crate::wire::ErrorBody)), security(()))]
 pub async fn unregister(
     State(state): State<AppState>,
@@ -142,6 +148,7 @@ fn is_our_pass_type(state: &AppState, pass_type: &str) -> bool {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpdatedSince {
     /// The `lastUpdated` tag of the previous answer.
     #[serde(rename = "passesUpdatedSince")]
@@ -159,8 +166,10 @@ pub struct UpdatedSerials {
 
 /// The serials registered on a device that changed since a tag (204 when none did).
 #[utoipa::path(get, path = "/wallet/apple/v1/devices/{device}/registrations/{pass_type}", tag = "wallet",
-    params(UpdatedSince),
-    responses((status = 200, body = UpdatedSerials), (status = 204)), security(()))]
+    params(("device" = String, Path, description = "The device's library id"),
+           ("pass_type" = String, Path, description = "The pass type id"), UpdatedSince),
+    responses((status = 200, body = UpdatedSerials), (status = 204),
+              (status = 404, body = crate::wire::ErrorBody, description = "wallet_not_configured")), security(()))]
 pub async fn updated(
     State(state): State<AppState>,
     ApiPath((device, pass_type)): ApiPath<(String, String)>,
@@ -180,6 +189,8 @@ pub async fn updated(
 
 /// The latest version of a pass; 304 when it has not changed since `If-Modified-Since`.
 #[utoipa::path(get, path = "/wallet/apple/v1/passes/{pass_type}/{serial}", tag = "wallet",
+    params(("pass_type" = String, Path, description = "The pass type id"),
+           ("serial" = String, Path, description = "The pass's serial number (the card number)")),
     responses((status = 200, content_type = "application/vnd.apple.pkpass", body = Vec<u8>), (status = 304),
               (status = 401, body = crate::wire::ErrorBody)), security(()))]
 pub async fn latest_pass(
