@@ -97,7 +97,13 @@ pub struct Wallets {
     pub google: Option<GoogleWallet>,
     /// The cloud's public address: the origin Google's save button may be shown on.
     pub public_url: Option<String>,
+    /// The card template's square icon, served at [`LOGO_PATH`] for Google to fetch when the
+    /// chain gives no `--google-wallet-logo-url`.
+    pub logo_png: Option<Vec<u8>>,
 }
+
+/// Where the cloud serves the card's logo.
+pub const LOGO_PATH: &str = "/wallet/logo.png";
 
 impl std::fmt::Debug for Wallets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -179,11 +185,21 @@ impl Wallets {
             (Some(issuer), Some(key)) => {
                 let account = text_or_file("--google-wallet-key", key)?;
                 let background_color = options.google_color.clone().unwrap_or_else(|| "#1f6f5c".to_owned());
+                // Google fetches the logo itself: the chain's own address, else ours.
+                let logo_url = match (&options.google_logo_url, public_url) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(public_url)) => format!("{public_url}{LOGO_PATH}"),
+                    (None, None) => {
+                        return Err("Google Wallet needs --public-url (the cloud serves the card's logo there) \
+                                    or --google-wallet-logo-url"
+                            .to_owned())
+                    }
+                };
                 let template = GoogleClassTemplate {
                     program_name: organization.clone(),
                     issuer_name: organization.clone(),
                     background_color,
-                    logo_url: options.google_logo_url.clone(),
+                    logo_url: Some(logo_url),
                 };
                 Some(
                     GoogleWallet::new(
@@ -197,7 +213,11 @@ impl Wallets {
             }
             _ => return Err("Google Wallet needs both --google-wallet-issuer-id and --google-wallet-key".to_owned()),
         };
-        Ok(Wallets { apple, google, public_url: public_url.map(str::to_owned) })
+        let logo_png = ["icon@3x.png", "icon@2x.png", "icon.png"]
+            .iter()
+            .find_map(|name| template.images.iter().find(|(file, _)| file == name))
+            .map(|(_, png)| png.clone());
+        Ok(Wallets { apple, google, public_url: public_url.map(str::to_owned), logo_png })
     }
 
     pub fn any(&self) -> bool {

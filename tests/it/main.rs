@@ -2,6 +2,7 @@
 //! One test binary (faster to build); one module per feature.
 
 pub mod apns_standin;
+pub mod google_standin;
 mod proxy;
 mod support;
 pub mod wallet_keys;

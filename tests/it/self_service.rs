@@ -116,10 +116,15 @@ pub async fn sign_in(cloud: &Cloud, inbox: &SmsInbox, n: usize) -> String {
 
 /// A customer with SMS and email consents; their id.
 pub async fn customer(cloud: &Cloud) -> String {
+    customer_with_phone(cloud, "8 901 123-45-67").await
+}
+
+/// Another customer, Анна too, with the given phone.
+pub async fn customer_with_phone(cloud: &Cloud, phone: &str) -> String {
     let (status, created) = cloud
         .admin_post(
             "/v1/admin/customers",
-            json!({ "phone": "8 901 123-45-67", "name": "Анна",
+            json!({ "phone": phone, "name": "Анна",
                     "consents": { "sms": true, "email": true, "personal_data": true } }),
         )
         .await;

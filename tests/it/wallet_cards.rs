@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, IF_MODIFIED_SINCE, LAST_MODIFIED};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, IF_MODIFIED_SINCE, LAST_MODIFIED, LOCATION};
 use serde_json::{json, Value};
 
 use crate::apns_standin::{apns_key, ApnsStandIn, KEY_ID};
 use crate::cloud_support::{sale, Backend, Cloud};
 use crate::cloud_test;
+use crate::google_standin::{GooglePatch, GoogleStandIn, ISSUER_ID};
 use crate::self_service::{customer, sign_in, SmsInbox};
 use crate::sync_e2e::eventually;
 use crate::wallet_keys::{apple_test_keys, verify_pkpass, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
@@ -184,4 +185,124 @@ async fn unconfigured_scenario(backend: Backend) {
     assert_eq!((status, body["apple"].as_bool(), body["google"].as_bool()), (200, Some(false), Some(false)), "{body}");
     let listed = reqwest::get(cloud.url("/wallet/apple/v1/devices/d1/registrations/pass.x")).await.unwrap();
     assert_eq!(listed.status(), 404);
+}
+
+/// Waits until Google has received `n` updates and returns them.
+async fn patches_reach(google: &GoogleStandIn, n: usize) -> Vec<GooglePatch> {
+    eventually(Duration::from_secs(20), "the Google Wallet update", || async {
+        let patches = google.patches();
+        (patches.len() >= n).then_some(patches)
+    })
+    .await
+}
+
+cloud_test!(a_google_card_is_patched_once_per_change_and_notifies_three_times_a_day, google_scenario);
+async fn google_scenario(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let google = GoogleStandIn::start(dir.path()).await;
+    let inbox = SmsInbox::start().await;
+    let key = google.key_path.to_str().unwrap().to_owned();
+    let cloud = Cloud::start_with(
+        backend,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &key),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let id = customer(&cloud).await;
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+
+    // The page offers the Google button; it sends the shopper to Google with a signed card.
+    let me: Value = http.get(cloud.url("/v1/me")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["wallet"], json!({ "apple": null, "google": "/v1/me/wallet/google" }), "{me}");
+    let card = me["card"].as_str().unwrap().to_owned();
+    let redirect = http.get(cloud.url("/v1/me/wallet/google")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(redirect.status(), 303);
+    let link = redirect.headers()[LOCATION].to_str().unwrap().to_owned();
+    let claims = google.save(&link);
+    assert_eq!(claims["origins"], json!([PUBLIC_URL]), "{claims}");
+    let class = &claims["payload"]["loyaltyClasses"][0];
+    assert_eq!(class["id"], format!("{ISSUER_ID}.loyalty"));
+    let logo = class["programLogo"]["sourceUri"]["uri"].as_str().unwrap();
+    assert_eq!(logo, format!("{PUBLIC_URL}/wallet/logo.png"), "the cloud serves the logo Google fetches");
+    let served = http.get(cloud.url("/wallet/logo.png")).send().await.unwrap();
+    assert_eq!((served.status().as_u16(), served.headers()[CONTENT_TYPE].to_str().unwrap()), (200, "image/png"));
+    assert!(served.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    let object = &claims["payload"]["loyaltyObjects"][0];
+    let object_id = format!("{ISSUER_ID}.{card}");
+    assert_eq!(object["id"], object_id.as_str());
+    assert_eq!(object["barcode"]["value"], card.as_str(), "the QR code the tills read");
+    assert_eq!(object["loyaltyPoints"]["balance"]["int"], 0);
+    let no_cookie = http.get(cloud.url("/v1/me/wallet/google")).send().await.unwrap();
+    assert_eq!(no_cookie.status(), 401, "only the signed-in shopper gets their link");
+
+    // A till's sale syncs: one PATCH, with a token from the service account, notifying.
+    let till = cloud.till("Till 1").await;
+    cloud.push_expect(&till, vec![sale(1, "r-1", &id, 150_000, 0, 75)], &["applied"]).await;
+    let patches = patches_reach(&google, 1).await;
+    assert_eq!((patches[0].object_id.as_str(), patches[0].status, patches[0].notify), (object_id.as_str(), 200, true));
+    assert_eq!(google.object(&object_id).unwrap()["loyaltyPoints"]["balance"]["int"], 75);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(google.patches().len(), 1, "exactly one update for one change: {:?}", google.patches());
+    assert_eq!(google.token_requests(), 1);
+
+    // Balance changes notify three times a day; the fourth is silent.
+    for (n, points) in [(2, 10), (3, 10), (4, 10)] {
+        let (status, body) = cloud
+            .admin_post(
+                &format!("/v1/admin/customers/{id}/adjustments"),
+                json!({ "id": format!("adj-{n}"), "points": points, "reason": "gift" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        patches_reach(&google, n).await;
+    }
+    let notified: Vec<bool> = google.patches().iter().map(|p| p.notify).collect();
+    assert_eq!(notified, [true, true, true, false], "Google allows three notified updates a day");
+    assert_eq!(google.object(&object_id).unwrap()["loyaltyPoints"]["balance"]["int"], 105);
+    assert_eq!(google.token_requests(), 1, "one access token for every update");
+
+    // Google revokes the token: the cloud asks for a new one and the update still lands.
+    google.revoke_tokens();
+    let (status, _) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({ "id": "adj-5", "points": -5, "reason": "correction" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let patches = patches_reach(&google, 6).await;
+    let statuses: Vec<u16> = patches[4..].iter().map(|p| p.status).collect();
+    assert_eq!(statuses, [401, 200]);
+    assert_eq!(google.token_requests(), 2);
+    assert_eq!(google.object(&object_id).unwrap()["loyaltyPoints"]["balance"]["int"], 100);
+
+    // A card whose link was made but never saved: Google answers 404 once, nothing is retried.
+    let other = crate::self_service::customer_with_phone(&cloud, "+79990001122").await;
+    let (status, link) = cloud.admin_get(&format!("/v1/admin/customers/{other}/wallet/google")).await;
+    assert_eq!(status, 200, "{link}");
+    assert!(link["url"].as_str().unwrap().starts_with("https://pay.google.com/gp/v/save/"), "{link}");
+    let (status, _) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{other}/adjustments"),
+            json!({ "id": "adj-other", "points": 30, "reason": "gift" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let summary = eventually(Duration::from_secs(20), "the unsaved card noted", || async {
+        let (_, summary) = cloud.admin_get("/v1/admin/wallet").await;
+        (summary["google_updates"]["gone"] == 1).then_some(summary)
+    })
+    .await;
+    assert_eq!((summary["google"].as_bool(), summary["google_cards"].as_i64()), (Some(true), Some(2)), "{summary}");
+    assert_eq!(summary["google_updates"]["sent"], 1, "{summary}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_other = google.patches().iter().filter(|p| p.object_id != object_id).count();
+    assert_eq!(to_other, 1, "an unsaved card is not asked again: {:?}", google.patches());
 }

@@ -229,6 +229,16 @@ pub async fn device_log(ApiJson(body): ApiJson<DeviceLogs>) -> StatusCode {
     StatusCode::OK
 }
 
+/// The card's logo, for Google Wallet to fetch (the class's `programLogo`).
+#[utoipa::path(get, path = "/wallet/logo.png", tag = "wallet",
+    responses((status = 200, content_type = "image/png", body = Vec<u8>),
+              (status = 404, body = crate::wire::ErrorBody, description = "wallet_not_configured")), security(()))]
+pub async fn logo(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let png = state.wallets.logo_png.clone().filter(|_| state.wallets.google.is_some());
+    let png = png.ok_or_else(|| not_configured("google"))?;
+    Ok(([(CONTENT_TYPE, "image/png"), (CACHE_CONTROL, "public, max-age=86400")], png).into_response())
+}
+
 /// The signed-in shopper's Apple Wallet pass.
 #[utoipa::path(get, path = "/v1/me/wallet.pkpass", tag = "self-service",
     responses((status = 200, content_type = "application/vnd.apple.pkpass", body = Vec<u8>),
