@@ -115,7 +115,14 @@ impl Apns {
                 None
             }
         };
-        let client = builder.build().map_err(|e| WalletError::Config(format!("cannot build the APNs client: {e}")))?;
+        let client = builder.build().map_err(|e| {
+            // reqwest's own text is "builder error"; the reason (a certificate TLS refuses as a
+            // client identity, say) is in its source.
+            let reason = std::error::Error::source(&e).map(|source| format!(": {source}")).unwrap_or_default();
+            WalletError::Config(format!(
+                "cannot build the APNs client ({e}{reason}); check the pass certificate and key"
+            ))
+        })?;
         Ok(Apns { client, base_url: base_url.trim_end_matches('/').to_owned(), topic: topic.to_owned(), signer })
     }
 

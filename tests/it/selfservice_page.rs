@@ -6,13 +6,38 @@
 
 use serde_json::json;
 
-use crate::cloud_support::{sale, Backend};
-use crate::self_service::{cloud_with_sms, customer, SmsInbox};
+use crate::cloud_support::{sale, Backend, Cloud};
+use crate::google_standin::{GoogleStandIn, ISSUER_ID};
+use crate::self_service::{customer, SmsInbox};
+use crate::wallet_keys::{apple_test_keys, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
 use crate::webdriver::{self, Browser};
 
 async fn walk(lang: &str) {
     let inbox = SmsInbox::start().await;
-    let cloud = cloud_with_sms(Backend::Sqlite, &inbox).await;
+    // Both wallets set up, as a chain that offers them would: the page shows both buttons.
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = apple_test_keys(keys_dir.path());
+    let google = GoogleStandIn::start(keys_dir.path()).await;
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (cert, key, wwdr, account) =
+        (path(&keys.cert_path), path(&keys.key_path), path(&keys.wwdr_path), path(&google.key_path));
+    let cloud = Cloud::start_with(
+        Backend::Sqlite,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_PUBLIC_URL", "https://loyalty.example.test"),
+            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
+            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
+            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
+            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
+            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &account),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
+        ],
+    )
+    .await;
     let (status, body) = cloud
         .admin_put(
             "/v1/admin/program",
@@ -75,6 +100,22 @@ async fn walk(lang: &str) {
     assert!(receipts.contains("Main street") && receipts.contains("+60") && receipts.contains("−20"), "{receipts}");
     assert!(browser.cookies().await.iter().all(|c| c["name"] != "loyalty_me" || c["httpOnly"] == true));
     browser.screenshot("card").await;
+
+    // The wallet buttons, in the page's language; the Apple one downloads the signed pass.
+    browser.execute("document.getElementById('wallet').scrollIntoView(false);", vec![]).await;
+    let apple = browser.text_of("#wallet-apple").await;
+    let google_button = browser.text_of("#wallet-google").await;
+    assert_eq!(apple, if ru { "Добавить в Apple Wallet" } else { "Add to Apple Wallet" });
+    assert_eq!(google_button, if ru { "Добавить в Google Wallet" } else { "Add to Google Wallet" });
+    let download = browser
+        .execute(
+            "const x = new XMLHttpRequest(); x.open('GET', document.getElementById('wallet-apple').href, false); x.send();
+             return [x.status, x.getResponseHeader('Content-Type') || ''];",
+            vec![],
+        )
+        .await;
+    assert_eq!(download, json!([200, "application/vnd.apple.pkpass"]), "the pass downloads with the session");
+    browser.screenshot("wallet").await;
 
     browser.execute("document.getElementById('receipts').scrollIntoView();", vec![]).await;
     browser.screenshot("receipts").await;

@@ -67,6 +67,13 @@ pub fn apple_test_keys(dir: &Path) -> AppleTestKeys {
     );
     let subject =
         format!("/UID={TEST_PASS_TYPE_ID}/CN=Pass Type ID: {TEST_PASS_TYPE_ID}/OU={TEST_TEAM_ID}/O=Example/C=RU");
+    // A version 3 certificate with a client's key usage, as Apple issues: TLS libraries refuse
+    // an old version 1 one as a client identity (APNs certificate auth).
+    std::fs::write(
+        dir.join("pass.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
     openssl(
         dir,
         &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", "pass.key", "-out", "pass.csr"],
@@ -86,6 +93,8 @@ pub fn apple_test_keys(dir: &Path) -> AppleTestKeys {
             "0x5a17e3c0ffee",
             "-days",
             "30",
+            "-extfile",
+            "pass.ext",
             "-out",
             "pass.pem",
         ],
