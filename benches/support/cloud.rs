@@ -48,6 +48,11 @@ pub struct Cloud {
 impl Cloud {
     /// A cloud on `backend`, with its data folder in `dir` (a temporary one when `None`).
     pub fn start(backend: &Backend, dir: Option<PathBuf>) -> Cloud {
+        Cloud::start_with_env(backend, dir, &[])
+    }
+
+    /// [`Cloud::start`] with more environment (the wallets' keys, say).
+    pub fn start_with_env(backend: &Backend, dir: Option<PathBuf>, env: &[(&str, &str)]) -> Cloud {
         let (temp, dir) = match dir {
             Some(dir) => (None, dir),
             None => {
@@ -66,7 +71,8 @@ impl Cloud {
             .arg(&dir)
             .env("LOYALTY_CLOUD_ADMIN_TOKEN", ADMIN)
             .env_remove("LOYALTY_CLOUD_DATABASE_URL")
-            .env("LOYALTY_LOG", "warn");
+            .env("LOYALTY_LOG", "warn")
+            .envs(env.iter().copied());
         if let Some(database) = &database {
             command.arg("--database-url").arg(&database.url);
         }

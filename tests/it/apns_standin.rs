@@ -124,6 +124,11 @@ impl ApnsStandIn {
         ApnsStandIn { url, ca_path: cert, pushes, gone, _dir: dir }
     }
 
+    /// How many pushes arrived (without copying them).
+    pub fn count(&self) -> usize {
+        self.pushes.lock().unwrap().len()
+    }
+
     pub fn pushes(&self) -> Vec<ApnsPush> {
         self.pushes.lock().unwrap().clone()
     }
