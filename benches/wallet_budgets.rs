@@ -274,7 +274,8 @@ fn fan_out(full: bool) -> bool {
                 .json()
                 .await
                 .expect("JSON");
-            let applied = pushed["results"].as_array().map_or(0, |r| r.iter().filter(|r| r["outcome"] == "applied").count());
+            let applied =
+                pushed["results"].as_array().map_or(0, |r| r.iter().filter(|r| r["outcome"] == "applied").count());
             assert_eq!(applied, batch.len(), "every sale applied: {pushed}");
         }
         let mut first = None;

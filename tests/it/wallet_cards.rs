@@ -306,3 +306,106 @@ async fn google_scenario(backend: Backend) {
     let to_other = google.patches().iter().filter(|p| p.object_id != object_id).count();
     assert_eq!(to_other, 1, "an unsaved card is not asked again: {:?}", google.patches());
 }
+
+cloud_test!(a_web_sign_up_carries_both_wallet_cards_through_a_sale, sign_up_scenario);
+/// The issue's whole walk: a shopper signs up on the web form, signs in to the self-service
+/// page with the SMS code, adds the card to Apple Wallet (a phone registers) and to Google
+/// Wallet (saved), buys at a till; after the sale syncs the APNs stand-in got exactly one push
+/// and Google exactly one update, and both cards show the new balance.
+async fn sign_up_scenario(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = apple_test_keys(dir.path());
+    let apns = apns_key(dir.path());
+    let standin = ApnsStandIn::start(&apns.public_pem).await;
+    let google = GoogleStandIn::start(dir.path()).await;
+    let inbox = SmsInbox::start().await;
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (cert, key, wwdr, p8, ca, account) = (
+        path(&keys.cert_path),
+        path(&keys.key_path),
+        path(&keys.wwdr_path),
+        path(&apns.key_path),
+        path(&standin.ca_path),
+        path(&google.key_path),
+    );
+    let cloud = Cloud::start_with(
+        backend,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
+            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
+            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
+            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
+            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
+            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
+            ("LOYALTY_CLOUD_APNS_KEY", &p8),
+            ("LOYALTY_CLOUD_APNS_KEY_ID", KEY_ID),
+            ("LOYALTY_CLOUD_APNS_URL", &standin.url),
+            ("LOYALTY_CLOUD_APNS_CA", &ca),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &account),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // The web form: the answer sends the shopper to their page's wallet buttons.
+    let signed_up = http
+        .post(cloud.url("/v1/signup"))
+        .json(&json!({ "phone": "8 901 123-45-67", "name": "Анна",
+                       "consents": { "personal_data": true, "sms": true } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 202);
+    let accepted: Value = signed_up.json().await.unwrap();
+    assert_eq!(accepted["wallet"], "/me#wallet", "{accepted}");
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+    let me: Value = http.get(cloud.url("/v1/me")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["wallet"], json!({ "apple": "/v1/me/wallet.pkpass", "google": "/v1/me/wallet/google" }));
+    let (_, found) = cloud.admin_get("/v1/admin/customers?phone=%2B79011234567").await;
+    let id =
+        found["customers"][0]["id"].as_str().unwrap_or_else(|| panic!("the signed-up customer: {found}")).to_owned();
+
+    // Apple: the pass downloaded, a phone registered.
+    let download = http.get(cloud.url("/v1/me/wallet.pkpass")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    let pass = verify_pkpass(&download.bytes().await.unwrap(), &keys.wwdr_path);
+    let serial = pass["serialNumber"].as_str().unwrap().to_owned();
+    let token = pass["authenticationToken"].as_str().unwrap().to_owned();
+    let registered = http
+        .post(cloud.url(&format!("/wallet/apple/v1/devices/{DEVICE}/registrations/{TEST_PASS_TYPE_ID}/{serial}")))
+        .header(AUTHORIZATION, format!("ApplePass {token}"))
+        .json(&json!({ "pushToken": PUSH_TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    // Google: the save link followed and the card saved.
+    let redirect = http.get(cloud.url("/v1/me/wallet/google")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(redirect.status(), 303);
+    google.save(redirect.headers()[LOCATION].to_str().unwrap());
+    let object_id = format!("{ISSUER_ID}.{serial}");
+    assert_eq!(google.object(&object_id).unwrap()["loyaltyPoints"]["balance"]["int"], 0);
+
+    // The sale at a till syncs: one push, one update, and both cards show 75 points.
+    let till = cloud.till("Till 1").await;
+    cloud.push_expect(&till, vec![sale(1, "r-1", &id, 150_000, 0, 75)], &["applied"]).await;
+    eventually(Duration::from_secs(20), "the push and the update", || async {
+        (standin.count() >= 1 && !google.patches().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(standin.count(), 1, "exactly one push: {:?}", standin.pushes());
+    assert_eq!(google.patches().len(), 1, "exactly one update: {:?}", google.patches());
+    assert_eq!(google.object(&object_id).unwrap()["loyaltyPoints"]["balance"]["int"], 75);
+    let latest = http
+        .get(cloud.url(&format!("/wallet/apple/v1/passes/{TEST_PASS_TYPE_ID}/{serial}")))
+        .header(AUTHORIZATION, format!("ApplePass {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pass_points(&verify_pkpass(&latest.bytes().await.unwrap(), &keys.wwdr_path)), 75);
+}
