@@ -96,7 +96,7 @@ enum Command {
         #[arg(long, env = "LOYALTY_CLOUD_MAX_CONNECTIONS", default_value_t = loyalty::cloud::config::MAX_CONNECTIONS)]
         max_connections: usize,
         #[command(flatten)]
-        wallet: WalletArgs,
+        wallet: Box<WalletArgs>,
     },
     /// Manage the customer directory.
     Customers {

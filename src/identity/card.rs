@@ -18,7 +18,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         return false;
     }
     // With the check digit included, the doubled positions are the odd ones from the right.
-    luhn_sum(digits.bytes().rev(), 1) % 10 == 0
+    luhn_sum(digits.bytes().rev(), 1).is_multiple_of(10)
 }
 
 /// The Luhn check digit to append to `digits` (ASCII digits only, at least one), or `None` for

@@ -56,7 +56,7 @@ pub fn normalize_referral_code(input: &str) -> Result<String, FieldError> {
     let indexes: Option<Vec<usize>> = code.bytes().map(index).collect();
     match indexes {
         Some(indexes)
-            if indexes.len() == REFERRAL_CODE_LEN && weighted_sum(&indexes) % REFERRAL_ALPHABET.len() == 0 =>
+            if indexes.len() == REFERRAL_CODE_LEN && weighted_sum(&indexes).is_multiple_of(REFERRAL_ALPHABET.len()) =>
         {
             Ok(code)
         }
