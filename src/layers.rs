@@ -13,6 +13,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("gift_cards", &["agent", "cloud", "http"]),
     ("reports", &["agent", "cloud", "http"]),
     ("wallet", &["agent", "cloud", "http"]),
+    ("verification", &["agent", "cloud", "http"]),
     ("cloud", &["agent"]),
 ];
 

@@ -12,6 +12,8 @@
 //!   totals — shared by the cloud's reports and the agent's offline shift report.
 //! - [`csv_import`]: reading a customer CSV for a bulk import (both binaries' `customers import`).
 //! - [`http`]: the error format and extractors both HTTP servers share.
+//! - [`verification`]: pure proof that the customer is present when points are spent — the
+//!   time-based codes (RFC 6238) tills check offline, and SMS codes kept as salted digests.
 //! - [`sms`]: sending text messages through a configured gateway (log, a signed webhook,
 //!   SMS.ru), one attempt at a time; both binaries use it.
 //! - [`agent`]: the `loyalty-agent` program — configuration, SQLite storage, the HTTP API, CLI
@@ -37,6 +39,7 @@ pub mod moysklad;
 pub mod reports;
 pub mod rules;
 pub mod sms;
+pub mod verification;
 pub mod wallet;
 pub mod wire;
 

@@ -45,7 +45,7 @@ pub use qr::{
 };
 pub use query::{classify, matched_by_name, SearchKey, MAX_QUERY_LEN};
 pub use referral::{normalize_referral_code, referral_code_from, REFERRAL_ALPHABET, REFERRAL_CODE_LEN};
-pub use signup::{personal_data_notice, signup_link, valid_store, MAX_STORE_LEN};
+pub use signup::{percent_encode as url_component, personal_data_notice, signup_link, valid_store, MAX_STORE_LEN};
 
 /// Why an identifier could not be read or drawn.
 ///

@@ -66,8 +66,9 @@ pub fn signup_link(base: &str, store: Option<&str>) -> String {
     }
 }
 
-/// Percent-encodes every UTF-8 byte outside RFC 3986's unreserved set.
-fn percent_encode(text: &str) -> String {
+/// Percent-encodes every UTF-8 byte outside RFC 3986's unreserved set (a URL's path segment or
+/// query value).
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 3);
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
