@@ -47,9 +47,9 @@ impl From<StoreError> for BackendError {
             StoreError::Conflict { code, message } | StoreError::ConflictWith { code, message, .. } => {
                 BackendError::Conflict { code, message }
             }
-            StoreError::Invalid { code, message } | StoreError::InvalidWith { code, message, .. } => {
-                BackendError::Invalid { code, message }
-            }
+            StoreError::Invalid { code, message }
+            | StoreError::InvalidWith { code, message, .. }
+            | StoreError::TooSoon { code, message, .. } => BackendError::Invalid { code, message },
             StoreError::Rules(rule) => BackendError::Rules(rule),
             other @ (StoreError::Unavailable(_)
             | StoreError::CannotOpen { .. }
@@ -133,7 +133,8 @@ impl LoyaltyBackend for AgentBackend {
     }
 
     async fn quote(&self, _: (), request: CalculateRequest) -> Result<Calculation, BackendError> {
-        Ok(self.store()?.calculate(request, self.state.program(), self.state.offline(), clock::now()).await?)
+        // MoySklad confirms spending with its own codes (`/retaildemand/verify`).
+        Ok(self.store()?.quote(request, self.state.program(), self.state.offline(), clock::now()).await?)
     }
 
     async fn commit_sale(

@@ -102,7 +102,7 @@ pub struct Wallets {
     pub logo_png: Option<Vec<u8>>,
 }
 
-/// Where the cloud serves the card's logo.
+/// Where the cloud serves the card's logo (`api::router` names the same path).
 pub const LOGO_PATH: &str = "/wallet/logo.png";
 
 impl std::fmt::Debug for Wallets {

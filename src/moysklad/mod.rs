@@ -108,5 +108,5 @@ pub mod verify;
 pub mod wire;
 
 pub use routes::{service, ENDPOINTS, PREFIX};
-pub use service::{BackendError, LoyaltyBackend};
-pub use verify::{CodeSender, LogSender};
+pub use service::{BackendError, CodePurpose, LoyaltyBackend};
+pub use verify::{CodeMessage, CodeSender, LogSender};

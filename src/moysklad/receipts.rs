@@ -79,6 +79,7 @@ pub async fn recalc<B: LoyaltyBackend>(
                 lines: convert::to_lines(&positions),
                 redeem,
                 promo_codes: Vec::new(),
+                verification: None,
             },
         )
     };
@@ -196,6 +197,7 @@ pub async fn sale<B: LoyaltyBackend>(
         lines: convert::to_lines(&positions),
         redeem: (spend > 0).then_some(RedeemInput::Points(spend)),
         promo_codes: Vec::new(),
+        verification: None,
     };
     let answer = backend.commit_sale(scope, request, gift_cards).await?;
     log_differences(&id, &answer, &positions, bonus.bonus_value_to_earn);

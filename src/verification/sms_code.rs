@@ -46,12 +46,6 @@ pub fn matches(code: &str, salt: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(got.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// The SMS text, Russian (a customer's phone in a Russian chain), with the code first so that
-/// phones offer to fill it in.
-pub fn message(code: &str) -> String {
-    format!("{code} — код для списания баллов. Никому его не сообщайте.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,10 +63,5 @@ mod tests {
         assert!(!matches(other, &salt, &kept));
         assert!(!matches(&code, &new_salt(), &kept), "the salt is part of it");
         assert!(!matches(&code, &salt, ""));
-    }
-
-    #[test]
-    fn the_text_starts_with_the_code() {
-        assert!(message("123456").starts_with("123456 "));
     }
 }

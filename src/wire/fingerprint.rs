@@ -42,7 +42,13 @@ pub struct RequestHash {
 
 impl RequestHash {
     pub fn of<T: Serialize>(request: &T) -> RequestHash {
-        let value = serde_json::to_value(request).unwrap_or(Value::Null);
+        let mut value = serde_json::to_value(request).unwrap_or(Value::Null);
+        // A spending code proves who is paying, it is not what was sold: a retry with a fresh
+        // code is the same receipt. (Requests stored before codes existed had no such key, so
+        // the legacy form is unchanged by this.)
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("verification");
+        }
         let canonical = canonical(None, value).unwrap_or(Value::Null);
         RequestHash {
             current: format!("{V2}{}", sha256_hex(&serde_json::to_vec(&canonical).unwrap_or_default())),

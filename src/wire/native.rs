@@ -365,6 +365,25 @@ pub struct CalculateRequest {
     pub redeem: Option<RedeemInput>,
     #[serde(default)]
     pub promo_codes: Vec<String>,
+    /// The customer's code when the program confirms spending (`verify_spending`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// Proof that the customer is at the till when their points are spent: the code of the SMS
+/// the till sent (`POST /v1/customers/{id}/verification-codes`), or the code the customer's
+/// own page shows. Six digits; spaces and dashes are ignored.
+#[derive(Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    pub code: String,
+}
+
+/// A code is a credential for a few minutes: never printed.
+impl std::fmt::Debug for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verification { code: \"…\" }")
+    }
 }
 
 /// A commit: the calculation request plus the till's receipt id (the idempotency key).
@@ -377,6 +396,10 @@ pub struct CommitRequest {
     pub redeem: Option<RedeemInput>,
     #[serde(default)]
     pub promo_codes: Vec<String>,
+    /// As in [`CalculateRequest`]; not part of the receipt's identity (a retry with another
+    /// code is the same receipt), and never sent on to the cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl CommitRequest {
@@ -386,6 +409,7 @@ impl CommitRequest {
             lines: self.lines.clone(),
             redeem: self.redeem.clone(),
             promo_codes: self.promo_codes.clone(),
+            verification: self.verification.clone(),
         }
     }
 }

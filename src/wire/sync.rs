@@ -231,7 +231,22 @@ pub struct CustomerEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SaleEvent {
     pub receipt: super::Calculation,
+    /// The request as committed, without its `verification` (a code is not kept anywhere).
     pub request: CommitRequest,
+    /// How the customer proved they were there, when the sale spent points with a code; the
+    /// cloud lists a time-based code used on two tills as a `code_replayed` conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<VerifiedBy>,
+}
+
+/// The kind of code a sale's spending was confirmed with.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum VerifiedBy {
+    /// The code of an SMS this till sent.
+    Sms,
+    /// The customer's time-based code of this 30-second step (RFC 6238's counter).
+    Totp { step: i64 },
 }
 
 /// Payload of `return`.
@@ -337,6 +352,22 @@ pub struct CustomerSnapshot {
     /// MoySklad's counterparty id, when linked.
     pub external_id: Option<String>,
     pub updated_at: String,
+    /// The secret of the customer's time-based spending code, once they have one (their
+    /// self-service page made it), so a till checks the code without the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_secret: Option<CodeSecret>,
+}
+
+/// A customer's time-based code secret (RFC 4648 base32), as the cloud hands it to its tills:
+/// `Debug` shows nothing, and no admin answer carries it.
+#[derive(Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct CodeSecret(pub String);
+
+impl std::fmt::Debug for CodeSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeSecret(…)")
+    }
 }
 
 /// A customer's points as the cloud has them, and how far this till's own events are in them.

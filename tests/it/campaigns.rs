@@ -71,6 +71,7 @@ async fn coffee_x2_earns_20_plus_5_through_the_agent() {
     let sale = loyalty::wire::SaleEvent {
         receipt: serde_json::from_value(committed.clone()).expect("the commit answer is a wire Calculation"),
         request: serde_json::from_value(commit_body).expect("a commit request"),
+        verified: None,
     };
     let figures = loyalty::cloud::ledger::check_sale(&sale, Some(&program)).expect("the cloud accepts the sale");
     assert_eq!(figures.earn, 25);

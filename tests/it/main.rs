@@ -36,6 +36,7 @@ mod selfservice_page;
 mod shift_report;
 mod slow_clients;
 mod sms;
+mod spending_codes;
 mod storage_failure;
 mod sync_contract;
 mod sync_e2e;

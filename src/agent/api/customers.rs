@@ -126,3 +126,46 @@ pub async fn adjust(
 pub fn customer_json(customer: &CustomerRecord, program: &Program, now: i64) -> Customer {
     customer.profile.to_wire(program, customer.points(now), customer.next_expiry(now))
 }
+
+/// Where a spending code went.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CodeSent {
+    /// The phone, masked as the cashier may read it aloud: `+7 *** ***-45-67`.
+    pub sent_to: String,
+    pub expires_in_s: i64,
+}
+
+/// Sends the customer a 6-digit code by SMS for confirming a spending of points
+/// (`verify_spending`); the commit carries it as `"verification": {"code"}`. One code a
+/// minute; five wrong codes lock the customer's codes for 15 minutes.
+#[utoipa::path(post, path = "/v1/customers/{id}/verification-codes", tag = "customers",
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 201, body = CodeSent), (status = 404, body = crate::wire::ErrorBody),
+              (status = 429, body = crate::wire::ErrorBody, description = "verification_code_recent or verification_locked (details.retry_after_s)"),
+              (status = 503, body = crate::wire::ErrorBody, description = "sms_unavailable")))]
+pub async fn send_verification_code(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
+    let store = state.store()?;
+    let issued = store.issue_spending_code(id, clock::now()).await?;
+    let message = crate::moysklad::CodeMessage {
+        phone: issued.phone.clone(),
+        code: issued.code.clone(),
+        purpose: crate::moysklad::CodePurpose::Spending,
+    };
+    if let Err(e) = state.sms.send(&message).await {
+        tracing::warn!(customer = %issued.customer_id, error = %e, "a spending code was not sent");
+        store.withdraw_spending_code(issued.customer_id).await?;
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sms_unavailable",
+            "the SMS could not be sent; try again, or ask the customer for the code on their page",
+        ));
+    }
+    tracing::info!(customer = %issued.customer_id, phone = %crate::identity::mask_phone(&issued.phone), "a spending code was sent");
+    Ok((
+        StatusCode::CREATED,
+        Json(CodeSent { sent_to: crate::identity::phone_hint(&issued.phone), expires_in_s: issued.expires_in_s }),
+    ))
+}

@@ -49,6 +49,11 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidWith { code, message, params } => {
                 ApiError::unprocessable(code, message).with_params(params)
             }
+            StoreError::TooSoon { code, message, retry_after_s } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+                    .with("retry_after_s", retry_after_s)
+                    .with("minutes", (retry_after_s.max(1) + 59) / 60)
+            }
             StoreError::Rules(rule) => ApiError::from(rule),
         }
     }

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers", post(customers::enroll))
         .route("/v1/customers/{id}", get(customers::read).patch(customers::update))
         .route("/v1/customers/{id}/adjustments", post(customers::adjust))
+        .route("/v1/customers/{id}/verification-codes", post(customers::send_verification_code))
         .route("/v1/customers/{id}/receipts", get(receipts::list_for_customer))
         .route("/v1/customers/{id}/{file}", get(qr::card_qr))
         .route("/v1/signup-qr.svg", get(qr::signup_qr_svg))

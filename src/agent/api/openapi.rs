@@ -14,7 +14,7 @@ use super::{customers, gift_cards, health, promo, qr, receipts, reports, session
     info(title = "loyalty-agent native API", description = "The till-side loyalty agent's local API (CONTRACTS.md §api). Money is in minor units."),
     paths(
         health::health, health::sync_now,
-        customers::search, customers::enroll, customers::read, customers::update, customers::adjust,
+        customers::search, customers::enroll, customers::read, customers::update, customers::adjust, customers::send_verification_code,
         qr::card_qr, qr::signup_qr_svg, qr::signup_qr_png, qr::decode,
         receipts::calculate, receipts::commit, receipts::return_lines, receipts::read, receipts::list_all,
         receipts::list_for_customer,

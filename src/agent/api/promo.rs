@@ -38,7 +38,7 @@ pub async fn check(
         Some(mut receipt) => {
             receipt.redeem = None;
             receipt.promo_codes = vec![code.clone()];
-            match store.calculate(receipt, program.clone(), state.offline(), now).await {
+            match store.quote(receipt, program.clone(), state.offline(), now).await {
                 Ok(calculation) => {
                     let discount = calculation.promo_codes.iter().map(|p| p.discount).sum();
                     Ok(Json(PromoCheckResult {

@@ -21,6 +21,7 @@ mod records;
 mod reports;
 mod schema;
 mod sync;
+mod verification;
 mod warm;
 
 use std::path::{Path, PathBuf};
@@ -117,6 +118,10 @@ pub enum StoreError {
     /// Invalid input whose sentence names values (a field, a limit), with them in `params`.
     #[error("{message}")]
     InvalidWith { code: &'static str, message: String, params: ErrorParams },
+    /// Asked again too soon, or locked for a while (`verification_locked`, …): a 429 saying
+    /// how long to wait.
+    #[error("{message}")]
+    TooSoon { code: &'static str, message: String, retry_after_s: i64 },
     #[error(transparent)]
     Rules(#[from] RulesError),
     #[error("a storage task stopped unexpectedly")]

@@ -10,6 +10,7 @@ use super::campaigns;
 use super::customers::normalize_phone;
 use super::gift_cards;
 use super::records::{enqueue, journal, load_customer_by, save_wallet, Entry};
+use super::verification;
 use super::{CustomerRecord, Offline, Store, StoreError, StoreSettings};
 use crate::clock::rfc3339;
 use crate::identity;
@@ -23,7 +24,10 @@ use crate::wire::{
 };
 
 impl Store {
-    /// Prices a receipt against the current balances; changes nothing.
+    /// Prices a receipt against the current balances; changes nothing. A spending that the
+    /// program confirms with a code (`verify_spending`) needs the request's `verification`:
+    /// a quote without one is refused, and one given is checked (see [`Store::quote`] for the
+    /// price alone).
     pub async fn calculate(
         &self,
         request: CalculateRequest,
@@ -31,10 +35,57 @@ impl Store {
         offline: Option<Offline>,
         now: i64,
     ) -> Result<wire::Calculation, StoreError> {
+        let code = request.verification.clone();
+        let (answer, customer) = self.price_for(request, program.clone(), offline, now).await?;
+        let redeem = answer.points.redeem;
+        let Some(customer) = customer.filter(|_| program.verify_spending && redeem > 0) else { return Ok(answer) };
+        let Some(code) = code else { return Err(verification::required(&customer.id)) };
+        // A code given with a spending quote is checked, and a wrong one counts towards the lock
+        // (or quotes would let anyone try codes freely); it stays usable for the commit.
+        self.write(move |conn, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let confirmation = verification::confirm(
+                &tx,
+                &program,
+                Some(&customer),
+                Some(&code),
+                redeem,
+                now,
+                verification::CodeUse::Check,
+            )?;
+            tx.commit()?;
+            match confirmation {
+                verification::Confirmation::Refused(refused) => Err(refused),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+        Ok(answer)
+    }
+
+    /// The price alone, whatever the program asks of codes: for a sale confirmed elsewhere
+    /// (MoySklad checks its own codes) and for a promo code's check.
+    pub async fn quote(
+        &self,
+        request: CalculateRequest,
+        program: Arc<Program>,
+        offline: Option<Offline>,
+        now: i64,
+    ) -> Result<wire::Calculation, StoreError> {
+        Ok(self.price_for(request, program, offline, now).await?.0)
+    }
+
+    async fn price_for(
+        &self,
+        request: CalculateRequest,
+        program: Arc<Program>,
+        offline: Option<Offline>,
+        now: i64,
+    ) -> Result<(wire::Calculation, Option<CustomerRecord>), StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
             let calculation = price(conn, settings, &program, customer.as_ref(), &request, offline, now, false)?;
-            Ok(to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None))
+            Ok((to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None), customer))
         })
         .await
     }
@@ -101,6 +152,26 @@ impl Store {
             if let Some(overdraft) = calculation.limits.iter().find(|l| l.code == rules::OVERDRAFT) {
                 tracing::warn!(receipt = %request.id, customer = ?customer.as_ref().map(|c| &c.id), message = %overdraft.message, "a sale spends more points than the customer holds; booked as debt");
             }
+            // A sale that already happened elsewhere (MoySklad's, which checks its own codes)
+            // is booked whatever the program asks of codes here.
+            let spent = if booking.overdraft { 0 } else { calculation.points.redeem };
+            let verified = match verification::confirm(
+                &tx,
+                &program,
+                customer.as_ref(),
+                request.verification.as_ref(),
+                spent,
+                now,
+                verification::CodeUse::Spend { receipt_id: &request.id },
+            )? {
+                verification::Confirmation::NotNeeded => None,
+                verification::Confirmation::Verified(by) => Some(by),
+                verification::Confirmation::Refused(refused) => {
+                    // Nothing of the sale is written yet: this keeps only the wrong code's count.
+                    tx.commit()?;
+                    return Err(refused);
+                }
+            };
             let answer = to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), Some((&request.id, now)));
 
             tx.execute(
@@ -141,7 +212,12 @@ impl Store {
                     params![promo.code.to_uppercase(), request.id, answer.customer_id],
                 )?;
             }
-            let sale = SaleEvent { receipt: answer.clone(), request: request.clone() };
+            // The code itself goes nowhere: the cloud learns only how the spending was confirmed.
+            let sale = SaleEvent {
+                receipt: answer.clone(),
+                request: CommitRequest { verification: None, ..request.clone() },
+                verified,
+            };
             let seq = enqueue(&tx, &EventPayload::Sale(Box::new(sale)), now)?;
             campaigns::record_sale(&tx, &program, answer.customer_id.as_deref(), &request.id, seq, &calculation, now)?;
             if let Some(customer) = &customer {

@@ -273,6 +273,33 @@ const MIGRATIONS: &[&str] = &[
         given_elsewhere INTEGER NOT NULL
     );
     "#,
+    // 9: spending codes (issue 14). The SMS code this till sent a customer, as a salted digest,
+    // and the wrong codes counted towards a lock; each time-based code step this till accepted
+    // (a code is taken once per till); the customers' time-based secrets the cloud sent, apart
+    // from `customers` so that no customer query can carry them out.
+    r#"
+    CREATE TABLE spending_codes (
+        customer_id  TEXT PRIMARY KEY,
+        digest       TEXT,
+        salt         TEXT,
+        sent_at      INTEGER,
+        expires_at   INTEGER,
+        used_at      INTEGER,
+        wrong        INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE totp_uses (
+        customer_id TEXT NOT NULL,
+        step        INTEGER NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        used_at     INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, step)
+    ) WITHOUT ROWID;
+    CREATE TABLE customer_secrets (
+        customer_id TEXT PRIMARY KEY,
+        code_secret TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -387,6 +387,9 @@ fn upsert_customer(conn: &Connection, customer: &CustomerSnapshot) -> Result<usi
         customer.external_id,
         now
     ])?;
+    if let Some(secret) = &customer.code_secret {
+        super::verification::save_code_secret(conn, &customer.id, Some(&secret.0))?;
+    }
     Ok(released)
 }
 

@@ -252,7 +252,7 @@ pub fn router(state: AppState) -> Router {
         .route("/wallet/apple/v1/devices/{device}/registrations/{pass_type}", get(wallet::updated))
         .route("/wallet/apple/v1/passes/{pass_type}/{serial}", get(wallet::latest_pass))
         .route("/wallet/apple/v1/log", post(wallet::device_log))
-        .route(crate::cloud::wallet::LOGO_PATH, get(wallet::logo))
+        .route("/wallet/logo.png", get(wallet::logo))
         // The back-office console's page and files; its API calls carry the session.
         .route("/admin", get(console_page::redirect))
         .route("/admin/", get(console_page::index))

@@ -408,6 +408,8 @@ pub(crate) fn snapshot(customer: &CustomerRecord) -> CustomerSnapshot {
         consents: customer.consents.clone(),
         external_id: customer.external_id.clone(),
         updated_at: rfc3339(customer.updated_at),
+        // Only the tills' feed carries it (`pull`), never a webhook.
+        code_secret: None,
     }
 }
 

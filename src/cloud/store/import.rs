@@ -226,6 +226,7 @@ fn announce(
                 consents: Default::default(),
                 external_id: None,
                 updated_at: rfc3339(at),
+                code_secret: None,
             },
             points: PointsBalance { balance: row.points, available: row.points, pending: 0 },
             source: "import".into(),

@@ -87,8 +87,11 @@ impl Store {
             // `apply` books the shortfall as debt and an `overdraft` conflict.
             let calc = price(&program, customer.as_ref(), &calculation, at, true)?;
             let receipt = to_wire(&calc, customer.map(|c| c.profile.id), Some((&request.id, at)));
-            let payload =
-                EventPayload::Sale(Box::new(SaleEvent { receipt: receipt.clone(), request: request.clone() }));
+            let payload = EventPayload::Sale(Box::new(SaleEvent {
+                receipt: receipt.clone(),
+                request: request.clone(),
+                verified: None,
+            }));
             book(sql, &settings, &till_id, last_seq + 1, payload, at)?;
             Ok(receipt)
         })

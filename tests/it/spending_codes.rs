@@ -1,0 +1,125 @@
+//! Spending codes on the native API (issue 14): with `verify_spending = true` a quote or a sale
+//! that spends points needs the customer's code. A standalone till sends the SMS itself through
+//! its `[sms]` section; each refusal has its code and sentence (Russian too); the 250/171/79
+//! example works with a code; a code is used once, wrong codes count, and the fifth locks.
+
+use serde_json::{json, Value};
+
+use crate::self_service::{SmsInbox, PHONE};
+use crate::support::{assert_error, Agent, TOKEN};
+
+/// A standalone till whose program confirms spending, sending SMS to `inbox`.
+fn till(inbox: &SmsInbox) -> (Agent, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("program.toml"), "verify_spending = true\n").expect("program file");
+    let url = inbox.url.strip_prefix("webhook:").expect("the inbox's webhook URL");
+    std::fs::write(dir.path().join("config.toml"), format!("[sms]\nwebhook_url = \"{url}\"\nsecret = \"s3cret\"\n"))
+        .expect("config file");
+    (Agent::spawn_in(dir.path(), None), dir)
+}
+
+fn receipt(id: &str, redeem: Value, code: Option<&str>) -> Value {
+    let mut receipt = json!({
+        "id": id,
+        "lines": [{ "sku": "coffee-beans", "name": "Coffee beans 1 kg", "quantity": "1", "price": 25000 }],
+        "redeem": redeem,
+    });
+    if let Some(code) = code {
+        receipt["verification"] = json!({ "code": code });
+    }
+    receipt
+}
+
+/// `receipt` for `customer`; the calculation leaves the id out.
+fn for_customer(mut receipt: Value, customer: &str, quote: bool) -> Value {
+    receipt["customer"] = json!({ "id": customer });
+    if quote {
+        receipt.as_object_mut().unwrap().remove("id");
+    }
+    receipt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_till_confirms_spending_with_an_sms_code() {
+    let inbox = SmsInbox::start().await;
+    let (agent, _dir) = till(&inbox);
+    let customer = agent.enroll(PHONE, "Анна").await;
+    let id = customer["id"].as_str().unwrap().to_owned();
+    agent.give_points(&id, 171).await;
+    let quote = |redeem: Value, code: Option<&str>| for_customer(receipt("q", redeem, code), &id, true);
+    let sale = |receipt_id: &str, code: Option<&str>| for_customer(receipt(receipt_id, json!("max"), code), &id, false);
+
+    // Spending without a code: refused, saying how to get one; earning only is unchanged.
+    let refused = agent.post("/v1/receipts/calculate", quote(json!("max"), None)).await;
+    assert_error(&refused, 422, "verification_required");
+    let message = refused.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("/v1/customers/{id}/verification-codes")), "{message}");
+    let (status, earning) = agent.post("/v1/receipts/calculate", quote(json!(0), None)).await;
+    assert_eq!((status, earning["points"]["earn"].as_i64()), (200, Some(12)), "{earning}");
+    assert_error(&agent.post("/v1/receipts", sale("r-0", None)).await, 422, "verification_required");
+    let in_russian = agent
+        .client()
+        .post(agent.url("/v1/receipts/calculate"))
+        .bearer_auth(TOKEN)
+        .header("Accept-Language", "ru-RU")
+        .json(&quote(json!(50), None))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = in_russian.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("Программа подтверждает списание"), "{body}");
+
+    // The code goes out by SMS; asking again at once is refused.
+    let (status, sent) = agent.post(&format!("/v1/customers/{id}/verification-codes"), json!({})).await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent, json!({ "sent_to": "+7 *** ***-45-67", "expires_in_s": 300 }));
+    let again = agent.post(&format!("/v1/customers/{id}/verification-codes"), json!({})).await;
+    assert_error(&again, 429, "verification_code_recent");
+    let (code, text) = inbox.code(0).await;
+    assert!(text.contains("списания баллов"), "{text}");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    // A wrong code counts; the right one prices and sells 250.00 − 171 points = 79.00.
+    let failed = agent.post("/v1/receipts", sale("r-1", Some(wrong))).await;
+    assert_error(&failed, 422, "verification_failed");
+    assert_eq!(failed.1["error"]["details"]["attempts_left"], "4", "{}", failed.1);
+    let (status, priced) = agent.post("/v1/receipts/calculate", quote(json!("max"), Some(&code))).await;
+    assert_eq!((status, priced["total"].as_i64()), (200, Some(7900)), "{priced}");
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let (status, sold) = agent.post("/v1/receipts", sale("r-1", Some(&spaced))).await;
+    assert_eq!(status, 200, "{sold}");
+    assert_eq!((sold["discount"].as_i64(), sold["total"].as_i64()), (Some(17100), Some(7900)), "{sold}");
+    // A retry of the same receipt, with any code, is the stored answer.
+    let (status, retried) = agent.post("/v1/receipts", sale("r-1", Some(wrong))).await;
+    assert_eq!((status, &retried["total"]), (200, &sold["total"]), "{retried}");
+
+    // The code is used up; four more wrong codes lock the customer's codes.
+    agent.give_points(&id, 100).await;
+    let reused = agent.post("/v1/receipts", sale("r-2", Some(&code))).await;
+    assert_error(&reused, 422, "verification_failed");
+    for _ in 0..3 {
+        assert_error(&agent.post("/v1/receipts", sale("r-2", Some(wrong))).await, 422, "verification_failed");
+    }
+    let locked = agent.post("/v1/receipts", sale("r-2", Some(wrong))).await;
+    assert_error(&locked, 429, "verification_locked");
+    assert_eq!(locked.1["error"]["details"]["minutes"], "15", "{}", locked.1);
+    let no_more = agent.post(&format!("/v1/customers/{id}/verification-codes"), json!({})).await;
+    assert_error(&no_more, 429, "verification_locked");
+    assert_eq!(inbox.count(), 1, "no second SMS while locked");
+    let (_, after) = agent.get(&format!("/v1/customers/{id}")).await;
+    assert_eq!(after["points"]["balance"], 103, "171 − 171 + 3 + 100, nothing spent by the refusals: {after}");
+    // Earning stays open to them.
+    let mut earn_only = sale("r-3", None);
+    earn_only["redeem"] = json!(0);
+    let (status, earned) = agent.post("/v1/receipts", earn_only).await;
+    assert_eq!(status, 200, "{earned}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_customer_gets_no_code() {
+    let inbox = SmsInbox::start().await;
+    let (agent, _dir) = till(&inbox);
+    let missing = agent.post("/v1/customers/no-such-customer/verification-codes", json!({})).await;
+    assert_error(&missing, 404, "customer_not_found");
+    assert_eq!(inbox.count(), 0);
+}
