@@ -122,6 +122,34 @@
     });
   }
 
+  // The spending code: fetched when its 30-second step ends (the cloud computes it; the
+  // secret never reaches the page), the seconds counted down in between.
+  var spendTimer = null;
+  var spendLeft = 0;
+  function showSpendCode() {
+    if (!shown || !shown.spending_code) { return; }
+    call('GET', shown.spending_code).then(function (result) {
+      if (!result.ok || !result.data) { return; }
+      $('spend-code').textContent = result.data.code.slice(0, 3) + '\u2009' + result.data.code.slice(3);
+      $('spend-qr').src = '/v1/me/code.svg?step=' + result.data.step;
+      $('spend-qr').alt = result.data.code;
+      spendLeft = result.data.expires_in_s;
+      $('spend-left').textContent = spendLeft;
+    }).catch(function () { /* the next tick tries again */ });
+  }
+  function startSpendCode() {
+    $('spend').hidden = !(shown && shown.spending_code);
+    if (spendTimer || $('spend').hidden) { return; }
+    showSpendCode();
+    spendTimer = setInterval(function () {
+      spendLeft -= 1;
+      if (spendLeft <= 0) { showSpendCode(); } else { $('spend-left').textContent = spendLeft; }
+    }, 1000);
+  }
+  function stopSpendCode() {
+    if (spendTimer) { clearInterval(spendTimer); spendTimer = null; }
+  }
+
   function step(name) {
     $('login').hidden = name !== 'login';
     $('verify').hidden = name !== 'verify';
@@ -135,6 +163,7 @@
         $('qr').src = '/v1/me/qr.svg?t=' + Date.now();
         render(result.data);
         step('card');
+        startSpendCode();
       } else {
         step('login');
       }
@@ -198,6 +227,7 @@
 
   $('logout').addEventListener('click', function () {
     call('POST', '/v1/me/logout').finally(function () {
+      stopSpendCode();
       shown = null;
       show('', '');
       step('login');

@@ -3,10 +3,17 @@
 //! its `[sms]` section; each refusal has its code and sentence (Russian too); the 250/171/79
 //! example works with a code; a code is used once, wrong codes count, and the fifth locks.
 
+use std::time::Duration;
+
+use reqwest::header::COOKIE;
 use serde_json::{json, Value};
 
-use crate::self_service::{SmsInbox, PHONE};
+use crate::cloud_support::Backend;
+use crate::cloud_test;
+use crate::proxy::{Fault, FaultProxy};
+use crate::self_service::{cloud_with_sms, customer, sign_in, SmsInbox, PHONE};
 use crate::support::{assert_error, Agent, TOKEN};
+use crate::sync_e2e::{enroll, eventually, wait_drained};
 
 /// A standalone till whose program confirms spending, sending SMS to `inbox`.
 fn till(inbox: &SmsInbox) -> (Agent, tempfile::TempDir) {
@@ -122,4 +129,103 @@ async fn an_unknown_customer_gets_no_code() {
     let missing = agent.post("/v1/customers/no-such-customer/verification-codes", json!({})).await;
     assert_error(&missing, 404, "customer_not_found");
     assert_eq!(inbox.count(), 0);
+}
+
+/// Asks a till to sync now and waits for it (push and pull).
+async fn sync_now(agent: &Agent) {
+    let (status, body) = agent.post("/v1/sync", json!({})).await;
+    assert_eq!(status, 200, "sync: {body}");
+}
+
+cloud_test!(the_page_code_is_taken_offline_once_per_till_and_a_replay_is_listed, offline_code_scenario);
+/// The customer's page shows a time-based code; two connected tills lose their link; each
+/// takes the code without the network (once: the same till refuses it again), and after the
+/// link returns the cloud lists the second till's use as `code_replayed`.
+async fn offline_code_scenario(backend: Backend) {
+    let inbox = SmsInbox::start().await;
+    let cloud = cloud_with_sms(backend, &inbox).await;
+    let (status, body) = cloud.admin_put("/v1/admin/program", json!({ "verify_spending": true })).await;
+    assert!(status == 200 || status == 201, "{body}");
+    let id = customer(&cloud).await;
+    let (status, body) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({ "id": "adj-1", "points": 300, "reason": "gift" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The page shows the code (and makes the secret the tills are sent).
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+    let http = reqwest::Client::new();
+    let me: Value = http.get(cloud.url("/v1/me")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["spending_code"], "/v1/me/code", "{me}");
+    let shown: Value =
+        http.get(cloud.url("/v1/me/code")).header(COOKIE, &cookie).send().await.unwrap().json().await.unwrap();
+    let code = shown["code"].as_str().unwrap_or_else(|| panic!("a code: {shown}")).to_owned();
+    assert_eq!(code.len(), 6);
+    assert!((1..=30).contains(&shown["expires_in_s"].as_i64().unwrap()), "{shown}");
+    let qr = http
+        .get(cloud.url(&format!("/v1/me/code.svg?step={}", shown["step"])))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 200);
+    assert!(qr.text().await.unwrap().contains("<svg"), "the code as a QR");
+    let (_, admin_view) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
+    assert!(!admin_view.to_string().to_lowercase().contains("secret"), "no admin answer carries it: {admin_view}");
+
+    // Two tills, each behind its own link.
+    let mut tills = Vec::new();
+    for name in ["till-a", "till-b"] {
+        let proxy = FaultProxy::start(cloud.addr()).await;
+        let dir = tempfile::tempdir().unwrap();
+        enroll(&cloud, &proxy.url(), dir.path(), name).await;
+        let agent = Agent::spawn_in(dir.path(), None);
+        wait_drained(&agent, Duration::from_secs(10)).await;
+        sync_now(&agent).await;
+        tills.push((proxy, agent, dir));
+    }
+    for (proxy, _, _) in &tills {
+        proxy.set(Fault::Refuse);
+    }
+    let sale = |receipt: &str, code: &str| {
+        json!({ "id": receipt, "customer": { "id": id },
+                "lines": [{ "sku": "beans", "quantity": "1", "price": 25000 }],
+                "redeem": 100, "verification": { "code": code } })
+    };
+    let (till_a, till_b) = (&tills[0].1, &tills[1].1);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_error(&till_a.post("/v1/receipts", sale("a-0", wrong)).await, 422, "verification_failed");
+    let (status, sold) = till_a.post("/v1/receipts", sale("a-1", &code)).await;
+    assert_eq!((status, sold["discount"].as_i64()), (200, Some(10_000)), "offline, with the page's code: {sold}");
+    assert_error(&till_a.post("/v1/receipts", sale("a-2", &code)).await, 422, "verification_code_used");
+    let (status, replayed) = till_b.post("/v1/receipts", sale("b-1", &code)).await;
+    assert_eq!(status, 200, "another till cannot know: {replayed}");
+
+    // The link returns: the cloud has both sales and lists the replay.
+    for (proxy, agent, _) in &tills {
+        proxy.set(Fault::None);
+        sync_now(agent).await;
+        wait_drained(agent, Duration::from_secs(15)).await;
+    }
+    let conflicts = eventually(Duration::from_secs(15), "the replay listed", || async {
+        let (_, list) = cloud.admin_get("/v1/admin/conflicts").await;
+        let found: Vec<Value> = list["conflicts"]
+            .as_array()
+            .map(|c| c.iter().filter(|c| c["kind"] == "code_replayed").cloned().collect())
+            .unwrap_or_default();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let conflict = &conflicts[0];
+    let said = conflict["what_happened"].as_str().unwrap_or_default();
+    assert!(said.contains("b-1") && said.contains("a-1"), "the second use names the first: {conflict}");
+    assert_eq!(conflict["receipt_id"], "b-1", "{conflict}");
+    assert_eq!(conflict["customer_id"], id.as_str());
+    let (_, customer) = cloud.admin_get(&format!("/v1/admin/customers/{id}")).await;
+    let earned = sold["points"]["earn"].as_i64().unwrap() + replayed["points"]["earn"].as_i64().unwrap();
+    assert_eq!(customer["points"]["balance"], 300 - 200 + earned, "both sales stand: {customer}");
 }

@@ -139,6 +139,9 @@ pub struct MeView {
     pub receipts: Vec<MeReceiptView>,
     pub consents: MeConsents,
     pub wallet: MeWallet,
+    /// `/v1/me/code` when the program confirms spending with a code (`verify_spending`): the
+    /// page shows the shopper's time-based code for the cashier.
+    pub spending_code: Option<String>,
 }
 
 /// Where the shopper adds their card to a phone's wallet; `None` when the chain has not set
@@ -365,6 +368,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             apple: state.wallets.apple.is_some().then(|| "/v1/me/wallet.pkpass".to_owned()),
             google: state.wallets.google.is_some().then(|| "/v1/me/wallet/google".to_owned()),
         },
+        spending_code: program.verify_spending.then(|| "/v1/me/code".to_owned()),
     };
     // Personal data: never kept by a shared cache or the browser's.
     Ok(([(axum::http::header::CACHE_CONTROL, "private, no-store")], Json(view)).into_response())
@@ -425,4 +429,74 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(SET_COOKIE, cookie("", 0, access::over_https(&state, &headers)));
     Ok(response)
+}
+
+/// The shopper's spending code of this moment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeCode {
+    /// Six digits, for the cashier to type or scan.
+    pub code: String,
+    /// The code's 30-second step (RFC 6238's counter); the QR of the same code is
+    /// `/v1/me/code.svg?step=…`.
+    pub step: i64,
+    /// Seconds until the next code.
+    pub expires_in_s: i64,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CodeStep {
+    /// The step of the code to draw (the current one, or one either side).
+    pub step: Option<String>,
+}
+
+/// The signed-in shopper's time-based spending code: what a till asks for when the program
+/// confirms spending (`verify_spending`); the tills check it without the network.
+#[utoipa::path(get, path = "/v1/me/code", tag = "self-service",
+    responses((status = 200, body = MeCode), (status = 401, body = crate::wire::ErrorBody)),
+    security(("me_session" = [])))]
+pub async fn code(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id = signed_in(&state, &headers).await?;
+    let now = crate::clock::now();
+    let secret = state.store.code_secret(id, now).await?;
+    let code = MeCode {
+        code: crate::verification::totp::code_at(&secret, now),
+        step: crate::verification::totp::step_at(now),
+        expires_in_s: crate::verification::totp::seconds_left(now),
+    };
+    Ok(([(axum::http::header::CACHE_CONTROL, "private, no-store")], Json(code)).into_response())
+}
+
+/// The spending code as a QR code (its six digits), for a till's scanner.
+#[utoipa::path(get, path = "/v1/me/code.svg", tag = "self-service", params(CodeStep),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 401, body = crate::wire::ErrorBody),
+              (status = 422, body = crate::wire::ErrorBody, description = "invalid_step")),
+    security(("me_session" = [])))]
+pub async fn code_qr(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<CodeStep>,
+) -> Result<Response, ApiError> {
+    let id = signed_in(&state, &headers).await?;
+    let now = crate::clock::now();
+    let current = crate::verification::totp::step_at(now);
+    let step = match query.step.as_deref().map(str::trim) {
+        None | Some("") => current,
+        Some(text) => match text.parse::<i64>() {
+            Ok(step) if (step - current).abs() <= crate::verification::totp::SKEW_STEPS => step,
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_step",
+                    "this code is no longer shown; reload the page for the current one",
+                ))
+            }
+        },
+    };
+    let secret = state.store.code_secret(id, now).await?;
+    let svg = crate::identity::render_svg(&crate::verification::totp::code_at_step(&secret, step))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/svg+xml"), (axum::http::header::CACHE_CONTROL, "private, no-store")],
+        svg,
+    )
+        .into_response())
 }

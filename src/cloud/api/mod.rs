@@ -238,6 +238,8 @@ pub fn router(state: AppState) -> Router {
         .route("/me.css", get(me_page::style))
         .route("/v1/me", get(me::me))
         .route("/v1/me/qr.svg", get(me::qr))
+        .route("/v1/me/code", get(me::code))
+        .route("/v1/me/code.svg", get(me::code_qr))
         .route("/v1/me/login", post(me::login))
         .route("/v1/me/verify", post(me::verify))
         .route("/v1/me/consents/withdraw", post(me::withdraw))

@@ -620,4 +620,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX google_patches_due ON google_patches (status, due_ms);
     "#,
+    // 18: spending codes (see the SQLite schema).
+    r#"
+    CREATE TABLE customer_code_secrets (
+        customer_id TEXT PRIMARY KEY,
+        secret      TEXT NOT NULL,
+        created_at  BIGINT NOT NULL
+    );
+    CREATE TABLE code_uses (
+        customer_id TEXT NOT NULL,
+        step        BIGINT NOT NULL,
+        till_id     TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        at          BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, step, till_id)
+    );
+    "#,
 ];

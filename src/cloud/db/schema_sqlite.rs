@@ -681,6 +681,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX google_patches_due ON google_patches (status, due_ms);
     "#,
+    // 18: spending codes (issue 14, `store::spending_codes`). The secret of a customer's
+    // time-based code, made when their page first shows one and sent to the tills with the
+    // directory (never in an admin answer or a webhook); and each time-based code step a till's
+    // sale was confirmed with, so the same code used at two tills is a `code_replayed` conflict.
+    r#"
+    CREATE TABLE customer_code_secrets (
+        customer_id TEXT PRIMARY KEY,
+        secret      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE code_uses (
+        customer_id TEXT NOT NULL,
+        step        INTEGER NOT NULL,
+        till_id     TEXT NOT NULL,
+        receipt_id  TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, step, till_id)
+    );
+    "#,
 ];
 
 /// Applies the migrations not yet recorded in `PRAGMA user_version`.

@@ -35,7 +35,7 @@ pub struct AppliedReceipt {
 pub struct ConflictView {
     pub id: i64,
     /// `overdraft`, `promo_code_overused`, `campaign_budget_exceeded`, `rejected_event`,
-    /// `customer_merged`, `card_reassigned`, `email_taken`, `phone_taken`.
+    /// `customer_merged`, `card_reassigned`, `email_taken`, `phone_taken`, `code_replayed`.
     pub kind: String,
     pub till_id: Option<String>,
     pub event_id: Option<String>,

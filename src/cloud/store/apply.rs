@@ -731,6 +731,9 @@ fn sale(sql: &mut dyn Sql, cx: &Context<'_>, sale: SaleEvent, changes: &mut Chan
     for code in &figures.promo_codes {
         promo_use(sql, cx, &program, code, &figures.receipt_id, customer_id.as_deref())?;
     }
+    if let (Some(crate::wire::VerifiedBy::Totp { step }), Some(customer)) = (sale.verified, customer_id.as_deref()) {
+        super::spending_codes::record_use(sql, cx, customer, step, &figures.receipt_id)?;
+    }
     if !sale.receipt.campaigns.is_empty() {
         let customer = customer_id.as_deref();
         super::campaigns::record_sale(sql, cx, &program, customer, &figures.receipt_id, &sale.receipt, changes)?;

@@ -42,6 +42,7 @@ mod scope;
 mod self_service;
 mod signup;
 mod sms;
+mod spending_codes;
 mod tills;
 mod users;
 mod wallet;

@@ -121,8 +121,15 @@ fn snapshot(
     program: &mut Option<Program>,
 ) -> Result<Option<Change>, CloudError> {
     Ok(match kind {
-        "customer" => super::customers::load_by(sql, "id", id, false)?
-            .map(|customer| Change::Customer(Box::new(super::customers::snapshot(&customer)))),
+        "customer" => match super::customers::load_by(sql, "id", id, false)? {
+            Some(customer) => {
+                let mut snapshot = super::customers::snapshot(&customer);
+                // The tills check the customer's time-based code offline (`spending_codes`).
+                snapshot.code_secret = super::spending_codes::secret_of(sql, id)?.map(crate::wire::CodeSecret);
+                Some(Change::Customer(Box::new(snapshot)))
+            }
+            None => None,
+        },
         "balance" => match super::customers::load_by(sql, "id", id, false)? {
             Some(customer) => {
                 let at = crate::clock::now();
