@@ -41,7 +41,7 @@ async fn walk(lang: &str) {
     let (status, body) = cloud
         .admin_put(
             "/v1/admin/program",
-            json!({ "expiry_days": 365,
+            json!({ "expiry_days": 365, "verify_spending": true,
                     "tiers": [{ "name": "Серебро", "threshold": 100000 }, { "name": "Золото", "threshold": 1000000 }] }),
         )
         .await;
@@ -100,6 +100,21 @@ async fn walk(lang: &str) {
     assert!(receipts.contains("Main street") && receipts.contains("+60") && receipts.contains("−20"), "{receipts}");
     assert!(browser.cookies().await.iter().all(|c| c["name"] != "loyalty_me" || c["httpOnly"] == true));
     browser.screenshot("card").await;
+
+    // The spending code the cashier asks for: six digits and their QR, counting down.
+    let spend = browser.wait_text("#spend-code", "the spending code", |t| !t.is_empty()).await;
+    let digits: String = spend.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(digits.len(), 6, "{spend}");
+    browser
+        .wait_until(
+            "the code's QR drawn",
+            "const i = document.getElementById('spend-qr'); return i.complete && i.naturalWidth > 0;",
+        )
+        .await;
+    let left: i64 = browser.text_of("#spend-left").await.parse().unwrap_or(0);
+    assert!((1..=30).contains(&left), "seconds until the next code: {left}");
+    browser.execute("document.getElementById('spend').scrollIntoView();", vec![]).await;
+    browser.screenshot("spending_code").await;
 
     // The wallet buttons, in the page's language; the Apple one downloads the signed pass.
     browser.execute("document.getElementById('wallet').scrollIntoView(false);", vec![]).await;
