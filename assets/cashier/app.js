@@ -488,6 +488,7 @@
   function newReceipt() {
     lineTexts = [""];
     receiptId = uuid();
+    forgetCode();
     quote = null;
     committed = null;
     confirmingReturn = false;
@@ -571,6 +572,8 @@
     const request = { customer: { id: customer.id }, lines, redeem };
     const promo = $("promo").value.trim().toUpperCase();
     if (promo) request.promo_codes = [promo];
+    // The customer's code goes with a spending quote; the commit sends the same request.
+    if (spendCode && redeem !== 0) request.verification = { code: spendCode };
     const seq = ++calcSeq;
     setFieldError("promo", null);
     try {
@@ -593,9 +596,73 @@
         renderQuote();
         setFieldError("promo", e.message);
         $("promo").focus();
+      } else if (CODE_REFUSALS.includes(e.code) && redeem !== 0) {
+        // Spending needs the customer's code (or this one was refused): the receipt is priced
+        // without spending meanwhile, and the code field asks for it.
+        codeNeeded = true;
+        spendCode = "";
+        renderCode(e.code === "verification_required" ? null : e.message);
+        await calculate(0);
+        $("code").focus();
       } else {
         showError(e);
       }
+    }
+  }
+
+  // Spending codes (`verify_spending`): what the agent answers when one is missing or refused.
+  const CODE_REFUSALS = ["verification_required", "verification_failed", "verification_code_used", "verification_locked"];
+  // The code the cashier typed for this customer, and whether the program asked for one. Both
+  // belong to the shopper at the till: a new receipt or customer forgets them.
+  let spendCode = "";
+  let codeNeeded = false;
+
+  function renderCode(error) {
+    $("spend-code").hidden = !codeNeeded || !!committed;
+    // Once a code is taken, one line says so and the commit button stays on the screen.
+    const accepted = !!spendCode && !error;
+    $("code-hint").hidden = $("code-entry").hidden = accepted;
+    setFieldError("code", error || null);
+    if (!codeNeeded) {
+      $("code").value = "";
+      $("code-sent").textContent = "";
+    }
+  }
+
+  function forgetCode() {
+    spendCode = "";
+    codeNeeded = false;
+    renderCode(null);
+  }
+
+  async function applyCode() {
+    const digits = $("code").value.replace(/[\s-]/g, "");
+    if (!/^[0-9]{6}$/.test(digits)) {
+      setFieldError("code", t("code_six_digits"));
+      $("code").focus();
+      return;
+    }
+    spendCode = digits;
+    setFieldError("code", null);
+    await calculate("max");
+    if (spendCode) {
+      $("code-sent").textContent = t("code_accepted");
+      renderCode(null);
+    }
+  }
+
+  async function sendCode() {
+    if (!customer) return;
+    $("code-send").disabled = true;
+    try {
+      const sent = await api("POST", "/v1/customers/" + encodeURIComponent(customer.id) + "/verification-codes", {});
+      $("code-sent").textContent = t("code_sent", { phone: sent.sent_to });
+      setFieldError("code", null);
+      $("code").focus();
+    } catch (e) {
+      setFieldError("code", e.message);
+    } finally {
+      $("code-send").disabled = false;
     }
   }
 
@@ -725,12 +792,24 @@
       // `fresh`: committed here and now, so its balance after is today's balance.
       committed = { answer, returns: [], customer, fresh: true };
       returnId = uuid();
+      // The code is used up, and it was this shopper's: it leaves with them.
+      forgetCode();
       showNotice("");
       renderQuote();
       renderCommitted();
       finishWithCustomer();
       pollHealth();
     } catch (e) {
+      if (CODE_REFUSALS.includes(e.code)) {
+        // The code was refused at the last moment (used meanwhile, expired): ask again.
+        committing = false;
+        codeNeeded = true;
+        spendCode = "";
+        renderCode(e.code === "verification_required" ? null : e.message);
+        await calculate(0);
+        $("code").focus();
+        return;
+      }
       showError(e);
       renderQuote();
     } finally {
@@ -985,7 +1064,7 @@
     invalid_referral_code: "referral",
   };
   const FORM_FIELDS = ["phone", "name", "email", "birthday", "referral", "personal_data"];
-  const INPUT_OF_FIELD = { personal_data: "f-personal-data", promo: "promo", redeem: "q-redeem" };
+  const INPUT_OF_FIELD = { personal_data: "f-personal-data", promo: "promo", redeem: "q-redeem", code: "code" };
 
   function setFieldError(field, message) {
     const note = $("e-" + field);
@@ -1337,6 +1416,14 @@
       }
     });
     $("q-spend-max").addEventListener("click", () => calculate("max"));
+    $("code-apply").addEventListener("click", applyCode);
+    $("code-send").addEventListener("click", sendCode);
+    $("code").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        applyCode();
+      }
+    });
     $("q-spend-none").addEventListener("click", () => calculate(0));
     $("commit").addEventListener("click", commit);
     $("return-all").addEventListener("click", askReturnAll);

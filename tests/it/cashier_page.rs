@@ -954,3 +954,61 @@ async fn promo_code_birthday_and_the_shoppers_slip() {
     }
     browser.screenshot("committed-with-slip").await;
 }
+
+/// A program that confirms spending with a code: the page prices the receipt without spending,
+/// asks for the customer's code, sends one by SMS on a click, and with it spends 171 of 250.00
+/// (pay 79.00); a wrong code is said beside the field; the next customer starts without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spending_asks_for_the_customers_code() {
+    let Some(()) = webdriver::available() else { return };
+    let inbox = crate::self_service::SmsInbox::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("program.toml"), "verify_spending = true\n").unwrap();
+    let url = inbox.url.strip_prefix("webhook:").unwrap();
+    std::fs::write(dir.path().join("config.toml"), format!("[sms]\nwebhook_url = \"{url}\"\nsecret = \"s3cret\"\n"))
+        .unwrap();
+    let agent = Agent::spawn_in(dir.path(), None);
+    let anna = agent.enroll(crate::self_service::PHONE, "Анна Смирнова").await;
+    agent.give_points(anna["id"].as_str().unwrap(), 171).await;
+    let browser = open_page(&agent, "spending_code", "ru-RU").await;
+    search(&browser, "8 901 123-45-67").await;
+    browser.wait_text("#results li:first-child", "Анна", |t| t.contains("Анна")).await;
+    browser.type_keys(ENTER).await;
+    browser.wait_text("#c-name", "the card", |t| t.contains("Анна")).await;
+    browser.type_keys("250").await;
+    browser.type_keys(ENTER).await;
+
+    // Without a code the receipt is priced without spending, and the code is asked for.
+    browser.wait_until("the code field", "return !document.getElementById('spend-code').hidden;").await;
+    assert_eq!(browser.wait_text("#q-total", "the amount to pay", |t| !t.is_empty()).await, "250,00 ₽");
+    assert_eq!(browser.text_of("#q-max").await, "171");
+    assert!(browser.text_of("#spend-code").await.contains("нужен код клиента"));
+    browser.screenshot("asked").await;
+
+    // A wrong code is refused beside the field.
+    let code_input = browser.find("#code").await;
+    browser.send_keys(&code_input, "000000").await;
+    browser.click_css("#code-apply").await;
+    let refused = browser.wait_text("#e-code", "the refusal", |t| !t.is_empty()).await;
+    assert!(refused.contains("неверный"), "{refused}");
+
+    // The SMS: the code arrives, is typed, and 171 points are spent.
+    browser.click_css("#code-send").await;
+    let sent = browser.wait_text("#code-sent", "where the code went", |t| t.contains("45-67")).await;
+    assert!(sent.contains("+7 *** ***-45-67"), "{sent}");
+    let (code, _) = inbox.code(0).await;
+    browser.clear(&code_input).await;
+    browser.send_keys(&code_input, &format!("{code}{ENTER}")).await;
+    browser.wait_text("#q-total", "79.00", |t| t == "79,00 ₽").await;
+    assert_eq!(browser.execute("return document.getElementById('q-redeem').value;", vec![]).await, "171");
+    browser.screenshot("with_code").await;
+    assert_fits(&browser, "the calculator with the code").await;
+    browser.click_css("#commit").await;
+    let done = browser.wait_text("#committed-text", "the committed sale", |t| !t.is_empty()).await;
+    assert!(done.contains("79,00"), "{done}");
+    let (_, after) = agent.get(&format!("/v1/customers/{}", anna["id"].as_str().unwrap())).await;
+    assert_eq!(after["points"]["balance"], 3, "171 spent, 3 earned: {after}");
+    // The next shopper starts without the last one's code.
+    assert!(browser.execute("return document.getElementById('spend-code').hidden;", vec![]).await.as_bool().unwrap());
+    assert_eq!(browser.execute("return document.getElementById('code').value;", vec![]).await, "");
+}
