@@ -481,3 +481,25 @@ mod till_report_tests {
         assert_eq!(TillReport::read(Some(&[0xff, 0xfe]), Some(&[0xff])), TillReport::default());
     }
 }
+
+/// `POST /v1/sync/spending-codes`: a connected till asks the cloud to send a customer the
+/// spending code the till made (the till keeps its digest and checks it at the sale); the
+/// cloud sends it with its SMS gateway, through its outbox.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendingCodeRequest {
+    pub customer_id: String,
+    pub code: String,
+}
+
+impl std::fmt::Debug for SpendingCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpendingCodeRequest").field("customer_id", &self.customer_id).finish_non_exhaustive()
+    }
+}
+
+/// Where the cloud sends the code: the phone as a cashier may read it (`+7 *** ***-45-67`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SpendingCodeQueued {
+    pub sent_to: String,
+}

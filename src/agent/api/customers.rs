@@ -149,6 +149,43 @@ pub async fn send_verification_code(
 ) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
     let store = state.store()?;
     let issued = store.issue_spending_code(id, clock::now()).await?;
+    // A connected till asks the cloud, whose gateway and outbox send the chain's SMS; a
+    // customer the cloud does not know yet (enrolled here, not synced) gets it from this till.
+    if let (Mode::Connected, Some(sync)) = (&state.mode, &state.sync) {
+        use crate::agent::sync::SpendingCodeError;
+        match sync.client().send_spending_code(&issued.customer_id, &issued.code).await {
+            Ok(queued) => {
+                tracing::info!(customer = %issued.customer_id, "a spending code was sent through the cloud");
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(CodeSent { sent_to: queued.sent_to, expires_in_s: issued.expires_in_s }),
+                ));
+            }
+            Err(SpendingCodeError::UnknownCustomer) => {}
+            Err(SpendingCodeError::Refused { code, message, retry_after_s }) => {
+                store.withdraw_spending_code(issued.customer_id).await?;
+                let status = if code == "verification_code_recent" {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                let error = ApiError::new(status, code, message);
+                return Err(match retry_after_s {
+                    Some(seconds) => error.with("retry_after_s", seconds),
+                    None => error,
+                });
+            }
+            Err(SpendingCodeError::Sync(e)) => {
+                tracing::warn!(customer = %issued.customer_id, error = %e, "the cloud could not send a spending code");
+                store.withdraw_spending_code(issued.customer_id).await?;
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sms_unavailable",
+                    "the cloud, which sends the SMS, cannot be reached; ask the customer for the code on their page",
+                ));
+            }
+        }
+    }
     let message = crate::moysklad::CodeMessage {
         phone: issued.phone.clone(),
         code: issued.code.clone(),

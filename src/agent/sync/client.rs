@@ -235,6 +235,48 @@ impl SyncClient {
     }
 }
 
+/// Why the cloud did not send a spending code.
+#[derive(Debug, thiserror::Error)]
+pub enum SpendingCodeError {
+    /// The cloud knows no such customer (enrolled here and not synced yet).
+    #[error("the cloud does not know this customer yet")]
+    UnknownCustomer,
+    /// It refused with a sentence for the cashier (`verification_code_recent`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String, retry_after_s: Option<i64> },
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl SyncClient {
+    /// Asks the cloud to send `customer_id` the spending code this till made.
+    pub async fn send_spending_code(
+        &self,
+        customer_id: &str,
+        code: &str,
+    ) -> Result<crate::wire::SpendingCodeQueued, SpendingCodeError> {
+        let request = self.sync_call(self.http.post(format!("{}/v1/sync/spending-codes", self.base))).await;
+        let body = crate::wire::SpendingCodeRequest { customer_id: customer_id.to_owned(), code: code.to_owned() };
+        let response = request.timeout(GIFT_CARD_TIMEOUT).json(&body).send().await.map_err(unreachable)?;
+        match response.status() {
+            StatusCode::NOT_FOUND => return Err(SpendingCodeError::UnknownCustomer),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::UNPROCESSABLE_ENTITY => {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                let error = &body["error"];
+                let code = match error["code"].as_str().unwrap_or("") {
+                    "verification_code_recent" => "verification_code_recent",
+                    _ => "sms_unavailable",
+                };
+                let retry_after_s = error["details"]["retry_after_s"].as_str().and_then(|s| s.parse().ok());
+                let message = error["message"].as_str().unwrap_or("the cloud did not send the code").to_owned();
+                return Err(SpendingCodeError::Refused { code, message, retry_after_s });
+            }
+            _ => {}
+        }
+        Ok(parse(response).await?)
+    }
+}
+
 fn unreachable(e: reqwest::Error) -> SyncError {
     SyncError::Unreachable(e.to_string())
 }

@@ -8,6 +8,6 @@ mod client;
 mod pager;
 mod worker;
 
-pub use client::{GiftCardError, SyncClient, SyncError};
+pub use client::{GiftCardError, SpendingCodeError, SyncClient, SyncError};
 pub use pager::pull_to_end;
 pub use worker::{spawn, SyncHandle, SyncStatus};

@@ -207,6 +207,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/sync/known-events", post(sync::known_events))
         .route("/v1/sync/gift-cards/redeem", post(sync::redeem_gift_cards))
+        .route("/v1/sync/spending-codes", post(sync::send_spending_code))
         .route("/v1/sync/gift-cards/{number}", get(sync::gift_card))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), check_device));
     // MoySklad's calls carry their own key (a store's, see admin_moysklad.rs).

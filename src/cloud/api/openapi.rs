@@ -31,7 +31,7 @@ use super::{
         admin_campaigns::list, admin_campaigns::customer,
         admin_reports::liability, admin_reports::daily, admin_reports::dashboard, admin_reports::shift,
         admin_reports::export, admin_reports::import,
-        sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, signup::signup, signup::notice,
+        sync::enroll, sync::push, sync::pull, sync::known_events, sync::gift_card, sync::redeem_gift_cards, sync::send_spending_code, signup::signup, signup::notice,
         me::login, me::verify, me::me, me::qr, me::code, me::code_qr, me::withdraw, me::logout,
         wallet::register, wallet::unregister, wallet::updated, wallet::latest_pass, wallet::device_log, wallet::logo,
         wallet::me_pkpass, wallet::me_google, wallet::admin_pkpass, wallet::admin_google, wallet::admin_status,

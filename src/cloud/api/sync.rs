@@ -191,3 +191,44 @@ pub async fn redeem_gift_cards(
     tracing::info!(till = %till_id, receipt = %receipt_id, cards = cards.len(), "gift card payments taken for a till");
     Ok(Json(GiftCardRedeemed { receipt_id, cards }))
 }
+
+/// How often one customer may be sent a spending code.
+const SPENDING_CODE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends a customer the spending code a connected till made, with the cloud's SMS gateway
+/// (outbox, retries, the back office's list). One a minute per customer.
+#[utoipa::path(post, path = "/v1/sync/spending-codes", tag = "sync", operation_id = "sync_send_spending_code",
+    request_body = crate::wire::SpendingCodeRequest,
+    responses((status = 202, body = crate::wire::SpendingCodeQueued), (status = 404, body = crate::wire::ErrorBody),
+              (status = 422, body = crate::wire::ErrorBody, description = "invalid_code"),
+              (status = 429, body = crate::wire::ErrorBody, description = "verification_code_recent")),
+    security(("device_token" = [])))]
+pub async fn send_spending_code(
+    State(state): State<AppState>,
+    Extension(TillId(till_id)): Extension<TillId>,
+    ApiJson(request): ApiJson<crate::wire::SpendingCodeRequest>,
+) -> Result<(axum::http::StatusCode, Json<crate::wire::SpendingCodeQueued>), ApiError> {
+    let Some(code) = crate::verification::normalize_code(&request.code) else {
+        return Err(ApiError::unprocessable("invalid_code", "a spending code is six digits"));
+    };
+    let (customer, _) = state.store.customer(request.customer_id).await?;
+    if state.store.sms_sent_within(customer.phone.clone(), SPENDING_CODE_PURPOSE, SPENDING_CODE_EVERY).await? {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "verification_code_recent",
+            "a code was sent less than a minute ago; ask the customer to check their SMS, or send another in a minute",
+        )
+        .with("retry_after_s", SPENDING_CODE_EVERY.as_secs()));
+    }
+    let text = format!("Код для списания баллов: {code}");
+    let ttl = std::time::Duration::from_secs(crate::verification::sms_code::CODE_TTL_SECONDS as u64);
+    state.sms.queue(customer.phone.clone(), text, SPENDING_CODE_PURPOSE, ttl).await?;
+    tracing::info!(till = %till_id, customer = %customer.id, "a spending code queued for a till");
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(crate::wire::SpendingCodeQueued { sent_to: crate::identity::phone_hint(&customer.phone) }),
+    ))
+}
+
+/// The SMS outbox's purpose for a till's spending code.
+const SPENDING_CODE_PURPOSE: &str = "spending_code";

@@ -73,6 +73,26 @@ impl Store {
         Ok(id)
     }
 
+    /// Whether a message of `purpose` went to `phone` within `window` (a limit on how often a
+    /// customer is sent codes).
+    pub async fn sms_sent_within(
+        &self,
+        phone: String,
+        purpose: &'static str,
+        window: Duration,
+    ) -> Result<bool, CloudError> {
+        let since = crate::clock::now_ms().saturating_sub(window.as_millis() as i64);
+        self.db
+            .run(Mode::Read, move |sql| {
+                let row = sql.query_opt(
+                    "SELECT 1 FROM sms_messages WHERE phone = $1 AND purpose = $2 AND created_at_ms >= $3 LIMIT 1",
+                    vals![&phone, purpose, since],
+                )?;
+                Ok::<bool, CloudError>(row.is_some())
+            })
+            .await
+    }
+
     /// Claims up to `limit` messages due for `owner` until `now_ms + lease`; those whose code
     /// expired meanwhile are marked `expired` instead.
     pub async fn claim_sms(
