@@ -125,6 +125,7 @@
   // The spending code: fetched when its 30-second step ends (the cloud computes it; the
   // secret never reaches the page), the seconds counted down in between.
   var spendTimer = null;
+  var qrTimer = null;
   var spendLeft = 0;
   function showSpendCode() {
     if (!shown || !shown.spending_code) { return; }
@@ -160,7 +161,13 @@
     return call('GET', '/v1/me').then(function (result) {
       if (result.ok && result.data) {
         // A fresh address each time: the QR is never served from a cache of someone else's.
+        // It holds a signed token that expires, so it is drawn again every minute.
         $('qr').src = '/v1/me/qr.svg?t=' + Date.now();
+        if (!qrTimer) {
+          qrTimer = setInterval(function () {
+            if (shown) { $('qr').src = '/v1/me/qr.svg?t=' + Date.now(); }
+          }, 60000);
+        }
         render(result.data);
         step('card');
         startSpendCode();

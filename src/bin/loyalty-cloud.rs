@@ -82,6 +82,11 @@ enum Command {
         #[arg(long, env = "LOYALTY_CLOUD_EXPIRY_NOTICE_DAYS", default_value_t = 7,
               value_parser = clap::value_parser!(i64).range(0..=365))]
         expiry_notice_days: i64,
+        /// Seconds the self-service page's signed QR code stays valid (it is renewed every
+        /// minute while the page is open).
+        #[arg(long = "qr-lifetime", env = "LOYALTY_CLOUD_QR_LIFETIME", default_value_t = 300,
+              value_parser = clap::value_parser!(i64).range(1..=86_400))]
+        qr_lifetime: i64,
         /// Milliseconds a client has to send a request's headers before its
         /// connection is closed.
         #[arg(long, env = "LOYALTY_CLOUD_HEADER_TIMEOUT_MS", default_value_t = 10_000,
@@ -293,6 +298,7 @@ impl Storage {
             public_url: None,
             sms: loyalty::sms::SmsGateway::Log,
             expiry_notice_days: 7,
+            qr_lifetime_s: loyalty::verification::signed_qr::DEFAULT_LIFETIME_SECONDS,
             wallet: Default::default(),
         })
     }
@@ -341,6 +347,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sms_secret,
             smsru_url,
             expiry_notice_days,
+            qr_lifetime,
             header_timeout_ms,
             idle_timeout_ms,
             max_connections,
@@ -364,6 +371,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.sms = loyalty::sms::SmsGateway::parse(&sms, sms_secret.as_deref(), smsru_url.as_deref())
                 .map_err(|why| anyhow::anyhow!("--sms: {why}"))?;
             config.expiry_notice_days = expiry_notice_days;
+            config.qr_lifetime_s = qr_lifetime;
             config.wallet = wallet.options();
             config.webhooks.backoff = std::time::Duration::from_millis(webhook_backoff_ms.max(1));
             config.webhooks.max_attempts = webhook_max_attempts;

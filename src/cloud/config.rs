@@ -39,6 +39,8 @@ pub struct CloudConfig {
     pub sms: crate::sms::SmsGateway,
     /// Days before points expire that webhooks hear `points_expiring` (0 = never).
     pub expiry_notice_days: i64,
+    /// Seconds a signed QR token of the self-service page stays valid (`--qr-lifetime`).
+    pub qr_lifetime_s: i64,
     /// Apple Wallet and Google Wallet (none configured by default).
     pub wallet: crate::cloud::wallet::WalletOptions,
 }

@@ -68,6 +68,7 @@ pub async fn prepare(config: &CloudConfig) -> Result<Prepared, StartError> {
         public_https: config.public_url.as_deref().is_some_and(|url| url.starts_with("https://")),
         sms: super::sms::SmsOutbox::new(store.clone(), config.sms.clone()),
         expiry_notice_days: config.expiry_notice_days,
+        qr_lifetime_s: config.qr_lifetime_s,
         me: std::sync::Arc::new(api::MeGuard::default()),
         wallets: std::sync::Arc::new(wallets),
     };

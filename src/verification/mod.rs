@@ -7,7 +7,9 @@
 //!   secret the tills hold, so a till checks it without the network.
 //! - [`sms_code`]: a one-time code sent by SMS: made, kept as a salted digest (never the digits),
 //!   checked in constant time.
+//! - [`signed_qr`]: the rotating QR token of the customer's page, signed with the program's key.
 
+pub mod signed_qr;
 pub mod sms_code;
 pub mod totp;
 

@@ -424,6 +424,10 @@ pub struct ProgramSnapshot {
     /// The program (CONTRACTS.md §program settings) as JSON.
     #[schema(value_type = Object)]
     pub program: serde_json::Value,
+    /// The key the customers' signed QR tokens are made with (base32), for the tills to check
+    /// them offline; not part of the program the back office edits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_key: Option<CodeSecret>,
 }
 
 #[cfg(test)]

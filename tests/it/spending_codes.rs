@@ -244,3 +244,66 @@ async fn offline_code_scenario(backend: Backend) {
     let earned = sold["points"]["earn"].as_i64().unwrap() + replayed["points"]["earn"].as_i64().unwrap();
     assert_eq!(customer["points"]["balance"], 300 - 200 + earned - sms_spent, "both sales stand: {customer}");
 }
+
+cloud_test!(the_pages_signed_qr_is_checked_offline_and_expires, signed_qr_scenario);
+/// The self-service page's QR holds a signed token that expires (`--qr-lifetime`, 3 s here);
+/// a till with no link to the cloud finds the customer by it, refuses an altered one, and
+/// refuses it once expired; a plain card number still finds the card.
+async fn signed_qr_scenario(backend: Backend) {
+    let inbox = SmsInbox::start().await;
+    let cloud = crate::cloud_support::Cloud::start_with(
+        backend,
+        &[
+            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
+            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
+            ("LOYALTY_CLOUD_QR_LIFETIME", "3"),
+        ],
+    )
+    .await;
+    let id = customer(&cloud).await;
+    let proxy = FaultProxy::start(cloud.addr()).await;
+    let dir = tempfile::tempdir().unwrap();
+    enroll(&cloud, &proxy.url(), dir.path(), "till-qr").await;
+    let till = Agent::spawn_in(dir.path(), None);
+    wait_drained(&till, Duration::from_secs(10)).await;
+    sync_now(&till).await;
+
+    let cookie = sign_in(&cloud, &inbox, 0).await;
+    let me: Value = reqwest::Client::new()
+        .get(cloud.url("/v1/me"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = me["card"].as_str().unwrap();
+    let token = me["qr_token"].as_str().unwrap_or_else(|| panic!("a token: {me}")).to_owned();
+    assert!(token.starts_with(&format!("loyalty:v1:{card}:")), "{token}");
+
+    proxy.set(Fault::Refuse);
+    let search = |q: String| {
+        let till = &till;
+        async move { till.get(&format!("/v1/customers/search?q={}", crate::cloud_support::urlencode(&q))).await }
+    };
+    let (status, found) = search(token.clone()).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!((found["matched_by"].as_str(), found["customers"][0]["id"].as_str()), (Some("qr"), Some(id.as_str())));
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    assert_error(&search(forged.clone()).await, 422, "qr_forged");
+    let by_qr = json!({ "id": "qr-1", "customer": { "qr": token },
+                        "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }] });
+    let (status, sold) = till.post("/v1/receipts", by_qr).await;
+    assert_eq!((status, sold["customer_id"].as_str()), (200, Some(id.as_str())), "{sold}");
+    let forged_sale = json!({ "id": "qr-2", "customer": { "qr": forged },
+                              "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }] });
+    assert_error(&till.post("/v1/receipts", forged_sale).await, 422, "qr_forged");
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_error(&search(token.clone()).await, 422, "qr_expired");
+    let (_, by_card) = search(card.to_owned()).await;
+    assert_eq!(by_card["customers"][0]["id"], id.as_str(), "a plain card number still finds the card");
+}

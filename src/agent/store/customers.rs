@@ -235,6 +235,11 @@ impl Store {
 
 /// Tries each interpretation of the query in order; the first that finds someone wins.
 pub(crate) fn search(conn: &Connection, settings: &StoreSettings, query: &str) -> Result<SearchOutcome, StoreError> {
+    // The customer's page's signed QR token, checked offline (`verification::signed_card`).
+    if let Some(card) = super::verification::signed_card(conn, query, crate::clock::now())? {
+        let customers = load_customer_by(conn, settings, "card", &card)?.into_iter().collect();
+        return Ok(SearchOutcome { matched_by: Some("qr"), customers });
+    }
     for key in identity::classify(query, &settings.default_region) {
         let matched_by = identity::matched_by_name(&key);
         let found = match &key {

@@ -546,7 +546,8 @@ pub(crate) fn resolve_customer(
             None => None,
         }
     } else if let Some(qr) = &reference.qr {
-        match identity::parse_qr_payload(qr) {
+        let signed = verification::signed_card(conn, qr, crate::clock::now())?;
+        match signed.or_else(|| identity::parse_qr_payload(qr)) {
             Some(card) => load_customer_by(conn, settings, "card", &card)?,
             None => None,
         }

@@ -172,7 +172,11 @@ impl Store {
                     Change::Program(snapshot) => {
                         let mut program = program_from_cloud(&snapshot)?;
                         program.version = snapshot.version;
-                        set_meta(&tx, "cloud_program", &serde_json::to_string(&snapshot)?)?;
+                        if let Some(key) = &snapshot.qr_key {
+                            set_meta(&tx, "qr_key", &key.0)?;
+                        }
+                        let kept = crate::wire::ProgramSnapshot { qr_key: None, ..snapshot.clone() };
+                        set_meta(&tx, "cloud_program", &serde_json::to_string(&kept)?)?;
                         summary.program = Some(program);
                     }
                 }
@@ -516,7 +520,7 @@ mod tests {
             "future_thing": 1,
             "campaigns": [{"id": "coffee-x2", "effect": {"points_multiplier": 2, "future_effect": {}}}]
         });
-        let snapshot = crate::wire::ProgramSnapshot { version: 3, program };
+        let snapshot = crate::wire::ProgramSnapshot { version: 3, program, qr_key: None };
         let summary = store.apply_pull_page(vec![Change::Program(snapshot)], "1.1".into()).await.unwrap();
         let pulled = summary.program.expect("the pulled program is taken");
         assert_eq!((pulled.version, pulled.accrual_percent), (3, 7));

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::records::CustomerRecord;
 use super::StoreError;
 use crate::rules::Program;
+use crate::verification::signed_qr::{self, SignedQr};
 use crate::verification::{normalize_code, sms_code, totp};
 use crate::wire::{Verification, VerifiedBy};
 
@@ -265,5 +266,45 @@ impl super::Store {
     /// Forgets a code that could not be sent (see [`withdraw`]).
     pub async fn withdraw_spending_code(&self, customer_id: String) -> Result<(), StoreError> {
         self.write(move |conn, _| withdraw(conn, &customer_id)).await
+    }
+}
+
+/// The card a signed QR token (`loyalty:v1:…`, the customer's page) names, checked offline
+/// with the program's key from the cloud; `Ok(None)` when the text is no such token (a card
+/// number, a plain card QR, a phone: looked up as before). An expired, forged or uncheckable
+/// token is refused with a sentence for the cashier.
+pub(crate) fn signed_card(conn: &Connection, text: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let trimmed = text.trim_start();
+    // Every lookup passes here: the key is read only for a text that can be a token.
+    if !trimmed.get(..signed_qr::PREFIX.len()).is_some_and(|head| head.eq_ignore_ascii_case(signed_qr::PREFIX)) {
+        return Ok(None);
+    }
+    let key: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'qr_key'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let key = key.as_deref().and_then(totp::decode_secret);
+    match signed_qr::read(key.as_deref(), text, now) {
+        SignedQr::NotSigned => Ok(None),
+        SignedQr::Valid { card } => Ok(Some(card)),
+        SignedQr::Expired { .. } => Err(StoreError::Invalid {
+            code: "qr_expired",
+            message:
+                "this QR code has expired (the customer's page shows a new one every minute); ask the customer to \
+                      show the page again"
+                    .into(),
+        }),
+        SignedQr::Forged => Err(StoreError::Invalid {
+            code: "qr_forged",
+            message: "this QR code was not made by the loyalty program (altered or copied); ask for the card or the \
+                      customer's page"
+                .into(),
+        }),
+        SignedQr::Unverifiable => Err(StoreError::Invalid {
+            code: "qr_unverifiable",
+            message: "this till has not received the program's key for signed QR codes yet; sync it, or type the card \
+                      number"
+                .into(),
+        }),
     }
 }

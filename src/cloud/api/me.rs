@@ -142,6 +142,11 @@ pub struct MeView {
     /// `/v1/me/code` when the program confirms spending with a code (`verify_spending`): the
     /// page shows the shopper's time-based code for the cashier.
     pub spending_code: Option<String>,
+    /// What the page's QR code holds: a signed token (`loyalty:v1:<card>:<expires>:<mac>`)
+    /// the tills check offline, renewed with every fetch; `/v1/me/qr.svg` draws a fresh one.
+    pub qr_token: String,
+    /// When that token stops being taken (RFC 3339).
+    pub qr_expires_at: String,
 }
 
 /// Where the shopper adds their card to a phone's wallet; `None` when the chain has not set
@@ -341,6 +346,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     let expiring = state.store.me_expiring(id.clone(), at).await?;
     let receipts = state.store.me_receipts(id, 20).await?;
     let granted = |c: &Option<crate::wire::Consent>| c.as_ref().is_some_and(|c| c.granted);
+    let (qr_token, qr_expires) = qr_token(&state, &customer.card, at).await?;
     let view = MeView {
         card: wire.card,
         name: wire.name,
@@ -369,19 +375,30 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             google: state.wallets.google.is_some().then(|| "/v1/me/wallet/google".to_owned()),
         },
         spending_code: program.verify_spending.then(|| "/v1/me/code".to_owned()),
+        qr_token,
+        qr_expires_at: crate::clock::rfc3339(qr_expires),
     };
     // Personal data: never kept by a shared cache or the browser's.
     Ok(([(axum::http::header::CACHE_CONTROL, "private, no-store")], Json(view)).into_response())
 }
 
-/// The signed-in shopper's card as the QR code tills read.
+/// The card's signed QR token at `at` and when it expires; the plain card payload if the
+/// program's key is missing (which `Store::new` prevents).
+async fn qr_token(state: &AppState, card: &str, at: i64) -> Result<(String, i64), ApiError> {
+    let payload = crate::identity::card_qr_payload(card);
+    Ok(state.store.signed_qr(payload.clone(), at, state.qr_lifetime_s).await?.unwrap_or((payload, at)))
+}
+
+/// The signed-in shopper's card as the QR code tills read: a signed token that expires
+/// (`--qr-lifetime`), so a screenshot of it stops working.
 #[utoipa::path(get, path = "/v1/me/qr.svg", tag = "self-service",
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 401, body = crate::wire::ErrorBody)),
     security(("me_session" = [])))]
 pub async fn qr(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = signed_in(&state, &headers).await?;
     let (customer, _) = state.store.customer(id).await?;
-    let svg = crate::identity::render_svg(&crate::identity::card_qr_payload(&customer.card))?;
+    let (token, _) = qr_token(&state, &customer.card, now()).await?;
+    let svg = crate::identity::render_svg(&token)?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "image/svg+xml"), (axum::http::header::CACHE_CONTROL, "private, no-store")],
         svg,

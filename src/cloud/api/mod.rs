@@ -85,6 +85,8 @@ pub struct AppState {
     pub sms: crate::cloud::sms::SmsOutbox,
     /// Days before points expire that webhooks hear `points_expiring`.
     pub expiry_notice_days: i64,
+    /// Seconds a signed QR token of the self-service page stays valid.
+    pub qr_lifetime_s: i64,
     /// The self-service page's sign-in limits.
     pub me: std::sync::Arc<me::MeGuard>,
     /// Apple Wallet and Google Wallet, as configured (`cloud::wallet`).

@@ -427,6 +427,7 @@ impl Store {
                 if sql.query_opt("SELECT version FROM program_versions LIMIT 1", &[])?.is_none() {
                     admin::insert_program(sql, Program::default(), crate::clock::now())?;
                 }
+                spending_codes::ensure_qr_key(sql)?;
                 Ok(())
             })
             .await?;

@@ -174,6 +174,8 @@ fn snapshot(
             Some(Change::Program(ProgramSnapshot {
                 version: program.version,
                 program: serde_json::to_value(&program)?,
+                // Tills check the customers' signed QR tokens offline with it.
+                qr_key: super::spending_codes::qr_key_text(sql)?.map(crate::wire::CodeSecret),
             }))
         }
         _ => None,

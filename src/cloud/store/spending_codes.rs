@@ -15,6 +15,39 @@ use crate::http::sentence::Sentence;
 use crate::vals;
 use crate::verification::totp;
 
+/// The program's key for signed QR tokens (base32), made with the database. A new key is
+/// published as a program change, so tills that already hold the program get it too.
+pub(crate) fn ensure_qr_key(sql: &mut dyn Sql) -> Result<(), CloudError> {
+    if qr_key_text(sql)?.is_some() {
+        return Ok(());
+    }
+    sql.execute(
+        "INSERT INTO meta (key, value) VALUES ('qr_key', $1) ON CONFLICT (key) DO NOTHING",
+        vals![crate::verification::signed_qr::new_key()],
+    )?;
+    let mut changes = Changes::default();
+    changes.add(super::FeedKind::Program, "current");
+    publish(sql, &changes, crate::clock::now())
+}
+
+/// The program's QR key as stored (base32).
+pub(crate) fn qr_key_text(sql: &mut dyn Sql) -> Result<Option<String>, DbError> {
+    sql.query_opt("SELECT value FROM meta WHERE key = 'qr_key'", &[])?.map(|row| row.text(0)).transpose()
+}
+
+impl Store {
+    /// A signed QR token for `card`, valid for `lifetime` seconds from `at`, and when it
+    /// expires (`None` only if the key is missing, which `Store::new` prevents).
+    pub async fn signed_qr(&self, card: String, at: i64, lifetime: i64) -> Result<Option<(String, i64)>, CloudError> {
+        self.read(move |sql| {
+            let Some(key) = qr_key_text(sql)?.as_deref().and_then(totp::decode_secret) else { return Ok(None) };
+            let expires = at + lifetime;
+            Ok(Some((crate::verification::signed_qr::sign(&key, &card, expires), expires)))
+        })
+        .await
+    }
+}
+
 /// The customer's secret (base32), when they have one.
 pub(crate) fn secret_of(sql: &mut dyn Sql, customer_id: &str) -> Result<Option<String>, DbError> {
     sql.query_opt("SELECT secret FROM customer_code_secrets WHERE customer_id = $1", vals![customer_id])?
