@@ -105,7 +105,7 @@ activation_days = 0        # earned points become spendable after N days
 expiry_days = 0            # points expire N days after activation (0 = never)
 welcome_points = 0         # granted on enrollment
 verify_registration = false # MoySklad: confirm a new customer's phone by SMS code
-verify_spending = false    # MoySklad: confirm spending points by SMS code
+verify_spending = false    # confirm spending points with the customer's code (SMS or their page)
 
 # [[tiers]]
 # name = "Gold"
