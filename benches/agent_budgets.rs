@@ -247,6 +247,11 @@ fn main() -> ExitCode {
     drop(client);
     drop(agent);
 
+    // Spending confirmed with the customer's code (issue 14): the same directory under a
+    // program with `verify_spending`, each quote carrying the customer's time-based code, which
+    // the agent checks against their secret (as the cloud sends it) before it answers.
+    rows.push(calculate_with_code(&plan, &seed, data.dir(), &mut rng));
+
     // The report.
     let judge = plan.full;
     println!();
@@ -545,6 +550,57 @@ fn seed_directory(seed: &Seed, dir: &Path, scratch: &Path) -> Duration {
     assert!(stdout.contains(&expected), "the import must take every generated row ({expected}):\n{stdout}\n{stderr}");
     println!("import: {} — {:.1} s wall clock", stdout.trim(), took.as_secs_f64());
     took
+}
+
+/// Quotes that spend points with a valid time-based code, against an agent restarted with
+/// `verify_spending = true` and secrets for some customers (written into its database, as a
+/// pull from the cloud would). A quote without a code must be refused first.
+fn calculate_with_code(plan: &Plan, seed: &Seed, dir: &Path, rng: &mut Rng) -> LatencyRow {
+    std::fs::write(dir.join("program.toml"), "verify_spending = true\n").expect("the program file");
+    let customers: Vec<u64> = (0..200).map(|_| seed.customer_with_points(rng)).collect();
+    let mut secrets = HashMap::new();
+    {
+        let conn = rusqlite::Connection::open(dir.join("agent.db")).expect("the agent's database");
+        for &i in &customers {
+            let id: String = conn
+                .query_row("SELECT id FROM customers WHERE card = ?1", [seed.card(i)], |row| row.get(0))
+                .expect("a seeded customer by card");
+            let secret = loyalty::verification::totp::new_secret();
+            conn.execute(
+                "INSERT OR REPLACE INTO customer_secrets (customer_id, code_secret) VALUES (?1, ?2)",
+                rusqlite::params![id, loyalty::verification::totp::encode_secret(&secret)],
+            )
+            .expect("a secret stored");
+            secrets.insert(i, secret);
+        }
+    }
+    let agent = start_agent(dir);
+    let mut client = Client::connect(agent.addr, Some(TOKEN));
+    let first = customers[0];
+    let refused = client.request(
+        "POST",
+        "/v1/receipts/calculate",
+        Some(&Receipt::random(rng).body(json!({ "card": seed.card(first) }), None)),
+    );
+    assert_eq!(refused.status, 422, "a spending quote without a code is refused: {}", refused.text());
+    let samples = measure(plan.warmup, plan.calculations, |n| {
+        let i = customers[n % customers.len()];
+        let receipt = Receipt::random(rng);
+        let code = loyalty::verification::totp::code_at(&secrets[&i], loyalty::clock::now());
+        let mut body: Value =
+            serde_json::from_slice(&receipt.body(json!({ "card": seed.card(i) }), None)).expect("JSON");
+        body["verification"] = json!({ "code": code });
+        let body = serde_json::to_vec(&body).expect("JSON");
+        let started = Instant::now();
+        let reply = client.request("POST", "/v1/receipts/calculate", Some(&body));
+        let took = started.elapsed();
+        let answer = check_calculation(&reply, &receipt, "calculate with a code");
+        assert!(answer["points"]["redeem"].as_i64().unwrap_or(0) > 0, "the code lets points be spent: {answer}");
+        took
+    });
+    drop(client);
+    drop(agent);
+    LatencyRow::new("calculate with a code check (TOTP)", samples, Some(CALCULATE_BUDGET))
 }
 
 // ---------------------------------------------------------------------------------------------

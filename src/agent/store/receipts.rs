@@ -40,8 +40,26 @@ impl Store {
         let redeem = answer.points.redeem;
         let Some(customer) = customer.filter(|_| program.verify_spending && redeem > 0) else { return Ok(answer) };
         let Some(code) = code else { return Err(verification::required(&customer.id)) };
-        // A code given with a spending quote is checked, and a wrong one counts towards the lock
-        // (or quotes would let anyone try codes freely); it stays usable for the commit.
+        // A good code is seen on a read connection, so most quotes write nothing.
+        let (peek_program, peek_customer, peek_code) = (program.clone(), customer.clone(), code.clone());
+        let peeked = self
+            .read(move |conn, _| {
+                verification::confirm(
+                    conn,
+                    &peek_program,
+                    Some(&peek_customer),
+                    Some(&peek_code),
+                    redeem,
+                    now,
+                    verification::CodeUse::Peek,
+                )
+            })
+            .await?;
+        if let verification::Confirmation::Verified(_) = peeked {
+            return Ok(answer);
+        }
+        // Any other code is checked again in a transaction: a wrong one counts towards the lock
+        // (or quotes would let anyone try codes freely); a good one stays usable for the commit.
         self.write(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let confirmation = verification::confirm(

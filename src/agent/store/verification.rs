@@ -15,6 +15,9 @@ use crate::wire::{Verification, VerifiedBy};
 /// What a spending asks of its code.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum CodeUse<'a> {
+    /// Only looks: nothing is written, a wrong code included (the caller checks again with
+    /// `Check` to count it). Lets a quote with a good code stay a read.
+    Peek,
     /// A quote: the code is checked (a wrong one counts) but stays usable.
     Check,
     /// A commit: the code is used up by this receipt.
@@ -179,6 +182,9 @@ pub(crate) fn confirm(
             }
             return Ok(Confirmation::Verified(VerifiedBy::Totp { step }));
         }
+    }
+    if let CodeUse::Peek = code_use {
+        return Ok(Confirmation::Refused(StoreError::Invalid { code: "verification_failed", message: String::new() }));
     }
     // Wrong: counted, and the last allowed one locks.
     let wrong = row.as_ref().map_or(0, |r| r.wrong) + 1;
