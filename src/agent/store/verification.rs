@@ -146,9 +146,11 @@ pub(crate) fn confirm(
         }));
     };
     // The SMS code this till sent, while it lives and is unused.
+    let mut checkable = false;
     if let Some(row) = &row {
         let live = row.used_at.is_none() && row.expires_at.is_some_and(|at| at > now);
         if let (true, Some(digest), Some(salt)) = (live, &row.digest, &row.salt) {
+            checkable = true;
             if sms_code::matches(&code, salt, digest) {
                 if let CodeUse::Spend { .. } = code_use {
                     conn.prepare_cached("UPDATE spending_codes SET used_at = ?1, wrong = 0 WHERE customer_id = ?2")?
@@ -157,9 +159,19 @@ pub(crate) fn confirm(
                 return Ok(Confirmation::Verified(VerifiedBy::Sms));
             }
         }
+        let spent = row.used_at.is_some() && row.expires_at.is_some_and(|at| at > now);
+        if let (true, Some(digest), Some(salt)) = (spent, &row.digest, &row.salt) {
+            if sms_code::matches(&code, salt, digest) {
+                return Ok(Confirmation::Refused(StoreError::Invalid {
+                    code: "verification_code_used",
+                    message: "this code was already used for a sale; send the customer a new one".into(),
+                }));
+            }
+        }
     }
     // The customer's time-based code, once per step at this till.
     if let Some(secret) = code_secret(conn, &customer.id)? {
+        checkable = true;
         if let Some(step) = totp::verify(&secret, &code, now) {
             let used: Option<String> = conn
                 .prepare_cached("SELECT receipt_id FROM totp_uses WHERE customer_id = ?1 AND step = ?2")?
@@ -182,6 +194,16 @@ pub(crate) fn confirm(
             }
             return Ok(Confirmation::Verified(VerifiedBy::Totp { step }));
         }
+    }
+    if !checkable {
+        // Nothing here to check it against (no SMS code sent from this till, and the cloud has
+        // not sent the customer's own secret yet): not the customer's mistake, not counted.
+        return Ok(Confirmation::Refused(StoreError::Invalid {
+            code: "verification_unavailable",
+            message: "this till cannot check that code: it sent the customer no SMS code, and it has not received the \
+                      code of the customer's page yet; send a code by SMS, or sync the till"
+                .into(),
+        }));
     }
     if let CodeUse::Peek = code_use {
         return Ok(Confirmation::Refused(StoreError::Invalid { code: "verification_failed", message: String::new() }));
