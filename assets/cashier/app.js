@@ -611,7 +611,9 @@
   }
 
   // Spending codes (`verify_spending`): what the agent answers when one is missing or refused.
-  const CODE_REFUSALS = ["verification_required", "verification_failed", "verification_code_used", "verification_locked"];
+  const CODE_REFUSALS = [
+    "verification_required", "verification_failed", "verification_code_used", "verification_locked", "verification_unavailable",
+  ];
   // The code the cashier typed for this customer, and whether the program asked for one. Both
   // belong to the shopper at the till: a new receipt or customer forgets them.
   let spendCode = "";

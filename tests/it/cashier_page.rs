@@ -985,18 +985,23 @@ async fn spending_asks_for_the_customers_code() {
     assert!(browser.text_of("#spend-code").await.contains("нужен код клиента"));
     browser.screenshot("asked").await;
 
-    // A wrong code is refused beside the field.
+    // A code the till cannot check yet (nothing sent) is said beside the field.
     let code_input = browser.find("#code").await;
     browser.send_keys(&code_input, "000000").await;
     browser.click_css("#code-apply").await;
     let refused = browser.wait_text("#e-code", "the refusal", |t| !t.is_empty()).await;
-    assert!(refused.contains("неверный"), "{refused}");
+    assert!(refused.contains("не может проверить"), "{refused}");
 
-    // The SMS: the code arrives, is typed, and 171 points are spent.
+    // The SMS: a wrong code is refused, the right one spends 171 points.
     browser.click_css("#code-send").await;
     let sent = browser.wait_text("#code-sent", "where the code went", |t| t.contains("45-67")).await;
     assert!(sent.contains("+7 *** ***-45-67"), "{sent}");
     let (code, _) = inbox.code(0).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    browser.clear(&code_input).await;
+    browser.send_keys(&code_input, wrong).await;
+    browser.click_css("#code-apply").await;
+    browser.wait_text("#e-code", "the wrong code", |t| t.contains("неверный")).await;
     browser.clear(&code_input).await;
     browser.send_keys(&code_input, &format!("{code}{ENTER}")).await;
     browser.wait_text("#q-total", "79.00", |t| t == "79,00 ₽").await;
