@@ -235,22 +235,65 @@ fn retry_at(attempts: i64, now_ms: i64) -> Option<i64> {
     Some(now_ms.saturating_add(wait.as_millis() as i64))
 }
 
-fn push_delivery(outcome: PushOutcome, attempts: i64, now_ms: i64) -> Delivery {
-    match outcome {
-        PushOutcome::Delivered => Delivery::Sent,
-        PushOutcome::Unregistered => Delivery::Gone,
-        PushOutcome::Retry(error) => Delivery::Retry { error, at_ms: retry_at(attempts, now_ms) },
-        PushOutcome::Refused(error) => Delivery::Refused(error),
+/// How one push or update ended, in the outbox's words.
+enum Attempt {
+    Done,
+    /// The device is gone (APNs) or the card was never saved (Google): nothing to retry.
+    Gone,
+    Retry(String),
+    Refused(String),
+}
+
+impl From<PushOutcome> for Attempt {
+    fn from(outcome: PushOutcome) -> Attempt {
+        match outcome {
+            PushOutcome::Delivered => Attempt::Done,
+            PushOutcome::Unregistered => Attempt::Gone,
+            PushOutcome::Retry(error) => Attempt::Retry(error),
+            PushOutcome::Refused(error) => Attempt::Refused(error),
+        }
     }
 }
 
-fn patch_delivery(outcome: PatchOutcome, attempts: i64, now_ms: i64) -> Delivery {
-    match outcome {
-        PatchOutcome::Patched => Delivery::Sent,
-        PatchOutcome::NotSaved => Delivery::Gone,
-        PatchOutcome::Retry(error) => Delivery::Retry { error, at_ms: retry_at(attempts, now_ms) },
-        PatchOutcome::Refused(error) => Delivery::Refused(error),
+impl From<PatchOutcome> for Attempt {
+    fn from(outcome: PatchOutcome) -> Attempt {
+        match outcome {
+            PatchOutcome::Patched => Attempt::Done,
+            PatchOutcome::NotSaved => Attempt::Gone,
+            PatchOutcome::Retry(error) => Attempt::Retry(error),
+            PatchOutcome::Refused(error) => Attempt::Refused(error),
+        }
     }
+}
+
+/// What to record of attempt number `attempts` (logged when it failed).
+fn delivery(attempt: Attempt, attempts: i64, now_ms: i64, what: &'static str) -> Delivery {
+    match attempt {
+        Attempt::Done => Delivery::Sent,
+        Attempt::Gone => Delivery::Gone,
+        Attempt::Retry(error) => {
+            tracing::warn!(attempts, error = %error, "{what} did not go through; trying again");
+            Delivery::Retry { error, at_ms: retry_at(attempts, now_ms) }
+        }
+        Attempt::Refused(error) => {
+            tracing::warn!(attempts, error = %error, "{what} was refused");
+            Delivery::Refused(error)
+        }
+    }
+}
+
+/// Sends a claimed batch at once (one task each, over the services' shared connections) and
+/// waits for every one.
+async fn send_all<T, F, Fut>(claimed: Vec<T>, send: F)
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut sends = JoinSet::new();
+    for item in claimed {
+        sends.spawn(send(item));
+    }
+    while sends.join_next().await.is_some() {}
 }
 
 /// Starts the wallet task (nothing runs when no wallet is configured); it ends when `stop`
@@ -305,43 +348,35 @@ async fn run(store: Store, wallets: Arc<Wallets>, mut stop: watch::Receiver<bool
 }
 
 async fn send_pushes(store: &Store, wallets: &Arc<Wallets>, owner: &str, claimed: Vec<ClaimedPush>) {
-    let mut sends = JoinSet::new();
-    for push in claimed {
+    send_all(claimed, |push| {
         let (store, wallets, owner) = (store.clone(), wallets.clone(), owner.to_owned());
-        sends.spawn(async move {
+        async move {
             let Some(apple) = &wallets.apple else { return };
-            let outcome = apple.apns.push(&push.push_token).await;
-            if let PushOutcome::Retry(error) | PushOutcome::Refused(error) = &outcome {
-                tracing::warn!(attempts = push.attempts, error = %error, "an APNs push was not delivered");
-            }
+            let attempt = Attempt::from(apple.apns.push(&push.push_token).await);
             let now = now_ms();
-            let delivery = push_delivery(outcome, push.attempts, now);
-            if let Err(e) = store.finish_apple_push(owner, push, delivery, now).await {
+            let outcome = delivery(attempt, push.attempts, now, "an APNs push");
+            if let Err(e) = store.finish_apple_push(owner, push, outcome, now).await {
                 tracing::warn!(error = %e, "cannot record an APNs push; its lease runs out and it is sent again");
             }
-        });
-    }
-    while sends.join_next().await.is_some() {}
+        }
+    })
+    .await;
 }
 
 async fn send_patches(store: &Store, wallets: &Arc<Wallets>, owner: &str, claimed: Vec<ClaimedPatch>) {
-    let mut sends = JoinSet::new();
-    for patch in claimed {
+    send_all(claimed, |patch| {
         let (store, wallets, owner) = (store.clone(), wallets.clone(), owner.to_owned());
-        sends.spawn(async move {
+        async move {
             let Some(google) = &wallets.google else { return };
-            let outcome = google.patch_object(&patch.view, patch.notify).await;
-            if let PatchOutcome::Retry(error) | PatchOutcome::Refused(error) = &outcome {
-                tracing::warn!(attempts = patch.attempts, error = %error, "a Google Wallet update was not made");
-            }
+            let attempt = Attempt::from(google.patch_object(&patch.view, patch.notify).await);
             let now = now_ms();
-            let delivery = patch_delivery(outcome, patch.attempts, now);
-            if let Err(e) = store.finish_google_patch(owner, patch, delivery, now).await {
+            let outcome = delivery(attempt, patch.attempts, now, "a Google Wallet update");
+            if let Err(e) = store.finish_google_patch(owner, patch, outcome, now).await {
                 tracing::warn!(error = %e, "cannot record a Google Wallet update; its lease runs out and it is sent again");
             }
-        });
-    }
-    while sends.join_next().await.is_some() {}
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
