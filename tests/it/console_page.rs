@@ -268,7 +268,8 @@ async fn creates_a_till(browser: &Browser, backend: Backend) {
         )
         .await;
     browser.wait_until("the filtered list", &format!("return !document.querySelector(\"{}\");", row(&till_1))).await;
-    let shown = browser.text_of("#tills").await;
+    // The old rows go first, then the list says it is loading: wait for the store's tills.
+    let shown = browser.wait_text("#tills", "the store's tills", |t| t.contains("Касса 3")).await;
     assert!(shown.contains("Касса 3") && shown.contains("Касса 4") && !shown.contains("Касса 2"), "{shown}");
     assert!(browser.current_url().await.contains("store="), "the filter is in the address");
     browser.screenshot("tills_store").await;
