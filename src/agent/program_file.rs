@@ -106,6 +106,7 @@ expiry_days = 0            # points expire N days after activation (0 = never)
 welcome_points = 0         # granted on enrollment
 verify_registration = false # MoySklad: confirm a new customer's phone by SMS code
 verify_spending = false    # confirm spending points with the customer's code (SMS or their page)
+redeem_requires_scan = false # no spending on a typed card number (receipts' "entry": "typed")
 
 # [[tiers]]
 # name = "Gold"

@@ -80,6 +80,8 @@ pub async fn recalc<B: LoyaltyBackend>(
                 redeem,
                 promo_codes: Vec::new(),
                 verification: None,
+                cashier: None,
+                entry: None,
             },
         )
     };
@@ -198,6 +200,8 @@ pub async fn sale<B: LoyaltyBackend>(
         redeem: (spend > 0).then_some(RedeemInput::Points(spend)),
         promo_codes: Vec::new(),
         verification: None,
+        cashier: None,
+        entry: None,
     };
     let answer = backend.commit_sale(scope, request, gift_cards).await?;
     log_differences(&id, &answer, &positions, bonus.bonus_value_to_earn);

@@ -53,8 +53,12 @@ pub struct Program {
     /// Confirm a new customer's phone with an SMS code before enrolling them (MoySklad's
     /// registration flow: 412 / 28001, then `/counterparty/verify`). Default false.
     pub verify_registration: bool,
-    /// Confirm spending points with an SMS code (MoySklad's `needVerification`). Default false.
+    /// Confirm spending points with the customer's code (MoySklad's `needVerification`; on the
+    /// native API an SMS or time-based code). Default false.
     pub verify_spending: bool,
+    /// Points may be spent only when the customer was not identified by a typed card number
+    /// (`entry: "typed"`). Default false.
+    pub redeem_requires_scan: bool,
     /// The IANA time zone campaign dates and schedules are written in (default Europe/Moscow).
     /// The campaign fields are left out of the JSON while unused, so a program without
     /// campaigns reads the same to tills built before them.
@@ -152,6 +156,7 @@ impl Default for Program {
             offline_max_age_hours: 24,
             verify_registration: false,
             verify_spending: false,
+            redeem_requires_scan: false,
             time_zone: DEFAULT_TIME_ZONE.to_owned(),
             campaigns: Vec::new(),
             birthday: None,

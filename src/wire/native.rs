@@ -368,6 +368,38 @@ pub struct CalculateRequest {
     /// The customer's code when the program confirms spending (`verify_spending`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// Who is at the till (reports and the anomaly checks read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<Cashier>,
+    /// How the customer was identified; with `redeem_requires_scan`, `typed` cannot spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Entry>,
+}
+
+/// The cashier of a receipt, as the till's software knows them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Cashier {
+    /// The till software's own id for the cashier (1–64 characters).
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// How the customer was identified at the till.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    /// A card's barcode or QR code read by a scanner.
+    Scanned,
+    /// A card number typed by hand.
+    Typed,
+    /// Found by the phone number.
+    Phone,
+    /// The QR code of the customer's page.
+    Qr,
+    /// The chain's app.
+    App,
 }
 
 /// Proof that the customer is at the till when their points are spent: the code of the SMS
@@ -400,6 +432,10 @@ pub struct CommitRequest {
     /// code is the same receipt), and never sent on to the cloud.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<Cashier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Entry>,
 }
 
 impl CommitRequest {
@@ -410,6 +446,8 @@ impl CommitRequest {
             redeem: self.redeem.clone(),
             promo_codes: self.promo_codes.clone(),
             verification: self.verification.clone(),
+            cashier: self.cashier.clone(),
+            entry: self.entry,
         }
     }
 }

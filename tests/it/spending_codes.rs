@@ -190,11 +190,11 @@ async fn offline_code_scenario(backend: Backend) {
     for name in ["till-a", "till-b"] {
         let proxy = FaultProxy::start(cloud.addr()).await;
         let dir = tempfile::tempdir().unwrap();
-        enroll(&cloud, &proxy.url(), dir.path(), name).await;
+        let till_id = enroll(&cloud, &proxy.url(), dir.path(), name).await;
         let agent = Agent::spawn_in(dir.path(), None);
         wait_drained(&agent, Duration::from_secs(10)).await;
         sync_now(&agent).await;
-        tills.push((proxy, agent, dir));
+        tills.push((proxy, agent, dir, till_id));
     }
     // Online, a till's SMS code goes out through the cloud's gateway; the cloud allows one a
     // minute per customer, whichever till asks.
@@ -207,12 +207,20 @@ async fn offline_code_scenario(backend: Backend) {
     assert_error(&too_soon, 429, "verification_code_recent");
     let online = json!({ "id": "a-sms", "customer": { "id": id },
                          "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }],
-                         "redeem": 10, "verification": { "code": sms_code } });
+                         "redeem": 10, "verification": { "code": sms_code },
+                         "cashier": { "id": "c-1", "name": "Мария" }, "entry": "phone" });
     let (status, body) = till_a.post("/v1/receipts", online).await;
     assert_eq!(status, 200, "the cloud's SMS code at the till that made it: {body}");
     let sms_spent = 10 - body["points"]["earn"].as_i64().unwrap();
+    // The cashier and how the customer was found reach the cloud; the code does not.
+    wait_drained(till_a, Duration::from_secs(10)).await;
+    let (status, applied) = cloud.admin_get(&format!("/v1/admin/receipts/{}/a-sms", tills[0].3)).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(applied["request"]["cashier"], json!({ "id": "c-1", "name": "Мария" }), "{applied}");
+    assert_eq!(applied["request"]["entry"], "phone");
+    assert!(applied["request"].get("verification").is_none(), "the code stays at the till: {applied}");
 
-    for (proxy, _, _) in &tills {
+    for (proxy, ..) in &tills {
         proxy.set(Fault::Refuse);
     }
     let sale = |receipt: &str, code: &str| {
@@ -229,7 +237,7 @@ async fn offline_code_scenario(backend: Backend) {
     assert_eq!(status, 200, "another till cannot know: {replayed}");
 
     // The link returns: the cloud has both sales and lists the replay.
-    for (proxy, agent, _) in &tills {
+    for (proxy, agent, ..) in &tills {
         proxy.set(Fault::None);
         sync_now(agent).await;
         wait_drained(agent, Duration::from_secs(15)).await;
@@ -315,4 +323,31 @@ async fn signed_qr_scenario(backend: Backend) {
     assert_error(&search(token.clone()).await, 422, "qr_expired");
     let (_, by_card) = search(card.to_owned()).await;
     assert_eq!(by_card["customers"][0]["id"], id.as_str(), "a plain card number still finds the card");
+}
+
+/// `redeem_requires_scan`: a typed card number earns but cannot spend; a scanned card spends;
+/// a receipt's cashier is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_card_number_cannot_spend_when_the_program_asks_for_a_scan() {
+    let agent = Agent::start_with_program("redeem_requires_scan = true\n").await;
+    let customer = agent.enroll(PHONE, "Анна").await;
+    let card = customer["card"].as_str().unwrap().to_owned();
+    agent.give_points(customer["id"].as_str().unwrap(), 171).await;
+    let sale = |id: &str, entry: &str, redeem: Value| {
+        json!({ "id": id, "customer": { "card": card }, "entry": entry,
+                "cashier": { "id": "c-7", "name": "Мария" },
+                "lines": [{ "sku": "beans", "quantity": "1", "price": 25000 }], "redeem": redeem })
+    };
+    assert_error(&agent.post("/v1/receipts", sale("t-1", "typed", json!("max"))).await, 422, "scan_required");
+    let (status, earned) = agent.post("/v1/receipts", sale("t-2", "typed", json!(0))).await;
+    assert_eq!((status, earned["points"]["earn"].as_i64()), (200, Some(12)), "a typed card still earns: {earned}");
+    let (status, spent) = agent.post("/v1/receipts", sale("t-3", "scanned", json!("max"))).await;
+    assert_eq!((status, spent["total"].as_i64()), (200, Some(25000 - 18300)), "{spent}");
+    let mut nameless = sale("t-4", "scanned", json!(0));
+    nameless["cashier"] = json!({ "id": "" });
+    assert_error(&agent.post("/v1/receipts", nameless).await, 422, "invalid_cashier");
+    let mut unknown = sale("t-5", "telepathy", json!(0));
+    unknown["entry"] = json!("telepathy");
+    let refused = agent.post("/v1/receipts", unknown).await;
+    assert_eq!(refused.0, 422, "an entry this API does not know: {:?}", refused);
 }

@@ -625,6 +625,16 @@ fn price(
         code: "invalid_redeem",
         message: format!("redeem must be a whole number of points or \"max\", not {word:?}"),
     })?;
+    if let Some(cashier) = &request.cashier {
+        let bad = |text: &str, max: usize| text.chars().count() > max || text.chars().any(char::is_control);
+        if cashier.id.trim().is_empty() || bad(&cashier.id, 64) || cashier.name.as_deref().is_some_and(|n| bad(n, 120))
+        {
+            return Err(StoreError::Invalid {
+                code: "invalid_cashier",
+                message: "cashier needs an id of 1 to 64 characters and, if given, a name of at most 120".into(),
+            });
+        }
+    }
     if request.promo_codes.len() > 10 {
         return Err(StoreError::Invalid {
             code: "too_many_promo_codes",
@@ -672,6 +682,19 @@ fn price(
         campaigns: &campaign_context,
     };
     let mut calculation = if overdraft { rules::calculate_booked(&input)? } else { rules::calculate(&input)? };
+    // A typed card number is what someone who only knows the number would type.
+    if program.redeem_requires_scan
+        && !overdraft
+        && request.entry == Some(wire::Entry::Typed)
+        && calculation.points.redeem > 0
+    {
+        return Err(StoreError::Invalid {
+            code: "scan_required",
+            message: "this program lets points be spent only with a scanned card or the customer's page, not a typed \
+                      card number; scan the card, or sell without spending points"
+                .into(),
+        });
+    }
     if let Some(message) = offline_bound {
         calculation.limits.push(rules::LimitApplied { code: "offline_limit", message });
     }
