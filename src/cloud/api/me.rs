@@ -500,7 +500,7 @@ pub async fn code_qr(
     let step = match query.step.as_deref().map(str::trim) {
         None | Some("") => current,
         Some(text) => match text.parse::<i64>() {
-            Ok(step) if (step - current).abs() <= crate::verification::totp::SKEW_STEPS => step,
+            Ok(step) if step.abs_diff(current) <= crate::verification::totp::SKEW_STEPS.unsigned_abs() => step,
             _ => {
                 return Err(ApiError::unprocessable(
                     "invalid_step",
