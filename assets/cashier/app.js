@@ -328,6 +328,10 @@
   function selectCustomer(chosen) {
     const changed = !customer || customer.id !== chosen.id;
     customer = chosen;
+    // Found by the signed QR code of their page: the receipts name them by it, which is what
+    // `require_signed_qr` asks for spending.
+    const searched = $("search").value.trim();
+    customerQr = /^loyalty:v1:/i.test(searched) ? searched : null;
     closeForm();
     if (changed || committed) newReceipt();
     if (changed) loadQr();
@@ -342,6 +346,7 @@
   // No customer on the screen: card, receipt and any summary go.
   function clearCustomer() {
     customer = null;
+    customerQr = null;
     newReceipt();
     renderCustomer();
     renderRecent();
@@ -365,6 +370,7 @@
   function finishWithCustomer() {
     if (committed && customer) committed.customer = customer;
     customer = null;
+    customerQr = null;
     $("search").value = "";
     results = [];
     lastQuery = "";
@@ -569,7 +575,7 @@
       showNotice(t("bad_amount"));
       return;
     }
-    const request = { customer: { id: customer.id }, lines, redeem };
+    const request = { customer: customerQr ? { qr: customerQr } : { id: customer.id }, lines, redeem };
     const promo = $("promo").value.trim().toUpperCase();
     if (promo) request.promo_codes = [promo];
     // The customer's code goes with a spending quote; the commit sends the same request.
@@ -613,11 +619,14 @@
   // Spending codes (`verify_spending`): what the agent answers when one is missing or refused.
   const CODE_REFUSALS = [
     "verification_required", "verification_failed", "verification_code_used", "verification_locked", "verification_unavailable",
+    "signed_qr_required",
   ];
   // The code the cashier typed for this customer, and whether the program asked for one. Both
   // belong to the shopper at the till: a new receipt or customer forgets them.
   let spendCode = "";
   let codeNeeded = false;
+  // The signed QR token the current customer was found by, if any (see selectCustomer).
+  let customerQr = null;
 
   function renderCode(error) {
     $("spend-code").hidden = !codeNeeded || !!committed;

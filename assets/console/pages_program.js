@@ -247,7 +247,7 @@
       intField("offline_max_redemptions", 0),
       intField("offline_max_age_hours", 0)));
     const verify = h("div", { class: "panel" }, h("h2", {}, t("prog_verify")), h("div", { class: "form-grid" },
-      checkField("verify_registration"), checkField("verify_spending"), checkField("redeem_requires_scan")));
+      checkField("verify_registration"), checkField("verify_spending"), checkField("redeem_requires_scan"), checkField("require_signed_qr")));
 
     let failed = false;
     function guard(wrap, get) {

@@ -107,6 +107,7 @@ welcome_points = 0         # granted on enrollment
 verify_registration = false # MoySklad: confirm a new customer's phone by SMS code
 verify_spending = false    # confirm spending points with the customer's code (SMS or their page)
 redeem_requires_scan = false # no spending on a typed card number (receipts' "entry": "typed")
+require_signed_qr = false  # spending needs the QR code of the customer's page, or their code
 
 # [[tiers]]
 # name = "Gold"

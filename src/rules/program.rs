@@ -59,6 +59,9 @@ pub struct Program {
     /// Points may be spent only when the customer was not identified by a typed card number
     /// (`entry: "typed"`). Default false.
     pub redeem_requires_scan: bool,
+    /// Points may be spent only when the customer showed their page's signed QR code (the
+    /// receipt names them by it) or gave their spending code. Default false.
+    pub require_signed_qr: bool,
     /// The IANA time zone campaign dates and schedules are written in (default Europe/Moscow).
     /// The campaign fields are left out of the JSON while unused, so a program without
     /// campaigns reads the same to tills built before them.
@@ -157,6 +160,7 @@ impl Default for Program {
             verify_registration: false,
             verify_spending: false,
             redeem_requires_scan: false,
+            require_signed_qr: false,
             time_zone: DEFAULT_TIME_ZONE.to_owned(),
             campaigns: Vec::new(),
             birthday: None,

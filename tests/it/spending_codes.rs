@@ -278,6 +278,16 @@ async fn signed_qr_scenario(backend: Backend) {
     )
     .await;
     let id = customer(&cloud).await;
+    // Spending needs the page's QR code (or a code): a card number alone only earns.
+    let (status, body) = cloud.admin_put("/v1/admin/program", json!({ "require_signed_qr": true })).await;
+    assert!(status == 200 || status == 201, "{body}");
+    let (status, body) = cloud
+        .admin_post(
+            &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({ "id": "adj-qr", "points": 300, "reason": "gift" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
     let proxy = FaultProxy::start(cloud.addr()).await;
     let dir = tempfile::tempdir().unwrap();
     enroll(&cloud, &proxy.url(), dir.path(), "till-qr").await;
@@ -312,9 +322,17 @@ async fn signed_qr_scenario(backend: Backend) {
     forged.push(if last == '0' { '1' } else { '0' });
     assert_error(&search(forged.clone()).await, 422, "qr_forged");
     let by_qr = json!({ "id": "qr-1", "customer": { "qr": token },
-                        "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }] });
+                        "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }], "redeem": 50 });
     let (status, sold) = till.post("/v1/receipts", by_qr).await;
     assert_eq!((status, sold["customer_id"].as_str()), (200, Some(id.as_str())), "{sold}");
+    assert_eq!(sold["points"]["redeem"], 50, "the page's QR lets points be spent offline: {sold}");
+    let by_card = |receipt: &str, redeem: i64| {
+        json!({ "id": receipt, "customer": { "card": card },
+                "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }], "redeem": redeem })
+    };
+    assert_error(&till.post("/v1/receipts", by_card("card-1", 50)).await, 422, "signed_qr_required");
+    let (status, earned) = till.post("/v1/receipts", by_card("card-2", 0)).await;
+    assert_eq!(status, 200, "a card number still earns: {earned}");
     let forged_sale = json!({ "id": "qr-2", "customer": { "qr": forged },
                               "lines": [{ "sku": "beans", "quantity": "1", "price": 10000 }] });
     assert_error(&till.post("/v1/receipts", forged_sale).await, 422, "qr_forged");

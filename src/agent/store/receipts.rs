@@ -36,10 +36,17 @@ impl Store {
         now: i64,
     ) -> Result<wire::Calculation, StoreError> {
         let code = request.verification.clone();
-        let (answer, customer) = self.price_for(request, program.clone(), offline, now).await?;
+        let (answer, customer, signed_qr) = self.price_for(request, program.clone(), offline, now).await?;
         let redeem = answer.points.redeem;
-        let Some(customer) = customer.filter(|_| program.verify_spending && redeem > 0) else { return Ok(answer) };
-        let Some(code) = code else { return Err(verification::required(&customer.id)) };
+        // Without a code there is nothing to look up: the quote passes or is refused as it is.
+        let Some(code) = code else {
+            let needs_code = program.verify_spending || (program.require_signed_qr && !signed_qr);
+            return match customer.filter(|_| needs_code && redeem > 0) {
+                Some(customer) => Err(verification::refusal_without_code(&program, &customer.id)),
+                None => Ok(answer),
+            };
+        };
+        let Some(customer) = customer.filter(|_| redeem > 0) else { return Ok(answer) };
         // A good code is seen on a read connection, so most quotes write nothing.
         let (peek_program, peek_customer, peek_code) = (program.clone(), customer.clone(), code.clone());
         let peeked = self
@@ -50,12 +57,13 @@ impl Store {
                     Some(&peek_customer),
                     Some(&peek_code),
                     redeem,
+                    signed_qr,
                     now,
                     verification::CodeUse::Peek,
                 )
             })
             .await?;
-        if let verification::Confirmation::Verified(_) = peeked {
+        if let verification::Confirmation::Verified(_) | verification::Confirmation::NotNeeded = peeked {
             return Ok(answer);
         }
         // Any other code is checked again in a transaction: a wrong one counts towards the lock
@@ -68,6 +76,7 @@ impl Store {
                 Some(&customer),
                 Some(&code),
                 redeem,
+                signed_qr,
                 now,
                 verification::CodeUse::Check,
             )?;
@@ -99,11 +108,12 @@ impl Store {
         program: Arc<Program>,
         offline: Option<Offline>,
         now: i64,
-    ) -> Result<(wire::Calculation, Option<CustomerRecord>), StoreError> {
+    ) -> Result<(wire::Calculation, Option<CustomerRecord>, bool), StoreError> {
         self.read(move |conn, settings| {
             let customer = resolve_customer(conn, settings, request.customer.as_ref())?;
             let calculation = price(conn, settings, &program, customer.as_ref(), &request, offline, now, false)?;
-            Ok((to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None), customer))
+            let signed_qr = verification::named_by_signed_qr(conn, request.customer.as_ref(), now);
+            Ok((to_wire(&calculation, customer.as_ref().map(|c| c.id.clone()), None), customer, signed_qr))
         })
         .await
     }
@@ -173,12 +183,14 @@ impl Store {
             // A sale that already happened elsewhere (MoySklad's, which checks its own codes)
             // is booked whatever the program asks of codes here.
             let spent = if booking.overdraft { 0 } else { calculation.points.redeem };
+            let signed_qr = verification::named_by_signed_qr(&tx, calc_request.customer.as_ref(), now);
             let verified = match verification::confirm(
                 &tx,
                 &program,
                 customer.as_ref(),
                 request.verification.as_ref(),
                 spent,
+                signed_qr,
                 now,
                 verification::CodeUse::Spend { receipt_id: &request.id },
             )? {

@@ -119,22 +119,55 @@ pub(crate) fn required(customer_id: &str) -> StoreError {
     }
 }
 
+fn signed_qr_required(customer_id: &str) -> StoreError {
+    StoreError::InvalidWith {
+        code: "signed_qr_required",
+        message: "this program lets points be spent only with the QR code of the customer's page or their code: scan \
+                  the page's QR code (send it as customer.qr), or send the customer a code by SMS"
+            .into(),
+        params: vec![("customer_id", customer_id.to_owned())],
+    }
+}
+
+/// Why a spending without a code is refused: the program confirms every spending with a code,
+/// or it wants the page's signed QR code, which the request did not name the customer by.
+pub(crate) fn refusal_without_code(program: &Program, customer_id: &str) -> StoreError {
+    if program.verify_spending {
+        required(customer_id)
+    } else {
+        signed_qr_required(customer_id)
+    }
+}
+
+/// Whether a request names its customer by a signed QR token that is valid now.
+pub(crate) fn named_by_signed_qr(conn: &Connection, reference: Option<&crate::wire::CustomerRef>, now: i64) -> bool {
+    let Some(qr) = reference.and_then(|r| r.qr.as_deref()) else { return false };
+    matches!(signed_card(conn, qr, now), Ok(Some(_)))
+}
+
 /// Confirms a spending of `redeem` points by `customer` with `verification`, as the program
 /// asks. A wrong code is counted here (in `conn`'s transaction, which the caller commits even
 /// though it refuses); the [`sms_code::MAX_WRONG`]-th locks the customer's codes.
+/// `signed_qr`: the request named the customer by a valid signed QR token, which is enough
+/// under `require_signed_qr` (but not under `verify_spending`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn confirm(
     conn: &Connection,
     program: &Program,
     customer: Option<&CustomerRecord>,
     verification: Option<&Verification>,
     redeem: i64,
+    signed_qr: bool,
     now: i64,
     code_use: CodeUse<'_>,
 ) -> Result<Confirmation, StoreError> {
-    let (true, true, Some(customer)) = (program.verify_spending, redeem > 0, customer) else {
+    let needs_code = program.verify_spending || (program.require_signed_qr && !signed_qr);
+    let (true, true, Some(customer)) = (needs_code, redeem > 0, customer) else {
         return Ok(Confirmation::NotNeeded);
     };
-    let Some(verification) = verification else { return Ok(Confirmation::Refused(required(&customer.id))) };
+    let Some(verification) = verification else {
+        return Ok(Confirmation::Refused(refusal_without_code(program, &customer.id)));
+    };
     let row = code_row(conn, &customer.id)?;
     if let Some(until) = row.as_ref().and_then(|r| r.locked_until).filter(|until| *until > now) {
         return Ok(Confirmation::Refused(locked(until, now)));
