@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::cloud_support::{sale, Backend, Cloud};
-use crate::google_standin::{GoogleStandIn, ISSUER_ID};
+use crate::cloud_support::{sale, Backend};
+use crate::google_standin::GoogleStandIn;
 use crate::self_service::{customer, SmsInbox};
-use crate::wallet_keys::{apple_test_keys, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
+use crate::wallet_keys::apple_test_keys;
 use crate::webdriver::{self, Browser};
 
 async fn walk(lang: &str) {
@@ -18,26 +18,8 @@ async fn walk(lang: &str) {
     let keys_dir = tempfile::tempdir().unwrap();
     let keys = apple_test_keys(keys_dir.path());
     let google = GoogleStandIn::start(keys_dir.path()).await;
-    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let (cert, key, wwdr, account) =
-        (path(&keys.cert_path), path(&keys.key_path), path(&keys.wwdr_path), path(&google.key_path));
-    let cloud = Cloud::start_with(
-        Backend::Sqlite,
-        &[
-            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
-            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
-            ("LOYALTY_CLOUD_PUBLIC_URL", "https://loyalty.example.test"),
-            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
-            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
-            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
-            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
-            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &account),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
-        ],
-    )
-    .await;
+    let env = crate::wallet_cards::wallet_env(&inbox, Some(&keys), None, Some(&google));
+    let cloud = crate::wallet_cards::start_with_wallets(Backend::Sqlite, &env).await;
     let (status, body) = cloud
         .admin_put(
             "/v1/admin/program",

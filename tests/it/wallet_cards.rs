@@ -10,13 +10,13 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, IF_MODIFIED_SINCE, LAST_MODIFIED, LOCATION};
 use serde_json::{json, Value};
 
-use crate::apns_standin::{apns_key, ApnsStandIn, KEY_ID};
+use crate::apns_standin::{apns_key, ApnsKey, ApnsStandIn, KEY_ID};
 use crate::cloud_support::{sale, Backend, Cloud};
 use crate::cloud_test;
 use crate::google_standin::{GooglePatch, GoogleStandIn, ISSUER_ID};
 use crate::self_service::{customer, sign_in, SmsInbox};
 use crate::sync_e2e::eventually;
-use crate::wallet_keys::{apple_test_keys, verify_pkpass, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
+use crate::wallet_keys::{apple_test_keys, verify_pkpass, AppleTestKeys, TEST_PASS_TYPE_ID, TEST_TEAM_ID};
 
 const PUBLIC_URL: &str = "https://loyalty.example.test";
 const DEVICE: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
@@ -29,6 +29,53 @@ fn pass_points(pass: &Value) -> i64 {
     field["value"].as_i64().unwrap_or_else(|| panic!("a number of points: {field}"))
 }
 
+/// The cloud's environment for the wallets a test sets up (with the SMS inbox and the public
+/// URL every wallet test needs): Apple's keys, the APNs stand-in and its key, Google's stand-in.
+pub(crate) fn wallet_env(
+    inbox: &SmsInbox,
+    apple: Option<&AppleTestKeys>,
+    apns: Option<(&ApnsKey, &ApnsStandIn)>,
+    google: Option<&GoogleStandIn>,
+) -> Vec<(&'static str, String)> {
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let mut env = vec![
+        ("LOYALTY_CLOUD_SMS", inbox.url.clone()),
+        ("LOYALTY_CLOUD_SMS_SECRET", "s3cret".to_owned()),
+        ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL.to_owned()),
+    ];
+    if let Some(keys) = apple {
+        env.extend([
+            ("LOYALTY_CLOUD_APPLE_PASS_CERT", path(&keys.cert_path)),
+            ("LOYALTY_CLOUD_APPLE_PASS_KEY", path(&keys.key_path)),
+            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", path(&keys.wwdr_path)),
+            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID.to_owned()),
+            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID.to_owned()),
+        ]);
+    }
+    if let Some((key, standin)) = apns {
+        env.extend([
+            ("LOYALTY_CLOUD_APNS_KEY", path(&key.key_path)),
+            ("LOYALTY_CLOUD_APNS_KEY_ID", KEY_ID.to_owned()),
+            ("LOYALTY_CLOUD_APNS_URL", standin.url.clone()),
+            ("LOYALTY_CLOUD_APNS_CA", path(&standin.ca_path)),
+        ]);
+    }
+    if let Some(google) = google {
+        env.extend([
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID.to_owned()),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", path(&google.key_path)),
+            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", google.url.clone()),
+        ]);
+    }
+    env
+}
+
+/// [`Cloud::start_with`] for [`wallet_env`].
+pub(crate) async fn start_with_wallets(backend: Backend, env: &[(&'static str, String)]) -> Cloud {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Cloud::start_with(backend, &env).await
+}
+
 cloud_test!(a_pass_shows_the_new_balance_after_a_sale_syncs, pass_scenario);
 async fn pass_scenario(backend: Backend) {
     let keys_dir = tempfile::tempdir().unwrap();
@@ -36,32 +83,7 @@ async fn pass_scenario(backend: Backend) {
     let apns = apns_key(keys_dir.path());
     let standin = ApnsStandIn::start(&apns.public_pem).await;
     let inbox = SmsInbox::start().await;
-    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let (cert, key, wwdr, p8, ca) = (
-        path(&keys.cert_path),
-        path(&keys.key_path),
-        path(&keys.wwdr_path),
-        path(&apns.key_path),
-        path(&standin.ca_path),
-    );
-    let cloud = Cloud::start_with(
-        backend,
-        &[
-            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
-            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
-            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
-            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
-            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
-            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
-            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
-            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
-            ("LOYALTY_CLOUD_APNS_KEY", &p8),
-            ("LOYALTY_CLOUD_APNS_KEY_ID", KEY_ID),
-            ("LOYALTY_CLOUD_APNS_URL", &standin.url),
-            ("LOYALTY_CLOUD_APNS_CA", &ca),
-        ],
-    )
-    .await;
+    let cloud = start_with_wallets(backend, &wallet_env(&inbox, Some(&keys), Some((&apns, &standin)), None)).await;
     let http = reqwest::Client::new();
     let id = customer(&cloud).await;
     let cookie = sign_in(&cloud, &inbox, 0).await;
@@ -201,19 +223,7 @@ async fn google_scenario(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let google = GoogleStandIn::start(dir.path()).await;
     let inbox = SmsInbox::start().await;
-    let key = google.key_path.to_str().unwrap().to_owned();
-    let cloud = Cloud::start_with(
-        backend,
-        &[
-            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
-            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
-            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &key),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
-        ],
-    )
-    .await;
+    let cloud = start_with_wallets(backend, &wallet_env(&inbox, None, None, Some(&google))).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let id = customer(&cloud).await;
     let cookie = sign_in(&cloud, &inbox, 0).await;
@@ -319,36 +329,8 @@ async fn sign_up_scenario(backend: Backend) {
     let standin = ApnsStandIn::start(&apns.public_pem).await;
     let google = GoogleStandIn::start(dir.path()).await;
     let inbox = SmsInbox::start().await;
-    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let (cert, key, wwdr, p8, ca, account) = (
-        path(&keys.cert_path),
-        path(&keys.key_path),
-        path(&keys.wwdr_path),
-        path(&apns.key_path),
-        path(&standin.ca_path),
-        path(&google.key_path),
-    );
-    let cloud = Cloud::start_with(
-        backend,
-        &[
-            ("LOYALTY_CLOUD_SMS", inbox.url.as_str()),
-            ("LOYALTY_CLOUD_SMS_SECRET", "s3cret"),
-            ("LOYALTY_CLOUD_PUBLIC_URL", PUBLIC_URL),
-            ("LOYALTY_CLOUD_APPLE_PASS_CERT", &cert),
-            ("LOYALTY_CLOUD_APPLE_PASS_KEY", &key),
-            ("LOYALTY_CLOUD_APPLE_WWDR_CERT", &wwdr),
-            ("LOYALTY_CLOUD_APPLE_PASS_TYPE_ID", TEST_PASS_TYPE_ID),
-            ("LOYALTY_CLOUD_APPLE_TEAM_ID", TEST_TEAM_ID),
-            ("LOYALTY_CLOUD_APNS_KEY", &p8),
-            ("LOYALTY_CLOUD_APNS_KEY_ID", KEY_ID),
-            ("LOYALTY_CLOUD_APNS_URL", &standin.url),
-            ("LOYALTY_CLOUD_APNS_CA", &ca),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_ISSUER_ID", ISSUER_ID),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_KEY", &account),
-            ("LOYALTY_CLOUD_GOOGLE_WALLET_URL", &google.url),
-        ],
-    )
-    .await;
+    let env = wallet_env(&inbox, Some(&keys), Some((&apns, &standin)), Some(&google));
+    let cloud = start_with_wallets(backend, &env).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
     // The web form: the answer sends the shopper to their page's wallet buttons.
